@@ -1,0 +1,95 @@
+// Package e2ee is agentchat's end-to-end encryption envelope.
+//
+// A random message key encrypts the content once (AES-256-GCM); that key is
+// wrapped for every recipient device with an ephemeral X25519 agreement,
+// HKDF-SHA256 and AES-256-GCM. Associated data binds the conversation, the
+// sender device and the client message id, so an envelope cannot be replayed
+// into another conversation or under another sender. Only the standard
+// library is used, so that the browser (WebCrypto) can follow the same steps
+// with the test vectors in testdata/.
+//
+// The server side only ever sees an Envelope's shape (Validate); it has no
+// key that could open one.
+package e2ee
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Version is the envelope format this package writes and reads.
+const Version = 1
+
+// Limits on an envelope's shape, enforced by Validate on the server side.
+const (
+	MaxCiphertext = 64 << 10 // bytes of encrypted content
+	MaxRecipients = 1024     // wrapped keys (recipient devices)
+	MaxDeviceID   = 64       // bytes of a device id
+)
+
+// Envelope is what travels through agentchat instead of a message's content.
+// []byte fields are standard base64 in JSON.
+type Envelope struct {
+	V          int          `json:"v"`
+	Nonce      []byte       `json:"nonce"` // 12 bytes, for Ciphertext
+	Ciphertext []byte       `json:"ct"`    // content sealed with the message key
+	Keys       []WrappedKey `json:"keys"`  // the message key, once per recipient device
+}
+
+// WrappedKey is the message key sealed for one recipient device.
+type WrappedKey struct {
+	Device    string `json:"device"` // recipient device id
+	Ephemeral []byte `json:"epk"`    // sender's ephemeral X25519 public key, 32 bytes
+	Nonce     []byte `json:"nonce"`  // 12 bytes
+	Wrapped   []byte `json:"wk"`     // 32-byte key + 16-byte tag
+}
+
+// ErrShape is wrapped by every error Validate returns.
+var ErrShape = errors.New("e2ee: malformed envelope")
+
+// Validate checks the envelope's shape without any key: version, sizes, one
+// wrapped key per distinct device. It is what persist runs on every message.
+func (e *Envelope) Validate() error {
+	switch {
+	case e == nil:
+		return fmt.Errorf("%w: missing", ErrShape)
+	case e.V != Version:
+		return fmt.Errorf("%w: version %d, want %d", ErrShape, e.V, Version)
+	case len(e.Nonce) != 12:
+		return fmt.Errorf("%w: nonce must be 12 bytes", ErrShape)
+	case len(e.Ciphertext) < 16:
+		return fmt.Errorf("%w: ciphertext shorter than its tag", ErrShape)
+	case len(e.Ciphertext) > MaxCiphertext:
+		return fmt.Errorf("%w: ciphertext over %d bytes", ErrShape, MaxCiphertext)
+	case len(e.Keys) == 0:
+		return fmt.Errorf("%w: no recipient keys", ErrShape)
+	case len(e.Keys) > MaxRecipients:
+		return fmt.Errorf("%w: over %d recipient keys", ErrShape, MaxRecipients)
+	}
+	seen := make(map[string]bool, len(e.Keys))
+	for i, k := range e.Keys {
+		switch {
+		case k.Device == "" || len(k.Device) > MaxDeviceID:
+			return fmt.Errorf("%w: keys[%d]: bad device id", ErrShape, i)
+		case seen[k.Device]:
+			return fmt.Errorf("%w: keys[%d]: device %q twice", ErrShape, i, k.Device)
+		case len(k.Ephemeral) != 32:
+			return fmt.Errorf("%w: keys[%d]: ephemeral key must be 32 bytes", ErrShape, i)
+		case len(k.Nonce) != 12:
+			return fmt.Errorf("%w: keys[%d]: nonce must be 12 bytes", ErrShape, i)
+		case len(k.Wrapped) != 48:
+			return fmt.Errorf("%w: keys[%d]: wrapped key must be 48 bytes", ErrShape, i)
+		}
+		seen[k.Device] = true
+	}
+	return nil
+}
+
+// Devices lists the recipient device ids in the order of Keys.
+func (e *Envelope) Devices() []string {
+	ids := make([]string, len(e.Keys))
+	for i, k := range e.Keys {
+		ids[i] = k.Device
+	}
+	return ids
+}

@@ -1,0 +1,145 @@
+package events
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// DeviceRef names one device of one user (or agent).
+type DeviceRef struct {
+	User   string `json:"user"`
+	Device string `json:"device"`
+}
+
+// MessageSent is the data of TypeMessageSent: a client's message as the
+// connector received it. Who sent it is in the senderid/deviceid extensions,
+// stamped from the authenticated connection, never from the client.
+type MessageSent struct {
+	ClientMessageID string         `json:"clientMessageId"` // the idempotency key, chosen by the client
+	Envelope        *e2ee.Envelope `json:"envelope"`
+}
+
+// Message is a stored message: the data of TypeMessageStored, and what sync
+// batches and agent invokes carry.
+type Message struct {
+	ConversationID  string         `json:"conversationId"`
+	Seq             int64          `json:"seq"` // gapless per conversation, from 1
+	SenderID        string         `json:"senderId"`
+	SenderDevice    string         `json:"senderDevice"`
+	ClientMessageID string         `json:"clientMessageId"`
+	Envelope        *e2ee.Envelope `json:"envelope"`
+	StoredAt        time.Time      `json:"storedAt"`
+}
+
+// MessageRejected is the data of TypeMessageRejected: why persist would not
+// store a message. Code is one of the protocol's error codes.
+type MessageRejected struct {
+	ClientMessageID string `json:"clientMessageId"`
+	Code            string `json:"code"`
+	Reason          string `json:"reason"` // safe to show the user
+	// MissingDevices lists member devices the envelope was not wrapped for,
+	// so the client can refresh its key directory and retry.
+	MissingDevices []string `json:"missingDevices,omitempty"`
+}
+
+// Receipt is the data of TypeReceiptDelivered and TypeReceiptRead: the acking
+// device has everything up to Seq (delivered) or has shown it (read).
+type Receipt struct {
+	Seq int64 `json:"seq"`
+}
+
+// Typing is the data of TypeTyping.
+type Typing struct {
+	State string `json:"state"` // TypingStarted, TypingStopped or TypingThinking
+}
+
+// Typing states.
+const (
+	TypingStarted  = "typing"
+	TypingStopped  = "paused"
+	TypingThinking = "thinking" // an agent is working on a reply
+)
+
+// SyncRequested is the data of TypeSyncRequested: send me what is after
+// After, at most Limit messages per batch.
+type SyncRequested struct {
+	After int64 `json:"after"`
+	Limit int   `json:"limit,omitempty"`
+}
+
+// MaxSyncLimit caps a sync batch.
+const MaxSyncLimit = 500
+
+// SyncBatch is the data of TypeSyncBatch: messages in seq order. More is
+// true when the device should ask again after the last one.
+type SyncBatch struct {
+	Messages []Message `json:"messages"`
+	More     bool      `json:"more"`
+	LastSeq  int64     `json:"lastSeq"` // the conversation's newest seq when the batch was read
+}
+
+// Delivery is the data of TypeDelivery, published by route on a connector's
+// Redis channel: Event (a structured-mode CloudEvent of another type) for the
+// listed devices that this connector holds.
+type Delivery struct {
+	Targets []DeviceRef     `json:"targets"`
+	Event   json.RawMessage `json:"event"` // a structured-mode CloudEvent
+}
+
+// AgentInvoke is the data of TypeAgentInvoke: answer this message.
+type AgentInvoke struct {
+	AgentID string  `json:"agentId"`
+	Message Message `json:"message"`
+}
+
+// AgentPartial is the data of TypeAgentPartial: the Index-th chunk of a reply
+// being streamed, encrypted like any message (it is content).
+type AgentPartial struct {
+	AgentID  string         `json:"agentId"`
+	ReplyTo  int64          `json:"replyTo"` // seq of the message being answered
+	Index    int            `json:"index"`
+	Envelope *e2ee.Envelope `json:"envelope"`
+}
+
+// AgentDone is the data of TypeAgentDone: the reply was stored.
+type AgentDone struct {
+	AgentID         string `json:"agentId"`
+	ReplyTo         int64  `json:"replyTo"`
+	ClientMessageID string `json:"clientMessageId"` // of the reply message
+}
+
+// AgentError is the data of TypeAgentError: the agent could not answer.
+type AgentError struct {
+	AgentID   string `json:"agentId"`
+	ReplyTo   int64  `json:"replyTo"`
+	Code      string `json:"code"`    // e.g. model_error, rate_limited, timeout
+	Message   string `json:"message"` // safe to show the user
+	Retryable bool   `json:"retryable"`
+}
+
+// MediaUploadRequested is the data of TypeMediaUploadRequested: a device
+// wants to upload Size bytes of encrypted media.
+type MediaUploadRequested struct {
+	MediaID string `json:"mediaId"`
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"` // hex of the ciphertext
+}
+
+// MediaUploadReady is the data of TypeMediaUploadReady.
+type MediaUploadReady struct {
+	MediaID   string    `json:"mediaId"`
+	UploadURL string    `json:"uploadUrl"` // presigned PUT
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// MediaStored is the data of TypeMediaStored.
+type MediaStored struct {
+	MediaID string `json:"mediaId"`
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"`
+}
+
+// MaxMediaSize caps one media object.
+const MaxMediaSize = 100 << 20

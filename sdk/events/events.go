@@ -1,0 +1,177 @@
+package events
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+)
+
+// ErrInvalid is wrapped by every error Validate and Decode return.
+var ErrInvalid = errors.New("invalid event")
+
+// MaxDataSize caps an event's data. It is above the largest envelope
+// (e2ee.MaxCiphertext plus recipients) and below broker limits.
+const MaxDataSize = 512 << 10
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
+
+// ValidID reports whether s can be a user, device, conversation, agent,
+// media or client message id: 1–64 of letters, digits and _ . : - .
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// Meta is what an event is about and who caused it. Sender and Device are
+// the authenticated user and device, never a client's claim.
+type Meta struct {
+	Source       string
+	Conversation string
+	Sender       string
+	Device       string
+	AgentID      string
+	TraceParent  string
+}
+
+// New builds an event of a catalog type with id, the attributes from m and
+// data as JSON, and validates it. Most callers use the typed constructors.
+func New(typ, id string, m Meta, data any) (event.Event, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(id)
+	e.SetType(typ)
+	e.SetSource(m.Source)
+	e.SetSubject(m.Conversation)
+	e.SetTime(time.Now().UTC())
+	e.SetExtension(ExtConversationID, m.Conversation)
+	e.SetExtension(ExtPartitionKey, m.Conversation)
+	for name, v := range map[string]string{
+		ExtSenderID: m.Sender, ExtDeviceID: m.Device, ExtAgentID: m.AgentID, ExtTraceParent: m.TraceParent,
+	} {
+		if v != "" {
+			e.SetExtension(name, v)
+		}
+	}
+	if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
+		return e, fmt.Errorf("%w: %s: data: %v", ErrInvalid, typ, err)
+	}
+	return e, Validate(e)
+}
+
+// MessageID is the event id of a sent message: the same (user, device,
+// client message id) always gives the same id, so a resend is the same
+// event and every hop can dedupe on it.
+func MessageID(user, device, clientMessageID string) string {
+	return DeriveID("msg", user, device, clientMessageID)
+}
+
+// DeriveID hashes parts into a stable event id.
+func DeriveID(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:16])
+}
+
+// RandomID is for events that are never retried by their emitter (typing).
+func RandomID() string { return uuid.NewString() }
+
+// NewMessageSent is what a connector emits for a client's send frame.
+func NewMessageSent(source, conversation, user, device string, d MessageSent) (event.Event, error) {
+	return New(TypeMessageSent, MessageID(user, device, d.ClientMessageID),
+		Meta{Source: source, Conversation: conversation, Sender: user, Device: device}, d)
+}
+
+// NewMessageStored is persist's reply once m has its seq.
+func NewMessageStored(m Message) (event.Event, error) {
+	return New(TypeMessageStored, DeriveID("stored", m.ConversationID, fmt.Sprint(m.Seq)),
+		Meta{Source: SourcePersist, Conversation: m.ConversationID, Sender: m.SenderID, Device: m.SenderDevice}, m)
+}
+
+// NewMessageRejected is persist's reply when a message cannot be stored.
+func NewMessageRejected(conversation, user, device string, d MessageRejected) (event.Event, error) {
+	return New(TypeMessageRejected, DeriveID("rejected", user, device, d.ClientMessageID),
+		Meta{Source: SourcePersist, Conversation: conversation, Sender: user, Device: device}, d)
+}
+
+// NewReceipt is what a connector emits for a delivered or read ack.
+func NewReceipt(typ, source, conversation, user, device string, seq int64) (event.Event, error) {
+	return New(typ, DeriveID(typ, conversation, user, device, fmt.Sprint(seq)),
+		Meta{Source: source, Conversation: conversation, Sender: user, Device: device}, Receipt{Seq: seq})
+}
+
+// NewTyping is an ephemeral indicator from a device (or an agent).
+func NewTyping(source, conversation, user, device, state string) (event.Event, error) {
+	return New(TypeTyping, RandomID(),
+		Meta{Source: source, Conversation: conversation, Sender: user, Device: device}, Typing{State: state})
+}
+
+// NewSyncRequested is a device asking for what it missed.
+func NewSyncRequested(source, conversation, user, device string, d SyncRequested) (event.Event, error) {
+	return New(TypeSyncRequested, RandomID(),
+		Meta{Source: source, Conversation: conversation, Sender: user, Device: device}, d)
+}
+
+// NewSyncBatch is route's answer to a sync request, for the requesting device.
+func NewSyncBatch(conversation, user, device string, d SyncBatch) (event.Event, error) {
+	return New(TypeSyncBatch, RandomID(),
+		Meta{Source: SourceRoute, Conversation: conversation, Sender: user, Device: device}, d)
+}
+
+// NewDelivery wraps inner for the listed devices, to publish on a connector's channel.
+func NewDelivery(inner event.Event, targets []DeviceRef) (event.Event, error) {
+	raw, err := json.Marshal(inner)
+	if err != nil {
+		return event.Event{}, fmt.Errorf("%w: delivery: %v", ErrInvalid, err)
+	}
+	conv, _ := inner.Extensions()[ExtConversationID].(string)
+	return New(TypeDelivery, DeriveID("delivery", inner.ID(), fmt.Sprint(targets)),
+		Meta{Source: SourceRoute, Conversation: conv}, Delivery{Targets: targets, Event: raw})
+}
+
+// NewAgentInvoke asks agent to answer m. Its id is keyed by (conversation,
+// seq, agent), so every redelivery is recognisably the same call.
+func NewAgentInvoke(agentID, agentKind string, m Message) (event.Event, error) {
+	e, err := New(TypeAgentInvoke, DeriveID("invoke", m.ConversationID, fmt.Sprint(m.Seq), agentID),
+		Meta{Source: SourceRoute, Conversation: m.ConversationID, Sender: m.SenderID, Device: m.SenderDevice, AgentID: agentID},
+		AgentInvoke{AgentID: agentID, Message: m})
+	if err == nil && agentKind != "" {
+		e.SetExtension(ExtAgentKind, agentKind)
+	}
+	return e, err
+}
+
+// InnerEvent decodes the CloudEvent a Delivery carries.
+func (d Delivery) InnerEvent() (event.Event, error) {
+	var e event.Event
+	if err := json.Unmarshal(d.Event, &e); err != nil {
+		return e, fmt.Errorf("%w: delivery: inner event: %v", ErrInvalid, err)
+	}
+	return e, Validate(e)
+}
+
+// Decode validates e and decodes its data into T, rejecting unknown fields.
+func Decode[T any](e event.Event) (T, error) {
+	var v T
+	if err := Validate(e); err != nil {
+		return v, err
+	}
+	err := decodeStrict(e.Data(), &v)
+	return v, err
+}
+
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: data: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: data: trailing content", ErrInvalid)
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+// Package events is agentchat's event catalog: every CloudEvent type the
+// platform emits or consumes, its extension attributes, its data struct, a
+// constructor that sets what is required, and validation that rejects a
+// malformed event with a clear error. It is the one place these contracts
+// live; docs/events.md describes them for people.
+package events
+
+// Event types (the CloudEvents "type" attribute). Reverse-DNS, one verb each.
+const (
+	// Emitted by the connector from a client's send frame; consumed by persist.
+	TypeMessageSent = "io.agentchat.message.sent"
+	// Reply of persist once a message has its seq; consumed by route (and agents via route).
+	TypeMessageStored = "io.agentchat.message.stored"
+	// Reply of persist when a message cannot be stored; route tells the sender's device.
+	TypeMessageRejected = "io.agentchat.message.rejected"
+
+	// Emitted by the connector from a device's ack; persist keeps the cursor, route fans out.
+	TypeReceiptDelivered = "io.agentchat.receipt.delivered"
+	TypeReceiptRead      = "io.agentchat.receipt.read"
+
+	// Typing / thinking indicators: ephemeral, never stored; route fans out.
+	TypeTyping = "io.agentchat.typing"
+
+	// A device asks for what it missed after a seq; route answers with batches.
+	TypeSyncRequested = "io.agentchat.sync.requested"
+	TypeSyncBatch     = "io.agentchat.sync.batch"
+
+	// Route to a connector over Redis: one event, the devices it is for.
+	TypeDelivery = "io.agentchat.delivery"
+
+	// Agents: route asks an agent's runtime to answer a stored message; the
+	// runtime streams partial tokens (ephemeral, encrypted), then its reply
+	// goes through persist as an ordinary message; done/error close the turn.
+	TypeAgentInvoke  = "io.agentchat.agent.invoke"
+	TypeAgentPartial = "io.agentchat.agent.partial"
+	TypeAgentDone    = "io.agentchat.agent.done"
+	TypeAgentError   = "io.agentchat.agent.error"
+
+	// Media: a device asks to upload (encrypted bytes), media answers with a
+	// presigned URL, and confirms once the object is in the bucket.
+	TypeMediaUploadRequested = "io.agentchat.media.upload.requested"
+	TypeMediaUploadReady     = "io.agentchat.media.upload.ready"
+	TypeMediaStored          = "io.agentchat.media.stored"
+)
+
+// Extension attributes. Knative requires names matching ^[a-z][a-z0-9]*$.
+const (
+	ExtConversationID = "conversationid" // the conversation (also the subject)
+	ExtSenderID       = "senderid"       // authenticated user that caused the event
+	ExtDeviceID       = "deviceid"       // authenticated device that caused the event
+	ExtPartitionKey   = "partitionkey"   // = conversation id: ordered per conversation on Kafka
+	ExtTraceParent    = "traceparent"    // W3C trace context
+	ExtAgentID        = "agentid"        // the agent an invoke is for; Triggers filter on it
+	ExtAgentKind      = "agentkind"      // the agent's runtime kind (e.g. "model")
+
+	// Set by brokers, read by the dead-letter sink.
+	ExtBrokerTTL   = "knativebrokerttl"
+	ExtArrivalTime = "knativearrivaltime"
+	ExtErrorDest   = "knativeerrordest"
+	ExtErrorCode   = "knativeerrorcode"
+	ExtErrorData   = "knativeerrordata"
+)
+
+// Sources (the CloudEvents "source" attribute), one per emitter.
+const (
+	SourceConnectorPrefix = "/agentchat/connector/" // + connector id
+	SourcePersist         = "/agentchat/persist"
+	SourceRoute           = "/agentchat/route"
+	SourceAgentPrefix     = "/agentchat/agent/" // + agent id
+	SourceMedia           = "/agentchat/media"
+)
+
+// AllTypes lists every type in the catalog, for tests and docs.
+var AllTypes = []string{
+	TypeMessageSent, TypeMessageStored, TypeMessageRejected,
+	TypeReceiptDelivered, TypeReceiptRead, TypeTyping,
+	TypeSyncRequested, TypeSyncBatch, TypeDelivery,
+	TypeAgentInvoke, TypeAgentPartial, TypeAgentDone, TypeAgentError,
+	TypeMediaUploadRequested, TypeMediaUploadReady, TypeMediaStored,
+}

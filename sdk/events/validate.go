@@ -1,0 +1,210 @@
+package events
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// spec is what the catalog requires of one event type.
+type spec struct {
+	actor bool          // senderid and deviceid must be present
+	agent bool          // agentid must be present
+	data  func() dataer // a fresh data value to decode into
+}
+
+// dataer is a data struct that can check its own fields.
+type dataer interface{ check() error }
+
+var catalog = map[string]spec{
+	TypeMessageSent:          {actor: true, data: func() dataer { return new(MessageSent) }},
+	TypeMessageStored:        {actor: true, data: func() dataer { return new(Message) }},
+	TypeMessageRejected:      {actor: true, data: func() dataer { return new(MessageRejected) }},
+	TypeReceiptDelivered:     {actor: true, data: func() dataer { return new(Receipt) }},
+	TypeReceiptRead:          {actor: true, data: func() dataer { return new(Receipt) }},
+	TypeTyping:               {actor: true, data: func() dataer { return new(Typing) }},
+	TypeSyncRequested:        {actor: true, data: func() dataer { return new(SyncRequested) }},
+	TypeSyncBatch:            {actor: true, data: func() dataer { return new(SyncBatch) }},
+	TypeDelivery:             {data: func() dataer { return new(Delivery) }},
+	TypeAgentInvoke:          {actor: true, agent: true, data: func() dataer { return new(AgentInvoke) }},
+	TypeAgentPartial:         {actor: true, agent: true, data: func() dataer { return new(AgentPartial) }},
+	TypeAgentDone:            {actor: true, agent: true, data: func() dataer { return new(AgentDone) }},
+	TypeAgentError:           {actor: true, agent: true, data: func() dataer { return new(AgentError) }},
+	TypeMediaUploadRequested: {actor: true, data: func() dataer { return new(MediaUploadRequested) }},
+	TypeMediaUploadReady:     {actor: true, data: func() dataer { return new(MediaUploadReady) }},
+	TypeMediaStored:          {actor: true, data: func() dataer { return new(MediaStored) }},
+}
+
+// Validate checks e against the catalog: CloudEvents attributes, a known
+// type, the conversation as subject and partition key, the extensions the
+// type requires, and data that decodes strictly and passes its own checks.
+// Every error wraps ErrInvalid and says which part is wrong.
+func Validate(e event.Event) error {
+	if err := e.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	typ := e.Type()
+	sp, ok := catalog[typ]
+	if !ok {
+		return fmt.Errorf("%w: unknown type %q", ErrInvalid, typ)
+	}
+	ext := func(name string) string { s, _ := e.Extensions()[name].(string); return s }
+	conv := ext(ExtConversationID)
+	switch {
+	case !ValidID(conv):
+		return fmt.Errorf("%w: %s: extension %s: bad conversation id %q", ErrInvalid, typ, ExtConversationID, conv)
+	case e.Subject() != conv:
+		return fmt.Errorf("%w: %s: subject %q is not the conversation %q", ErrInvalid, typ, e.Subject(), conv)
+	case ext(ExtPartitionKey) != conv:
+		return fmt.Errorf("%w: %s: extension %s must be the conversation id", ErrInvalid, typ, ExtPartitionKey)
+	}
+	if sp.actor {
+		if !ValidID(ext(ExtSenderID)) || !ValidID(ext(ExtDeviceID)) {
+			return fmt.Errorf("%w: %s: extensions %s and %s are required", ErrInvalid, typ, ExtSenderID, ExtDeviceID)
+		}
+	}
+	if sp.agent && !ValidID(ext(ExtAgentID)) {
+		return fmt.Errorf("%w: %s: extension %s is required", ErrInvalid, typ, ExtAgentID)
+	}
+	if ct := e.DataContentType(); ct != "" && ct != "application/json" {
+		return fmt.Errorf("%w: %s: datacontenttype %q, want application/json", ErrInvalid, typ, ct)
+	}
+	if len(e.Data()) == 0 {
+		return fmt.Errorf("%w: %s: no data", ErrInvalid, typ)
+	}
+	if len(e.Data()) > MaxDataSize {
+		return fmt.Errorf("%w: %s: data over %d bytes", ErrInvalid, typ, MaxDataSize)
+	}
+	d := sp.data()
+	if err := decodeStrict(e.Data(), d); err != nil {
+		return fmt.Errorf("%s: %w", typ, err)
+	}
+	if err := d.check(); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, typ, err)
+	}
+	return nil
+}
+
+func (d *MessageSent) check() error {
+	if !ValidID(d.ClientMessageID) {
+		return fmt.Errorf("bad clientMessageId %q", d.ClientMessageID)
+	}
+	return d.Envelope.Validate()
+}
+
+func (m *Message) check() error {
+	switch {
+	case !ValidID(m.ConversationID) || !ValidID(m.SenderID) || !ValidID(m.SenderDevice) || !ValidID(m.ClientMessageID):
+		return fmt.Errorf("message ids missing or malformed")
+	case m.Seq < 1:
+		return fmt.Errorf("seq %d, want >= 1", m.Seq)
+	case m.StoredAt.IsZero():
+		return fmt.Errorf("storedAt missing")
+	}
+	return m.Envelope.Validate()
+}
+
+func (d *MessageRejected) check() error {
+	if d.Code == "" || d.Reason == "" {
+		return fmt.Errorf("code and reason are required")
+	}
+	return nil
+}
+
+func (d *Receipt) check() error {
+	if d.Seq < 1 {
+		return fmt.Errorf("seq %d, want >= 1", d.Seq)
+	}
+	return nil
+}
+
+func (d *Typing) check() error {
+	switch d.State {
+	case TypingStarted, TypingStopped, TypingThinking:
+		return nil
+	}
+	return fmt.Errorf("state %q, want %s, %s or %s", d.State, TypingStarted, TypingStopped, TypingThinking)
+}
+
+func (d *SyncRequested) check() error {
+	if d.After < 0 || d.Limit < 0 || d.Limit > MaxSyncLimit {
+		return fmt.Errorf("after must be >= 0 and limit in 0..%d", MaxSyncLimit)
+	}
+	return nil
+}
+
+func (d *SyncBatch) check() error {
+	prev := int64(0)
+	for i := range d.Messages {
+		if err := d.Messages[i].check(); err != nil {
+			return fmt.Errorf("messages[%d]: %v", i, err)
+		}
+		if d.Messages[i].Seq <= prev {
+			return fmt.Errorf("messages[%d]: seq not increasing", i)
+		}
+		prev = d.Messages[i].Seq
+	}
+	return nil
+}
+
+func (d *Delivery) check() error {
+	if len(d.Targets) == 0 || len(d.Event) == 0 {
+		return fmt.Errorf("targets and event are required")
+	}
+	for i, t := range d.Targets {
+		if !ValidID(t.User) || !ValidID(t.Device) {
+			return fmt.Errorf("targets[%d]: bad user or device id", i)
+		}
+	}
+	return nil
+}
+
+func (d *AgentInvoke) check() error {
+	if !ValidID(d.AgentID) {
+		return fmt.Errorf("bad agentId")
+	}
+	return d.Message.check()
+}
+
+func (d *AgentPartial) check() error {
+	if !ValidID(d.AgentID) || d.ReplyTo < 1 || d.Index < 0 {
+		return fmt.Errorf("agentId, replyTo and index are required")
+	}
+	return d.Envelope.Validate()
+}
+
+func (d *AgentDone) check() error {
+	if !ValidID(d.AgentID) || d.ReplyTo < 1 || !ValidID(d.ClientMessageID) {
+		return fmt.Errorf("agentId, replyTo and clientMessageId are required")
+	}
+	return nil
+}
+
+func (d *AgentError) check() error {
+	if !ValidID(d.AgentID) || d.ReplyTo < 1 || d.Code == "" {
+		return fmt.Errorf("agentId, replyTo and code are required")
+	}
+	return nil
+}
+
+func (d *MediaUploadRequested) check() error {
+	if !ValidID(d.MediaID) || d.Size < 1 || d.Size > MaxMediaSize || len(d.SHA256) != 64 {
+		return fmt.Errorf("mediaId, size (1..%d) and a hex sha256 are required", MaxMediaSize)
+	}
+	return nil
+}
+
+func (d *MediaUploadReady) check() error {
+	if !ValidID(d.MediaID) || d.UploadURL == "" || d.ExpiresAt.Before(time.Unix(0, 0)) {
+		return fmt.Errorf("mediaId, uploadUrl and expiresAt are required")
+	}
+	return nil
+}
+
+func (d *MediaStored) check() error {
+	if !ValidID(d.MediaID) || d.Size < 1 || len(d.SHA256) != 64 {
+		return fmt.Errorf("mediaId, size and sha256 are required")
+	}
+	return nil
+}

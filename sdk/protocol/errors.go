@@ -1,0 +1,45 @@
+package protocol
+
+// Error is the one protocol error: a stable machine code and a message safe
+// to show the user. Infrastructure errors never reach a client: they become
+// CodeInternal with a generic message.
+type Error struct {
+	Code    string
+	Message string
+	Ref     string // the client message id the error is about, if any
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Frame turns the error into an error frame.
+func (e *Error) Frame() Frame {
+	return Frame{Type: TypeError, Code: e.Code, Message: e.Message, ID: e.Ref}
+}
+
+// Error codes carried in error frames. The connection stays open after each.
+const (
+	CodeBadFrame     = "bad_frame"    // malformed JSON or missing fields
+	CodeUnknownType  = "unknown_type" // a frame type this protocol version lacks
+	CodeTooLarge     = "too_large"    // frame over MaxFrameSize (the socket is also closed with 1009)
+	CodeRateLimited  = "rate_limited" // too many frames; slow down
+	CodeNotMember    = "not_member"   // the conversation does not exist or you are not in it
+	CodeBadEnvelope  = "bad_envelope" // the envelope's shape is wrong
+	CodeMissingKeys  = "missing_keys" // the envelope lacks member devices: see missingDevices
+	CodeUnavailable  = "unavailable"  // the platform could not take the frame now; retry
+	CodeInternal     = "internal"     // something failed on our side
+	CodeUnauthorized = "unauthorized" // token missing, forged or expired (at upgrade: HTTP 401)
+)
+
+// WebSocket close codes. 1000–1015 are RFC 6455's; 4000–4099 are agentchat's.
+const (
+	CloseNormal         = 1000 // client or server finished
+	CloseGoingAway      = 1001 // connector shutting down without drain
+	ClosePolicy         = 1008 // generic policy violation
+	CloseTooBig         = 1009 // frame over MaxFrameSize
+	CloseServiceRestart = 1012 // connector draining: reconnect (after the reconnect frame's delay)
+
+	CloseTokenExpired = 4001 // token expired during the session: get a new one, reconnect
+	CloseSlowConsumer = 4008 // outbound queue overflowed: reconnect and sync
+	CloseRateLimited  = 4029 // kept sending after rate_limited errors
+	CloseReplaced     = 4009 // the same device connected again elsewhere
+)

@@ -1,0 +1,138 @@
+// Package protocol is the WebSocket frame protocol between clients and
+// connectors (version 1, subprotocol "agentchat.v1"). Frames are JSON text
+// messages with a "type"; docs/protocol.md describes each one. The browser
+// client, the Go client and the connector all follow this file.
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// Subprotocol is offered by clients and chosen by the connector. A browser,
+// which cannot set headers, passes its token as a second subprotocol
+// TokenSubprotocolPrefix+token.
+const (
+	Subprotocol            = "agentchat.v1"
+	TokenSubprotocolPrefix = "bearer."
+)
+
+// MaxFrameSize bounds one inbound frame: the largest envelope plus framing.
+const MaxFrameSize = 256 << 10
+
+// Frame types, client → connector.
+const (
+	TypeSend      = "send"      // a message: id (client message id), conversation, envelope
+	TypeDelivered = "delivered" // ack: I have everything up to seq in conversation
+	TypeRead      = "read"      // ack: I have shown everything up to seq
+	TypeTyping    = "typing"    // state: typing | paused
+	TypeSync      = "sync"      // give me conversation's messages after seq
+	TypePing      = "ping"      // application-level keepalive; answered with pong
+)
+
+// Frame types, connector → client.
+const (
+	TypeHello     = "hello"     // after upgrade: who you are, which connector
+	TypeStored    = "stored"    // ✓ your message id has seq in conversation
+	TypeMessage   = "message"   // a message delivered to this device
+	TypeReceipt   = "receipt"   // someone's delivered/read cursor moved (kind, user, seq)
+	TypeBatch     = "batch"     // sync answer: messages in seq order, more?
+	TypeAgent     = "agent"     // agent activity: partial / done / error
+	TypeError     = "error"     // code, message, and the frame id it refers to
+	TypePong      = "pong"      // answer to ping
+	TypeReconnect = "reconnect" // connector is draining: reconnect after afterMs
+)
+
+// Frame is every frame's shape; which fields are set depends on Type.
+type Frame struct {
+	Type         string `json:"type"`
+	ID           string `json:"id,omitempty"` // client message id (send, stored, message, error)
+	Conversation string `json:"conversation,omitempty"`
+	Seq          int64  `json:"seq,omitempty"`
+
+	Envelope *e2ee.Envelope `json:"envelope,omitempty"` // send, message, agent partial
+
+	// message, receipt, typing, agent: who it is from.
+	Sender       string    `json:"sender,omitempty"`
+	SenderDevice string    `json:"senderDevice,omitempty"`
+	StoredAt     time.Time `json:"storedAt,omitzero"`
+
+	Kind  string `json:"kind,omitempty"`  // receipt: delivered|read; agent: partial|done|error
+	State string `json:"state,omitempty"` // typing: typing|paused|thinking
+
+	// sync / batch
+	After    int64   `json:"after,omitempty"`
+	Limit    int     `json:"limit,omitempty"`
+	Messages []Frame `json:"messages,omitempty"`
+	More     bool    `json:"more,omitempty"`
+	LastSeq  int64   `json:"lastSeq,omitempty"`
+
+	// agent
+	Agent   string `json:"agent,omitempty"`
+	ReplyTo int64  `json:"replyTo,omitempty"`
+	Index   int    `json:"index,omitempty"`
+
+	// error
+	Code           string   `json:"code,omitempty"`
+	Message        string   `json:"message,omitempty"`
+	MissingDevices []string `json:"missingDevices,omitempty"`
+
+	// hello
+	User      string `json:"user,omitempty"`
+	Device    string `json:"device,omitempty"`
+	Connector string `json:"connector,omitempty"`
+
+	// reconnect
+	AfterMs int64 `json:"afterMs,omitempty"`
+}
+
+// Decode parses one client frame strictly: valid JSON, no unknown fields, a
+// known client frame type and the fields that type needs. Its errors are
+// *Error values with CodeBadFrame or CodeUnknownType.
+func Decode(data []byte) (Frame, error) {
+	var f Frame
+	if len(data) > MaxFrameSize {
+		return f, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("frame over %d bytes", MaxFrameSize)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return f, &Error{Code: CodeBadFrame, Message: "frame is not valid JSON of the protocol: " + err.Error()}
+	}
+	if dec.More() {
+		return f, &Error{Code: CodeBadFrame, Message: "one JSON object per frame"}
+	}
+	return f, f.check()
+}
+
+func (f *Frame) check() error {
+	bad := func(msg string) error { return &Error{Code: CodeBadFrame, Message: f.Type + ": " + msg, Ref: f.ID} }
+	switch f.Type {
+	case TypeSend:
+		if f.ID == "" || f.Conversation == "" || f.Envelope == nil {
+			return bad("id, conversation and envelope are required")
+		}
+	case TypeDelivered, TypeRead:
+		if f.Conversation == "" || f.Seq < 1 {
+			return bad("conversation and seq >= 1 are required")
+		}
+	case TypeTyping:
+		if f.Conversation == "" || (f.State != "typing" && f.State != "paused") {
+			return bad("conversation and state typing|paused are required")
+		}
+	case TypeSync:
+		if f.Conversation == "" || f.After < 0 {
+			return bad("conversation and after >= 0 are required")
+		}
+	case TypePing:
+	case "":
+		return bad("type is required")
+	default:
+		return &Error{Code: CodeUnknownType, Message: fmt.Sprintf("unknown frame type %q", f.Type)}
+	}
+	return nil
+}
