@@ -1,0 +1,42 @@
+// Command ferretdb runs the MongoDB wire-protocol stand-in (FerretDB, on
+// SQLite files or PostgreSQL) as its own process, for tests and for the dev
+// runner when no MONGODB_URI is given. It wraps FerretDB's embeddable
+// package because its own binary panics without build metadata.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	dir := flag.String("sqlite-dir", "", "directory for SQLite files (the default handler)")
+	pg := flag.String("postgresql-url", "", "use PostgreSQL at this URL instead of SQLite")
+	flag.Parse()
+
+	cfg := &ferretdb.Config{Listener: ferretdb.ListenerConfig{TCP: *listen}, Handler: "sqlite", SQLiteURL: "file:" + *dir + "/"}
+	if *pg != "" {
+		cfg.Handler, cfg.PostgreSQLURL, cfg.SQLiteURL = "postgresql", *pg, ""
+	} else if *dir == "" {
+		fmt.Fprintln(os.Stderr, "ferretdb: -sqlite-dir or -postgresql-url is required")
+		os.Exit(2)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	f, err := ferretdb.New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ferretdb:", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Println(f.MongoDBURI())
+	f.Run(ctx)
+}
