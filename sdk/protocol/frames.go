@@ -29,7 +29,7 @@ const (
 	TypeSend      = "send"      // a message: id (client message id), conversation, envelope
 	TypeDelivered = "delivered" // ack: I have everything up to seq in conversation
 	TypeRead      = "read"      // ack: I have shown everything up to seq
-	TypeTyping    = "typing"    // state: typing | paused
+	TypeTyping    = "typing"    // state: typing | paused (also connector → client, with sender)
 	TypeSync      = "sync"      // give me conversation's messages after seq
 	TypePing      = "ping"      // application-level keepalive; answered with pong
 )
@@ -45,6 +45,10 @@ const (
 	TypeError     = "error"     // code, message, and the frame id it refers to
 	TypePong      = "pong"      // answer to ping
 	TypeReconnect = "reconnect" // connector is draining: reconnect after afterMs
+	// TypeResync tells a client that deliveries may have been lost (the
+	// connector's Redis subscription was re-established): sync every
+	// conversation after the last seq it has. The socket stays open.
+	TypeResync = "resync"
 )
 
 // Frame is every frame's shape; which fields are set depends on Type.
@@ -80,6 +84,7 @@ type Frame struct {
 	Code           string   `json:"code,omitempty"`
 	Message        string   `json:"message,omitempty"`
 	MissingDevices []string `json:"missingDevices,omitempty"`
+	Retryable      bool     `json:"retryable,omitempty"` // agent error: asking again may work
 
 	// hello
 	User      string `json:"user,omitempty"`
@@ -111,6 +116,11 @@ func Decode(data []byte) (Frame, error) {
 
 func (f *Frame) check() error {
 	bad := func(msg string) error { return &Error{Code: CodeBadFrame, Message: f.Type + ": " + msg, Ref: f.ID} }
+	// Who a frame is from is the connection's authenticated identity; a
+	// client frame that names anyone is refused rather than half-trusted.
+	if f.Sender != "" || f.SenderDevice != "" || f.User != "" || f.Device != "" || f.Connector != "" {
+		return bad("sender, senderDevice, user, device and connector are set by the server, not the client")
+	}
 	switch f.Type {
 	case TypeSend:
 		if f.ID == "" || f.Conversation == "" || f.Envelope == nil {
