@@ -49,12 +49,13 @@ var ErrShape = errors.New("e2ee: malformed envelope")
 
 // Validate checks the envelope's shape without any key: version, sizes, one
 // wrapped key per distinct device. It is what persist runs on every message.
+// An unknown version's error wraps both ErrShape and ErrVersion.
 func (e *Envelope) Validate() error {
 	switch {
 	case e == nil:
 		return fmt.Errorf("%w: missing", ErrShape)
 	case e.V != Version:
-		return fmt.Errorf("%w: version %d, want %d", ErrShape, e.V, Version)
+		return fmt.Errorf("%w (%w): got %d, want %d", ErrShape, ErrVersion, e.V, Version)
 	case len(e.Nonce) != 12:
 		return fmt.Errorf("%w: nonce must be 12 bytes", ErrShape)
 	case len(e.Ciphertext) < 16:

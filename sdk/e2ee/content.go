@@ -1,0 +1,78 @@
+package e2ee
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Content is what clients put inside an envelope: JSON, then Seal. The
+// server never sees it. Unknown fields are ignored when reading, so newer
+// clients can add fields that older ones skip.
+type Content struct {
+	Text    string `json:"text"`
+	Media   *Media `json:"media,omitempty"`
+	ReplyTo int64  `json:"replyTo,omitempty"` // seq of the message answered; 0 for none
+}
+
+// Media describes an attachment uploaded separately (SealMedia, then the
+// media function's presigned PUT). Its key travels only in here, so the
+// store holds only ciphertext.
+type Media struct {
+	ID     string `json:"id"`               // media id, as in the upload events
+	Type   string `json:"type"`             // MIME type of the plaintext, e.g. image/jpeg
+	Size   int64  `json:"size"`             // plaintext bytes
+	Key    []byte `json:"key"`              // 32-byte AES-256-GCM key of the blob (base64 in JSON)
+	SHA256 string `json:"sha256"`           // hex SHA-256 of the encrypted blob, as uploaded
+	Name   string `json:"name,omitempty"`   // file name, if the sender shares it
+	Width  int    `json:"width,omitempty"`  // pixels, for images and video
+	Height int    `json:"height,omitempty"` // pixels, for images and video
+}
+
+// Marshal is the JSON a client seals: compact, HTML characters unescaped
+// (as JavaScript's JSON.stringify writes them).
+func (c Content) Marshal() ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, fmt.Errorf("e2ee: content: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalContent reads what Open returned. The sender is authenticated
+// only as far as the envelope is; the fields are still checked, since any
+// member's buggy client can send anything.
+func UnmarshalContent(b []byte) (Content, error) {
+	var c Content
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Content{}, fmt.Errorf("e2ee: content: %w", err)
+	}
+	if err := c.check(); err != nil {
+		return Content{}, err
+	}
+	return c, nil
+}
+
+func (c Content) check() error {
+	switch {
+	case !utf8.ValidString(c.Text):
+		return fmt.Errorf("e2ee: content: text is not UTF-8")
+	case c.ReplyTo < 0:
+		return fmt.Errorf("e2ee: content: negative replyTo")
+	case c.Media == nil:
+		return nil
+	case c.Media.ID == "" || c.Media.Type == "":
+		return fmt.Errorf("e2ee: content: media needs id and type")
+	case len(c.Media.Key) != mediaKeySize:
+		return fmt.Errorf("e2ee: content: media key must be %d bytes", mediaKeySize)
+	case c.Media.Size < 0 || c.Media.Width < 0 || c.Media.Height < 0:
+		return fmt.Errorf("e2ee: content: negative media size")
+	}
+	return nil
+}
