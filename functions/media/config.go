@@ -1,8 +1,10 @@
 package function
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
@@ -18,7 +20,7 @@ type Config struct {
 	S3Endpoint  string `envconfig:"S3_ENDPOINT" required:"true"`
 	S3AccessKey string `envconfig:"S3_ACCESS_KEY" required:"true"`
 	S3SecretKey string `envconfig:"S3_SECRET_KEY" required:"true"`
-	S3UseSSL    bool   `envconfig:"S3_USE_SSL" default:"false"`
+	S3UseSSL    flag   `envconfig:"S3_USE_SSL"`
 	// S3Region is fixed so that presigning never needs a round trip to S3.
 	S3Region string `envconfig:"S3_REGION" default:"us-east-1"`
 	// Bucket holds every media object; Start creates it when missing.
@@ -27,14 +29,33 @@ type Config struct {
 	// from S3Endpoint (a cluster-internal service name, say). Presigned URLs
 	// sign the host, so they must be made for the address the client uses.
 	PublicEndpoint string `envconfig:"S3_PUBLIC_ENDPOINT"`
-	PublicUseSSL   bool   `envconfig:"S3_PUBLIC_USE_SSL" default:"false"`
+	PublicUseSSL   flag   `envconfig:"S3_PUBLIC_USE_SSL"`
 
 	// MaxSize caps one upload; it may only lower events.MaxMediaSize.
 	MaxSize int64 `envconfig:"MEDIA_MAX_SIZE" default:"104857600"`
 	// URLExpiry is how long a presigned PUT URL stays valid.
 	URLExpiry time.Duration `envconfig:"MEDIA_URL_EXPIRY" default:"15m"`
 
-	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"INFO"`
+	LogLevel level `envconfig:"LOG_LEVEL"`
+}
+
+// A ConfigMap key that is present but empty arrives as an empty variable;
+// flag and level read it as "not set" where envconfig would refuse it.
+
+// flag is a bool for which "" means false.
+type flag bool
+
+func (b *flag) Decode(s string) error {
+	v, err := strconv.ParseBool(cmp.Or(s, "false"))
+	*b = flag(v)
+	return err
+}
+
+// level is a slog level for which "" means INFO.
+type level slog.Level
+
+func (l *level) Decode(s string) error {
+	return (*slog.Level)(l).UnmarshalText([]byte(cmp.Or(s, "INFO")))
 }
 
 // loadConfig reads and checks Config.

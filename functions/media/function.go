@@ -56,7 +56,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f.mu.Lock()
-	f.log = newLogger(c.LogLevel)
+	f.log = newLogger(slog.Level(c.LogLevel))
 	f.cancel = cancel
 	log := f.log
 	f.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -313,5 +314,27 @@ func TestConfigErrors(t *testing.T) {
 				t.Error("Start succeeded, want a config error")
 			}
 		})
+	}
+}
+
+func TestConfigEmptyMeansDefault(t *testing.T) {
+	for k, v := range map[string]string{
+		"S3_ENDPOINT": "s3:9000", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b",
+		"S3_USE_SSL": "", "S3_PUBLIC_USE_SSL": "", "LOG_LEVEL": "", "MEDIA_MAX_SIZE": "", "MEDIA_URL_EXPIRY": "",
+	} {
+		t.Setenv(k, v)
+	}
+	os.Unsetenv("MEDIA_MAX_SIZE")
+	os.Unsetenv("MEDIA_URL_EXPIRY")
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if c.S3UseSSL || c.PublicUseSSL || slog.Level(c.LogLevel) != slog.LevelInfo || c.MaxSize != events.MaxMediaSize || c.URLExpiry != 15*time.Minute {
+		t.Errorf("config = %+v, want defaults", c)
+	}
+	t.Setenv("S3_USE_SSL", "maybe")
+	if _, err := loadConfig(); err == nil {
+		t.Error("S3_USE_SSL=maybe accepted")
 	}
 }

@@ -29,13 +29,13 @@ func newStore(c Config) (*store, error) {
 			Region: c.S3Region,
 		})
 	}
-	client, err := open(c.S3Endpoint, c.S3UseSSL)
+	client, err := open(c.S3Endpoint, bool(c.S3UseSSL))
 	if err != nil {
 		return nil, fmt.Errorf("s3 client: %w", err)
 	}
 	signer := client
 	if c.PublicEndpoint != "" {
-		if signer, err = open(c.PublicEndpoint, c.PublicUseSSL); err != nil {
+		if signer, err = open(c.PublicEndpoint, bool(c.PublicUseSSL)); err != nil {
 			return nil, fmt.Errorf("s3 public client: %w", err)
 		}
 	}
