@@ -1,0 +1,84 @@
+package triggers
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"knative.dev/eventing/pkg/eventfilter"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// TestRoutingTable is the platform's routing table, evaluated with
+// Knative's own filters over the real manifests: which Triggers each event
+// of the catalog reaches.
+func TestRoutingTable(t *testing.T) {
+	ts, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	filters := make([]eventfilter.Filter, len(ts))
+	for i := range ts {
+		filters[i] = NewFilter(&ts[i])
+		defer filters[i].Cleanup()
+	}
+	route := func(typ string, ext map[string]string) string {
+		e := cloudevents.NewEvent()
+		e.SetID("1")
+		e.SetSource("/test")
+		e.SetType(typ)
+		for k, v := range ext {
+			e.SetExtension(k, v)
+		}
+		var got []string
+		for i, f := range filters {
+			if f.Filter(context.Background(), e) != eventfilter.FailFilter {
+				got = append(got, ts[i].Name)
+			}
+		}
+		sort.Strings(got)
+		return strings.Join(got, ",")
+	}
+	model := map[string]string{events.ExtAgentKind: "model"}
+	tests := []struct {
+		typ  string
+		ext  map[string]string
+		want string
+	}{
+		{events.TypeMessageSent, nil, "persist"},
+		{events.TypeMessageStored, nil, "route"},
+		{events.TypeMessageRejected, nil, "route"},
+		{events.TypeReceiptDelivered, nil, "persist,route"},
+		{events.TypeReceiptRead, nil, "persist,route"},
+		{events.TypeTyping, nil, "route-typing"},
+		{events.TypeSyncRequested, nil, "route"},
+		{events.TypeSyncBatch, nil, ""},
+		{events.TypeDelivery, nil, ""},
+		{events.TypeAgentInvoke, model, "agent-invoke"},
+		{events.TypeAgentInvoke, map[string]string{events.ExtAgentKind: "webhook"}, ""},
+		{events.TypeAgentInvoke, nil, ""},
+		{events.TypeAgentPartial, nil, "route-agent"},
+		{events.TypeAgentDone, model, "route-agent"},
+		{events.TypeAgentError, nil, "route-agent"},
+		{events.TypeMediaUploadRequested, nil, "media"},
+		{events.TypeMediaUploadReady, nil, ""},
+		{events.TypeMediaStored, nil, ""},
+		{"io.agentchat.agent.unknown", nil, "route-agent"},
+		{"com.example.other", nil, ""},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.typ] = true
+		if got := route(tt.typ, tt.ext); got != tt.want {
+			t.Errorf("%s %v: got Triggers [%s], want [%s]", tt.typ, tt.ext, got, tt.want)
+		}
+	}
+	for _, typ := range events.AllTypes {
+		if !covered[typ] {
+			t.Errorf("catalog type %s is missing from the routing table test", typ)
+		}
+	}
+}
