@@ -1,0 +1,162 @@
+package client
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// Event is what Client.Events delivers: one of *Message, *Status, *Receipt,
+// *Typing, *AgentActivity, *Error or *Connection. Use a type switch.
+type Event interface{ isEvent() }
+
+// Message is a stored message, decrypted, delivered strictly in seq order
+// per conversation, each (conversation, seq) once. Own is set for messages
+// this device sent (from its own outbox or echoed back by a sync); Content is
+// then what was sent.
+type Message struct {
+	Conversation string
+	Seq          int64
+	ID           string // the sender's client message id
+	Sender       string
+	SenderDevice string
+	StoredAt     time.Time
+	Content      e2ee.Content
+	Own          bool
+}
+
+// State is where an own message is on its way: each message moves forward
+// only, Sent → Stored → Delivered → Read, or ends in Failed.
+type State int
+
+// States of an own message.
+const (
+	StateSent      State = iota + 1 // written to a connector, not yet stored (no tick)
+	StateStored                     // persisted with a seq (✓)
+	StateDelivered                  // another member's device has it (✓✓)
+	StateRead                       // another member has shown it (blue ✓✓)
+	StateFailed                     // refused for good (not a member, malformed); Err says why
+)
+
+func (s State) String() string {
+	switch s {
+	case StateSent:
+		return "sent"
+	case StateStored:
+		return "stored"
+	case StateDelivered:
+		return "delivered"
+	case StateRead:
+		return "read"
+	case StateFailed:
+		return "failed"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Status reports that an own message moved to State. Seq is set from
+// StateStored on.
+type Status struct {
+	Conversation string
+	ID           string
+	Seq          int64
+	State        State
+	Err          error // for StateFailed
+}
+
+// Receipt is another device's cursor moving: it has everything up to Seq
+// (Kind "delivered") or has shown it (Kind "read"). Receipts of this user's
+// own other devices come through too.
+type Receipt struct {
+	Conversation string
+	User         string
+	Device       string
+	Kind         string // ReceiptDelivered or ReceiptRead
+	Seq          int64
+}
+
+// Receipt kinds.
+const (
+	ReceiptDelivered = "delivered"
+	ReceiptRead      = "read"
+)
+
+// Typing is someone's typing indicator: State is "typing", "paused" or
+// (for an agent at work) "thinking".
+type Typing struct {
+	Conversation string
+	User         string
+	Device       string
+	State        string
+}
+
+// AgentActivity is an agent working on a reply to the message ReplyTo.
+// Kind "partial": Content is the Index-th streamed chunk (decrypted; the
+// reply itself arrives later as an ordinary Message). Kind "done": the reply
+// is stored. Kind "error": Code and Text say why the agent could not answer.
+type AgentActivity struct {
+	Conversation string
+	Agent        string
+	Device       string
+	ReplyTo      int64
+	Kind         string
+	Index        int
+	Content      e2ee.Content
+	ID           string // done: the reply's client message id
+	Code         string // error
+	Text         string // error: a message safe to show
+	Retryable    bool   // error
+}
+
+// Agent activity kinds.
+const (
+	AgentPartial = "partial"
+	AgentDone    = "done"
+	AgentError   = "error"
+)
+
+// Error reports something the application should know about and that is
+// not an own message's failure (those are Status StateFailed): a message
+// that could not be decrypted (Code CodeUndecryptable or CodeNotRecipient;
+// it still takes its place in the seq order, so nothing after it waits), an
+// error frame about no message of the outbox, or a connection refused for
+// good (Code CodeReplaced).
+type Error struct {
+	Conversation string
+	Seq          int64
+	ID           string
+	Sender       string
+	SenderDevice string
+	Code         string
+	Err          error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("client: %s: %v", e.Code, e.Err) }
+
+// Codes of Error events raised by the client itself; the others are the
+// protocol's error codes (protocol.Code...).
+const (
+	CodeUndecryptable = "undecryptable" // tampered, wrong key or wrong associated data
+	CodeNotRecipient  = "not_recipient" // not sealed for this device (older than the device, or a stale directory)
+	CodeBadContent    = "bad_content"   // decrypted, but not valid content
+	CodeReplaced      = "replaced"      // this device connected elsewhere (close 4009): no more reconnects
+	CodeUnauthorized  = "unauthorized"  // the token was refused at upgrade; reconnects go on
+)
+
+// Connection reports the socket going up or down. Up false comes with the
+// cause and how long until the next attempt.
+type Connection struct {
+	Up      bool
+	URL     string
+	Err     error
+	RetryIn time.Duration
+}
+
+func (*Message) isEvent()       {}
+func (*Status) isEvent()        {}
+func (*Receipt) isEvent()       {}
+func (*Typing) isEvent()        {}
+func (*AgentActivity) isEvent() {}
+func (*Error) isEvent()         {}
+func (*Connection) isEvent()    {}

@@ -1,0 +1,177 @@
+package client
+
+import (
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// state is everything the loop owns. Nothing else reads or writes it, so
+// none of it needs a lock: public methods reach it through Client.do.
+type state struct {
+	user string // this device's user (Config.User, or the hello frame's)
+
+	conn        *wsConn   // nil while disconnected
+	gen         int       // bumped per connection
+	urlIdx      int       // index into Config.URLs of the current or next dial
+	attempt     int       // failed dials in a row
+	dialing     bool      // a dialer goroutine is out
+	reconnectAt time.Time // next dial, while disconnected
+	switchAt    time.Time // a reconnect frame asked to move at this time
+	fatal       bool      // replaced elsewhere: no more reconnects
+
+	convs  map[string]*conv
+	outbox []*entry // in send order
+	byID   map[string]*entry
+
+	queue     []Event          // events the application has not taken yet
+	writes    []protocol.Frame // frames the writer has not taken yet
+	lastWrite time.Time
+	lastIdle  time.Time
+
+	timer    *time.Timer
+	deadline time.Time // when timer fires; zero: stopped
+}
+
+func (s *state) init(user string) {
+	s.user = user
+	s.convs = make(map[string]*conv)
+	s.byID = make(map[string]*entry)
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
+}
+
+// loop is the client's one owner of state. Every input arrives on a channel;
+// output to the application and to the writer leaves through select cases
+// that are armed only when something waits, so the loop never blocks on a
+// slow consumer and Close always gets through.
+func (c *Client) loop() {
+	defer close(c.events)
+	defer close(c.done)
+	s := &c.s
+	for {
+		var (
+			evCh  chan<- Event
+			ev    Event
+			outCh chan<- protocol.Frame
+			out   protocol.Frame
+		)
+		if len(s.queue) > 0 {
+			evCh, ev = c.events, s.queue[0]
+		}
+		if s.conn != nil && len(s.writes) > 0 {
+			outCh, out = s.conn.out, s.writes[0]
+		}
+		select {
+		case <-c.ctx.Done():
+			s.timer.Stop()
+			c.teardown(true)
+			return
+		case fn := <-c.cmds:
+			fn()
+		case in := <-c.in:
+			c.handle(in, time.Now())
+		case r := <-c.dialed:
+			c.dialDone(r, time.Now())
+		case evCh <- ev:
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+			if len(s.queue) == 0 {
+				s.queue = nil
+			}
+		case outCh <- out:
+			s.writes = s.writes[1:]
+			if len(s.writes) == 0 {
+				s.writes = nil
+			}
+			s.lastWrite = time.Now()
+		case <-s.timer.C:
+			s.deadline = time.Time{}
+			c.housekeep(time.Now())
+		}
+	}
+}
+
+// emit queues an event for the application.
+func (c *Client) emit(ev Event) { c.s.queue = append(c.s.queue, ev) }
+
+// write queues a frame for the current connection; without one it is
+// dropped (whatever matters is redone on reconnect: syncs, outbox, acks).
+func (c *Client) write(f protocol.Frame) {
+	if c.s.conn != nil {
+		c.s.writes = append(c.s.writes, f)
+	}
+}
+
+// wake makes housekeep run at at (or earlier, if already due earlier).
+func (c *Client) wake(at time.Time) {
+	s := &c.s
+	if !s.deadline.IsZero() && !at.Before(s.deadline) {
+		return
+	}
+	s.deadline = at
+	s.timer.Reset(max(time.Until(at), 0))
+}
+
+// housekeep does everything that is due by time and arms the timer for
+// what is due later: reconnects, moving off a draining connector, outbox
+// resends, syncs that timed out or wait for their gap retry, acks,
+// keepalives and the idle sync.
+func (c *Client) housekeep(now time.Time) {
+	s := &c.s
+	if s.conn == nil {
+		if !s.fatal && !s.dialing {
+			if !now.Before(s.reconnectAt) {
+				c.startDial()
+			} else {
+				c.wake(s.reconnectAt)
+			}
+		}
+		return
+	}
+	if !s.switchAt.IsZero() {
+		if !now.Before(s.switchAt) {
+			c.disconnected(s.conn, errMoved, now)
+			return
+		}
+		c.wake(s.switchAt)
+	}
+	for _, e := range s.outbox {
+		switch {
+		case e.rekeying:
+		case now.Before(e.due):
+			c.wake(e.due)
+		case e.needRekey:
+			c.startRekey(e)
+		default:
+			c.sendEntry(e, now)
+		}
+	}
+	idle := c.cfg.IdleSync > 0 && !now.Before(s.lastIdle.Add(c.cfg.IdleSync))
+	if idle {
+		s.lastIdle = now
+	}
+	for _, cv := range s.convs {
+		if cv.syncing && !now.Before(cv.syncSent.Add(c.cfg.SyncTimeout)) {
+			cv.syncing = false
+			c.sync(cv, now)
+		} else if idle && !cv.syncing {
+			c.sync(cv, now)
+		} else {
+			c.maybeSync(cv, now)
+		}
+		c.flushAcks(cv, now)
+	}
+	if c.cfg.IdleSync > 0 {
+		c.wake(s.lastIdle.Add(c.cfg.IdleSync))
+	}
+	if !now.Before(s.lastWrite.Add(c.cfg.KeepAlive)) && len(s.writes) == 0 {
+		c.write(protocol.Frame{Type: protocol.TypePing})
+		s.lastWrite = now
+	}
+	next := s.lastWrite.Add(c.cfg.KeepAlive)
+	if !next.After(now) { // writes are queued behind a slow socket: the read timeout decides
+		next = now.Add(c.cfg.KeepAlive)
+	}
+	c.wake(next)
+}

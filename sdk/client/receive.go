@@ -1,0 +1,238 @@
+package client
+
+import (
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// handle dispatches one frame (or a reader's final error) on the loop.
+// Frames from a socket that is already replaced still count when they carry
+// data (messages, batches, stored, receipts); its control frames do not.
+func (c *Client) handle(in inbound, now time.Time) {
+	if in.err != nil {
+		c.disconnected(in.w, in.err, now)
+		return
+	}
+	f := in.f
+	current := in.w == c.s.conn
+	switch f.Type {
+	case protocol.TypeHello:
+		if c.s.user == "" {
+			c.s.user = f.User
+		}
+		c.log.Debug("client: hello", "connector", f.Connector)
+	case protocol.TypeStored:
+		if validID(f.Conversation) && f.Seq > 0 {
+			c.stored(f.Conversation, f.ID, f.Seq, now)
+		}
+	case protocol.TypeMessage:
+		c.message(f, now)
+	case protocol.TypeBatch:
+		c.batch(f, now)
+	case protocol.TypeReceipt:
+		c.receipt(f, now)
+	case protocol.TypeTyping:
+		if f.SenderDevice != c.cfg.Device {
+			c.emit(&Typing{Conversation: f.Conversation, User: f.Sender, Device: f.SenderDevice, State: f.State})
+		}
+	case protocol.TypeAgent:
+		c.agent(f, now)
+	case protocol.TypeError:
+		if e := c.s.byID[f.ID]; f.ID != "" && e != nil {
+			c.sendError(e, f, now)
+			return
+		}
+		c.log.Warn("client: error frame", "code", f.Code, "message", f.Message, "ref", f.ID)
+		c.emit(&Error{Conversation: f.Conversation, ID: f.ID, Code: f.Code,
+			Err: &protocol.Error{Code: f.Code, Message: f.Message, Ref: f.ID}})
+	case protocol.TypeReconnect:
+		if current {
+			c.s.switchAt = now.Add(time.Duration(f.AfterMs)*time.Millisecond + jitter(c.cfg.MinBackoff))
+			c.log.Info("client: connector draining", "after_ms", f.AfterMs)
+			c.wake(c.s.switchAt)
+		}
+	case protocol.TypeResync:
+		if !current {
+			return
+		}
+		if f.Conversation != "" {
+			c.sync(c.conv(f.Conversation), now)
+			return
+		}
+		for _, cv := range c.s.convs {
+			c.sync(cv, now)
+		}
+	case protocol.TypePong:
+	default:
+		c.log.Debug("client: unknown frame type", "type", f.Type)
+	}
+}
+
+// message takes one stored message (live or from a batch) into its
+// conversation's order. An own message echoed back completes its outbox
+// entry like a stored frame would.
+func (c *Client) message(f protocol.Frame, now time.Time) {
+	if !validID(f.Conversation) || f.Seq < 1 {
+		c.log.Warn("client: message frame without conversation or seq")
+		return
+	}
+	if f.SenderDevice == c.cfg.Device {
+		if e := c.s.byID[f.ID]; e != nil {
+			c.stored(f.Conversation, f.ID, f.Seq, now) // offers it with its known content
+		}
+	}
+	cv := c.conv(f.Conversation)
+	cv.note(f.Seq)
+	c.offer(cv, pendingMsg{f: f}, now)
+}
+
+// offer puts a message in order, hands the application whatever is now
+// ready, schedules the delivered ack, and syncs if a gap shows.
+func (c *Client) offer(cv *conv, p pendingMsg, now time.Time) {
+	ready, _ := cv.order.offer(p.f.Seq, p)
+	for _, r := range ready {
+		c.deliver(cv, r)
+	}
+	if len(ready) > 0 && c.cfg.AutoDeliveredAck {
+		cv.wantDelivered = max(cv.wantDelivered, cv.order.last)
+		c.scheduleAck(cv, now)
+	}
+	c.maybeSync(cv, now)
+}
+
+// batch applies a sync answer and asks for more while there is more.
+func (c *Client) batch(f protocol.Frame, now time.Time) {
+	if !validID(f.Conversation) {
+		return
+	}
+	cv := c.conv(f.Conversation)
+	before := cv.order.last
+	cv.syncing = false
+	cv.note(f.LastSeq)
+	for _, m := range f.Messages {
+		if m.Conversation == "" {
+			m.Conversation = f.Conversation
+		}
+		if m.Conversation != f.Conversation {
+			continue
+		}
+		c.message(m, now)
+	}
+	if f.More && cv.order.last > before {
+		c.sync(cv, now)
+		return
+	}
+	c.maybeSync(cv, now)
+}
+
+// deliver hands one message, in order, to the application: decrypted, or
+// as an Error event if it cannot be (it still counts as received, so that
+// what follows is not held up behind it).
+func (c *Client) deliver(cv *conv, p pendingMsg) {
+	f := p.f
+	m := &Message{Conversation: cv.id, Seq: f.Seq, ID: f.ID, Sender: f.Sender, SenderDevice: f.SenderDevice,
+		StoredAt: f.StoredAt, Own: f.SenderDevice == c.cfg.Device}
+	if p.content != nil {
+		m.Content = *p.content
+		c.emit(m)
+		return
+	}
+	content, code, err := c.open(f.Envelope, e2ee.AssociatedData{
+		Conversation: cv.id, SenderDevice: f.SenderDevice, ClientMessageID: f.ID,
+	})
+	if err != nil {
+		c.log.Warn("client: message not readable", "conversation", cv.id, "seq", f.Seq, "code", code, "err", err)
+		c.emit(&Error{Conversation: cv.id, Seq: f.Seq, ID: f.ID, Sender: f.Sender, SenderDevice: f.SenderDevice,
+			Code: code, Err: err})
+		return
+	}
+	m.Content = content
+	c.emit(m)
+}
+
+// open decrypts an envelope for this device and reads its content. The code
+// tells apart "not for me" from "tampered" from "not content".
+func (c *Client) open(env *e2ee.Envelope, ad e2ee.AssociatedData) (e2ee.Content, string, error) {
+	plain, err := e2ee.Open(env, ad, c.cfg.Device, c.cfg.Key)
+	switch {
+	case errors.Is(err, e2ee.ErrNotRecipient):
+		return e2ee.Content{}, CodeNotRecipient, err
+	case err != nil:
+		return e2ee.Content{}, CodeUndecryptable, err
+	}
+	content, err := e2ee.UnmarshalContent(plain)
+	if err != nil {
+		return e2ee.Content{}, CodeBadContent, err
+	}
+	return content, "", nil
+}
+
+// receipt reports another device's cursor, and moves own ticks when it is
+// another member's.
+func (c *Client) receipt(f protocol.Frame, now time.Time) {
+	user, device := f.Sender, f.SenderDevice
+	if user == "" {
+		user, device = f.User, f.Device
+	}
+	if !validID(f.Conversation) || f.Seq < 1 {
+		return
+	}
+	c.emit(&Receipt{Conversation: f.Conversation, User: user, Device: device, Kind: f.Kind, Seq: f.Seq})
+	cv := c.conv(f.Conversation)
+	cv.note(f.Seq)
+	if user != c.s.user && device != c.cfg.Device {
+		c.peerReceipt(cv, f.Kind, f.Seq)
+	}
+	c.maybeSync(cv, now)
+}
+
+// agent reports an agent's activity; partial chunks are content, sealed
+// with e2ee.PartialAD, and decrypted here.
+func (c *Client) agent(f protocol.Frame, now time.Time) {
+	a := &AgentActivity{Conversation: f.Conversation, Agent: f.Agent, Device: f.SenderDevice,
+		ReplyTo: f.ReplyTo, Kind: f.Kind, Index: f.Index}
+	if a.Agent == "" {
+		a.Agent = f.Sender
+	}
+	switch f.Kind {
+	case AgentPartial:
+		plain, err := e2ee.Open(f.Envelope, e2ee.PartialAD(f.Conversation, f.SenderDevice, f.ReplyTo, f.Index),
+			c.cfg.Device, c.cfg.Key)
+		if err != nil {
+			code := CodeUndecryptable
+			if errors.Is(err, e2ee.ErrNotRecipient) {
+				code = CodeNotRecipient
+			}
+			c.emit(&Error{Conversation: f.Conversation, Seq: f.ReplyTo, Sender: a.Agent, SenderDevice: f.SenderDevice,
+				Code: code, Err: err})
+			return
+		}
+		a.Content = partialContent(plain)
+	case AgentDone:
+		a.ID = f.ID
+	case AgentError:
+		a.Code, a.Text, a.Retryable = f.Code, f.Message, f.Retryable
+	}
+	c.emit(a)
+	if f.ReplyTo > 0 && validID(f.Conversation) {
+		cv := c.conv(f.Conversation)
+		cv.note(f.ReplyTo)
+		c.maybeSync(cv, now)
+	}
+}
+
+// partialContent reads a streamed chunk: Content JSON like a message, or
+// (from a runtime that streams bare text) the UTF-8 text itself.
+func partialContent(plain []byte) e2ee.Content {
+	if content, err := e2ee.UnmarshalContent(plain); err == nil {
+		return content
+	}
+	if utf8.Valid(plain) {
+		return e2ee.Content{Text: string(plain)}
+	}
+	return e2ee.Content{}
+}
