@@ -1,0 +1,126 @@
+package connector
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Config is the connector's configuration, read from the environment with
+// envconfig (no prefix) by cmd/connector. Zero values are replaced by the
+// defaults in withDefaults, so tests can fill only what they need.
+type Config struct {
+	// ConnectorID names this process in presence keys and its delivery
+	// channel. Default: hostname plus a random suffix, unique per process.
+	ConnectorID   string `envconfig:"CONNECTOR_ID"`
+	ListenAddress string `envconfig:"LISTEN_ADDRESS" default:":8080"`
+
+	// Sink is the broker ingress URL events are posted to. Knative's
+	// SinkBinding injects it, and K_CE_OVERRIDES (JSON {"extensions":{...}})
+	// with it.
+	Sink        string `envconfig:"K_SINK" required:"true"`
+	CEOverrides string `envconfig:"K_CE_OVERRIDES"`
+	SinkTimeout time.Duration `envconfig:"SINK_TIMEOUT" default:"10s"`
+
+	RedisURL    string `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0"`
+	RedisPrefix string `envconfig:"REDIS_PREFIX" default:"agentchat:"`
+
+	// JWKSURL is accounts' /.well-known/jwks.json.
+	JWKSURL       string `envconfig:"JWKS_URL"`
+	TokenAudience string `envconfig:"TOKEN_AUDIENCE" default:"agentchat"`
+	TokenIssuer   string `envconfig:"TOKEN_ISSUER" default:"agentchat-accounts"`
+
+	// OutboundQueue bounds the frames waiting to be written to one socket;
+	// overflowing it closes the socket with 4008.
+	OutboundQueue int `envconfig:"OUTBOUND_QUEUE" default:"256"`
+	// RateLimit (frames per second) and RateBurst bound what one socket may
+	// send; RateStrikes rate-limited frames within StrikeWindow close it
+	// with 4029.
+	RateLimit    float64       `envconfig:"RATE_LIMIT" default:"50"`
+	RateBurst    int           `envconfig:"RATE_BURST" default:"100"`
+	RateStrikes  int           `envconfig:"RATE_STRIKES" default:"100"`
+	StrikeWindow time.Duration `envconfig:"RATE_STRIKE_WINDOW" default:"10s"`
+
+	// PingInterval is how often the writer pings; a socket that shows no
+	// sign of life (no frame, no pong) for two intervals is closed.
+	PingInterval time.Duration `envconfig:"PING_INTERVAL" default:"25s"`
+	WriteTimeout time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s"`
+	// PresenceHeartbeat is how often presence keys are refreshed; default
+	// a third of events.PresenceTTLSeconds.
+	PresenceHeartbeat time.Duration `envconfig:"PRESENCE_HEARTBEAT"`
+	// DrainTimeout bounds how long Drain waits for sockets to close.
+	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"30s"`
+	// ReconnectSpread is the upper bound of the random delay each client is
+	// told to wait before reconnecting during a drain, so that thousands of
+	// clients do not arrive at the other connectors in the same instant.
+	ReconnectSpread time.Duration `envconfig:"RECONNECT_SPREAD" default:"5s"`
+
+	// AllowedOrigins lists the Origin values a browser may connect from
+	// ("*" allows any). Empty: only the connector's own host. Requests
+	// without an Origin (non-browser clients) are always allowed.
+	AllowedOrigins []string `envconfig:"ALLOWED_ORIGINS"`
+
+	// Web, if set, serves everything outside the connector's own routes
+	// (the web client's static files).
+	Web http.Handler `ignored:"true"`
+}
+
+// withDefaults fills what a test or an embedding program left zero.
+func (c Config) withDefaults() Config {
+	if c.ConnectorID == "" {
+		c.ConnectorID = DefaultConnectorID()
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "agentchat:"
+	}
+	if c.TokenAudience == "" {
+		c.TokenAudience = "agentchat"
+	}
+	if c.TokenIssuer == "" {
+		c.TokenIssuer = "agentchat-accounts"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.SinkTimeout, 10*time.Second)
+	def(&c.PingInterval, 25*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.DrainTimeout, 30*time.Second)
+	def(&c.StrikeWindow, 10*time.Second)
+	if c.ReconnectSpread < 0 {
+		c.ReconnectSpread = 0
+	}
+	if c.OutboundQueue <= 0 {
+		c.OutboundQueue = 256
+	}
+	if c.RateLimit <= 0 {
+		c.RateLimit = 50
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = 100
+	}
+	if c.RateStrikes <= 0 {
+		c.RateStrikes = 100
+	}
+	return c
+}
+
+// DefaultConnectorID is the hostname plus a random suffix: two processes on
+// one host (or a restarted pod) never share a delivery channel.
+func DefaultConnectorID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "connector"
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	if len(host) > 50 {
+		host = host[:50]
+	}
+	return fmt.Sprintf("%s-%s", host, hex.EncodeToString(b))
+}

@@ -1,0 +1,56 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// RedisDeliveries subscribes to this connector's delivery channel
+// (events.DeliveryChannel). go-redis re-establishes a broken subscription by
+// itself (health-check pings, then reconnect and SUBSCRIBE again); each
+// SUBSCRIBE confirmation arrives as a *redis.Subscription, which is how Run
+// learns that it was down and deliveries may have been lost.
+type RedisDeliveries struct {
+	Client  redis.UniversalClient
+	Channel string
+	// Buffer is the go-redis channel size between its reader and Run.
+	Buffer int
+}
+
+var _ Deliveries = (*RedisDeliveries)(nil)
+
+// NewRedisDeliveries subscribes to the channel of connectorID under prefix.
+func NewRedisDeliveries(c redis.UniversalClient, prefix, connectorID string) *RedisDeliveries {
+	return &RedisDeliveries{Client: c, Channel: events.DeliveryChannel(prefix, connectorID), Buffer: 4096}
+}
+
+// Run subscribes and dispatches until ctx ends.
+func (d *RedisDeliveries) Run(ctx context.Context, handle func([]byte), subscribed func(first bool)) error {
+	ps := d.Client.Subscribe(ctx, d.Channel)
+	defer ps.Close()
+	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(max(d.Buffer, 1)))
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-ch:
+			if !ok {
+				return fmt.Errorf("connector: deliveries: subscription closed")
+			}
+			switch m := m.(type) {
+			case *redis.Subscription:
+				if m.Kind == "subscribe" {
+					subscribed(first)
+					first = false
+				}
+			case *redis.Message:
+				handle([]byte(m.Payload))
+			}
+		}
+	}
+}

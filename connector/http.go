@@ -1,0 +1,114 @@
+package connector
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// WebSocketPath is where clients connect.
+const WebSocketPath = "/ws"
+
+// Handler serves the WebSocket endpoint, /healthz, /readyz, /metrics and,
+// if Config.Web is set, everything else from it.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+WebSocketPath, s.serveWS)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	if s.cfg.Web != nil {
+		mux.Handle("/", s.cfg.Web)
+	}
+	return mux
+}
+
+// serveWS authenticates an upgrade request and, only if it passes, upgrades
+// it. Refusals are HTTP problems (RFC 9457) and never an upgraded socket.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		w.Header().Set("Retry-After", "1")
+		problem(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "connector is draining; connect to another one")
+		return
+	}
+	if !s.originAllowed(r) {
+		s.m.authFailures.WithLabelValues("origin").Inc()
+		problem(w, http.StatusForbidden, "forbidden_origin", "origin not allowed")
+		return
+	}
+	if !speaksProtocol(r) {
+		problem(w, http.StatusBadRequest, "unsupported_protocol", "offer the subprotocol "+protocol.Subprotocol)
+		return
+	}
+	id, err := s.deps.Tokens.Verify(r.Context(), bearerToken(r))
+	if err != nil {
+		s.m.authFailures.WithLabelValues(authReason(err)).Inc()
+		s.log.Info("connector: upgrade refused", "reason", authReason(err), "remote", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="agentchat"`)
+		problem(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "missing, invalid or expired token")
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.accept(ws, id)
+}
+
+func authReason(err error) string {
+	switch {
+	case errors.Is(err, ErrNoToken):
+		return "missing"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "expired"
+	case errors.Is(err, ErrUnknownKey), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "signature"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience), errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "audience"
+	}
+	return "invalid"
+}
+
+// originAllowed checks a browser's Origin: against AllowedOrigins if set
+// ("*" allows any), else it must be the connector's own host. Requests
+// without Origin do not come from a browser page and are allowed (the token
+// is what protects them).
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(s.cfg.AllowedOrigins) > 0 {
+		for _, o := range s.cfg.AllowedOrigins {
+			if o = strings.TrimSpace(o); o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+				return true
+			}
+		}
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// problem writes an RFC 9457 problem document.
+func problem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail,
+	})
+}

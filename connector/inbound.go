@@ -1,0 +1,94 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// DefaultSyncLimit is the batch size of a sync frame without a limit.
+const DefaultSyncLimit = 100
+
+// handleFrame turns one client frame into an event posted to the sink (or
+// answers it directly: ping, errors). It runs on the socket's reader, so a
+// device's frames are posted in the order it sent them, and a slow sink
+// slows only that device. It returns a close code when the socket must end.
+func (s *Server) handleFrame(c *conn, data []byte) int {
+	if !c.limiter.Allow() {
+		s.m.framesIn.WithLabelValues("rate_limited").Inc()
+		return c.rateLimited()
+	}
+	f, err := protocol.Decode(data)
+	s.m.framesIn.WithLabelValues(frameLabel(f.Type)).Inc()
+	if err != nil {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			pe = &protocol.Error{Code: protocol.CodeBadFrame, Message: "malformed frame"}
+		}
+		c.sendError(pe)
+		return 0
+	}
+	if f.Type == protocol.TypePing {
+		c.send(protocol.Frame{Type: protocol.TypePong, ID: f.ID})
+		return 0
+	}
+	e, perr := s.eventFor(c, f)
+	if perr != nil {
+		c.sendError(perr)
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.SinkTimeout)
+	err = s.deps.Sink.Post(ctx, e)
+	cancel()
+	if err != nil {
+		s.m.eventsFailed.WithLabelValues(e.Type()).Inc()
+		s.log.Warn("connector: post failed", "type", e.Type(), "id", e.ID(), "err", err)
+		c.sendError(&protocol.Error{Code: protocol.CodeUnavailable, Message: "could not take the frame now; retry", Ref: f.ID})
+		return 0
+	}
+	s.m.eventsPosted.WithLabelValues(e.Type()).Inc()
+	return 0
+}
+
+// eventFor maps a decoded client frame to its event, stamped with the
+// socket's authenticated user and device (Decode has already refused frames
+// that name a sender).
+func (s *Server) eventFor(c *conn, f protocol.Frame) (event.Event, *protocol.Error) {
+	user, device := c.dev.User, c.dev.Device
+	var (
+		e   event.Event
+		err error
+	)
+	switch f.Type {
+	case protocol.TypeSend:
+		if verr := f.Envelope.Validate(); verr != nil {
+			return e, &protocol.Error{Code: protocol.CodeBadEnvelope, Message: verr.Error(), Ref: f.ID}
+		}
+		e, err = events.NewMessageSent(s.source, f.Conversation, user, device,
+			events.MessageSent{ClientMessageID: f.ID, Envelope: f.Envelope})
+	case protocol.TypeDelivered:
+		e, err = events.NewReceipt(events.TypeReceiptDelivered, s.source, f.Conversation, user, device, f.Seq)
+	case protocol.TypeRead:
+		e, err = events.NewReceipt(events.TypeReceiptRead, s.source, f.Conversation, user, device, f.Seq)
+	case protocol.TypeTyping:
+		e, err = events.NewTyping(s.source, f.Conversation, user, device, f.State)
+	case protocol.TypeSync:
+		limit := f.Limit
+		if limit == 0 {
+			limit = DefaultSyncLimit
+		}
+		e, err = events.NewSyncRequested(s.source, f.Conversation, user, device,
+			events.SyncRequested{After: f.After, Limit: limit})
+	default:
+		return e, &protocol.Error{Code: protocol.CodeUnknownType, Message: "unknown frame type " + f.Type}
+	}
+	if err != nil {
+		return e, &protocol.Error{Code: protocol.CodeBadFrame, Message: strings.TrimPrefix(err.Error(), events.ErrInvalid.Error()+": "), Ref: f.ID}
+	}
+	return e, nil
+}

@@ -1,0 +1,52 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Open builds a Server with the production implementations: the HTTP sink
+// at cfg.Sink, presence and deliveries in Redis at cfg.RedisURL, and tokens
+// verified with the JWKS at cfg.JWKSURL. Call the returned close function
+// (it closes the Redis client) after the server has stopped.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Server, func() error, error) {
+	cfg = cfg.withDefaults()
+	switch {
+	case cfg.Sink == "":
+		return nil, nil, errors.New("connector: K_SINK is required")
+	case cfg.JWKSURL == "":
+		return nil, nil, errors.New("connector: JWKS_URL is required")
+	}
+	sink, err := NewHTTPSink(cfg.Sink, cfg.CEOverrides)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connector: REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("connector: connect redis: %w", err)
+	}
+	s, err := New(cfg, Deps{
+		Sink:       sink,
+		Presence:   NewRedisPresence(rdb, cfg.RedisPrefix, cfg.ConnectorID),
+		Deliveries: NewRedisDeliveries(rdb, cfg.RedisPrefix, cfg.ConnectorID),
+		Tokens:     NewJWKSVerifier(cfg.JWKSURL, cfg.TokenAudience, cfg.TokenIssuer),
+		Logger:     log,
+	})
+	if err != nil {
+		rdb.Close()
+		return nil, nil, err
+	}
+	return s, rdb.Close, nil
+}

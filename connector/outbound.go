@@ -1,0 +1,82 @@
+package connector
+
+import (
+	"fmt"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// frames is what one delivered event looks like to devices: own for the
+// device that caused it (its senderid/deviceid), other for every other
+// target. They differ only for a stored message: its sender's device gets
+// "stored" (✓), everyone else the "message".
+type frames struct {
+	actor      events.DeviceRef
+	own, other protocol.Frame
+}
+
+// framesFor is the one place where event types become frames.
+func framesFor(e event.Event) (frames, error) {
+	ext := func(name string) string { s, _ := e.Extensions()[name].(string); return s }
+	fr := frames{actor: events.DeviceRef{User: ext(events.ExtSenderID), Device: ext(events.ExtDeviceID)}}
+	conv := ext(events.ExtConversationID)
+	same := func(f protocol.Frame, err error) (frames, error) {
+		fr.own, fr.other = f, f
+		return fr, err
+	}
+	switch e.Type() {
+	case events.TypeMessageStored:
+		m, err := events.Decode[events.Message](e)
+		if err != nil {
+			return fr, err
+		}
+		fr.own = protocol.Frame{Type: protocol.TypeStored, ID: m.ClientMessageID, Conversation: m.ConversationID, Seq: m.Seq, StoredAt: m.StoredAt}
+		fr.other = messageFrame(m)
+		return fr, nil
+	case events.TypeMessageRejected:
+		d, err := events.Decode[events.MessageRejected](e)
+		return same(protocol.Frame{Type: protocol.TypeError, ID: d.ClientMessageID, Conversation: conv,
+			Code: d.Code, Message: d.Reason, MissingDevices: d.MissingDevices}, err)
+	case events.TypeReceiptDelivered, events.TypeReceiptRead:
+		d, err := events.Decode[events.Receipt](e)
+		kind := "delivered"
+		if e.Type() == events.TypeReceiptRead {
+			kind = "read"
+		}
+		return same(protocol.Frame{Type: protocol.TypeReceipt, Kind: kind, Conversation: conv,
+			Sender: fr.actor.User, SenderDevice: fr.actor.Device, Seq: d.Seq}, err)
+	case events.TypeTyping:
+		d, err := events.Decode[events.Typing](e)
+		return same(protocol.Frame{Type: protocol.TypeTyping, Conversation: conv, Sender: fr.actor.User, State: d.State}, err)
+	case events.TypeSyncBatch:
+		d, err := events.Decode[events.SyncBatch](e)
+		f := protocol.Frame{Type: protocol.TypeBatch, Conversation: conv, More: d.More, LastSeq: d.LastSeq,
+			Messages: make([]protocol.Frame, len(d.Messages))}
+		for i, m := range d.Messages {
+			f.Messages[i] = messageFrame(m)
+		}
+		return same(f, err)
+	case events.TypeAgentPartial:
+		d, err := events.Decode[events.AgentPartial](e)
+		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "partial", Agent: d.AgentID, Conversation: conv,
+			ReplyTo: d.ReplyTo, Index: d.Index, Envelope: d.Envelope}, err)
+	case events.TypeAgentDone:
+		d, err := events.Decode[events.AgentDone](e)
+		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "done", Agent: d.AgentID, Conversation: conv,
+			ReplyTo: d.ReplyTo, ID: d.ClientMessageID}, err)
+	case events.TypeAgentError:
+		d, err := events.Decode[events.AgentError](e)
+		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "error", Agent: d.AgentID, Conversation: conv,
+			ReplyTo: d.ReplyTo, Code: d.Code, Message: d.Message, Retryable: d.Retryable}, err)
+	}
+	return fr, fmt.Errorf("connector: no frame for event type %q", e.Type())
+}
+
+// messageFrame is a stored message as a device receives it (live or in a batch).
+func messageFrame(m events.Message) protocol.Frame {
+	return protocol.Frame{Type: protocol.TypeMessage, ID: m.ClientMessageID, Conversation: m.ConversationID, Seq: m.Seq,
+		Sender: m.SenderID, SenderDevice: m.SenderDevice, Envelope: m.Envelope, StoredAt: m.StoredAt}
+}
