@@ -21,8 +21,8 @@ type Config struct {
 	// Sink is the broker ingress URL events are posted to. Knative's
 	// SinkBinding injects it, and K_CE_OVERRIDES (JSON {"extensions":{...}})
 	// with it.
-	Sink        string `envconfig:"K_SINK" required:"true"`
-	CEOverrides string `envconfig:"K_CE_OVERRIDES"`
+	Sink        string        `envconfig:"K_SINK" required:"true"`
+	CEOverrides string        `envconfig:"K_CE_OVERRIDES"`
 	SinkTimeout time.Duration `envconfig:"SINK_TIMEOUT" default:"10s"`
 
 	RedisURL    string `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0"`

@@ -38,7 +38,9 @@ func NewRedisPresence(c redis.UniversalClient, prefix, connectorID string) *Redi
 	return &RedisPresence{Client: c, Prefix: prefix, ConnectorID: connectorID, TTL: events.PresenceTTLSeconds * time.Second}
 }
 
-func (p *RedisPresence) key(d events.DeviceRef) string { return events.PresenceKey(p.Prefix, d.User, d.Device) }
+func (p *RedisPresence) key(d events.DeviceRef) string {
+	return events.PresenceKey(p.Prefix, d.User, d.Device)
+}
 
 // Claim sets dev's key to this connector with the TTL.
 func (p *RedisPresence) Claim(ctx context.Context, dev events.DeviceRef) error {

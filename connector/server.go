@@ -79,7 +79,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{protocol.Subprotocol},
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, in serveWS
-		Error:           func(w http.ResponseWriter, _ *http.Request, status int, reason error) { problem(w, status, "bad_handshake", reason.Error()) },
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			problem(w, status, "bad_handshake", reason.Error())
+		},
 	}
 	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	return s, nil
