@@ -1,0 +1,255 @@
+package funcrunner_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentchat/agentchat/internal/funcrunner"
+	"github.com/agentchat/agentchat/internal/testenv"
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// probe is what the test knows about one function: the services it needs
+// and a check that it answers a CloudEvent the way it should.
+type probe struct {
+	mine  bool // built in this package's area: must pass, never skip
+	env   func(t *testing.T) map[string]string
+	check func(t *testing.T, url string, out *syncBuffer)
+}
+
+var probes = map[string]probe{
+	"media": {mine: true, env: s3Env, check: checkMedia},
+	"agent-invoke": {mine: true, check: func(t *testing.T, url string, _ *syncBuffer) {
+		if code, reply := post(t, url, agentInvoke(t)); code != http.StatusOK || reply != nil {
+			t.Errorf("agent.invoke: %d, reply %v; want 200 and no reply", code, reply)
+		}
+		bad := agentInvoke(t)
+		bad.SetType(events.TypeAgentDone)
+		if code, _ := post(t, url, bad); code != http.StatusBadRequest {
+			t.Errorf("wrong type: %d, want 400 (not retried, dead-lettered)", code)
+		}
+	}},
+	"deadletter": {mine: true, check: func(t *testing.T, url string, out *syncBuffer) {
+		e := event.New()
+		e.SetID("dl-1")
+		e.SetType(events.TypeMessageSent)
+		e.SetSource("/agentchat/connector/c1")
+		e.SetExtension(events.ExtErrorDest, "http://persist.agentchat.svc")
+		e.SetExtension(events.ExtErrorCode, "500")
+		e.SetData("application/json", map[string]string{"canary": "PLAINTEXT-CANARY-42"})
+		if code, reply := post(t, url, e); code != http.StatusOK || reply != nil {
+			t.Errorf("dead letter: %d, reply %v; want 200 and no reply", code, reply)
+		}
+		testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() bool {
+			return strings.Contains(out.String(), `"knativeerrordest":"http://persist.agentchat.svc"`)
+		}, "a log line naming the failed destination")
+		if strings.Contains(out.String(), "PLAINTEXT-CANARY-42") {
+			t.Error("deadletter logged event data")
+		}
+	}},
+	"persist": {env: mongoEnv, check: func(t *testing.T, url string, _ *syncBuffer) {
+		// A message to a conversation persist has never heard of: it must
+		// answer (rejection or not) without a server error.
+		e, err := events.NewMessageSent(events.SourceConnectorPrefix+"c1", "conv-unknown", "alice", "alice-phone",
+			events.MessageSent{ClientMessageID: "cm-1", Envelope: envelope()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, reply := post(t, url, e); code >= 500 {
+			t.Errorf("message.sent: %d (reply %v), want < 500", code, reply)
+		} else if reply != nil {
+			if err := events.Validate(*reply); err != nil {
+				t.Errorf("reply is not a catalog event: %v", err)
+			}
+		}
+	}},
+	"route": {env: func(t *testing.T) map[string]string {
+		env := mongoEnv(t)
+		for k, v := range redisEnv(t) {
+			env[k] = v
+		}
+		return env
+	}},
+	"accounts": {env: mongoEnv, check: func(t *testing.T, url string, _ *syncBuffer) {
+		resp, err := http.Get(url + "/.well-known/jwks.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /.well-known/jwks.json: %d, want 200", resp.StatusCode)
+		}
+	}},
+}
+
+// TestFunctions builds every function folder through func's scaffold,
+// runs it as a process with the test services it needs, checks readiness
+// and sends it a CloudEvent. Functions of other areas that have no
+// func.yaml yet, do not build, or do not start with the environment this
+// test can guess are skipped with the reason; media, agent-invoke and
+// deadletter must pass.
+func TestFunctions(t *testing.T) {
+	root := repoRoot(t)
+	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(root, "functions", e.Name())
+		t.Run(e.Name(), func(t *testing.T) {
+			p, err := funcrunner.Inspect(dir)
+			if err != nil {
+				t.Skipf("not a func project yet: %v", err)
+			}
+			seen[p.Name] = true
+			pr := probes[p.Name]
+			skipOrFail := func(format string, args ...any) {
+				t.Helper()
+				if pr.mine {
+					t.Fatalf(format, args...)
+				}
+				t.Skipf("function of another area: "+format, args...)
+			}
+			env := map[string]string{"LOG_LEVEL": "DEBUG"}
+			if pr.env != nil {
+				for k, v := range pr.env(t) {
+					env[k] = v
+				}
+			}
+			bin, err := buildOnce(t, dir)
+			if err != nil {
+				skipOrFail("build: %v", err)
+			}
+			out := &syncBuffer{}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			proc, err := funcrunner.Start(ctx, funcrunner.StartOptions{Binary: bin, Name: p.Name, Env: env, LogWriter: out})
+			if err != nil {
+				skipOrFail("start: %v", err)
+			}
+			t.Cleanup(func() {
+				if err := proc.Stop(context.Background()); err != nil {
+					t.Errorf("Stop: %v", err)
+				}
+				if t.Failed() {
+					t.Logf("output of %s:\n%s", p.Name, out)
+				}
+			})
+			resp, err := http.Get(proc.URL() + "/health/readiness")
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("readiness after Start: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			if pr.check != nil {
+				pr.check(t, proc.URL(), out)
+			}
+		})
+	}
+	for _, name := range []string{"media", "agent-invoke", "deadletter"} {
+		if !seen[name] {
+			t.Errorf("function %s not found under functions/", name)
+		}
+	}
+}
+
+var builds sync.Map // function dir → *builtOnce
+
+type builtOnce struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// buildOnce builds dir into the default cache (shared with the dev runner,
+// so a rerun is a cache hit) at most once per test binary.
+func buildOnce(t *testing.T, dir string) (string, error) {
+	v, _ := builds.LoadOrStore(dir, &builtOnce{})
+	b := v.(*builtOnce)
+	b.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		begin := time.Now()
+		b.bin, b.err = funcrunner.Build(ctx, funcrunner.Options{FunctionDir: dir})
+		t.Logf("Build %s: %s", filepath.Base(dir), time.Since(begin).Round(time.Millisecond))
+	})
+	return b.bin, b.err
+}
+
+func mongoEnv(t *testing.T) map[string]string {
+	uri, db := testenv.Mongo(t)
+	return map[string]string{"MONGODB_URI": uri, "MONGODB_DATABASE": db}
+}
+
+func redisEnv(t *testing.T) map[string]string {
+	url, prefix := testenv.Redis(t)
+	return map[string]string{"REDIS_URL": url, "REDIS_PREFIX": prefix}
+}
+
+func s3Env(t *testing.T) map[string]string {
+	s := testenv.S3(t)
+	return map[string]string{
+		"S3_ENDPOINT": s.Endpoint, "S3_ACCESS_KEY": s.AccessKey, "S3_SECRET_KEY": s.SecretKey, "S3_BUCKET": s.Bucket,
+	}
+}
+
+// checkMedia asks for an upload URL over the wire and uploads through it.
+func checkMedia(t *testing.T, url string, _ *syncBuffer) {
+	body := bytes.Repeat([]byte{0xA5}, 4096)
+	sum := sha256.Sum256(body)
+	e, err := events.New(events.TypeMediaUploadRequested, "req-1",
+		events.Meta{Source: events.SourceConnectorPrefix + "c1", Conversation: "conv-1", Sender: "alice", Device: "alice-phone"},
+		events.MediaUploadRequested{MediaID: "m-1", Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, reply := post(t, url, e)
+	if code != http.StatusOK || reply == nil {
+		t.Fatalf("upload.requested: %d, reply %v; want 200 and a reply", code, reply)
+	}
+	ready, err := events.Decode[events.MediaUploadReady](*reply)
+	if err != nil || reply.Type() != events.TypeMediaUploadReady {
+		t.Fatalf("reply %s: %v", reply.Type(), err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, ready.UploadURL, bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("PUT to the presigned URL: %d, want 200", resp.StatusCode)
+	}
+}
+
+func envelope() *e2ee.Envelope {
+	return &e2ee.Envelope{V: e2ee.Version, Nonce: make([]byte, 12), Ciphertext: make([]byte, 32),
+		Keys: []e2ee.WrappedKey{{Device: "bob-phone", Ephemeral: make([]byte, 32), Nonce: make([]byte, 12), Wrapped: make([]byte, 48)}}}
+}
+
+func agentInvoke(t *testing.T) event.Event {
+	t.Helper()
+	e, err := events.NewAgentInvoke("bot", "model", events.Message{
+		ConversationID: "conv-1", Seq: 1, SenderID: "alice", SenderDevice: "alice-phone",
+		ClientMessageID: "cm-1", Envelope: envelope(), StoredAt: time.Now().UTC(),
+	})
+	if err != nil {
+		t.Fatal(fmt.Errorf("agent invoke: %w", err))
+	}
+	return e
+}
