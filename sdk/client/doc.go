@@ -1,0 +1,99 @@
+// Package client is agentchat's Go client: one device's connection to the
+// platform, with everything a messaging client must get right — end-to-end
+// encryption, an outbox, ordered and deduplicated delivery, acks and ticks,
+// and resuming after any disconnect. The load generator, the end-to-end
+// tests, the CLI (cmd/chat) and agent runtimes use it.
+//
+// # Getting a token and a key directory
+//
+// Accounts is the accounts HTTP API: Signup, Login (registering the device's
+// public key) and Refresh. Login returns a Session, which keeps the access
+// token fresh (Session.Token) and is also the key directory
+// (Session.ConversationDevices) and the way to create and list
+// conversations. Errors of the API are *ProblemError with the HTTP status.
+//
+//	acc := client.NewAccounts("http://127.0.0.1:8081", nil)
+//	key, _ := e2ee.GenerateKey()
+//	sess, _ := acc.Login(ctx, client.LoginRequest{Username: "ann", Password: pw, PublicKey: key.PublicKey()})
+//	c, _ := client.Dial(ctx, client.Config{
+//		URLs: []string{"ws://127.0.0.1:8080/ws"}, Token: sess.Token,
+//		User: sess.UserID(), Device: sess.DeviceID(), Key: key, Directory: sess,
+//		AutoDeliveredAck: true,
+//	})
+//	defer c.Close()
+//	id, _ := c.Send(ctx, conversation, e2ee.Content{Text: "hi"})
+//	for ev := range c.Events() {
+//		switch e := ev.(type) {
+//		case *client.Message: // decrypted, in seq order, once
+//		case *client.Status: // e.ID moved to Sent, Stored (✓), Delivered (✓✓), Read, or Failed
+//		case *client.Error: // e.g. a message that could not be decrypted
+//		}
+//	}
+//
+// # Sending: the outbox
+//
+// Send seals the content (e2ee.Seal) for every device the Directory lists
+// for the conversation, plus this device, bound to (conversation, this
+// device, a fresh random client message id), and puts it in the outbox. The
+// outbox sends it and sends it again — same id, so persist stores it once —
+// every ResendInterval and after every reconnect until a "stored" frame (or
+// the message echoed back) gives it a seq. Error frames about it: missing_keys
+// or bad_envelope refresh the cached directory and seal again under the same
+// id (at most 5 times); unavailable, rate_limited and internal back off;
+// anything else (not_member, bad_frame, ...) fails it: Status StateFailed.
+//
+// # Receiving: order, dedupe, gaps
+//
+// Per conversation the client keeps lastSeq, the highest seq handed to the
+// application with nothing missing below it. A message at lastSeq+1 is
+// delivered with whatever buffered messages follow it; one at or below
+// lastSeq, or already buffered, is a duplicate and dropped; one further ahead
+// is buffered and the gap is filled by "sync {after: lastSeq}", applying
+// "batch" frames and asking again while more is true. Evidence that a seq
+// exists (a stored frame, a receipt, a batch's lastSeq, an agent's replyTo)
+// beyond lastSeq also triggers a sync, at most once per GapRetry. Own
+// messages take their place in the order too (from their stored frame, with
+// the content they were sent with). A message that cannot be decrypted
+// (tampered, not sealed for this device, not valid content) is reported as
+// an *Error event in its place and the order goes on; it is never dropped
+// silently. Conversations are tracked from seq 0 when first seen (sent to,
+// received from); Track(conv, lastSeq) starts one elsewhere, e.g. from what
+// the application stored.
+//
+// # Acks and ticks
+//
+// With AutoDeliveredAck, a cumulative "delivered" ack for lastSeq is written
+// AckDelay after messages are handed over (one ack for a burst);
+// MarkDelivered and MarkRead ack explicitly. Receipts of other members move
+// own messages forward: ✓✓ (StateDelivered) once at least one other
+// member's device has acked delivered up to the message, read once at least
+// one other member has read it — "someone", not "everyone", in a group;
+// Receipt events carry every cursor for an application that wants more.
+// Receipts from the user's own other devices do not tick.
+//
+// # Connection and resume
+//
+// Dial tries each URL once and fails only if none accepts. The token (from
+// Config.Token, called per connect, so it refreshes) goes as the WebSocket
+// subprotocol "bearer.<jwt>" next to "agentchat.v1". On any loss the client
+// reconnects to the next URL: promptly with jitter after a drain (close 1012
+// or 1001), a slow-consumer cut (4008), an expired token (4001); with
+// exponential, jittered backoff after errors or sockets that die young; after
+// about MaxBackoff when rate limited (4029); never after 4009 (this device
+// connected elsewhere: an *Error with CodeReplaced). A "reconnect" frame
+// (connector draining) makes the client move by itself after afterMs plus
+// jitter. After every connect it syncs every tracked conversation after its
+// lastSeq, resends the outbox in order and writes its acks again. A "resync"
+// frame syncs everything; every IdleSync (default 15 s) each conversation is
+// synced anyway, as a safety net for a lost pub/sub delivery. A ping goes out
+// when nothing was written for KeepAlive; nothing read for ReadTimeout ends
+// the socket.
+//
+// # Concurrency
+//
+// A Client is safe for concurrent use. One loop goroutine owns all state;
+// each socket has one reader and one writer goroutine; dialing and
+// re-sealing run in short-lived goroutines. Events are queued without bound
+// and never dropped, so the application must drain Events; Close stops
+// every goroutine and closes the channel.
+package client
