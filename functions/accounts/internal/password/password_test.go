@@ -1,0 +1,72 @@
+package password
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+var fast = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func TestHashVerify(t *testing.T) {
+	h, err := Hash("correct horse", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("hash %q is not a PHC argon2id string", h)
+	}
+	h2, _ := Hash("correct horse", fast)
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: salt not random")
+	}
+	for _, tc := range []struct {
+		pw   string
+		want bool
+	}{{"correct horse", true}, {"correct horsE", false}, {"", false}} {
+		got, err := Verify(tc.pw, h)
+		if err != nil || got != tc.want {
+			t.Errorf("Verify(%q) = %v, %v; want %v", tc.pw, got, err, tc.want)
+		}
+	}
+}
+
+func TestVerifyMalformed(t *testing.T) {
+	for _, enc := range []string{
+		"", "plain", "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1,p=1$!!$aGFzaGhhc2hoYXNoaGFzaA",
+	} {
+		if _, err := Verify("x", enc); err != ErrMalformed {
+			t.Errorf("Verify(%q) err = %v, want ErrMalformed", enc, err)
+		}
+	}
+}
+
+// TestUnknownUserCostsTheSame checks that a check without a stored hash does
+// the same work as a real one (a timing oracle would reveal usernames).
+func TestUnknownUserCostsTheSame(t *testing.T) {
+	h, err := NewHasher(Default, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	enc, _ := h.Hash(ctx, "password1")
+	measure := func(enc string) time.Duration {
+		best := time.Hour
+		for range 3 {
+			start := time.Now()
+			h.Verify(ctx, "wrong-password", enc)
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	known, unknown := measure(enc), measure("")
+	if ok, _ := h.Verify(ctx, "password1", ""); ok {
+		t.Fatal("Verify with no stored hash succeeded")
+	}
+	if ratio := float64(unknown) / float64(known); ratio < 0.5 || ratio > 2 {
+		t.Errorf("unknown user check took %v, known user %v: should be alike", unknown, known)
+	}
+}
