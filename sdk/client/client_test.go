@@ -389,7 +389,8 @@ func TestTypingAndAgentFrames(t *testing.T) {
 	if f := sc.expect(protocol.TypeTyping); f.State != "typing" || f.Conversation != convID {
 		t.Fatalf("typing frame %+v", f)
 	}
-	sc.send(protocol.Frame{Type: protocol.TypeTyping, Conversation: convID, Sender: "bot", SenderDevice: agent.id, State: "thinking"})
+	sc.send(protocol.Frame{Type: protocol.TypeTyping, Conversation: convID, Sender: "alice", State: "typing"}) // own echo: dropped
+	sc.send(protocol.Frame{Type: protocol.TypeTyping, Conversation: convID, Sender: "bot", State: "thinking"})
 	if ty := next[*Typing](t, c); ty.State != "thinking" || ty.User != "bot" {
 		t.Fatalf("typing event %+v", ty)
 	}
@@ -399,8 +400,12 @@ func TestTypingAndAgentFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The connector may not name the agent's device on agent frames: the
+	// client knows it from the agent's messages.
+	sc.send(message(t, convID, 1, agent, "earlier", alice))
+	next[*Message](t, c)
 	sc.send(protocol.Frame{Type: protocol.TypeAgent, Kind: AgentPartial, Conversation: convID, Agent: "bot",
-		Sender: "bot", SenderDevice: agent.id, ReplyTo: 7, Index: 0, Envelope: env})
+		ReplyTo: 7, Index: 0, Envelope: env})
 	sc.send(protocol.Frame{Type: protocol.TypeAgent, Kind: AgentDone, Conversation: convID, Agent: "bot", SenderDevice: agent.id, ReplyTo: 7, ID: "r1"})
 	sc.send(protocol.Frame{Type: protocol.TypeAgent, Kind: AgentError, Conversation: convID, Agent: "bot", SenderDevice: agent.id, ReplyTo: 8, Code: "model_error", Message: "down", Retryable: true})
 	p := next[*AgentActivity](t, c)

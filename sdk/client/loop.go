@@ -20,9 +20,10 @@ type state struct {
 	switchAt    time.Time // a reconnect frame asked to move at this time
 	fatal       bool      // replaced elsewhere: no more reconnects
 
-	convs  map[string]*conv
-	outbox []*entry // in send order
-	byID   map[string]*entry
+	convs      map[string]*conv
+	lastDevice map[string]string // user → the device of their latest message (agents have one)
+	outbox     []*entry          // in send order
+	byID       map[string]*entry
 
 	queue     []Event          // events the application has not taken yet
 	writes    []protocol.Frame // frames the writer has not taken yet
@@ -36,6 +37,7 @@ type state struct {
 func (s *state) init(user string) {
 	s.user = user
 	s.convs = make(map[string]*conv)
+	s.lastDevice = make(map[string]string)
 	s.byID = make(map[string]*entry)
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()

@@ -36,7 +36,7 @@ func (c *Client) handle(in inbound, now time.Time) {
 	case protocol.TypeReceipt:
 		c.receipt(f, now)
 	case protocol.TypeTyping:
-		if f.SenderDevice != c.cfg.Device {
+		if f.SenderDevice != c.cfg.Device && (f.Sender == "" || f.Sender != c.s.user) {
 			c.emit(&Typing{Conversation: f.Conversation, User: f.Sender, Device: f.SenderDevice, State: f.State})
 		}
 	case protocol.TypeAgent:
@@ -84,6 +84,9 @@ func (c *Client) message(f protocol.Frame, now time.Time) {
 		if e := c.s.byID[f.ID]; e != nil {
 			c.stored(f.Conversation, f.ID, f.Seq, now) // offers it with its known content
 		}
+	}
+	if f.Sender != "" && f.SenderDevice != "" {
+		c.s.lastDevice[f.Sender] = f.SenderDevice
 	}
 	cv := c.conv(f.Conversation)
 	cv.note(f.Seq)
@@ -198,16 +201,21 @@ func (c *Client) agent(f protocol.Frame, now time.Time) {
 	if a.Agent == "" {
 		a.Agent = f.Sender
 	}
+	if a.Device == "" {
+		// A frame that does not name the agent's device: an agent has one,
+		// and its messages have shown which.
+		a.Device = c.s.lastDevice[a.Agent]
+	}
 	switch f.Kind {
 	case AgentPartial:
-		plain, err := e2ee.Open(f.Envelope, e2ee.PartialAD(f.Conversation, f.SenderDevice, f.ReplyTo, f.Index),
+		plain, err := e2ee.Open(f.Envelope, e2ee.PartialAD(f.Conversation, a.Device, f.ReplyTo, f.Index),
 			c.cfg.Device, c.cfg.Key)
 		if err != nil {
 			code := CodeUndecryptable
 			if errors.Is(err, e2ee.ErrNotRecipient) {
 				code = CodeNotRecipient
 			}
-			c.emit(&Error{Conversation: f.Conversation, Seq: f.ReplyTo, Sender: a.Agent, SenderDevice: f.SenderDevice,
+			c.emit(&Error{Conversation: f.Conversation, Seq: f.ReplyTo, Sender: a.Agent, SenderDevice: a.Device,
 				Code: code, Err: err})
 			return
 		}
