@@ -425,3 +425,31 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// nextOfTypeWithin reads frames until one of type typ arrives, for at most timeout.
+func (c *client) nextOfTypeWithin(typ string, timeout time.Duration) protocol.Frame {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		f, err := c.read(time.Until(deadline))
+		if err != nil {
+			c.t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		if f.Type == typ {
+			return f
+		}
+	}
+}
+
+func get(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,0 +1,114 @@
+package connector
+
+import (
+	"net"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+func TestDeliveryReachesExactlyTheTargetDevices(t *testing.T) {
+	e := startConnector(t, nil)
+	alice := e.dial("alice", "a1")
+	aliceOther := e.dial("alice", "a2")
+	bob := e.dial("bob", "b1")
+	carol := e.dial("carol", "c1")
+
+	env := envelope(32, "a1", "a2", "b1")
+	msg := stored(t, "conv-1", 7, "alice", "a1", "m-1", env)
+	e.publish(msg, [2]string{"alice", "a1"}, [2]string{"alice", "a2"}, [2]string{"bob", "b1"}, [2]string{"dave", "d1"})
+
+	if f := alice.next(); f.Type != protocol.TypeStored || f.ID != "m-1" || f.Conversation != "conv-1" || f.Seq != 7 || f.StoredAt.IsZero() || f.Envelope != nil {
+		t.Errorf("sender's device: got %+v, want stored m-1 seq 7 without the envelope", f)
+	}
+	for name, c := range map[string]*client{"alice's other device": aliceOther, "bob": bob} {
+		f := c.next()
+		if f.Type != protocol.TypeMessage || f.ID != "m-1" || f.Seq != 7 || f.Sender != "alice" || f.SenderDevice != "a1" ||
+			f.Envelope == nil || len(f.Envelope.Keys) != 3 {
+			t.Errorf("%s: got %+v, want message m-1 seq 7 from alice/a1 with the envelope", name, f)
+		}
+	}
+	// carol was not a target: the first frame she gets is the answer to her ping.
+	carol.sendFrame(protocol.Frame{Type: protocol.TypePing, ID: "p"})
+	if f := carol.next(); f.Type != protocol.TypePong {
+		t.Errorf("carol: got %+v, want only her pong", f)
+	}
+
+	// The same delivery again (at-least-once upstream) is not written twice.
+	e.publish(msg, [2]string{"bob", "b1"})
+	e.publish(stored(t, "conv-1", 8, "alice", "a1", "m-2", env), [2]string{"bob", "b1"})
+	if f := bob.next(); f.Seq != 8 {
+		t.Errorf("after a duplicate: got %+v, want seq 8", f)
+	}
+}
+
+func TestSlowReaderIsClosedWhileOthersKeepReceiving(t *testing.T) {
+	e := startConnector(t, func(c *Config) { c.OutboundQueue = 16 })
+	fast := e.dial("bob", "b1")
+	// The slow client never reads; a small receive buffer (set before
+	// connecting, so the TCP window is small from the start) makes the
+	// kernel stop taking its frames early.
+	small := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	d := websocket.Dialer{NetDialContext: small.DialContext}
+	slow, _, err := e.tryDialWith(d, bearer(e.is.token(t, "sam", "s1", tokenOpts{})), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var got atomic.Int64
+	fastDone := make(chan struct{})
+	go func() {
+		defer close(fastDone)
+		for {
+			f, err := fast.read(10 * time.Second)
+			if err != nil {
+				return
+			}
+			if f.Type == protocol.TypeMessage {
+				if got.Add(1) == -1 {
+					return
+				}
+			}
+		}
+	}()
+
+	env := envelope(16<<10, "b1", "s1")
+	sent := int64(0)
+	eventually(t, 20*time.Second, "the slow reader to be closed", func() bool {
+		sent++
+		e.publish(stored(t, "conv-1", sent, "alice", "a1", "m", env), [2]string{"bob", "b1"}, [2]string{"sam", "s1"})
+		return testutil.ToFloat64(e.srv.m.slowConsumers) >= 1
+	})
+	eventually(t, 10*time.Second, "the fast reader to get every message", func() bool { return got.Load() == sent })
+	if code := slow.closeCode(10 * time.Second); code != protocol.CloseSlowConsumer {
+		t.Errorf("slow reader's close code: got %d, want %d", code, protocol.CloseSlowConsumer)
+	}
+	eventually(t, 5*time.Second, "only the fast reader to remain", func() bool { return e.srv.Connections() == 1 })
+	t.Logf("published %d deliveries of 16 KiB before the slow reader overflowed", sent)
+	fast.ws.Close()
+	<-fastDone
+}
+
+func TestDeliveryOfEveryEventType(t *testing.T) {
+	e := startConnector(t, nil)
+	bob := e.dial("bob", "b1")
+	receipt, _ := events.NewReceipt(events.TypeReceiptRead, "/x", "conv-1", "alice", "a1", 5)
+	e.publish(receipt, [2]string{"bob", "b1"})
+	if f := bob.next(); f.Type != protocol.TypeReceipt || f.Kind != "read" || f.Sender != "alice" || f.SenderDevice != "a1" || f.Seq != 5 {
+		t.Errorf("receipt: got %+v", f)
+	}
+	typing, _ := events.NewTyping("/x", "conv-1", "alice", "a1", events.TypingStarted)
+	e.publish(typing, [2]string{"bob", "b1"})
+	if f := bob.next(); f.Type != protocol.TypeTyping || f.Sender != "alice" || f.State != "typing" || f.Conversation != "conv-1" {
+		t.Errorf("typing: got %+v", f)
+	}
+}
