@@ -2,9 +2,11 @@ package funcrunner_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,5 +122,33 @@ func TestBuildCache(t *testing.T) {
 	viaOption, _, _ := build(funcrunner.Options{SDKDir: filepath.Join(root, "sdk")})
 	if viaOption == sdkChanged {
 		t.Errorf("Build with SDKDir=%s reused the binary built against the copy", filepath.Join(root, "sdk"))
+	}
+}
+
+// TestConcurrentBuilds starts two Builds of one function at once: the
+// lock makes one build and the other find its binary.
+func TestConcurrentBuilds(t *testing.T) {
+	root := repoRoot(t)
+	fnDir := filepath.Join(t.TempDir(), "deadletter")
+	copyTree(t, filepath.Join(root, "functions", "deadletter"), fnDir)
+	var logs syncBuffer
+	o := funcrunner.Options{
+		FunctionDir: fnDir, SDKDir: filepath.Join(root, "sdk"), CacheDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bins := make([]string, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range bins {
+		wg.Go(func() { bins[i], errs[i] = funcrunner.Build(ctx, o) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || bins[0] != bins[1] {
+		t.Fatalf("Build results %v %v / %v %v; want one binary, no errors", bins[0], errs[0], bins[1], errs[1])
+	}
+	if got := strings.Count(logs.String(), "funcrunner: built"); got != 1 {
+		t.Errorf("%d builds ran, want 1:\n%s", got, logs.String())
 	}
 }
