@@ -1,0 +1,267 @@
+// Command chat is a small terminal client of agentchat, built on
+// sdk/client: sign up or log in (the device key and refresh token are kept
+// in a state file, so the next run is the same device), pick or create a
+// conversation with a person or an agent, then type lines to send them.
+// Received messages print as they come, in order; your own messages get
+// ticks (✓ stored, ✓✓ delivered, blue ✓✓ read); typing indicators go both
+// ways when stdin is a terminal.
+//
+//	chat -user ann -signup -with <userId>
+//	chat -user ann -agent echo
+//	chat -user ann -list
+//	echo "hello" | chat -user ann -password ... -conv <conversationId>
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+type options struct {
+	accounts, connectors      string
+	user, password, display   string
+	signup, list, verbose     bool
+	with, agent, group, title string
+	conv, stateDir            string
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.accounts, "accounts", env("AGENTCHAT_ACCOUNTS_URL", "http://127.0.0.1:8081"), "accounts API base URL (env AGENTCHAT_ACCOUNTS_URL)")
+	flag.StringVar(&o.connectors, "connector", env("AGENTCHAT_CONNECTOR_URL", "ws://127.0.0.1:8080/ws"), "connector WebSocket URL(s), comma-separated (env AGENTCHAT_CONNECTOR_URL)")
+	flag.StringVar(&o.user, "user", os.Getenv("AGENTCHAT_USER"), "username (env AGENTCHAT_USER)")
+	flag.StringVar(&o.password, "password", os.Getenv("AGENTCHAT_PASSWORD"), "password (env AGENTCHAT_PASSWORD; prompted if empty)")
+	flag.StringVar(&o.display, "display", "", "display name, with -signup")
+	flag.BoolVar(&o.signup, "signup", false, "create the user first")
+	flag.BoolVar(&o.list, "list", false, "list conversations and agents, then exit")
+	flag.StringVar(&o.with, "with", "", "chat directly with this user id")
+	flag.StringVar(&o.agent, "agent", "", "chat directly with this agent (name or id)")
+	flag.StringVar(&o.group, "group", "", "create a group with these user ids (comma-separated)")
+	flag.StringVar(&o.title, "title", "", "group title, with -group")
+	flag.StringVar(&o.conv, "conv", "", "open this conversation id")
+	flag.StringVar(&o.stateDir, "state", defaultStateDir(), "where device keys and refresh tokens are kept")
+	flag.BoolVar(&o.verbose, "v", false, "log the client's workings to stderr")
+	flag.Parse()
+	if o.user == "" {
+		fmt.Fprintln(os.Stderr, "chat: -user is required")
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, &o); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *options) error {
+	level := slog.LevelError
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	acc := client.NewAccounts(o.accounts, nil)
+	st, err := loadState(statePath(o.stateDir, o.accounts, o.user))
+	if err != nil {
+		return err
+	}
+	sess, key, err := signIn(ctx, acc, st, o)
+	if err != nil {
+		return fmt.Errorf("chat: sign in: %w", err)
+	}
+	defer func() { st.remember(sess); _ = st.save() }()
+	fmt.Fprintf(os.Stderr, "signed in as %s (user id %s, device %s)\n", o.user, sess.UserID(), sess.DeviceID())
+
+	names := map[string]string{}
+	agents, err := sess.Agents(ctx)
+	if err != nil {
+		log.Warn("chat: list agents", "err", err)
+	}
+	for _, a := range agents {
+		names[a.AgentID] = a.Name
+	}
+	if o.list {
+		return list(ctx, sess, agents)
+	}
+	conv, err := pick(ctx, sess, o, agents)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "conversation %s (%s) with %s — type to send, /quit to leave\n",
+		conv.ID, conv.Kind, strings.Join(others(conv.Members, sess.UserID(), names), ", "))
+
+	c, err := client.Dial(ctx, client.Config{
+		URLs:             strings.Split(o.connectors, ","),
+		Token:            sess.Token,
+		User:             sess.UserID(),
+		Device:           sess.DeviceID(),
+		Key:              key,
+		Directory:        sess,
+		Logger:           log,
+		AutoDeliveredAck: true,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Track(conv.ID, 0); err != nil {
+		return err
+	}
+	return chat(ctx, c, sess, st, conv.ID, names)
+}
+
+// chat runs the screen until /quit, end of input or a signal.
+func chat(ctx context.Context, c *client.Client, sess *client.Session, st *deviceState, conv string, names map[string]string) error {
+	scr := newScreen("> ")
+	defer scr.close()
+	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names,
+		sent: map[string]string{}, typing: map[string]string{}}
+	go func() {
+		for ev := range c.Events() {
+			v.show(ev)
+		}
+	}()
+	go func() { // refresh tokens rotate: keep the latest on disk
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				st.remember(sess)
+				_ = st.save()
+			}
+		}
+	}()
+
+	ty := newTypist(c, conv)
+	defer ty.stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		scr.read(func(line string) bool {
+			line = strings.TrimSpace(line)
+			switch {
+			case line == "":
+				return true
+			case line == "/quit":
+				return false
+			case line == "/help":
+				scr.println("   type a line to send it; /quit leaves")
+				return true
+			}
+			scr.println("you: " + line)
+			id, err := c.Send(ctx, conv, e2ee.Content{Text: line})
+			if err != nil {
+				scr.println("   ✗ " + err.Error())
+				return true
+			}
+			v.noteSent(id, line)
+			return true
+		}, ty.key)
+	}()
+	select {
+	case <-ctx.Done():
+	case <-done:
+	}
+	ty.stop()
+	// Give the outbox a moment to be stored (piped input ends at once).
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, err := c.Pending(); err != nil || n == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // let the last ticks print
+	return nil
+}
+
+// list prints the user's conversations and the agents.
+func list(ctx context.Context, sess *client.Session, agents []client.Agent) error {
+	convs, err := sess.Conversations(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Println("conversations:")
+	for _, c := range convs {
+		fmt.Printf("  %s  %-6s %s %s\n", c.ID, c.Kind, strings.Join(c.Members, ","), c.Title)
+	}
+	fmt.Println("agents:")
+	for _, a := range agents {
+		fmt.Printf("  %s  %s (%s)\n", a.AgentID, a.Name, a.AgentKind)
+	}
+	return nil
+}
+
+// pick finds or creates the conversation the flags name, or asks.
+func pick(ctx context.Context, sess *client.Session, o *options, agents []client.Agent) (client.Conversation, error) {
+	switch {
+	case o.conv != "":
+		return sess.Conversation(ctx, o.conv)
+	case o.with != "":
+		return sess.CreateConversation(ctx, client.KindDirect, []string{o.with}, "")
+	case o.agent != "":
+		for _, a := range agents {
+			if a.Name == o.agent || a.AgentID == o.agent {
+				return sess.CreateConversation(ctx, client.KindDirect, []string{a.AgentID}, "")
+			}
+		}
+		return client.Conversation{}, fmt.Errorf("chat: no agent named %q", o.agent)
+	case o.group != "":
+		return sess.CreateConversation(ctx, client.KindGroup, strings.Split(o.group, ","), o.title)
+	}
+	convs, err := sess.Conversations(ctx)
+	if err != nil {
+		return client.Conversation{}, err
+	}
+	for i, c := range convs {
+		fmt.Fprintf(os.Stderr, "  %d) %s %s %s\n", i+1, c.Kind, strings.Join(c.Members, ","), c.Title)
+	}
+	fmt.Fprint(os.Stderr, "pick a number, or type a user id to chat with: ")
+	line, err := stdin.ReadString('\n')
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return client.Conversation{}, errors.Join(errors.New("chat: no conversation picked"), err)
+	}
+	if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(convs) {
+		return convs[n-1], nil
+	}
+	return sess.CreateConversation(ctx, client.KindDirect, []string{line}, "")
+}
+
+func others(members []string, me string, names map[string]string) []string {
+	var out []string
+	for _, m := range members {
+		if m == me {
+			continue
+		}
+		if n, ok := names[m]; ok {
+			m = n + " (" + m + ")"
+		}
+		out = append(out, m)
+	}
+	return out
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/gorilla/websocket"
+)
+
+// fakePlatform answers the accounts routes the CLI uses and plays a
+// connector that stores every message it is sent and delivers one message
+// from bob, sealed for the CLI's device.
+type fakePlatform struct {
+	t        *testing.T
+	bob      *e2ee.PrivateKey
+	mu       sync.Mutex
+	devKey   string // the CLI device's public key, from login
+	acks     []protocol.Frame
+	accounts *httptest.Server
+	conn     *httptest.Server
+}
+
+func newFakePlatform(t *testing.T) *fakePlatform {
+	bob, _ := e2ee.GenerateKey()
+	p := &fakePlatform{t: t, bob: bob}
+	writeJSON := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	tokens := map[string]any{"userId": "u-ann", "deviceId": "d-ann", "accessToken": "tok", "refreshToken": "r1", "expiresIn": 900}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/signup", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusCreated, map[string]string{"userId": "u-ann"})
+	})
+	mux.HandleFunc("POST /v1/login", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]string
+		json.NewDecoder(r.Body).Decode(&in)
+		p.mu.Lock()
+		p.devKey = in["publicKey"]
+		p.mu.Unlock()
+		writeJSON(w, http.StatusOK, tokens)
+	})
+	mux.HandleFunc("GET /v1/agents", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"agents": []any{}})
+	})
+	mux.HandleFunc("POST /v1/conversations", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusCreated, map[string]any{"conversationId": "c-ann-bob", "kind": "direct", "members": []string{"u-ann", "u-bob"}})
+	})
+	mux.HandleFunc("GET /v1/conversations/{id}/devices", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"devices": []map[string]string{
+			{"userId": "u-ann", "deviceId": "d-ann", "publicKey": p.devKey},
+			{"userId": "u-bob", "deviceId": "d-bob", "publicKey": base64.StdEncoding.EncodeToString(p.bob.PublicKeyBytes())},
+		}})
+	})
+	p.accounts = httptest.NewServer(mux)
+	t.Cleanup(p.accounts.Close)
+
+	up := websocket.Upgrader{Subprotocols: []string{protocol.Subprotocol}}
+	p.conn = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		var wmu sync.Mutex
+		send := func(f protocol.Frame) {
+			wmu.Lock()
+			defer wmu.Unlock()
+			ws.WriteJSON(f)
+		}
+		seq := int64(1)
+		for {
+			var f protocol.Frame
+			if err := ws.ReadJSON(&f); err != nil {
+				return
+			}
+			switch f.Type {
+			case protocol.TypeSync:
+				send(protocol.Frame{Type: protocol.TypeBatch, Conversation: f.Conversation,
+					Messages: []protocol.Frame{p.fromBob(f.Conversation)}, LastSeq: 1})
+			case protocol.TypeSend:
+				seq++
+				send(protocol.Frame{Type: protocol.TypeStored, ID: f.ID, Conversation: f.Conversation, Seq: seq})
+				send(protocol.Frame{Type: protocol.TypeReceipt, Kind: "read", Conversation: f.Conversation, Sender: "u-bob", SenderDevice: "d-bob", Seq: seq})
+			case protocol.TypeRead, protocol.TypeDelivered:
+				p.mu.Lock()
+				p.acks = append(p.acks, f)
+				p.mu.Unlock()
+			}
+		}
+	}))
+	t.Cleanup(p.conn.Close)
+	return p
+}
+
+func (p *fakePlatform) fromBob(conv string) protocol.Frame {
+	p.mu.Lock()
+	raw, _ := base64.StdEncoding.DecodeString(p.devKey)
+	p.mu.Unlock()
+	ann, err := e2ee.ParsePublicKey(raw)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	plain, _ := e2ee.Content{Text: "hi ann"}.Marshal()
+	env, err := e2ee.Seal(plain, e2ee.AssociatedData{Conversation: conv, SenderDevice: "d-bob", ClientMessageID: "m1"},
+		[]e2ee.Recipient{{Device: "d-ann", PublicKey: ann}})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return protocol.Frame{Type: protocol.TypeMessage, ID: "m1", Conversation: conv, Seq: 1, Sender: "u-bob", SenderDevice: "d-bob", Envelope: env, StoredAt: time.Now()}
+}
+
+// syncBuffer is a bytes.Buffer safe for the screen and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestChatSignsUpSendsAndShowsTicks(t *testing.T) {
+	p := newFakePlatform(t)
+	out := &syncBuffer{}
+	stdout = out
+	stdin = bufio.NewReader(strings.NewReader("hello bob\n"))
+	o := &options{
+		accounts:   p.accounts.URL,
+		connectors: "ws" + strings.TrimPrefix(p.conn.URL, "http"),
+		user:       "ann", password: "secret-pw", signup: true, with: "u-bob",
+		stateDir: t.TempDir(),
+	}
+	if err := run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"[#1", "u-bob: hi ann", "you: hello bob", "✓  #2 hello bob", "✓✓ #2 hello bob", "✓✓ read #2"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var read bool
+	for _, a := range p.acks {
+		read = read || (a.Type == protocol.TypeRead && a.Seq == 1)
+	}
+	if !read {
+		t.Errorf("bob's message was not marked read: %+v", p.acks)
+	}
+
+	// The next run is the same device: the state file kept key and token.
+	st, err := loadState(statePath(o.stateDir, o.accounts, o.user))
+	if err != nil || st.DeviceID != "d-ann" || len(st.PrivateKey) != 32 || st.RefreshToken != "r1" {
+		t.Fatalf("state %+v, %v", st, err)
+	}
+}

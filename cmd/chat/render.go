@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/client"
+)
+
+// view turns client events into lines on the screen, and marks what it
+// showed as read.
+type view struct {
+	scr  *screen
+	c    *client.Client
+	conv string
+	me   string
+
+	mu      sync.Mutex
+	names   map[string]string // user id → shown name
+	sent    map[string]string // own client message ids of this run → text
+	typing  map[string]string // user → last typing state shown
+	wasDown bool
+}
+
+func (v *view) name(user string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if user == v.me {
+		return "you"
+	}
+	if n, ok := v.names[user]; ok {
+		return n
+	}
+	return user
+}
+
+func (v *view) noteSent(id, text string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.sent[id] = text
+}
+
+func (v *view) sentText(id string) (string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.sent[id]
+	return t, ok
+}
+
+func snippet(s string) string {
+	if r := []rune(s); len(r) > 24 {
+		return string(r[:24]) + "…"
+	}
+	return s
+}
+
+// show renders one event.
+func (v *view) show(ev client.Event) {
+	switch e := ev.(type) {
+	case *client.Message:
+		if _, mine := v.sentText(e.ID); mine && e.Own {
+			return // shown when typed; the ticks follow
+		}
+		prefix := ""
+		if e.Conversation != v.conv {
+			prefix = "(" + e.Conversation + ") "
+		}
+		at := ""
+		if !e.StoredAt.IsZero() {
+			at = " " + e.StoredAt.Local().Format("15:04")
+		}
+		v.scr.println(fmt.Sprintf("%s[#%d%s] %s: %s", prefix, e.Seq, at, v.name(e.Sender), e.Content.Text))
+		v.mu.Lock()
+		delete(v.typing, e.Sender)
+		v.mu.Unlock()
+		if !e.Own && e.Conversation == v.conv {
+			_ = v.c.MarkRead(e.Conversation, e.Seq)
+		}
+	case *client.Status:
+		text, _ := v.sentText(e.ID)
+		switch e.State {
+		case client.StateStored:
+			v.scr.println(fmt.Sprintf("   ✓  #%d %s", e.Seq, snippet(text)))
+		case client.StateDelivered:
+			v.scr.println(fmt.Sprintf("   ✓✓ #%d %s", e.Seq, snippet(text)))
+		case client.StateRead:
+			v.scr.println(fmt.Sprintf("   %s #%d %s", v.scr.blue("✓✓"), e.Seq, snippet(text)))
+		case client.StateFailed:
+			v.scr.println(fmt.Sprintf("   ✗ not sent: %s (%v)", snippet(text), e.Err))
+		}
+	case *client.Typing:
+		v.mu.Lock()
+		changed := v.typing[e.User] != e.State
+		v.typing[e.User] = e.State
+		v.mu.Unlock()
+		if changed && e.State != "paused" && e.Conversation == v.conv {
+			verb := "is typing"
+			if e.State == "thinking" {
+				verb = "is thinking"
+			}
+			v.scr.println(fmt.Sprintf("   … %s %s", v.name(e.User), verb))
+		}
+	case *client.AgentActivity:
+		switch {
+		case e.Kind == client.AgentPartial && e.Index == 0:
+			v.scr.println(fmt.Sprintf("   … %s is answering", v.name(e.Agent)))
+		case e.Kind == client.AgentError:
+			v.scr.println(fmt.Sprintf("   ! %s could not answer: %s", v.name(e.Agent), e.Text))
+		}
+	case *client.Error:
+		switch e.Code {
+		case client.CodeNotRecipient:
+			v.scr.println(fmt.Sprintf("   ! #%d from %s was not encrypted for this device", e.Seq, v.name(e.Sender)))
+		case client.CodeUndecryptable, client.CodeBadContent:
+			v.scr.println(fmt.Sprintf("   ! #%d from %s could not be decrypted (tampered?)", e.Seq, v.name(e.Sender)))
+		default:
+			v.scr.println(fmt.Sprintf("   ! %s", strings.TrimPrefix(e.Error(), "client: ")))
+		}
+	case *client.Connection:
+		v.mu.Lock()
+		wasDown := v.wasDown
+		v.wasDown = !e.Up
+		v.mu.Unlock()
+		switch {
+		case e.Up && wasDown:
+			v.scr.println("   — reconnected")
+		case !e.Up && !wasDown:
+			v.scr.println(fmt.Sprintf("   — disconnected (%v); retrying in %s", e.Err, e.RetryIn.Round(time.Millisecond)))
+		}
+	}
+}
