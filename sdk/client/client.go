@@ -48,6 +48,8 @@ type Config struct {
 	MaxBackoff     time.Duration // longest; default 10s
 	DirectoryTTL   time.Duration // key directory cache lifetime; default 5m
 	EventBuffer    int           // capacity of the Events channel; default 256
+	FrameRate      float64       // frames per second written at most; default 40, negative: no limit
+	FrameBurst     int           // frames written at once before FrameRate applies; default 80
 	// Dialer for the WebSocket (e.g. with a NetDialContext bound to a source
 	// address, as a load generator needs); default websocket.DefaultDialer's
 	// settings.
@@ -80,6 +82,12 @@ func (c *Config) defaults() error {
 	def(&c.MinBackoff, 250*time.Millisecond)
 	def(&c.MaxBackoff, 10*time.Second)
 	def(&c.DirectoryTTL, 5*time.Minute)
+	if c.FrameRate == 0 {
+		c.FrameRate = 40
+	}
+	if c.FrameBurst <= 0 {
+		c.FrameBurst = 80
+	}
 	if c.EventBuffer <= 0 {
 		c.EventBuffer = 256
 	}
@@ -153,7 +161,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.keys = newKeyCache(cfg.Directory, cfg.DirectoryTTL)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.s.init(cfg.User)
+	c.s.init(cfg.User, newPacer(cfg.FrameRate, cfg.FrameBurst))
 	c.s.urlIdx = idx
 	c.connected(ws, cfg.URLs[idx])
 	go c.loop()

@@ -63,7 +63,8 @@
 // # Acks and ticks
 //
 // With AutoDeliveredAck, a cumulative "delivered" ack for lastSeq is written
-// AckDelay after messages are handed over (one ack for a burst);
+// AckDelay after messages of others are handed over (one ack for a burst;
+// own messages alone are not acked, which would only cost a fan-out);
 // MarkDelivered and MarkRead ack explicitly. Receipts of other members move
 // own messages forward: ✓✓ (StateDelivered) once at least one other
 // member's device has acked delivered up to the message, read once at least
@@ -87,7 +88,9 @@
 // frame syncs everything; every IdleSync (default 15 s) each conversation is
 // synced anyway, as a safety net for a lost pub/sub delivery. A ping goes out
 // when nothing was written for KeepAlive; nothing read for ReadTimeout ends
-// the socket.
+// the socket. Frames are paced (FrameRate, default 40/s after a burst of 80)
+// under the connector's per-socket rate limit, so that resuming hundreds of
+// conversations does not get the socket closed with 4029.
 //
 // # Concurrency
 //

@@ -27,6 +27,7 @@ type state struct {
 
 	queue     []Event          // events the application has not taken yet
 	writes    []protocol.Frame // frames the writer has not taken yet
+	pace      *pacer           // paces writes under the connector's rate limit
 	lastWrite time.Time
 	lastIdle  time.Time
 
@@ -34,8 +35,8 @@ type state struct {
 	deadline time.Time // when timer fires; zero: stopped
 }
 
-func (s *state) init(user string) {
-	s.user = user
+func (s *state) init(user string, pace *pacer) {
+	s.user, s.pace = user, pace
 	s.convs = make(map[string]*conv)
 	s.lastDevice = make(map[string]string)
 	s.byID = make(map[string]*entry)
@@ -62,7 +63,11 @@ func (c *Client) loop() {
 			evCh, ev = c.events, s.queue[0]
 		}
 		if s.conn != nil && len(s.writes) > 0 {
-			outCh, out = s.conn.out, s.writes[0]
+			if d := s.pace.wait(time.Now()); d == 0 {
+				outCh, out = s.conn.out, s.writes[0]
+			} else {
+				c.wake(time.Now().Add(d))
+			}
 		}
 		select {
 		case <-c.ctx.Done():
@@ -82,6 +87,7 @@ func (c *Client) loop() {
 				s.queue = nil
 			}
 		case outCh <- out:
+			s.pace.take()
 			s.writes = s.writes[1:]
 			if len(s.writes) == 0 {
 				s.writes = nil

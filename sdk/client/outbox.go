@@ -124,7 +124,7 @@ func (c *Client) fail(e *entry, err error) {
 // delivered or read at once if receipts beyond seq came first), and it
 // takes its place in the conversation's order with the content it was sent
 // with.
-func (c *Client) stored(conversation, id string, seq int64, now time.Time) {
+func (c *Client) stored(conversation, id string, seq int64, storedAt, now time.Time) {
 	cv := c.conv(conversation)
 	cv.note(seq)
 	e := c.s.byID[id]
@@ -141,7 +141,7 @@ func (c *Client) stored(conversation, id string, seq int64, now time.Time) {
 	content := e.content
 	c.offer(cv, pendingMsg{f: protocol.Frame{
 		Type: protocol.TypeMessage, ID: id, Conversation: conversation, Seq: seq,
-		Sender: c.s.user, SenderDevice: c.cfg.Device, StoredAt: now,
+		Sender: c.s.user, SenderDevice: c.cfg.Device, StoredAt: storedAt,
 	}, content: &content}, now)
 }
 

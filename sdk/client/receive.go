@@ -27,7 +27,7 @@ func (c *Client) handle(in inbound, now time.Time) {
 		c.log.Debug("client: hello", "connector", f.Connector)
 	case protocol.TypeStored:
 		if validID(f.Conversation) && f.Seq > 0 {
-			c.stored(f.Conversation, f.ID, f.Seq, now)
+			c.stored(f.Conversation, f.ID, f.Seq, f.StoredAt, now)
 		}
 	case protocol.TypeMessage:
 		c.message(f, now)
@@ -82,7 +82,7 @@ func (c *Client) message(f protocol.Frame, now time.Time) {
 	}
 	if f.SenderDevice == c.cfg.Device {
 		if e := c.s.byID[f.ID]; e != nil {
-			c.stored(f.Conversation, f.ID, f.Seq, now) // offers it with its known content
+			c.stored(f.Conversation, f.ID, f.Seq, f.StoredAt, now) // offers it with its known content
 		}
 	}
 	if f.Sender != "" && f.SenderDevice != "" {
@@ -97,10 +97,14 @@ func (c *Client) message(f protocol.Frame, now time.Time) {
 // ready, schedules the delivered ack, and syncs if a gap shows.
 func (c *Client) offer(cv *conv, p pendingMsg, now time.Time) {
 	ready, _ := cv.order.offer(p.f.Seq, p)
+	fromOthers := false
 	for _, r := range ready {
 		c.deliver(cv, r)
+		fromOthers = fromOthers || r.f.SenderDevice != c.cfg.Device
 	}
-	if len(ready) > 0 && c.cfg.AutoDeliveredAck {
+	// Only others' messages are worth an ack: a receipt for one's own
+	// messages alone would cost every member a fan-out for nothing.
+	if fromOthers && c.cfg.AutoDeliveredAck {
 		cv.wantDelivered = max(cv.wantDelivered, cv.order.last)
 		c.scheduleAck(cv, now)
 	}
