@@ -1,0 +1,63 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"function/internal/store"
+)
+
+// principal is who an authenticated request comes from.
+type principal struct {
+	User   string
+	Device string
+}
+
+// authedFunc is a handler for an authenticated route.
+type authedFunc func(w http.ResponseWriter, r *http.Request, p principal) error
+
+// authed checks the bearer access token (signature, kid, audience, issuer,
+// expiry) and that its device still exists, belongs to its user and is not
+// revoked — so revoking a device cuts it off here at once, not only when its
+// access token expires.
+func (s *service) authed(h authedFunc) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+		if err != nil {
+			return err
+		}
+		return h(w, r, p)
+	})
+}
+
+func (s *service) authenticate(ctx context.Context, header string) (principal, error) {
+	scheme, raw, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		return principal{}, unauthorized("", "an access token is required (Authorization: Bearer)")
+	}
+	c, err := s.signer.Verify(strings.TrimSpace(raw))
+	if err != nil {
+		s.log.Debug("accounts: bad access token", "err", err)
+		return principal{}, unauthorized("invalid_token", "access token invalid or expired")
+	}
+	d, err := s.store.DeviceByID(ctx, c.Device)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && (d.User != c.Subject || d.Revoked()):
+		return principal{}, unauthorized("invalid_token", "device revoked or unknown")
+	case err != nil:
+		return principal{}, err
+	}
+	return principal{User: c.Subject, Device: c.Device}, nil
+}
+
+// handle adapts a handler that returns an error into an http.Handler that
+// answers with the error's problem.
+func (s *service) handle(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}

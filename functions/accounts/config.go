@@ -1,0 +1,145 @@
+package function
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"function/internal/ratelimit"
+)
+
+// Config is accounts' configuration, read from the environment once at
+// Start (func passes the same environment in Start's map).
+type Config struct {
+	MongoURI      string `envconfig:"MONGODB_URI"`
+	MongoDatabase string `envconfig:"MONGODB_DATABASE" default:"agentchat"`
+
+	// RedisURL backs the login rate limits shared by every replica; empty
+	// means a per-process limiter (logged as a warning).
+	RedisURL    string `envconfig:"REDIS_URL"`
+	RedisPrefix string `envconfig:"REDIS_PREFIX" default:"agentchat:"`
+
+	// SigningKeys is "kid:base64seed[,...]": the first signs, all verify
+	// and are published. Empty: an ephemeral key (development only).
+	SigningKeys     string   `envconfig:"ACCOUNTS_SIGNING_KEYS"`
+	AccessTokenTTL  Duration `envconfig:"ACCESS_TOKEN_TTL" default:"15m"`
+	RefreshTokenTTL Duration `envconfig:"REFRESH_TOKEN_TTL" default:"720h"`
+
+	LoginRate LoginRate `envconfig:"LOGIN_RATE"`
+
+	// AllowedOrigins may call the API from a browser (the connector's
+	// origin, which serves the web client); "*" allows any origin.
+	AllowedOrigins []string `envconfig:"ALLOWED_ORIGINS"`
+	// TrustedProxyHops is how many proxies in front of accounts append to
+	// X-Forwarded-For; 0 uses the peer address. See clientIP.
+	TrustedProxyHops int `envconfig:"TRUSTED_PROXY_HOPS" default:"0"`
+
+	LogLevel LogLevel `envconfig:"LOG_LEVEL"`
+}
+
+// On a cluster a ConfigMap key that is present but empty arrives as an
+// empty variable, which envconfig would hand to the parser; the types below
+// read "" as "use the default" (filled in by LoadConfig).
+
+// Duration is a time.Duration for which "" means the default.
+type Duration time.Duration
+
+// Decode implements envconfig.Decoder.
+func (d *Duration) Decode(s string) error {
+	if s == "" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// LogLevel is a slog.Level for which "" means INFO.
+type LogLevel slog.Level
+
+// Decode implements envconfig.Decoder.
+func (l *LogLevel) Decode(s string) error {
+	return (*slog.Level)(l).UnmarshalText([]byte(cmp.Or(s, "INFO")))
+}
+
+// Defaults for values that may arrive empty.
+const (
+	defaultAccessTTL  = 15 * time.Minute
+	defaultRefreshTTL = 720 * time.Hour
+	defaultLoginRate  = "user=5/5m,ip=20/1m"
+)
+
+// LoginRate holds the login failure limits: "user=N/window,ip=N/window".
+type LoginRate struct {
+	User ratelimit.Rule
+	IP   ratelimit.Rule
+}
+
+// Decode implements envconfig.Decoder.
+func (l *LoginRate) Decode(s string) error {
+	if s == "" {
+		s = defaultLoginRate
+	}
+	for _, part := range strings.Split(s, ",") {
+		name, rule, ok := strings.Cut(strings.TrimSpace(part), "=")
+		r, err := ratelimit.ParseRule(rule)
+		if !ok || err != nil {
+			return fmt.Errorf("LOGIN_RATE %q: want user=N/window,ip=N/window", s)
+		}
+		switch name {
+		case "user":
+			l.User = r
+		case "ip":
+			l.IP = r
+		default:
+			return fmt.Errorf("LOGIN_RATE: unknown limit %q (want user or ip)", name)
+		}
+	}
+	if l.User.Limit == 0 || l.IP.Limit == 0 {
+		return fmt.Errorf("LOGIN_RATE %q: both user and ip limits are required", s)
+	}
+	return nil
+}
+
+// LoadConfig reads Config from the environment and checks it.
+func LoadConfig() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return c, fmt.Errorf("accounts: config: %w", err)
+	}
+	c.fill()
+	return c, c.check()
+}
+
+// fill replaces unset values with their defaults.
+func (c *Config) fill() {
+	c.MongoDatabase = cmp.Or(c.MongoDatabase, "agentchat")
+	c.RedisPrefix = cmp.Or(c.RedisPrefix, "agentchat:")
+	c.AccessTokenTTL = cmp.Or(c.AccessTokenTTL, Duration(defaultAccessTTL))
+	c.RefreshTokenTTL = cmp.Or(c.RefreshTokenTTL, Duration(defaultRefreshTTL))
+	if c.LoginRate.User.Limit == 0 {
+		c.LoginRate.Decode(defaultLoginRate)
+	}
+	c.AllowedOrigins = slices.DeleteFunc(c.AllowedOrigins, func(o string) bool { return strings.TrimSpace(o) == "" })
+}
+
+func (c Config) check() error {
+	switch {
+	case c.MongoURI == "":
+		return errors.New("accounts: config: MONGODB_URI is required")
+	case c.AccessTokenTTL < Duration(time.Minute) || c.AccessTokenTTL > Duration(24*time.Hour):
+		return errors.New("accounts: config: ACCESS_TOKEN_TTL must be between 1m and 24h")
+	case c.RefreshTokenTTL < c.AccessTokenTTL:
+		return errors.New("accounts: config: REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL")
+	case c.TrustedProxyHops < 0:
+		return errors.New("accounts: config: TRUSTED_PROXY_HOPS must be >= 0")
+	}
+	return nil
+}

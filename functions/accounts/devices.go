@@ -1,0 +1,74 @@
+package function
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"function/internal/store"
+)
+
+type deviceView struct {
+	DeviceID  string    `json:"deviceId"`
+	Name      string    `json:"name"`
+	PublicKey string    `json:"publicKey"`
+	CreatedAt time.Time `json:"createdAt"`
+	Current   bool      `json:"current"` // the device making the request
+}
+
+// keyView is one entry of a key directory: whom a sender wraps for.
+type keyView struct {
+	UserID    string `json:"userId,omitempty"`
+	DeviceID  string `json:"deviceId"`
+	PublicKey string `json:"publicKey"`
+}
+
+// myDevices lists the caller's current (non-revoked) devices.
+func (s *service) myDevices(w http.ResponseWriter, r *http.Request, p principal) error {
+	ds, err := s.store.ActiveDevices(r.Context(), p.User)
+	if err != nil {
+		return err
+	}
+	out := make([]deviceView, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, deviceView{DeviceID: d.ID, Name: d.Name, PublicKey: d.PublicKey, CreatedAt: d.CreatedAt, Current: d.ID == p.Device})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+	return nil
+}
+
+// revokeDevice revokes one of the caller's devices (possibly the calling
+// one) and its refresh tokens; revoking twice is fine.
+func (s *service) revokeDevice(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("deviceId")
+	switch err := s.store.RevokeDevice(r.Context(), p.User, id, s.now().UTC()); {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("device")
+	case err != nil:
+		return err
+	}
+	s.log.Info("accounts: device revoked", "user", p.User, "device", id, "by", p.Device)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// userDevices is a user's (or agent's) key directory: its current devices.
+func (s *service) userDevices(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("userId")
+	switch _, err := s.store.UserByID(r.Context(), id); {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("user")
+	case err != nil:
+		return err
+	}
+	ds, err := s.store.ActiveDevices(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := make([]keyView, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, keyView{DeviceID: d.ID, PublicKey: d.PublicKey})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+	return nil
+}

@@ -1,0 +1,84 @@
+package function
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"function/internal/store"
+)
+
+type addMemberRequest struct {
+	UserID string `json:"userId"`
+}
+
+// addMember adds a user to a group the caller is a member of; adding a
+// member again is a no-op (204).
+func (s *service) addMember(w http.ResponseWriter, r *http.Request, p principal) error {
+	var req addMemberRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if !validID(req.UserID) {
+		return invalid("userId", "is required")
+	}
+	if _, err := s.memberConversation(r, p); err != nil {
+		return err
+	}
+	switch _, err := s.store.UserByID(r.Context(), req.UserID); {
+	case errors.Is(err, store.ErrNotFound):
+		return invalid("userId", "no user %q", req.UserID)
+	case err != nil:
+		return err
+	}
+	return s.changeMembers(w, r, p, store.MemberChange{Op: "add", User: req.UserID, By: p.User, At: s.now().UTC()},
+		func(c store.Conversation) ([]string, bool, error) {
+			if c.IsMember(req.UserID) {
+				return nil, false, nil
+			}
+			if len(c.Members) >= maxGroupMembers {
+				return nil, false, problem(http.StatusConflict, "group is full (%d members)", maxGroupMembers)
+			}
+			return append(slices.Clone(c.Members), req.UserID), true, nil
+		})
+}
+
+// removeMember removes a member (or the caller: leaving) from a group the
+// caller is a member of; removing a non-member is a no-op (204).
+func (s *service) removeMember(w http.ResponseWriter, r *http.Request, p principal) error {
+	user := r.PathValue("userId")
+	return s.changeMembers(w, r, p, store.MemberChange{Op: "remove", User: user, By: p.User, At: s.now().UTC()},
+		func(c store.Conversation) ([]string, bool, error) {
+			if !c.IsMember(user) {
+				return nil, false, nil
+			}
+			return slices.DeleteFunc(slices.Clone(c.Members), func(m string) bool { return m == user }), true, nil
+		})
+}
+
+// changeMembers applies next to a group the caller belongs to (checked on
+// the state the change is computed from) and answers 204.
+func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p principal, mc store.MemberChange, next func(store.Conversation) ([]string, bool, error)) error {
+	_, err := s.store.ChangeMembers(r.Context(), r.PathValue("id"), mc,
+		func(c store.Conversation) ([]string, bool, error) {
+			switch {
+			case !c.IsMember(p.User):
+				return nil, false, notFound("conversation")
+			case c.Kind != store.Group:
+				return nil, false, problem(http.StatusConflict, "members of a direct conversation cannot change")
+			}
+			return next(c)
+		})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("conversation")
+	case errors.Is(err, store.ErrContention):
+		return &Problem{Status: http.StatusServiceUnavailable, Detail: "conversation is changing; try again", retryAfter: time.Second}
+	case err != nil:
+		return err
+	}
+	s.log.Info("accounts: members changed", "conversation", r.PathValue("id"), "op", mc.Op, "by", p.User)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,126 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"function/internal/password"
+	"function/internal/ratelimit"
+	"function/internal/store"
+	"function/internal/token"
+)
+
+// service is a started accounts: its clients and its HTTP handler.
+type service struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	redis   *redis.Client // nil without REDIS_URL
+	limiter ratelimit.Limiter
+	signer  *token.Signer
+	hasher  *password.Hasher
+	now     func() time.Time
+	handler http.Handler
+}
+
+func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
+	keys, err := signingKeys(c, log)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := token.NewSigner(keys, time.Duration(c.AccessTokenTTL))
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	hasher, err := password.NewHasher(password.Default, max(2, runtime.GOMAXPROCS(0)))
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	s := &service{cfg: c, log: log, signer: signer, hasher: hasher, now: time.Now}
+	if s.store, err = store.Open(c.MongoURI, c.MongoDatabase); err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	if err := ensureIndexes(ctx, s.store, log); err != nil {
+		s.store.Close(context.Background())
+		return nil, fmt.Errorf("accounts: mongo: %w", err)
+	}
+	if c.RedisURL == "" {
+		log.Warn("accounts: REDIS_URL not set: login rate limits are per process (not shared by replicas)")
+		s.limiter = ratelimit.NewMemory()
+	} else {
+		opt, err := redis.ParseURL(c.RedisURL)
+		if err != nil {
+			s.store.Close(context.Background())
+			return nil, fmt.Errorf("accounts: REDIS_URL: %w", err)
+		}
+		s.redis = redis.NewClient(opt)
+		s.limiter = ratelimit.NewRedis(s.redis, c.RedisPrefix+"accounts:ratelimit:")
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// signingKeys parses the configured keys, or makes an ephemeral one: tokens
+// it signs die with the process and differ between replicas.
+func signingKeys(c Config, log *slog.Logger) ([]token.Key, error) {
+	if c.SigningKeys != "" {
+		keys, err := token.ParseKeys(c.SigningKeys)
+		if err != nil {
+			return nil, fmt.Errorf("accounts: ACCOUNTS_SIGNING_KEYS: %w", err)
+		}
+		return keys, nil
+	}
+	k, err := token.GenerateKey()
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	log.Warn("accounts: ACCOUNTS_SIGNING_KEYS not set: signing with an ephemeral key (development only)", "kid", k.ID)
+	return []token.Key{k}, nil
+}
+
+// ensureIndexes retries while MongoDB is still coming up (a function and
+// its database often start together) until ctx ends.
+func ensureIndexes(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		err := st.EnsureIndexes(ctx)
+		if err == nil {
+			return nil
+		}
+		log.Warn("accounts: mongo not ready, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (s *service) ping(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	if s.redis != nil {
+		if err := s.redis.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("accounts: redis ping: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *service) close(ctx context.Context) error {
+	var errs []error
+	if s.redis != nil {
+		errs = append(errs, s.redis.Close())
+	}
+	errs = append(errs, s.store.Close(ctx))
+	return errors.Join(errs...)
+}
+
+func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
