@@ -496,3 +496,30 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatalf("%d goroutines, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+func TestKeepAlivePingsAQuietSocket(t *testing.T) {
+	alice := newDevice(t, "alice", "a1")
+	fc := newFakeConnector(t, "tok")
+	cfg := testConfig(alice, nil, fc.URL)
+	cfg.KeepAlive = 50 * time.Millisecond
+	dial(t, cfg)
+	sc := fc.accept()
+	for range 2 {
+		sc.expect(protocol.TypePing)
+	}
+}
+
+func TestSilentConnectorIsLeft(t *testing.T) {
+	alice := newDevice(t, "alice", "a1")
+	fc1, fc2 := newFakeConnector(t, "tok"), newFakeConnector(t, "tok")
+	cfg := testConfig(alice, nil, fc1.URL, fc2.URL)
+	cfg.ReadTimeout = 200 * time.Millisecond // fc1 never answers anything
+	c := dial(t, cfg)
+	fc1.accept()
+	fc2.accept()
+	for {
+		if ev := next[*Connection](t, c); ev.Up && ev.URL == fc2.URL {
+			return
+		}
+	}
+}

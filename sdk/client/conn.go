@@ -109,6 +109,7 @@ func (c *Client) connected(ws *websocket.Conn, url string) {
 	c.log.Info("client: connected", "url", url)
 	c.emit(&Connection{Up: true, URL: url})
 	c.resume(now)
+	c.wake(now) // arms the keepalive and idle sync timers
 }
 
 // startDial dials the current URL in the background.
