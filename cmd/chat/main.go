@@ -6,7 +6,7 @@
 // ticks (✓ stored, ✓✓ delivered, blue ✓✓ read); typing indicators go both
 // ways when stdin is a terminal.
 //
-//	chat -user ann -signup -with <userId>
+//	chat -user ann -signup -with bob
 //	chat -user ann -agent echo
 //	chat -user ann -list
 //	echo "hello" | chat -user ann -password ... -conv <conversationId>
@@ -53,7 +53,7 @@ func main() {
 	flag.StringVar(&o.display, "display", "", "display name, with -signup")
 	flag.BoolVar(&o.signup, "signup", false, "create the user first")
 	flag.BoolVar(&o.list, "list", false, "list conversations and agents, then exit")
-	flag.StringVar(&o.with, "with", "", "chat directly with this user id")
+	flag.StringVar(&o.with, "with", "", "chat directly with this user (username or user id)")
 	flag.StringVar(&o.agent, "agent", "", "chat directly with this agent (name or id)")
 	flag.StringVar(&o.group, "group", "", "create a group with these user ids (comma-separated)")
 	flag.StringVar(&o.title, "title", "", "group title, with -group")
@@ -108,6 +108,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	nameMembers(ctx, sess, conv.Members, names)
 	fmt.Fprintf(os.Stderr, "conversation %s (%s) with %s — type to send, /quit to leave\n",
 		conv.ID, conv.Kind, strings.Join(others(conv.Members, sess.UserID(), names), ", "))
 
@@ -222,7 +223,7 @@ func pick(ctx context.Context, sess *client.Session, o *options, agents []client
 	case o.conv != "":
 		return sess.Conversation(ctx, o.conv)
 	case o.with != "":
-		return sess.CreateConversation(ctx, client.KindDirect, []string{o.with}, "")
+		return direct(ctx, sess, o.with)
 	case o.agent != "":
 		for _, a := range agents {
 			if a.Name == o.agent || a.AgentID == o.agent {
@@ -240,7 +241,7 @@ func pick(ctx context.Context, sess *client.Session, o *options, agents []client
 	for i, c := range convs {
 		fmt.Fprintf(os.Stderr, "  %d) %s %s %s\n", i+1, c.Kind, strings.Join(c.Members, ","), c.Title)
 	}
-	fmt.Fprint(os.Stderr, "pick a number, or type a user id to chat with: ")
+	fmt.Fprint(os.Stderr, "pick a number, or type a username or user id to chat with: ")
 	line, err := stdin.ReadString('\n')
 	line = strings.TrimSpace(line)
 	if line == "" {
@@ -249,7 +250,30 @@ func pick(ctx context.Context, sess *client.Session, o *options, agents []client
 	if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(convs) {
 		return convs[n-1], nil
 	}
-	return sess.CreateConversation(ctx, client.KindDirect, []string{line}, "")
+	return direct(ctx, sess, line)
+}
+
+// direct opens the direct conversation with who: a username, or else a
+// user id.
+func direct(ctx context.Context, sess *client.Session, who string) (client.Conversation, error) {
+	if u, err := sess.FindUser(ctx, who); err == nil {
+		who = u.UserID
+	}
+	return sess.CreateConversation(ctx, client.KindDirect, []string{who}, "")
+}
+
+// nameMembers fills in display names of the conversation's members.
+func nameMembers(ctx context.Context, sess *client.Session, members []string, names map[string]string) {
+	for _, m := range members {
+		if _, ok := names[m]; ok {
+			continue
+		}
+		if u, err := sess.User(ctx, m); err == nil && u.Name != "" {
+			names[m] = u.Name
+		} else if err == nil && u.Username != "" {
+			names[m] = u.Username
+		}
+	}
 }
 
 func others(members []string, me string, names map[string]string) []string {

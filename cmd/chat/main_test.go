@@ -52,10 +52,25 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 		p.mu.Unlock()
 		writeJSON(w, http.StatusOK, tokens)
 	})
+	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("username") != "bob" {
+			writeJSON(w, http.StatusNotFound, map[string]any{"title": "Not Found", "status": 404})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"userId": "u-bob", "kind": "user", "username": "bob", "name": "Bob"})
+	})
+	mux.HandleFunc("GET /v1/users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"userId": r.PathValue("id"), "kind": "user", "name": strings.TrimPrefix(r.PathValue("id"), "u-")})
+	})
 	mux.HandleFunc("GET /v1/agents", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"agents": []any{}})
 	})
 	mux.HandleFunc("POST /v1/conversations", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Members []string }
+		json.NewDecoder(r.Body).Decode(&in)
+		if len(in.Members) != 1 || in.Members[0] != "u-bob" {
+			t.Errorf("conversation with %v, want [u-bob]", in.Members)
+		}
 		writeJSON(w, http.StatusCreated, map[string]any{"conversationId": "c-ann-bob", "kind": "direct", "members": []string{"u-ann", "u-bob"}})
 	})
 	mux.HandleFunc("GET /v1/conversations/{id}/devices", func(w http.ResponseWriter, r *http.Request) {
@@ -145,14 +160,14 @@ func TestChatSignsUpSendsAndShowsTicks(t *testing.T) {
 	o := &options{
 		accounts:   p.accounts.URL,
 		connectors: "ws" + strings.TrimPrefix(p.conn.URL, "http"),
-		user:       "ann", password: "secret-pw", signup: true, with: "u-bob",
+		user:       "ann", password: "secret-pw", signup: true, with: "bob",
 		stateDir: t.TempDir(),
 	}
 	if err := run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, want := range []string{"[#1", "u-bob: hi ann", "you: hello bob", "✓  #2 hello bob", "✓✓ #2 hello bob", "✓✓ read #2"} {
+	for _, want := range []string{"[#1", "bob: hi ann", "you: hello bob", "✓  #2 hello bob", "✓✓ #2 hello bob", "✓✓ read #2"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}

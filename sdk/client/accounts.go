@@ -363,3 +363,26 @@ func (s *Session) RegisterAgent(ctx context.Context, name, agentKind string, pub
 	a.Name, a.AgentKind, a.PublicKey = name, agentKind, in["publicKey"]
 	return a, nil
 }
+
+// User is what any signed-in user may see of another (or of an agent).
+type User struct {
+	UserID    string `json:"userId"`
+	Kind      string `json:"kind"` // "user" or "agent"
+	Username  string `json:"username,omitempty"`
+	Name      string `json:"name"`
+	AgentKind string `json:"agentKind,omitempty"`
+}
+
+// FindUser turns an exact username into a user (404 if there is none).
+func (s *Session) FindUser(ctx context.Context, username string) (User, error) {
+	var u User
+	err := s.call(ctx, http.MethodGet, "/v1/users?username="+url.QueryEscape(username), nil, &u)
+	return u, err
+}
+
+// User looks a user or agent up by id ("me" is the caller).
+func (s *Session) User(ctx context.Context, id string) (User, error) {
+	var u User
+	err := s.call(ctx, http.MethodGet, "/v1/users/"+url.PathEscape(id), nil, &u)
+	return u, err
+}

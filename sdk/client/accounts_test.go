@@ -87,6 +87,13 @@ func (f *fakeAccounts) handler(t *testing.T) http.Handler {
 			{UserID: "u1", DeviceID: "d1", PublicKey: base64.StdEncoding.EncodeToString(f.devKey.PublicKeyBytes())},
 		}})
 	})
+	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("username") != "bob" {
+			problem(w, http.StatusNotFound, "no such user")
+			return
+		}
+		json.NewEncoder(w).Encode(User{UserID: "u-bob", Kind: "user", Username: "bob", Name: "Bob"})
+	})
 	mux.HandleFunc("GET /v1/conversations/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusBadGateway)
@@ -141,6 +148,13 @@ func TestAccounts(t *testing.T) {
 	rs, err := sess.ConversationDevices(ctx, "c1")
 	if err != nil || len(rs) != 1 || rs[0].Device != "d1" || !rs[0].PublicKey.Equal(k.PublicKey()) {
 		t.Fatalf("directory: %v, %v", rs, err)
+	}
+
+	if u, err := sess.FindUser(ctx, "bob"); err != nil || u.UserID != "u-bob" || u.Name != "Bob" {
+		t.Fatalf("find bob: %+v, %v", u, err)
+	}
+	if _, err := sess.FindUser(ctx, "nobody"); !IsStatus(err, http.StatusNotFound) {
+		t.Fatalf("find nobody: %v", err)
 	}
 
 	_, err = sess.Conversation(ctx, "c1")
