@@ -523,3 +523,23 @@ func TestSilentConnectorIsLeft(t *testing.T) {
 		}
 	}
 }
+
+func TestNotMemberOfASyncedConversationStopsTrackingIt(t *testing.T) {
+	alice := newDevice(t, "alice", "a1")
+	fc := newFakeConnector(t, "tok")
+	c := dial(t, testConfig(alice, nil, fc.URL))
+	sc := fc.accept()
+	c.Track("gone", 0)
+	sc.expect(protocol.TypeSync)
+	sc.send(protocol.Frame{Type: protocol.TypeError, Conversation: "gone", Code: protocol.CodeNotMember, Message: "not a member"})
+	if e := next[*Error](t, c); e.Code != protocol.CodeNotMember || e.Conversation != "gone" {
+		t.Fatalf("error %+v", e)
+	}
+	c.Sync("other")
+	sc.expect(protocol.TypeSync)
+	sc.send(protocol.Frame{Type: protocol.TypeResync})
+	if f := sc.expect(protocol.TypeSync); f.Conversation != "other" {
+		t.Fatalf("resync synced %q, want only \"other\"", f.Conversation)
+	}
+	sc.none(protocol.TypeSync, 100*time.Millisecond)
+}

@@ -46,6 +46,9 @@ func (c *Client) handle(in inbound, now time.Time) {
 			c.sendError(e, f, now)
 			return
 		}
+		if f.Code == protocol.CodeNotMember && f.ID == "" && f.Conversation != "" {
+			delete(c.s.convs, f.Conversation) // removed from it: stop syncing it
+		}
 		c.log.Warn("client: error frame", "code", f.Code, "message", f.Message, "ref", f.ID)
 		c.emit(&Error{Conversation: f.Conversation, ID: f.ID, Code: f.Code,
 			Err: &protocol.Error{Code: f.Code, Message: f.Message, Ref: f.ID}})
