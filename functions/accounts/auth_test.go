@@ -13,6 +13,7 @@ import (
 )
 
 func TestSignup(t *testing.T) {
+	t.Parallel()
 	a := startAccounts(t, nil)
 	id := a.signup("alice")
 	if !validID(id) {
@@ -41,6 +42,7 @@ func TestSignup(t *testing.T) {
 // TestLoginTokenVerifiesWithJWKS logs in on a new device and checks the
 // access token against the published JWKS, the way the connector does.
 func TestLoginTokenVerifiesWithJWKS(t *testing.T) {
+	t.Parallel()
 	a := startAccounts(t, nil)
 	userID := a.signup("carol")
 	s := a.login("carol")
@@ -83,6 +85,7 @@ func TestLoginTokenVerifiesWithJWKS(t *testing.T) {
 }
 
 func TestLoginDevices(t *testing.T) {
+	t.Parallel()
 	a := startAccounts(t, nil)
 	a.signup("dave")
 	key := newKey(t)
@@ -110,6 +113,7 @@ func TestLoginDevices(t *testing.T) {
 // TestRefreshRotates: each refresh token works once; replaying a used one
 // revokes every refresh token of the device.
 func TestRefreshRotates(t *testing.T) {
+	t.Parallel()
 	a := startAccounts(t, nil)
 	s := a.user("erin")
 	refresh := func(rt string) response {
@@ -137,6 +141,7 @@ func TestRefreshRotates(t *testing.T) {
 // TestConcurrentRefresh: of many exchanges of one token at once, at most one
 // succeeds.
 func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	a := startAccounts(t, nil)
 	s := a.user("fran")
 	codes := make(chan int, 8)
@@ -157,6 +162,7 @@ func TestConcurrentRefresh(t *testing.T) {
 }
 
 func TestAuthMiddleware(t *testing.T) {
+	t.Parallel()
 	a := startAccounts(t, nil)
 	s := a.user("gina")
 	sign := func(k token.Key, claims token.Claims) string {
@@ -195,6 +201,7 @@ func TestAuthMiddleware(t *testing.T) {
 // TestRevokedDevice: a revoked device loses its refresh tokens and its
 // access token stops working at once; the other device is unaffected.
 func TestRevokedDevice(t *testing.T) {
+	t.Parallel()
 	a := startAccounts(t, nil)
 	phone := a.user("hank")
 	laptop := a.login("hank")
@@ -224,7 +231,8 @@ func TestRevokedDevice(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
-	a := startAccounts(t, map[string]string{"LOGIN_RATE": "user=3/5m,ip=6/1m"})
+	t.Parallel()
+	a := startAccounts(t, func(c *Config) { c.LoginRate.Decode("user=3/5m,ip=6/1m") })
 	a.signup("jack")
 	wrong := map[string]string{"username": "jack", "password": "wrong-password", "publicKey": newKey(t)}
 	for range 3 {
@@ -248,14 +256,16 @@ func TestLoginRateLimit(t *testing.T) {
 // (published, not signing), then moved first; tokens signed by either
 // verify while both are configured.
 func TestKeyRotation(t *testing.T) {
+	t.Parallel()
 	oldKey, _ := token.GenerateKey()
 	newK, _ := token.GenerateKey()
-	a := startAccounts(t, map[string]string{"ACCOUNTS_SIGNING_KEYS": token.FormatKey(oldKey)})
+	a := startAccounts(t, func(c *Config) { c.SigningKeys = token.FormatKey(oldKey) })
 	s := a.user("kate")
 
 	// Restart on the same database with the new key first, the old second.
-	t.Setenv("ACCOUNTS_SIGNING_KEYS", token.FormatKey(newK)+","+token.FormatKey(oldKey))
-	if err := a.f.Start(t.Context(), nil); err != nil {
+	c := a.cfg
+	c.SigningKeys = token.FormatKey(newK) + "," + token.FormatKey(oldKey)
+	if err := a.f.start(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
 	var set token.JWKS

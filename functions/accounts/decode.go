@@ -28,10 +28,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return decodeProblem(err)
 	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if p := decodeProblem(err); p.Status == http.StatusRequestEntityTooLarge {
-			return p
-		}
+	var tooLarge *http.MaxBytesError
+	switch _, err := dec.Token(); {
+	case errors.Is(err, io.EOF):
+	case errors.As(err, &tooLarge):
+		return problem(http.StatusRequestEntityTooLarge, "body over %d bytes", maxBody)
+	default:
 		return invalid("body", "must hold one JSON object and nothing after it")
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,12 +44,16 @@ type accounts struct {
 	srv *httptest.Server
 	db  string
 	key token.Key // the signing key (first of ACCOUNTS_SIGNING_KEYS)
+	cfg Config
 }
 
-// startAccounts starts an instance the way func does (environment, Start,
-// Ready) on a fresh database and Redis prefix; env adds or overrides
-// variables. The database is dropped when the test ends.
-func startAccounts(t *testing.T, env map[string]string) *accounts {
+// startAccounts starts an instance on a fresh database and Redis prefix
+// with the default configuration changed by edit (may be nil), serves it
+// through a real HTTP server and waits until it is ready. The database is
+// dropped when the test ends. TestStartFromEnvironment covers the path
+// through the environment (Start); the others use start so that they can
+// run in parallel.
+func startAccounts(t *testing.T, edit func(*Config)) *accounts {
 	t.Helper()
 	mongoURI, redisURL := testEnv(t)
 	key, err := token.GenerateKey()
@@ -56,20 +61,18 @@ func startAccounts(t *testing.T, env map[string]string) *accounts {
 		t.Fatal(err)
 	}
 	db := fmt.Sprintf("acct_%d", time.Now().UnixNano())
-	base := map[string]string{
-		"MONGODB_URI": mongoURI, "MONGODB_DATABASE": db,
-		"REDIS_URL": redisURL, "REDIS_PREFIX": "test:" + db + ":",
-		"ACCOUNTS_SIGNING_KEYS": token.FormatKey(key),
-		"ALLOWED_ORIGINS":       "http://chat.example",
-		"LOG_LEVEL":             "WARN",
+	c := Config{
+		MongoURI: mongoURI, MongoDatabase: db, RedisURL: redisURL, RedisPrefix: "test:" + db + ":",
+		SigningKeys: token.FormatKey(key), AllowedOrigins: []string{"http://chat.example"}, LogLevel: LogLevel(slog.LevelWarn),
 	}
-	for k, v := range env {
-		base[k] = v
+	if edit != nil {
+		edit(&c)
 	}
-	for k, v := range base {
-		t.Setenv(k, v)
+	c.fill()
+	if err := c.check(); err != nil {
+		t.Fatal(err)
 	}
-	if keys, err := token.ParseKeys(base["ACCOUNTS_SIGNING_KEYS"]); err == nil {
+	if keys, err := token.ParseKeys(c.SigningKeys); err == nil {
 		key = keys[0]
 	}
 	a := &accounts{t: t, f: New(), db: db, key: key}
@@ -83,9 +86,10 @@ func startAccounts(t *testing.T, env map[string]string) *accounts {
 			c.Disconnect(ctx)
 		}
 	})
-	if err := a.f.Start(context.Background(), nil); err != nil {
+	if err := a.f.start(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
+	a.cfg = c
 	eventually(t, 30*time.Second, func() bool { ok, _ := a.f.Ready(context.Background()); return ok })
 	return a
 }

@@ -34,6 +34,12 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		f.log.Error("accounts: start", "err", err)
 		return err
 	}
+	return f.start(ctx, c)
+}
+
+// start opens a service for c and swaps it in (a second Start replaces the
+// first: how tests restart with rotated keys).
+func (f *Function) start(ctx context.Context, c Config) error {
 	f.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(c.LogLevel)})).With("component", "accounts")
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

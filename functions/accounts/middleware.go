@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"time"
 )
@@ -55,7 +56,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("accounts: panic", "route", routeOf(r), "panic", fmt.Sprint(v))
+				log.Error("accounts: panic", "route", routeOf(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				writeProblem(w, problem(http.StatusInternalServerError, "internal error; try again later"))
 			}
 		}()

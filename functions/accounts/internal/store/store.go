@@ -137,3 +137,6 @@ func findAll(ctx context.Context, c *mongo.Collection, filter any, out any, opts
 	}
 	return nil
 }
+
+// Drop deletes the whole database (tests).
+func (s *Store) Drop(ctx context.Context) error { return s.db.Drop(ctx) }
