@@ -18,6 +18,8 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/eventing/pkg/apis/feature"
 	"sigs.k8s.io/yaml"
+
+	"github.com/agentchat/agentchat/triggers"
 )
 
 // Files holds the manifests, for tools that apply or copy them.
@@ -120,6 +122,9 @@ func DecodeBroker(data []byte) (eventingv1.Broker, error) {
 	ctx = feature.ToContext(ctx, feature.FromContextOrDefaults(ctx))
 	if ferr := b.DeepCopy().Validate(ctx); ferr != nil {
 		return b, fmt.Errorf("Broker %s/%s is invalid: %w", b.Namespace, b.Name, ferr)
+	}
+	if err := triggers.CheckDurations(b.Spec.Delivery); err != nil {
+		return b, fmt.Errorf("Broker %s/%s: %w", b.Namespace, b.Name, err)
 	}
 	return b, nil
 }

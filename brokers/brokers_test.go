@@ -87,6 +87,7 @@ func TestDecodeBrokerRejectsBrokenManifests(t *testing.T) {
 		{"no class annotation", "  annotations:\n    eventing.knative.dev/broker.class: Kafka\n", ""},
 		{"empty class", "broker.class: Kafka", "broker.class: \"\""},
 		{"bad delay", "backoffDelay: PT0.2S", "backoffDelay: 200ms"},
+		{"sub-tenth timeout", "timeout: PT30S", "timeout: PT0.01S"},
 		{"config without kind", "    kind: ConfigMap\n", ""},
 		{"second document", "kind: Broker", "kind: Broker\n---\nkind: Broker"},
 		{"not a Broker", "kind: Broker", "kind: Trigger"},

@@ -44,8 +44,9 @@ func loadFunctions(t *testing.T) map[string]funcYAML {
 	return out
 }
 
-// Every cloudevent function is bound by at least one Trigger: a function
-// nobody routes to would scale to zero and never run.
+// Every cloudevent function is bound by at least one Trigger, as its
+// subscriber or its dead-letter sink: a function nobody routes to would
+// scale to zero and never run.
 func TestEveryCloudEventFunctionHasATrigger(t *testing.T) {
 	fns := loadFunctions(t)
 	if len(fns) == 0 {
@@ -58,6 +59,9 @@ func TestEveryCloudEventFunctionHasATrigger(t *testing.T) {
 	bound := map[string]bool{}
 	for _, tr := range ts {
 		bound[tr.Spec.Subscriber.Ref.Name] = true
+		if d := tr.Spec.Delivery; d != nil && d.DeadLetterSink != nil && d.DeadLetterSink.Ref != nil {
+			bound[d.DeadLetterSink.Ref.Name] = true
+		}
 	}
 	for name, f := range fns {
 		if f.Invoke == "cloudevent" && !bound[name] {

@@ -76,6 +76,9 @@ func Decode(data []byte) (eventingv1.Trigger, error) {
 	if ferr := v.Validate(ctx); ferr != nil {
 		return t, fmt.Errorf("Trigger %s/%s is invalid: %w", t.Namespace, t.Name, ferr)
 	}
+	if err := CheckDurations(t.Spec.Delivery); err != nil {
+		return t, fmt.Errorf("Trigger %s/%s: %w", t.Namespace, t.Name, err)
+	}
 	return t, nil
 }
 

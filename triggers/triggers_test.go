@@ -65,6 +65,7 @@ func TestDecodeRejectsBrokenManifests(t *testing.T) {
 		{"no subscriber", "  subscriber:\n    ref:\n      apiVersion: serving.knative.dev/v1\n      kind: Service\n      name: persist\n", ""},
 		{"bad backoff policy", "backoffPolicy: exponential", "backoffPolicy: fibonacci"},
 		{"bad timeout", "timeout: PT10S", "timeout: 10s"},
+		{"sub-tenth backoff", "backoffDelay: PT0.2S", "backoffDelay: PT0.05S"},
 		{"negative retry", "retry: 10", "retry: -1"},
 		{"wrong kind", "kind: Trigger", "kind: Broker"},
 		{"no namespace", "  namespace: agentchat\n", ""},
