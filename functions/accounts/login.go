@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"function/internal/store"
 )
@@ -87,17 +88,15 @@ func (s *service) login(w http.ResponseWriter, r *http.Request) error {
 // either is over its limit. A limiter outage lets logins through (logged):
 // the password check still guards every account.
 func (s *service) takeLoginAttempt(ctx context.Context, userKey, ipKey string) error {
-	wait, err := s.limiter.Take(ctx, userKey, s.cfg.LoginRate.User)
-	if err == nil {
-		var ipWait = wait
-		ipWait, err = s.limiter.Take(ctx, ipKey, s.cfg.LoginRate.IP)
-		wait = max(wait, ipWait)
-	}
-	if err != nil {
+	ctx, cancel := context.WithTimeout(ctx, time.Second) // a hung Redis must not hang logins
+	defer cancel()
+	userWait, err1 := s.limiter.Take(ctx, userKey, s.cfg.LoginRate.User)
+	ipWait, err2 := s.limiter.Take(ctx, ipKey, s.cfg.LoginRate.IP)
+	if err := errors.Join(err1, err2); err != nil {
 		s.log.Error("accounts: login rate limiter unavailable; not limiting", "err", err)
 		return nil
 	}
-	if wait > 0 {
+	if wait := max(userWait, ipWait); wait > 0 {
 		return &Problem{Status: http.StatusTooManyRequests, Detail: "too many login attempts; try again later", retryAfter: wait}
 	}
 	return nil
