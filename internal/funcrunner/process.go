@@ -33,6 +33,10 @@ type StartOptions struct {
 	Addr string
 	// LogWriter receives the prefixed output; nil means os.Stderr.
 	LogWriter io.Writer
+	// ReadyPath is polled until it answers 200; "" means func-go's
+	// /health/readiness. Other long-running processes (the connector) use
+	// their own.
+	ReadyPath string
 	// StopGrace is how long Stop waits after SIGTERM before SIGKILL;
 	// 0 means 10s.
 	StopGrace time.Duration
@@ -269,7 +273,11 @@ func (p *Process) waitReady(ctx context.Context, r *run) error {
 		defer cancel()
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
-	url := p.URL() + "/health/readiness"
+	path := p.opts.ReadyPath
+	if path == "" {
+		path = "/health/readiness"
+	}
+	url := p.URL() + path
 	last := "no answer"
 	for delay := 10 * time.Millisecond; ; delay = min(delay*3/2, 250*time.Millisecond) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -1,0 +1,610 @@
+// Package loadrun drives many real clients (sdk/client) through a running
+// agentchat and checks what the users saw: every message stored once, every
+// member device shown every message once and in seq order, and the ticks
+// (stored, delivered, read) the senders got. The end-to-end tests run it
+// with assertions; cmd/loadgen runs it to measure throughput and latency.
+package loadrun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// Options shape one run.
+type Options struct {
+	AccountsURL   string
+	ConnectorURLs []string
+	// Clients is how many users are connected (one device each); client i
+	// starts on connector i mod len(ConnectorURLs).
+	Clients int
+	// Offline users are members of the big group with a registered device
+	// that never connects (they catch up later, or never).
+	Offline int
+	// GroupSize is the size of the one big group (connected users first,
+	// then offline ones); 0 means no group. Every connected client also has
+	// a direct conversation with the next client.
+	GroupSize int
+	// Messages is the total to send, spread evenly over the clients and,
+	// per client, round-robin over its conversations.
+	Messages int
+	// Window bounds one client's messages sent but not yet stored.
+	Window int
+	// Read makes every client mark everything read at the end, and the run
+	// wait for read ticks.
+	Read bool
+	// Timeout bounds the whole run after setup.
+	Timeout time.Duration
+	// SourceAddrs spread client sockets over loopback source addresses
+	// (127.0.0.2, ...) to avoid ephemeral port exhaustion in big runs.
+	SourceAddrs []string
+	// During is called once sending has started (chaos: kill things).
+	During func(ctx context.Context)
+	Logger *slog.Logger
+}
+
+// Result is what a run observed.
+type Result struct {
+	Conversations int
+	Sent          int           // messages handed to Send
+	Stored        int           // of those, with a stored tick
+	Expected      int           // (device, message) deliveries that should happen
+	Received      int           // deliveries the devices' applications got
+	Duplicates    int           // deliveries of a (conversation, seq) a device already had
+	OutOfOrder    int           // deliveries below a seq the device had already shown
+	Lost          int           // Expected - (unique deliveries)
+	Undecryptable int           // error events for messages that could not be opened
+	DeliveredTick int           // own messages that reached ✓✓
+	ReadTick      int           // own messages that reached read
+	TickEligible  int           // own messages in conversations with another connected member
+	SendDuration  time.Duration // first Send to last stored
+	Duration      time.Duration // first Send to last delivery
+	Latencies     []time.Duration
+	Errors        []string
+}
+
+// Throughput is stored messages per second over the sending phase.
+func (r Result) Throughput() float64 {
+	if r.SendDuration <= 0 {
+		return 0
+	}
+	return float64(r.Stored) / r.SendDuration.Seconds()
+}
+
+// Percentile of send→deliver latency (p in 0..100).
+func (r Result) Percentile(p float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	l := slices.Clone(r.Latencies)
+	slices.Sort(l)
+	i := int(float64(len(l)-1) * p / 100)
+	return l[i]
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("conversations=%d sent=%d stored=%d expected=%d received=%d duplicates=%d out_of_order=%d lost=%d undecryptable=%d "+
+		"delivered_ticks=%d/%d read_ticks=%d/%d send=%s total=%s throughput=%.0f msg/s p50=%s p99=%s",
+		r.Conversations, r.Sent, r.Stored, r.Expected, r.Received, r.Duplicates, r.OutOfOrder, r.Lost, r.Undecryptable,
+		r.DeliveredTick, r.TickEligible, r.ReadTick, r.TickEligible, r.SendDuration.Round(time.Millisecond),
+		r.Duration.Round(time.Millisecond), r.Throughput(), r.Percentile(50).Round(time.Microsecond), r.Percentile(99).Round(time.Microsecond))
+}
+
+// OK reports whether nothing was lost, duplicated, reordered or left unstored.
+func (r Result) OK() bool {
+	return r.Sent == r.Stored && r.Lost == 0 && r.Duplicates == 0 && r.OutOfOrder == 0 && r.Undecryptable == 0 && len(r.Errors) == 0
+}
+
+type user struct {
+	name   string
+	id     string
+	sess   *client.Session
+	key    *e2ee.PrivateKey
+	c      *client.Client
+	convs  []string
+	online bool
+
+	mu       sync.Mutex
+	shown    map[string]int64          // conversation → highest seq shown
+	seen     map[string]map[int64]bool // conversation → seqs shown
+	states   map[string]client.State   // own client message id → state
+	inflight int
+	cond     *sync.Cond
+}
+
+// Run sets up users and conversations, sends, waits and reports.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Window == 0 {
+		o.Window = 8
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	run := &runner{o: o, sentAt: map[string]time.Time{}, convMembers: map[string][]*user{}}
+	if err := run.setup(ctx); err != nil {
+		run.close()
+		return Result{}, err
+	}
+	defer run.close()
+	return run.run(ctx)
+}
+
+type runner struct {
+	o           Options
+	users       []*user // connected first, then offline
+	convMembers map[string][]*user
+
+	mu        sync.Mutex
+	sentAt    map[string]time.Time // client message id → when Send was called
+	res       Result
+	lastStore time.Time
+	lastDeliv time.Time
+}
+
+func runID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (r *runner) setup(ctx context.Context) error {
+	acc := client.NewAccounts(r.o.AccountsURL, nil)
+	id := runID()
+	n := r.o.Clients + r.o.Offline
+	r.users = make([]*user, n)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			u, err := newUser(ctx, acc, fmt.Sprintf("load%s-%d", id, i), i < r.o.Clients)
+			r.users[i] = u
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	// Conversations: one big group, and a ring of direct conversations.
+	owner := r.users[0]
+	if r.o.GroupSize > 0 {
+		size := min(r.o.GroupSize, n)
+		var members []string
+		for _, u := range r.users[:size] {
+			members = append(members, u.id)
+		}
+		conv, err := owner.sess.CreateConversation(ctx, "group", members, "load group")
+		if err != nil {
+			return fmt.Errorf("loadrun: create group: %w", err)
+		}
+		r.addConv(conv.ID, r.users[:size])
+	}
+	if r.o.Clients > 1 {
+		for i := range r.o.Clients {
+			a, b := r.users[i], r.users[(i+1)%r.o.Clients]
+			if r.o.Clients == 2 && i == 1 {
+				break
+			}
+			conv, err := a.sess.CreateConversation(ctx, "direct", []string{a.id, b.id}, "")
+			if err != nil {
+				return fmt.Errorf("loadrun: create direct: %w", err)
+			}
+			r.addConv(conv.ID, []*user{a, b})
+		}
+	}
+	r.res.Conversations = len(r.convMembers)
+	for i, u := range r.users[:r.o.Clients] {
+		if err := r.connect(ctx, i, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) addConv(id string, members []*user) {
+	r.convMembers[id] = members
+	for _, u := range members {
+		u.convs = append(u.convs, id)
+	}
+}
+
+func newUser(ctx context.Context, acc *client.Accounts, name string, online bool) (*user, error) {
+	const pw = "load-password-1"
+	id, err := acc.Signup(ctx, name, pw, name)
+	if err != nil {
+		return nil, fmt.Errorf("loadrun: signup %s: %w", name, err)
+	}
+	key, err := e2ee.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	sess, err := acc.Login(ctx, client.LoginRequest{Username: name, Password: pw, DeviceName: "load", PublicKey: key.PublicKey()})
+	if err != nil {
+		return nil, fmt.Errorf("loadrun: login %s: %w", name, err)
+	}
+	u := &user{name: name, id: id, sess: sess, key: key, online: online,
+		shown: map[string]int64{}, seen: map[string]map[int64]bool{}, states: map[string]client.State{}}
+	u.cond = sync.NewCond(&u.mu)
+	return u, nil
+}
+
+func (r *runner) connect(ctx context.Context, i int, u *user) error {
+	urls := slices.Clone(r.o.ConnectorURLs)
+	k := i % len(urls)
+	urls = append(urls[k:], urls[:k]...)
+	cfg := client.Config{URLs: urls, Token: u.sess.Token, User: u.id, Device: u.sess.DeviceID(), Key: u.key,
+		Directory: u.sess, AutoDeliveredAck: true, IdleSync: 5 * time.Second, EventBuffer: 4096,
+		Logger: r.o.Logger.With("user", u.name)}
+	if len(r.o.SourceAddrs) > 0 {
+		local := &net.TCPAddr{IP: net.ParseIP(r.o.SourceAddrs[i%len(r.o.SourceAddrs)])}
+		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second,
+			NetDialContext: (&net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}).DialContext}
+	}
+	c, err := client.Dial(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("loadrun: dial %s: %w", u.name, err)
+	}
+	u.c = c
+	for _, conv := range u.convs {
+		c.Track(conv, 0)
+	}
+	go r.consume(u)
+	return nil
+}
+
+// consume is the application of one device: it records what it is shown.
+func (r *runner) consume(u *user) {
+	for ev := range u.c.Events() {
+		switch e := ev.(type) {
+		case *client.Message:
+			r.onMessage(u, e)
+		case *client.Status:
+			r.onStatus(u, e)
+		case *client.Error:
+			if e.Seq > 0 {
+				r.mu.Lock()
+				r.res.Undecryptable++
+				r.res.Errors = append(r.res.Errors, fmt.Sprintf("%s: %s seq %d: %s: %v", u.name, e.Conversation, e.Seq, e.Code, e.Err))
+				r.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (r *runner) onMessage(u *user, m *client.Message) {
+	now := time.Now()
+	u.mu.Lock()
+	seen := u.seen[m.Conversation]
+	if seen == nil {
+		seen = map[int64]bool{}
+		u.seen[m.Conversation] = seen
+	}
+	dup, ooo := seen[m.Seq], m.Seq < u.shown[m.Conversation]
+	seen[m.Seq] = true
+	u.shown[m.Conversation] = max(u.shown[m.Conversation], m.Seq)
+	u.mu.Unlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case dup:
+		r.res.Duplicates++
+	case ooo:
+		r.res.OutOfOrder++
+	}
+	if m.Own {
+		return
+	}
+	r.res.Received++
+	r.lastDeliv = now
+	if t, ok := r.sentAt[m.ID]; ok {
+		r.res.Latencies = append(r.res.Latencies, now.Sub(t))
+	}
+}
+
+func (r *runner) onStatus(u *user, s *client.Status) {
+	u.mu.Lock()
+	prev := u.states[s.ID]
+	if s.State > prev || s.State == client.StateFailed {
+		u.states[s.ID] = s.State
+	}
+	if s.State == client.StateStored || s.State == client.StateFailed {
+		if prev < client.StateStored {
+			u.inflight--
+			u.cond.Broadcast()
+		}
+	}
+	u.mu.Unlock()
+	if s.State == client.StateStored {
+		r.mu.Lock()
+		r.lastStore = time.Now()
+		r.mu.Unlock()
+	}
+	if s.State == client.StateFailed {
+		r.mu.Lock()
+		r.res.Errors = append(r.res.Errors, fmt.Sprintf("%s: message %s failed: %v", u.name, s.ID, s.Err))
+		r.mu.Unlock()
+	}
+}
+
+func (r *runner) run(ctx context.Context) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
+	defer cancel()
+	online := r.users[:r.o.Clients]
+	per := r.o.Messages / max(1, len(online))
+	extra := r.o.Messages - per*len(online)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, u := range online {
+		n := per
+		if i < extra {
+			n++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.sendAll(ctx, u, n)
+		}()
+	}
+	if r.o.During != nil {
+		go r.o.During(ctx)
+	}
+	wg.Wait()
+	// Wait for every message stored and every delivery shown.
+	err := r.waitFor(ctx, func() bool { return r.allStored() && r.allDelivered() })
+	r.mu.Lock()
+	r.res.SendDuration = r.lastStore.Sub(start)
+	r.res.Duration = r.lastDeliv.Sub(start)
+	r.mu.Unlock()
+	if err == nil && r.o.Read {
+		for _, u := range online {
+			u.mu.Lock()
+			shown := maps2slice(u.shown)
+			u.mu.Unlock()
+			for _, cs := range shown {
+				u.c.MarkRead(cs.conv, cs.seq)
+			}
+		}
+		err = r.waitFor(ctx, func() bool { return r.ticks(client.StateRead) == r.eligible() })
+	} else if err == nil {
+		err = r.waitFor(ctx, func() bool { return r.ticks(client.StateDelivered) == r.eligible() })
+	}
+	r.tally()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.res.Errors = append(r.res.Errors, "wait: "+err.Error())
+	}
+	return r.res, nil
+}
+
+type convSeq struct {
+	conv string
+	seq  int64
+}
+
+func maps2slice(m map[string]int64) []convSeq {
+	var out []convSeq
+	for c, s := range m {
+		out = append(out, convSeq{c, s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].conv < out[j].conv })
+	return out
+}
+
+func (r *runner) sendAll(ctx context.Context, u *user, n int) {
+	for i := range n {
+		conv := u.convs[i%len(u.convs)]
+		u.mu.Lock()
+		for u.inflight >= r.o.Window && ctx.Err() == nil {
+			u.cond.Wait()
+		}
+		u.inflight++
+		u.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		t := time.Now()
+		id, err := u.c.Send(ctx, conv, e2ee.Content{Text: "load " + strconv.Itoa(i) + " from " + u.name})
+		r.mu.Lock()
+		if err != nil {
+			r.res.Errors = append(r.res.Errors, fmt.Sprintf("%s: send: %v", u.name, err))
+			r.mu.Unlock()
+			u.mu.Lock()
+			u.inflight--
+			u.mu.Unlock()
+			continue
+		}
+		r.sentAt[id] = t
+		r.res.Sent++
+		r.mu.Unlock()
+		u.mu.Lock()
+		if _, ok := u.states[id]; !ok {
+			u.states[id] = client.StateSent
+		}
+		u.mu.Unlock()
+	}
+}
+
+// waitFor polls cond until it holds or ctx ends. A broadcast on every
+// user's cond would be finer; polling every 50 ms costs nothing here.
+func (r *runner) waitFor(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gave up: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func (r *runner) allStored() bool {
+	for _, u := range r.users[:r.o.Clients] {
+		u.mu.Lock()
+		for _, s := range u.states {
+			if s < client.StateStored {
+				u.mu.Unlock()
+				return false
+			}
+		}
+		u.mu.Unlock()
+	}
+	return true
+}
+
+// total is how many messages a conversation holds now: the highest stored seq
+// any member has shown.
+func (r *runner) total(conv string) int64 {
+	var n int64
+	for _, u := range r.convMembers[conv] {
+		u.mu.Lock()
+		n = max(n, u.shown[conv])
+		u.mu.Unlock()
+	}
+	return n
+}
+
+func (r *runner) allDelivered() bool {
+	r.mu.Lock()
+	sent := r.res.Sent
+	r.mu.Unlock()
+	var stored int64
+	for conv := range r.convMembers {
+		stored += r.total(conv)
+	}
+	if stored < int64(sent) {
+		return false
+	}
+	for conv, members := range r.convMembers {
+		n := r.total(conv)
+		for _, u := range members {
+			if !u.online {
+				continue
+			}
+			u.mu.Lock()
+			got := int64(len(u.seen[conv]))
+			u.mu.Unlock()
+			if got < n {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *runner) eligible() int {
+	n := 0
+	for _, u := range r.users[:r.o.Clients] {
+		u.mu.Lock()
+		n += len(u.states)
+		u.mu.Unlock()
+	}
+	return n
+}
+
+func (r *runner) ticks(at client.State) int {
+	n := 0
+	for _, u := range r.users[:r.o.Clients] {
+		u.mu.Lock()
+		for _, s := range u.states {
+			if s >= at && s != client.StateFailed {
+				n++
+			}
+		}
+		u.mu.Unlock()
+	}
+	return n
+}
+
+// tally computes Expected, Lost, Stored and the tick counts at the end.
+func (r *runner) tally() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.Stored, r.res.Expected, r.res.Lost = 0, 0, 0
+	for conv, members := range r.convMembers {
+		n := r.total(conv)
+		for _, u := range members {
+			if !u.online {
+				continue
+			}
+			u.mu.Lock()
+			for seq := int64(1); seq <= n; seq++ {
+				if !u.seen[conv][seq] {
+					r.res.Lost++
+				}
+			}
+			u.mu.Unlock()
+		}
+	}
+	for _, u := range r.users[:r.o.Clients] {
+		u.mu.Lock()
+		for _, s := range u.states {
+			if s >= client.StateStored && s != client.StateFailed {
+				r.res.Stored++
+			}
+			if s >= client.StateDelivered && s != client.StateFailed {
+				r.res.DeliveredTick++
+			}
+			if s >= client.StateRead && s != client.StateFailed {
+				r.res.ReadTick++
+			}
+		}
+		r.res.TickEligible += len(u.states)
+		u.mu.Unlock()
+	}
+	// Expected deliveries to others' devices: each message × connected
+	// members other than its sender.
+	for conv, members := range r.convMembers {
+		n := r.total(conv)
+		online := 0
+		for _, u := range members {
+			if u.online {
+				online++
+			}
+		}
+		r.res.Expected += int(n) * max(0, online-1)
+	}
+}
+
+func (r *runner) close() {
+	var errs []error
+	for _, u := range r.users {
+		if u != nil && u.c != nil {
+			errs = append(errs, u.c.Close())
+		}
+	}
+	_ = errors.Join(errs...)
+}
+
+// Describe is a one-line summary of the options, for logs.
+func (o Options) Describe() string {
+	return strings.Join([]string{
+		fmt.Sprintf("clients=%d", o.Clients), fmt.Sprintf("offline=%d", o.Offline),
+		fmt.Sprintf("group=%d", o.GroupSize), fmt.Sprintf("messages=%d", o.Messages),
+		fmt.Sprintf("connectors=%d", len(o.ConnectorURLs)),
+	}, " ")
+}

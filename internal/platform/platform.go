@@ -1,0 +1,418 @@
+// Package platform starts the whole of agentchat on one machine: the local
+// broker with the real Trigger files, every function as its own func-go
+// process (built through func's scaffold), and connector processes. The dev
+// runner (cmd/agentchat) and the end-to-end tests use it, so what a
+// developer runs is what the tests exercise.
+//
+// Backing services (Redis, MongoDB, S3) are given, not started here: the
+// dev runner gets them from internal/backing, the tests from the test
+// command.
+package platform
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentchat/agentchat/brokers"
+	"github.com/agentchat/agentchat/brokers/local"
+	"github.com/agentchat/agentchat/connector"
+	"github.com/agentchat/agentchat/internal/funcrunner"
+	"github.com/agentchat/agentchat/triggers"
+)
+
+// Config describes one platform on this machine.
+type Config struct {
+	// RepoRoot holds functions/, sdk/ and cmd/connector. Default: found by
+	// walking up from the working directory to the root go.mod.
+	RepoRoot string
+
+	RedisURL    string
+	RedisPrefix string // default "agentchat:"
+	MongoURI    string
+	Database    string // MONGODB_DATABASE; default "agentchat"
+	S3          S3     // zero Endpoint: media is not started
+
+	// Connectors is how many connector processes to run (default 1).
+	Connectors int
+	// Functions limits which function folders run (by func name); nil
+	// means every folder under functions/.
+	Functions []string
+	// Env is added to every process's environment (e.g. LOG_LEVEL).
+	Env map[string]string
+	// ConnectorEnv is added to the connectors' environment only.
+	ConnectorEnv map[string]string
+	// BrokerAddr is where the broker listens; "" picks a free port.
+	BrokerAddr string
+	// ConnectorAddrs fixes the connectors' addresses (by index); missing
+	// ones pick a free port.
+	ConnectorAddrs []string
+	// AccountsAddr fixes the accounts function's address; "" picks one.
+	AccountsAddr string
+	// Web serves the web client from the connectors, when set.
+	WebDir string
+
+	LogWriter io.Writer    // every process's prefixed output; nil: stderr
+	Logger    *slog.Logger // the platform's own log and the broker's
+}
+
+// S3 is an S3 endpoint and its credentials.
+type S3 struct {
+	Endpoint, AccessKey, SecretKey, Bucket string
+	// PublicEndpoint is the address browsers use for presigned URLs.
+	PublicEndpoint string
+}
+
+// Platform is a running agentchat.
+type Platform struct {
+	cfg        Config
+	log        *slog.Logger
+	broker     *local.Broker
+	brokerSrv  *http.Server
+	brokerURL  string
+	signingKey string
+
+	mu         sync.Mutex
+	functions  map[string]*funcrunner.Process // by func name
+	connectors []*funcrunner.Process
+}
+
+// Start builds and starts everything, returning when all of it is ready.
+// On error whatever was started is stopped again.
+func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
+	if cfg.RepoRoot == "" {
+		if cfg.RepoRoot, err = RepoRoot(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.RedisPrefix == "" {
+		cfg.RedisPrefix = "agentchat:"
+	}
+	if cfg.Database == "" {
+		cfg.Database = "agentchat"
+	}
+	if cfg.Connectors == 0 {
+		cfg.Connectors = 1
+	}
+	if cfg.LogWriter == nil {
+		cfg.LogWriter = os.Stderr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Platform{cfg: cfg, log: cfg.Logger, functions: map[string]*funcrunner.Process{}}
+	defer func() {
+		if err != nil {
+			p.Close(context.Background())
+		}
+	}()
+	if p.signingKey, err = newSigningKey(); err != nil {
+		return nil, err
+	}
+	if err := p.startBroker(); err != nil {
+		return nil, err
+	}
+	if err := p.startFunctions(ctx); err != nil {
+		return nil, err
+	}
+	for i := range cfg.Connectors {
+		if err := p.startConnector(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// BrokerURL is the broker's ingress (what K_SINK points at).
+func (p *Platform) BrokerURL() string { return p.brokerURL }
+
+// AccountsURL is the accounts function's base URL.
+func (p *Platform) AccountsURL() string { return p.Function("accounts").URL() }
+
+// ConnectorURLs are the connectors' WebSocket URLs, in start order.
+func (p *Platform) ConnectorURLs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	urls := make([]string, len(p.connectors))
+	for i, c := range p.connectors {
+		urls[i] = "ws" + strings.TrimPrefix(c.URL(), "http") + connector.WebSocketPath
+	}
+	return urls
+}
+
+// Connector is the i-th connector process (to kill or restart in tests).
+func (p *Platform) Connector(i int) *funcrunner.Process {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.connectors[i]
+}
+
+// Function is the running process of the function named name, or nil.
+func (p *Platform) Function(name string) *funcrunner.Process {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.functions[name]
+}
+
+// FunctionEnv is the environment every function gets; tests use it to
+// start extra instances (e.g. several persist processes).
+func (p *Platform) FunctionEnv() map[string]string {
+	env := map[string]string{
+		"MONGODB_URI":           p.cfg.MongoURI,
+		"MONGODB_DATABASE":      p.cfg.Database,
+		"REDIS_URL":             p.cfg.RedisURL,
+		"REDIS_PREFIX":          p.cfg.RedisPrefix,
+		"K_SINK":                p.brokerURL,
+		"ACCOUNTS_SIGNING_KEYS": p.signingKey,
+		"ALLOWED_ORIGINS":       "*",
+	}
+	if s := p.cfg.S3; s.Endpoint != "" {
+		env["S3_ENDPOINT"] = s.Endpoint
+		env["S3_ACCESS_KEY"] = s.AccessKey
+		env["S3_SECRET_KEY"] = s.SecretKey
+		if s.Bucket != "" {
+			env["S3_BUCKET"] = s.Bucket
+		}
+		if s.PublicEndpoint != "" {
+			env["S3_PUBLIC_ENDPOINT"] = s.PublicEndpoint
+		}
+	}
+	for k, v := range p.cfg.Env {
+		env[k] = v
+	}
+	return env
+}
+
+// Close stops connectors (draining them), functions and the broker.
+func (p *Platform) Close(ctx context.Context) error {
+	var errs []error
+	p.mu.Lock()
+	conns, fns := p.connectors, p.functions
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	stop := func(proc *funcrunner.Process) {
+		defer wg.Done()
+		if err := proc.Stop(ctx); err != nil {
+			p.log.Warn("platform: stop", "process", proc.Name(), "err", err)
+		}
+	}
+	for _, c := range conns {
+		wg.Add(1)
+		go stop(c)
+	}
+	wg.Wait()
+	for _, f := range fns {
+		wg.Add(1)
+		go stop(f)
+	}
+	wg.Wait()
+	if p.brokerSrv != nil {
+		errs = append(errs, p.brokerSrv.Close())
+	}
+	if p.broker != nil {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		errs = append(errs, p.broker.Close(cctx))
+		cancel()
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Platform) startBroker() error {
+	b, err := brokers.LoadBroker(brokers.Dev)
+	if err != nil {
+		return fmt.Errorf("platform: broker manifest: %w", err)
+	}
+	ts, err := triggers.Load()
+	if err != nil {
+		return fmt.Errorf("platform: trigger manifests: %w", err)
+	}
+	p.broker, err = local.New(local.Config{Broker: b, Triggers: ts, Logger: p.log.With("component", "broker")})
+	if err != nil {
+		return fmt.Errorf("platform: broker: %w", err)
+	}
+	addr := p.cfg.BrokerAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("platform: broker listen: %w", err)
+	}
+	p.brokerURL = fmt.Sprintf("http://%s/%s/%s", ln.Addr(), b.Namespace, b.Name)
+	p.brokerSrv = &http.Server{Handler: p.broker.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go p.brokerSrv.Serve(ln)
+	p.log.Info("platform: broker ready", "url", p.brokerURL, "triggers", len(ts))
+	return nil
+}
+
+// startFunctions builds every function folder (one at a time: builds use
+// both cores), then starts them all and registers them with the broker.
+func (p *Platform) startFunctions(ctx context.Context) error {
+	dirs, err := filepath.Glob(filepath.Join(p.cfg.RepoRoot, "functions", "*", "func.yaml"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(dirs)
+	want := map[string]bool{}
+	for _, n := range p.cfg.Functions {
+		want[n] = true
+	}
+	for _, yml := range dirs {
+		proj, err := funcrunner.Inspect(filepath.Dir(yml))
+		if err != nil {
+			return fmt.Errorf("platform: %w", err)
+		}
+		if len(want) > 0 && !want[proj.Name] {
+			continue
+		}
+		if proj.Name == "media" && p.cfg.S3.Endpoint == "" {
+			p.log.Warn("platform: no S3 configured: media is not started")
+			continue
+		}
+		proc, err := p.StartFunction(ctx, proj.Dir, proj.Name, nil, p.addrFor(proj.Name))
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.functions[proj.Name] = proc
+		p.mu.Unlock()
+		p.broker.SetSubscriber(proj.Name, proc.URL())
+	}
+	return nil
+}
+
+func (p *Platform) addrFor(name string) string {
+	if name == "accounts" {
+		return p.cfg.AccountsAddr
+	}
+	return ""
+}
+
+// StartFunction builds and starts one more process of the function in dir
+// with the platform's environment plus extra. It is not registered with
+// the broker: tests use it to run extra instances side by side.
+func (p *Platform) StartFunction(ctx context.Context, dir, name string, extra map[string]string, addr string) (*funcrunner.Process, error) {
+	bin, err := funcrunner.Build(ctx, funcrunner.Options{
+		FunctionDir: dir, SDKDir: filepath.Join(p.cfg.RepoRoot, "sdk"), Logger: p.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("platform: build %s: %w", name, err)
+	}
+	env := p.FunctionEnv()
+	for k, v := range extra {
+		env[k] = v
+	}
+	proc, err := funcrunner.Start(ctx, funcrunner.StartOptions{
+		Binary: bin, Name: name, Env: env, Addr: addr, LogWriter: p.cfg.LogWriter, StopGrace: 5 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("platform: start %s: %w", name, err)
+	}
+	p.log.Info("platform: function ready", "name", name, "url", proc.URL())
+	return proc, nil
+}
+
+func (p *Platform) startConnector(ctx context.Context, i int) error {
+	bin, err := p.connectorBinary(ctx)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{
+		"CONNECTOR_ID":    fmt.Sprintf("connector-%d", i),
+		"K_SINK":          p.brokerURL,
+		"REDIS_URL":       p.cfg.RedisURL,
+		"REDIS_PREFIX":    p.cfg.RedisPrefix,
+		"JWKS_URL":        p.AccountsURL() + "/.well-known/jwks.json",
+		"ALLOWED_ORIGINS": "*",
+		"DRAIN_TIMEOUT":   "10s",
+	}
+	if p.cfg.WebDir != "" {
+		env["WEB_DIR"] = p.cfg.WebDir
+	}
+	for k, v := range p.cfg.Env {
+		env[k] = v
+	}
+	for k, v := range p.cfg.ConnectorEnv {
+		env[k] = v
+	}
+	addr := ""
+	if i < len(p.cfg.ConnectorAddrs) {
+		addr = p.cfg.ConnectorAddrs[i]
+	}
+	proc, err := funcrunner.Start(ctx, funcrunner.StartOptions{
+		Binary: bin, Name: env["CONNECTOR_ID"], Env: env, Addr: addr, ReadyPath: "/readyz",
+		LogWriter: p.cfg.LogWriter, StopGrace: 15 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("platform: start connector %d: %w", i, err)
+	}
+	p.mu.Lock()
+	p.connectors = append(p.connectors, proc)
+	p.mu.Unlock()
+	p.log.Info("platform: connector ready", "id", env["CONNECTOR_ID"], "url", proc.URL())
+	return nil
+}
+
+var buildConnectorOnce sync.Mutex
+
+// connectorBinary builds cmd/connector (the Go build cache makes a rebuild
+// of unchanged sources cheap).
+func (p *Platform) connectorBinary(ctx context.Context) (string, error) {
+	buildConnectorOnce.Lock()
+	defer buildConnectorOnce.Unlock()
+	cache, err := funcrunner.DefaultCacheDir()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(cache, "..", "bin", "connector")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/connector")
+	cmd.Dir = p.cfg.RepoRoot
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("platform: build connector: %v\n%s", err, b)
+	}
+	return filepath.Clean(out), nil
+}
+
+// newSigningKey makes the accounts token key for this platform's lifetime,
+// so a restarted accounts process keeps issuing tokens the connectors trust.
+func newSigningKey() (string, error) {
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return "", err
+	}
+	return "local-" + time.Now().UTC().Format("20060102") + ":" + base64.StdEncoding.EncodeToString(seed), nil
+}
+
+// RepoRoot finds the repository root (the directory whose go.mod names the
+// root module) from the working directory upwards.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(string(b), "module github.com/agentchat/agentchat\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("platform: repository root not found above the working directory")
+		}
+		dir = parent
+	}
+}
