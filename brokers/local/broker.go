@@ -220,6 +220,17 @@ func (b *Broker) SetSubscriber(name, url string) {
 	b.subMu.Unlock()
 }
 
+// Subscribers returns a copy of the Service name → URL map.
+func (b *Broker) Subscribers() map[string]string {
+	b.subMu.RLock()
+	defer b.subMu.RUnlock()
+	out := make(map[string]string, len(b.subs))
+	for k, v := range b.subs {
+		out[k] = v
+	}
+	return out
+}
+
 // Handler serves the ingress (POST / and POST /<namespace>/<broker>),
 // /metrics, /healthz and /readyz (503 once Close has begun).
 func (b *Broker) Handler() http.Handler {
