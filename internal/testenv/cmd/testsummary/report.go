@@ -109,16 +109,20 @@ func (r *report) handle(e event) {
 	}
 }
 
-// lookup returns the test named name, creating it (and linking it to its
-// parent) on first sight.
+// lookup returns the test named name, creating it on first sight. Its
+// parent is the longest known test whose name plus "/" starts name: a
+// subtest's own name may hold slashes too (t.Run("POST /ns")).
 func (p *pkg) lookup(name string) *test {
 	if t := p.tests[name]; t != nil {
 		return t
 	}
 	t := &test{name: name}
-	if i := strings.LastIndexByte(name, '/'); i > 0 {
-		t.parent = p.lookup(name[:i])
-		t.parent.children = append(t.parent.children, t)
+	for i := strings.LastIndexByte(name, '/'); i > 0; i = strings.LastIndexByte(name[:i], '/') {
+		if parent := p.tests[name[:i]]; parent != nil {
+			t.parent = parent
+			parent.children = append(parent.children, t)
+			break
+		}
 	}
 	p.tests[name] = t
 	p.order = append(p.order, t)
@@ -164,11 +168,12 @@ func (t *test) ownLines() []string {
 	return out
 }
 
-// finishPackage counts the package's tests and prints its line. Tests that
-// never finished (the binary panicked or timed out under them) are failures.
+// finishPackage counts the package's tests and prints its line. In a
+// package that failed, tests that never finished (the binary panicked or
+// timed out under them) are failures.
 func (r *report) finishPackage(e event, p *pkg) {
 	for _, t := range p.order {
-		if t.status == "" {
+		if t.status == "" && e.Action == "fail" {
 			t.status = "fail"
 			fmt.Fprintf(r.w, "--- FAIL: %s %s (did not finish)\n", e.Package, t.name)
 			for _, l := range t.ownLines() {
@@ -179,9 +184,9 @@ func (r *report) finishPackage(e event, p *pkg) {
 	var c Counts
 	for _, t := range p.order {
 		switch {
-		case len(t.children) == 0:
+		case !t.hasFinishedChild():
 			c = c.Add(countOf(t.status))
-		case t.status == "fail" && !anyFailed(t.children):
+		case t.status == "fail" && !t.failedBelow():
 			c.Failed++
 		}
 	}
@@ -230,9 +235,21 @@ func countOf(status string) Counts {
 	return Counts{}
 }
 
-func anyFailed(ts []*test) bool {
-	for _, t := range ts {
-		if t.status == "fail" {
+// hasFinishedChild reports whether t is a group of subtests that ran; such
+// a test counts through its subtests.
+func (t *test) hasFinishedChild() bool {
+	for _, c := range t.children {
+		if c.status != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// failedBelow reports whether any subtest of t, at any depth, failed.
+func (t *test) failedBelow() bool {
+	for _, c := range t.children {
+		if c.status == "fail" || c.failedBelow() {
 			return true
 		}
 	}

@@ -108,6 +108,27 @@ func TestReportCases(t *testing.T) {
 			logHas: "FAIL  p",
 		},
 		{
+			name: "subtest names with slashes",
+			in: `{"Action":"run","Package":"p","Test":"TestIngress"}
+{"Action":"run","Package":"p","Test":"TestIngress/POST_/ns/default"}
+{"Action":"pass","Package":"p","Test":"TestIngress/POST_/ns/default"}
+{"Action":"run","Package":"p","Test":"TestIngress/POST_/ns/default/nested"}
+{"Action":"fail","Package":"p","Test":"TestIngress/POST_/ns/default/nested"}
+{"Action":"fail","Package":"p","Test":"TestIngress"}
+{"Action":"fail","Package":"p"}`,
+			want:   Counts{Failed: 1},
+			logHas: "--- FAIL: p TestIngress/POST_/ns/default/nested",
+		},
+		{
+			name: "a package that passed has no unfinished failures",
+			in: `{"Action":"run","Package":"p","Test":"TestA"}
+{"Action":"output","Package":"p","Test":"TestA/odd","Output":"x\n"}
+{"Action":"pass","Package":"p","Test":"TestA"}
+{"Action":"pass","Package":"p"}`,
+			want:   Counts{Passed: 1},
+			logHas: "ok    p",
+		},
+		{
 			name:   "non-JSON lines pass through",
 			in:     "go: updates to go.mod needed\n",
 			want:   Counts{},

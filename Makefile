@@ -1,0 +1,36 @@
+# agentchat: two commands matter. `make run` runs the whole platform on this
+# machine; `make test` installs and starts what the tests need and runs them
+# all (see tests/README.md). The rest are pieces of those two.
+
+CACHE ?= $(or $(AGENTCHAT_CACHE),$(HOME)/.cache/agentchat)
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+# Every Go module of the repository: the root, sdk/, functions/*/.
+MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod functions/*/go.mod))
+
+.PHONY: run test unit e2e fuzz bench build minio
+
+run: ## the platform on one machine (dev runner)
+	go run ./cmd/agentchat
+
+test: ## everything: vet, unit, fuzz, e2e with real services; one summary line
+	bash tests/run.sh
+
+unit: ## go vet + go test of every module, with the services
+	bash tests/run.sh unit
+
+e2e: ## the end-to-end tests in tests/, with the services
+	bash tests/run.sh e2e
+
+fuzz: ## every fuzz target for FUZZTIME (default 10s)
+	bash tests/run.sh fuzz
+
+bench: ## benchmarks of every module (services: export AGENTCHAT_TEST_*)
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -run='^$$' -bench=. -benchmem ./...); done
+
+build: ## compile every module; the commands into bin/
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && go build ./...); done
+	go build -o bin/ ./cmd/...
+
+minio: ## install the MinIO server the dev runner and the tests use (once, ~2 min)
+	@test -x $(CACHE)/bin/minio || GOBIN=$(CACHE)/bin go install github.com/minio/minio@$(MINIO_VERSION)
+	@echo "minio: $(CACHE)/bin/minio"

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# The test command (make test): installs what is missing, starts private
+# backing services (Redis, FerretDB as the MongoDB stand-in, MinIO) on free
+# ports, runs go vet and go test in every module, a short fuzz of every fuzz
+# target and the end-to-end tests, then prints ONE summary line:
+#
+#   agentchat tests: N passed, N failed, N skipped
+#
+# and exits non-zero when anything failed, including a build or go vet.
+# Services are stopped on exit, also on failure or interrupt.
+#
+#   tests/run.sh [all|unit|fuzz|e2e]     (make test | make unit | make fuzz | make e2e)
+#
+# Knobs (environment): AGENTCHAT_CACHE (default ~/.cache/agentchat: where
+# minio, ferretdb and the helpers live), FUZZTIME (default 10s per target),
+# TEST_TIMEOUT (default 20m per go test), RACE (auto|all|off, see tests/README.md),
+# KEEP_WORK=1 keeps the services' data and logs after the run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+MODE=${1:-all}
+CACHE=${AGENTCHAT_CACHE:-$HOME/.cache/agentchat}
+BIN=$CACHE/bin
+FUZZTIME=${FUZZTIME:-10s}
+TEST_TIMEOUT=${TEST_TIMEOUT:-20m}
+RACE=${RACE:-auto}
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+export DEBIAN_FRONTEND=noninteractive
+
+case $MODE in all | unit | fuzz | e2e) ;; *)
+	echo "usage: tests/run.sh [all|unit|fuzz|e2e]" >&2
+	exit 2
+	;;
+esac
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/agentchat-test.XXXXXX")
+COUNTS=$WORK/counts
+TOOLS=$WORK/bin # this run's own helpers: concurrent runs never share them
+mkdir -p "$TOOLS" "$BIN"
+: >"$COUNTS"
+
+say() { printf '\n== %s  [%ss]\n' "$*" "$SECONDS"; }
+die() {
+	echo "tests/run.sh: $*" >&2
+	exit 1
+}
+# failed NAME records a failure that is not a test (a vet error, a go test
+# that died before reporting) so that the summary and the exit code show it.
+failed() {
+	echo "FAIL  $*"
+	echo "0 1 0" >>"$COUNTS"
+}
+
+# ---------------------------------------------------------------- services
+
+REDIS_PIDFILE=$WORK/redis.pid
+FERRET_PID=
+MINIO_PID=
+
+# stop_pid PID: TERM, up to 10 s of grace, then KILL. Works for processes
+# that are not our children (the daemonized Redis) too.
+stop_pid() {
+	local pid=$1 i
+	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop_services() {
+	if [[ -s $REDIS_PIDFILE ]]; then
+		stop_pid "$(cat "$REDIS_PIDFILE")"
+		rm -f "$REDIS_PIDFILE"
+	fi
+	stop_pid "$FERRET_PID"
+	stop_pid "$MINIO_PID"
+	FERRET_PID= MINIO_PID=
+	wait 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	stop_services
+	if [[ ${KEEP_WORK:-} == 1 ]]; then
+		echo "tests/run.sh: kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# until SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
+until_ok() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while ((SECONDS < deadline)); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+tcp_open() ( exec 3<>"/dev/tcp/127.0.0.1/$1" ) 2>/dev/null
+# http_ok PORT PATH: a GET answered with 200.
+http_ok() (
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+	printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$2" "$1" >&3
+	IFS= read -r -t 2 line <&3 || exit 1
+	[[ $line == HTTP/1.?" 200"* ]]
+) 2>/dev/null
+redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null) == PONG ]]; }
+alive() { kill -0 "$1" 2>/dev/null; }
+
+freeport() { "$TOOLS/freeport" "${1:-1}"; }
+
+start_redis() {
+	local port attempt version
+	for attempt in 1 2 3; do
+		port=$(freeport)
+		redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+			--daemonize yes --pidfile "$REDIS_PIDFILE" --logfile "$WORK/redis.log" --dir "$WORK" >/dev/null
+		if until_ok 10 redis_ping "$port"; then
+			version=$(redis-cli -p "$port" info server | sed -n 's/^redis_version:\([^[:space:]]*\).*/\1/p')
+			echo "redis $version on 127.0.0.1:$port"
+			export AGENTCHAT_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+			return 0
+		fi
+		[[ -s $REDIS_PIDFILE ]] && stop_pid "$(cat "$REDIS_PIDFILE")"
+		tail -n 5 "$WORK/redis.log" 2>/dev/null || true
+	done
+	die "redis did not start"
+}
+
+start_ferretdb() {
+	local port attempt version
+	version=$(go list -m -f '{{.Version}}' github.com/FerretDB/FerretDB)
+	for attempt in 1 2 3; do
+		port=$(freeport)
+		rm -rf "$WORK/mongo" && mkdir -p "$WORK/mongo"
+		"$BIN/ferretdb" -listen "127.0.0.1:$port" -sqlite-dir "$WORK/mongo" >"$WORK/ferretdb.log" 2>&1 &
+		FERRET_PID=$!
+		if until_ok 30 tcp_open "$port" && alive "$FERRET_PID"; then
+			echo "mongodb wire (FerretDB ${version#v}, sqlite) on 127.0.0.1:$port"
+			export AGENTCHAT_TEST_MONGODB_URI="mongodb://127.0.0.1:$port/"
+			return 0
+		fi
+		stop_pid "$FERRET_PID"
+		tail -n 5 "$WORK/ferretdb.log" || true
+	done
+	die "ferretdb did not start"
+}
+
+start_minio() {
+	local ports port console attempt secret
+	secret=agentchat-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	for attempt in 1 2 3; do
+		ports=$(freeport 2)
+		port=$(sed -n 1p <<<"$ports") console=$(sed -n 2p <<<"$ports")
+		MINIO_ROOT_USER=agentchat MINIO_ROOT_PASSWORD=$secret MINIO_UPDATE=off \
+			"$BIN/minio" server "$WORK/minio" --address "127.0.0.1:$port" \
+			--console-address "127.0.0.1:$console" --quiet >"$WORK/minio.log" 2>&1 &
+		MINIO_PID=$!
+		if until_ok 60 http_ok "$port" /minio/health/live && alive "$MINIO_PID"; then
+			echo "minio on 127.0.0.1:$port (console 127.0.0.1:$console)"
+			export AGENTCHAT_TEST_S3_ENDPOINT="127.0.0.1:$port"
+			export AGENTCHAT_TEST_S3_ACCESS_KEY=agentchat
+			export AGENTCHAT_TEST_S3_SECRET_KEY=$secret
+			return 0
+		fi
+		stop_pid "$MINIO_PID"
+		tail -n 5 "$WORK/minio.log" || true
+	done
+	die "minio did not start"
+}
+
+# ---------------------------------------------------------------- installs
+
+APT_UPDATED=
+# apt_need COMMAND PACKAGE: installs PACKAGE from Debian unless COMMAND exists.
+apt_need() {
+	command -v "$1" >/dev/null && return 0
+	local sudo=
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null || die "$1 is missing and installing $2 needs root: apt-get install -y $2"
+		sudo="sudo -n"
+	fi
+	echo "installing $2 (apt-get)"
+	if [[ -z $APT_UPDATED ]]; then
+		$sudo apt-get update -q >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log"; die "apt-get update failed"; }
+		APT_UPDATED=1
+	fi
+	$sudo apt-get install -y -q "$2" >>"$WORK/apt.log" 2>&1 || { tail -n 30 "$WORK/apt.log"; die "apt-get install $2 failed"; }
+}
+
+build_helpers() {
+	go build -o "$TOOLS/" ./internal/testenv/cmd/testsummary ./internal/testenv/cmd/freeport ||
+		die "building the test helpers failed"
+}
+
+install_services() {
+	say "install and build what is missing"
+	apt_need redis-server redis-server
+	apt_need chromium chromium
+	go build -o "$BIN/ferretdb" ./cmd/ferretdb || die "building cmd/ferretdb failed"
+	if [[ ! -x $BIN/minio ]]; then
+		echo "installing minio $MINIO_VERSION into $BIN (about 2 minutes, once)"
+		GOBIN=$BIN GOFLAGS=-buildvcs=false go install "github.com/minio/minio@$MINIO_VERSION" ||
+			die "installing minio failed"
+	fi
+	export AGENTCHAT_TEST_CHROMIUM
+	AGENTCHAT_TEST_CHROMIUM=$(command -v chromium)
+	export AGENTCHAT_CACHE=$CACHE
+}
+
+start_services() {
+	say "start services"
+	start_redis
+	start_ferretdb
+	start_minio
+}
+
+# ---------------------------------------------------------------- tests
+
+# modules prints every Go module's folder, the root first.
+modules() {
+	echo .
+	find . -name go.mod -not -path './go.mod' -not -path './.git/*' -not -path '*/testdata/*' \
+		-not -path '*/node_modules/*' -not -path '*/vendor/*' -printf '%h\n' | sed 's|^\./||' | sort
+}
+
+# gotest LABEL VERBOSE ARGS...: go test -json in the current folder, read by
+# testsummary; a go test that fails without a failing test counts as one.
+gotest() {
+	local label=$1 verbose=$2 st
+	shift 2
+	set +e
+	go test -json "$@" 2>&1 | "$TOOLS/testsummary" $verbose -counts "$COUNTS"
+	st=("${PIPESTATUS[@]}")
+	set -e
+	if ((st[0] != 0 && st[1] == 0)); then
+		failed "$label: go test exited ${st[0]} without a failing test (see above)"
+	fi
+}
+
+# race_split prints the module's packages, "race PKG" or "plain PKG".
+# RACE=auto: -race for packages whose test binary links neither FerretDB nor
+# Knative/Kubernetes code: race builds of those are the slow ones on 2 cores
+# (measured: see tests/README.md), and their code is exercised under -race
+# where it matters (connector, client, funcrunner); RACE=all: every
+# package; RACE=off: none.
+race_split() {
+	local kinds pkg
+	# "light PKG" or "heavy PKG" for every package that has a test binary.
+	kinds=$(go list -e -test -f '{{if and (eq .Name "main") (eq .ForTest "")}}{{.ImportPath}} {{join .Deps " "}}{{end}}' "$@" |
+		awk '$1 ~ /\.test$/ {
+			kind = "light"
+			for (i = 2; i <= NF; i++) if ($i ~ /^(github\.com\/FerretDB\/FerretDB\/|knative\.dev\/|k8s\.io\/)/) kind = "heavy"
+			sub(/\.test$/, "", $1)
+			print kind, $1
+		}')
+	for pkg in "$@"; do
+		case $RACE in
+		all) echo "race $pkg" ;;
+		off) echo "plain $pkg" ;;
+		*) if grep -qxF "light $pkg" <<<"$kinds"; then echo "race $pkg"; else echo "plain $pkg"; fi ;;
+		esac
+	done
+}
+
+unit_module() {
+	local dir=$1 label=$1 pkgs modpath race plain
+	[[ $dir == . ]] && label=root
+	say "module $label: go vet"
+	if (cd "$dir" && go vet ./... >"$WORK/vet.log" 2>&1); then
+		echo "ok    go vet ($label)"
+	else
+		sed 's/^/    /' "$WORK/vet.log"
+		failed "go vet ($label)"
+	fi
+	say "module $label: go test"
+	(
+		cd "$dir"
+		modpath=$(go list -m)
+		# The end-to-end tests run once, in the e2e step.
+		pkgs=$(go list -e ./... | grep -v -E "^$modpath/tests(/|$)" || true)
+		[[ -n $pkgs ]] || { echo "(no packages)"; exit 0; }
+		# shellcheck disable=SC2086
+		split=$(race_split $pkgs)
+		race=$(sed -n 's/^race //p' <<<"$split")
+		plain=$(sed -n 's/^plain //p' <<<"$split")
+		# shellcheck disable=SC2086
+		[[ -z $race ]] || gotest "$label (race)" "" -count=1 -timeout "$TEST_TIMEOUT" -race $race
+		# shellcheck disable=SC2086
+		[[ -z $plain ]] || gotest "$label" "" -count=1 -timeout "$TEST_TIMEOUT" $plain
+	)
+}
+
+run_unit() {
+	local mods m
+	mapfile -t mods < <(modules)
+	for m in "${mods[@]}"; do
+		unit_module "$m" </dev/null
+	done
+}
+
+# fuzz_targets prints "MODULE_DIR PACKAGE_DIR FuzzName" for every fuzz target.
+fuzz_targets() {
+	local file dir mod pkg name
+	grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata \
+		--exclude-dir=node_modules --exclude-dir=vendor '^func Fuzz[A-Za-z0-9_]*\(' . | sort |
+		while read -r file; do
+			dir=$(dirname "$file")
+			mod=$dir
+			while [[ ! -f $mod/go.mod && $mod != . ]]; do mod=$(dirname "$mod"); done
+			pkg=.
+			[[ $dir == "$mod" ]] || pkg=./${dir#"$mod"/}
+			for name in $(sed -n -E 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$file"); do
+				echo "${mod#./} $pkg $name"
+			done
+		done
+}
+
+run_fuzz() {
+	local targets t mod pkg name
+	say "fuzz: every target for $FUZZTIME"
+	mapfile -t targets < <(fuzz_targets)
+	((${#targets[@]} > 0)) || echo "(no fuzz targets)"
+	for t in "${targets[@]}"; do
+		read -r mod pkg name <<<"$t"
+		echo "fuzz $name in $mod ($pkg)"
+		(cd "$mod" && gotest "fuzz $name" -v -run='^$' -fuzz="^$name\$" -fuzztime="$FUZZTIME" "$pkg") </dev/null
+	done
+}
+
+run_e2e() {
+	say "e2e: go test -v ./tests/..."
+	if [[ -z $(go list ./tests/... 2>/dev/null) ]]; then
+		echo "(no end-to-end tests yet)"
+		return 0
+	fi
+	gotest e2e -v -count=1 -timeout "$TEST_TIMEOUT" ./tests/... </dev/null
+}
+
+# ---------------------------------------------------------------- main
+
+say "agentchat tests ($MODE): $(go version | cut -d' ' -f3-), $(nproc) cores, cache $CACHE"
+build_helpers
+if [[ $MODE != fuzz ]]; then
+	install_services
+	start_services
+fi
+case $MODE in
+all)
+	run_unit
+	run_fuzz
+	run_e2e
+	;;
+unit) run_unit ;;
+fuzz) run_fuzz ;;
+e2e) run_e2e ;;
+esac
+stop_services
+say "done in $((SECONDS / 60))m$((SECONDS % 60))s"
+"$TOOLS/testsummary" -total "$COUNTS"
