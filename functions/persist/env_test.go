@@ -1,0 +1,175 @@
+package function
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// fixture is one test's private database on the test MongoDB, with
+// helpers to seed what accounts would have written.
+type fixture struct {
+	t   testing.TB
+	db  *mongo.Database
+	cfg map[string]string
+}
+
+// newFixture gives the test its own database, dropped at the end. It skips
+// when no test MongoDB is configured, unless CI=true.
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	uri := os.Getenv("AGENTCHAT_TEST_MONGODB_URI")
+	if uri == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("AGENTCHAT_TEST_MONGODB_URI is not set (CI=true)")
+		}
+		t.Skip("AGENTCHAT_TEST_MONGODB_URI is not set: no test MongoDB")
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "persist_" + safeName(t.Name()) + "_" + randomHex(4)
+	db := client.Database(name)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = db.Drop(ctx)
+		_ = client.Disconnect(ctx)
+	})
+	return &fixture{t: t, db: db, cfg: map[string]string{"MONGODB_URI": uri, "MONGODB_DATABASE": name}}
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-zA-Z0-9]+`)
+
+func safeName(s string) string {
+	s = strings.ToLower(unsafeChars.ReplaceAllString(s, "_"))
+	if len(s) > 30 {
+		s = s[len(s)-30:]
+	}
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// start runs a persist instance on the fixture's database, stopped at the end.
+func (fx *fixture) start() *Function {
+	fx.t.Helper()
+	f := New()
+	if err := f.Start(context.Background(), fx.cfg); err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.t.Cleanup(func() { _ = f.Stop(context.Background()) })
+	return f
+}
+
+func (fx *fixture) insert(coll string, docs ...any) {
+	fx.t.Helper()
+	if _, err := fx.db.Collection(coll).InsertMany(context.Background(), docs); err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
+// user seeds a user (kind "user") with its devices.
+func (fx *fixture) user(id string, devices ...string) {
+	fx.t.Helper()
+	fx.insert(collUsers, bson.M{"_id": id, "kind": "user", "name": id, "createdAt": time.Now()})
+	for _, d := range devices {
+		fx.insert(collDevices, bson.M{"_id": d, "user": id, "publicKey": "AAAA", "createdAt": time.Now()})
+	}
+}
+
+func (fx *fixture) conversation(id string, members ...string) {
+	fx.t.Helper()
+	fx.insert(collConversations, bson.M{"_id": id, "kind": "group", "members": members, "createdBy": members[0],
+		"createdAt": time.Now(), "updatedAt": time.Now()})
+}
+
+func (fx *fixture) revoke(device string) {
+	fx.t.Helper()
+	_, err := fx.db.Collection(collDevices).UpdateOne(context.Background(), bson.M{"_id": device},
+		bson.M{"$set": bson.M{"revokedAt": time.Now()}})
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
+func (fx *fixture) count(coll string, filter any) int64 {
+	fx.t.Helper()
+	n, err := fx.db.Collection(coll).CountDocuments(context.Background(), filter)
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	return n
+}
+
+// collUsers is accounts' collection; persist itself never reads it.
+const collUsers = "users"
+
+// envelope builds an envelope that passes e2ee Validate, wrapped for
+// devices: random bytes of the right sizes, no real key needed.
+func envelope(devices ...string) *e2ee.Envelope {
+	rnd := func(n int) []byte { b := make([]byte, n); _, _ = rand.Read(b); return b }
+	env := &e2ee.Envelope{V: e2ee.Version, Nonce: rnd(12), Ciphertext: rnd(48)}
+	for _, d := range devices {
+		env.Keys = append(env.Keys, e2ee.WrappedKey{Device: d, Ephemeral: rnd(32), Nonce: rnd(12), Wrapped: rnd(48)})
+	}
+	return env
+}
+
+func sent(t testing.TB, conv, user, device, cmid string, env *e2ee.Envelope) event.Event {
+	t.Helper()
+	e, err := events.NewMessageSent(events.SourceConnectorPrefix+"test", conv, user, device,
+		events.MessageSent{ClientMessageID: cmid, Envelope: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// handle calls f.Handle like a broker that retries on errors (500s).
+func handle(t testing.TB, f *Function, e event.Event) *event.Event {
+	t.Helper()
+	var err error
+	for range 10 {
+		var reply *event.Event
+		if reply, err = f.Handle(context.Background(), e); err == nil {
+			return reply
+		}
+	}
+	t.Fatalf("Handle(%s) kept failing: %v", e.Type(), err)
+	return nil
+}
+
+// decodeReply checks a reply's type and decodes its data.
+func decodeReply[T any](t testing.TB, reply *event.Event, typ string) T {
+	t.Helper()
+	if reply == nil {
+		t.Fatalf("no reply, want %s", typ)
+	}
+	if reply.Type() != typ {
+		t.Fatalf("reply type %s (data %s), want %s", reply.Type(), reply.Data(), typ)
+	}
+	v, err := events.Decode[T](*reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

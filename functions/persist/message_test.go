@@ -1,0 +1,283 @@
+package function
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// tryHandle is handle for goroutines: a broker's retries, errors returned.
+func tryHandle(f *Function, e event.Event) (*event.Event, error) {
+	var err error
+	for range 10 {
+		var reply *event.Event
+		if reply, err = f.Handle(context.Background(), e); err == nil {
+			return reply, nil
+		}
+	}
+	return nil, err
+}
+
+// seedTrio seeds a conversation c1 of alice (a1, a2), bob (b1) and carol (c1d).
+func seedTrio(fx *fixture) []string {
+	fx.user("alice", "a1", "a2")
+	fx.user("bob", "b1")
+	fx.user("carol", "c1d")
+	fx.conversation("c1", "alice", "bob", "carol")
+	return []string{"a1", "a2", "b1", "c1d"}
+}
+
+func TestConcurrentStoresAreGapless(t *testing.T) {
+	fx := newFixture(t)
+	all := seedTrio(fx)
+	instances := []*Function{fx.start(), fx.start(), fx.start(), fx.start()}
+	senders := []events.DeviceRef{{User: "alice", Device: "a1"}, {User: "alice", Device: "a2"},
+		{User: "bob", Device: "b1"}, {User: "carol", Device: "c1d"}}
+
+	const n = 200
+	seqs := make([]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			s := senders[i%len(senders)]
+			e := sent(t, "c1", s.User, s.Device, fmt.Sprintf("m%d", i), envelope(all...))
+			reply, err := tryHandle(instances[i%len(instances)], e)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if reply == nil || reply.Type() != events.TypeMessageStored {
+				errs[i] = fmt.Errorf("message %d: reply %v", i, reply)
+				return
+			}
+			m, err := events.Decode[events.Message](*reply)
+			errs[i], seqs[i] = err, m.Seq
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(seqs)
+	for i, s := range seqs {
+		if s != int64(i+1) {
+			t.Fatalf("sorted seqs[%d] = %d, want %d (gap or duplicate)", i, s, i+1)
+		}
+	}
+	if got := fx.count(collMessages, bson.M{"conversation": "c1"}); got != n {
+		t.Errorf("stored %d documents, want %d", got, n)
+	}
+	var conflicts, probes int64
+	for _, f := range instances {
+		conflicts += f.stats.conflicts.Load()
+		probes += f.stats.probes.Load()
+	}
+	t.Logf("%d messages from 4 instances in %v: %d seq conflicts retried, %d seq probes",
+		n, time.Since(start).Round(time.Millisecond), conflicts, probes)
+}
+
+func TestResendIsTheSameMessage(t *testing.T) {
+	fx := newFixture(t)
+	all := seedTrio(fx)
+	instances := []*Function{fx.start(), fx.start(), fx.start(), fx.start()}
+	// Something already stored, so the resend cannot get seq 1 by luck.
+	handle(t, instances[0], sent(t, "c1", "bob", "b1", "first", envelope(all...)))
+
+	e := sent(t, "c1", "alice", "a1", "hello", envelope(all...))
+	var mu sync.Mutex
+	var got []int64
+	var wg sync.WaitGroup
+	for i := range 5 { // five concurrent deliveries of the same event
+		wg.Go(func() {
+			reply, err := tryHandle(instances[i%len(instances)], e)
+			if err != nil || reply == nil || reply.Type() != events.TypeMessageStored {
+				t.Errorf("delivery %d: reply %v, err %v", i, reply, err)
+				return
+			}
+			m, _ := events.Decode[events.Message](*reply)
+			mu.Lock()
+			got = append(got, m.Seq)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	// ...and five more later, after other messages.
+	handle(t, instances[1], sent(t, "c1", "bob", "b1", "second", envelope(all...)))
+	var first events.Message
+	for i := range 5 {
+		m := decodeReply[events.Message](t, handle(t, instances[i%4], e), events.TypeMessageStored)
+		if i == 0 {
+			first = m
+		} else if !m.StoredAt.Equal(first.StoredAt) {
+			t.Errorf("resend %d: storedAt %v, want %v", i, m.StoredAt, first.StoredAt)
+		}
+		got = append(got, m.Seq)
+	}
+	for i, s := range got {
+		if s != 2 {
+			t.Errorf("reply %d: seq %d, want 2", i, s)
+		}
+	}
+	if n := fx.count(collMessages, bson.M{"clientMessageId": "hello"}); n != 1 {
+		t.Errorf("%d documents for the message, want 1", n)
+	}
+}
+
+func TestRejections(t *testing.T) {
+	fx := newFixture(t)
+	fx.user("alice", "a1", "a2")
+	fx.user("bob", "b1")
+	fx.user("mallory", "m1")
+	fx.user("dave", "d1") // removed from the conversation below
+	fx.conversation("c1", "alice", "bob")
+	fx.revoke("a2")
+	f := fx.start()
+	current := []string{"a1", "b1"}
+
+	tests := []struct {
+		name         string
+		e            func() event.Event
+		code         string
+		wantMissing  []string
+		reasonSubstr string
+	}{
+		{"not a member", func() event.Event { return sent(t, "c1", "mallory", "m1", "x1", envelope(append(current, "m1")...)) },
+			protocol.CodeNotMember, nil, ""},
+		{"no such conversation", func() event.Event { return sent(t, "nope", "alice", "a1", "x2", envelope(current...)) },
+			protocol.CodeNotMember, nil, ""},
+		{"a member device missing", func() event.Event { return sent(t, "c1", "alice", "a1", "x3", envelope("a1")) },
+			protocol.CodeMissingKeys, []string{"b1"}, ""},
+		{"the sender's own device missing", func() event.Event { return sent(t, "c1", "bob", "b1", "x4", envelope("b1")) },
+			protocol.CodeMissingKeys, []string{"a1"}, ""},
+		{"wrapped for a removed member's device", func() event.Event { return sent(t, "c1", "alice", "a1", "x5", envelope("a1", "b1", "d1")) },
+			protocol.CodeBadEnvelope, nil, "outside the conversation"},
+		{"wrapped for a revoked device", func() event.Event { return sent(t, "c1", "alice", "a1", "x6", envelope("a1", "a2", "b1")) },
+			protocol.CodeBadEnvelope, nil, "outside the conversation"},
+		{"sent from a revoked device", func() event.Event { return sent(t, "c1", "alice", "a2", "x7", envelope(current...)) },
+			protocol.CodeUnauthorized, nil, ""},
+		{"malformed envelope", func() event.Event {
+			env := envelope(current...)
+			env.Nonce = env.Nonce[:5]
+			e := sent(t, "c1", "alice", "a1", "x8", envelope(current...))
+			_ = e.SetData("application/json", events.MessageSent{ClientMessageID: "x8", Envelope: env})
+			return e
+		}, protocol.CodeBadEnvelope, nil, "nonce"},
+		{"malformed data", func() event.Event {
+			e := sent(t, "c1", "alice", "a1", "x9", envelope(current...))
+			_ = e.SetData("application/json", []byte(`{"clientMessageId": 7}`))
+			return e
+		}, protocol.CodeBadFrame, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := tt.e()
+			rej := decodeReply[events.MessageRejected](t, handle(t, f, e), events.TypeMessageRejected)
+			if rej.Code != tt.code {
+				t.Errorf("code %q (%s), want %q", rej.Code, rej.Reason, tt.code)
+			}
+			if !slices.Equal(rej.MissingDevices, tt.wantMissing) {
+				t.Errorf("missingDevices %v, want %v", rej.MissingDevices, tt.wantMissing)
+			}
+			if tt.reasonSubstr != "" && !strings.Contains(rej.Reason, tt.reasonSubstr) {
+				t.Errorf("reason %q, want it to mention %q", rej.Reason, tt.reasonSubstr)
+			}
+		})
+	}
+	if n := fx.count(collMessages, bson.M{}); n != 0 {
+		t.Errorf("%d messages stored, want none", n)
+	}
+}
+
+func TestUnaddressableEventsAreDropped(t *testing.T) {
+	fx := newFixture(t)
+	seedTrio(fx)
+	f := fx.start()
+	noSender := sent(t, "c1", "alice", "a1", "y1", envelope("a1"))
+	noSender.SetExtension(events.ExtSenderID, nil)
+	unknown := sent(t, "c1", "alice", "a1", "y2", envelope("a1"))
+	unknown.SetType("io.agentchat.nonsense")
+	for _, e := range []event.Event{noSender, unknown} {
+		reply, err := f.Handle(context.Background(), e)
+		if reply != nil || err != nil {
+			t.Errorf("%s: reply %v, err %v; want neither", e.ID(), reply, err)
+		}
+	}
+}
+
+func TestResendAfterKeyChangeIsStillStored(t *testing.T) {
+	fx := newFixture(t)
+	all := seedTrio(fx)
+	f := fx.start()
+	e := sent(t, "c1", "alice", "a1", "early", envelope(all...))
+	want := decodeReply[events.Message](t, handle(t, f, e), events.TypeMessageStored)
+	fx.user("erin", "e1")
+	_, err := fx.db.Collection(collConversations).UpdateOne(context.Background(), bson.M{"_id": "c1"},
+		bson.M{"$set": bson.M{"members": []string{"alice", "bob", "carol", "erin"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeReply[events.Message](t, handle(t, f, e), events.TypeMessageStored)
+	if got.Seq != want.Seq {
+		t.Errorf("resend seq %d, want %d", got.Seq, want.Seq)
+	}
+	// A new message must now include erin's device.
+	rej := decodeReply[events.MessageRejected](t, handle(t, f, sent(t, "c1", "alice", "a1", "late", envelope(all...))), events.TypeMessageRejected)
+	if rej.Code != protocol.CodeMissingKeys || !slices.Equal(rej.MissingDevices, []string{"e1"}) {
+		t.Errorf("got %s %v, want missing_keys [e1]", rej.Code, rej.MissingDevices)
+	}
+}
+
+func TestStoredDocument(t *testing.T) {
+	fx := newFixture(t)
+	all := seedTrio(fx)
+	f := fx.start()
+	env := envelope(all...)
+	m := decodeReply[events.Message](t, handle(t, f, sent(t, "c1", "bob", "b1", "doc", env)), events.TypeMessageStored)
+	var raw bson.Raw
+	if err := fx.db.Collection(collMessages).FindOne(context.Background(), bson.M{"_id": "c1/1"}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	ct := raw.Lookup("envelope", "ct")
+	if ct.Type != bson.TypeBinary {
+		t.Errorf("envelope.ct stored as %v, want binary", ct.Type)
+	}
+	if _, data := ct.Binary(); string(data) != string(env.Ciphertext) {
+		t.Errorf("stored ciphertext differs")
+	}
+	got := []any{raw.Lookup("conversation").StringValue(), raw.Lookup("seq").Int64(), raw.Lookup("sender").StringValue(),
+		raw.Lookup("senderDevice").StringValue(), raw.Lookup("clientMessageId").StringValue()}
+	want := []any{"c1", int64(1), "bob", "b1", "doc"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("document %v, want %v", got, want)
+	}
+	if m.Seq != 1 || m.Envelope.Keys[0].Device != "a1" {
+		t.Errorf("reply %+v", m)
+	}
+}
+
+func TestStartNeedsMongoURI(t *testing.T) {
+	f := New()
+	if err := f.Start(context.Background(), map[string]string{}); err == nil {
+		t.Fatal("Start without MONGODB_URI succeeded")
+	}
+	if ok, _ := f.Ready(context.Background()); ok {
+		t.Error("Ready before a successful Start")
+	}
+	if _, err := f.Handle(context.Background(), event.New()); err == nil {
+		t.Error("Handle before Start did not fail")
+	}
+}

@@ -1,0 +1,33 @@
+package function
+
+import (
+	"context"
+	"slices"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// moveCursor is the rule for a receipt: a member's delivered (or read)
+// cursor moves forward to the acked seq, never back. Receipts from
+// non-members and malformed ones are dropped with a log line: a retry
+// could not change the answer. Round trips: conversation + 1–3 (see
+// mongoStore.AdvanceCursor).
+func (f *Function) moveCursor(ctx context.Context, s store, e event.Event) error {
+	r, err := events.Decode[events.Receipt](e)
+	if err != nil {
+		f.log.Warn("persist: dropping malformed receipt", "id", e.ID(), "err", err)
+		return nil
+	}
+	a, _ := actorOf(e) // valid: Decode checked the extensions
+	members, found, err := s.Members(ctx, a.conversation)
+	if err != nil {
+		return err
+	}
+	if !found || !slices.Contains(members, a.user) {
+		f.log.Info("persist: ignoring receipt from a non-member", "conversation", a.conversation, "user", a.user)
+		return nil
+	}
+	return s.AdvanceCursor(ctx, a.conversation, a.user, r.Seq, e.Type() == events.TypeReceiptRead)
+}

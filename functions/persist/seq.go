@@ -1,0 +1,184 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// Seq allocation under contention: how often to try, and how long to back
+// off between tries (full jitter, doubling from seqBackoffBase up to
+// seqBackoffMax). After maxSeqAttempts the event fails with 500 and the
+// broker's own retry takes over.
+const (
+	maxSeqAttempts = 40
+	seqBackoffBase = 500 * time.Microsecond
+	seqBackoffMax  = 20 * time.Millisecond
+)
+
+// allocate stores m under its conversation's next seq: find the last seq,
+// insert last+1. The unique indexes make the insert the only arbiter, so
+// seqs stay gapless and unique with any number of persist instances on a
+// database without transactions or atomic updates. A refused insert is
+// either a resend (its idempotency key is stored: answer with that
+// message) or a lost race for the seq (look again and retry).
+func (f *Function) allocate(ctx context.Context, s store, m events.Message) (events.Message, error) {
+	key := keyOf(m)
+	done, err := f.turns.take(ctx, m.ConversationID)
+	if err != nil {
+		return m, err
+	}
+	defer done()
+	for attempt := 1; ; attempt++ {
+		last, err := f.lastSeq(ctx, s, m.ConversationID)
+		if err != nil {
+			return m, err
+		}
+		m.Seq = last + 1
+		// BSON dates hold milliseconds: truncate so that the reply to this
+		// send and to any resend read back from the store are equal.
+		m.StoredAt = time.Now().UTC().Truncate(time.Millisecond)
+		err = s.InsertMessage(ctx, m)
+		if err == nil {
+			f.hints.raise(m.ConversationID, m.Seq)
+			f.stats.stored.Add(1)
+			if attempt > 1 {
+				f.log.Debug("persist: seq contended", "conversation", m.ConversationID, "seq", m.Seq, "attempts", attempt)
+			}
+			return m, nil
+		}
+		if !errors.Is(err, errDuplicate) {
+			return m, err
+		}
+		if stored, ok, err := f.resolveDuplicate(ctx, s, key, m.Seq); err != nil || ok {
+			if ok {
+				f.stats.resends.Add(1)
+			}
+			return stored, err
+		}
+		f.stats.conflicts.Add(1)
+		if attempt == maxSeqAttempts {
+			f.log.Warn("persist: seq allocation gave up", "conversation", m.ConversationID, "attempts", attempt)
+			return m, fmt.Errorf("persist: seq of conversation %s contended %d times", m.ConversationID, attempt)
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return m, err
+		}
+	}
+}
+
+// resolveDuplicate finds out why inserting the message with key at seq
+// was refused, with lookups by _id where possible. ok means it is a
+// resend and m is what was stored; !ok means another message took seq.
+func (f *Function) resolveDuplicate(ctx context.Context, s store, key idemKey, seq int64) (m events.Message, ok bool, err error) {
+	at, taken, err := s.MessageAt(ctx, key.Conversation, seq)
+	if taken {
+		f.hints.raise(key.Conversation, seq)
+	}
+	if err != nil || taken {
+		// Taken by this very message (a concurrent delivery of it), or by
+		// another one: a lost race, unless this message is also stored
+		// at an earlier seq, which the next attempt will find out.
+		return at, taken && keyOf(at) == key, err
+	}
+	// The seq is free, so the idempotency index refused: a resend of a
+	// message stored earlier. This is the one scan on FerretDB.
+	return s.FindMessage(ctx, key)
+}
+
+func keyOf(m events.Message) idemKey {
+	return idemKey{Conversation: m.ConversationID, Sender: m.SenderID, SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID}
+}
+
+// lastSeq finds a conversation's highest seq by galloping up from the
+// highest seq this instance has seen there (1 lookup when that is still
+// the last), then binary-searching: it relies on seqs being gapless and
+// never deleted. On MongoDB a sort on the (conversation, seq) index would
+// do in one query, but FerretDB answers a sorted query by scanning and
+// sorting the whole collection (55 ms at 100 messages, growing), while a
+// lookup by _id takes about a millisecond.
+func (f *Function) lastSeq(ctx context.Context, s store, conversation string) (int64, error) {
+	lo := f.hints.get(conversation) // known to exist (0: nothing known)
+	hi := int64(-1)                 // known not to exist
+	for step := int64(1); hi < 0; step *= 2 {
+		f.stats.probes.Add(1)
+		ok, err := s.HasSeq(ctx, conversation, lo+step)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			hi = lo + step
+		} else {
+			lo += step
+		}
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		f.stats.probes.Add(1)
+		ok, err := s.HasSeq(ctx, conversation, mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	f.hints.raise(conversation, lo)
+	return lo, nil
+}
+
+// seqHints remembers, per conversation, the highest seq this instance has
+// seen stored. It is only a starting point for lastSeq (a stale one costs
+// a few lookups, never a wrong seq), so it is safe to keep: it says
+// nothing about who may read a conversation. It is bounded by dropping
+// everything when full.
+type seqHints struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+const maxSeqHints = 100_000
+
+func (h *seqHints) get(conversation string) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.m[conversation]
+}
+
+func (h *seqHints) raise(conversation string, seq int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= maxSeqHints {
+		h.m = make(map[string]int64)
+	}
+	if seq > h.m[conversation] {
+		h.m[conversation] = seq
+	}
+}
+
+// backoff is a random wait in [0, min(base*2^attempt, max)).
+func backoff(attempt int) time.Duration {
+	ceil := seqBackoffMax
+	if attempt < 16 && seqBackoffBase<<attempt < ceil {
+		ceil = seqBackoffBase << attempt
+	}
+	return rand.N(ceil)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
