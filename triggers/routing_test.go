@@ -64,8 +64,8 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeAgentDone, model, "route-agent"},
 		{events.TypeAgentError, nil, "route-agent"},
 		{events.TypeMediaUploadRequested, nil, "media"},
-		{events.TypeMediaUploadReady, nil, ""},
-		{events.TypeMediaStored, nil, ""},
+		{events.TypeMediaUploadReady, nil, "route-media"},
+		{events.TypeMediaStored, nil, "route-media"},
 		{"io.agentchat.agent.unknown", nil, "route-agent"},
 		{"com.example.other", nil, ""},
 	}
