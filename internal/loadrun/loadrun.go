@@ -60,22 +60,23 @@ type Options struct {
 
 // Result is what a run observed.
 type Result struct {
-	Conversations int
-	Sent          int           // messages handed to Send
-	Stored        int           // of those, with a stored tick
-	Expected      int           // (device, message) deliveries that should happen
-	Received      int           // deliveries the devices' applications got
-	Duplicates    int           // deliveries of a (conversation, seq) a device already had
-	OutOfOrder    int           // deliveries below a seq the device had already shown
-	Lost          int           // Expected - (unique deliveries)
-	Undecryptable int           // error events for messages that could not be opened
-	DeliveredTick int           // own messages that reached ✓✓
-	ReadTick      int           // own messages that reached read
-	TickEligible  int           // own messages in conversations with another connected member
-	SendDuration  time.Duration // first Send to last stored
-	Duration      time.Duration // first Send to last delivery
-	Latencies     []time.Duration
-	Errors        []string
+	Conversations   int
+	ConversationIDs []string
+	Sent            int           // messages handed to Send
+	Stored          int           // of those, with a stored tick
+	Expected        int           // (device, message) deliveries that should happen
+	Received        int           // deliveries the devices' applications got
+	Duplicates      int           // deliveries of a (conversation, seq) a device already had
+	OutOfOrder      int           // deliveries below a seq the device had already shown
+	Lost            int           // Expected - (unique deliveries)
+	Undecryptable   int           // error events for messages that could not be opened
+	DeliveredTick   int           // own messages that reached ✓✓
+	ReadTick        int           // own messages that reached read
+	TickEligible    int           // own messages in conversations with another connected member
+	SendDuration    time.Duration // first Send to last stored
+	Duration        time.Duration // first Send to last delivery
+	Latencies       []time.Duration
+	Errors          []string
 }
 
 // Throughput is stored messages per second over the sending phase.
@@ -214,6 +215,10 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 	}
 	r.res.Conversations = len(r.convMembers)
+	for id := range r.convMembers {
+		r.res.ConversationIDs = append(r.res.ConversationIDs, id)
+	}
+	sort.Strings(r.res.ConversationIDs)
 	for i, u := range r.users[:r.o.Clients] {
 		if err := r.connect(ctx, i, u); err != nil {
 			return err

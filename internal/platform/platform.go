@@ -416,3 +416,11 @@ func RepoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// SigningKey is the accounts token key (kid and private key), for tests
+// that need to mint tokens accounts would not issue (expired ones).
+func (p *Platform) SigningKey() (kid string, key ed25519.PrivateKey) {
+	kid, enc, _ := strings.Cut(p.signingKey, ":")
+	seed, _ := base64.StdEncoding.DecodeString(enc)
+	return kid, ed25519.NewKeyFromSeed(seed)
+}

@@ -1,0 +1,116 @@
+// Command agentchat runs the whole platform on one machine: Redis, MongoDB
+// and S3 as configured (embedded ones when no URLs are given), the local
+// broker with the real Trigger files, every function as its own func-go
+// process, and a connector. It creates demo users and prints where to
+// connect. `make run` runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/agentchat/agentchat/internal/backing"
+	"github.com/agentchat/agentchat/internal/platform"
+	"github.com/agentchat/agentchat/sdk/client"
+)
+
+func main() {
+	connectors := flag.Int("connectors", 1, "connector processes to run")
+	connAddr := flag.String("listen", "127.0.0.1:8080", "address of the first connector (the next ones use the following ports)")
+	accountsAddr := flag.String("accounts", "127.0.0.1:8081", "address of the accounts function")
+	brokerAddr := flag.String("broker", "127.0.0.1:8082", "address of the local broker")
+	demo := flag.Bool("demo", true, "create the demo users (demo, demo2) and a conversation between them")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(log, *connectors, *connAddr, *accountsAddr, *brokerAddr, *demo); err != nil {
+		log.Error("agentchat: exit", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr string, demo bool) error {
+	var bcfg backing.Config
+	if err := envconfig.Process("", &bcfg); err != nil {
+		return fmt.Errorf("agentchat: config: %w", err)
+	}
+	bcfg.Logger = log
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	svc, err := backing.Start(ctx, bcfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	addrs := []string{connAddr}
+	host, port, _ := strings.Cut(connAddr, ":")
+	for i := 1; i < connectors; i++ {
+		var p int
+		fmt.Sscan(port, &p)
+		addrs = append(addrs, fmt.Sprintf("%s:%d", host, p+10+i))
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	p, err := platform.Start(startCtx, platform.Config{
+		RedisURL: svc.RedisURL, MongoURI: svc.MongoURI,
+		S3:         platform.S3{Endpoint: svc.S3.Endpoint, AccessKey: svc.S3.AccessKey, SecretKey: svc.S3.SecretKey},
+		Connectors: connectors, ConnectorAddrs: addrs, AccountsAddr: accountsAddr, BrokerAddr: brokerAddr,
+		Env: map[string]string{"LOG_LEVEL": os.Getenv("LOG_LEVEL")}, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p.Close(ctx)
+	}()
+	if demo {
+		if err := createDemo(ctx, p.AccountsURL()); err != nil {
+			log.Warn("agentchat: demo users", "err", err)
+		}
+	}
+	fmt.Printf(`
+agentchat is running.
+  connector (WebSocket): %s
+  accounts (HTTP):       %s
+  broker ingress:        %s
+  backing services:      redis %s, mongodb %s, s3 %q (embedded: %s)
+  demo users:            demo / %s and demo2 / %s
+  try it from two terminals:
+    go run ./cmd/chat -accounts %s -connector %s -user demo -password %s -with demo2
+    go run ./cmd/chat -accounts %s -connector %s -user demo2 -password %s -with demo
+Ctrl-C stops everything.
+`, strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
+		strings.Join(svc.Embedded, ", "), demoPassword, demoPassword,
+		p.AccountsURL(), p.ConnectorURLs()[0], demoPassword, p.AccountsURL(), p.ConnectorURLs()[0], demoPassword)
+	<-ctx.Done()
+	log.Info("agentchat: stopping")
+	return nil
+}
+
+const demoPassword = "demo-password"
+
+// createDemo signs up the demo users (again is fine) so a newcomer can log
+// in at once.
+func createDemo(ctx context.Context, accountsURL string) error {
+	acc := client.NewAccounts(accountsURL, nil)
+	for _, name := range []string{"demo", "demo2"} {
+		if _, err := acc.Signup(ctx, name, demoPassword, strings.ToUpper(name[:1])+name[1:]); err != nil && !client.IsStatus(err, 409) {
+			return errors.Join(fmt.Errorf("signup %s", name), err)
+		}
+	}
+	return nil
+}
