@@ -1,23 +1,36 @@
 package function
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"os"
+)
 
 // config is what Start reads. func hands Start one map, its ./cfg file
 // merged with the process environment, so config is read from that map
 // rather than from os.Getenv: several instances in one test process can
-// then point at different databases.
+// then point at different databases. Empty values mean "default" (a
+// ConfigMap key that is present but empty arrives as an empty variable).
 type config struct {
-	MongoURI string // MONGODB_URI, required
-	Database string // MONGODB_DATABASE, default "agentchat"
+	MongoURI string     // MONGODB_URI, required
+	Database string     // MONGODB_DATABASE, default "agentchat"
+	LogLevel slog.Level // LOG_LEVEL: DEBUG, INFO (default), WARN or ERROR
 }
 
 func configFrom(m map[string]string) (config, error) {
-	c := config{MongoURI: m["MONGODB_URI"], Database: m["MONGODB_DATABASE"]}
-	if c.Database == "" {
-		c.Database = "agentchat"
-	}
+	c := config{MongoURI: m["MONGODB_URI"], Database: cmp.Or(m["MONGODB_DATABASE"], "agentchat")}
 	if c.MongoURI == "" {
 		return c, fmt.Errorf("persist: config: MONGODB_URI is required")
 	}
+	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(m["LOG_LEVEL"], "INFO"))); err != nil {
+		return c, fmt.Errorf("persist: config: LOG_LEVEL: %w", err)
+	}
 	return c, nil
+}
+
+// newLogger logs JSON to stderr: ids, codes and counts only, never an
+// envelope or anything else a client sent as content.
+func newLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("function", "persist")
 }

@@ -46,7 +46,7 @@ type stats struct {
 
 // New is called by func's runtime once per process.
 func New() *Function {
-	return &Function{log: slog.Default().With("component", "persist"), turns: newTurns()}
+	return &Function{log: newLogger(slog.LevelInfo), turns: newTurns()}
 }
 
 // Start connects to MongoDB and ensures persist's indexes.
@@ -55,6 +55,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
+	f.log = newLogger(c.LogLevel)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	s, err := openMongo(ctx, c.MongoURI, c.Database)

@@ -2,15 +2,19 @@ package function
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/agentchat/agentchat/sdk/events"
 )
 
-// Handle dispatches one event. Bad input gets a reply event or is dropped
-// with a log line (retrying cannot fix it); an infrastructure error is
-// returned, which func turns into a 500 and the broker into a retry.
+// Handle dispatches one event. A bad message gets a message.rejected reply
+// (its sender's device is told why); an event that cannot be answered at
+// all gets 400 (dead-lettered, never retried); an infrastructure error is
+// returned as is, which func turns into a 500 and the broker into a retry.
 func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
 	d := f.deps.Load()
 	if d == nil {
@@ -22,8 +26,15 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	case events.TypeReceiptDelivered, events.TypeReceiptRead:
 		return nil, f.moveCursor(ctx, d.store, e)
 	}
-	f.log.Warn("persist: ignoring event of a type no trigger should send here", "type", e.Type(), "id", e.ID())
-	return nil, nil
+	return nil, f.refuse(e, fmt.Errorf("type %q is not persist's", e.Type()))
+}
+
+// refuse logs why e can never be handled and returns 400, which brokers
+// do not retry: the event goes to the dead-letter sink, where an operator
+// sees it. The reason names ids and types, never content.
+func (f *Function) refuse(e event.Event, reason error) error {
+	f.log.Warn("persist: refused", "event", e.ID(), "type", e.Type(), "source", e.Source(), "reason", reason.Error())
+	return cehttp.NewResult(http.StatusBadRequest, "persist: %v", reason)
 }
 
 // actor is who caused an event: the authenticated user and device the

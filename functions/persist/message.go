@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -19,8 +20,7 @@ import (
 func (f *Function) storeMessage(ctx context.Context, s store, e event.Event) (*event.Event, error) {
 	a, ok := actorOf(e)
 	if !ok {
-		f.log.Warn("persist: dropping message.sent without valid conversation, sender and device", "id", e.ID())
-		return nil, nil
+		return nil, f.refuse(e, fmt.Errorf("conversation, sender and device extensions are required"))
 	}
 	sent, rej := decodeSent(e)
 	if rej != nil {

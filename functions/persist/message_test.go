@@ -2,7 +2,9 @@ package function
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
@@ -202,7 +205,7 @@ func TestRejections(t *testing.T) {
 	}
 }
 
-func TestUnaddressableEventsAreDropped(t *testing.T) {
+func TestUnanswerableEventsAreRefused(t *testing.T) {
 	fx := newFixture(t)
 	seedTrio(fx)
 	f := fx.start()
@@ -212,10 +215,16 @@ func TestUnaddressableEventsAreDropped(t *testing.T) {
 	unknown.SetType("io.agentchat.nonsense")
 	for _, e := range []event.Event{noSender, unknown} {
 		reply, err := f.Handle(context.Background(), e)
-		if reply != nil || err != nil {
-			t.Errorf("%s: reply %v, err %v; want neither", e.ID(), reply, err)
+		if reply != nil || !refused(err) {
+			t.Errorf("%s: reply %v, err %v; want no reply and 400", e.ID(), reply, err)
 		}
 	}
+}
+
+// refused reports whether err is the 400 result brokers do not retry.
+func refused(err error) bool {
+	var r *cehttp.Result
+	return errors.As(err, &r) && r.StatusCode == http.StatusBadRequest
 }
 
 func TestResendAfterKeyChangeIsStillStored(t *testing.T) {

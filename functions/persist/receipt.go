@@ -10,15 +10,14 @@ import (
 )
 
 // moveCursor is the rule for a receipt: a member's delivered (or read)
-// cursor moves forward to the acked seq, never back. Receipts from
-// non-members and malformed ones are dropped with a log line: a retry
-// could not change the answer. Round trips: conversation + 1–3 (see
+// cursor moves forward to the acked seq, never back. A receipt from a
+// non-member is ignored with a log line (nobody waits for an answer); a
+// malformed one is refused with 400. Round trips: conversation + 1–3 (see
 // mongoStore.AdvanceCursor).
 func (f *Function) moveCursor(ctx context.Context, s store, e event.Event) error {
 	r, err := events.Decode[events.Receipt](e)
 	if err != nil {
-		f.log.Warn("persist: dropping malformed receipt", "id", e.ID(), "err", err)
-		return nil
+		return f.refuse(e, err)
 	}
 	a, _ := actorOf(e) // valid: Decode checked the extensions
 	members, found, err := s.Members(ctx, a.conversation)
