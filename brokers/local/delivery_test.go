@@ -198,3 +198,18 @@ func TestUnresolvedSubscriberIsRetriedUntilSet(t *testing.T) {
 		t.Errorf("subscriber got %d requests, want 1", got)
 	}
 }
+
+func TestDeliveryFormatJSONIsStructured(t *testing.T) {
+	sub := newSubscriber(t, nil)
+	b, url := start(t, Config{
+		Broker:      testBroker(t, ""),
+		Triggers:    []eventingv1.Trigger{trig(t, "t1", "sub", typeFilter("test.a"), "    format: json\n")},
+		Subscribers: map[string]string{"sub": sub.URL()},
+	})
+	post(t, url, newEvent("e1", "test.a", nil), false)
+	eventually(t, 5*time.Second, "delivery", func() bool { return delivered(b, "t1", "test.a") == 1 })
+	h := sub.all()[0].header
+	if got := h.Get("Content-Type"); !strings.HasPrefix(got, "application/cloudevents+json") || h.Get("Ce-Id") != "" {
+		t.Errorf("got Content-Type %q, ce-id %q; want structured mode", got, h.Get("Ce-Id"))
+	}
+}
