@@ -273,23 +273,26 @@ race_split() {
 	done
 }
 
+# unit_module DIR: go vet and go test of one module. No subshells here, so
+# that an interrupt ends the run right after the running go test.
 unit_module() {
-	local dir=$1 label=$1 pkgs modpath race plain
+	local dir=$1 label=$1 pkgs modpath split race plain
 	[[ $dir == . ]] && label=root
+	cd "$ROOT/$dir"
 	say "module $label: go vet"
-	if (cd "$dir" && go vet ./... >"$WORK/vet.log" 2>&1); then
+	if go vet ./... >"$WORK/vet.log" 2>&1; then
 		echo "ok    go vet ($label)"
 	else
 		sed 's/^/    /' "$WORK/vet.log"
 		failed "go vet ($label)"
 	fi
 	say "module $label: go test"
-	(
-		cd "$dir"
-		modpath=$(go list -m)
-		# The end-to-end tests run once, in the e2e step.
-		pkgs=$(go list -e ./... | grep -v -E "^$modpath/tests(/|$)" || true)
-		[[ -n $pkgs ]] || { echo "(no packages)"; exit 0; }
+	modpath=$(go list -m)
+	# The end-to-end tests run once, in the e2e step.
+	pkgs=$(go list -e ./... | grep -v -E "^$modpath/tests(/|$)" || true)
+	if [[ -z $pkgs ]]; then
+		echo "(no packages)"
+	else
 		# shellcheck disable=SC2086
 		split=$(race_split $pkgs)
 		race=$(sed -n 's/^race //p' <<<"$split")
@@ -298,7 +301,8 @@ unit_module() {
 		[[ -z $race ]] || gotest "$label (race)" "" -count=1 -timeout "$TEST_TIMEOUT" -race $race
 		# shellcheck disable=SC2086
 		[[ -z $plain ]] || gotest "$label" "" -count=1 -timeout "$TEST_TIMEOUT" $plain
-	)
+	fi
+	cd "$ROOT"
 }
 
 run_unit() {
@@ -334,7 +338,9 @@ run_fuzz() {
 	for t in "${targets[@]}"; do
 		read -r mod pkg name <<<"$t"
 		echo "fuzz $name in $mod ($pkg)"
-		(cd "$mod" && gotest "fuzz $name" -v -run='^$' -fuzz="^$name\$" -fuzztime="$FUZZTIME" "$pkg") </dev/null
+		cd "$ROOT/$mod"
+		gotest "fuzz $name" -v -run='^$' -fuzz="^$name\$" -fuzztime="$FUZZTIME" "$pkg" </dev/null
+		cd "$ROOT"
 	done
 }
 
