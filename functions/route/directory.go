@@ -1,0 +1,37 @@
+package function
+
+import (
+	"context"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// agent is a member whose user kind is "agent".
+type agent struct {
+	ID   string
+	Kind string // agentKind: which runtime answers it (Triggers filter on it)
+}
+
+// directory is route's read-only view of MongoDB: accounts' users,
+// devices and conversations, persist's messages. Every call reads fresh:
+// route caches nothing, so a removed member or a revoked device stops
+// receiving with the next event after the change.
+type directory interface {
+	// Members returns a conversation's member user ids; ok is false when
+	// the conversation does not exist.
+	Members(ctx context.Context, conversation string) (members []string, ok bool, err error)
+	// Devices returns the non-revoked devices of users.
+	Devices(ctx context.Context, users []string) ([]events.DeviceRef, error)
+	// Agents returns those of users that are agents.
+	Agents(ctx context.Context, users []string) ([]agent, error)
+	// MessagesAfter returns up to limit messages of a conversation with
+	// seq > after, in seq order.
+	MessagesAfter(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error)
+	// LastSeq returns a conversation's newest seq (0 when empty); from is
+	// the caller's guess of a seq that exists, where a search may start.
+	LastSeq(ctx context.Context, conversation string, from int64) (int64, error)
+	// Ping checks that MongoDB answers.
+	Ping(ctx context.Context) error
+	// Close releases connections.
+	Close(ctx context.Context) error
+}

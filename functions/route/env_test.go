@@ -1,0 +1,301 @@
+package function
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// fixture is one test's private database and Redis prefix on the test
+// services, with helpers to seed what accounts, persist and connectors
+// would have written, and to watch what route publishes.
+type fixture struct {
+	t      testing.TB
+	db     *mongo.Database
+	redis  *redis.Client
+	prefix string
+	cfg    map[string]string
+}
+
+func need(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set (CI=true)", name)
+		}
+		t.Skipf("%s is not set: no test service", name)
+	}
+	return v
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	mongoURI := need(t, "AGENTCHAT_TEST_MONGODB_URI")
+	redisURL := need(t, "AGENTCHAT_TEST_REDIS_URL")
+	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := safeName(t.Name()) + "_" + randomHex(4)
+	db := client.Database("route_" + suffix)
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opts)
+	prefix := "test:route:" + suffix + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = db.Drop(ctx)
+		_ = client.Disconnect(ctx)
+		if keys, err := rc.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
+			rc.Del(ctx, keys...)
+		}
+		_ = rc.Close()
+	})
+	return &fixture{t: t, db: db, redis: rc, prefix: prefix, cfg: map[string]string{
+		"MONGODB_URI": mongoURI, "MONGODB_DATABASE": db.Name(), "REDIS_URL": redisURL, "REDIS_PREFIX": prefix,
+		"LOG_LEVEL": "WARN",
+	}}
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-zA-Z0-9]+`)
+
+func safeName(s string) string {
+	s = strings.ToLower(unsafeChars.ReplaceAllString(s, "_"))
+	if len(s) > 30 {
+		s = s[len(s)-30:]
+	}
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// start runs a route instance, stopped at the end; extra config on top.
+func (fx *fixture) start(extra map[string]string) *Function {
+	fx.t.Helper()
+	cfg := map[string]string{}
+	for k, v := range fx.cfg {
+		cfg[k] = v
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	f := New()
+	if err := f.Start(context.Background(), cfg); err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.t.Cleanup(func() { _ = f.Stop(context.Background()) })
+	return f
+}
+
+func (fx *fixture) insert(coll string, docs ...any) {
+	fx.t.Helper()
+	if _, err := fx.db.Collection(coll).InsertMany(context.Background(), docs); err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
+// user seeds a person with devices.
+func (fx *fixture) user(id string, devices ...string) {
+	fx.t.Helper()
+	fx.insert(collUsers, bson.M{"_id": id, "kind": "user", "name": id, "createdAt": time.Now()})
+	fx.devices(id, devices...)
+}
+
+// agent seeds an agent with its one device, as accounts does.
+func (fx *fixture) agent(id, kind, device string) {
+	fx.t.Helper()
+	fx.insert(collUsers, bson.M{"_id": id, "kind": "agent", "name": id, "agentKind": kind, "deviceId": device, "createdAt": time.Now()})
+	fx.devices(id, device)
+}
+
+func (fx *fixture) devices(user string, devices ...string) {
+	fx.t.Helper()
+	for _, d := range devices {
+		fx.insert(collDevices, bson.M{"_id": d, "user": user, "publicKey": "AAAA", "createdAt": time.Now()})
+	}
+}
+
+func (fx *fixture) revoke(device string) {
+	fx.t.Helper()
+	_, err := fx.db.Collection(collDevices).UpdateOne(context.Background(), bson.M{"_id": device},
+		bson.M{"$set": bson.M{"revokedAt": time.Now()}})
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
+func (fx *fixture) conversation(id string, members ...string) {
+	fx.t.Helper()
+	fx.insert(collConversations, bson.M{"_id": id, "kind": "group", "members": members, "createdBy": members[0],
+		"createdAt": time.Now(), "updatedAt": time.Now()})
+}
+
+// messages seeds seq 1..n of a conversation in persist's document shape,
+// each with ciphertext of ctSize bytes.
+func (fx *fixture) messages(conv string, n, ctSize int) {
+	fx.t.Helper()
+	var docs []any
+	for seq := int64(1); seq <= int64(n); seq++ {
+		m := message(conv, seq, "alice", "a1", ctSize)
+		keys := make([]wrappedKeyDoc, len(m.Envelope.Keys))
+		for i, k := range m.Envelope.Keys {
+			keys[i] = wrappedKeyDoc{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
+		}
+		docs = append(docs, messageDoc{ID: messageID(conv, seq), Conversation: conv, Seq: seq, Sender: m.SenderID,
+			SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID, StoredAt: m.StoredAt,
+			Envelope: envelopeDoc{V: m.Envelope.V, Nonce: m.Envelope.Nonce, Ciphertext: m.Envelope.Ciphertext, Keys: keys}})
+		if len(docs) == 100 || seq == int64(n) {
+			fx.insert(collMessages, docs...)
+			docs = nil
+		}
+	}
+}
+
+// online writes a presence key as a connector would.
+func (fx *fixture) online(connector string, devices ...events.DeviceRef) {
+	fx.t.Helper()
+	for _, d := range devices {
+		if err := fx.redis.Set(context.Background(), events.PresenceKey(fx.prefix, d.User, d.Device), connector, time.Minute).Err(); err != nil {
+			fx.t.Fatal(err)
+		}
+	}
+}
+
+func rnd(n int) []byte { b := make([]byte, n); _, _ = rand.Read(b); return b }
+
+// message is a stored message with an envelope that passes Validate.
+func message(conv string, seq int64, sender, device string, ctSize int) events.Message {
+	env := &e2ee.Envelope{V: e2ee.Version, Nonce: rnd(12), Ciphertext: rnd(ctSize),
+		Keys: []e2ee.WrappedKey{{Device: device, Ephemeral: rnd(32), Nonce: rnd(12), Wrapped: rnd(48)}}}
+	return events.Message{ConversationID: conv, Seq: seq, SenderID: sender, SenderDevice: device,
+		ClientMessageID: fmt.Sprintf("cm%d", seq), Envelope: env, StoredAt: time.Now().UTC().Truncate(time.Millisecond)}
+}
+
+// must unwraps an event constructor's result; a test's own event that
+// fails validation is a bug in the test.
+func must(e event.Event, err error) event.Event {
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// published is one delivery a connector would have received.
+type published struct {
+	connector string
+	targets   []events.DeviceRef
+	inner     event.Event
+}
+
+// watch subscribes to every delivery channel of the fixture's prefix.
+// Its drain returns what was published since the last drain, in order.
+type watch struct {
+	fx   *fixture
+	ps   *redis.PubSub
+	mu   sync.Mutex
+	got  []published
+	seen map[string]bool // sentinels received
+	errs []error
+}
+
+func (fx *fixture) watch() *watch {
+	fx.t.Helper()
+	ctx := context.Background()
+	ps := fx.redis.PSubscribe(ctx, events.DeliveryChannel(fx.prefix, "*"))
+	if _, err := ps.Receive(ctx); err != nil { // the subscription is confirmed
+		fx.t.Fatal(err)
+	}
+	w := &watch{fx: fx, ps: ps, seen: map[string]bool{}}
+	fx.t.Cleanup(func() { _ = ps.Close() })
+	go func() {
+		for msg := range ps.Channel() {
+			w.mu.Lock()
+			connector := strings.TrimPrefix(msg.Channel, events.DeliveryChannel(fx.prefix, ""))
+			if connector == "sentinel" {
+				w.seen[msg.Payload] = true
+			} else if p, err := decodeDelivery(connector, msg.Payload); err != nil {
+				w.errs = append(w.errs, err)
+			} else {
+				w.got = append(w.got, p)
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+func decodeDelivery(connector, payload string) (published, error) {
+	var outer event.Event
+	if err := json.Unmarshal([]byte(payload), &outer); err != nil {
+		return published{}, err
+	}
+	d, err := events.Decode[events.Delivery](outer)
+	if err != nil {
+		return published{}, err
+	}
+	inner, err := d.InnerEvent()
+	return published{connector: connector, targets: d.Targets, inner: inner}, err
+}
+
+// drain publishes a sentinel behind everything route has published (Handle
+// has returned, so its PUBLISHes were executed first) and returns what
+// arrived before it.
+func (w *watch) drain() []published {
+	w.fx.t.Helper()
+	id := randomHex(8)
+	if err := w.fx.redis.Publish(context.Background(), events.DeliveryChannel(w.fx.prefix, "sentinel"), id).Err(); err != nil {
+		w.fx.t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		if w.seen[id] {
+			got, errs := w.got, w.errs
+			w.got, w.errs = nil, nil
+			w.mu.Unlock()
+			for _, err := range errs {
+				w.fx.t.Errorf("undecodable delivery: %v", err)
+			}
+			return got
+		}
+		w.mu.Unlock()
+		if time.Now().After(deadline) {
+			w.fx.t.Fatal("sentinel never arrived")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// handle calls Handle and fails the test on an error.
+func handle(t testing.TB, f *Function, e event.Event) {
+	t.Helper()
+	reply, err := f.Handle(context.Background(), e)
+	if err != nil || reply != nil {
+		t.Fatalf("Handle(%s): reply %v, err %v", e.Type(), reply, err)
+	}
+}

@@ -1,0 +1,119 @@
+// Package function is route, the agentchat function that delivers: for
+// each event its Triggers bring (a stored or rejected message, a receipt,
+// typing, a sync request, agent activity, media notices) it works out
+// which devices the event is for, finds the connector that holds each
+// online one in Redis, and publishes one io.agentchat.delivery per
+// connector on that connector's Redis channel. A stored message also
+// becomes an io.agentchat.agent.invoke, posted to the broker, for every
+// agent in the conversation.
+//
+// It is an instanced func handler (New, Start, Stop, Ready, Alive,
+// Handle). It never replies through the broker and caches nothing:
+// membership and devices are read for every event.
+package function
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// errNotStarted makes a Handle that races Start fail with 500, so the
+// broker retries it once the function is ready.
+var errNotStarted = errors.New("route: not started")
+
+// Function is one route instance. Its dependencies arrive in Start, which
+// func runs while the server already serves: Handle and Ready read them
+// through an atomic pointer.
+type Function struct {
+	deps      atomic.Pointer[deps]
+	log       *slog.Logger
+	stats     stats
+	noSinkLog sync.Once
+}
+
+type deps struct {
+	dir       directory
+	presence  presence
+	publisher publisher
+	invoker   invoker // nil without K_SINK
+	closeFn   func(context.Context) error
+}
+
+// stats counts what tests and operators want to see.
+type stats struct {
+	deliveries atomic.Int64 // delivery events published (one per connector)
+	invokes    atomic.Int64 // agent invokes posted
+}
+
+// New is called by func's runtime once per process.
+func New() *Function {
+	return &Function{log: newLogger(slog.LevelInfo)}
+}
+
+// Start connects to MongoDB and Redis and prepares the broker client.
+func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
+	c, err := configFrom(cfg)
+	if err != nil {
+		return err
+	}
+	f.log = newLogger(c.LogLevel)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	dir, err := openMongo(ctx, c.MongoURI, c.Database)
+	if err != nil {
+		return err
+	}
+	hub, err := openRedis(ctx, c.RedisURL, c.RedisPrefix)
+	if err != nil {
+		_ = dir.Close(ctx)
+		return err
+	}
+	d := &deps{dir: dir, presence: hub, publisher: hub, closeFn: func(ctx context.Context) error {
+		return errors.Join(dir.Close(ctx), hub.Close())
+	}}
+	if c.Sink != "" {
+		inv, err := newSinkInvoker(c.Sink)
+		if err != nil {
+			_ = d.closeFn(ctx)
+			return err
+		}
+		d.invoker = inv
+	}
+	f.deps.Store(d)
+	f.log.Info("route: started", "database", c.Database, "prefix", c.RedisPrefix,
+		"agentInvokes", c.Sink != "", "messageReads", map[bool]string{true: "by _id", false: "indexed query"}[dir.byID])
+	return nil
+}
+
+// Stop closes the clients.
+func (f *Function) Stop(ctx context.Context) error {
+	if d := f.deps.Swap(nil); d != nil {
+		return d.closeFn(ctx)
+	}
+	return nil
+}
+
+// Ready is true once Start has finished and MongoDB and Redis answer.
+func (f *Function) Ready(ctx context.Context) (bool, error) {
+	d := f.deps.Load()
+	if d == nil {
+		return false, nil
+	}
+	if err := d.dir.Ping(ctx); err != nil {
+		return false, err
+	}
+	if p, ok := d.presence.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// Alive is true while the process runs: a lost backend makes route
+// unready, not dead.
+func (f *Function) Alive(context.Context) (bool, error) { return true, nil }

@@ -1,0 +1,86 @@
+package function
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// Handle routes one event and never replies. An event that can never be
+// routed (malformed, or of a type route does not take) gets 400, which
+// brokers dead-letter without retrying; an infrastructure error is
+// returned as is (500: the broker retries, and every step is idempotent:
+// connectors drop deliveries they already have, invokes keep their id).
+func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+	d := f.deps.Load()
+	if d == nil {
+		return nil, errNotStarted
+	}
+	if err := events.Validate(e); err != nil {
+		return nil, f.refuse(e, err)
+	}
+	a := actorOf(e)
+	switch e.Type() {
+	case events.TypeMessageStored:
+		return nil, f.routeStored(ctx, d, e)
+	case events.TypeMessageRejected, events.TypeMediaUploadReady:
+		// For the device that sent the message or asked for the upload.
+		return nil, f.deliver(ctx, d, e, []events.DeviceRef{a.device()})
+	case events.TypeReceiptDelivered, events.TypeReceiptRead, events.TypeTyping:
+		return nil, f.toMembers(ctx, d, e, a.user, a.device())
+	case events.TypeMediaStored:
+		return nil, f.toMembers(ctx, d, e, a.user, events.DeviceRef{})
+	case events.TypeAgentPartial, events.TypeAgentDone, events.TypeAgentError:
+		return nil, f.toMembers(ctx, d, e, a.agent, events.DeviceRef{})
+	case events.TypeSyncRequested:
+		return nil, f.sync(ctx, d, e, a)
+	}
+	return nil, f.refuse(e, fmt.Errorf("type %q is not route's", e.Type()))
+}
+
+// toMembers delivers e to every current device of the conversation's
+// members but skip, if actor is a member; otherwise e is ignored with a
+// log line (a removed member's typing, an agent no longer in the
+// conversation). Round trips: conversation, devices, presence, publish.
+func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor string, skip events.DeviceRef) error {
+	conv := e.Subject()
+	members, found, err := d.dir.Members(ctx, conv)
+	if err != nil {
+		return err
+	}
+	if !found || !slices.Contains(members, actor) {
+		f.log.Info("route: ignoring an event from a non-member", "type", e.Type(), "conversation", conv, "user", actor)
+		return nil
+	}
+	devices, err := d.dir.Devices(ctx, members)
+	if err != nil {
+		return err
+	}
+	return f.deliver(ctx, d, e, except(devices, skip))
+}
+
+// refuse logs why e can never be routed and returns the 400 result.
+func (f *Function) refuse(e event.Event, reason error) error {
+	f.log.Warn("route: refused", "event", e.ID(), "type", e.Type(), "source", e.Source(), "reason", reason.Error())
+	return cehttp.NewResult(http.StatusBadRequest, "route: %v", reason)
+}
+
+// actor is who caused an event (the extensions the connector stamped from
+// the authenticated connection, or an agent runtime set).
+type actor struct {
+	conversation, user, deviceID, agent string
+}
+
+func (a actor) device() events.DeviceRef { return events.DeviceRef{User: a.user, Device: a.deviceID} }
+
+func actorOf(e event.Event) actor {
+	ext := func(name string) string { s, _ := e.Extensions()[name].(string); return s }
+	return actor{conversation: ext(events.ExtConversationID), user: ext(events.ExtSenderID),
+		deviceID: ext(events.ExtDeviceID), agent: ext(events.ExtAgentID)}
+}

@@ -1,0 +1,199 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// messageDoc is a document of persist's messages collection (docs/data.md;
+// persist's mongo_messages.go writes it).
+type messageDoc struct {
+	ID              string      `bson:"_id"` // conversation + "/" + seq
+	Conversation    string      `bson:"conversation"`
+	Seq             int64       `bson:"seq"`
+	Sender          string      `bson:"sender"`
+	SenderDevice    string      `bson:"senderDevice"`
+	ClientMessageID string      `bson:"clientMessageId"`
+	Envelope        envelopeDoc `bson:"envelope"`
+	StoredAt        time.Time   `bson:"storedAt"`
+}
+
+type envelopeDoc struct {
+	V          int             `bson:"v"`
+	Nonce      []byte          `bson:"nonce"`
+	Ciphertext []byte          `bson:"ct"`
+	Keys       []wrappedKeyDoc `bson:"keys"`
+}
+
+type wrappedKeyDoc struct {
+	Device    string `bson:"device"`
+	Ephemeral []byte `bson:"epk"`
+	Nonce     []byte `bson:"nonce"`
+	Wrapped   []byte `bson:"wk"`
+}
+
+func (d messageDoc) message() events.Message {
+	env := &e2ee.Envelope{V: d.Envelope.V, Nonce: d.Envelope.Nonce, Ciphertext: d.Envelope.Ciphertext,
+		Keys: make([]e2ee.WrappedKey, len(d.Envelope.Keys))}
+	for i, k := range d.Envelope.Keys {
+		env.Keys[i] = e2ee.WrappedKey{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
+	}
+	return events.Message{
+		ConversationID: d.Conversation, Seq: d.Seq, SenderID: d.Sender, SenderDevice: d.SenderDevice,
+		ClientMessageID: d.ClientMessageID, Envelope: env, StoredAt: d.StoredAt.UTC(),
+	}
+}
+
+func messageID(conversation string, seq int64) string {
+	return conversation + "/" + strconv.FormatInt(seq, 10)
+}
+
+func (d *mongoDirectory) MessagesAfter(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
+	if d.byID {
+		return d.messagesByID(ctx, conversation, after, limit)
+	}
+	cur, err := d.messages.Find(ctx,
+		bson.D{{Key: "conversation", Value: conversation}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: after}}}},
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("route: read messages: %w", err)
+	}
+	var docs []messageDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("route: read messages: %w", err)
+	}
+	msgs := make([]events.Message, len(docs))
+	for i, doc := range docs {
+		msgs[i] = doc.message()
+	}
+	return msgs, nil
+}
+
+// maxLookupWindow bounds the lookups by _id in flight for one sync.
+const maxLookupWindow = 16
+
+// messagesByID reads seq after+1, after+2, ... by _id in windows of 1, 2,
+// 4, ... up to maxLookupWindow concurrent lookups, and stops at the first
+// seq that does not exist: seqs are gapless, so nothing follows it. A
+// device that is up to date costs one lookup.
+func (d *mongoDirectory) messagesByID(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
+	var msgs []events.Message
+	for window := 1; len(msgs) < limit; window = min(window*2, maxLookupWindow) {
+		n := min(window, limit-len(msgs))
+		next := after + int64(len(msgs)) + 1
+		got := make([]*events.Message, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { got[i], errs[i] = d.messageAt(ctx, conversation, next+int64(i)) })
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+			if got[i] == nil {
+				return msgs, nil
+			}
+			msgs = append(msgs, *got[i])
+		}
+	}
+	return msgs, nil
+}
+
+// messageAt returns the message with seq, or nil.
+func (d *mongoDirectory) messageAt(ctx context.Context, conversation string, seq int64) (*events.Message, error) {
+	var doc messageDoc
+	err := d.messages.FindOne(ctx, bson.D{{Key: "_id", Value: messageID(conversation, seq)}}).Decode(&doc)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("route: read message: %w", err)
+	}
+	m := doc.message()
+	return &m, nil
+}
+
+func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, from int64) (int64, error) {
+	if d.byID {
+		return d.lastSeqByID(ctx, conversation, from)
+	}
+	var doc struct {
+		Seq int64 `bson:"seq"`
+	}
+	err := d.messages.FindOne(ctx, bson.D{{Key: "conversation", Value: conversation}},
+		options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}).SetProjection(bson.D{{Key: "seq", Value: 1}})).Decode(&doc)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("route: read last seq: %w", err)
+	}
+	return doc.Seq, nil
+}
+
+// lastSeqByID searches the last seq with lookups by _id, relying on seqs
+// being gapless: it gallops up from from (1, 2, 4, ... past it) until a
+// seq is missing, then bisects. If from itself is missing, it bisects
+// below it.
+func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, from int64) (int64, error) {
+	has := func(seq int64) (bool, error) {
+		err := d.messages.FindOne(ctx, bson.D{{Key: "_id", Value: messageID(conversation, seq)}},
+			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("route: probe seq: %w", err)
+		}
+		return true, nil
+	}
+	lo, hi := int64(0), int64(-1) // lo exists (0: nothing known), hi does not
+	if from > 0 {
+		ok, err := has(from)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = from
+		} else {
+			hi = from
+		}
+	}
+	for step := int64(1); hi < 0; step *= 2 {
+		ok, err := has(lo + step)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo += step
+		} else {
+			hi = lo + step
+		}
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := has(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}

@@ -1,0 +1,174 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+func dev(user, device string) events.DeviceRef { return events.DeviceRef{User: user, Device: device} }
+
+// summary renders deliveries as "connector: user/device,..." lines, sorted.
+func summary(ps []published) string {
+	var lines []string
+	for _, p := range ps {
+		var ts []string
+		for _, t := range p.targets {
+			ts = append(ts, t.User+"/"+t.Device)
+		}
+		lines = append(lines, p.connector+": "+strings.Join(ts, ","))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// seedGroup: alice (a1, a2), bob (b1, b2), carol (c1d, offline), dave (d1
+// revoked, d2) in conversation c1; eve is not a member. Online: a1, b1 on
+// connector A; a2, b2, d1, d2 on B; eve's e1 on A.
+func seedGroup(fx *fixture) {
+	fx.user("alice", "a1", "a2")
+	fx.user("bob", "b1", "b2")
+	fx.user("carol", "c1d")
+	fx.user("dave", "d1", "d2")
+	fx.user("eve", "e1")
+	fx.revoke("d1")
+	fx.conversation("c1", "alice", "bob", "carol", "dave")
+	fx.online("A", dev("alice", "a1"), dev("bob", "b1"), dev("eve", "e1"))
+	fx.online("B", dev("alice", "a2"), dev("bob", "b2"), dev("dave", "d1"), dev("dave", "d2"))
+}
+
+func TestStoredMessageGoesToOnlineMemberDevicesOncePerConnector(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	f := fx.start(nil)
+	stored := must(events.NewMessageStored(message("c1", 1, "alice", "a1", 32)))
+	handle(t, f, stored)
+	got := w.drain()
+	want := "A: alice/a1,bob/b1\nB: alice/a2,bob/b2,dave/d2"
+	if summary(got) != want {
+		t.Errorf("deliveries:\n%s\nwant:\n%s", summary(got), want)
+	}
+	for _, p := range got {
+		if p.inner.ID() != stored.ID() || p.inner.Type() != events.TypeMessageStored {
+			t.Errorf("%s got inner %s %s, want the stored event", p.connector, p.inner.Type(), p.inner.ID())
+		}
+	}
+}
+
+func TestRejectionGoesToTheSendingDeviceOnly(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	f := fx.start(nil)
+	handle(t, f, must(events.NewMessageRejected("c1", "alice", "a2", events.MessageRejected{
+		ClientMessageID: "x", Code: protocol.CodeMissingKeys, Reason: "r", MissingDevices: []string{"b2"}})))
+	if got, want := summary(w.drain()), "B: alice/a2"; got != want {
+		t.Errorf("deliveries %q, want %q", got, want)
+	}
+}
+
+func TestReceiptsAndTypingSkipTheActingDevice(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	f := fx.start(nil)
+	src := events.SourceConnectorPrefix + "A"
+	tests := []struct {
+		name string
+		e    event.Event
+		want string
+	}{
+		{"delivered", must(events.NewReceipt(events.TypeReceiptDelivered, src, "c1", "bob", "b1", 3)),
+			"A: alice/a1\nB: alice/a2,bob/b2,dave/d2"},
+		{"read", must(events.NewReceipt(events.TypeReceiptRead, src, "c1", "alice", "a2", 3)),
+			"A: alice/a1,bob/b1\nB: bob/b2,dave/d2"},
+		{"typing", must(events.NewTyping(src, "c1", "dave", "d2", events.TypingStarted)),
+			"A: alice/a1,bob/b1\nB: alice/a2,bob/b2"},
+		{"typing from a non-member", must(events.NewTyping(src, "c1", "eve", "e1", events.TypingStarted)), ""},
+		{"receipt from a non-member", must(events.NewReceipt(events.TypeReceiptRead, src, "c1", "eve", "e1", 1)), ""},
+		{"typing in no conversation", must(events.NewTyping(src, "nope", "alice", "a1", events.TypingStarted)), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			handle(t, f, tt.e)
+			if got := summary(w.drain()); got != tt.want {
+				t.Errorf("deliveries:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAgentActivityGoesToAllMemberDevices(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.agent("bot", "model", "bot-d")
+	fx.agent("stranger", "model", "stranger-d")
+	fx.conversation("c2", "alice", "bot")
+	w := fx.watch()
+	f := fx.start(nil)
+	partial := func(agentID string) event.Event {
+		e := must(events.New(events.TypeAgentPartial, events.RandomID(), events.Meta{Source: events.SourceAgentPrefix + agentID,
+			Conversation: "c2", Sender: agentID, Device: agentID + "-d", AgentID: agentID},
+			events.AgentPartial{AgentID: agentID, ReplyTo: 1, Index: 0, Envelope: message("c2", 1, "x", "a1", 16).Envelope}))
+		return e
+	}
+	handle(t, f, partial("bot"))
+	if got, want := summary(w.drain()), "A: alice/a1\nB: alice/a2"; got != want {
+		t.Errorf("deliveries %q, want %q", got, want)
+	}
+	handle(t, f, partial("stranger"))
+	if got := summary(w.drain()); got != "" {
+		t.Errorf("a non-member agent's partial was delivered: %q", got)
+	}
+}
+
+func TestMalformedEventsAreRefused(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	f := fx.start(nil)
+	bad := must(events.NewTyping(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.TypingStarted))
+	_ = bad.SetData("application/json", []byte(`{"state":"dancing"}`))
+	foreign := must(events.NewTyping(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.TypingStarted))
+	foreign.SetType(events.TypeMessageSent)
+	for _, e := range []event.Event{bad, foreign} {
+		_, err := f.Handle(context.Background(), e)
+		var r *cehttp.Result
+		if !errors.As(err, &r) || r.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: err %v, want a 400 result", e.Type(), err)
+		}
+	}
+}
+
+func TestHandleBeforeStartFails(t *testing.T) {
+	f := New()
+	if ok, _ := f.Ready(context.Background()); ok {
+		t.Error("ready before Start")
+	}
+	if _, err := f.Handle(context.Background(), event.New()); !errors.Is(err, errNotStarted) {
+		t.Errorf("err %v, want errNotStarted", err)
+	}
+	if err := f.Start(context.Background(), map[string]string{"MONGODB_URI": "mongodb://x"}); err == nil {
+		t.Error("Start without REDIS_URL succeeded")
+	}
+}
+
+func TestSummaryHelper(t *testing.T) {
+	got := summary([]published{{connector: "B", targets: []events.DeviceRef{dev("u", "d")}}, {connector: "A"}})
+	if want := "A: \nB: u/d"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	if !slices.Equal(except([]events.DeviceRef{dev("a", "1"), dev("a", "2")}, dev("a", "1")), []events.DeviceRef{dev("a", "2")}) {
+		t.Error("except")
+	}
+}

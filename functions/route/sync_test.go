@@ -1,0 +1,150 @@
+package function
+
+import (
+	"testing"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// syncOnce asks for what follows after and returns the batch delivered.
+func syncOnce(t *testing.T, f *Function, w *watch, conv string, after int64, limit int) events.SyncBatch {
+	t.Helper()
+	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", conv, "alice", "a1",
+		events.SyncRequested{After: after, Limit: limit})))
+	got := w.drain()
+	if len(got) != 1 || got[0].connector != "A" || len(got[0].targets) != 1 || got[0].targets[0] != dev("alice", "a1") {
+		t.Fatalf("deliveries %q, want one to A for alice/a1", summary(got))
+	}
+	b, err := events.Decode[events.SyncBatch](got[0].inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSyncPages runs with both message read strategies: lookups by _id
+// (what FerretDB gets) and the indexed query (what MongoDB gets; on the
+// FerretDB here it is slow but must give the same answers).
+func TestSyncPages(t *testing.T) {
+	for _, byID := range []bool{true, false} {
+		name := map[bool]string{true: "by_id", false: "query"}[byID]
+		t.Run(name, func(t *testing.T) {
+			fx := newFixture(t)
+			seedGroup(fx)
+			fx.messages("c1", 250, 32)
+			w := fx.watch()
+			f := fx.start(nil)
+			f.deps.Load().dir.(*mongoDirectory).byID = byID
+
+			var after int64
+			var sizes []int
+			var mores []bool
+			for range 3 {
+				b := syncOnce(t, f, w, "c1", after, 0)
+				sizes, mores = append(sizes, len(b.Messages)), append(mores, b.More)
+				for i, m := range b.Messages {
+					if m.Seq != after+int64(i)+1 {
+						t.Fatalf("after %d: messages[%d].seq = %d, want %d", after, i, m.Seq, after+int64(i)+1)
+					}
+				}
+				if b.LastSeq != 250 {
+					t.Errorf("after %d: lastSeq %d, want 250", after, b.LastSeq)
+				}
+				after += int64(len(b.Messages))
+			}
+			if got, want := sizes, []int{100, 100, 50}; !equal(got, want) {
+				t.Errorf("batch sizes %v, want %v", got, want)
+			}
+			if got, want := mores, []bool{true, true, false}; !equal(got, want) {
+				t.Errorf("more %v, want %v", got, want)
+			}
+
+			tests := []struct {
+				after        int64
+				limit        int
+				wantN        int
+				wantMore     bool
+				wantLastSeq  int64
+				wantFirstSeq int64
+			}{
+				{250, 0, 0, false, 250, 0},   // up to date
+				{300, 0, 0, false, 250, 0},   // ahead of the server (a confused client)
+				{245, 3, 3, true, 250, 246},  // an explicit limit
+				{0, 500, 250, false, 250, 1}, // the maximum limit
+			}
+			for _, tt := range tests {
+				b := syncOnce(t, f, w, "c1", tt.after, tt.limit)
+				if len(b.Messages) != tt.wantN || b.More != tt.wantMore || b.LastSeq != tt.wantLastSeq {
+					t.Errorf("after %d limit %d: %d messages, more %v, lastSeq %d; want %d, %v, %d",
+						tt.after, tt.limit, len(b.Messages), b.More, b.LastSeq, tt.wantN, tt.wantMore, tt.wantLastSeq)
+				}
+				if tt.wantN > 0 && b.Messages[0].Seq != tt.wantFirstSeq {
+					t.Errorf("after %d: first seq %d, want %d", tt.after, b.Messages[0].Seq, tt.wantFirstSeq)
+				}
+			}
+		})
+	}
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSyncBatchesStayUnderTheEventSizeLimit: 10 messages of 60 KiB of
+// ciphertext (80 KiB in JSON) cannot go in one event.
+func TestSyncBatchesStayUnderTheEventSizeLimit(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.messages("c1", 10, 60<<10)
+	w := fx.watch()
+	f := fx.start(nil)
+	var after int64
+	var sizes []int
+	for after < 10 {
+		b := syncOnce(t, f, w, "c1", after, 0)
+		if len(b.Messages) == 0 {
+			t.Fatal("empty batch before the end")
+		}
+		if b.More != (after+int64(len(b.Messages)) < 10) {
+			t.Errorf("after %d: more %v", after, b.More)
+		}
+		sizes = append(sizes, len(b.Messages))
+		after += int64(len(b.Messages))
+	}
+	if len(sizes) < 3 {
+		t.Errorf("batch sizes %v: want the 800 KiB split in 3 or more batches", sizes)
+	}
+}
+
+func TestSyncByANonMemberIsRefused(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.messages("c1", 3, 16)
+	w := fx.watch()
+	f := fx.start(nil)
+	for _, conv := range []string{"c1", "nope"} {
+		handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", conv, "eve", "e1", events.SyncRequested{})))
+		got := w.drain()
+		if summary(got) != "A: eve/e1" {
+			t.Fatalf("%s: deliveries %q, want one for eve/e1", conv, summary(got))
+		}
+		rej, err := events.Decode[events.MessageRejected](got[0].inner)
+		if err != nil || rej.Code != protocol.CodeNotMember || rej.ClientMessageID != "" {
+			t.Errorf("%s: got %+v (%v), want not_member without a message id", conv, rej, err)
+		}
+	}
+	// An offline device's request costs nothing and delivers nothing.
+	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", "c1", "carol", "c1d", events.SyncRequested{})))
+	if got := summary(w.drain()); got != "" {
+		t.Errorf("deliveries %q for an offline device", got)
+	}
+}
