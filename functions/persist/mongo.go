@@ -33,9 +33,11 @@ type mongoStore struct {
 var _ store = (*mongoStore)(nil)
 
 // openMongo connects and makes sure the unique indexes that seq
-// allocation and idempotency rest on exist.
-func openMongo(ctx context.Context, uri, database string) (*mongoStore, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetAppName("agentchat-persist"))
+// allocation and idempotency rest on exist. extra client options are for
+// tests (a command monitor that counts round trips).
+func openMongo(ctx context.Context, uri, database string, extra ...*options.ClientOptions) (*mongoStore, error) {
+	opts := append([]*options.ClientOptions{options.Client().ApplyURI(uri).SetAppName("agentchat-persist")}, extra...)
+	client, err := mongo.Connect(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("persist: connect mongo: %w", err)
 	}

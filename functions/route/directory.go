@@ -27,9 +27,10 @@ type directory interface {
 	// MessagesAfter returns up to limit messages of a conversation with
 	// seq > after, in seq order.
 	MessagesAfter(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error)
-	// LastSeq returns a conversation's newest seq (0 when empty); from is
-	// the caller's guess of a seq that exists, where a search may start.
-	LastSeq(ctx context.Context, conversation string, from int64) (int64, error)
+	// LastSeq returns a conversation's newest seq (0 when empty). guess is
+	// the caller's guess of it, missing a seq the caller knows is absent
+	// (0: none); a search by _id starts from them.
+	LastSeq(ctx context.Context, conversation string, guess, missing int64) (int64, error)
 	// Ping checks that MongoDB answers.
 	Ping(ctx context.Context) error
 	// Close releases connections.

@@ -37,9 +37,11 @@ type mongoDirectory struct {
 var _ directory = (*mongoDirectory)(nil)
 
 // openMongo connects and asks the server what it is (buildInfo), to pick
-// the message read strategy.
-func openMongo(ctx context.Context, uri, database string) (*mongoDirectory, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetAppName("agentchat-route"))
+// the message read strategy. extra client options are for tests (a
+// command monitor that counts round trips).
+func openMongo(ctx context.Context, uri, database string, extra ...*options.ClientOptions) (*mongoDirectory, error) {
+	opts := append([]*options.ClientOptions{options.Client().ApplyURI(uri).SetAppName("agentchat-route")}, extra...)
+	client, err := mongo.Connect(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("route: connect mongo: %w", err)
 	}

@@ -126,9 +126,9 @@ func (d *mongoDirectory) messageAt(ctx context.Context, conversation string, seq
 	return &m, nil
 }
 
-func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, from int64) (int64, error) {
+func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, guess, missing int64) (int64, error) {
 	if d.byID {
-		return d.lastSeqByID(ctx, conversation, from)
+		return d.lastSeqByID(ctx, conversation, guess, missing)
 	}
 	var doc struct {
 		Seq int64 `bson:"seq"`
@@ -145,10 +145,10 @@ func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, from 
 }
 
 // lastSeqByID searches the last seq with lookups by _id, relying on seqs
-// being gapless: it gallops up from from (1, 2, 4, ... past it) until a
-// seq is missing, then bisects. If from itself is missing, it bisects
-// below it.
-func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, from int64) (int64, error) {
+// being gapless: it checks guess, gallops up from there (1, 2, 4, ...
+// past it) until a seq is missing, then bisects. A right guess next to a
+// known missing seq costs one lookup.
+func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, guess, missing int64) (int64, error) {
 	has := func(seq int64) (bool, error) {
 		err := d.messages.FindOne(ctx, bson.D{{Key: "_id", Value: messageID(conversation, seq)}},
 			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
@@ -160,16 +160,19 @@ func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, f
 		}
 		return true, nil
 	}
-	lo, hi := int64(0), int64(-1) // lo exists (0: nothing known), hi does not
-	if from > 0 {
-		ok, err := has(from)
+	lo, hi := int64(0), int64(-1) // lo exists (0: nothing known), hi does not (-1: unknown)
+	if missing > 0 {
+		hi = missing
+	}
+	if guess > 0 && (hi < 0 || guess < hi) {
+		ok, err := has(guess)
 		if err != nil {
 			return 0, err
 		}
 		if ok {
-			lo = from
+			lo = guess
 		} else {
-			hi = from
+			hi = guess
 		}
 	}
 	for step := int64(1); hi < 0; step *= 2 {

@@ -80,11 +80,11 @@ func (f *Function) readBatch(ctx context.Context, dir directory, conversation st
 	b := events.SyncBatch{Messages: msgs, More: more}
 	switch {
 	case more:
-		b.LastSeq, err = dir.LastSeq(ctx, conversation, msgs[len(msgs)-1].Seq)
+		b.LastSeq, err = dir.LastSeq(ctx, conversation, msgs[len(msgs)-1].Seq, 0)
 	case len(msgs) > 0:
 		b.LastSeq = msgs[len(msgs)-1].Seq // nothing after it when it was read
 	default:
-		b.LastSeq, err = dir.LastSeq(ctx, conversation, req.After)
+		b.LastSeq, err = dir.LastSeq(ctx, conversation, req.After, req.After+1)
 	}
 	if b.Messages == nil {
 		b.Messages = []events.Message{}

@@ -1,0 +1,120 @@
+package function
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	mongoevent "go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// tripCounter counts round trips to MongoDB (commands) and Redis
+// (commands and pipelines).
+type tripCounter struct {
+	mu           sync.Mutex
+	mongo, redis []string
+}
+
+func (c *tripCounter) add(list *[]string, name string) {
+	c.mu.Lock()
+	*list = append(*list, name)
+	c.mu.Unlock()
+}
+
+func (c *tripCounter) monitor() *options.ClientOptions {
+	return options.Client().SetMonitor(&mongoevent.CommandMonitor{Started: func(_ context.Context, e *mongoevent.CommandStartedEvent) {
+		switch e.CommandName {
+		case "hello", "isMaster", "ping", "endSessions", "buildInfo":
+			return
+		}
+		c.add(&c.mongo, e.CommandName)
+	}})
+}
+
+func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if n := cmd.Name(); n != "hello" && n != "ping" && n != "client" {
+			c.add(&c.redis, n)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		names := make([]string, len(cmds))
+		for i, cmd := range cmds {
+			names[i] = cmd.Name()
+		}
+		if names[0] != "client" && names[0] != "hello" { // connection setup
+			c.add(&c.redis, "pipeline("+strings.Join(names, ",")+")")
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (c *tripCounter) take() (mongo, redis []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mongo, redis, c.mongo, c.redis = c.mongo, c.redis, nil, nil
+	return mongo, redis
+}
+
+// TestRoundTrips pins what each kind of event costs in round trips.
+func TestRoundTrips(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.messages("c1", 120, 16)
+	counter := &tripCounter{}
+	ctx := context.Background()
+	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.client.AddHook(counter)
+	f := New()
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, closeFn: func(context.Context) error { return nil }})
+	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	src := events.SourceConnectorPrefix + "A"
+	sync := func(after int64) func() {
+		return func() {
+			handle(t, f, must(events.NewSyncRequested(src, "c1", "alice", "a1", events.SyncRequested{After: after})))
+		}
+	}
+	tests := []struct {
+		name              string
+		run               func()
+		wantMongo, wantRd int
+	}{
+		// conversation, devices ∥ users; MGET, one pipelined PUBLISH per connector
+		{"message.stored", func() { handle(t, f, must(events.NewMessageStored(message("c1", 121, "alice", "a1", 16)))) }, 3, 2},
+		{"typing", func() { handle(t, f, must(events.NewTyping(src, "c1", "bob", "b1", events.TypingStarted))) }, 2, 2},
+		{"message.rejected", func() {
+			handle(t, f, must(events.NewMessageRejected("c1", "alice", "a1", events.MessageRejected{Code: "x", Reason: "y"})))
+		}, 0, 2},
+		// presence first; conversation; seq 121 (absent); seq 120 (the last)
+		{"sync, up to date", sync(120), 3, 2},
+		// conversation; 101 lookups in 10 windows; lastSeq: 100, 101, 103,
+		// 107, 115, 131, then bisect 123, 119, 121, 120... (10)
+		{"sync, a page behind", sync(0), 1 + 101 + 10, 2},
+	}
+	for _, tt := range tests {
+		tt.run()
+		m, r := counter.take()
+		t.Logf("%s: MongoDB %d %v; Redis %d %v", tt.name, len(m), m, len(r), r)
+		if len(m) != tt.wantMongo || len(r) != tt.wantRd {
+			t.Errorf("%s: %d MongoDB and %d Redis round trips, want %d and %d", tt.name, len(m), len(r), tt.wantMongo, tt.wantRd)
+		}
+	}
+}
