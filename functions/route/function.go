@@ -85,7 +85,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	}
 	f.deps.Store(d)
 	f.log.Info("route: started", "database", c.Database, "prefix", c.RedisPrefix,
-		"agentInvokes", c.Sink != "", "messageReads", map[bool]string{true: "by _id", false: "indexed query"}[dir.byID])
+		"agentInvokes", c.Sink != "", "ferretdb", dir.ferret)
 	return nil
 }
 

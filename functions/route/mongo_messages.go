@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -59,13 +58,22 @@ func messageID(conversation string, seq int64) string {
 	return conversation + "/" + strconv.FormatInt(seq, 10)
 }
 
+// MessagesAfter reads with the (conversation, seq) index on MongoDB. On
+// FerretDB the query decodes every document of the collection, so it is
+// only made when seq after+1 exists, which a lookup by _id answers first:
+// an up-to-date device, the usual sync, never pays for the query.
 func (d *mongoDirectory) MessagesAfter(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
-	if d.byID {
-		return d.messagesByID(ctx, conversation, after, limit)
+	if d.ferret {
+		if next, err := d.messageAt(ctx, conversation, after+1); next == nil || err != nil {
+			return nil, err
+		}
 	}
 	cur, err := d.messages.Find(ctx,
 		bson.D{{Key: "conversation", Value: conversation}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: after}}}},
-		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(int64(limit)))
+		// A negative limit asks for one batch and no cursor left open (no
+		// getMore round trip). A batch stops at 16 MiB, far above what one
+		// sync batch may carry (syncBudget), so a cut never hides More.
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(-int64(limit)).SetBatchSize(int32(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("route: read messages: %w", err)
 	}
@@ -76,38 +84,6 @@ func (d *mongoDirectory) MessagesAfter(ctx context.Context, conversation string,
 	msgs := make([]events.Message, len(docs))
 	for i, doc := range docs {
 		msgs[i] = doc.message()
-	}
-	return msgs, nil
-}
-
-// maxLookupWindow bounds the lookups by _id in flight for one sync.
-const maxLookupWindow = 16
-
-// messagesByID reads seq after+1, after+2, ... by _id in windows of 1, 2,
-// 4, ... up to maxLookupWindow concurrent lookups, and stops at the first
-// seq that does not exist: seqs are gapless, so nothing follows it. A
-// device that is up to date costs one lookup.
-func (d *mongoDirectory) messagesByID(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
-	var msgs []events.Message
-	for window := 1; len(msgs) < limit; window = min(window*2, maxLookupWindow) {
-		n := min(window, limit-len(msgs))
-		next := after + int64(len(msgs)) + 1
-		got := make([]*events.Message, n)
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() { got[i], errs[i] = d.messageAt(ctx, conversation, next+int64(i)) })
-		}
-		wg.Wait()
-		for i := range n {
-			if errs[i] != nil {
-				return nil, errs[i]
-			}
-			if got[i] == nil {
-				return msgs, nil
-			}
-			msgs = append(msgs, *got[i])
-		}
 	}
 	return msgs, nil
 }
@@ -126,9 +102,16 @@ func (d *mongoDirectory) messageAt(ctx context.Context, conversation string, seq
 	return &m, nil
 }
 
+// LastSeq sorts on the (conversation, seq) index. On FerretDB, when the
+// caller's guess sits right below a seq it knows is missing (an
+// up-to-date device's sync), a lookup of the guess by _id settles it
+// without the query.
 func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, guess, missing int64) (int64, error) {
-	if d.byID {
-		return d.lastSeqByID(ctx, conversation, guess, missing)
+	if d.ferret && guess > 0 && missing == guess+1 {
+		m, err := d.messageAt(ctx, conversation, guess)
+		if err != nil || m != nil {
+			return guess, err
+		}
 	}
 	var doc struct {
 		Seq int64 `bson:"seq"`
@@ -142,61 +125,4 @@ func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, guess
 		return 0, fmt.Errorf("route: read last seq: %w", err)
 	}
 	return doc.Seq, nil
-}
-
-// lastSeqByID searches the last seq with lookups by _id, relying on seqs
-// being gapless: it checks guess, gallops up from there (1, 2, 4, ...
-// past it) until a seq is missing, then bisects. A right guess next to a
-// known missing seq costs one lookup.
-func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, guess, missing int64) (int64, error) {
-	has := func(seq int64) (bool, error) {
-		err := d.messages.FindOne(ctx, bson.D{{Key: "_id", Value: messageID(conversation, seq)}},
-			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
-		switch {
-		case errors.Is(err, mongo.ErrNoDocuments):
-			return false, nil
-		case err != nil:
-			return false, fmt.Errorf("route: probe seq: %w", err)
-		}
-		return true, nil
-	}
-	lo, hi := int64(0), int64(-1) // lo exists (0: nothing known), hi does not (-1: unknown)
-	if missing > 0 {
-		hi = missing
-	}
-	if guess > 0 && (hi < 0 || guess < hi) {
-		ok, err := has(guess)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = guess
-		} else {
-			hi = guess
-		}
-	}
-	for step := int64(1); hi < 0; step *= 2 {
-		ok, err := has(lo + step)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo += step
-		} else {
-			hi = lo + step
-		}
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		ok, err := has(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
 }

@@ -23,19 +23,18 @@ func syncOnce(t *testing.T, f *Function, w *watch, conv string, after int64, lim
 	return b
 }
 
-// TestSyncPages runs with both message read strategies: lookups by _id
-// (what FerretDB gets) and the indexed query (what MongoDB gets; on the
-// FerretDB here it is slow but must give the same answers).
+// TestSyncPages runs with both message read strategies: FerretDB's
+// (lookups by _id first) and MongoDB's (queries only).
 func TestSyncPages(t *testing.T) {
-	for _, byID := range []bool{true, false} {
-		name := map[bool]string{true: "by_id", false: "query"}[byID]
+	for _, ferret := range []bool{true, false} {
+		name := map[bool]string{true: "ferretdb", false: "mongodb"}[ferret]
 		t.Run(name, func(t *testing.T) {
 			fx := newFixture(t)
 			seedGroup(fx)
 			fx.messages("c1", 250, 32)
 			w := fx.watch()
 			f := fx.start(nil)
-			f.deps.Load().dir.(*mongoDirectory).byID = byID
+			f.deps.Load().dir.(*mongoDirectory).ferret = ferret
 
 			var after int64
 			var sizes []int
