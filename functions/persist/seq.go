@@ -116,7 +116,7 @@ func keyOf(m events.Message) idemKey {
 // document), and a lookup by _id in about a tenth of that.
 func (f *Function) lastSeq(ctx context.Context, s store, conversation string) (int64, error) {
 	lo, _ := f.hints.get(conversation) // known to exist (0: nothing known)
-	hi := int64(-1)                 // known not to exist
+	hi := int64(-1)                    // known not to exist
 	for step := int64(1); hi < 0; step *= 2 {
 		f.stats.probes.Add(1)
 		ok, err := s.HasSeq(ctx, conversation, lo+step)
