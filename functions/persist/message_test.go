@@ -290,3 +290,25 @@ func TestStartNeedsMongoURI(t *testing.T) {
 		t.Error("Handle before Start did not fail")
 	}
 }
+
+// TestMembershipFollowsTheChangeLog: accounts logs a membership change
+// before it updates the conversation document; persist must already go by
+// the log.
+func TestMembershipFollowsTheChangeLog(t *testing.T) {
+	fx := newFixture(t)
+	seedTrio(fx)
+	fx.insert(collChanges, bson.M{"_id": "c1/1", "conversation": "c1", "rev": 1, "op": "remove", "user": "carol",
+		"members": []string{"alice", "bob"}})
+	f := fx.start()
+	rej := decodeReply[events.MessageRejected](t, handle(t, f, sent(t, "c1", "carol", "c1d", "z1", envelope("a1", "a2", "b1", "c1d"))),
+		events.TypeMessageRejected)
+	if rej.Code != protocol.CodeNotMember {
+		t.Errorf("a removed member's message: %s, want not_member", rej.Code)
+	}
+	rej = decodeReply[events.MessageRejected](t, handle(t, f, sent(t, "c1", "alice", "a1", "z2", envelope("a1", "a2", "b1", "c1d"))),
+		events.TypeMessageRejected)
+	if rej.Code != protocol.CodeBadEnvelope {
+		t.Errorf("wrapped for the removed member: %s, want bad_envelope", rej.Code)
+	}
+	decodeReply[events.Message](t, handle(t, f, sent(t, "c1", "alice", "a1", "z3", envelope("a1", "a2", "b1"))), events.TypeMessageStored)
+}

@@ -12,11 +12,13 @@ import (
 )
 
 // Collection names (docs/data.md). persist owns messages and cursors and
-// only reads conversations and devices, which accounts owns.
+// only reads conversations (with their change log) and devices, which
+// accounts owns.
 const (
 	collMessages      = "messages"
 	collCursors       = "cursors"
 	collConversations = "conversations"
+	collChanges       = "conversation_changes"
 	collDevices       = "devices"
 )
 
@@ -27,6 +29,7 @@ type mongoStore struct {
 	messages      *mongo.Collection
 	cursors       *mongo.Collection
 	conversations *mongo.Collection
+	changes       *mongo.Collection
 	devices       *mongo.Collection
 }
 
@@ -47,6 +50,7 @@ func openMongo(ctx context.Context, uri, database string, extra ...*options.Clie
 		messages:      db.Collection(collMessages),
 		cursors:       db.Collection(collCursors),
 		conversations: db.Collection(collConversations),
+		changes:       db.Collection(collChanges),
 		devices:       db.Collection(collDevices),
 	}
 	if err := s.ensureIndexes(ctx); err != nil {

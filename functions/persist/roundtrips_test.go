@@ -60,21 +60,22 @@ func TestRoundTrips(t *testing.T) {
 		run  func()
 		want int
 	}{
-		// conversation, devices, seq 1's _id (free: c1 is empty), insert
-		{"first message", func() { handle(t, f, first) }, 4},
-		// conversation, devices, insert after the seq this instance stored
-		{"next message", func() { handle(t, f, sent(t, "c1", "bob", "b1", "m2", envelope(all...))) }, 3},
+		// members (conversation, next change: none), devices, seq 1's _id
+		// (free: c1 is empty), insert
+		{"first message", func() { handle(t, f, first) }, 5},
+		// members, devices, insert after the seq this instance stored
+		{"next message", func() { handle(t, f, sent(t, "c1", "bob", "b1", "m2", envelope(all...))) }, 4},
 		// + the seq's holder (none), the message by its key
-		{"resend", func() { handle(t, f, first) }, 5},
+		{"resend", func() { handle(t, f, first) }, 6},
 		// an instance that knows nothing of c1 probes seq 1, 3, 2
-		{"cold instance", func() { handle(t, cold, sent(t, "c1", "bob", "b1", "m5", envelope(all...))) }, 6},
-		{"rejected: missing keys", func() { handle(t, f, sent(t, "c1", "bob", "b1", "m3", envelope("b1"))) }, 3},
+		{"cold instance", func() { handle(t, cold, sent(t, "c1", "bob", "b1", "m5", envelope(all...))) }, 7},
+		{"rejected: missing keys", func() { handle(t, f, sent(t, "c1", "bob", "b1", "m3", envelope("b1"))) }, 4},
 		{"rejected: not a member", func() { handle(t, f, sent(t, "c9", "bob", "b1", "m4", envelope("b1"))) }, 1},
 		{"first receipt of a member", func() {
 			handle(t, f, *receipt(t, events.TypeReceiptRead, "c1", "bob", "b1", 1))
-		}, 3},
-		{"receipt", func() { handle(t, f, *receipt(t, events.TypeReceiptRead, "c1", "bob", "b1", 2)) }, 2},
-		{"stale receipt", func() { handle(t, f, *receipt(t, events.TypeReceiptDelivered, "c1", "bob", "b1", 1)) }, 2},
+		}, 4},
+		{"receipt", func() { handle(t, f, *receipt(t, events.TypeReceiptRead, "c1", "bob", "b1", 2)) }, 3},
+		{"stale receipt", func() { handle(t, f, *receipt(t, events.TypeReceiptDelivered, "c1", "bob", "b1", 1)) }, 3},
 	}
 	for _, tt := range tests {
 		tt.run()

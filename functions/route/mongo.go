@@ -11,11 +11,12 @@ import (
 )
 
 // Collection names (docs/data.md). route only reads: accounts owns users,
-// devices and conversations; persist owns messages.
+// devices and conversations (with their change log); persist owns messages.
 const (
 	collUsers         = "users"
 	collDevices       = "devices"
 	collConversations = "conversations"
+	collChanges       = "conversation_changes"
 	collMessages      = "messages"
 )
 
@@ -25,6 +26,7 @@ type mongoDirectory struct {
 	users         *mongo.Collection
 	devices       *mongo.Collection
 	conversations *mongo.Collection
+	changes       *mongo.Collection
 	messages      *mongo.Collection
 	// ferret is set on FerretDB, where no query uses an index: a query
 	// other than by _id decodes every document of the collection in Go
@@ -56,6 +58,7 @@ func openMongo(ctx context.Context, uri, database string, extra ...*options.Clie
 		users:         db.Collection(collUsers),
 		devices:       db.Collection(collDevices),
 		conversations: db.Collection(collConversations),
+		changes:       db.Collection(collChanges),
 		messages:      db.Collection(collMessages),
 		ferret:        lookupErr == nil,
 	}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -12,20 +13,46 @@ import (
 	"github.com/agentchat/agentchat/sdk/events"
 )
 
+// Members reads the conversation, then any membership change accounts
+// has logged past the document's rev: accounts inserts the log entry
+// (conversation_changes, _id conversation/rev, with the whole member list)
+// before it updates the document, so the document may lag the log for a
+// moment, or longer if accounts died in between (docs/accounts.md).
+// Nothing is cached: a removed member stops counting with the next event.
+// Round trips: 2 (the document, and the next rev's absence).
 func (d *mongoDirectory) Members(ctx context.Context, conversation string) ([]string, bool, error) {
 	var doc struct {
 		Members []string `bson:"members"`
+		Rev     int64    `bson:"rev"`
 	}
 	err := d.conversations.FindOne(ctx, bson.D{{Key: "_id", Value: conversation}},
-		options.FindOne().SetProjection(bson.D{{Key: "members", Value: 1}})).Decode(&doc)
+		options.FindOne().SetProjection(bson.D{{Key: "members", Value: 1}, {Key: "rev", Value: 1}})).Decode(&doc)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return nil, false, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("route: read conversation: %w", err)
 	}
+	for range maxChangesBehind {
+		var change struct {
+			Members []string `bson:"members"`
+		}
+		err := d.changes.FindOne(ctx, bson.D{{Key: "_id", Value: conversation + "/" + strconv.FormatInt(doc.Rev+1, 10)}},
+			options.FindOne().SetProjection(bson.D{{Key: "members", Value: 1}})).Decode(&change)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("route: read conversation changes: %w", err)
+		}
+		doc.Members, doc.Rev = change.Members, doc.Rev+1
+	}
 	return doc.Members, true, nil
 }
+
+// maxChangesBehind bounds how many logged membership changes Members
+// applies on top of a conversation document.
+const maxChangesBehind = 64
 
 // Devices treats a device as current while revokedAt is absent or null
 // ({revokedAt: null} matches both). It relies on accounts' index on

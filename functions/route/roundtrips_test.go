@@ -97,16 +97,17 @@ func TestRoundTrips(t *testing.T) {
 		run               func()
 		wantMongo, wantRd int
 	}{
-		// conversation, devices ∥ users; MGET, one pipelined PUBLISH per connector
-		{"message.stored", func() { handle(t, f, must(events.NewMessageStored(message("c1", 121, "alice", "a1", 16)))) }, 3, 2},
-		{"typing", func() { handle(t, f, must(events.NewTyping(src, "c1", "bob", "b1", events.TypingStarted))) }, 2, 2},
+		// members (conversation, next change: none), devices ∥ users; MGET,
+		// one pipelined PUBLISH per connector
+		{"message.stored", func() { handle(t, f, must(events.NewMessageStored(message("c1", 121, "alice", "a1", 16)))) }, 4, 2},
+		{"typing", func() { handle(t, f, must(events.NewTyping(src, "c1", "bob", "b1", events.TypingStarted))) }, 3, 2},
 		{"message.rejected", func() {
 			handle(t, f, must(events.NewMessageRejected("c1", "alice", "a1", events.MessageRejected{Code: "x", Reason: "y"})))
 		}, 0, 2},
-		// presence first; conversation; seq 121 (absent); seq 120 (the last)
-		{"sync, up to date", sync(120), 3, 2},
-		// conversation; seq 1 exists; the page; the last seq
-		{"sync, a page behind", sync(0), 4, 2},
+		// presence first; members; seq 121 (absent); seq 120 (the last)
+		{"sync, up to date", sync(120), 4, 2},
+		// members; seq 1 exists; the page; the last seq
+		{"sync, a page behind", sync(0), 5, 2},
 	}
 	for _, tt := range tests {
 		tt.run()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
@@ -170,5 +171,23 @@ func TestSummaryHelper(t *testing.T) {
 	}
 	if !slices.Equal(except([]events.DeviceRef{dev("a", "1"), dev("a", "2")}, dev("a", "1")), []events.DeviceRef{dev("a", "2")}) {
 		t.Error("except")
+	}
+}
+
+// TestMembershipFollowsTheChangeLog: accounts logs a membership change
+// before it updates the conversation document; route must already go by
+// the log.
+func TestMembershipFollowsTheChangeLog(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.insert(collChanges, bson.M{"_id": "c1/1", "conversation": "c1", "rev": 1, "op": "remove", "user": "bob",
+		"members": []string{"alice", "bob", "carol", "dave", "eve"}})
+	fx.insert(collChanges, bson.M{"_id": "c1/2", "conversation": "c1", "rev": 2, "op": "remove", "user": "bob",
+		"members": []string{"alice", "carol", "dave", "eve"}})
+	w := fx.watch()
+	f := fx.start(nil)
+	handle(t, f, must(events.NewMessageStored(message("c1", 1, "alice", "a1", 32))))
+	if got, want := summary(w.drain()), "A: alice/a1,eve/e1\nB: alice/a2,dave/d2"; got != want {
+		t.Errorf("deliveries:\n%s\nwant:\n%s", got, want)
 	}
 }
