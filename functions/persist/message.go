@@ -15,8 +15,9 @@ import (
 // storeMessage is the rule for a sent message: a well-formed envelope,
 // from a current device of a member, wrapped for exactly the current
 // devices of the conversation's members, gets the next seq; a resend gets
-// the stored message again. Mongo round trips on the way: conversation,
-// devices, the next seq's _id (free), insert: 4.
+// the stored message again. MongoDB round trips when this instance has
+// stored in the conversation before: members (2), devices, insert — see
+// docs/data.md for the other cases.
 func (f *Function) storeMessage(ctx context.Context, s store, e event.Event) (*event.Event, error) {
 	a, ok := actorOf(e)
 	if !ok {

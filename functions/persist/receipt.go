@@ -12,7 +12,7 @@ import (
 // moveCursor is the rule for a receipt: a member's delivered (or read)
 // cursor moves forward to the acked seq, never back. A receipt from a
 // non-member is ignored with a log line (nobody waits for an answer); a
-// malformed one is refused with 400. Round trips: conversation + 1–3 (see
+// malformed one is refused with 400. Round trips: members (2) + 1–3 (see
 // mongoStore.AdvanceCursor).
 func (f *Function) moveCursor(ctx context.Context, s store, e event.Event) error {
 	r, err := events.Decode[events.Receipt](e)

@@ -21,15 +21,16 @@ type idemKey struct {
 // on atomic read-modify-write updates (FerretDB has neither): the only
 // concurrency guard is InsertMessage's unique indexes.
 type store interface {
-	// Members returns the member user ids of a conversation; ok is false
-	// when the conversation does not exist.
+	// Members returns the member user ids of a conversation, as of the
+	// newest membership change accounts has logged; ok is false when the
+	// conversation does not exist.
 	Members(ctx context.Context, conversation string) (members []string, ok bool, err error)
 	// CurrentDevices returns the non-revoked devices of users.
 	CurrentDevices(ctx context.Context, users []string) ([]events.DeviceRef, error)
 	// HasSeq reports whether a conversation has a message with this seq.
-	// It is a lookup by _id, the one query FerretDB answers without a
-	// collection scan. Seqs are gapless and never deleted, so HasSeq(s)
-	// implies HasSeq(s-1): allocate binary-searches the last seq with it.
+	// It is a lookup by _id, FerretDB's cheapest query (about a tenth of
+	// a sorted one). Seqs are gapless and never deleted, so HasSeq(s)
+	// implies HasSeq(s-1): allocate searches the last seq with it.
 	HasSeq(ctx context.Context, conversation string, seq int64) (bool, error)
 	// MessageAt returns the message with this seq; ok is false if none.
 	MessageAt(ctx context.Context, conversation string, seq int64) (m events.Message, ok bool, err error)
