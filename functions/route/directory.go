@@ -22,6 +22,9 @@ type directory interface {
 	Members(ctx context.Context, conversation string) (members []string, ok bool, err error)
 	// Devices returns the non-revoked devices of users.
 	Devices(ctx context.Context, users []string) ([]events.DeviceRef, error)
+	// DeviceCurrent reports whether device is a non-revoked device of user
+	// (one lookup by _id).
+	DeviceCurrent(ctx context.Context, user, device string) (bool, error)
 	// Agents returns those of users that are agents.
 	Agents(ctx context.Context, users []string) ([]agent, error)
 	// MessagesAfter returns up to limit messages of a conversation with

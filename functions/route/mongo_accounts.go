@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -79,6 +80,22 @@ func (d *mongoDirectory) Devices(ctx context.Context, users []string) ([]events.
 		refs[i] = events.DeviceRef{User: doc.User, Device: doc.ID}
 	}
 	return refs, nil
+}
+
+func (d *mongoDirectory) DeviceCurrent(ctx context.Context, user, device string) (bool, error) {
+	var doc struct {
+		User      string     `bson:"user"`
+		RevokedAt *time.Time `bson:"revokedAt"`
+	}
+	err := d.devices.FindOne(ctx, bson.D{{Key: "_id", Value: device}},
+		options.FindOne().SetProjection(bson.D{{Key: "user", Value: 1}, {Key: "revokedAt", Value: 1}})).Decode(&doc)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("route: read device: %w", err)
+	}
+	return doc.User == user && doc.RevokedAt == nil, nil
 }
 
 func (d *mongoDirectory) Agents(ctx context.Context, users []string) ([]agent, error) {

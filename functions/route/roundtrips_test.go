@@ -87,7 +87,7 @@ func TestRoundTrips(t *testing.T) {
 	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, closeFn: func(context.Context) error { return nil }})
 	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
 	src := events.SourceConnectorPrefix + "A"
-	sync := func(after int64) func() {
+	syncFrom := func(after int64) func() {
 		return func() {
 			handle(t, f, must(events.NewSyncRequested(src, "c1", "alice", "a1", events.SyncRequested{After: after})))
 		}
@@ -104,10 +104,10 @@ func TestRoundTrips(t *testing.T) {
 		{"message.rejected", func() {
 			handle(t, f, must(events.NewMessageRejected("c1", "alice", "a1", events.MessageRejected{Code: "x", Reason: "y"})))
 		}, 0, 2},
-		// presence first; members; seq 121 (absent); seq 120 (the last)
-		{"sync, up to date", sync(120), 4, 2},
-		// members; seq 1 exists; the page; the last seq
-		{"sync, a page behind", sync(0), 5, 2},
+		// presence first; members; the device; seq 121 (absent); seq 120 (the last)
+		{"sync, up to date", syncFrom(120), 5, 2},
+		// members; the device; seq 1 exists; the page; the last seq
+		{"sync, a page behind", syncFrom(0), 6, 2},
 	}
 	for _, tt := range tests {
 		tt.run()

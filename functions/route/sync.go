@@ -26,7 +26,8 @@ const syncBudget = events.MaxDataSize / 2
 // goes to the requesting device only, and only if it is online. A device
 // of a non-member (or a conversation that does not exist) gets the
 // not_member error with no message id, which clients read as "you were
-// removed: stop syncing this conversation".
+// removed: stop syncing this conversation"; a revoked device (its token
+// may still be valid for a while) gets unauthorized.
 func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a actor) error {
 	req, err := events.Decode[events.SyncRequested](e)
 	if err != nil {
@@ -41,13 +42,22 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a actor) er
 	if err != nil {
 		return err
 	}
-	if !found || !slices.Contains(members, a.user) {
-		rej, err := events.NewMessageRejected(a.conversation, a.user, a.deviceID, events.MessageRejected{
-			Code: protocol.CodeNotMember, Reason: "you are not a member of this conversation"})
+	refuse := func(code, reason string) error {
+		rej, err := events.NewMessageRejected(a.conversation, a.user, a.deviceID,
+			events.MessageRejected{Code: code, Reason: reason})
 		if err != nil {
 			return err
 		}
 		return f.publish(ctx, d, rej, where)
+	}
+	if !found || !slices.Contains(members, a.user) {
+		return refuse(protocol.CodeNotMember, "you are not a member of this conversation")
+	}
+	if current, err := d.dir.DeviceCurrent(ctx, a.user, a.deviceID); err != nil || !current {
+		if err != nil {
+			return err
+		}
+		return refuse(protocol.CodeUnauthorized, "this device has been revoked")
 	}
 	batch, err := f.readBatch(ctx, d.dir, a.conversation, req)
 	if err != nil {

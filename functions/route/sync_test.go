@@ -124,7 +124,7 @@ func TestSyncBatchesStayUnderTheEventSizeLimit(t *testing.T) {
 	}
 }
 
-func TestSyncByANonMemberIsRefused(t *testing.T) {
+func TestSyncByANonMemberOrARevokedDeviceIsRefused(t *testing.T) {
 	fx := newFixture(t)
 	seedGroup(fx)
 	fx.messages("c1", 3, 16)
@@ -140,6 +140,15 @@ func TestSyncByANonMemberIsRefused(t *testing.T) {
 		if err != nil || rej.Code != protocol.CodeNotMember || rej.ClientMessageID != "" {
 			t.Errorf("%s: got %+v (%v), want not_member without a message id", conv, rej, err)
 		}
+	}
+	// dave's d1 is revoked (but still connected: its token has not expired).
+	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"B", "c1", "dave", "d1", events.SyncRequested{})))
+	got := w.drain()
+	if summary(got) != "B: dave/d1" {
+		t.Fatalf("revoked device: deliveries %q, want one for dave/d1", summary(got))
+	}
+	if rej, err := events.Decode[events.MessageRejected](got[0].inner); err != nil || rej.Code != protocol.CodeUnauthorized {
+		t.Errorf("revoked device: got %+v (%v), want unauthorized", rej, err)
 	}
 	// An offline device's request costs nothing and delivers nothing.
 	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", "c1", "carol", "c1d", events.SyncRequested{})))
