@@ -165,13 +165,11 @@ func (c *conn) finish(batch []outFrame) {
 	c.ws.Close()
 }
 
-// write writes frames with one deadline for the batch.
+// write writes frames, each within WriteTimeout: a client that takes a
+// large backlog slowly but steadily is not cut off, one that stops reading is.
 func (c *conn) write(frames []outFrame) error {
-	if len(frames) == 0 {
-		return nil
-	}
-	c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	for _, f := range frames {
+		c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 		if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -24,6 +25,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
@@ -453,3 +455,14 @@ func get(t testing.TB, url string) string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// debugCounters summarises the server's drop and close counters for test failures.
+func (s *Server) debugCounters() string {
+	drops := ""
+	for _, r := range []string{"malformed", "unrenderable", "not_here", "duplicate", "slow_consumer"} {
+		drops += fmt.Sprintf(" %s=%v", r, testutil.ToFloat64(s.m.deliveryDrops.WithLabelValues(r)))
+	}
+	return fmt.Sprintf("connections %d, deliveries %v, slow consumers %v, resubscribes %v, abnormal closes %v, drops%s",
+		s.Connections(), testutil.ToFloat64(s.m.deliveries), testutil.ToFloat64(s.m.slowConsumers), testutil.ToFloat64(s.m.resubscribes),
+		testutil.ToFloat64(s.m.closes.WithLabelValues("1006")), drops)
+}
