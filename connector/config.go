@@ -64,14 +64,19 @@ type Config struct {
 	AllowedOrigins []string `envconfig:"ALLOWED_ORIGINS"`
 
 	// Web, if set, serves everything outside the connector's own routes
-	// (the web client's static files).
-	Web http.Handler `ignored:"true"`
+	// (the web client's static files). WebDir, if Web is nil, serves the
+	// files of that folder instead.
+	Web    http.Handler `ignored:"true"`
+	WebDir string       `envconfig:"WEB_DIR"`
 }
 
 // withDefaults fills what a test or an embedding program left zero.
 func (c Config) withDefaults() Config {
 	if c.ConnectorID == "" {
 		c.ConnectorID = DefaultConnectorID()
+	}
+	if c.Web == nil && c.WebDir != "" {
+		c.Web = http.FileServer(http.Dir(c.WebDir))
 	}
 	if c.RedisPrefix == "" {
 		c.RedisPrefix = "agentchat:"
