@@ -61,5 +61,7 @@ func run(log *slog.Logger) error {
 	if err := srv.Drain(context.Background()); err != nil {
 		return err
 	}
-	return <-served
+	err = <-served
+	log.Info("connector: stopped")
+	return err
 }
