@@ -60,17 +60,29 @@ REDIS_PIDFILE=$WORK/redis.pid
 FERRET_PID=
 MINIO_PID=
 
-# stop_pid PID: TERM, up to 10 s of grace, then KILL. Works for processes
-# that are not our children (the daemonized Redis) too.
+# gone PID: the process has exited (a zombie child that is not reaped yet
+# counts as exited).
+gone() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+	[[ $st == Z* ]]
+}
+
+# stop_pid PID: TERM, up to 10 s of grace, then KILL; reaps it if it is our
+# child. Works for processes that are not our children (the daemonized
+# Redis) too. Never a bare `wait`: it would hang on any child left running.
 stop_pid() {
 	local pid=$1 i
-	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
+	[[ -n $pid ]] || return 0
+	if ! gone "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			gone "$pid" && break
+			sleep 0.1
+		done
+		gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
 }
 
 stop_services() {
@@ -81,7 +93,6 @@ stop_services() {
 	stop_pid "$FERRET_PID"
 	stop_pid "$MINIO_PID"
 	FERRET_PID= MINIO_PID=
-	wait 2>/dev/null || true
 }
 
 cleanup() {
@@ -118,7 +129,7 @@ http_ok() (
 	[[ $line == HTTP/1.?" 200"* ]]
 ) 2>/dev/null
 redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null) == PONG ]]; }
-alive() { kill -0 "$1" 2>/dev/null; }
+alive() { ! gone "$1"; }
 
 freeport() { "$TOOLS/freeport" "${1:-1}"; }
 

@@ -101,6 +101,10 @@ func (r *report) handle(e event) {
 	}
 	t := p.lookup(e.Test)
 	switch e.Action {
+	case "run":
+		if r.verbose && t.parent == nil { // progress through long e2e tests
+			fmt.Fprintf(r.w, "=== RUN   %s %s\n", e.Package, t.name)
+		}
 	case "output":
 		t.output = append(t.output, e.Output)
 	case "pass", "fail", "skip":
@@ -130,7 +134,8 @@ func (p *pkg) lookup(name string) *test {
 }
 
 // printTest reports a finished test: a failure with its whole output, a skip
-// with its reason, a pass only in verbose mode and only for top-level tests.
+// with its reason, a pass only in verbose mode and only for top-level tests
+// (verbose mode also prints when each top-level test starts).
 func (r *report) printTest(pkgName string, t *test) {
 	switch t.status {
 	case "fail":

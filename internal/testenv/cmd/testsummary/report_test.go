@@ -78,7 +78,7 @@ func TestReportCases(t *testing.T) {
 {"Action":"pass","Package":"p","Test":"TestA","Elapsed":1.5}
 {"Action":"pass","Package":"p","Elapsed":2}`,
 			want:   Counts{Passed: 1},
-			logHas: "--- PASS: p TestA (1.50s)",
+			logHas: "=== RUN   p TestA\n--- PASS: p TestA (1.50s)",
 		},
 		{
 			name: "parent failing on its own counts once",
