@@ -4,7 +4,7 @@
 # ports, runs go vet and go test in every module, a short fuzz of every fuzz
 # target and the end-to-end tests, then prints ONE summary line:
 #
-#   agentchat tests: N passed, N failed, N skipped
+#   agentchat: N passed, N failed, N skipped
 #
 # and exits non-zero when anything failed, including a build or go vet.
 # Services are stopped on exit, also on failure or interrupt.
@@ -59,6 +59,8 @@ failed() {
 REDIS_PIDFILE=$WORK/redis.pid
 FERRET_PID=
 MINIO_PID=
+PG_CTL=
+PG_URL=
 
 # gone PID: the process has exited (a zombie child that is not reaped yet
 # counts as exited).
@@ -92,7 +94,10 @@ stop_services() {
 	fi
 	stop_pid "$FERRET_PID"
 	stop_pid "$MINIO_PID"
-	FERRET_PID= MINIO_PID=
+	if [[ -n $PG_CTL && -d $WORK/pg/data ]]; then
+		runuser -u postgres -- "$PG_CTL" -D "$WORK/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	FERRET_PID= MINIO_PID= PG_CTL=
 }
 
 cleanup() {
@@ -151,16 +156,53 @@ start_redis() {
 	die "redis did not start"
 }
 
+# pg_bin NAME prints the path of a PostgreSQL server program (Debian keeps
+# them out of PATH, under /usr/lib/postgresql/<version>/bin).
+pg_bin() {
+	local f
+	for f in /usr/lib/postgresql/*/bin/"$1"; do
+		[[ -x $f ]] && { echo "$f"; return 0; }
+	done
+	command -v "$1"
+}
+
+# start_postgres starts a private PostgreSQL (as the postgres user: it
+# refuses root) for FerretDB. FerretDB on SQLite decodes every document of a
+# collection for any query but an _id lookup; on PostgreSQL it pushes
+# filters down, which keeps the end-to-end runs' queries fast (measured: a
+# page of 100 from 10,000 messages 157 ms vs 6.2 s).
+start_postgres() {
+	local port initdb pgctl owner=postgres
+	initdb=$(pg_bin initdb) && pgctl=$(pg_bin pg_ctl) || return 1
+	id "$owner" >/dev/null 2>&1 || return 1
+	port=$(freeport)
+	chmod 711 "$WORK" && mkdir -p "$WORK/pg" && chown "$owner" "$WORK/pg"
+	runuser -u "$owner" -- "$initdb" -A trust -U postgres -D "$WORK/pg/data" >"$WORK/pg-initdb.log" 2>&1 || return 1
+	runuser -u "$owner" -- "$pgctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -t 30 \
+		-o "-p $port -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+		start >/dev/null 2>&1 || { tail -n 5 "$WORK/pg/log"; return 1; }
+	PG_CTL=$pgctl
+	psql -h 127.0.0.1 -p "$port" -U postgres -qc "create database ferretdb" >/dev/null || return 1
+	PG_URL="postgres://postgres@127.0.0.1:$port/ferretdb"
+	echo "postgresql $("$pgctl" --version | awk '{print $NF}') on 127.0.0.1:$port (for FerretDB)"
+}
+
 start_ferretdb() {
-	local port attempt version
+	local port attempt version backend args
 	version=$(go list -m -f '{{.Version}}' github.com/FerretDB/FerretDB)
+	if start_postgres; then
+		backend=postgresql args=(-postgresql-url "$PG_URL")
+	else
+		echo "postgresql unavailable: FerretDB falls back to SQLite (much slower queries)"
+		backend=sqlite args=(-sqlite-dir "$WORK/mongo")
+	fi
 	for attempt in 1 2 3; do
 		port=$(freeport)
 		rm -rf "$WORK/mongo" && mkdir -p "$WORK/mongo"
-		"$BIN/ferretdb" -listen "127.0.0.1:$port" -sqlite-dir "$WORK/mongo" >"$WORK/ferretdb.log" 2>&1 &
+		"$BIN/ferretdb" -listen "127.0.0.1:$port" "${args[@]}" >"$WORK/ferretdb.log" 2>&1 &
 		FERRET_PID=$!
 		if until_ok 30 tcp_open "$port" && alive "$FERRET_PID"; then
-			echo "mongodb wire (FerretDB ${version#v}, sqlite) on 127.0.0.1:$port"
+			echo "mongodb wire (FerretDB ${version#v}, $backend) on 127.0.0.1:$port"
 			export AGENTCHAT_TEST_MONGODB_URI="mongodb://127.0.0.1:$port/"
 			return 0
 		fi
@@ -221,6 +263,7 @@ install_services() {
 	say "install and build what is missing"
 	apt_need redis-server redis-server
 	apt_need chromium chromium
+	pg_bin initdb >/dev/null || apt_need pg_ctlcluster postgresql
 	go build -o "$BIN/ferretdb" ./cmd/ferretdb || die "building cmd/ferretdb failed"
 	if [[ ! -x $BIN/minio ]]; then
 		echo "installing minio $MINIO_VERSION into $BIN (about 2 minutes, once)"

@@ -22,7 +22,7 @@ func (c Counts) Add(d Counts) Counts {
 
 // Line is the one summary line of the whole test command.
 func (c Counts) Line() string {
-	return fmt.Sprintf("agentchat tests: %d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped)
+	return fmt.Sprintf("agentchat: %d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped)
 }
 
 // Record is the counts file form: "passed failed skipped\n".

@@ -8,7 +8,7 @@
 // The first form reads the JSON stream on stdin, prints failures in full and
 // passing packages as one line each (with -v also one line per passing test),
 // and appends "passed failed skipped" to FILE. The second form adds up such
-// files, prints "agentchat tests: N passed, N failed, N skipped" and exits 1
+// files, prints "agentchat: N passed, N failed, N skipped" and exits 1
 // when anything failed.
 package main
 

@@ -172,7 +172,7 @@ func TestAddUp(t *testing.T) {
 	if want := (Counts{14, 1, 3}); got != want {
 		t.Errorf("addUp = %+v, want %+v", got, want)
 	}
-	if got, want := got.Line(), "agentchat tests: 14 passed, 1 failed, 3 skipped"; got != want {
+	if got, want := got.Line(), "agentchat: 14 passed, 1 failed, 3 skipped"; got != want {
 		t.Errorf("Line = %q, want %q", got, want)
 	}
 }
