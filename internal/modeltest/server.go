@@ -1,0 +1,300 @@
+// Package modeltest is a local OpenAI-compatible chat-completions server
+// for tests: a real HTTP server on 127.0.0.1 that agent runtimes reach
+// through OPENAI_BASE_URL, exactly as they would reach Ollama, vLLM or
+// OpenAI. A test scripts each answer (streamed chunks, pacing, errors, 429
+// with Retry-After, slow first bytes, a broken stream) and reads back every
+// request the server saw, so it can count model calls.
+//
+// It speaks POST {base}/chat/completions, streaming (SSE "data:" lines
+// ending with "data: [DONE]") when the request says "stream": true, one
+// JSON chat.completion otherwise; and GET {base}/models.
+package modeltest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Message is one chat message of a request.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Request is what the server received: one model call.
+type Request struct {
+	N             int // 1-based arrival order
+	Model         string
+	Messages      []Message
+	Stream        bool
+	Authorization string // the Authorization header, e.g. "Bearer sk-…"
+	At            time.Time
+}
+
+// Last returns the content of the last message with role, or "".
+func (r Request) Last(role string) string {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		if r.Messages[i].Role == role {
+			return r.Messages[i].Content
+		}
+	}
+	return ""
+}
+
+// Reply scripts the answer to one request. The zero Reply streams an
+// empty answer.
+type Reply struct {
+	// Status other than 0 or 200 answers with an OpenAI-style error body
+	// (Error as its message) instead of a completion.
+	Status int
+	Error  string
+	// RetryAfter is sent as the Retry-After header (with any Status).
+	RetryAfter string
+	// Delay holds the response back before its headers: a slow model,
+	// or one that never answers within the caller's timeout.
+	Delay time.Duration
+	// Chunks are the content deltas, in order; ChunkDelay paces them.
+	Chunks     []string
+	ChunkDelay time.Duration
+	// Drop closes the connection after the chunks, without the final
+	// chunk and [DONE]: a stream broken half way.
+	Drop bool
+}
+
+// Server is a running test model endpoint. Its methods may be called from
+// any goroutine.
+type Server struct {
+	http *httptest.Server
+
+	mu        sync.Mutex
+	script    func(Request) Reply
+	requests  []Request
+	inFlight  int
+	completed int // answered to the end (chunks and [DONE], or the error body)
+	aborted   int // the client went away before the end
+	changed   chan struct{}
+}
+
+// New starts a server on a free 127.0.0.1 port that echoes: each answer is
+// "echo: " and the last user message, streamed word by word.
+func New() *Server {
+	s := &Server{script: Echo, changed: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	mux.HandleFunc("GET /v1/models", s.models)
+	s.http = httptest.NewServer(mux)
+	return s
+}
+
+// URL is the base URL to use as OPENAI_BASE_URL (it ends in /v1).
+func (s *Server) URL() string { return s.http.URL + "/v1" }
+
+// Close stops the server, cutting any answer in progress.
+func (s *Server) Close() {
+	s.http.CloseClientConnections()
+	s.http.Close()
+}
+
+// Script makes fn answer every following request.
+func (s *Server) Script(fn func(Request) Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script = fn
+}
+
+// Requests returns every request received so far, in arrival order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Count is how many requests have arrived.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.requests)
+}
+
+// Stats returns how many requests are being answered now, were answered
+// to the end, and were cut off by the client.
+func (s *Server) Stats() (inFlight, completed, aborted int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight, s.completed, s.aborted
+}
+
+// Changed returns a channel closed at the next change of the counters:
+// wait on it instead of sleeping.
+func (s *Server) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// update changes the counters under the lock and wakes Changed waiters.
+func (s *Server) update(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn()
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+type chatRequest struct {
+	Model    string    `json:"model"`
+	Messages []Message `json:"messages"`
+	Stream   bool      `json:"stream"`
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	var body chatRequest
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "body: "+err.Error())
+		return
+	}
+	var req Request
+	var script func(Request) Reply
+	s.update(func() {
+		req = Request{N: len(s.requests) + 1, Model: body.Model, Messages: body.Messages, Stream: body.Stream,
+			Authorization: r.Header.Get("Authorization"), At: time.Now()}
+		s.requests = append(s.requests, req)
+		s.inFlight++
+		script = s.script
+	})
+	finished := false
+	defer func() {
+		s.update(func() {
+			s.inFlight--
+			if finished {
+				s.completed++
+			} else {
+				s.aborted++
+			}
+		})
+	}()
+	reply := script(req)
+	if !wait(r, reply.Delay) {
+		return
+	}
+	if reply.RetryAfter != "" {
+		w.Header().Set("Retry-After", reply.RetryAfter)
+	}
+	if reply.Status != 0 && reply.Status != http.StatusOK {
+		writeError(w, reply.Status, errorType(reply.Status), reply.Error)
+		finished = true
+		return
+	}
+	if !body.Stream {
+		writeCompletion(w, req, strings.Join(reply.Chunks, ""))
+		finished = true
+		return
+	}
+	finished = stream(w, r, req, reply)
+}
+
+// stream writes reply as server-sent events; false if the client went
+// away or the script dropped the connection.
+func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply) bool {
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	id := fmt.Sprintf("chatcmpl-%d", req.N)
+	send := func(delta map[string]string, finish any) bool {
+		chunk := map[string]any{
+			"id": id, "object": "chat.completion.chunk", "created": req.At.Unix(), "model": req.Model,
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
+		}
+		b, _ := json.Marshal(chunk)
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	if !send(map[string]string{"role": "assistant", "content": ""}, nil) {
+		return false
+	}
+	for i, c := range reply.Chunks {
+		if i > 0 && !wait(r, reply.ChunkDelay) {
+			return false
+		}
+		if !send(map[string]string{"content": c}, nil) {
+			return false
+		}
+	}
+	if reply.Drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+			}
+		}
+		return false
+	}
+	if !send(map[string]string{}, "stop") {
+		return false
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	if flusher != nil {
+		flusher.Flush()
+	}
+	return true
+}
+
+// wait sleeps for d unless the client goes away first.
+func wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return r.Context().Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func writeCompletion(w http.ResponseWriter, req Request, text string) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"id": fmt.Sprintf("chatcmpl-%d", req.N), "object": "chat.completion", "created": req.At.Unix(), "model": req.Model,
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+			"message": map[string]string{"role": "assistant", "content": text}}},
+		"usage": map[string]int{"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, typ, msg string) {
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": nil, "param": nil}})
+}
+
+func errorType(status int) string {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return "rate_limit_exceeded"
+	case status >= 500:
+		return "server_error"
+	}
+	return "invalid_request_error"
+}
+
+func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"object": "list",
+		"data": []any{map[string]any{"id": "test-model", "object": "model", "owned_by": "modeltest"}}})
+}

@@ -1,0 +1,195 @@
+package modeltest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// post sends one chat request and returns the status, the Retry-After
+// header and the streamed content deltas (or the error message).
+func post(t *testing.T, ctx context.Context, s *Server, user string, stream bool) (int, string, []string, error) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"model": "m", "stream": stream,
+		"messages": []Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: user}}})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/chat/completions", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer sk-test")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&e)
+		return resp.StatusCode, resp.Header.Get("Retry-After"), []string{e.Error.Message}, nil
+	}
+	if !stream {
+		var c struct {
+			Choices []struct{ Message Message } `json:"choices"`
+		}
+		err := json.NewDecoder(resp.Body).Decode(&c)
+		return resp.StatusCode, "", []string{c.Choices[0].Message.Content}, err
+	}
+	var deltas []string
+	sc := bufio.NewScanner(resp.Body)
+	done := false
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if line == "[DONE]" {
+			done = true
+			break
+		}
+		var chunk struct {
+			Choices []struct {
+				Delta struct{ Content string } `json:"delta"`
+			} `json:"choices"`
+		}
+		if err := json.Unmarshal([]byte(line), &chunk); err != nil {
+			return resp.StatusCode, "", deltas, err
+		}
+		if c := chunk.Choices[0].Delta.Content; c != "" {
+			deltas = append(deltas, c)
+		}
+	}
+	if !done {
+		return resp.StatusCode, "", deltas, errBroken
+	}
+	return resp.StatusCode, "", deltas, sc.Err()
+}
+
+var errBroken = &brokenErr{}
+
+type brokenErr struct{}
+
+func (*brokenErr) Error() string { return "stream ended without [DONE]" }
+
+func TestServer(t *testing.T) {
+	s := New()
+	defer s.Close()
+	ctx := context.Background()
+
+	// Default: echo, streamed word by word, and recorded.
+	code, _, deltas, err := post(t, ctx, s, "hello there", true)
+	if err != nil || code != 200 {
+		t.Fatalf("echo: %d %v", code, err)
+	}
+	if got, want := strings.Join(deltas, ""), "echo: hello there"; got != want {
+		t.Errorf("echo = %q, want %q", got, want)
+	}
+	if got, want := len(deltas), 3; got != want {
+		t.Errorf("echo chunks = %d (%q), want %d", got, deltas, want)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 1 || reqs[0].Last("user") != "hello there" || reqs[0].Last("system") != "be brief" ||
+		reqs[0].Authorization != "Bearer sk-test" || !reqs[0].Stream {
+		t.Errorf("recorded %+v", reqs)
+	}
+
+	// Scripted: 429 with Retry-After, a 500, then a paced answer.
+	s.Script(Sequence(
+		Reply{Status: 429, RetryAfter: "2", Error: "slow down"},
+		Reply{Status: 500, Error: "boom"},
+		Reply{Chunks: []string{"a", "b", "c"}, ChunkDelay: 20 * time.Millisecond},
+	))
+	for _, c := range []struct {
+		wantCode  int
+		wantRetry string
+		want      string
+	}{
+		{429, "2", "slow down"},
+		{500, "", "boom"},
+		{200, "", "abc"},
+		{200, "", "abc"},
+	} {
+		code, retry, deltas, err := post(t, ctx, s, "x", true)
+		if err != nil || code != c.wantCode || retry != c.wantRetry || strings.Join(deltas, "") != c.want {
+			t.Errorf("got %d retry=%q %q %v, want %d retry=%q %q", code, retry, deltas, err, c.wantCode, c.wantRetry, c.want)
+		}
+	}
+
+	// Not streamed: one completion.
+	s.Script(Answer("one two"))
+	if code, _, out, err := post(t, ctx, s, "x", false); err != nil || code != 200 || out[0] != "one two" {
+		t.Errorf("non-streaming: %d %q %v", code, out, err)
+	}
+
+	// A broken stream: chunks, then the connection closes.
+	s.Script(func(Request) Reply { return Reply{Chunks: []string{"half"}, Drop: true} })
+	if _, _, deltas, err := post(t, ctx, s, "x", true); err == nil || strings.Join(deltas, "") != "half" {
+		t.Errorf("dropped stream: %q %v, want the chunk and an error", deltas, err)
+	}
+
+	if got, want := s.Count(), 7; got != want {
+		t.Errorf("Count = %d, want %d", got, want)
+	}
+}
+
+// A slow answer is in flight until it completes; a client that gives up
+// is counted as aborted, and Changed wakes waiters without sleeping.
+func TestServerSlowAndAborted(t *testing.T) {
+	s := New()
+	defer s.Close()
+	s.Script(func(Request) Reply { return Reply{Delay: time.Hour} })
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, _, _, err := post(t, ctx, s, "x", true)
+		errc <- err
+	}()
+	for {
+		ch := s.Changed()
+		if in, _, _ := s.Stats(); in == 1 {
+			break
+		}
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatal("request never arrived")
+		}
+	}
+	cancel()
+	if err := <-errc; err == nil {
+		t.Error("cancelled request succeeded")
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		ch := s.Changed()
+		if in, done, aborted := s.Stats(); in == 0 {
+			if done != 0 || aborted != 1 {
+				t.Errorf("completed %d, aborted %d; want 0, 1", done, aborted)
+			}
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatal("aborted request still in flight")
+		}
+	}
+}
+
+func TestWords(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"one", []string{"one"}},
+		{"one two  three", []string{"one", " two", "  three"}},
+	} {
+		got := Words(c.in)
+		if strings.Join(got, "|") != strings.Join(c.want, "|") || Join(got) != c.in {
+			t.Errorf("Words(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
