@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 )
 
 // config is what Start reads. func hands Start one map, its ./cfg file
@@ -16,6 +17,9 @@ type config struct {
 	MongoURI string     // MONGODB_URI, required
 	Database string     // MONGODB_DATABASE, default "agentchat"
 	LogLevel slog.Level // LOG_LEVEL: DEBUG, INFO (default), WARN or ERROR
+	// CacheTTL (MEMBERSHIP_CACHE_TTL, default and maximum 1s, 0 = off) is
+	// how old a membership read that receipts are checked against may be.
+	CacheTTL time.Duration
 }
 
 func configFrom(m map[string]string) (config, error) {
@@ -23,6 +27,11 @@ func configFrom(m map[string]string) (config, error) {
 	if c.MongoURI == "" {
 		return c, fmt.Errorf("persist: config: MONGODB_URI is required")
 	}
+	ttl, err := time.ParseDuration(cmp.Or(m["MEMBERSHIP_CACHE_TTL"], MaxMembersTTL.String()))
+	if err != nil || ttl < 0 || ttl > MaxMembersTTL {
+		return c, fmt.Errorf("persist: config: MEMBERSHIP_CACHE_TTL %q: want a duration from 0 to %s", m["MEMBERSHIP_CACHE_TTL"], MaxMembersTTL)
+	}
+	c.CacheTTL = ttl
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(m["LOG_LEVEL"], "INFO"))); err != nil {
 		return c, fmt.Errorf("persist: config: LOG_LEVEL: %w", err)
 	}

@@ -25,11 +25,12 @@ var errNotStarted = errors.New("persist: not started")
 // which func runs while the server already serves: Handle and Ready read
 // them through an atomic pointer.
 type Function struct {
-	deps  atomic.Pointer[deps]
-	log   *slog.Logger
-	stats stats
-	hints seqHints
-	turns *turns
+	deps    atomic.Pointer[deps]
+	log     *slog.Logger
+	stats   stats
+	hints   seqHints
+	turns   *turns
+	members *membersCache // receipts only; nil until Start
 }
 
 type deps struct {
@@ -56,6 +57,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		return err
 	}
 	f.log = newLogger(c.LogLevel)
+	f.members = newMembersCache(c.CacheTTL)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	s, err := openMongo(ctx, c.MongoURI, c.Database)

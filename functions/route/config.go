@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
 )
@@ -15,12 +16,16 @@ import (
 // then use different databases, prefixes and sinks. Empty values mean
 // "default" (a ConfigMap key that is present but empty arrives empty).
 type config struct {
-	MongoURI    string     // MONGODB_URI, required
-	Database    string     // MONGODB_DATABASE, default "agentchat"
-	RedisURL    string     // REDIS_URL (redis://host:port/db), required
-	RedisPrefix string     // REDIS_PREFIX, default events.DefaultRedisPrefix
-	Sink        string     // K_SINK: the broker, for agent invokes; unset = no invokes
-	LogLevel    slog.Level // LOG_LEVEL: DEBUG, INFO (default), WARN or ERROR
+	MongoURI    string // MONGODB_URI, required
+	Database    string // MONGODB_DATABASE, default "agentchat"
+	RedisURL    string // REDIS_URL (redis://host:port/db), required
+	RedisPrefix string // REDIS_PREFIX, default events.DefaultRedisPrefix
+	Sink        string // K_SINK: the broker, for agent invokes; unset = no invokes
+	// CacheTTL (MEMBERSHIP_CACHE_TTL, default and maximum 1s, 0 = off)
+	// is how long receipts, typing and agent activity may be routed by a
+	// membership read that old (see audienceCache).
+	CacheTTL time.Duration
+	LogLevel slog.Level // LOG_LEVEL: DEBUG, INFO (default), WARN or ERROR
 }
 
 func configFrom(m map[string]string) (config, error) {
@@ -37,6 +42,11 @@ func configFrom(m map[string]string) (config, error) {
 	case c.RedisURL == "":
 		return c, fmt.Errorf("route: config: REDIS_URL is required")
 	}
+	ttl, err := time.ParseDuration(cmp.Or(m["MEMBERSHIP_CACHE_TTL"], MaxAudienceTTL.String()))
+	if err != nil || ttl < 0 || ttl > MaxAudienceTTL {
+		return c, fmt.Errorf("route: config: MEMBERSHIP_CACHE_TTL %q: want a duration from 0 to %s", m["MEMBERSHIP_CACHE_TTL"], MaxAudienceTTL)
+	}
+	c.CacheTTL = ttl
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(m["LOG_LEVEL"], "INFO"))); err != nil {
 		return c, fmt.Errorf("route: config: LOG_LEVEL: %w", err)
 	}

@@ -13,9 +13,8 @@ type agent struct {
 }
 
 // directory is route's read-only view of MongoDB: accounts' users,
-// devices and conversations, persist's messages. Every call reads fresh:
-// route caches nothing, so a removed member or a revoked device stops
-// receiving with the next event after the change.
+// devices and conversations, persist's messages. Every call reads fresh;
+// only receipts, typing and agent activity go through audienceCache.
 type directory interface {
 	// Members returns a conversation's member user ids; ok is false when
 	// the conversation does not exist.

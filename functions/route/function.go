@@ -8,8 +8,10 @@
 // agent in the conversation.
 //
 // It is an instanced func handler (New, Start, Stop, Ready, Alive,
-// Handle). It never replies through the broker and caches nothing:
-// membership and devices are read for every event.
+// Handle). It never replies through the broker. Membership and devices
+// are read afresh for every stored message and sync request; receipts,
+// typing and agent activity may be routed by a read at most
+// MEMBERSHIP_CACHE_TTL (≤ 1 s) old.
 package function
 
 import (
@@ -40,6 +42,7 @@ type deps struct {
 	presence  presence
 	publisher publisher
 	invoker   invoker // nil without K_SINK
+	audiences *audienceCache
 	closeFn   func(context.Context) error
 }
 
@@ -72,7 +75,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		_ = dir.Close(ctx)
 		return err
 	}
-	d := &deps{dir: dir, presence: hub, publisher: hub, closeFn: func(ctx context.Context) error {
+	d := &deps{dir: dir, presence: hub, publisher: hub, audiences: newAudienceCache(c.CacheTTL), closeFn: func(ctx context.Context) error {
 		return errors.Join(dir.Close(ctx), hub.Close())
 	}}
 	if c.Sink != "" {
@@ -85,7 +88,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	}
 	f.deps.Store(d)
 	f.log.Info("route: started", "database", c.Database, "prefix", c.RedisPrefix,
-		"agentInvokes", c.Sink != "", "ferretdb", dir.ferret)
+		"agentInvokes", c.Sink != "", "ferretdb", dir.ferret, "membershipCacheTTL", c.CacheTTL.String())
 	return nil
 }
 

@@ -47,22 +47,36 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 // toMembers delivers e to every current device of the conversation's
 // members but skip, if actor is a member; otherwise e is ignored with a
 // log line (a removed member's typing, an agent no longer in the
-// conversation). Round trips: conversation, devices, presence, publish.
+// conversation). Who the members and devices are comes from the audience
+// cache (at most MaxAudienceTTL old): toMembers carries receipts, typing,
+// agent activity and media notices, never a stored message.
 func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor string, skip events.DeviceRef) error {
 	conv := e.Subject()
-	members, found, err := d.dir.Members(ctx, conv)
+	a, err := d.audiences.get(ctx, conv, func(ctx context.Context) (audience, error) {
+		return f.readAudience(ctx, d, conv)
+	})
 	if err != nil {
 		return err
 	}
-	if !found || !slices.Contains(members, actor) {
+	if !a.found || !slices.Contains(a.members, actor) {
 		f.log.Info("route: ignoring an event from a non-member", "type", e.Type(), "conversation", conv, "user", actor)
 		return nil
 	}
+	return f.deliver(ctx, d, e, except(slices.Clone(a.devices), skip))
+}
+
+// readAudience reads a conversation's members and their current devices.
+// Round trips: members (2), devices.
+func (f *Function) readAudience(ctx context.Context, d *deps, conv string) (audience, error) {
+	members, found, err := d.dir.Members(ctx, conv)
+	if err != nil || !found {
+		return audience{}, err
+	}
 	devices, err := d.dir.Devices(ctx, members)
 	if err != nil {
-		return err
+		return audience{}, err
 	}
-	return f.deliver(ctx, d, e, except(devices, skip))
+	return audience{found: true, members: members, devices: devices}, nil
 }
 
 // refuse logs why e can never be routed and returns the 400 result.

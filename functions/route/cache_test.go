@@ -1,0 +1,100 @@
+package function
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+func removeMember(t *testing.T, fx *fixture, conv string, members ...string) {
+	t.Helper()
+	_, err := fx.db.Collection(collConversations).UpdateOne(context.Background(), bson.M{"_id": conv},
+		bson.M{"$set": bson.M{"members": members}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAudienceCacheExpires: typing may reach a removed member for at most
+// the TTL; a stored message never does.
+func TestAudienceCacheExpires(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	f := fx.start(map[string]string{"MEMBERSHIP_CACHE_TTL": "300ms"})
+	typing := func() string {
+		handle(t, f, must(events.NewTyping(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.TypingStarted)))
+		return summary(w.drain())
+	}
+	if got := typing(); !strings.Contains(got, "bob/b1") {
+		t.Fatalf("typing before the removal: %q, want bob's devices in it", got)
+	}
+	removed := time.Now()
+	removeMember(t, fx, "c1", "alice", "carol", "dave")
+
+	handle(t, f, must(events.NewMessageStored(message("c1", 1, "alice", "a1", 32))))
+	if got := summary(w.drain()); strings.Contains(got, "bob/") {
+		t.Errorf("a stored message reached a removed member: %q", got)
+	}
+	for strings.Contains(typing(), "bob/") {
+		if time.Since(removed) > 2*time.Second {
+			t.Fatal("typing still reaches the removed member after 2 s")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	if d := time.Since(removed); d > 300*time.Millisecond+250*time.Millisecond {
+		t.Errorf("the removal took %v to show, want about the 300 ms TTL", d)
+	}
+}
+
+// TestAudienceCacheReadsOnce: a burst of receipts in one conversation
+// reads its audience once.
+func TestAudienceCacheReadsOnce(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	counter := &tripCounter{}
+	ctx := context.Background()
+	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	f := New()
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, audiences: newAudienceCache(time.Second)})
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			e := must(events.NewReceipt(events.TypeReceiptRead, events.SourceConnectorPrefix+"A", "c1", "bob", "b1", int64(i+1)))
+			if _, err := f.Handle(ctx, e); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if m, _ := counter.take(); len(m) != 3 {
+		t.Errorf("20 receipts made %d MongoDB round trips %v, want 3 (one audience read)", len(m), m)
+	}
+}
+
+func TestCacheTTLIsCapped(t *testing.T) {
+	for _, ttl := range []string{"2s", "-1s", "soon"} {
+		_, err := configFrom(map[string]string{"MONGODB_URI": "mongodb://x", "REDIS_URL": "redis://x", "MEMBERSHIP_CACHE_TTL": ttl})
+		if err == nil {
+			t.Errorf("MEMBERSHIP_CACHE_TTL=%s accepted", ttl)
+		}
+	}
+	c, err := configFrom(map[string]string{"MONGODB_URI": "mongodb://x", "REDIS_URL": "redis://x"})
+	if err != nil || c.CacheTTL != time.Second {
+		t.Errorf("default TTL %v (%v), want 1s", c.CacheTTL, err)
+	}
+}
