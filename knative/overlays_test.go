@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/agentchat/agentchat/brokers"
 	"github.com/agentchat/agentchat/triggers"
@@ -212,15 +214,19 @@ func checkSelects(t *testing.T, objs []object, d *appsv1.Deployment) {
 	}
 }
 
-// checkSinkBindings: the connector Deployment and route's Knative Service
-// both get the agentchat Broker's address.
+// checkSinkBindings: the connector Deployment, and the Knative Service of
+// every function that posts events to K_SINK, get the agentchat Broker's
+// address from a SinkBinding named after them.
 func checkSinkBindings(t *testing.T, sbs map[string]*sourcesv1.SinkBinding) {
 	t.Helper()
-	want := map[string]string{"connector": "apps/v1/Deployment", "route": "serving.knative.dev/v1/Service"}
+	want := map[string]string{"connector": "apps/v1/Deployment"}
+	for _, name := range sinkUsers(t) {
+		want[name] = "serving.knative.dev/v1/Service"
+	}
 	for name, subject := range want {
 		sb := sbs[name]
 		if sb == nil {
-			t.Errorf("no SinkBinding %s", name)
+			t.Errorf("no SinkBinding %s: %s %s would not get K_SINK from the Broker", name, subject, name)
 			continue
 		}
 		s := sb.Spec.Subject
@@ -234,6 +240,50 @@ func checkSinkBindings(t *testing.T, sbs map[string]*sourcesv1.SinkBinding) {
 	if len(sbs) != len(want) {
 		t.Errorf("SinkBindings %v, want %v", keys(sbs), want)
 	}
+}
+
+// sinkUsers returns the func names of the functions whose code (not tests)
+// reads K_SINK.
+func sinkUsers(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("../functions/*/func.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, fy := range dirs {
+		dir := filepath.Dir(fy)
+		srcs, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		uses := false
+		for _, src := range srcs {
+			if strings.HasSuffix(src, "_test.go") {
+				continue
+			}
+			raw, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uses = uses || strings.Contains(string(raw), `"K_SINK"`)
+		}
+		if !uses {
+			continue
+		}
+		raw, err := os.ReadFile(fy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			Name string `json:"name"`
+		}
+		if err := yaml.Unmarshal(raw, &f); err != nil || f.Name == "" {
+			t.Fatalf("%s: no name (%v)", fy, err)
+		}
+		out = append(out, f.Name)
+	}
+	if len(out) == 0 {
+		t.Fatal("no function reads K_SINK: the search is broken (route does)")
+	}
+	return out
 }
 
 func keys[T any](m map[string]T) []string {
