@@ -240,7 +240,10 @@ func (p *Platform) startBroker() error {
 	if err != nil {
 		return fmt.Errorf("platform: trigger manifests: %w", err)
 	}
-	p.broker, err = local.New(local.Config{Broker: b, Triggers: ts, Logger: p.log.With("component", "broker")})
+	// Handlers wait on MongoDB more than they compute: 8 deliveries at once
+	// per Trigger keep the functions busy without flooding the database.
+	p.broker, err = local.New(local.Config{Broker: b, Triggers: ts, Workers: 8, QueueSize: 5000,
+		Logger: p.log.With("component", "broker")})
 	if err != nil {
 		return fmt.Errorf("platform: broker: %w", err)
 	}

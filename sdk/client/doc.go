@@ -36,7 +36,7 @@
 // for the conversation, plus this device, bound to (conversation, this
 // device, a fresh random client message id), and puts it in the outbox. The
 // outbox sends it and sends it again — same id, so persist stores it once —
-// every ResendInterval and after every reconnect until a "stored" frame (or
+// after ResendInterval (backing off, up to ten times it) and after every reconnect until a "stored" frame (or
 // the message echoed back) gives it a seq. Error frames about it: missing_keys
 // or bad_envelope refresh the cached directory and seal again under the same
 // id (at most 5 times); unavailable, rate_limited and internal back off;

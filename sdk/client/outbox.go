@@ -22,6 +22,7 @@ type entry struct {
 	sent      bool      // StateSent was reported
 	due       time.Time // next send (or rekey)
 	attempts  int       // unavailable / rate_limited answers in a row
+	sends     int       // send frames written: resends back off exponentially
 	rekeys    int       // times sealed again after missing_keys / bad_envelope
 	rekeying  bool      // a rekeyer goroutine is out
 	needRekey bool      // seal again before the next send
@@ -37,7 +38,7 @@ const rekeyTimeout = 30 * time.Second
 // Send encrypts content for every current device of the conversation's
 // members and puts it in the outbox; it returns the message's client message
 // id, which Status events name. From then on the client owns the message:
-// it is sent, resent every ResendInterval and after every reconnect until
+// it is sent, resent with backoff from ResendInterval and after every reconnect until
 // stored, sealed again for a fresh key directory if persist reports missing
 // devices, and backed off when the platform is busy. Send blocks only for
 // the key directory (cached per conversation) and the encryption.
@@ -97,7 +98,11 @@ func (c *Client) sendEntry(e *entry, now time.Time) {
 		return // resume sends it
 	}
 	c.write(protocol.Frame{Type: protocol.TypeSend, ID: e.id, Conversation: e.conv, Envelope: e.env})
-	e.due = now.Add(c.cfg.ResendInterval)
+	// Resends back off (ResendInterval, then doubling up to ten times it,
+	// jittered): when the platform is slow, resending at a fixed pace only
+	// adds duplicates to the queue it is slow to drain.
+	e.sends++
+	e.due = now.Add(backoff(e.sends, c.cfg.ResendInterval, 10*c.cfg.ResendInterval))
 	c.wake(e.due)
 	if !e.sent {
 		e.sent = true
