@@ -1,75 +1,204 @@
-// Package function is agentchat's agent-invoke function: the runtime of
-// the platform's built-in model agents. route sends it
-// io.agentchat.agent.invoke for every stored message an agent member must
-// answer (Triggers filter on the agentkind extension).
+// Package function is agent-invoke, the runtime of agentchat's built-in
+// model agents. route posts io.agentchat.agent.invoke for every stored
+// message an agent member should answer; the agent-invoke Trigger brings
+// those of agents of kind "model" here. For each, agent-invoke opens the
+// message with the agent's private key, builds the context from the
+// conversation's recent history that the agent can read, calls the
+// agent's OpenAI-compatible endpoint with streaming, sends "thinking" and
+// encrypted partial tokens to the conversation, and sends the reply as an
+// ordinary encrypted message (through persist and route, so it has a seq,
+// ticks and sync), then agent.done — or agent.error when it cannot.
 //
-// For now it only validates the invoke and records that it arrived; opening
-// the envelope with the agent's key, calling the model and streaming the
-// reply come with the agents work. It is an instanced func
-// (knative.dev/func-go/cloudevents): New, Start, Stop, Ready, Alive, Handle.
+// Exactly one model call per triggering message: the call is keyed by
+// (conversation, seq, agent) in a ledger in MongoDB (ledger.go) where
+// every decision is an insert under a unique _id. A model call can outlast
+// func-go's 30 s request timeout, so Handle claims the call, starts the
+// turn in the background and answers the broker within AGENT_HOLD; a
+// sweeper takes over the calls of instances that died (docs/agents.md).
+//
+// It is an instanced func (knative.dev/func-go/cloudevents): New, Start,
+// Stop, Ready, Alive, Handle.
 package function
 
 import (
-	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
-	"github.com/kelseyhightower/envconfig"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Config is agent-invoke's configuration, read once by Start from the
-// environment (func-go's config map is that environment plus an unused
-// ./cfg file).
-type Config struct {
-	LogLevel string `envconfig:"LOG_LEVEL"` // DEBUG, INFO, WARN, ERROR; "" is INFO
-}
+// errNotStarted makes a Handle that races Start fail with 500, so the
+// broker retries it once the function is ready.
+var errNotStarted = errors.New("agent-invoke: not started")
 
 // Function is one agent-invoke instance.
 type Function struct {
-	mu  sync.Mutex // guards log
-	log *slog.Logger
+	deps  atomic.Pointer[deps]
+	log   atomic.Pointer[slog.Logger]
+	owner string // this instance in the ledger's attempts
+
+	mu      sync.Mutex
+	running map[string]*worker // turns this instance runs, by call id
+	wg      sync.WaitGroup     // those turns and the sweeper
+
+	ids sync.Map // agent id → identity, once its key matched its device
+
+	stats stats
+}
+
+// stats counts what tests and operators want to see.
+type stats struct {
+	turns     atomic.Int64 // turns started here
+	requests  atomic.Int64 // model requests sent (refused ones included)
+	takeovers atomic.Int64 // calls taken over from another attempt
+}
+
+// deps is what Start opens. A test builds one around fakes.
+type deps struct {
+	cfg    config
+	ledger ledger
+	dir    directory
+	model  model
+	sink   sink
+	slots  chan struct{} // one per model call in flight (AGENT_MAX_CALLS)
+
+	// ctx is the turns' context: cancelled only when Stop runs out of
+	// time, so that a request in flight ends as "interrupted".
+	ctx      context.Context
+	cancel   context.CancelFunc
+	stopping chan struct{} // closed when Stop begins
+	closeFn  func(context.Context) error
+}
+
+// worker is one running turn.
+type worker struct {
+	done chan struct{}
 }
 
 // New is called once by the func runtime.
 func New() *Function {
-	return &Function{log: newLogger(slog.LevelInfo)}
+	f := &Function{owner: newOwnerID(), running: map[string]*worker{}}
+	f.log.Store(newLogger(slog.LevelInfo))
+	return f
 }
 
-func newLogger(level slog.Level) *slog.Logger {
-	h := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
-	return slog.New(h).With("function", "agent-invoke")
+func newOwnerID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// Start reads the configuration.
-func (f *Function) Start(_ context.Context, _ map[string]string) error {
-	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		return fmt.Errorf("agent-invoke: config: %w", err)
+// Start reads the configuration, connects to MongoDB, prepares the model
+// client and the broker sink, and starts the sweeper.
+func (f *Function) Start(ctx context.Context, m map[string]string) error {
+	c, err := configFrom(m)
+	if err != nil {
+		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cmp.Or(c.LogLevel, "INFO"))); err != nil {
-		return fmt.Errorf("agent-invoke: config: LOG_LEVEL: %w", err)
+	f.log.Store(newLogger(c.LogLevel))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	client, err := mongo.Connect(options.Client().ApplyURI(c.MongoURI).SetAppName("agentchat-agent-invoke"))
+	if err != nil {
+		return fmt.Errorf("agent-invoke: connect mongo: %w", err)
 	}
-	f.mu.Lock()
-	f.log = newLogger(level)
-	f.mu.Unlock()
+	db := client.Database(c.Database)
+	if err := db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return fmt.Errorf("agent-invoke: connect mongo: %w", err)
+	}
+	led, err := newMongoLedger(ctx, db)
+	if err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return err
+	}
+	snk, err := newBrokerSink(c.Sink)
+	if err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return err
+	}
+	f.start(c, led, newMongoDirectory(client, db), newOpenAIModel(), snk, client.Disconnect)
+	agents := make([]string, 0, len(c.Keys))
+	for id := range c.Keys {
+		agents = append(agents, id)
+	}
+	f.logger().Info("agent-invoke: started", "database", c.Database, "agents", agents, "owner", f.owner,
+		"lease", c.Lease.String(), "sweep", c.Sweep.String(), "hold", c.Hold.String())
 	return nil
 }
 
-// Stop has nothing to close yet.
-func (f *Function) Stop(context.Context) error { return nil }
+// start installs deps and starts the sweeper.
+func (f *Function) start(c config, l ledger, dir directory, m model, s sink, closeFn func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &deps{cfg: c, ledger: l, dir: dir, model: m, sink: s, slots: make(chan struct{}, c.MaxCalls),
+		ctx: ctx, cancel: cancel, stopping: make(chan struct{}), closeFn: closeFn}
+	f.deps.Store(d)
+	f.wg.Go(func() { f.sweep(d) })
+}
 
-// Ready is always true: there is no backing service to wait for yet.
-func (f *Function) Ready(context.Context) (bool, error) { return true, nil }
+// Stop lets running turns finish while it can: turns waiting for a call
+// slot give their call back at once (another instance takes it over and
+// calls the model), turns whose request is in flight get until a few
+// seconds before ctx ends, then are cancelled and report "interrupted" to
+// the conversation (their request may have reached the model, so nobody
+// may send it again). func-go gives Stop 30 s.
+func (f *Function) Stop(ctx context.Context) error {
+	d := f.deps.Load()
+	if d == nil {
+		return nil
+	}
+	f.mu.Lock() // spawn checks stopping under it: no turn starts after this
+	close(d.stopping)
+	f.mu.Unlock()
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	grace := 25 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		grace = time.Until(dl) - 3*time.Second
+	}
+	select {
+	case <-done:
+	case <-time.After(max(grace, 0)):
+		f.logger().Warn("agent-invoke: stopping with turns in flight: interrupting them")
+		d.cancel()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+	d.cancel()
+	f.deps.Store(nil)
+	if d.closeFn != nil {
+		return d.closeFn(ctx)
+	}
+	return nil
+}
 
-// Alive is true while the process runs.
+// Ready is true once Start has finished and MongoDB answers.
+func (f *Function) Ready(ctx context.Context) (bool, error) {
+	d := f.deps.Load()
+	if d == nil {
+		return false, nil
+	}
+	if err := d.dir.Ping(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Alive is true while the process runs: a lost MongoDB makes the
+// function unready, not dead.
 func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
-func (f *Function) logger() *slog.Logger {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.log
-}
+func (f *Function) logger() *slog.Logger { return f.log.Load() }

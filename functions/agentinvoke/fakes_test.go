@@ -1,0 +1,396 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// memLedger is the in-memory twin of mongoLedger: the same contract
+// (ledger_suite_test.go runs against both), for fast tests of turns.
+type memLedger struct {
+	mu       sync.Mutex
+	calls    map[string]*callDoc
+	attempts map[string]attempt // by attemptID
+	sent     map[string]bool
+	outcomes map[string]outcome
+}
+
+var _ ledger = (*memLedger)(nil)
+
+func newMemLedger() *memLedger {
+	return &memLedger{calls: map[string]*callDoc{}, attempts: map[string]attempt{},
+		sent: map[string]bool{}, outcomes: map[string]outcome{}}
+}
+
+func (l *memLedger) Claim(_ context.Context, k callKey, owner string, leaseUntil time.Time) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.calls[k.id()] != nil {
+		return false, nil
+	}
+	l.calls[k.id()] = &callDoc{ID: k.id(), Conversation: k.Conversation, Seq: k.Seq, Agent: k.Agent, State: stateOpen, CreatedAt: time.Now()}
+	l.attempts[attemptID(k, 1)] = attempt{N: 1, Owner: owner, LeaseUntil: leaseUntil}
+	return true, nil
+}
+
+func (l *memLedger) State(_ context.Context, k callKey) (callState, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var st callState
+	c := l.calls[k.id()]
+	if c == nil {
+		return st, nil
+	}
+	st.Exists, st.Finished = true, c.State != stateOpen
+	for n := 1; n <= maxAttempts; n++ {
+		a, ok := l.attempts[attemptID(k, n)]
+		if !ok {
+			break
+		}
+		st.Latest = a
+		if a.LeaseUntil.After(st.LeaseUntil) {
+			st.LeaseUntil = a.LeaseUntil
+		}
+	}
+	st.Sent = l.sent[k.id()]
+	if o, ok := l.outcomes[k.id()]; ok {
+		st.Outcome = &o
+	}
+	return st, nil
+}
+
+func (l *memLedger) TakeOver(_ context.Context, k callKey, n int, owner string, leaseUntil time.Time) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.attempts[attemptID(k, n)]; ok {
+		return false, nil
+	}
+	l.attempts[attemptID(k, n)] = attempt{N: n, Owner: owner, LeaseUntil: leaseUntil}
+	return true, nil
+}
+
+func (l *memLedger) Renew(_ context.Context, k callKey, n int, owner string, leaseUntil time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a, ok := l.attempts[attemptID(k, n)]; ok {
+		a.LeaseUntil = leaseUntil
+		l.attempts[attemptID(k, n)] = a
+	}
+	return nil
+}
+
+func (l *memLedger) MarkSent(_ context.Context, k callKey, _ int) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sent[k.id()] {
+		return false, nil
+	}
+	l.sent[k.id()] = true
+	return true, nil
+}
+
+func (l *memLedger) Decide(_ context.Context, k callKey, o outcome) (outcome, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if held, ok := l.outcomes[k.id()]; ok {
+		return held, false, nil
+	}
+	l.outcomes[k.id()] = o
+	return o, true, nil
+}
+
+func (l *memLedger) Finish(_ context.Context, k callKey, state string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c := l.calls[k.id()]; c != nil {
+		c.State = state
+	}
+	return nil
+}
+
+func (l *memLedger) Open(_ context.Context, limit int) ([]callKey, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var docs []*callDoc
+	for _, c := range l.calls {
+		if c.State == stateOpen {
+			docs = append(docs, c)
+		}
+	}
+	sort.Slice(docs, func(i, j int) bool { return docs[i].CreatedAt.Before(docs[j].CreatedAt) })
+	var keys []callKey
+	for _, c := range docs[:min(limit, len(docs))] {
+		keys = append(keys, callKey{Conversation: c.Conversation, Seq: c.Seq, Agent: c.Agent})
+	}
+	return keys, nil
+}
+
+// world is a conversation as persist, accounts and route would hold it,
+// in memory: members and their devices (with private keys, to check what
+// the agent sealed), stored messages, and a broker sink that stores
+// message.sent the way persist does (next seq, once per idempotency key,
+// only when wrapped for exactly the current devices).
+type world struct {
+	t    *testing.T
+	mu   sync.Mutex
+	conv string
+	// members and devices
+	members []string
+	devices map[string][]device // by user
+	agents  map[string]string   // agent → its device
+	msgs    map[int64]events.Message
+	events  []event.Event // everything the agent posted
+	// refuse makes the sink fail this many posts before accepting.
+	refuse int
+}
+
+type device struct {
+	id  string
+	key *e2ee.PrivateKey
+}
+
+func newWorld(t *testing.T) *world {
+	return &world{t: t, conv: "c-1", devices: map[string][]device{}, agents: map[string]string{}, msgs: map[int64]events.Message{}}
+}
+
+// addUser adds a member with one device per name.
+func (w *world) addUser(user string, deviceIDs ...string) []device {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.members = append(w.members, user)
+	for _, id := range deviceIDs {
+		k, _ := e2ee.GenerateKey()
+		w.devices[user] = append(w.devices[user], device{id: id, key: k})
+	}
+	return w.devices[user]
+}
+
+// addAgent adds an agent member and returns its AGENT_KEYS entry.
+func (w *world) addAgent(agent string) agentKey {
+	dev := w.addUser(agent, "dv-"+agent)[0]
+	w.mu.Lock()
+	w.agents[agent] = dev.id
+	w.mu.Unlock()
+	return agentKey{Agent: agent, Key: dev.key}
+}
+
+func (w *world) recipientsLocked() []e2ee.Recipient {
+	var rs []e2ee.Recipient
+	for _, u := range w.members {
+		for _, d := range w.devices[u] {
+			rs = append(rs, e2ee.Recipient{Device: d.id, PublicKey: d.key.PublicKey()})
+		}
+	}
+	return rs
+}
+
+// say stores a message from user's first device and returns it.
+func (w *world) say(user, text string) events.Message {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := w.devices[user][0]
+	seq := int64(len(w.msgs) + 1)
+	cm := fmt.Sprintf("m-%d", seq)
+	ad := e2ee.AssociatedData{Conversation: w.conv, SenderDevice: d.id, ClientMessageID: cm}
+	env, err := sealText(e2ee.Content{Text: text}, ad, w.recipientsLocked())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	m := events.Message{ConversationID: w.conv, Seq: seq, SenderID: user, SenderDevice: d.id,
+		ClientMessageID: cm, Envelope: env, StoredAt: time.Now().UTC()}
+	w.msgs[seq] = m
+	return m
+}
+
+// directory
+
+func (w *world) Recipients(_ context.Context, conversation string) ([]e2ee.Recipient, []string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if conversation != w.conv {
+		return nil, nil, nil
+	}
+	return w.recipientsLocked(), slices.Clone(w.members), nil
+}
+
+func (w *world) AgentDevice(_ context.Context, agent string) (string, []byte, bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	dev, ok := w.agents[agent]
+	if !ok {
+		return "", nil, false, nil
+	}
+	return dev, w.devices[agent][0].key.PublicKeyBytes(), true, nil
+}
+
+func (w *world) Message(_ context.Context, conversation string, seq int64) (events.Message, bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, ok := w.msgs[seq]
+	return m, ok && conversation == w.conv, nil
+}
+
+func (w *world) Ping(context.Context) error { return nil }
+
+// sink
+
+func (w *world) Send(_ context.Context, e event.Event) error {
+	if err := events.Validate(e); err != nil {
+		w.t.Errorf("the agent posted an invalid event: %v", err)
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.refuse > 0 {
+		w.refuse--
+		return errors.New("broker: 503")
+	}
+	w.events = append(w.events, e)
+	if e.Type() != events.TypeMessageSent {
+		return nil
+	}
+	sent, _ := events.Decode[events.MessageSent](e)
+	user, _ := e.Extensions()[events.ExtSenderID].(string)
+	dev, _ := e.Extensions()[events.ExtDeviceID].(string)
+	for _, m := range w.msgs {
+		if m.SenderID == user && m.ClientMessageID == sent.ClientMessageID {
+			return nil // a resend: stored once
+		}
+	}
+	want := map[string]bool{}
+	for _, r := range w.recipientsLocked() {
+		want[r.Device] = true
+	}
+	got := map[string]bool{}
+	for _, d := range sent.Envelope.Devices() {
+		got[d] = true
+	}
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		return nil // persist would reject it (missing_keys / bad_envelope)
+	}
+	seq := int64(len(w.msgs) + 1)
+	w.msgs[seq] = events.Message{ConversationID: w.conv, Seq: seq, SenderID: user, SenderDevice: dev,
+		ClientMessageID: sent.ClientMessageID, Envelope: sent.Envelope, StoredAt: time.Now().UTC()}
+	return nil
+}
+
+// posted returns the events of type typ the agent posted, in order.
+func (w *world) posted(typ string) []event.Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []event.Event
+	for _, e := range w.events {
+		if e.Type() == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// stored returns the messages stored from sender.
+func (w *world) stored(sender string) []events.Message {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []events.Message
+	for seq := int64(1); seq <= int64(len(w.msgs)); seq++ {
+		if m := w.msgs[seq]; m.SenderID == sender {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// scriptModel answers with chunks, or fails as told; it counts requests
+// and can block until released.
+type scriptModel struct {
+	mu       sync.Mutex
+	requests []modelRequest
+	replies  []func(ctx context.Context, onDelta func(string)) (string, error)
+	arrived  chan struct{} // gets a value per request, when not nil
+}
+
+func (m *scriptModel) Stream(ctx context.Context, req modelRequest, onDelta func(string)) (string, error) {
+	m.mu.Lock()
+	m.requests = append(m.requests, req)
+	i := len(m.requests) - 1
+	reply := m.replies[min(i, len(m.replies)-1)]
+	arrived := m.arrived
+	m.mu.Unlock()
+	if arrived != nil {
+		arrived <- struct{}{}
+	}
+	return reply(ctx, onDelta)
+}
+
+func (m *scriptModel) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.requests)
+}
+
+// chunks answers with the given deltas.
+func chunks(cs ...string) func(context.Context, func(string)) (string, error) {
+	return func(_ context.Context, onDelta func(string)) (string, error) {
+		out := ""
+		for _, c := range cs {
+			onDelta(c)
+			out += c
+		}
+		return out, nil
+	}
+}
+
+// failing answers with err.
+func failing(err *modelError) func(context.Context, func(string)) (string, error) {
+	return func(context.Context, func(string)) (string, error) { return "", err }
+}
+
+// blocking waits until release is closed (or ctx ends), then answers.
+func blocking(release <-chan struct{}, text string) func(context.Context, func(string)) (string, error) {
+	return func(ctx context.Context, onDelta func(string)) (string, error) {
+		select {
+		case <-release:
+			onDelta(text)
+			return text, nil
+		case <-ctx.Done():
+			return "", classify(ctx, ctx.Err(), false)
+		}
+	}
+}
+
+// invokeFor is route's invoke of agent for m.
+func invokeFor(t *testing.T, agent string, m events.Message) event.Event {
+	t.Helper()
+	e, err := events.NewAgentInvoke(agent, "model", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// eventually polls cond (no sleeps in tests beyond a short tick).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// seqOf formats a seq for messages.
+func seqOf(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,103 @@
+package function
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// callKey names one agent call: agent answering the message at seq of a
+// conversation. Every redelivery of the invoke names the same call.
+type callKey struct {
+	Conversation string
+	Seq          int64
+	Agent        string
+}
+
+// id is the call's _id in the ledger: conversation/seq/agent (none of
+// them may contain '/', see events.ValidID).
+func (k callKey) id() string {
+	return k.Conversation + "/" + strconv.FormatInt(k.Seq, 10) + "/" + k.Agent
+}
+
+// replyID is the client message id of the agent's reply: deterministic,
+// so every attempt's reply is the same message to persist, which stores
+// it once (its idempotency key is conversation, sender, device and this).
+func (k callKey) replyID() string { return "r-" + strconv.FormatInt(k.Seq, 10) }
+
+// attempt is one owner's turn at a call. Only its owner updates it (to
+// renew the lease); everyone else only reads it.
+type attempt struct {
+	N          int // 1, 2, ...; 0 when the call has none yet
+	Owner      string
+	LeaseUntil time.Time
+}
+
+// Outcome states.
+const (
+	stateOpen    = "open"
+	stateReplied = "replied"
+	stateFailed  = "failed"
+)
+
+// outcome is how a call ends. Exactly one is ever recorded per call: the
+// first attempt to insert it decides, and a later one follows it.
+type outcome struct {
+	State     string // stateReplied or stateFailed
+	Code      string // failed: the agent.error code
+	Message   string // failed: safe to show the user
+	Retryable bool   // failed: asking again may work
+	// Envelope is the sealed reply (replied): ciphertext only, kept so
+	// that whoever finishes the call posts the very same reply.
+	Envelope *e2ee.Envelope
+	Attempt  int
+}
+
+// callState is what the ledger knows of a call.
+type callState struct {
+	Exists   bool
+	Finished bool    // the outcome was delivered (agent_calls.state is no longer open)
+	Latest   attempt // the newest attempt (N 0: none)
+	// LeaseUntil is the latest lease of any attempt: an older owner that
+	// is still alive (it stalled past its lease, was taken over, and came
+	// back) keeps renewing its own attempt, and nobody may take over from
+	// it either while that lease runs.
+	LeaseUntil time.Time
+	Sent       bool     // a model request may have been sent
+	Outcome    *outcome // nil until decided
+}
+
+// ledger records agent calls so that each triggering message is answered
+// by exactly one model call, however often the broker redelivers and
+// whichever instance crashes. Every decision is an insert guarded by a
+// unique _id — never an update — because the MongoDB stand-in (FerretDB)
+// does not apply concurrent updates atomically: whoever inserts first
+// wins, everyone else reads what won.
+type ledger interface {
+	// Claim inserts the call and its attempt 1 for owner. false: the call
+	// exists already (a redelivery).
+	Claim(ctx context.Context, k callKey, owner string, leaseUntil time.Time) (bool, error)
+	// State reads the call, its newest attempt, the sent marker and the
+	// outcome.
+	State(ctx context.Context, k callKey) (callState, error)
+	// TakeOver inserts attempt n for owner (n = newest + 1, after the
+	// newest attempt's lease expired). false: another instance took it.
+	TakeOver(ctx context.Context, k callKey, n int, owner string, leaseUntil time.Time) (bool, error)
+	// Renew moves the lease of attempt n, which owner holds. Only the
+	// owner writes its attempt, so this update has no concurrent writer.
+	Renew(ctx context.Context, k callKey, n int, owner string, leaseUntil time.Time) error
+	// MarkSent inserts the "request sent" marker before the model is
+	// called. false: the marker exists, so a request may have gone out
+	// already and must not be sent again.
+	MarkSent(ctx context.Context, k callKey, n int) (bool, error)
+	// Decide inserts o as the outcome. It returns the outcome that holds:
+	// o (ours true), or the one another attempt recorded first.
+	Decide(ctx context.Context, k callKey, o outcome) (held outcome, ours bool, err error)
+	// Finish marks the call delivered (state replied or failed), so that
+	// sweeps stop looking at it. Idempotent.
+	Finish(ctx context.Context, k callKey, state string) error
+	// Open lists up to limit calls that are not finished, oldest first.
+	Open(ctx context.Context, limit int) ([]callKey, error)
+}

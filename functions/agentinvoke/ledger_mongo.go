@@ -1,0 +1,266 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// Collections agent-invoke owns (docs/agents.md):
+//
+//	agent_calls       {_id: conversation/seq/agent, conversation, seq, agent, state, createdAt, finishedAt?}
+//	agent_call_steps  {_id: <call>/attempt/<n>, call, n, owner, leaseUntil, at}
+//	                  {_id: <call>/sent, call, attempt, at}
+//	                  {_id: <call>/outcome, call, attempt, state, code?, message?, retryable?, envelope?, at}
+const (
+	collCalls = "agent_calls"
+	collSteps = "agent_call_steps"
+)
+
+// maxAttempts bounds how far State looks for attempts.
+const maxAttempts = 100
+
+type mongoLedger struct {
+	calls *mongo.Collection
+	steps *mongo.Collection
+}
+
+var _ ledger = (*mongoLedger)(nil)
+
+func newMongoLedger(ctx context.Context, db *mongo.Database) (*mongoLedger, error) {
+	l := &mongoLedger{calls: db.Collection(collCalls), steps: db.Collection(collSteps)}
+	// Open's query; on MongoDB it uses this index, on FerretDB it scans.
+	err := ensureIndex(ctx, l.calls, "state_createdAt", bson.D{{Key: "state", Value: 1}, {Key: "createdAt", Value: 1}})
+	return l, err
+}
+
+type callDoc struct {
+	ID           string     `bson:"_id"`
+	Conversation string     `bson:"conversation"`
+	Seq          int64      `bson:"seq"`
+	Agent        string     `bson:"agent"`
+	State        string     `bson:"state"`
+	CreatedAt    time.Time  `bson:"createdAt"`
+	FinishedAt   *time.Time `bson:"finishedAt,omitempty"`
+}
+
+type attemptDoc struct {
+	ID         string    `bson:"_id"`
+	Call       string    `bson:"call"`
+	N          int       `bson:"n"`
+	Owner      string    `bson:"owner"`
+	LeaseUntil time.Time `bson:"leaseUntil"`
+	At         time.Time `bson:"at"`
+}
+
+type sentDoc struct {
+	ID      string    `bson:"_id"`
+	Call    string    `bson:"call"`
+	Attempt int       `bson:"attempt"`
+	At      time.Time `bson:"at"`
+}
+
+type outcomeDoc struct {
+	ID        string         `bson:"_id"`
+	Call      string         `bson:"call"`
+	Attempt   int            `bson:"attempt"`
+	State     string         `bson:"state"`
+	Code      string         `bson:"code,omitempty"`
+	Message   string         `bson:"message,omitempty"`
+	Retryable bool           `bson:"retryable,omitempty"`
+	Envelope  *e2ee.Envelope `bson:"envelope,omitempty"`
+	At        time.Time      `bson:"at"`
+}
+
+func attemptID(k callKey, n int) string { return k.id() + "/attempt/" + strconv.Itoa(n) }
+
+func (l *mongoLedger) Claim(ctx context.Context, k callKey, owner string, leaseUntil time.Time) (bool, error) {
+	now := time.Now().UTC()
+	_, err := l.calls.InsertOne(ctx, callDoc{ID: k.id(), Conversation: k.Conversation, Seq: k.Seq, Agent: k.Agent,
+		State: stateOpen, CreatedAt: now})
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("agent-invoke: ledger: claim: %w", err)
+	}
+	// The call is ours. Were this insert lost to a crash, the call would
+	// have no attempt, which State reports as attempt 0 with no lease: the
+	// next sweep takes it over at once.
+	if _, err := l.TakeOver(ctx, k, 1, owner, leaseUntil); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (l *mongoLedger) TakeOver(ctx context.Context, k callKey, n int, owner string, leaseUntil time.Time) (bool, error) {
+	_, err := l.steps.InsertOne(ctx, attemptDoc{ID: attemptID(k, n), Call: k.id(), N: n, Owner: owner,
+		LeaseUntil: leaseUntil.UTC(), At: time.Now().UTC()})
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("agent-invoke: ledger: attempt %d: %w", n, err)
+	}
+	return true, nil
+}
+
+func (l *mongoLedger) Renew(ctx context.Context, k callKey, n int, owner string, leaseUntil time.Time) error {
+	_, err := l.steps.UpdateOne(ctx, bson.D{{Key: "_id", Value: attemptID(k, n)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "leaseUntil", Value: leaseUntil.UTC()}}}})
+	if err != nil {
+		return fmt.Errorf("agent-invoke: ledger: renew: %w", err)
+	}
+	return nil
+}
+
+func (l *mongoLedger) MarkSent(ctx context.Context, k callKey, n int) (bool, error) {
+	_, err := l.steps.InsertOne(ctx, sentDoc{ID: k.id() + "/sent", Call: k.id(), Attempt: n, At: time.Now().UTC()})
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("agent-invoke: ledger: mark sent: %w", err)
+	}
+	return true, nil
+}
+
+func (l *mongoLedger) Decide(ctx context.Context, k callKey, o outcome) (outcome, bool, error) {
+	_, err := l.steps.InsertOne(ctx, outcomeDoc{ID: k.id() + "/outcome", Call: k.id(), Attempt: o.Attempt,
+		State: o.State, Code: o.Code, Message: o.Message, Retryable: o.Retryable, Envelope: o.Envelope,
+		At: time.Now().UTC()})
+	switch {
+	case err == nil:
+		return o, true, nil
+	case !mongo.IsDuplicateKeyError(err):
+		return o, false, fmt.Errorf("agent-invoke: ledger: decide: %w", err)
+	}
+	held, err := l.outcome(ctx, k)
+	if err != nil {
+		return o, false, err
+	}
+	if held == nil {
+		return o, false, fmt.Errorf("agent-invoke: ledger: decide: duplicate outcome not found")
+	}
+	return *held, false, nil
+}
+
+func (l *mongoLedger) outcome(ctx context.Context, k callKey) (*outcome, error) {
+	var d outcomeDoc
+	err := l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: k.id() + "/outcome"}}).Decode(&d)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("agent-invoke: ledger: read outcome: %w", err)
+	}
+	return &outcome{State: d.State, Code: d.Code, Message: d.Message, Retryable: d.Retryable,
+		Envelope: d.Envelope, Attempt: d.Attempt}, nil
+}
+
+func (l *mongoLedger) Finish(ctx context.Context, k callKey, state string) error {
+	_, err := l.calls.UpdateOne(ctx, bson.D{{Key: "_id", Value: k.id()}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: state}, {Key: "finishedAt", Value: time.Now().UTC()}}}})
+	if err != nil {
+		return fmt.Errorf("agent-invoke: ledger: finish: %w", err)
+	}
+	return nil
+}
+
+// State costs one lookup by _id per document: the call, each attempt up
+// to the first missing one, the sent marker and the outcome.
+func (l *mongoLedger) State(ctx context.Context, k callKey) (callState, error) {
+	var st callState
+	var c callDoc
+	err := l.calls.FindOne(ctx, bson.D{{Key: "_id", Value: k.id()}}).Decode(&c)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return st, nil
+	case err != nil:
+		return st, fmt.Errorf("agent-invoke: ledger: read call: %w", err)
+	}
+	st.Exists, st.Finished = true, c.State != stateOpen
+	for n := 1; n <= maxAttempts; n++ {
+		var a attemptDoc
+		err := l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: attemptID(k, n)}}).Decode(&a)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return st, fmt.Errorf("agent-invoke: ledger: read attempt: %w", err)
+		}
+		st.Latest = attempt{N: a.N, Owner: a.Owner, LeaseUntil: a.LeaseUntil}
+		if a.LeaseUntil.After(st.LeaseUntil) {
+			st.LeaseUntil = a.LeaseUntil
+		}
+	}
+	err = l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: k.id() + "/sent"}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	switch {
+	case err == nil:
+		st.Sent = true
+	case !errors.Is(err, mongo.ErrNoDocuments):
+		return st, fmt.Errorf("agent-invoke: ledger: read sent: %w", err)
+	}
+	st.Outcome, err = l.outcome(ctx, k)
+	return st, err
+}
+
+func (l *mongoLedger) Open(ctx context.Context, limit int) ([]callKey, error) {
+	cur, err := l.calls.Find(ctx, bson.D{{Key: "state", Value: stateOpen}},
+		options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}}).SetLimit(int64(limit)).
+			SetProjection(bson.D{{Key: "conversation", Value: 1}, {Key: "seq", Value: 1}, {Key: "agent", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("agent-invoke: ledger: open calls: %w", err)
+	}
+	var docs []callDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("agent-invoke: ledger: open calls: %w", err)
+	}
+	keys := make([]callKey, len(docs))
+	for i, d := range docs {
+		keys[i] = callKey{Conversation: d.Conversation, Seq: d.Seq, Agent: d.Agent}
+	}
+	return keys, nil
+}
+
+// ensureIndex creates the index name on keys unless an index of its name exists. It lists
+// first because FerretDB 1.24 drops the connection when asked to create an
+// index that exists; a create lost to another instance starting at the
+// same moment is not an error once the index is there.
+func ensureIndex(ctx context.Context, c *mongo.Collection, name string, keys bson.D) error {
+	has := func() (bool, error) {
+		specs, err := c.Indexes().ListSpecifications(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, s := range specs {
+			if s.Name == name {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if ok, err := has(); err != nil || ok {
+		if err != nil {
+			return fmt.Errorf("agent-invoke: list indexes of %s: %w", c.Name(), err)
+		}
+		return nil
+	}
+	ix := mongo.IndexModel{Keys: keys, Options: options.Index().SetName(name)}
+	if _, err := c.Indexes().CreateOne(ctx, ix); err != nil {
+		if ok, _ := has(); ok {
+			return nil
+		}
+		return fmt.Errorf("agent-invoke: create index %s: %w", name, err)
+	}
+	return nil
+}

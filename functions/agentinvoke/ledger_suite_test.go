@@ -1,0 +1,172 @@
+package function
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// testDB returns a private database on the test MongoDB (FerretDB),
+// dropped when the test ends; it skips without AGENTCHAT_TEST_MONGODB_URI
+// (fails under CI=true).
+func testDB(t *testing.T) (*mongo.Client, *mongo.Database) {
+	t.Helper()
+	uri := os.Getenv("AGENTCHAT_TEST_MONGODB_URI")
+	if uri == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("AGENTCHAT_TEST_MONGODB_URI is not set (CI=true)")
+		}
+		t.Skip("AGENTCHAT_TEST_MONGODB_URI is not set: no test MongoDB")
+	}
+	c, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	db := c.Database("agentinvoke_" + hex.EncodeToString(b))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db.Drop(ctx)
+		c.Disconnect(ctx)
+	})
+	return c, db
+}
+
+// TestLedger runs one contract against the in-memory twin and MongoDB.
+func TestLedger(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { ledgerSuite(t, func() ledger { return newMemLedger() }) })
+	t.Run("mongo", func(t *testing.T) {
+		_, db := testDB(t)
+		l, err := newMongoLedger(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ledgerSuite(t, func() ledger { return l })
+	})
+}
+
+func ledgerSuite(t *testing.T, newLedger func() ledger) {
+	ctx := context.Background()
+	l := newLedger()
+	k := callKey{Conversation: "c-" + t.Name()[len(t.Name())-5:], Seq: 7, Agent: "bot"}
+	soon := time.Now().Add(time.Minute)
+
+	// Concurrent claims (redeliveries racing): exactly one wins.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			ok, err := l.Claim(ctx, k, "owner-"+seqOf(int64(i)), soon)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := wins.Load(); got != 1 {
+		t.Fatalf("claims won = %d, want 1", got)
+	}
+	st, err := l.State(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Exists || st.Finished || st.Latest.N != 1 || st.Sent || st.Outcome != nil || !st.LeaseUntil.After(time.Now()) {
+		t.Errorf("state after claim = %+v", st)
+	}
+
+	// Takeover of attempt 2: one winner among racers.
+	wins.Store(0)
+	for range 8 {
+		wg.Go(func() {
+			if ok, err := l.TakeOver(ctx, k, 2, "taker", time.Now()); err != nil {
+				t.Error(err)
+			} else if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := wins.Load(); got != 1 {
+		t.Errorf("takeovers won = %d, want 1", got)
+	}
+	// The lease is the latest of any attempt: attempt 1's minute, although
+	// attempt 2 (the newest) has none left.
+	st, _ = l.State(ctx, k)
+	if st.Latest.N != 2 || st.Latest.Owner != "taker" || !st.LeaseUntil.After(time.Now().Add(30*time.Second)) {
+		t.Errorf("state after takeover = %+v", st)
+	}
+	// Renewing moves only that attempt's lease.
+	if err := l.Renew(ctx, k, 1, "owner", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = l.State(ctx, k); st.LeaseUntil.After(time.Now()) {
+		t.Errorf("lease after both ran out = %v, want past", st.LeaseUntil)
+	}
+
+	// The sent marker: once.
+	wins.Store(0)
+	for i := range 8 {
+		wg.Go(func() {
+			if ok, err := l.MarkSent(ctx, k, 1+i%2); err != nil {
+				t.Error(err)
+			} else if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := wins.Load(); got != 1 {
+		t.Errorf("sent markers inserted = %d, want 1", got)
+	}
+
+	// The outcome: the first holds, later ones get it back.
+	env := &e2ee.Envelope{V: 1, Nonce: make([]byte, 12), Ciphertext: make([]byte, 16),
+		Keys: []e2ee.WrappedKey{{Device: "d1", Ephemeral: make([]byte, 32), Nonce: make([]byte, 12), Wrapped: make([]byte, 48)}}}
+	held, ours, err := l.Decide(ctx, k, outcome{State: stateReplied, Envelope: env, Attempt: 2})
+	if err != nil || !ours || held.State != stateReplied {
+		t.Fatalf("first decide = %+v %v %v", held, ours, err)
+	}
+	held, ours, err = l.Decide(ctx, k, outcome{State: stateFailed, Code: codeInterrupted, Attempt: 3})
+	if err != nil || ours || held.State != stateReplied || held.Attempt != 2 || held.Envelope == nil ||
+		len(held.Envelope.Keys) != 1 || held.Envelope.Keys[0].Device != "d1" {
+		t.Errorf("second decide = %+v %v %v, want the first outcome back", held, ours, err)
+	}
+
+	// Open lists it until it is finished.
+	other := callKey{Conversation: k.Conversation, Seq: 8, Agent: "bot"}
+	if _, err := l.Claim(ctx, other, "o", soon); err != nil {
+		t.Fatal(err)
+	}
+	open, err := l.Open(ctx, 10)
+	if err != nil || len(open) != 2 || open[0] != k || open[1] != other {
+		t.Errorf("open = %v %v, want [%v %v]", open, err, k, other)
+	}
+	if err := l.Finish(ctx, k, stateReplied); err != nil {
+		t.Fatal(err)
+	}
+	open, _ = l.Open(ctx, 10)
+	if len(open) != 1 || open[0] != other {
+		t.Errorf("open after finish = %v, want [%v]", open, other)
+	}
+	if st, _ = l.State(ctx, k); !st.Finished || !st.Sent || st.Outcome == nil {
+		t.Errorf("state after finish = %+v", st)
+	}
+	if st, _ := l.State(ctx, callKey{Conversation: "nope", Seq: 1, Agent: "bot"}); st.Exists {
+		t.Errorf("state of an unknown call = %+v", st)
+	}
+}

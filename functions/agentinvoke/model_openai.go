@@ -1,0 +1,148 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// openAIModel calls any OpenAI-compatible endpoint (OpenAI, Ollama, vLLM,
+// llama.cpp's server, ...) through github.com/openai/openai-go, with the
+// client's own retries off: a retry here is a decision about calling the
+// model twice, and the turn makes it (only for refused requests).
+type openAIModel struct {
+	http *http.Client
+
+	mu      sync.Mutex
+	clients map[string]openai.Client // by base URL and API key
+}
+
+var _ model = (*openAIModel)(nil)
+
+func newOpenAIModel() *openAIModel {
+	return &openAIModel{clients: map[string]openai.Client{}, http: &http.Client{
+		// No overall timeout: an answer streams for as long as the turn's
+		// context allows. Connecting must be quick, though.
+		Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout: 10 * time.Second,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}}
+}
+
+func (m *openAIModel) client(c modelConfig) openai.Client {
+	key := c.BaseURL + "\x00" + c.APIKey
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cl, ok := m.clients[key]; ok {
+		return cl
+	}
+	opts := []option.RequestOption{option.WithHTTPClient(m.http), option.WithMaxRetries(0), option.WithAPIKey(c.APIKey)}
+	if c.BaseURL != "" {
+		opts = append(opts, option.WithBaseURL(c.BaseURL))
+	}
+	cl := openai.NewClient(opts...)
+	m.clients[key] = cl
+	return cl
+}
+
+func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onDelta func(string)) (string, error) {
+	msgs := make([]openai.ChatCompletionMessageParamUnion, 0, len(req.Messages))
+	for _, cm := range req.Messages {
+		switch cm.Role {
+		case roleSystem:
+			msgs = append(msgs, openai.SystemMessage(cm.Content))
+		case roleAssistant:
+			msgs = append(msgs, openai.AssistantMessage(cm.Content))
+		default:
+			msgs = append(msgs, openai.UserMessage(cm.Content))
+		}
+	}
+	params := openai.ChatCompletionNewParams{Model: req.Config.Model, Messages: msgs}
+	if req.Config.MaxTokens > 0 {
+		params.MaxTokens = openai.Int(int64(req.Config.MaxTokens))
+	}
+	cl := m.client(req.Config)
+	stream := cl.Chat.Completions.NewStreaming(ctx, params)
+	defer stream.Close()
+	var answer strings.Builder
+	for stream.Next() {
+		for _, choice := range stream.Current().Choices {
+			if choice.Index == 0 && choice.Delta.Content != "" {
+				answer.WriteString(choice.Delta.Content)
+				onDelta(choice.Delta.Content)
+			}
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return answer.String(), classify(ctx, err, answer.Len() > 0)
+	}
+	return answer.String(), nil
+}
+
+// classify turns a failed request into the error the user sees and says
+// whether the endpoint refused it (so it may be sent again).
+func classify(ctx context.Context, err error, streamed bool) *modelError {
+	e := &modelError{Code: codeModelError, Message: "the model could not answer", Retryable: true, Err: err}
+	var apiErr *openai.Error
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		e.Code, e.Message = codeTimeout, "the model did not answer in time"
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		e.Code, e.Message = codeInterrupted, "the agent was interrupted; ask again"
+	case errors.As(err, &apiErr):
+		e.Err = errors.New("status " + strconv.Itoa(apiErr.StatusCode)) // the body may quote the prompt
+		switch code := apiErr.StatusCode; {
+		case code == http.StatusTooManyRequests:
+			e.Code, e.Message, e.Refused = codeRateLimited, "the model is busy (rate limited); ask again later", true
+			if apiErr.Response != nil {
+				e.RetryAfter = retryAfter(apiErr.Response.Header)
+			}
+		case code == http.StatusServiceUnavailable:
+			e.Code, e.Message, e.Refused = codeUnavailable, "the model is unavailable; ask again later", true
+			if apiErr.Response != nil {
+				e.RetryAfter = retryAfter(apiErr.Response.Header)
+			}
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			e.Message, e.Retryable = "the agent's model refused its credentials", false
+		case code >= 400 && code < 500:
+			e.Message, e.Retryable = "the model refused the request", false
+		}
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		e.Code, e.Message, e.Refused = codeUnavailable, "the model is unreachable; ask again later", true
+	case streamed:
+		e.Message = "the model's answer broke off"
+	}
+	if streamed {
+		e.Refused = false // content arrived: the model ran
+	}
+	return e
+}
+
+// retryAfter reads Retry-After (seconds or an HTTP date) or OpenAI's
+// retry-after-ms; 0 when absent or unreadable.
+func retryAfter(h http.Header) time.Duration {
+	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
+		return time.Duration(ms * float64(time.Millisecond))
+	}
+	v := h.Get("Retry-After")
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, time.Until(t))
+	}
+	return 0
+}

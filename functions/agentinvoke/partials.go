@@ -1,0 +1,59 @@
+package function
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// partials streams the answer to the conversation as it arrives: each
+// io.agentchat.agent.partial carries the text since the previous one
+// (index 0, 1, ...), sealed like a message with e2ee.PartialAD for every
+// member device. Deltas are coalesced so that at most one partial goes
+// out per AGENT_PARTIAL_INTERVAL: every partial is a broker event and a
+// fan-out, and events spaced out arrive in order through a broker that
+// delivers concurrently. Partials are best effort; the stored reply is
+// the truth.
+type partials struct {
+	t     *turn
+	ctx   context.Context
+	id    identity
+	rs    []e2ee.Recipient
+	every time.Duration
+
+	buf  strings.Builder
+	next int
+	last time.Time
+}
+
+// add takes one delta (called in stream order by model.Stream).
+func (p *partials) add(delta string) {
+	p.buf.WriteString(delta)
+	if time.Since(p.last) >= p.every {
+		p.flush()
+	}
+}
+
+// flush sends what is buffered as the next partial.
+func (p *partials) flush() {
+	if p.buf.Len() == 0 {
+		return
+	}
+	text := p.buf.String()
+	p.buf.Reset()
+	p.last = time.Now()
+	index := p.next
+	p.next++
+	k := p.t.k
+	p.t.send(p.ctx, "partial", func() (event.Event, error) {
+		env, err := sealText(e2ee.Content{Text: text}, e2ee.PartialAD(k.Conversation, p.id.Device, k.Seq, index), p.rs)
+		if err != nil {
+			return event.Event{}, err
+		}
+		return partialEvent(p.id, k, index, env)
+	})
+}

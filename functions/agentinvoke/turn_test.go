@@ -1,0 +1,406 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// fixture is an agent-invoke instance over a world, an in-memory ledger
+// and a scripted model.
+type fixture struct {
+	f     *Function
+	w     *world
+	led   *memLedger
+	model *scriptModel
+	agent agentKey
+	alice []device
+	bob   []device
+}
+
+func newFixture(t *testing.T, tune func(*config), replies ...func(context.Context, func(string)) (string, error)) *fixture {
+	t.Helper()
+	w := newWorld(t)
+	fx := &fixture{w: w, led: newMemLedger(), model: &scriptModel{replies: replies}}
+	fx.alice = w.addUser("alice", "alice-phone", "alice-laptop")
+	fx.bob = w.addUser("bob", "bob-phone")
+	fx.agent = w.addAgent("bot")
+	cfg := config{
+		Keys:  map[string]agentKey{"bot": fx.agent},
+		Model: modelConfig{Model: "m", SystemPrompt: "be brief", Context: 20},
+		Lease: time.Minute, Sweep: time.Hour, Hold: 5 * time.Second, CallTimeout: 10 * time.Second,
+		MaxCalls: 4, Retries: 2, PartialInterval: 0, ConfirmTimeout: 300 * time.Millisecond,
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	fx.f = New()
+	fx.f.start(cfg, fx.led, w, fx.model, w, nil)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		fx.f.Stop(ctx)
+	})
+	return fx
+}
+
+// handle sends the invoke of the bot for m and fails on an error.
+func (fx *fixture) handle(t *testing.T, m events.Message) {
+	t.Helper()
+	if _, err := fx.f.Handle(context.Background(), invokeFor(t, "bot", m)); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+}
+
+// openAs decrypts a stored message as d.
+func openAs(t *testing.T, m events.Message, d device) string {
+	t.Helper()
+	plain, err := e2ee.Open(m.Envelope, e2ee.AssociatedData{Conversation: m.ConversationID, SenderDevice: m.SenderDevice,
+		ClientMessageID: m.ClientMessageID}, d.id, d.key)
+	if err != nil {
+		t.Fatalf("device %s cannot open seq %d: %v", d.id, m.Seq, err)
+	}
+	c, err := e2ee.UnmarshalContent(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Text
+}
+
+func (fx *fixture) finished(k callKey) bool {
+	st, _ := fx.led.State(context.Background(), k)
+	return st.Finished
+}
+
+// One invoke: thinking, partials in index order (each readable by every
+// member device), one reply sealed for every member device with the next
+// seq, done, finished; and the context the model saw.
+func TestTurnReplies(t *testing.T) {
+	fx := newFixture(t, nil, chunks("Hel", "lo ", "there"))
+	fx.w.say("alice", "earlier question")
+	fx.w.say("bob", "hi bot")
+	fx.handle(t, fx.w.msgs[2])
+
+	k := callKey{Conversation: "c-1", Seq: 2, Agent: "bot"}
+	eventually(t, "the call finished", func() bool { return fx.finished(k) })
+	replies := fx.w.stored("bot")
+	if len(replies) != 1 {
+		t.Fatalf("replies stored = %d, want 1", len(replies))
+	}
+	r := replies[0]
+	if r.Seq != 3 || r.ClientMessageID != "r-2" || r.SenderDevice != "dv-bot" {
+		t.Errorf("reply = seq %d id %s device %s, want 3, r-2, dv-bot", r.Seq, r.ClientMessageID, r.SenderDevice)
+	}
+	for _, d := range append(append(slices.Clone(fx.alice), fx.bob...), device{id: "dv-bot", key: fx.agent.Key}) {
+		if got := openAs(t, r, d); got != "Hello there" {
+			t.Errorf("%s reads %q, want %q", d.id, got, "Hello there")
+		}
+	}
+	parts := fx.w.posted(events.TypeAgentPartial)
+	var text string
+	for i, e := range parts {
+		p, err := events.Decode[events.AgentPartial](e)
+		if err != nil || p.Index != i || p.ReplyTo != 2 {
+			t.Fatalf("partial %d = %+v %v", i, p, err)
+		}
+		plain, err := e2ee.Open(p.Envelope, e2ee.PartialAD("c-1", "dv-bot", 2, i), "bob-phone", fx.bob[0].key)
+		if err != nil {
+			t.Fatalf("partial %d does not open for bob: %v", i, err)
+		}
+		c, _ := e2ee.UnmarshalContent(plain)
+		text += c.Text
+	}
+	if len(parts) != 3 || text != "Hello there" {
+		t.Errorf("partials = %d making %q, want 3 making %q", len(parts), text, "Hello there")
+	}
+	if n := len(fx.w.posted(events.TypeAgentDone)); n != 1 {
+		t.Errorf("done events = %d, want 1", n)
+	}
+	var states []string
+	for _, e := range fx.w.posted(events.TypeTyping) {
+		ty, _ := events.Decode[events.Typing](e)
+		states = append(states, ty.State)
+	}
+	if strings.Join(states, ",") != "thinking,paused" {
+		t.Errorf("typing = %v, want thinking then paused", states)
+	}
+	req := fx.model.requests[0]
+	var got []string
+	for _, m := range req.Messages {
+		got = append(got, m.Role+":"+m.Content)
+	}
+	if want := "system:be brief|user:earlier question|user:hi bot"; strings.Join(got, "|") != want {
+		t.Errorf("model messages = %q, want %q", strings.Join(got, "|"), want)
+	}
+
+	// A redelivery after the end calls nothing and posts nothing.
+	before := len(fx.w.events)
+	fx.handle(t, fx.w.msgs[2])
+	if fx.model.count() != 1 || len(fx.w.events) != before {
+		t.Errorf("after a redelivery: %d model requests, %d new events; want 1, 0", fx.model.count(), len(fx.w.events)-before)
+	}
+
+	// The next turn sees the agent's reply as the assistant's.
+	fx.w.say("alice", "and now?")
+	fx.handle(t, fx.w.msgs[4])
+	eventually(t, "the second call finished", func() bool { return fx.finished(callKey{"c-1", 4, "bot"}) })
+	var roles []string
+	for _, m := range fx.model.requests[1].Messages {
+		roles = append(roles, m.Role)
+	}
+	if want := "system,user,user,assistant,user"; strings.Join(roles, ",") != want {
+		t.Errorf("roles = %v, want %s", roles, want)
+	}
+}
+
+// Redeliveries while the call runs — in this instance or another one —
+// never call the model again.
+func TestTurnRedeliveredWhileRunning(t *testing.T) {
+	release := make(chan struct{})
+	fx := newFixture(t, func(c *config) { c.Hold = 10 * time.Millisecond }, blocking(release, "done"))
+	m := fx.w.say("alice", "hello")
+	fx.handle(t, m)
+	eventually(t, "the request reached the model", func() bool { return fx.model.count() == 1 })
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() { fx.f.Handle(context.Background(), invokeFor(t, "bot", m)) })
+	}
+	wg.Wait()
+	// Another instance on the same ledger: the lease is held, nothing to do.
+	other := New()
+	other.start(fx.f.deps.Load().cfg, fx.led, fx.w, fx.model, fx.w, nil)
+	defer other.Stop(context.Background())
+	if _, err := other.Handle(context.Background(), invokeFor(t, "bot", m)); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	eventually(t, "finished", func() bool { return fx.finished(callKey{"c-1", 1, "bot"}) })
+	if got := fx.model.count(); got != 1 {
+		t.Errorf("model requests = %d, want 1", got)
+	}
+	if got := len(fx.w.stored("bot")); got != 1 {
+		t.Errorf("replies = %d, want 1", got)
+	}
+}
+
+// A call another instance claimed and then lost (its lease ran out):
+// without the sent marker it is answered (the model was never called);
+// with it, it fails visibly as interrupted and the model is not called.
+func TestTurnTakeover(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		sent      bool
+		wantCalls int
+		wantReply int
+		wantCode  string
+	}{
+		{"request never sent", false, 1, 1, ""},
+		{"request may have been sent", true, 0, 0, codeInterrupted},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, func(c *config) { c.Sweep = 20 * time.Millisecond }, chunks("fine"))
+			m := fx.w.say("alice", "hello")
+			k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
+			ctx := context.Background()
+			fx.led.Claim(ctx, k, "dead-instance", time.Now().Add(-time.Second))
+			if c.sent {
+				fx.led.MarkSent(ctx, k, 1)
+			}
+			// The sweeper finds it (no redelivery needed).
+			eventually(t, "the call finished", func() bool { return fx.finished(k) })
+			if got := fx.model.count(); got != c.wantCalls {
+				t.Errorf("model requests = %d, want %d", got, c.wantCalls)
+			}
+			if got := len(fx.w.stored("bot")); got != c.wantReply {
+				t.Errorf("replies = %d, want %d", got, c.wantReply)
+			}
+			errs := fx.w.posted(events.TypeAgentError)
+			if c.wantCode == "" && len(errs) != 0 {
+				t.Errorf("agent.error posted: %v", errs)
+			}
+			if c.wantCode != "" {
+				if len(errs) != 1 {
+					t.Fatalf("agent.error events = %d, want 1", len(errs))
+				}
+				d, _ := events.Decode[events.AgentError](errs[0])
+				if d.Code != c.wantCode || d.ReplyTo != m.Seq || !d.Retryable || d.Message == "" {
+					t.Errorf("agent.error = %+v, want code %s", d, c.wantCode)
+				}
+			}
+			if st, _ := fx.led.State(ctx, k); st.Latest.N != 2 || st.Latest.Owner != fx.f.owner {
+				t.Errorf("attempt = %+v, want 2 by this instance", st.Latest)
+			}
+		})
+	}
+}
+
+// A recorded reply whose delivery was cut off is delivered by the next
+// attempt, without a model call: the same envelope, stored once.
+func TestTurnDeliversRecordedReply(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Sweep = 20 * time.Millisecond }, chunks("never"))
+	m := fx.w.say("alice", "hello")
+	k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
+	ctx := context.Background()
+	id := identity{Agent: "bot", Device: "dv-bot", Key: fx.agent.Key}
+	rs, _, _ := fx.w.Recipients(ctx, "c-1")
+	env, _ := sealText(e2ee.Content{Text: "recorded", ReplyTo: 1}, replyAD(id, k), rs)
+	fx.led.Claim(ctx, k, "dead", time.Now().Add(-time.Second))
+	fx.led.MarkSent(ctx, k, 1)
+	fx.led.Decide(ctx, k, outcome{State: stateReplied, Envelope: env, Attempt: 1})
+	eventually(t, "finished", func() bool { return fx.finished(k) })
+	replies := fx.w.stored("bot")
+	if fx.model.count() != 0 || len(replies) != 1 || openAs(t, replies[0], fx.bob[0]) != "recorded" {
+		t.Errorf("model requests %d, replies %d; want 0 and the recorded one", fx.model.count(), len(replies))
+	}
+}
+
+// A member's device added after the reply was sealed: persist refuses the
+// first post, the agent seals it again and it is stored once.
+func TestTurnResealsForNewDevice(t *testing.T) {
+	release := make(chan struct{})
+	fx := newFixture(t, nil, blocking(release, "for everyone"))
+	m := fx.w.say("alice", "hello")
+	fx.handle(t, m)
+	eventually(t, "request", func() bool { return fx.model.count() == 1 })
+	k := callKey{Conversation: "c-1", Seq: 1, Agent: "bot"}
+	// The recorded outcome is sealed for the devices of the moment: make
+	// one appear between sealing and storing by sealing a stale outcome.
+	id := identity{Agent: "bot", Device: "dv-bot", Key: fx.agent.Key}
+	rs, _, _ := fx.w.Recipients(context.Background(), "c-1")
+	stale, _ := sealText(e2ee.Content{Text: "for everyone", ReplyTo: 1}, replyAD(id, k), rs)
+	fx.led.Decide(context.Background(), k, outcome{State: stateReplied, Envelope: stale, Attempt: 1})
+	newDev := fx.w.addUser("carol", "carol-phone")[0]
+	close(release)
+	eventually(t, "finished", func() bool { return fx.finished(k) })
+	replies := fx.w.stored("bot")
+	if len(replies) != 1 {
+		t.Fatalf("replies = %d, want 1", len(replies))
+	}
+	if got := openAs(t, replies[0], newDev); got != "for everyone" {
+		t.Errorf("carol reads %q", got)
+	}
+}
+
+// Model errors and refusals end as agent.error with the right code; a
+// refused request is sent again and may then succeed.
+func TestTurnModelErrors(t *testing.T) {
+	rateLimited := &modelError{Code: codeRateLimited, Message: "busy", Refused: true, RetryAfter: time.Millisecond, Retryable: true, Err: errors.New("429")}
+	broken := &modelError{Code: codeModelError, Message: "broke off", Retryable: true, Err: errors.New("EOF")}
+	for _, c := range []struct {
+		name      string
+		replies   []func(context.Context, func(string)) (string, error)
+		wantCalls int
+		wantCode  string
+	}{
+		{"429 then an answer", []func(context.Context, func(string)) (string, error){failing(rateLimited), chunks("ok")}, 2, ""},
+		{"429 every time", []func(context.Context, func(string)) (string, error){failing(rateLimited)}, 3, codeRateLimited},
+		{"error answer: not sent again", []func(context.Context, func(string)) (string, error){failing(broken), chunks("never")}, 1, codeModelError},
+		{"empty answer", []func(context.Context, func(string)) (string, error){chunks("  ")}, 1, codeEmptyAnswer},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, nil, c.replies...)
+			m := fx.w.say("alice", "hello")
+			fx.handle(t, m)
+			eventually(t, "finished", func() bool { return fx.finished(callKey{"c-1", 1, "bot"}) })
+			if got := fx.model.count(); got != c.wantCalls {
+				t.Errorf("requests = %d, want %d", got, c.wantCalls)
+			}
+			errs := fx.w.posted(events.TypeAgentError)
+			if c.wantCode == "" {
+				if len(errs) != 0 || len(fx.w.stored("bot")) != 1 {
+					t.Errorf("errors %d, replies %d; want 0, 1", len(errs), len(fx.w.stored("bot")))
+				}
+				return
+			}
+			if len(errs) != 1 || len(fx.w.stored("bot")) != 0 {
+				t.Fatalf("errors %d, replies %d; want 1, 0", len(errs), len(fx.w.stored("bot")))
+			}
+			if d, _ := events.Decode[events.AgentError](errs[0]); d.Code != c.wantCode {
+				t.Errorf("code = %s, want %s", d.Code, c.wantCode)
+			}
+		})
+	}
+}
+
+// Stopping hands back a call still waiting for a model slot (no request
+// sent: another instance answers it), and interrupts one in flight
+// visibly once the grace is over.
+func TestStopHandsBackAndInterrupts(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.MaxCalls = 1; c.Hold = time.Millisecond }, blocking(make(chan struct{}), ""))
+	a := fx.w.say("alice", "first")
+	b := fx.w.say("alice", "second")
+	fx.handle(t, a)
+	eventually(t, "a's request", func() bool { return fx.model.count() == 1 })
+	fx.handle(t, b)
+	kb := callKey{"c-1", b.Seq, "bot"}
+	eventually(t, "b's turn waits for a slot", func() bool { st, _ := fx.led.State(context.Background(), kb); return st.Exists })
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second) // grace 1 s
+	defer cancel()
+	if err := fx.f.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fx.model.count(); got != 1 {
+		t.Errorf("model requests = %d, want 1", got)
+	}
+	ka := callKey{"c-1", a.Seq, "bot"}
+	sta, _ := fx.led.State(context.Background(), ka)
+	stb, _ := fx.led.State(context.Background(), kb)
+	if !sta.Finished || sta.Outcome == nil || sta.Outcome.Code != codeInterrupted {
+		t.Errorf("a = %+v, want finished as interrupted", sta)
+	}
+	if stb.Finished || stb.Sent || stb.LeaseUntil.After(time.Now()) {
+		t.Errorf("b = %+v, want open, not sent, lease handed back", stb)
+	}
+}
+
+// An agent this runtime has no key for gets a visible not_configured.
+func TestHandleWithoutKey(t *testing.T) {
+	fx := newFixture(t, nil, chunks("x"))
+	fx.w.addAgent("stranger")
+	m := fx.w.say("alice", "hello")
+	if _, err := fx.f.Handle(context.Background(), invokeFor(t, "stranger", m)); err != nil {
+		t.Fatal(err)
+	}
+	errs := fx.w.posted(events.TypeAgentError)
+	if len(errs) != 1 || fx.model.count() != 0 {
+		t.Fatalf("errors %d, model requests %d; want 1, 0", len(errs), fx.model.count())
+	}
+	if d, _ := events.Decode[events.AgentError](errs[0]); d.Code != codeNotConfigured || d.AgentID != "stranger" {
+		t.Errorf("agent.error = %+v", d)
+	}
+}
+
+func TestHandleRejects(t *testing.T) {
+	fx := newFixture(t, nil, chunks("x"))
+	m := fx.w.say("alice", "hello")
+	wrongType := invokeFor(t, "bot", m)
+	wrongType.SetType(events.TypeAgentDone)
+	otherAgent := invokeFor(t, "bot", m)
+	otherAgent.SetExtension(events.ExtAgentID, "someone-else")
+	noData := invokeFor(t, "bot", m)
+	noData.SetData("application/json", map[string]any{"agentId": "bot"})
+	for _, c := range []struct {
+		name string
+		e    event.Event
+	}{{"wrong type", wrongType}, {"agentid mismatch", otherAgent}, {"bad data", noData}} {
+		reply, err := fx.f.Handle(context.Background(), c.e)
+		var r *cehttp.Result
+		if !errors.As(err, &r) || r.StatusCode != http.StatusBadRequest || reply != nil {
+			t.Errorf("%s: %v, reply %v; want 400 (dead-lettered, not retried)", c.name, err, reply)
+		}
+	}
+	if fx.model.count() != 0 || len(fx.w.events) != 0 {
+		t.Errorf("a rejected invoke did something: %d requests, %d events", fx.model.count(), len(fx.w.events))
+	}
+}
