@@ -29,6 +29,7 @@ type Function struct {
 	log     *slog.Logger
 	stats   stats
 	hints   seqHints
+	recent  recentKeys
 	turns   *turns
 	members *membersCache // receipts only; nil until Start
 }

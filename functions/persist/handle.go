@@ -3,7 +3,9 @@ package function
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -19,6 +21,12 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	d := f.deps.Load()
 	if d == nil {
 		return nil, errNotStarted
+	}
+	if f.log.Enabled(ctx, slog.LevelDebug) {
+		start := time.Now()
+		defer func() {
+			f.log.Debug("persist: handled", "type", e.Type(), "event", e.ID(), "conversation", e.Subject(), "ms", time.Since(start).Milliseconds())
+		}()
 	}
 	switch e.Type() {
 	case events.TypeMessageSent:

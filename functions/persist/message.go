@@ -16,8 +16,9 @@ import (
 // from a current device of a member, wrapped for exactly the current
 // devices of the conversation's members, gets the next seq; a resend gets
 // the stored message again. MongoDB round trips when this instance has
-// stored in the conversation before: members (2), devices, insert — see
-// docs/data.md for the other cases.
+// stored in the conversation before: members (2), devices, insert; for a
+// resend it remembers: members (2), the message by _id. docs/data.md has
+// the other cases.
 func (f *Function) storeMessage(ctx context.Context, s store, e event.Event) (*event.Event, error) {
 	a, ok := actorOf(e)
 	if !ok {
@@ -35,11 +36,21 @@ func (f *Function) storeMessage(ctx context.Context, s store, e event.Event) (*e
 		return f.reject(a, events.MessageRejected{ClientMessageID: sent.ClientMessageID,
 			Code: protocol.CodeNotMember, Reason: "you are not a member of this conversation"})
 	}
+	key := idemKey{Conversation: a.conversation, Sender: a.user, SenderDevice: a.device, ClientMessageID: sent.ClientMessageID}
+	if seq, ok := f.recent.get(key); ok {
+		// A resend of a message stored recently: answer with it.
+		if m, ok, err := s.MessageAt(ctx, a.conversation, seq); err != nil || ok && keyOf(m) == key {
+			if err != nil {
+				return nil, err
+			}
+			f.stats.resends.Add(1)
+			return f.reply(m)
+		}
+	}
 	devices, err := s.CurrentDevices(ctx, members)
 	if err != nil {
 		return nil, err
 	}
-	key := idemKey{Conversation: a.conversation, Sender: a.user, SenderDevice: a.device, ClientMessageID: sent.ClientMessageID}
 	if rej := checkRecipients(a, sent, devices); rej != nil {
 		// A resend of a message stored before a device was added or
 		// removed is still that message: answer with what was stored.
@@ -48,6 +59,7 @@ func (f *Function) storeMessage(ctx context.Context, s store, e event.Event) (*e
 				return nil, err
 			}
 			f.stats.resends.Add(1)
+			f.recent.put(key, m.Seq)
 			return f.reply(m)
 		}
 		return f.reject(a, *rej)

@@ -50,6 +50,7 @@ func (f *Function) allocate(ctx context.Context, s store, m events.Message) (eve
 		err = s.InsertMessage(ctx, m)
 		if err == nil {
 			f.hints.raise(m.ConversationID, m.Seq)
+			f.recent.put(key, m.Seq)
 			f.stats.stored.Add(1)
 			if attempt > 1 {
 				f.log.Debug("persist: seq contended", "conversation", m.ConversationID, "seq", m.Seq, "attempts", attempt)
@@ -62,6 +63,7 @@ func (f *Function) allocate(ctx context.Context, s store, m events.Message) (eve
 		if stored, ok, err := f.resolveDuplicate(ctx, s, key, m.Seq); err != nil || ok {
 			if ok {
 				f.stats.resends.Add(1)
+				f.recent.put(key, stored.Seq)
 			}
 			return stored, err
 		}

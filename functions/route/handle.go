@@ -3,8 +3,10 @@ package function
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -21,6 +23,12 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	d := f.deps.Load()
 	if d == nil {
 		return nil, errNotStarted
+	}
+	if f.log.Enabled(ctx, slog.LevelDebug) {
+		start := time.Now()
+		defer func() {
+			f.log.Debug("route: handled", "type", e.Type(), "event", e.ID(), "conversation", e.Subject(), "ms", time.Since(start).Milliseconds())
+		}()
 	}
 	if err := events.Validate(e); err != nil {
 		return nil, f.refuse(e, err)
