@@ -60,6 +60,8 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeAgentInvoke, model, "agent-invoke"},
 		{events.TypeAgentInvoke, map[string]string{events.ExtAgentKind: "webhook"}, ""},
 		{events.TypeAgentInvoke, nil, ""},
+		{events.TypeAgentInvoke, map[string]string{events.ExtAgentID: "calc", events.ExtAgentKind: "calc"}, "calc-agent"},
+		{events.TypeAgentInvoke, map[string]string{events.ExtAgentID: "other", events.ExtAgentKind: "calc"}, ""},
 		{events.TypeAgentPartial, nil, "route-agent"},
 		{events.TypeAgentDone, model, "route-agent"},
 		{events.TypeAgentError, nil, "route-agent"},

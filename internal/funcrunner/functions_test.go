@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -43,6 +44,21 @@ var probes = map[string]probe{
 		bad.SetType(events.TypeAgentDone)
 		if code, _ := post(t, url, bad); code != http.StatusBadRequest {
 			t.Errorf("wrong type: %d, want 400 (not retried, dead-lettered)", code)
+		}
+	}},
+	"calc-agent": {mine: true, env: func(t *testing.T) map[string]string {
+		env := mongoEnv(t)
+		key, _ := e2ee.GenerateKey()
+		env["K_SINK"] = "http://127.0.0.1:9/unused" // an agent not registered in this database answers nothing
+		env["AGENT_KEYS"] = "calc:" + base64.StdEncoding.EncodeToString(key.Bytes())
+		return env
+	}, check: func(t *testing.T, url string, _ *syncBuffer) {
+		e, err := events.NewAgentInvoke("calc", "calc", agentInvokeMessage())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, reply := post(t, url, e); code != http.StatusOK || reply != nil {
+			t.Errorf("agent.invoke: %d, reply %v; want 200 and no reply", code, reply)
 		}
 	}},
 	"deadletter": {mine: true, check: func(t *testing.T, url string, out *syncBuffer) {
@@ -246,12 +262,16 @@ func envelope() *e2ee.Envelope {
 		Keys: []e2ee.WrappedKey{{Device: "bob-phone", Ephemeral: make([]byte, 32), Nonce: make([]byte, 12), Wrapped: make([]byte, 48)}}}
 }
 
-func agentInvoke(t *testing.T) event.Event {
-	t.Helper()
-	e, err := events.NewAgentInvoke("bot", "model", events.Message{
+func agentInvokeMessage() events.Message {
+	return events.Message{
 		ConversationID: "conv-1", Seq: 1, SenderID: "alice", SenderDevice: "alice-phone",
 		ClientMessageID: "cm-1", Envelope: envelope(), StoredAt: time.Now().UTC(),
-	})
+	}
+}
+
+func agentInvoke(t *testing.T) event.Event {
+	t.Helper()
+	e, err := events.NewAgentInvoke("bot", "model", agentInvokeMessage())
 	if err != nil {
 		t.Fatal(fmt.Errorf("agent invoke: %w", err))
 	}
