@@ -40,6 +40,7 @@ type Config struct {
 	AckDelay       time.Duration // debounce of delivered/read acks; default 200ms
 	IdleSync       time.Duration // sync every conversation this often; default 15s, negative: never
 	GapRetry       time.Duration // least time between two syncs for one gap; default 1s
+	GapGrace       time.Duration // how long a gap may stay open before a sync; default 750ms, negative: none
 	SyncTimeout    time.Duration // a sync without answer is sent again after; default 10s
 	SyncLimit      int           // messages per batch asked for; 0: the connector's default
 	KeepAlive      time.Duration // ping when nothing was written for; default 25s
@@ -76,6 +77,10 @@ func (c *Config) defaults() error {
 	def(&c.AckDelay, 200*time.Millisecond)
 	def(&c.IdleSync, 15*time.Second)
 	def(&c.GapRetry, time.Second)
+	def(&c.GapGrace, 750*time.Millisecond)
+	if c.GapGrace < 0 {
+		c.GapGrace = 0
+	}
 	def(&c.SyncTimeout, 10*time.Second)
 	def(&c.KeepAlive, 25*time.Second)
 	def(&c.ReadTimeout, 2*c.KeepAlive+10*time.Second)

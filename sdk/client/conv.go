@@ -17,6 +17,7 @@ type conv struct {
 
 	syncing  bool      // a sync is out, its batch not yet in
 	syncSent time.Time // when the last sync went out
+	gapSince time.Time // when the current gap was first seen; zero: none
 
 	// Acks: what the application has (want) and what was written (sent).
 	wantDelivered, sentDelivered int64
@@ -94,7 +95,21 @@ func (c *Client) sync(cv *conv, now time.Time) {
 // maybeSync syncs when a gap is known and no sync is out, at most once per
 // GapRetry.
 func (c *Client) maybeSync(cv *conv, now time.Time) {
-	if cv.syncing || c.s.conn == nil || !cv.order.gap(cv.seen) {
+	if !cv.order.gap(cv.seen) {
+		cv.gapSince = time.Time{}
+		return
+	}
+	if cv.syncing || c.s.conn == nil {
+		return
+	}
+	// Deliveries of one conversation can pass each other (functions run
+	// concurrently): a gap usually closes by itself within moments. Sync
+	// only for one that stays open for GapGrace.
+	if cv.gapSince.IsZero() {
+		cv.gapSince = now
+	}
+	if due := cv.gapSince.Add(c.cfg.GapGrace); now.Before(due) {
+		c.wake(due)
 		return
 	}
 	if next := cv.syncSent.Add(c.cfg.GapRetry); now.Before(next) {
