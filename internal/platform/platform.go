@@ -56,6 +56,9 @@ type Config struct {
 	Env map[string]string
 	// ConnectorEnv is added to the connectors' environment only.
 	ConnectorEnv map[string]string
+	// EnvFor is added to one function's environment, by func name: what
+	// no other process should hold, e.g. an agent runtime's AGENT_KEYS.
+	EnvFor map[string]map[string]string
 	// BrokerAddr is where the broker listens; "" picks a free port.
 	BrokerAddr string
 	// ConnectorAddrs fixes the connectors' addresses (by index); missing
@@ -286,7 +289,7 @@ func (p *Platform) startFunctions(ctx context.Context) error {
 			p.log.Warn("platform: no S3 configured: media is not started")
 			continue
 		}
-		proc, err := p.StartFunction(ctx, proj.Dir, proj.Name, nil, p.addrFor(proj.Name))
+		proc, err := p.StartFunction(ctx, proj.Dir, proj.Name, p.cfg.EnvFor[proj.Name], p.addrFor(proj.Name))
 		if err != nil {
 			return err
 		}

@@ -55,6 +55,7 @@ type opts struct {
 	redisURL   string // "" = the test command's Redis
 	functions  []string
 	env        map[string]string
+	envFor     map[string]map[string]string // by func name
 }
 
 func start(t *testing.T, o opts) *env {
@@ -71,7 +72,7 @@ func start(t *testing.T, o opts) *env {
 	}
 	cfg := platform.Config{
 		RedisURL: redisURL, RedisPrefix: prefix, MongoURI: mongoURI, Database: db,
-		Connectors: max(1, o.connectors), Functions: o.functions, Env: o.env,
+		Connectors: max(1, o.connectors), Functions: o.functions, Env: o.env, EnvFor: o.envFor,
 		LogWriter: w, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	if os.Getenv("AGENTCHAT_TEST_S3_ENDPOINT") != "" {
