@@ -60,16 +60,21 @@ func framesFor(e event.Event) (frames, error) {
 		}
 		return same(f, err)
 	case events.TypeAgentPartial:
+		// The agent's device is the partial's associated data (e2ee.PartialAD):
+		// a client that has not seen a message of the agent yet needs it.
 		d, err := events.Decode[events.AgentPartial](e)
 		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "partial", Agent: d.AgentID, Conversation: conv,
+			Sender: fr.actor.User, SenderDevice: fr.actor.Device,
 			ReplyTo: d.ReplyTo, Index: d.Index, Envelope: d.Envelope}, err)
 	case events.TypeAgentDone:
 		d, err := events.Decode[events.AgentDone](e)
 		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "done", Agent: d.AgentID, Conversation: conv,
+			Sender: fr.actor.User, SenderDevice: fr.actor.Device,
 			ReplyTo: d.ReplyTo, ID: d.ClientMessageID}, err)
 	case events.TypeAgentError:
 		d, err := events.Decode[events.AgentError](e)
 		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "error", Agent: d.AgentID, Conversation: conv,
+			Sender: fr.actor.User, SenderDevice: fr.actor.Device,
 			ReplyTo: d.ReplyTo, Code: d.Code, Message: d.Message, Retryable: d.Retryable}, err)
 	}
 	return fr, fmt.Errorf("connector: no frame for event type %q", e.Type())

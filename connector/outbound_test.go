@@ -49,11 +49,11 @@ func TestFramesFor(t *testing.T) {
 			`{"type":"batch","conversation":"conv-1","messages":[{"type":"message","id":"m-1","conversation":"conv-1","seq":3,"envelope":` + envJSON +
 				`,"sender":"alice","senderDevice":"a1","storedAt":"2026-05-01T12:00:00Z"}],"more":true,"lastSeq":9}`, ""},
 		{"agent partial", agentEvent(events.TypeAgentPartial, events.AgentPartial{AgentID: "bot", ReplyTo: 3, Index: 2, Envelope: env}),
-			`{"type":"agent","conversation":"conv-1","envelope":` + envJSON + `,"kind":"partial","agent":"bot","replyTo":3,"index":2}`, ""},
+			`{"type":"agent","conversation":"conv-1","envelope":` + envJSON + `,"sender":"bot","senderDevice":"bot-d","kind":"partial","agent":"bot","replyTo":3,"index":2}`, ""},
 		{"agent done", agentEvent(events.TypeAgentDone, events.AgentDone{AgentID: "bot", ReplyTo: 3, ClientMessageID: "r-1"}),
-			`{"type":"agent","id":"r-1","conversation":"conv-1","kind":"done","agent":"bot","replyTo":3}`, ""},
+			`{"type":"agent","id":"r-1","conversation":"conv-1","sender":"bot","senderDevice":"bot-d","kind":"done","agent":"bot","replyTo":3}`, ""},
 		{"agent error", agentEvent(events.TypeAgentError, events.AgentError{AgentID: "bot", ReplyTo: 3, Code: "timeout", Message: "the model did not answer", Retryable: true}),
-			`{"type":"agent","conversation":"conv-1","kind":"error","agent":"bot","replyTo":3,"code":"timeout","message":"the model did not answer","retryable":true}`, ""},
+			`{"type":"agent","conversation":"conv-1","sender":"bot","senderDevice":"bot-d","kind":"error","agent":"bot","replyTo":3,"code":"timeout","message":"the model did not answer","retryable":true}`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fr, err := framesFor(tc.in)
