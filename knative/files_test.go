@@ -128,7 +128,7 @@ func TestTypoFails(t *testing.T) {
 		{"base/connector-sinkbinding.yaml", "subject:", "subjekt:"},
 		{"base/namespace.yaml", "labels:", "label:"},
 		{"base/config.yaml", "data:", "dat:"},
-		{"base/secrets/redis.yaml", "stringData:", "stringdata:"},
+		{"base/secrets/backing/redis.yaml", "stringData:", "stringdata:"},
 		{"overlays/production/connector-hpa.yaml", "minReplicas:", "minReplica:"},
 		{"examples/connector-ingress-nginx.yaml", "ingressClassName:", "ingressClass:"},
 		{"../brokers/broker-dev.yaml", "deadLetterSink:", "deadLetterSinc:"},

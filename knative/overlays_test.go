@@ -69,11 +69,12 @@ func TestOverlays(t *testing.T) {
 		broker        string // brokers/ variant the rendered Broker must equal
 		replicas      *int32 // nil: left to the HPA
 		hpa           bool
-		secrets       bool
+		secrets       []string // the Secrets the overlay applies
 		kafkaConfig   bool
 		backingByName []string // dev-only Deployments
 	}{
-		{overlay: "dev", broker: brokers.Dev, replicas: ptr(int32(1)), secrets: true,
+		{overlay: "dev", broker: brokers.Dev, replicas: ptr(int32(1)),
+			secrets:       []string{"agentchat-mongodb", "agentchat-redis", "agentchat-s3"},
 			backingByName: []string{"minio", "mongodb", "redis"}},
 		{overlay: "production", broker: brokers.Production, hpa: true, kafkaConfig: true},
 	} {
@@ -128,11 +129,12 @@ func TestOverlays(t *testing.T) {
 				}
 			}
 
-			// Secrets: only where their values are throwaway (dev), and
-			// then with no placeholder left.
+			// Secrets: only where their values are throwaway (dev's
+			// backing services), and then with no placeholder left; never
+			// keys, which an apply would reset.
 			secrets := find[corev1.Secret](t, objs)
-			if tc.secrets != (len(secrets) > 0) {
-				t.Errorf("Secrets %v; want them: %v (production must never overwrite real Secrets)", keys(secrets), tc.secrets)
+			if got, want := strings.Join(keys(secrets), ","), strings.Join(tc.secrets, ","); got != want {
+				t.Errorf("Secrets [%s], want [%s]: an apply must never overwrite real Secrets", got, want)
 			}
 			for name, s := range secrets {
 				for k, v := range s.StringData {

@@ -1,10 +1,12 @@
 package knative_test
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -54,11 +56,20 @@ func fromObjects(objs []object) keySets {
 	return ks
 }
 
-// templates are base/config.yaml and the Secret templates in base/secrets.
+// templates are the ConfigMaps of base/ and the Secret templates in
+// base/secrets/ (and its subfolders).
 func templates(t *testing.T) keySets {
 	t.Helper()
-	files, _ := filepath.Glob("base/secrets/*.yaml")
-	files = append(files, "base/config.yaml")
+	files := []string{"base/config.yaml", "base/agents.yaml"}
+	err := filepath.WalkDir("base/secrets", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".yaml") {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var objs []object
 	for _, f := range files {
 		if filepath.Base(f) == "kustomization.yaml" {
@@ -174,7 +185,7 @@ func TestTemplatesHoldEveryKey(t *testing.T) {
 	for _, r := range refs {
 		used.add(r.Kind, r.Name, r.Key)
 		if !ks.has(r) {
-			t.Errorf("%s reads %s %s key %q: not in knative/base/config.yaml or knative/base/secrets/", r.From, r.Kind, r.Name, r.Key)
+			t.Errorf("%s reads %s %s key %q: not in the ConfigMaps of knative/base/ or knative/base/secrets/", r.From, r.Kind, r.Name, r.Key)
 		}
 	}
 	// The reverse: a template key nobody reads is stale documentation.
