@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -61,13 +62,25 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr st
 		fmt.Sscan(port, &p)
 		addrs = append(addrs, fmt.Sprintf("%s:%d", host, p+10+i))
 	}
+	var agents []demoAgent
+	if demo {
+		dir := bcfg.DataDir
+		if dir == "" {
+			if dir, err = os.UserCacheDir(); err == nil {
+				dir = filepath.Join(dir, "agentchat")
+			}
+		}
+		if agents, err = demoAgents(dir, os.Getenv("OPENAI_BASE_URL") != ""); err != nil {
+			return err
+		}
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	p, err := platform.Start(startCtx, platform.Config{
 		RedisURL: svc.RedisURL, MongoURI: svc.MongoURI,
 		S3:         platform.S3{Endpoint: svc.S3.Endpoint, AccessKey: svc.S3.AccessKey, SecretKey: svc.S3.SecretKey},
 		Connectors: connectors, ConnectorAddrs: addrs, AccountsAddr: accountsAddr, BrokerAddr: brokerAddr,
-		Env: map[string]string{"LOG_LEVEL": os.Getenv("LOG_LEVEL")}, Logger: log,
+		Env: map[string]string{"LOG_LEVEL": os.Getenv("LOG_LEVEL")}, EnvFor: agentEnv(agents), Logger: log,
 	})
 	if err != nil {
 		return err
@@ -80,6 +93,8 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr st
 	if demo {
 		if err := createDemo(ctx, p.AccountsURL()); err != nil {
 			log.Warn("agentchat: demo users", "err", err)
+		} else if err := registerDemoAgents(ctx, p.AccountsURL(), agents); err != nil {
+			log.Warn("agentchat: demo agents", "err", err)
 		}
 	}
 	fmt.Printf(`
@@ -92,10 +107,13 @@ agentchat is running.
   try it from two terminals:
     go run ./cmd/chat -accounts %s -connector %s -user demo -password %s -with demo2
     go run ./cmd/chat -accounts %s -connector %s -user demo2 -password %s -with demo
+  demo agents:           %s (docs/agents.md)
+    go run ./cmd/chat -accounts %s -connector %s -user demo -password %s -agent calc
 Ctrl-C stops everything.
 `, strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
 		strings.Join(svc.Embedded, ", "), demoPassword, demoPassword,
-		p.AccountsURL(), p.ConnectorURLs()[0], demoPassword, p.AccountsURL(), p.ConnectorURLs()[0], demoPassword)
+		p.AccountsURL(), p.ConnectorURLs()[0], demoPassword, p.AccountsURL(), p.ConnectorURLs()[0], demoPassword,
+		agentNames(agents), p.AccountsURL(), p.ConnectorURLs()[0], demoPassword)
 	<-ctx.Done()
 	log.Info("agentchat: stopping")
 	return nil
@@ -113,4 +131,24 @@ func createDemo(ctx context.Context, accountsURL string) error {
 		}
 	}
 	return nil
+}
+
+// agentNames says which demo agents answer, and with what.
+func agentNames(agents []demoAgent) string {
+	if len(agents) == 0 {
+		return "none (-demo=false)"
+	}
+	var out []string
+	for _, a := range agents {
+		switch a.Kind {
+		case "model":
+			out = append(out, a.ID+" (model at "+os.Getenv("OPENAI_BASE_URL")+")")
+		default:
+			out = append(out, a.ID+" (calculator: try 2+3*4)")
+		}
+	}
+	if len(agents) == 1 {
+		out = append(out, "set OPENAI_BASE_URL (and OPENAI_API_KEY, OPENAI_MODEL) for a model agent, assistant")
+	}
+	return strings.Join(out, "; ")
 }
