@@ -21,6 +21,13 @@ func (t *turn) deliver(ctx context.Context, o outcome) {
 	id, err := t.f.identity(ctx, t.d, t.k.Agent)
 	if err != nil && (id.Device == "" || o.State == stateReplied) {
 		t.log.Error("agent-invoke: cannot act as the agent to deliver the outcome", "state", o.State, "err", err)
+		if ce := (*configError)(nil); errors.As(err, &ce) {
+			// Not a passing failure: nobody can be told, and sweeps would
+			// take the call over again and again. Close it.
+			if err := t.d.ledger.Finish(ctx, t.k, stateFailed); err != nil {
+				t.log.Warn("agent-invoke: finish the call", "err", err)
+			}
+		}
 		return
 	}
 	state := o.State
