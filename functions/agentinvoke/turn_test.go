@@ -404,3 +404,20 @@ func TestHandleRejects(t *testing.T) {
 		t.Errorf("a rejected invoke did something: %d requests, %d events", fx.model.count(), len(fx.w.events))
 	}
 }
+
+// A key for an agent that is not registered (or whose device key is
+// another): no model call, and the call is closed rather than swept again
+// and again.
+func TestTurnUnregisteredAgent(t *testing.T) {
+	ghost, _ := e2ee.GenerateKey()
+	fx := newFixture(t, func(c *config) { c.Keys["ghost"] = agentKey{Agent: "ghost", Key: ghost} }, chunks("x"))
+	m := fx.w.say("alice", "hello")
+	if _, err := fx.f.Handle(context.Background(), invokeFor(t, "ghost", m)); err != nil {
+		t.Fatal(err)
+	}
+	k := callKey{"c-1", m.Seq, "ghost"}
+	eventually(t, "the call is closed", func() bool { return fx.finished(k) })
+	if st, _ := fx.led.State(context.Background(), k); fx.model.count() != 0 || st.Outcome == nil || st.Outcome.Code != codeNotConfigured {
+		t.Errorf("model requests %d, outcome %+v; want 0 and not_configured", fx.model.count(), st.Outcome)
+	}
+}
