@@ -131,7 +131,7 @@ type user struct {
 // Run sets up users and conversations, sends, waits and reports.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Window == 0 {
-		o.Window = 8
+		o.Window = 4
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Minute
@@ -259,7 +259,7 @@ func (r *runner) connect(ctx context.Context, i int, u *user) error {
 	k := i % len(urls)
 	urls = append(urls[k:], urls[:k]...)
 	cfg := client.Config{URLs: urls, Token: u.sess.Token, User: u.id, Device: u.sess.DeviceID(), Key: u.key,
-		Directory: u.sess, AutoDeliveredAck: true, IdleSync: 20 * time.Second, EventBuffer: 4096,
+		Directory: u.sess, AutoDeliveredAck: true, AckDelay: time.Second, IdleSync: 20 * time.Second, EventBuffer: 4096,
 		Logger: r.o.Logger.With("user", u.name)}
 	if len(r.o.SourceAddrs) > 0 {
 		local := &net.TCPAddr{IP: net.ParseIP(r.o.SourceAddrs[i%len(r.o.SourceAddrs)])}

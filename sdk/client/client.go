@@ -40,7 +40,7 @@ type Config struct {
 	AckDelay       time.Duration // debounce of delivered/read acks; default 200ms
 	IdleSync       time.Duration // sync every conversation this often; default 15s, negative: never
 	GapRetry       time.Duration // least time between two syncs for one gap; default 1s
-	GapGrace       time.Duration // how long a gap may stay open before a sync; default 750ms, negative: none
+	GapGrace       time.Duration // how long a gap may stay open before a sync; default 2s, negative: none
 	SyncTimeout    time.Duration // a sync without answer is sent again after; default 10s
 	SyncLimit      int           // messages per batch asked for; 0: the connector's default
 	KeepAlive      time.Duration // ping when nothing was written for; default 25s
@@ -77,7 +77,7 @@ func (c *Config) defaults() error {
 	def(&c.AckDelay, 200*time.Millisecond)
 	def(&c.IdleSync, 15*time.Second)
 	def(&c.GapRetry, time.Second)
-	def(&c.GapGrace, 750*time.Millisecond)
+	def(&c.GapGrace, 2*time.Second)
 	if c.GapGrace < 0 {
 		c.GapGrace = 0
 	}

@@ -50,7 +50,7 @@
 // lastSeq, or already buffered, is a duplicate and dropped; one further ahead
 // is buffered and the gap is filled by "sync {after: lastSeq}", applying
 // "batch" frames and asking again while more is true. Evidence that a seq
-// exists (a stored frame, a receipt, a batch's lastSeq, an agent's replyTo)
+// exists (a stored frame, a batch's lastSeq, an agent's replyTo)
 // beyond lastSeq also triggers a sync, at most once per GapRetry. Own
 // messages take their place in the order too (from their stored frame, with
 // the content they were sent with). A message that cannot be decrypted

@@ -193,7 +193,9 @@ func (c *Client) receipt(f protocol.Frame, now time.Time) {
 	}
 	c.emit(&Receipt{Conversation: f.Conversation, User: user, Device: device, Kind: f.Kind, Seq: f.Seq})
 	cv := c.conv(f.Conversation)
-	cv.note(f.Seq)
+	// A receipt is not taken as evidence that a message exists: receipts
+	// take another path through the platform and routinely overtake the
+	// message they ack; syncing on them only adds load when it is busiest.
 	if user != c.s.user && device != c.cfg.Device {
 		c.peerReceipt(cv, f.Kind, f.Seq)
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -67,8 +68,17 @@ func start(t *testing.T, o opts) *env {
 	mongoURI, db := testenv.Mongo(t)
 	logs := &logSink{}
 	var w io.Writer = logs
-	if os.Getenv("AGENTCHAT_E2E_LOGS") == "1" {
+	switch v := os.Getenv("AGENTCHAT_E2E_LOGS"); v {
+	case "":
+	case "1":
 		w = io.MultiWriter(logs, os.Stderr)
+	default: // a directory: one file per test, kept
+		f, err := os.Create(filepath.Join(v, strings.ReplaceAll(t.Name(), "/", "_")+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		w = io.MultiWriter(logs, f)
 	}
 	cfg := platform.Config{
 		RedisURL: redisURL, RedisPrefix: prefix, MongoURI: mongoURI, Database: db,

@@ -23,6 +23,10 @@ func spineMessages(def int) int {
 	return def
 }
 
+// spineFunctions are what the messaging spine needs; agents and media have
+// their own tests.
+var spineFunctions = []string{"accounts", "persist", "route", "deadletter"}
+
 func checkRun(t *testing.T, e *env, res loadrun.Result, wantRead bool) {
 	t.Helper()
 	t.Logf("run: %s", res)
@@ -61,7 +65,7 @@ func checkRun(t *testing.T, e *env, res loadrun.Result, wantRead bool) {
 // direct conversations: every message stored once, every online member
 // device shown every message once in seq order, senders see ✓, ✓✓, read.
 func TestSpineManyClients(t *testing.T) {
-	e := start(t, opts{connectors: 2})
+	e := start(t, opts{connectors: 2, functions: spineFunctions})
 	res, err := loadrun.Run(context.Background(), loadrun.Options{
 		AccountsURL: e.p.AccountsURL(), ConnectorURLs: e.p.ConnectorURLs(),
 		Clients: 20, Offline: 30, GroupSize: 50, Messages: spineMessages(10000), Read: true,
@@ -78,7 +82,7 @@ func TestSpineManyClients(t *testing.T) {
 // duplicated, order kept.
 func TestSpineSurvivesCrashes(t *testing.T) {
 	redis := startRedis(t)
-	e := start(t, opts{connectors: 2, redisURL: redis.url()})
+	e := start(t, opts{connectors: 2, redisURL: redis.url(), functions: spineFunctions})
 	step := func(ctx context.Context, d time.Duration) bool {
 		select {
 		case <-ctx.Done():
