@@ -48,6 +48,10 @@ type Options struct {
 	// Read makes every client mark everything read at the end, and the run
 	// wait for read ticks.
 	Read bool
+	// Ticks (without Read) makes the run wait for every ✓✓. Receipts are
+	// live-only (not synced after a lost delivery), so chaos runs leave it
+	// off and judge messages only.
+	Ticks bool
 	// Timeout bounds the whole run after setup.
 	Timeout time.Duration
 	// SourceAddrs spread client sockets over loopback source addresses
@@ -55,6 +59,8 @@ type Options struct {
 	SourceAddrs []string
 	// During is called once sending has started (chaos: kill things).
 	During func(ctx context.Context)
+	// Progress, if set, is told how far the run is every few seconds.
+	Progress func(line string)
 	Logger *slog.Logger
 }
 
@@ -392,7 +398,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			}
 		}
 		err = r.waitFor(ctx, func() bool { return r.ticks(client.StateRead) == r.eligible() })
-	} else if err == nil {
+	} else if err == nil && r.o.Ticks {
 		err = r.waitFor(ctx, func() bool { return r.ticks(client.StateDelivered) == r.eligible() })
 	}
 	r.tally()
@@ -457,11 +463,16 @@ func (r *runner) sendAll(ctx context.Context, u *user, n int) {
 func (r *runner) waitFor(ctx context.Context, cond func() bool) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
+	last := time.Now()
 	for !cond() {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("gave up: %w", ctx.Err())
 		case <-t.C:
+		}
+		if r.o.Progress != nil && time.Since(last) > 5*time.Second {
+			last = time.Now()
+			r.o.Progress(r.progress())
 		}
 	}
 	return nil
@@ -543,6 +554,43 @@ func (r *runner) ticks(at client.State) int {
 		u.mu.Unlock()
 	}
 	return n
+}
+
+// progress is a one-line account of where the run is.
+func (r *runner) progress() string {
+	r.mu.Lock()
+	sent, received := r.res.Sent, r.res.Received
+	r.mu.Unlock()
+	var pending int
+	var behind []string
+	for conv, members := range r.convMembers {
+		n := r.total(conv)
+		for _, u := range members {
+			if !u.online {
+				continue
+			}
+			u.mu.Lock()
+			if got := int64(len(u.seen[conv])); got < n {
+				behind = append(behind, fmt.Sprintf("%s@%s:%d/%d", u.name, conv, got, n))
+			}
+			u.mu.Unlock()
+		}
+	}
+	for _, u := range r.users[:r.o.Clients] {
+		u.mu.Lock()
+		for _, s := range u.states {
+			if s < client.StateStored {
+				pending++
+			}
+		}
+		u.mu.Unlock()
+	}
+	sort.Strings(behind)
+	if len(behind) > 5 {
+		behind = append(behind[:5], fmt.Sprintf("+%d more", len(behind)-5))
+	}
+	return fmt.Sprintf("sent=%d unstored=%d received=%d stored ticks: delivered=%d read=%d behind=%v",
+		sent, pending, received, r.ticks(client.StateDelivered), r.ticks(client.StateRead), behind)
 }
 
 // tally computes Expected, Lost, Stored and the tick counts at the end.
