@@ -184,7 +184,7 @@ start_postgres() {
 	PG_CTL=$pgctl
 	psql -h 127.0.0.1 -p "$port" -U postgres -qc "create database ferretdb" >/dev/null || return 1
 	PG_URL="postgres://postgres@127.0.0.1:$port/ferretdb"
-	echo "postgresql $("$pgctl" --version | awk '{print $NF}') on 127.0.0.1:$port (for FerretDB)"
+	echo "postgresql $("$pgctl" --version | awk '{print $3}') on 127.0.0.1:$port (for FerretDB)"
 }
 
 start_ferretdb() {

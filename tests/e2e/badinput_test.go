@@ -21,7 +21,7 @@ import (
 // Bad input gets a clear error frame, close code or HTTP status, and
 // nothing is stored.
 func TestBadInputIsRefusedAndNothingStored(t *testing.T) {
-	e := start(t, opts{connectors: 1})
+	e := start(t, opts{connectors: 1, functions: spineFunctions})
 	ctx := context.Background()
 	alice, bob, eve := signup(t, e, "alice"), signup(t, e, "bob"), signup(t, e, "eve")
 	conv, err := alice.sess.CreateConversation(ctx, "direct", []string{alice.id, bob.id}, "")

@@ -148,7 +148,7 @@ func TestSpineSurvivesCrashes(t *testing.T) {
 
 // A device offline while 1,000 messages arrive catches up, in order.
 func TestOfflineDeviceCatchesUp(t *testing.T) {
-	e := start(t, opts{connectors: 1})
+	e := start(t, opts{connectors: 1, functions: spineFunctions})
 	alice, bob := signup(t, e, "alice"), signup(t, e, "bob")
 	ctx := context.Background()
 	conv, err := alice.sess.CreateConversation(ctx, "direct", []string{alice.id, bob.id}, "")
