@@ -61,7 +61,7 @@ type Options struct {
 	During func(ctx context.Context)
 	// Progress, if set, is told how far the run is every few seconds.
 	Progress func(line string)
-	Logger *slog.Logger
+	Logger   *slog.Logger
 }
 
 // Result is what a run observed.

@@ -144,7 +144,7 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 		ClientMessageID: "m-1", Envelope: envelope("dev-a", "dev-b"), StoredAt: time.Now()}
 	src := events.SourceConnectorPrefix + "c1"
 	build := map[string]func() (event.Event, error){
-		events.TypeMessageSent: func() (event.Event, error) { return sent(t), nil },
+		events.TypeMessageSent:   func() (event.Event, error) { return sent(t), nil },
 		events.TypeMessageStored: func() (event.Event, error) { return events.NewMessageStored(msg) },
 		events.TypeMessageRejected: func() (event.Event, error) {
 			return events.NewMessageRejected("conv-1", "alice", "dev-a", events.MessageRejected{ClientMessageID: "m-1", Code: "not_member", Reason: "not a member"})
