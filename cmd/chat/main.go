@@ -174,12 +174,15 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 				return true
 			}
 			scr.println("you: " + line)
+			v.sending.Lock()
 			id, err := c.Send(ctx, conv, e2ee.Content{Text: line})
+			if err == nil {
+				v.noteSent(id, line)
+			}
+			v.sending.Unlock()
 			if err != nil {
 				scr.println("   ✗ " + err.Error())
-				return true
 			}
-			v.noteSent(id, line)
 			return true
 		}, ty.key)
 	}()

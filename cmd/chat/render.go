@@ -17,6 +17,10 @@ type view struct {
 	conv string
 	me   string
 
+	// sending is held from Send until its id is noted, so that a status
+	// for that id (it can come back first) waits for the text to show.
+	sending sync.Mutex
+
 	mu      sync.Mutex
 	names   map[string]string // user id → shown name
 	sent    map[string]string // own client message ids of this run → text
@@ -42,7 +46,11 @@ func (v *view) noteSent(id, text string) {
 	v.sent[id] = text
 }
 
+// sentText is the text this run sent under id; it first waits for a Send
+// in flight to be noted.
 func (v *view) sentText(id string) (string, bool) {
+	v.sending.Lock()
+	v.sending.Unlock() //nolint:staticcheck // only waits
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t, ok := v.sent[id]
