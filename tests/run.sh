@@ -10,6 +10,9 @@
 # Services are stopped on exit, also on failure or interrupt.
 #
 #   tests/run.sh [all|unit|fuzz|e2e]     (make test | make unit | make fuzz | make e2e)
+#   tests/run.sh services                starts the services, writes their
+#                                        environment to $WORK/env and waits
+#                                        (for measuring: source it elsewhere)
 #
 # Knobs (environment): AGENTCHAT_CACHE (default ~/.cache/agentchat: where
 # minio, ferretdb and the helpers live), FUZZTIME (default 10s per target),
@@ -30,8 +33,8 @@ export DEBIAN_FRONTEND=noninteractive
 # and tests never read the stamp.
 [[ ${GOFLAGS:-} == *-buildvcs* ]] || export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
 
-case $MODE in all | unit | fuzz | e2e) ;; *)
-	echo "usage: tests/run.sh [all|unit|fuzz|e2e]" >&2
+case $MODE in all | unit | fuzz | e2e | services) ;; *)
+	echo "usage: tests/run.sh [all|unit|fuzz|e2e|services]" >&2
 	exit 2
 	;;
 esac
@@ -428,6 +431,11 @@ main() {
 	unit) run_unit ;;
 	fuzz) run_fuzz ;;
 	e2e) run_e2e ;;
+	services)
+		export -p | grep -E ' (AGENTCHAT_[A-Z0-9_]*|GOFLAGS)=' >"$WORK/env"
+		echo "services up; their environment: source $WORK/env (interrupt to stop)"
+		while :; do sleep 3600 & wait $! || break; done
+		;;
 	esac
 	stop_services
 	say "done in $((SECONDS / 60))m$((SECONDS % 60))s"

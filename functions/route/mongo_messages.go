@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -59,14 +60,12 @@ func messageID(conversation string, seq int64) string {
 }
 
 // MessagesAfter reads with the (conversation, seq) index on MongoDB. On
-// FerretDB the query decodes every document of the collection, so it is
-// only made when seq after+1 exists, which a lookup by _id answers first:
-// an up-to-date device, the usual sync, never pays for the query.
+// FerretDB no such query uses an index (it fetches every message of the
+// conversation and sorts them in Go: seconds for a big group), so it reads
+// the seqs one by one by _id instead.
 func (d *mongoDirectory) MessagesAfter(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
 	if d.ferret {
-		if next, err := d.messageAt(ctx, conversation, after+1); next == nil || err != nil {
-			return nil, err
-		}
+		return d.messagesByID(ctx, conversation, after, limit)
 	}
 	cur, err := d.messages.Find(ctx,
 		bson.D{{Key: "conversation", Value: conversation}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: after}}}},
@@ -88,6 +87,38 @@ func (d *mongoDirectory) MessagesAfter(ctx context.Context, conversation string,
 	return msgs, nil
 }
 
+// lookupWindow is how many _id lookups messagesByID makes at once.
+const lookupWindow = 16
+
+// messagesByID reads seqs after+1, after+2, ... by _id up to the first that
+// does not exist: seqs are gapless and never deleted, and seq k+1 is only
+// ever inserted once k exists. The first window is one lookup, so an
+// up-to-date device's sync costs one.
+func (d *mongoDirectory) messagesByID(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
+	var out []events.Message
+	for window := 1; len(out) < limit; window = lookupWindow {
+		n := min(window, limit-len(out))
+		base := after + int64(len(out)) + 1
+		got := make([]*events.Message, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { got[i], errs[i] = d.messageAt(ctx, conversation, base+int64(i)) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		for _, m := range got {
+			if m == nil {
+				return out, nil
+			}
+			out = append(out, *m)
+		}
+	}
+	return out, nil
+}
+
 // messageAt returns the message with seq, or nil.
 func (d *mongoDirectory) messageAt(ctx context.Context, conversation string, seq int64) (*events.Message, error) {
 	var doc messageDoc
@@ -102,16 +133,12 @@ func (d *mongoDirectory) messageAt(ctx context.Context, conversation string, seq
 	return &m, nil
 }
 
-// LastSeq sorts on the (conversation, seq) index. On FerretDB, when the
-// caller's guess sits right below a seq it knows is missing (an
-// up-to-date device's sync), a lookup of the guess by _id settles it
-// without the query.
+// LastSeq sorts on the (conversation, seq) index. On FerretDB, where that
+// query fetches the whole conversation, it searches by _id lookups instead
+// (lastSeqByID).
 func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, guess, missing int64) (int64, error) {
-	if d.ferret && guess > 0 && missing == guess+1 {
-		m, err := d.messageAt(ctx, conversation, guess)
-		if err != nil || m != nil {
-			return guess, err
-		}
+	if d.ferret {
+		return d.lastSeqByID(ctx, conversation, guess, missing)
 	}
 	var doc struct {
 		Seq int64 `bson:"seq"`
@@ -125,4 +152,61 @@ func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, guess
 		return 0, fmt.Errorf("route: read last seq: %w", err)
 	}
 	return doc.Seq, nil
+}
+
+// lastSeqByID finds the newest seq by galloping up from guess and then
+// bisecting, with lookups by _id; seqs being gapless makes "seq k exists"
+// true exactly for k <= last. missing, when > 0, is a seq known not to
+// exist. An up-to-date device's guess costs one lookup.
+func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, guess, missing int64) (int64, error) {
+	has := func(seq int64) (bool, error) {
+		err := d.messages.FindOne(ctx, bson.D{{Key: "_id", Value: messageID(conversation, seq)}},
+			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("route: read last seq: %w", err)
+		}
+		return true, nil
+	}
+	lo, hi := int64(0), int64(-1) // lo exists (0: before the first), hi does not (-1: unknown)
+	if missing > 0 {
+		hi = missing
+	}
+	if guess > 0 && (hi < 0 || guess < hi) {
+		ok, err := has(guess)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = guess
+		} else {
+			hi = guess
+		}
+	}
+	for step := int64(1); hi < 0; step *= 2 {
+		ok, err := has(lo + step)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo += step
+		} else {
+			hi = lo + step
+		}
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := has(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
 }

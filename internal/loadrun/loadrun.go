@@ -381,7 +381,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	if r.o.During != nil {
 		go r.o.During(ctx)
 	}
-	wg.Wait()
+	r.progressWhile(ctx, wg.Wait)
 	// Wait for every message stored and every delivery shown.
 	err := r.waitFor(ctx, func() bool { return r.allStored() && r.allDelivered() })
 	r.mu.Lock()
@@ -455,6 +455,24 @@ func (r *runner) sendAll(ctx context.Context, u *user, n int) {
 			u.states[id] = client.StateSent
 		}
 		u.mu.Unlock()
+	}
+}
+
+// progressWhile runs wait, reporting progress every few seconds meanwhile.
+func (r *runner) progressWhile(ctx context.Context, wait func()) {
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if r.o.Progress != nil && ctx.Err() == nil {
+				r.o.Progress(r.progress())
+			}
+		}
 	}
 }
 
