@@ -16,7 +16,7 @@
 #
 # Knobs (environment): AGENTCHAT_CACHE (default ~/.cache/agentchat: where
 # minio, ferretdb and the helpers live), FUZZTIME (default 10s per target),
-# TEST_TIMEOUT (default 20m per go test), RACE (all|auto|off, see tests/README.md),
+# TEST_TIMEOUT (default 20m per go test; E2E_TIMEOUT, default 45m, for the e2e one), RACE (all|auto|off, see tests/README.md),
 # KEEP_WORK=1 keeps the services' data and logs after the run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,6 +26,7 @@ CACHE=${AGENTCHAT_CACHE:-$HOME/.cache/agentchat}
 BIN=$CACHE/bin
 FUZZTIME=${FUZZTIME:-10s}
 TEST_TIMEOUT=${TEST_TIMEOUT:-20m}
+E2E_TIMEOUT=${E2E_TIMEOUT:-45m}
 RACE=${RACE:-all}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 export DEBIAN_FRONTEND=noninteractive
@@ -410,7 +411,7 @@ run_e2e() {
 		echo "(no end-to-end tests yet)"
 		return 0
 	fi
-	gotest e2e -v -count=1 -timeout "$TEST_TIMEOUT" ./tests/... </dev/null
+	gotest e2e -v -count=1 -timeout "$E2E_TIMEOUT" ./tests/... </dev/null
 }
 
 # ---------------------------------------------------------------- main

@@ -46,6 +46,12 @@ type modelConfig struct {
 	SystemPrompt string `json:"systemPrompt,omitempty"` // the first message of every call
 	Context      int    `json:"contextMessages,omitempty"`
 	MaxTokens    int    `json:"maxTokens,omitempty"` // 0: the endpoint's default
+	// Store asks the endpoint to keep each answer (OpenAI's store: true),
+	// so that a call whose runtime died mid-stream is finished by reading
+	// the stored answer instead of failing as interrupted. The endpoint
+	// then keeps the conversation's text (its retention policy applies):
+	// off unless OPENAI_STORE=true or the agent's "store": true.
+	Store bool `json:"store,omitempty"`
 }
 
 // Defaults.
@@ -110,6 +116,9 @@ func configFrom(m map[string]string) (config, error) {
 			return c, fmt.Errorf("agent-invoke: config: %s: %w", v.name, err)
 		}
 	}
+	if c.Model.Store, err = boolOr(m["OPENAI_STORE"], false); err != nil {
+		return c, fmt.Errorf("agent-invoke: config: OPENAI_STORE: %w", err)
+	}
 	if c.Lease < time.Second || c.Sweep <= 0 || c.MaxCalls < 1 || c.Retries < 0 || c.Model.Context < 0 {
 		return c, fmt.Errorf("agent-invoke: config: AGENT_LEASE must be >= 1s, AGENT_SWEEP_INTERVAL and AGENT_MAX_CALLS positive")
 	}
@@ -143,6 +152,7 @@ func agentConfigs(raw string, defaults modelConfig, env map[string]string) (map[
 		c.SystemPrompt = cmp.Or(o.SystemPrompt, c.SystemPrompt)
 		c.Context = cmp.Or(o.Context, c.Context)
 		c.MaxTokens = cmp.Or(o.MaxTokens, c.MaxTokens)
+		c.Store = c.Store || o.Store
 		if o.APIKeyEnv != "" {
 			c.APIKey = env[o.APIKeyEnv]
 		}
@@ -169,6 +179,13 @@ func intOr(s string, def int) (int, error) {
 		return def, nil
 	}
 	return strconv.Atoi(s)
+}
+
+func boolOr(s string, def bool) (bool, error) {
+	if s == "" {
+		return def, nil
+	}
+	return strconv.ParseBool(s)
 }
 
 func durationOr(s string, def time.Duration) (time.Duration, error) {

@@ -24,6 +24,7 @@ type memLedger struct {
 	calls    map[string]*callDoc
 	attempts map[string]attempt // by attemptID
 	sent     map[string]bool
+	started  map[string]string
 	outcomes map[string]outcome
 }
 
@@ -31,7 +32,7 @@ var _ ledger = (*memLedger)(nil)
 
 func newMemLedger() *memLedger {
 	return &memLedger{calls: map[string]*callDoc{}, attempts: map[string]attempt{},
-		sent: map[string]bool{}, outcomes: map[string]outcome{}}
+		sent: map[string]bool{}, started: map[string]string{}, outcomes: map[string]outcome{}}
 }
 
 func (l *memLedger) Claim(_ context.Context, k callKey, owner string, leaseUntil time.Time) (bool, error) {
@@ -65,6 +66,9 @@ func (l *memLedger) State(_ context.Context, k callKey) (callState, error) {
 		}
 	}
 	st.Sent = l.sent[k.id()]
+	if st.Sent {
+		st.Completion = l.started[k.id()]
+	}
 	if o, ok := l.outcomes[k.id()]; ok {
 		st.Outcome = &o
 	}
@@ -99,6 +103,15 @@ func (l *memLedger) MarkSent(_ context.Context, k callKey, _ int) (bool, error) 
 	}
 	l.sent[k.id()] = true
 	return true, nil
+}
+
+func (l *memLedger) MarkStarted(_ context.Context, k callKey, _ int, completion string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.started[k.id()]; !ok {
+		l.started[k.id()] = completion
+	}
+	return nil
 }
 
 func (l *memLedger) Decide(_ context.Context, k callKey, o outcome) (outcome, bool, error) {
@@ -319,9 +332,13 @@ type scriptModel struct {
 	requests []modelRequest
 	replies  []func(ctx context.Context, onDelta func(string)) (string, error)
 	arrived  chan struct{} // gets a value per request, when not nil
+	// stored is what Retrieve finds, by completion id ("cmpl-<n>" for
+	// request n); retrievals counts its calls.
+	stored     map[string]string
+	retrievals int
 }
 
-func (m *scriptModel) Stream(ctx context.Context, req modelRequest, onDelta func(string)) (string, error) {
+func (m *scriptModel) Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (string, error) {
 	m.mu.Lock()
 	m.requests = append(m.requests, req)
 	i := len(m.requests) - 1
@@ -331,7 +348,19 @@ func (m *scriptModel) Stream(ctx context.Context, req modelRequest, onDelta func
 	if arrived != nil {
 		arrived <- struct{}{}
 	}
+	if onStart != nil {
+		onStart("cmpl-" + strconv.Itoa(i+1))
+	}
 	return reply(ctx, onDelta)
+}
+
+// Retrieve answers from stored, by completion id.
+func (m *scriptModel) Retrieve(_ context.Context, _ modelConfig, completion string) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.retrievals++
+	text, ok := m.stored[completion]
+	return text, ok, nil
 }
 
 func (m *scriptModel) count() int {

@@ -60,7 +60,8 @@ type Function struct {
 type stats struct {
 	turns     atomic.Int64 // turns started here
 	requests  atomic.Int64 // model requests sent (refused ones included)
-	takeovers atomic.Int64 // calls taken over from another attempt
+	takeovers  atomic.Int64 // calls taken over from another attempt
+	retrievals atomic.Int64 // reads of a stored answer after a takeover
 }
 
 // deps is what Start opens. A test builds one around fakes.

@@ -66,6 +66,10 @@ type callState struct {
 	// it either while that lease runs.
 	LeaseUntil time.Time
 	Sent       bool     // a model request may have been sent
+	// Completion is the id the endpoint gave the answer being generated
+	// ("" until its first chunk arrived): where the endpoint stores
+	// completions, a takeover reads the answer by it instead of asking again.
+	Completion string
 	Outcome    *outcome // nil until decided
 }
 
@@ -92,6 +96,9 @@ type ledger interface {
 	// called. false: the marker exists, so a request may have gone out
 	// already and must not be sent again.
 	MarkSent(ctx context.Context, k callKey, n int) (bool, error)
+	// MarkStarted records the endpoint's id for the answer being
+	// generated (the first one recorded holds).
+	MarkStarted(ctx context.Context, k callKey, n int, completion string) error
 	// Decide inserts o as the outcome. It returns the outcome that holds:
 	// o (ours true), or the one another attempt recorded first.
 	Decide(ctx context.Context, k callKey, o outcome) (held outcome, ours bool, err error)

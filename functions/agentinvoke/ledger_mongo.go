@@ -19,6 +19,7 @@ import (
 //	agent_calls       {_id: conversation/seq/agent, conversation, seq, agent, state, createdAt, finishedAt?}
 //	agent_call_steps  {_id: <call>/attempt/<n>, call, n, owner, leaseUntil, at}
 //	                  {_id: <call>/sent, call, attempt, at}
+//	                  {_id: <call>/completion, call, attempt, completion, at}
 //	                  {_id: <call>/outcome, call, attempt, state, code?, message?, retryable?, envelope?, at}
 const (
 	collCalls = "agent_calls"
@@ -66,6 +67,14 @@ type sentDoc struct {
 	Call    string    `bson:"call"`
 	Attempt int       `bson:"attempt"`
 	At      time.Time `bson:"at"`
+}
+
+type completionDoc struct {
+	ID         string    `bson:"_id"`
+	Call       string    `bson:"call"`
+	Attempt    int       `bson:"attempt"`
+	Completion string    `bson:"completion"`
+	At         time.Time `bson:"at"`
 }
 
 type outcomeDoc struct {
@@ -133,6 +142,15 @@ func (l *mongoLedger) MarkSent(ctx context.Context, k callKey, n int) (bool, err
 	return true, nil
 }
 
+func (l *mongoLedger) MarkStarted(ctx context.Context, k callKey, n int, completion string) error {
+	_, err := l.steps.InsertOne(ctx, completionDoc{ID: k.id() + "/completion", Call: k.id(), Attempt: n,
+		Completion: completion, At: time.Now().UTC()})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("agent-invoke: ledger: mark started: %w", err)
+	}
+	return nil
+}
+
 func (l *mongoLedger) Decide(ctx context.Context, k callKey, o outcome) (outcome, bool, error) {
 	_, err := l.steps.InsertOne(ctx, outcomeDoc{ID: k.id() + "/outcome", Call: k.id(), Attempt: o.Attempt,
 		State: o.State, Code: o.Code, Message: o.Message, Retryable: o.Retryable, Envelope: o.Envelope,
@@ -176,7 +194,8 @@ func (l *mongoLedger) Finish(ctx context.Context, k callKey, state string) error
 }
 
 // State costs one lookup by _id per document: the call, each attempt up
-// to the first missing one, the sent marker and the outcome.
+// to the first missing one, the sent marker, the completion id (when
+// sent) and the outcome.
 func (l *mongoLedger) State(ctx context.Context, k callKey) (callState, error) {
 	var st callState
 	var c callDoc
@@ -209,6 +228,16 @@ func (l *mongoLedger) State(ctx context.Context, k callKey) (callState, error) {
 		st.Sent = true
 	case !errors.Is(err, mongo.ErrNoDocuments):
 		return st, fmt.Errorf("agent-invoke: ledger: read sent: %w", err)
+	}
+	if st.Sent {
+		var c completionDoc
+		err = l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: k.id() + "/completion"}}).Decode(&c)
+		switch {
+		case err == nil:
+			st.Completion = c.Completion
+		case !errors.Is(err, mongo.ErrNoDocuments):
+			return st, fmt.Errorf("agent-invoke: ledger: read completion: %w", err)
+		}
 	}
 	st.Outcome, err = l.outcome(ctx, k)
 	return st, err

@@ -134,6 +134,17 @@ func ledgerSuite(t *testing.T, newLedger func() ledger) {
 		t.Errorf("sent markers inserted = %d, want 1", got)
 	}
 
+	// The completion id: the first recorded holds.
+	if err := l.MarkStarted(ctx, k, 1, "chatcmpl-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkStarted(ctx, k, 2, "chatcmpl-b"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = l.State(ctx, k); st.Completion != "chatcmpl-a" {
+		t.Errorf("completion = %q, want the first one recorded", st.Completion)
+	}
+
 	// The outcome: the first holds, later ones get it back.
 	env := &e2ee.Envelope{V: 1, Nonce: make([]byte, 12), Ciphertext: make([]byte, 16),
 		Keys: []e2ee.WrappedKey{{Device: "d1", Ephemeral: make([]byte, 32), Nonce: make([]byte, 12), Wrapped: make([]byte, 48)}}}

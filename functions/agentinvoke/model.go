@@ -30,7 +30,14 @@ type model interface {
 	// Stream sends one streaming request — never more: it does not retry
 	// — and calls onDelta with each piece of the answer's content, in
 	// order, as it arrives. It returns the whole answer, or a *modelError.
-	Stream(ctx context.Context, req modelRequest, onDelta func(string)) (string, error)
+	// onStart, if not nil, is called once with the endpoint's id for the
+	// answer, as soon as the first chunk names it.
+	Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (string, error)
+	// Retrieve reads a completion the endpoint stored (requests made with
+	// Config.Store) by its id: found is false while the endpoint has none
+	// under that id (not stored, not finished, or not supported). It never
+	// runs the model.
+	Retrieve(ctx context.Context, c modelConfig, completion string) (text string, found bool, err error)
 }
 
 // modelError is a failed model request, classified for the agent.error

@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -57,7 +58,7 @@ func (m *openAIModel) client(c modelConfig) openai.Client {
 	return cl
 }
 
-func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onDelta func(string)) (string, error) {
+func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (string, error) {
 	msgs := make([]openai.ChatCompletionMessageParamUnion, 0, len(req.Messages))
 	for _, cm := range req.Messages {
 		switch cm.Role {
@@ -73,11 +74,18 @@ func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onDelta func
 	if req.Config.MaxTokens > 0 {
 		params.MaxTokens = openai.Int(int64(req.Config.MaxTokens))
 	}
+	if req.Config.Store {
+		params.Store = openai.Bool(true)
+	}
 	cl := m.client(req.Config)
 	stream := cl.Chat.Completions.NewStreaming(ctx, params)
 	defer stream.Close()
 	var answer strings.Builder
 	for stream.Next() {
+		if id := stream.Current().ID; onStart != nil && id != "" {
+			onStart(id)
+			onStart = nil
+		}
 		for _, choice := range stream.Current().Choices {
 			if choice.Index == 0 && choice.Delta.Content != "" {
 				answer.WriteString(choice.Delta.Content)
@@ -89,6 +97,26 @@ func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onDelta func
 		return answer.String(), classify(ctx, err, answer.Len() > 0)
 	}
 	return answer.String(), nil
+}
+
+func (m *openAIModel) Retrieve(ctx context.Context, c modelConfig, completion string) (string, bool, error) {
+	cl := m.client(c)
+	cc, err := cl.Chat.Completions.Get(ctx, completion)
+	var apiErr *openai.Error
+	switch {
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
+		return "", false, nil
+	case errors.As(err, &apiErr):
+		return "", false, errors.New("retrieve the completion: status " + strconv.Itoa(apiErr.StatusCode))
+	case err != nil:
+		return "", false, fmt.Errorf("retrieve the completion: %w", err)
+	}
+	for _, choice := range cc.Choices {
+		if choice.Index == 0 && choice.FinishReason != "" {
+			return choice.Message.Content, true, nil
+		}
+	}
+	return "", false, nil // not finished yet
 }
 
 // classify turns a failed request into the error the user sees and says

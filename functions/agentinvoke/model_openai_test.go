@@ -53,7 +53,7 @@ func TestOpenAIModelStreams(t *testing.T) {
 	text, err := newOpenAIModel().Stream(context.Background(), modelRequest{
 		Config:   modelConfig{BaseURL: url, Model: "llama", MaxTokens: 64},
 		Messages: []chatMessage{{Role: roleSystem, Content: "sys"}, {Role: roleUser, Content: "q"}, {Role: roleAssistant, Content: "a"}},
-	}, func(d string) { deltas = append(deltas, d) })
+	}, nil, func(d string) { deltas = append(deltas, d) })
 	if err != nil || text != "Hello" || strings.Join(deltas, "|") != "Hel|lo" {
 		t.Fatalf("Stream = %q %v, deltas %q", text, err, deltas)
 	}
@@ -113,7 +113,7 @@ func TestOpenAIModelErrors(t *testing.T) {
 				defer cancel()
 			}
 			_, err := newOpenAIModel().Stream(ctx, modelRequest{Config: modelConfig{BaseURL: url, Model: "m"},
-				Messages: []chatMessage{{Role: roleUser, Content: "q"}}}, func(string) {})
+				Messages: []chatMessage{{Role: roleUser, Content: "q"}}}, nil, func(string) {})
 			me, ok := err.(*modelError)
 			if !ok {
 				t.Fatalf("err = %v (%T), want *modelError", err, err)

@@ -54,6 +54,11 @@ func (t *turn) run(ctx context.Context) {
 		case st.Outcome != nil:
 			t.deliver(ctx, *st.Outcome)
 			return
+		case st.Sent && st.Completion != "" && t.d.cfg.modelFor(t.k.Agent).Store:
+			// The endpoint was generating an answer it stores: read it
+			// rather than ask again.
+			t.resume(ctx, st.Completion)
+			return
 		case st.Sent:
 			// The previous owner died (or stalled) after it may have sent
 			// the request: calling again could call the model twice.
@@ -141,6 +146,42 @@ func (t *turn) answer(ctx context.Context) {
 	t.reply(ctx, id, text, recipients)
 }
 
+// resume finishes a call whose request an earlier attempt sent and whose
+// answer the endpoint stores under completion: it reads the stored answer
+// (polling while the endpoint is still generating it, up to
+// AGENT_CALL_TIMEOUT) and replies with it. The model is not called again.
+func (t *turn) resume(ctx context.Context, completion string) {
+	id, err := t.f.identity(ctx, t.d, t.k.Agent)
+	if err != nil {
+		t.log.Warn("agent-invoke: read the agent", "err", err)
+		return // the next attempt tries again
+	}
+	cfg := t.d.cfg.modelFor(t.k.Agent)
+	ctx, cancel := context.WithTimeout(ctx, t.d.cfg.CallTimeout)
+	defer cancel()
+	t.log.Info("agent-invoke: the previous attempt died mid-answer: reading the stored answer", "completion", completion)
+	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		t.f.stats.retrievals.Add(1)
+		text, found, err := t.d.model.Retrieve(ctx, cfg, completion)
+		switch {
+		case found && strings.TrimSpace(text) == "":
+			t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
+			return
+		case found:
+			t.reply(ctx, id, text, nil) // sealed for the devices of now
+			return
+		case err != nil:
+			t.log.Warn("agent-invoke: read the stored answer", "err", err)
+		}
+		if sleep(ctx, wait) != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				t.fail(context.WithoutCancel(ctx), codeInterrupted, "the agent was interrupted while answering; ask again", true)
+			}
+			return
+		}
+	}
+}
+
 // reply seals the answer for the conversation's devices as they are now
 // (a member may have come or gone during a long call), records it as the
 // outcome and delivers whichever outcome holds.
@@ -149,6 +190,9 @@ func (t *turn) reply(ctx context.Context, id identity, text string, recipients [
 	defer cancel()
 	if rs, _, err := t.d.dir.Recipients(bg, t.k.Conversation); err == nil {
 		recipients = rs
+	} else if recipients == nil {
+		t.log.Warn("agent-invoke: read the key directory", "err", err)
+		return // not decided: the next attempt tries again
 	}
 	env, err := sealText(e2ee.Content{Text: text, ReplyTo: t.k.Seq}, replyAD(id, t.k), recipients)
 	if err != nil {
@@ -201,9 +245,17 @@ func (t *turn) call(ctx context.Context, req modelRequest, id identity, rs []e2e
 	defer cancel()
 	p := &partials{t: t, ctx: ctx, id: id, rs: rs, every: t.d.cfg.PartialInterval}
 	defer p.flush()
+	started := func(completion string) {
+		if err := t.d.ledger.MarkStarted(ctx, t.k, t.n, completion); err != nil {
+			t.log.Warn("agent-invoke: record the completion id (a crash now fails as interrupted)", "err", err)
+		}
+	}
+	if !req.Config.Store {
+		started = nil // nothing to read back after a crash
+	}
 	for try := 0; ; try++ {
 		t.f.stats.requests.Add(1)
-		text, err := t.d.model.Stream(ctx, req, p.add)
+		text, err := t.d.model.Stream(ctx, req, started, p.add)
 		if err == nil {
 			return text, nil
 		}

@@ -245,6 +245,56 @@ func TestTurnTakeover(t *testing.T) {
 	}
 }
 
+// A call whose previous attempt died mid-answer, with an endpoint that
+// stores completions: the takeover reads the stored answer and replies
+// with it, without a model request; when the endpoint has nothing under
+// the id by the call timeout, the call fails visibly as interrupted.
+func TestTurnResumesStoredAnswer(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		stored    map[string]string
+		wantReply string
+		wantCode  string
+	}{
+		{"stored answer", map[string]string{"cmpl-7": "the stored answer"}, "the stored answer", ""},
+		{"nothing stored", map[string]string{}, "", codeInterrupted},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newFixture(t, func(c *config) {
+				c.Sweep, c.CallTimeout, c.Model.Store = 20*time.Millisecond, 1500*time.Millisecond, true
+			}, chunks("never asked"))
+			fx.model.stored = c.stored
+			m := fx.w.say("alice", "hello")
+			k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
+			ctx := context.Background()
+			fx.led.Claim(ctx, k, "dead-instance", time.Now().Add(-time.Second))
+			fx.led.MarkSent(ctx, k, 1)
+			fx.led.MarkStarted(ctx, k, 1, "cmpl-7")
+			eventually(t, "the call finished", func() bool { return fx.finished(k) })
+			if got := fx.model.count(); got != 0 {
+				t.Errorf("model requests = %d, want 0", got)
+			}
+			if fx.model.retrievals == 0 {
+				t.Error("the stored answer was never read")
+			}
+			replies := fx.w.stored("bot")
+			errs := fx.w.posted(events.TypeAgentError)
+			if c.wantReply != "" {
+				if len(replies) != 1 || openAs(t, replies[0], fx.bob[0]) != c.wantReply || len(errs) != 0 {
+					t.Errorf("replies %d, agent.errors %d; want the stored answer once", len(replies), len(errs))
+				}
+				return
+			}
+			if len(replies) != 0 || len(errs) != 1 {
+				t.Fatalf("replies %d, agent.errors %d; want 0 and 1", len(replies), len(errs))
+			}
+			if d, _ := events.Decode[events.AgentError](errs[0]); d.Code != c.wantCode {
+				t.Errorf("agent.error code %q, want %q", d.Code, c.wantCode)
+			}
+		})
+	}
+}
+
 // A recorded reply whose delivery was cut off is delivered by the next
 // attempt, without a model call: the same envelope, stored once.
 func TestTurnDeliversRecordedReply(t *testing.T) {

@@ -7,7 +7,10 @@
 //
 // It speaks POST {base}/chat/completions, streaming (SSE "data:" lines
 // ending with "data: [DONE]") when the request says "stream": true, one
-// JSON chat.completion otherwise; and GET {base}/models.
+// JSON chat.completion otherwise; GET {base}/chat/completions/{id} for
+// answers requested with "store": true (as OpenAI's stored completions: the
+// answer is kept once generated, also when the client went away mid-stream;
+// 404 before that); and GET {base}/models.
 package modeltest
 
 import (
@@ -32,6 +35,7 @@ type Request struct {
 	Model         string
 	Messages      []Message
 	Stream        bool
+	Store         bool
 	Authorization string // the Authorization header, e.g. "Bearer sk-…"
 	At            time.Time
 }
@@ -78,14 +82,26 @@ type Server struct {
 	completed int // answered to the end (chunks and [DONE], or the error body)
 	aborted   int // the client went away before the end
 	changed   chan struct{}
+
+	stored     map[string]storedAnswer // by completion id, for store: true
+	retrievals int
+}
+
+// storedAnswer is a completion kept for retrieval from readyAt on, when
+// the model would have finished generating it.
+type storedAnswer struct {
+	req     Request
+	text    string
+	readyAt time.Time
 }
 
 // New starts a server on a free 127.0.0.1 port that echoes: each answer is
 // "echo: " and the last user message, streamed word by word.
 func New() *Server {
-	s := &Server{script: Echo, changed: make(chan struct{})}
+	s := &Server{script: Echo, changed: make(chan struct{}), stored: map[string]storedAnswer{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	mux.HandleFunc("GET /v1/chat/completions/{id}", s.retrieve)
 	mux.HandleFunc("GET /v1/models", s.models)
 	s.http = httptest.NewServer(mux)
 	return s
@@ -112,6 +128,14 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
+}
+
+// Retrievals is how many times a stored answer was asked for (found or
+// not). They are reads, not model calls: Count does not include them.
+func (s *Server) Retrievals() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retrievals
 }
 
 // Count is how many requests have arrived.
@@ -150,6 +174,7 @@ type chatRequest struct {
 	Model    string    `json:"model"`
 	Messages []Message `json:"messages"`
 	Stream   bool      `json:"stream"`
+	Store    bool      `json:"store"`
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
@@ -162,7 +187,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var script func(Request) Reply
 	s.update(func() {
 		req = Request{N: len(s.requests) + 1, Model: body.Model, Messages: body.Messages, Stream: body.Stream,
-			Authorization: r.Header.Get("Authorization"), At: time.Now()}
+			Store: body.Store, Authorization: r.Header.Get("Authorization"), At: time.Now()}
 		s.requests = append(s.requests, req)
 		s.inFlight++
 		script = s.script
@@ -179,6 +204,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		})
 	}()
 	reply := script(req)
+	if body.Store && (reply.Status == 0 || reply.Status == http.StatusOK) && !reply.Drop {
+		// The model generates the whole answer whatever the client does.
+		took := reply.Delay + time.Duration(max(0, len(reply.Chunks)-1))*reply.ChunkDelay
+		s.update(func() {
+			s.stored[completionID(req)] = storedAnswer{req: req, text: Join(reply.Chunks), readyAt: req.At.Add(took)}
+		})
+	}
 	if !wait(r, reply.Delay) {
 		return
 	}
@@ -205,7 +237,7 @@ func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply) bo
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	id := fmt.Sprintf("chatcmpl-%d", req.N)
+	id := completionID(req)
 	send := func(delta map[string]string, finish any) bool {
 		chunk := map[string]any{
 			"id": id, "object": "chat.completion.chunk", "created": req.At.Unix(), "model": req.Model,
@@ -264,10 +296,29 @@ func wait(r *http.Request, d time.Duration) bool {
 	}
 }
 
+// completionID is the id of request req's answer.
+func completionID(req Request) string { return fmt.Sprintf("chatcmpl-%d", req.N) }
+
+// retrieve answers GET .../chat/completions/{id}: the stored answer once
+// the model would have finished it, else 404 as OpenAI does.
+func (s *Server) retrieve(w http.ResponseWriter, r *http.Request) {
+	var a storedAnswer
+	var ok bool
+	s.update(func() {
+		s.retrievals++
+		a, ok = s.stored[r.PathValue("id")]
+	})
+	if !ok || time.Now().Before(a.readyAt) {
+		writeError(w, http.StatusNotFound, "invalid_request_error", "No completion found with id "+r.PathValue("id"))
+		return
+	}
+	writeCompletion(w, a.req, a.text)
+}
+
 func writeCompletion(w http.ResponseWriter, req Request, text string) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
-		"id": fmt.Sprintf("chatcmpl-%d", req.N), "object": "chat.completion", "created": req.At.Unix(), "model": req.Model,
+		"id": completionID(req), "object": "chat.completion", "created": req.At.Unix(), "model": req.Model,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
 			"message": map[string]string{"role": "assistant", "content": text}}},
 		"usage": map[string]int{"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},

@@ -193,3 +193,70 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
+
+// With "store": true the answer is kept once generated, even though the
+// client went away after the first chunk; before that, retrieval is 404.
+func TestServerStoresAnswer(t *testing.T) {
+	s := New()
+	defer s.Close()
+	s.Script(func(Request) Reply {
+		return Reply{Chunks: Words("one two three"), ChunkDelay: 200 * time.Millisecond}
+	})
+	body := `{"model":"m","stream":true,"store":true,"messages":[{"role":"user","content":"q"}]}`
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/chat/completions", strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Scan() // the first chunk, then the client goes away
+	cancel()
+	resp.Body.Close()
+	get := func() (int, string) {
+		resp, err := http.Get(s.URL() + "/chat/completions/chatcmpl-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var c struct {
+			ID      string
+			Choices []struct{ Message Message } `json:"choices"`
+		}
+		json.NewDecoder(resp.Body).Decode(&c)
+		if resp.StatusCode != http.StatusOK {
+			return resp.StatusCode, ""
+		}
+		return resp.StatusCode, c.Choices[0].Message.Content
+	}
+	if code, _ := get(); code != http.StatusNotFound {
+		t.Errorf("retrieval before the answer is generated: %d, want 404", code)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, text := get()
+		if code == http.StatusOK {
+			if text != "one two three" {
+				t.Errorf("stored answer %q", text)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never stored (last status %d)", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s.Count() != 1 || s.Retrievals() < 2 || !s.Requests()[0].Store {
+		t.Errorf("count %d, retrievals %d, store %v", s.Count(), s.Retrievals(), s.Requests()[0].Store)
+	}
+	if code, _ := func() (int, string) {
+		resp, err := http.Get(s.URL() + "/chat/completions/chatcmpl-9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, ""
+	}(); code != http.StatusNotFound {
+		t.Errorf("unknown id: %d, want 404", code)
+	}
+}

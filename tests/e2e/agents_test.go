@@ -459,17 +459,25 @@ func scanForPlaintext(t *testing.T, e *env, s string) {
 
 // agent-invoke killed while calls are in progress, restarted, and every
 // invoke redelivered: the test server counts exactly one model request
-// per message. The call whose request was in flight fails visibly
-// ("interrupted", no reply: it may have reached the model, so it is never
-// sent again); the call that was still waiting for a model slot (no
-// request sent) is taken over and answered exactly once.
+// per message, and each message gets exactly one outcome:
+//   - C was streaming its answer (the endpoint stores answers, OPENAI_STORE):
+//     the takeover reads the stored answer by its id and replies with it;
+//   - A's request was in flight with nothing streamed yet (no id to read
+//     back): it fails visibly as "interrupted" and is never sent again;
+//   - B was waiting for a model slot (no request sent): it is taken over
+//     and answered once.
 func TestAgentInvokeKilledMidCall(t *testing.T) {
 	ap := startAgents(t, map[string]string{
-		"AGENT_MAX_CALLS": "1", "AGENT_LEASE": "3s", "AGENT_SWEEP_INTERVAL": "300ms", "AGENT_HOLD": "1s",
+		"AGENT_MAX_CALLS": "2", "AGENT_LEASE": "3s", "AGENT_SWEEP_INTERVAL": "300ms", "AGENT_HOLD": "1s",
+		"OPENAI_STORE": "true",
 	})
+	streamed := "a long answer that the model keeps generating after the runtime died"
 	ap.model.Script(dispatch(map[string]func(modeltest.Request) modeltest.Reply{
 		"[inflight]": func(modeltest.Request) modeltest.Reply { return modeltest.Reply{Delay: 10 * time.Minute} },
 		"[queued]":   modeltest.Answer("answered once"),
+		"[streaming]": func(modeltest.Request) modeltest.Reply {
+			return modeltest.Reply{Chunks: modeltest.Words(streamed), ChunkDelay: 250 * time.Millisecond}
+		},
 	}))
 	alice := signup(t, ap.env, "alice")
 	ca := alice.dial(t, ap.env)
@@ -478,48 +486,67 @@ func TestAgentInvokeKilledMidCall(t *testing.T) {
 
 	inflight := send(t, ca, wa, conv, "[inflight] A")
 	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() bool { return ap.model.Count() == 1 }, "A's request in flight")
+	streaming := send(t, ca, wa, conv, "[streaming] C")
+	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() bool {
+		for _, p := range wa.activity(conv, client.AgentPartial) {
+			if p.ReplyTo == streaming {
+				return true
+			}
+		}
+		return false
+	}, "C's answer streaming")
 	queued := send(t, ca, wa, conv, "[queued] B")
-	// B's turn has its attempt and said "thinking": it waits for the model
-	// slot A holds, and has not sent a request.
+	// B's turn has its attempt and said "thinking": it waits for a model
+	// slot (A and C hold both), and has not sent a request.
 	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() bool {
 		n, _ := ap.mongo.Collection("agent_call_steps").CountDocuments(context.Background(),
 			bson.D{{Key: "_id", Value: fmt.Sprintf("%s/%d/helper/attempt/1", conv, queued)}})
-		return n == 1 && wa.typing(conv, "helper", events.TypingThinking) == 2
-	}, "B claimed, waiting for the model slot")
+		return n == 1 && wa.typing(conv, "helper", events.TypingThinking) == 3
+	}, "B claimed, waiting for a model slot")
 
 	proc := ap.p.Function("agent-invoke")
 	proc.Kill()
-	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() bool { _, _, aborted := ap.model.Stats(); return aborted == 1 },
-		"the model server sees A's request cut off")
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() bool { _, _, aborted := ap.model.Stats(); return aborted == 2 },
+		"the model server sees A's and C's requests cut off")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := proc.Restart(ctx); err != nil {
 		t.Fatalf("restart agent-invoke: %v", err)
 	}
-	// The broker redelivers (here: the test posts both invokes again, as
-	// a broker retry would), while the new instance's sweeper finds both
+	// The broker redelivers (here: the test posts the invokes again, as a
+	// broker retry would), while the new instance's sweeper finds the
 	// calls once their leases run out.
-	redeliver(t, ap, conv, inflight, queued)
+	redeliver(t, ap, conv, inflight, queued, streaming)
 
-	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
-		return len(wa.activity(conv, client.AgentError)) > 0 && len(wa.messages(conv, "helper")) > 0
-	}, "A's error and B's reply")
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() bool {
+		return len(wa.activity(conv, client.AgentError)) > 0 && len(wa.messages(conv, "helper")) >= 2
+	}, "A's error, B's and C's replies")
 	errs := wa.activity(conv, client.AgentError)
 	if len(errs) != 1 || errs[0].ReplyTo != inflight || errs[0].Code != "interrupted" || !errs[0].Retryable {
 		t.Errorf("agent errors = %+v, want one 'interrupted' for seq %d", errs, inflight)
 	}
 	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() bool {
-		return ap.callState(conv, inflight, "helper") == "failed" && ap.callState(conv, queued, "helper") == "replied"
-	}, "both calls finished in the ledger")
-	redeliver(t, ap, conv, inflight, queued) // after the end: nothing happens
-	replies := wa.messages(conv, "helper")
-	if len(replies) != 1 || replies[0].Content.ReplyTo != queued || replies[0].Content.Text != "answered once" {
-		t.Errorf("replies = %d (first replies to %d), want one, to seq %d", len(replies), replies[0].Content.ReplyTo, queued)
+		return ap.callState(conv, inflight, "helper") == "failed" && ap.callState(conv, queued, "helper") == "replied" &&
+			ap.callState(conv, streaming, "helper") == "replied"
+	}, "the three calls finished in the ledger")
+	redeliver(t, ap, conv, inflight, queued, streaming) // after the end: nothing happens
+	replies := map[int64][]string{}
+	for _, m := range wa.messages(conv, "helper") {
+		replies[m.Content.ReplyTo] = append(replies[m.Content.ReplyTo], m.Content.Text)
 	}
-	if a, b := ap.requestsTagged("[inflight]"), ap.requestsTagged("[queued]"); a != 1 || b != 1 {
-		t.Errorf("model requests: A %d, B %d; want exactly 1 each", a, b)
+	if len(replies) != 2 || len(replies[queued]) != 1 || replies[queued][0] != "answered once" ||
+		len(replies[streaming]) != 1 || replies[streaming][0] != streamed {
+		t.Errorf("replies by seq = %v, want one to B (%d) and C's whole stored answer (%d)", replies, queued, streaming)
 	}
-	checkGapless(t, conv, ap.storedSeqs(t, conv), 3)
+	a, b, c := ap.requestsTagged("[inflight]"), ap.requestsTagged("[queued]"), ap.requestsTagged("[streaming]")
+	if a != 1 || b != 1 || c != 1 {
+		t.Errorf("model requests: A %d, B %d, C %d; want exactly 1 each", a, b, c)
+	}
+	if ap.model.Retrievals() == 0 {
+		t.Error("C's stored answer was never read back")
+	}
+	t.Logf("model requests %d, stored-answer reads %d", ap.model.Count(), ap.model.Retrievals())
+	checkGapless(t, conv, ap.storedSeqs(t, conv), 5)
 }
 
 // redeliver posts route's invoke of helper for each stored seq to the
