@@ -27,6 +27,10 @@ func (s *Server) deliver(payload []byte) {
 		s.drop("malformed", err)
 		return
 	}
+	if outer.Type == events.TypeDeviceRevoked {
+		s.revoked(payload)
+		return
+	}
 	d := outer.Data
 	if outer.Type != events.TypeDelivery || len(d.Targets) == 0 {
 		s.drop("malformed", fmt.Errorf("connector: not a delivery: type %q, %d targets", outer.Type, len(d.Targets)))
@@ -79,4 +83,18 @@ func (s *Server) deliver(payload []byte) {
 func (s *Server) drop(reason string, err error) {
 	s.m.deliveryDrops.WithLabelValues(reason).Inc()
 	s.log.Warn("connector: delivery dropped", "reason", reason, "err", err)
+}
+
+// revoked closes the socket of a device accounts just revoked, if it is
+// here: its token would otherwise keep it connected until it expires.
+func (s *Server) revoked(payload []byte) {
+	var r events.DeviceRevoked
+	if err := json.Unmarshal(payload, &r); err != nil || r.User == "" || r.Device == "" {
+		s.drop("malformed", fmt.Errorf("connector: bad revocation: %v", err))
+		return
+	}
+	if c := s.lookup(events.DeviceRef{User: r.User, Device: r.Device}); c != nil {
+		s.log.Info("connector: closing a revoked device", "user", r.User, "device", r.Device)
+		c.shutdown(protocol.CloseRevoked, "device revoked", true)
+	}
 }

@@ -34,12 +34,16 @@ type Presence interface {
 	// Release removes dev's record only if it still names this connector,
 	// so a device that already reconnected elsewhere keeps its record.
 	Release(ctx context.Context, dev events.DeviceRef) error
+	// Revoked reports whether accounts marked dev revoked while tokens
+	// issued to it may still be valid (events.RevokedKey).
+	Revoked(ctx context.Context, dev events.DeviceRef) (bool, error)
 }
 
 // Deliveries is this connector's delivery channel (route → connector).
 type Deliveries interface {
 	// Run receives until ctx ends. It calls handle with each message's
-	// payload (a structured io.agentchat.delivery event) and subscribed each
+	// payload (a structured io.agentchat.delivery event, or an
+	// events.DeviceRevoked) and subscribed each
 	// time the subscription is (re-)established; first is true the first
 	// time. Messages published while the subscription was down are lost
 	// (pub/sub is at-most-once): that is why subscribed exists. Both

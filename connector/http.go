@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -59,6 +60,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("connector: upgrade refused", "reason", authReason(err), "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="agentchat"`)
 		problem(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "missing, invalid or expired token")
+		return
+	}
+	// A token stays valid after its device is revoked; accounts marks the
+	// device for the token's lifetime. If Redis cannot say, let it in:
+	// every function checks the device again.
+	dev := events.DeviceRef{User: id.User, Device: id.Device}
+	if revoked, err := s.deps.Presence.Revoked(r.Context(), dev); err != nil {
+		s.log.Warn("connector: revocation check failed", "err", err)
+	} else if revoked {
+		s.m.authFailures.WithLabelValues("revoked").Inc()
+		s.log.Info("connector: upgrade refused", "reason", "revoked", "user", id.User, "device", id.Device)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="agentchat", error="invalid_token"`)
+		problem(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "this device has been revoked")
 		return
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)

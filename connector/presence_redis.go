@@ -50,6 +50,15 @@ func (p *RedisPresence) Claim(ctx context.Context, dev events.DeviceRef) error {
 	return nil
 }
 
+// Revoked looks up dev's revocation mark.
+func (p *RedisPresence) Revoked(ctx context.Context, dev events.DeviceRef) (bool, error) {
+	n, err := p.Client.Exists(ctx, events.RevokedKey(p.Prefix, dev.User, dev.Device)).Result()
+	if err != nil {
+		return false, fmt.Errorf("connector: presence: revoked: %w", err)
+	}
+	return n == 1, nil
+}
+
 // refreshBatch bounds one pipeline: 19,000 sockets make 38 round trips.
 const refreshBatch = 500
 

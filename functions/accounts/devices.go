@@ -1,9 +1,13 @@
 package function
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/agentchat/agentchat/sdk/events"
 
 	"function/internal/store"
 )
@@ -48,6 +52,7 @@ func (s *service) revokeDevice(w http.ResponseWriter, r *http.Request, p princip
 		return err
 	}
 	s.log.Info("accounts: device revoked", "user", p.User, "device", id, "by", p.Device)
+	s.announceRevoked(r.Context(), p.User, id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -71,4 +76,24 @@ func (s *service) userDevices(w http.ResponseWriter, r *http.Request, p principa
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 	return nil
+}
+
+// announceRevoked tells the connectors (events.RevocationChannel) so that
+// the one holding the device closes its socket now rather than when its
+// token expires, and marks the device (events.RevokedKey) so that no
+// connector lets it in again with a token issued before. Best effort: the revocation is already stored, and
+// everything downstream refuses a revoked device; without Redis there is
+// no one to tell.
+func (s *service) announceRevoked(ctx context.Context, user, device string) {
+	if s.redis == nil {
+		return
+	}
+	msg, _ := json.Marshal(events.DeviceRevoked{Type: events.TypeDeviceRevoked, User: user, Device: device})
+	pipe := s.redis.Pipeline()
+	pipe.Set(ctx, events.RevokedKey(s.cfg.RedisPrefix, user, device), "1", time.Duration(s.cfg.AccessTokenTTL))
+	pipe.Publish(ctx, events.RevocationChannel(s.cfg.RedisPrefix), msg)
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn("accounts: announce the revocation (connected sockets stay until their tokens expire)",
+			"user", user, "device", device, "err", err)
+	}
 }

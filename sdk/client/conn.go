@@ -179,6 +179,12 @@ func (c *Client) disconnected(w *wsConn, cause error, now time.Time) {
 		c.emit(&Error{Code: CodeReplaced, Err: cause})
 		c.emit(&Connection{URL: w.url, Err: cause})
 		return
+	case code == protocol.CloseRevoked:
+		s.fatal = true
+		c.log.Warn("client: this device was revoked; not reconnecting")
+		c.emit(&Error{Code: CodeRevoked, Err: cause})
+		c.emit(&Connection{URL: w.url, Err: cause})
+		return
 	case graceful || !s.switchAt.IsZero():
 		delay = max(s.switchAt.Sub(now), 0)
 	case code == protocol.CloseRateLimited:

@@ -141,6 +141,7 @@ const (
 	CodeNotRecipient  = "not_recipient" // not sealed for this device (older than the device, or a stale directory)
 	CodeBadContent    = "bad_content"   // decrypted, but not valid content
 	CodeReplaced      = "replaced"      // this device connected elsewhere (close 4009): no more reconnects
+	CodeRevoked       = "revoked"       // this device was revoked (close 4003): no more reconnects; log in as a new device
 	CodeUnauthorized  = "unauthorized"  // the token was refused at upgrade; reconnects go on
 )
 

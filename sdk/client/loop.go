@@ -18,7 +18,7 @@ type state struct {
 	dialing     bool      // a dialer goroutine is out
 	reconnectAt time.Time // next dial, while disconnected
 	switchAt    time.Time // a reconnect frame asked to move at this time
-	fatal       bool      // replaced elsewhere: no more reconnects
+	fatal       bool      // replaced elsewhere or revoked: no more reconnects
 
 	convs      map[string]*conv
 	lastDevice map[string]string // user → the device of their latest message (agents have one)

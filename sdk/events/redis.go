@@ -23,3 +23,30 @@ const PresenceTTLSeconds = 30
 func DeliveryChannel(prefix, connectorID string) string {
 	return prefix + "deliver:" + connectorID
 }
+
+// RevocationChannel is the pub/sub channel every connector subscribes to
+// besides its own: accounts publishes a DeviceRevoked (JSON) on it when a
+// device is revoked, and the connector holding that device closes its
+// socket (protocol.CloseRevoked) at once instead of when the device's
+// token expires. Best effort: a revocation published while a connector's
+// subscription is down is caught by the token's expiry, and every event
+// from a revoked device is refused downstream anyway.
+func RevocationChannel(prefix string) string { return prefix + "revoked" }
+
+// RevokedKey marks a revoked device for as long as an access token issued
+// to it may still be valid (accounts sets it with the access-token TTL):
+// connectors refuse such a device at upgrade, since they verify tokens
+// without asking accounts.
+func RevokedKey(prefix, user, device string) string {
+	return prefix + "revoked:" + user + ":" + device
+}
+
+// TypeDeviceRevoked is DeviceRevoked's Type.
+const TypeDeviceRevoked = "io.agentchat.device.revoked"
+
+// DeviceRevoked is the message on RevocationChannel.
+type DeviceRevoked struct {
+	Type   string `json:"type"` // TypeDeviceRevoked
+	User   string `json:"user"`
+	Device string `json:"device"`
+}

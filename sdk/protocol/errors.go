@@ -39,6 +39,7 @@ const (
 	CloseServiceRestart = 1012 // connector draining: reconnect (after the reconnect frame's delay)
 
 	CloseTokenExpired = 4001 // token expired during the session: get a new one, reconnect
+	CloseRevoked      = 4003 // this device was revoked: do not reconnect; log in again as a new device
 	CloseSlowConsumer = 4008 // outbound queue overflowed: reconnect and sync
 	CloseRateLimited  = 4029 // kept sending after rate_limited errors
 	CloseReplaced     = 4009 // the same device connected again elsewhere

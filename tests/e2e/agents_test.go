@@ -183,7 +183,7 @@ func send(t *testing.T, c *client.Client, w *watcher, conv, text string) int64 {
 }
 
 // envelopeDevices reads the device ids a stored message is wrapped for.
-func (ap *agentPlatform) envelopeDevices(t *testing.T, conv string, seq int64) []string {
+func (e *env) envelopeDevices(t *testing.T, conv string, seq int64) []string {
 	t.Helper()
 	var doc struct {
 		Envelope struct {
@@ -192,7 +192,7 @@ func (ap *agentPlatform) envelopeDevices(t *testing.T, conv string, seq int64) [
 			} `bson:"keys"`
 		} `bson:"envelope"`
 	}
-	if err := ap.mongo.Collection("messages").FindOne(context.Background(),
+	if err := e.mongo.Collection("messages").FindOne(context.Background(),
 		bson.D{{Key: "_id", Value: fmt.Sprintf("%s/%d", conv, seq)}}).Decode(&doc); err != nil {
 		t.Fatalf("read %s/%d: %v", conv, seq, err)
 	}
