@@ -12,7 +12,7 @@ import (
 )
 
 // defaultSyncLimit is the batch size when a sync request names none.
-const defaultSyncLimit = 100
+const defaultSyncLimit = protocol.DefaultSyncLimit
 
 // syncBudget caps the messages' JSON in one batch, so that the batch and
 // the delivery around it stay under events.MaxDataSize whatever the

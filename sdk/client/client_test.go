@@ -120,14 +120,14 @@ func TestGapTriggersSyncAndBatchesLoop(t *testing.T) {
 	sc.send(ms[0])
 	sc.send(ms[3]) // 2 and 3 are missing
 	s := sc.expect(protocol.TypeSync)
-	if s.Conversation != convID || s.After != 1 {
-		t.Fatalf("sync %+v, want after 1", s)
+	if s.Conversation != convID || s.After != 1 || s.Limit != 2 {
+		t.Fatalf("sync %+v, want after 1, limit 2 (just the hole)", s)
 	}
 	// The first batch says there is more; the client asks again after 3.
 	sc.send(protocol.Frame{Type: protocol.TypeBatch, Conversation: convID, Messages: ms[1:3], More: true, LastSeq: 7})
 	s = sc.expect(protocol.TypeSync)
-	if s.After != 4 {
-		t.Fatalf("second sync after %d, want 4 (1..3 from the batch, 4 buffered)", s.After)
+	if s.After != 4 || s.Limit != 3 {
+		t.Fatalf("second sync after %d limit %d, want 4 (1..3 from the batch, 4 buffered) and 3 (up to lastSeq 7)", s.After, s.Limit)
 	}
 	sc.send(protocol.Frame{Type: protocol.TypeBatch, Conversation: convID, Messages: ms[4:7], LastSeq: 7})
 	if got := seqs(messages(t, c, 7)); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6, 7}) {

@@ -87,9 +87,25 @@ func (c *Client) sync(cv *conv, now time.Time) {
 	if c.s.conn == nil {
 		return // resume syncs every conversation
 	}
-	c.write(protocol.Frame{Type: protocol.TypeSync, Conversation: cv.id, After: cv.order.last, Limit: c.cfg.SyncLimit})
+	c.write(protocol.Frame{Type: protocol.TypeSync, Conversation: cv.id, After: cv.order.last, Limit: c.syncLimit(cv)})
 	cv.syncing, cv.syncSent = true, now
 	c.wake(now.Add(c.cfg.SyncTimeout))
+}
+
+// syncLimit asks for no more than the first hole when one is known: the
+// messages after it are buffered or on their way, and every message a
+// sync carries is a read the server pays for again (under load, a full
+// page per gap multiplied by every member device is what slows delivery
+// into more gaps).
+func (c *Client) syncLimit(cv *conv) int {
+	limit := c.cfg.SyncLimit
+	if limit <= 0 {
+		limit = protocol.DefaultSyncLimit
+	}
+	if hole := cv.order.hole(cv.seen); hole > 0 && hole < int64(limit) {
+		return int(hole)
+	}
+	return c.cfg.SyncLimit
 }
 
 // maybeSync syncs when a gap is known and no sync is out, at most once per

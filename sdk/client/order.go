@@ -63,6 +63,22 @@ func (o *order[T]) gap(seen int64) bool {
 	return len(o.pending) > 0 || seen > o.last
 }
 
+// hole is how many seqs after last are missing before the first one
+// buffered (or, with nothing buffered, up to seen); 0 when none is known
+// missing. A sync for a gap needs only that many.
+func (o *order[T]) hole(seen int64) int64 {
+	if len(o.pending) == 0 {
+		return max(0, seen-o.last)
+	}
+	first := int64(-1)
+	for s := range o.pending {
+		if first < 0 || s < first {
+			first = s
+		}
+	}
+	return first - o.last - 1
+}
+
 // skipTo moves last forward to seq (the application already has everything
 // up to it), dropping what is buffered up to there, and returns what is
 // ready after it.

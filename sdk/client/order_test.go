@@ -129,3 +129,18 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestOrderHole(t *testing.T) {
+	o := newOrder[int](3)
+	if h := o.hole(3); h != 0 {
+		t.Errorf("no gap: hole %d", h)
+	}
+	if h := o.hole(9); h != 6 {
+		t.Errorf("nothing buffered, seen 9: hole %d, want 6", h)
+	}
+	o.offer(7, 7)
+	o.offer(6, 6)
+	if h := o.hole(9); h != 2 {
+		t.Errorf("6 and 7 buffered: hole %d, want 2 (4, 5)", h)
+	}
+}

@@ -132,7 +132,9 @@ func (c *Client) batch(f protocol.Frame, now time.Time) {
 		}
 		c.message(m, now)
 	}
-	if f.More && cv.order.last > before {
+	// More after a hole-sized page is no reason to ask again unless a gap
+	// is still open: the rest is buffered or arriving live.
+	if f.More && cv.order.last > before && cv.order.gap(cv.seen) {
 		c.sync(cv, now)
 		return
 	}

@@ -24,6 +24,9 @@ const (
 // MaxFrameSize bounds one inbound frame: the largest envelope plus framing.
 const MaxFrameSize = 256 << 10
 
+// DefaultSyncLimit is a sync's batch size when it names none.
+const DefaultSyncLimit = 100
+
 // Frame types, client → connector.
 const (
 	TypeSend      = "send"      // a message: id (client message id), conversation, envelope
@@ -68,7 +71,7 @@ type Frame struct {
 	Kind  string `json:"kind,omitempty"`  // receipt: delivered|read; agent: partial|done|error
 	State string `json:"state,omitempty"` // typing: typing|paused|thinking
 
-	// sync / batch
+	// sync / batch (limit 0: DefaultSyncLimit)
 	After    int64   `json:"after,omitempty"`
 	Limit    int     `json:"limit,omitempty"`
 	Messages []Frame `json:"messages,omitempty"`
