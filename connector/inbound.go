@@ -83,7 +83,7 @@ func (s *Server) eventFor(c *conn, f protocol.Frame) (event.Event, *protocol.Err
 			limit = DefaultSyncLimit
 		}
 		e, err = events.NewSyncRequested(s.source, f.Conversation, user, device,
-			events.SyncRequested{After: f.After, Limit: limit})
+			events.SyncRequested{After: f.After, Limit: limit, Receipts: f.Receipts})
 	default:
 		return e, &protocol.Error{Code: protocol.CodeUnknownType, Message: "unknown frame type " + f.Type}
 	}

@@ -58,6 +58,9 @@ func framesFor(e event.Event) (frames, error) {
 		for i, m := range d.Messages {
 			f.Messages[i] = messageFrame(m)
 		}
+		for _, c := range d.Cursors {
+			f.Cursors = append(f.Cursors, protocol.Cursor{User: c.User, Delivered: c.Delivered, Read: c.Read})
+		}
 		return same(f, err)
 	case events.TypeAgentPartial:
 		// The agent's device is the partial's associated data (e2ee.PartialAD):

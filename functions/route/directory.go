@@ -33,6 +33,9 @@ type directory interface {
 	// the caller's guess of it, missing a seq the caller knows is absent
 	// (0: none); a search by _id starts from them.
 	LastSeq(ctx context.Context, conversation string, guess, missing int64) (int64, error)
+	// Cursors returns the receipt cursors of those of members that have
+	// one (persist's cursors collection).
+	Cursors(ctx context.Context, conversation string, members []string) ([]events.Cursor, error)
 	// Ping checks that MongoDB answers.
 	Ping(ctx context.Context) error
 	// Close releases connections.

@@ -18,6 +18,7 @@ const (
 	collConversations = "conversations"
 	collChanges       = "conversation_changes"
 	collMessages      = "messages"
+	collCursors       = "cursors"
 )
 
 // mongoDirectory is the directory on MongoDB or FerretDB.
@@ -28,6 +29,7 @@ type mongoDirectory struct {
 	conversations *mongo.Collection
 	changes       *mongo.Collection
 	messages      *mongo.Collection
+	cursors       *mongo.Collection
 	// ferret is set on FerretDB, where no query uses an index: a query
 	// other than by _id decodes every document of the collection in Go
 	// (about 120 µs each on SQLite), one by _id scans in SQLite (about a
@@ -60,6 +62,7 @@ func openMongo(ctx context.Context, uri, database string, extra ...*options.Clie
 		conversations: db.Collection(collConversations),
 		changes:       db.Collection(collChanges),
 		messages:      db.Collection(collMessages),
+		cursors:       db.Collection(collCursors),
 		ferret:        lookupErr == nil,
 	}, nil
 }

@@ -210,3 +210,42 @@ func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, g
 	}
 	return lo, nil
 }
+
+// Cursors reads each member's cursor by _id (conversation/user), lookupWindow
+// at a time: on FerretDB a lookup by _id is the one read that uses an
+// index, and on MongoDB it is as cheap as any.
+func (d *mongoDirectory) Cursors(ctx context.Context, conversation string, members []string) ([]events.Cursor, error) {
+	got := make([]*events.Cursor, len(members))
+	errs := make([]error, len(members))
+	sem := make(chan struct{}, lookupWindow)
+	var wg sync.WaitGroup
+	for i, user := range members {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var doc struct {
+				Delivered int64 `bson:"delivered"`
+				Read      int64 `bson:"read"`
+			}
+			err := d.cursors.FindOne(ctx, bson.D{{Key: "_id", Value: conversation + "/" + user}}).Decode(&doc)
+			switch {
+			case errors.Is(err, mongo.ErrNoDocuments):
+			case err != nil:
+				errs[i] = fmt.Errorf("route: read cursor: %w", err)
+			default:
+				got[i] = &events.Cursor{User: user, Delivered: doc.Delivered, Read: doc.Read}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []events.Cursor
+	for _, c := range got {
+		if c != nil {
+			out = append(out, *c)
+		}
+	}
+	return out, nil
+}

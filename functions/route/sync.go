@@ -63,6 +63,13 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a actor) er
 	if err != nil {
 		return err
 	}
+	if req.Receipts && !batch.More {
+		// Receipt events are published at most once; this is how a device
+		// that missed one (a reconnect, a Redis restart) still gets its ticks.
+		if batch.Cursors, err = d.dir.Cursors(ctx, a.conversation, members); err != nil {
+			return err
+		}
+	}
 	out, err := events.NewSyncBatch(a.conversation, a.user, a.deviceID, batch)
 	if err != nil {
 		return err

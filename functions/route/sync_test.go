@@ -3,6 +3,8 @@ package function
 import (
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
@@ -10,8 +12,13 @@ import (
 // syncOnce asks for what follows after and returns the batch delivered.
 func syncOnce(t *testing.T, f *Function, w *watch, conv string, after int64, limit int) events.SyncBatch {
 	t.Helper()
-	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", conv, "alice", "a1",
-		events.SyncRequested{After: after, Limit: limit})))
+	return syncReq(t, f, w, conv, events.SyncRequested{After: after, Limit: limit})
+}
+
+// syncReq sends req as alice/a1 and returns the batch delivered.
+func syncReq(t *testing.T, f *Function, w *watch, conv string, req events.SyncRequested) events.SyncBatch {
+	t.Helper()
+	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", conv, "alice", "a1", req)))
 	got := w.drain()
 	if len(got) != 1 || got[0].connector != "A" || len(got[0].targets) != 1 || got[0].targets[0] != dev("alice", "a1") {
 		t.Fatalf("deliveries %q, want one to A for alice/a1", summary(got))
@@ -154,5 +161,29 @@ func TestSyncByANonMemberOrARevokedDeviceIsRefused(t *testing.T) {
 	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", "c1", "carol", "c1d", events.SyncRequested{})))
 	if got := summary(w.drain()); got != "" {
 		t.Errorf("deliveries %q for an offline device", got)
+	}
+}
+
+// A sync that asks for receipts gets the members' cursors with its last
+// batch only (and none without asking).
+func TestSyncCarriesCursors(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.messages("c1", 150, 16)
+	fx.insert(collCursors, bson.M{"_id": "c1/bob", "conversation": "c1", "user": "bob", "delivered": int64(150), "read": int64(120)},
+		bson.M{"_id": "c1/carol", "conversation": "c1", "user": "carol", "delivered": int64(90), "read": int64(0)},
+		bson.M{"_id": "c2/dave", "conversation": "c2", "user": "dave", "delivered": int64(7), "read": int64(7)})
+	w := fx.watch()
+	f := fx.start(nil)
+	if b := syncReq(t, f, w, "c1", events.SyncRequested{After: 0, Receipts: true}); !b.More || len(b.Cursors) != 0 {
+		t.Errorf("first batch: more %v, %d cursors; want more and none yet", b.More, len(b.Cursors))
+	}
+	b := syncReq(t, f, w, "c1", events.SyncRequested{After: 100, Receipts: true})
+	want := []events.Cursor{{User: "bob", Delivered: 150, Read: 120}, {User: "carol", Delivered: 90}}
+	if b.More || len(b.Cursors) != 2 || b.Cursors[0] != want[0] || b.Cursors[1] != want[1] {
+		t.Errorf("last batch: more %v, cursors %+v; want %+v", b.More, b.Cursors, want)
+	}
+	if b := syncReq(t, f, w, "c1", events.SyncRequested{After: 100}); len(b.Cursors) != 0 {
+		t.Errorf("cursors without asking: %+v", b.Cursors)
 	}
 }

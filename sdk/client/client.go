@@ -234,10 +234,14 @@ func (c *Client) Pending() (int, error) {
 	return query(c, func() int { return len(c.s.outbox) })
 }
 
-// Sync asks for conversation's messages after the last one received, as
-// reconnects and the idle timer do.
+// Sync asks for conversation's messages after the last one received, and
+// the members' receipt cursors, as reconnects and the idle timer do.
 func (c *Client) Sync(conversation string) error {
-	return c.do(func() { c.sync(c.conv(conversation), time.Now()) })
+	return c.do(func() {
+		cv := c.conv(conversation)
+		cv.receipts = true
+		c.sync(cv, time.Now())
+	})
 }
 
 // MarkDelivered acks everything up to seq as delivered (only needed without

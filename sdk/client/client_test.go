@@ -543,3 +543,41 @@ func TestNotMemberOfASyncedConversationStopsTrackingIt(t *testing.T) {
 	}
 	sc.none(protocol.TypeSync, 100*time.Millisecond)
 }
+
+// Receipt events lost on the way (a Redis restart): the next sync asks
+// for the members' cursors, and the batch's cursors move the ticks.
+func TestSyncedCursorsRecoverLostReceipts(t *testing.T) {
+	alice, bob := newDevice(t, "alice", "a1"), newDevice(t, "bob", "b1")
+	dir := &mapDirectory{}
+	dir.set(convID, alice.recipient(), bob.recipient())
+	fc := newFakeConnector(t, "tok")
+	c := dial(t, testConfig(alice, dir, fc.URL))
+	sc := fc.accept()
+	id, _ := c.Send(context.Background(), convID, e2ee.Content{Text: "did you get it?"})
+	sc.expect(protocol.TypeSend)
+	sc.send(protocol.Frame{Type: protocol.TypeStored, ID: id, Conversation: convID, Seq: 1})
+	if st := next[*Status](t, c); st.State != StateSent {
+		t.Fatalf("state %v", st.State)
+	}
+	if st := next[*Status](t, c); st.State != StateStored {
+		t.Fatalf("state %v", st.State)
+	}
+	if err := c.Sync(convID); err != nil {
+		t.Fatal(err)
+	}
+	s := sc.expect(protocol.TypeSync)
+	if !s.Receipts {
+		t.Fatalf("sync %+v does not ask for receipts", s)
+	}
+	own := message(t, convID, 1, alice, "did you get it?", alice, bob)
+	own.ID = id
+	sc.send(protocol.Frame{Type: protocol.TypeBatch, Conversation: convID, Messages: []protocol.Frame{own}, LastSeq: 1,
+		Cursors: []protocol.Cursor{{User: "alice", Delivered: 1, Read: 1}, {User: "bob", Delivered: 1, Read: 1}}})
+	var got []State
+	for len(got) < 2 {
+		got = append(got, next[*Status](t, c).State)
+	}
+	if want := []State{StateDelivered, StateRead}; !slices.Equal(got, want) {
+		t.Fatalf("states %v, want %v (bob's cursor; alice's own is no tick)", got, want)
+	}
+}

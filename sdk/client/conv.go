@@ -16,6 +16,7 @@ type conv struct {
 	seen  int64 // highest seq known to exist (stored frames, receipts, batches)
 
 	syncing  bool      // a sync is out, its batch not yet in
+	receipts bool      // syncs ask for the members' cursors until a last batch brings them
 	syncSent time.Time // when the last sync went out
 	gapSince time.Time // when the current gap was first seen; zero: none
 
@@ -74,6 +75,7 @@ func (cv *conv) peerState(seq int64) State {
 func (c *Client) track(id string, lastSeq int64) {
 	now := time.Now()
 	cv := c.conv(id)
+	cv.receipts = true
 	if lastSeq > cv.order.last {
 		for _, p := range cv.order.skipTo(lastSeq) {
 			c.deliver(cv, p)
@@ -87,7 +89,8 @@ func (c *Client) sync(cv *conv, now time.Time) {
 	if c.s.conn == nil {
 		return // resume syncs every conversation
 	}
-	c.write(protocol.Frame{Type: protocol.TypeSync, Conversation: cv.id, After: cv.order.last, Limit: c.syncLimit(cv)})
+	c.write(protocol.Frame{Type: protocol.TypeSync, Conversation: cv.id, After: cv.order.last, Limit: c.syncLimit(cv),
+		Receipts: cv.receipts})
 	cv.syncing, cv.syncSent = true, now
 	c.wake(now.Add(c.cfg.SyncTimeout))
 }
@@ -141,7 +144,7 @@ func (c *Client) maybeSync(cv *conv, now time.Time) {
 func (c *Client) resume(now time.Time) {
 	for _, id := range slices.Sorted(maps.Keys(c.s.convs)) {
 		cv := c.s.convs[id]
-		cv.syncing = false
+		cv.syncing, cv.receipts = false, true // receipts published meanwhile are lost
 		c.sync(cv, now)
 		if cv.sentDelivered > 0 || cv.sentRead > 0 {
 			cv.sentDelivered, cv.sentRead = 0, 0

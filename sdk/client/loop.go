@@ -164,6 +164,7 @@ func (c *Client) housekeep(now time.Time) {
 			cv.syncing = false
 			c.sync(cv, now)
 		} else if idle && !cv.syncing {
+			cv.receipts = true
 			c.sync(cv, now)
 		} else {
 			c.maybeSync(cv, now)

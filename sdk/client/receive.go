@@ -123,6 +123,16 @@ func (c *Client) batch(f protocol.Frame, now time.Time) {
 	before := cv.order.last
 	cv.syncing = false
 	cv.note(f.LastSeq)
+	if !f.More {
+		cv.receipts = false
+	}
+	// The members' cursors: ticks whose receipt events were lost.
+	for _, cur := range f.Cursors {
+		if cur.User != c.s.user && validID(cur.User) {
+			c.peerReceipt(cv, ReceiptDelivered, cur.Delivered)
+			c.peerReceipt(cv, ReceiptRead, cur.Read)
+		}
+	}
 	for _, m := range f.Messages {
 		if m.Conversation == "" {
 			m.Conversation = f.Conversation

@@ -67,6 +67,9 @@ const (
 type SyncRequested struct {
 	After int64 `json:"after"`
 	Limit int   `json:"limit,omitempty"`
+	// Receipts asks for the members' receipt cursors with the last batch,
+	// so that ticks whose receipt event was lost are recovered.
+	Receipts bool `json:"receipts,omitempty"`
 }
 
 // MaxSyncLimit caps a sync batch.
@@ -78,6 +81,17 @@ type SyncBatch struct {
 	Messages []Message `json:"messages"`
 	More     bool      `json:"more"`
 	LastSeq  int64     `json:"lastSeq"` // the conversation's newest seq when the batch was read
+	// Cursors are the members' receipt cursors when the batch was read:
+	// on the last batch (More false) of a sync that asked for Receipts.
+	Cursors []Cursor `json:"cursors,omitempty"`
+}
+
+// Cursor is how far one member of a conversation has received
+// (Delivered) and shown (Read) its messages.
+type Cursor struct {
+	User      string `json:"user"`
+	Delivered int64  `json:"delivered"`
+	Read      int64  `json:"read"`
 }
 
 // Delivery is the data of TypeDelivery, published by route on a connector's

@@ -145,6 +145,11 @@ func (d *SyncBatch) check() error {
 		}
 		prev = d.Messages[i].Seq
 	}
+	for i, c := range d.Cursors {
+		if !ValidID(c.User) || c.Delivered < 0 || c.Read < 0 {
+			return fmt.Errorf("cursors[%d]: bad user id or negative seq", i)
+		}
+	}
 	return nil
 }
 

@@ -24,6 +24,13 @@ const (
 // MaxFrameSize bounds one inbound frame: the largest envelope plus framing.
 const MaxFrameSize = 256 << 10
 
+// Cursor is how far one member has received and shown a conversation.
+type Cursor struct {
+	User      string `json:"user"`
+	Delivered int64  `json:"delivered"`
+	Read      int64  `json:"read"`
+}
+
 // DefaultSyncLimit is a sync's batch size when it names none.
 const DefaultSyncLimit = 100
 
@@ -72,11 +79,13 @@ type Frame struct {
 	State string `json:"state,omitempty"` // typing: typing|paused|thinking
 
 	// sync / batch (limit 0: DefaultSyncLimit)
-	After    int64   `json:"after,omitempty"`
-	Limit    int     `json:"limit,omitempty"`
-	Messages []Frame `json:"messages,omitempty"`
-	More     bool    `json:"more,omitempty"`
-	LastSeq  int64   `json:"lastSeq,omitempty"`
+	After    int64    `json:"after,omitempty"`
+	Limit    int      `json:"limit,omitempty"`
+	Messages []Frame  `json:"messages,omitempty"`
+	More     bool     `json:"more,omitempty"`
+	LastSeq  int64    `json:"lastSeq,omitempty"`
+	Receipts bool     `json:"receipts,omitempty"` // sync: send the members' cursors with the last batch
+	Cursors  []Cursor `json:"cursors,omitempty"`  // batch: the members' cursors (last batch of a sync with receipts)
 
 	// agent
 	Agent   string `json:"agent,omitempty"`
