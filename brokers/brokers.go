@@ -10,14 +10,12 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/eventing/pkg/apis/feature"
-	"sigs.k8s.io/yaml"
 
 	"github.com/agentchat/agentchat/triggers"
 )
@@ -108,7 +106,7 @@ func LoadConfigMaps() ([]corev1.ConfigMap, error) {
 // they would fill in a missing class and hide the mistake).
 func DecodeBroker(data []byte) (eventingv1.Broker, error) {
 	var b eventingv1.Broker
-	if err := decodeStrict(data, &b); err != nil {
+	if err := triggers.DecodeManifest(data, &b); err != nil {
 		return b, err
 	}
 	if b.APIVersion != eventingv1.SchemeGroupVersion.String() || b.Kind != "Broker" {
@@ -132,7 +130,7 @@ func DecodeBroker(data []byte) (eventingv1.Broker, error) {
 // DecodeConfigMap reads one ConfigMap manifest strictly.
 func DecodeConfigMap(data []byte) (corev1.ConfigMap, error) {
 	var cm corev1.ConfigMap
-	if err := decodeStrict(data, &cm); err != nil {
+	if err := triggers.DecodeManifest(data, &cm); err != nil {
 		return cm, err
 	}
 	if cm.APIVersion != "v1" || cm.Kind != "ConfigMap" {
@@ -142,35 +140,4 @@ func DecodeConfigMap(data []byte) (corev1.ConfigMap, error) {
 		return cm, fmt.Errorf("metadata.name and metadata.namespace are required")
 	}
 	return cm, nil
-}
-
-var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
-
-// decodeStrict unmarshals exactly one YAML document, failing on unknown
-// fields. sigs.k8s.io/yaml would silently read only the first of several
-// documents, so a second one is an error here.
-func decodeStrict(data []byte, v any) error {
-	docs := 0
-	for _, d := range docSeparator.Split(string(data), -1) {
-		if hasContent(d) {
-			docs++
-		}
-	}
-	if docs != 1 {
-		return fmt.Errorf("want exactly one YAML document, got %d", docs)
-	}
-	if err := yaml.UnmarshalStrict(data, v); err != nil {
-		return fmt.Errorf("decode: %w", err)
-	}
-	return nil
-}
-
-func hasContent(doc string) bool {
-	for _, line := range strings.Split(doc, "\n") {
-		line = strings.TrimSpace(line)
-		if line != "" && !strings.HasPrefix(line, "#") {
-			return true
-		}
-	}
-	return false
 }

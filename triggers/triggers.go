@@ -60,7 +60,7 @@ func Load() ([]eventingv1.Trigger, error) {
 // applied only to the copy that is validated).
 func Decode(data []byte) (eventingv1.Trigger, error) {
 	var t eventingv1.Trigger
-	if err := decodeStrict(data, &t); err != nil {
+	if err := DecodeManifest(data, &t); err != nil {
 		return t, err
 	}
 	if t.APIVersion != eventingv1.SchemeGroupVersion.String() || t.Kind != "Trigger" {
@@ -91,10 +91,11 @@ func ValidationContext(ctx context.Context) context.Context {
 
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
-// decodeStrict unmarshals exactly one YAML document, failing on unknown
-// fields. sigs.k8s.io/yaml would silently read only the first of several
-// documents, so a second one is an error here.
-func decodeStrict(data []byte, v any) error {
+// DecodeManifest unmarshals exactly one YAML document, failing on unknown
+// fields (brokers decodes its manifests with it too). sigs.k8s.io/yaml
+// would silently read only the first of several documents, so a second
+// one is an error here.
+func DecodeManifest(data []byte, v any) error {
 	docs := 0
 	for _, d := range docSeparator.Split(string(data), -1) {
 		if hasContent(d) {
