@@ -92,7 +92,7 @@ func TestAccountsFunction(t *testing.T) {
 		api.expect(api.do("POST", "/v1/signup", "", map[string]any{"username": victim, "password": "correct horse battery"}), 201, nil)
 		limited := 0
 		for i := range 8 {
-			resp := api.do("POST", "/v1/login", "", map[string]any{"username": victim, "password": "wrong password"})
+			resp := api.do("POST", "/v1/login", "", map[string]any{"username": victim, "password": "wrong password", "publicKey": pub})
 			if resp.StatusCode == http.StatusTooManyRequests {
 				if resp.Header.Get("Retry-After") == "" {
 					t.Error("429 without Retry-After")
@@ -107,7 +107,7 @@ func TestAccountsFunction(t *testing.T) {
 			t.Fatal("8 wrong passwords in a row were never rate limited")
 		}
 		// Now even the right password waits: the limit is per user.
-		api.expectProblem(api.do("POST", "/v1/login", "", map[string]any{"username": victim, "password": "correct horse battery"}), 429, "rate-limited")
+		api.expectProblem(api.do("POST", "/v1/login", "", map[string]any{"username": victim, "password": "correct horse battery", "publicKey": pub}), 429, "rate-limited")
 		t.Logf("rate limited at attempt %d", limited)
 	})
 }
