@@ -68,6 +68,10 @@ type Config struct {
 	// files of that folder instead.
 	Web    http.Handler `ignored:"true"`
 	WebDir string       `envconfig:"WEB_DIR"`
+	// WebAccountsURL is where the web client finds accounts (served to it
+	// as /config.json); empty: the connector's own origin, for a cluster
+	// whose ingress routes /v1/ to accounts.
+	WebAccountsURL string `envconfig:"WEB_ACCOUNTS_URL"`
 }
 
 // withDefaults fills what a test or an embedding program left zero.

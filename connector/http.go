@@ -32,6 +32,11 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	if s.cfg.Web != nil {
+		mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			json.NewEncoder(w).Encode(map[string]string{"accountsURL": s.cfg.WebAccountsURL})
+		})
 		mux.Handle("/", s.cfg.Web)
 	}
 	return mux

@@ -400,9 +400,37 @@ run_fuzz() {
 		read -r mod pkg name <<<"$t"
 		echo "fuzz $name in $mod ($pkg)"
 		cd "$ROOT/$mod"
-		gotest "fuzz $name" -v -run='^$' -fuzz="^$name\$" -fuzztime="$FUZZTIME" "$pkg" </dev/null
+		fuzz_one "$name" "$pkg" </dev/null
 		cd "$ROOT"
 	done
+}
+
+# fuzz_one NAME PKG fuzzes one target. Go 1.26's fuzz coordinator can fail
+# a target with a bare "context deadline exceeded" when -fuzztime runs out
+# while a worker is busy (go.dev/issue/75804, fixed in Go 1.27): no input
+# is found and none written. Only that exact case runs once more; a real
+# finding always writes a failing input and fails at once.
+fuzz_one() {
+	local name=$1 pkg=$2 out=$WORK/fuzz.json attempt st sst
+	for attempt in 1 2; do
+		set +e
+		go test -json -run='^$' -fuzz="^$name\$" -fuzztime="$FUZZTIME" "$pkg" >"$out" 2>&1
+		st=$?
+		set -e
+		if ((st != 0 && attempt == 1)) && grep -q 'context deadline exceeded' "$out" &&
+			! grep -qE 'Failing input written|panic:' "$out"; then
+			echo "fuzz $name: the -fuzztime shutdown race of Go 1.26 (go.dev/issue/75804), nothing found: once more"
+			continue
+		fi
+		break
+	done
+	set +e
+	"$TOOLS/testsummary" -v -counts "$COUNTS" <"$out"
+	sst=$?
+	set -e
+	if ((st != 0 && sst == 0)); then
+		failed "fuzz $name: go test exited $st without a failing test (see above)"
+	fi
 }
 
 run_e2e() {

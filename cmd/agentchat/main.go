@@ -31,16 +31,17 @@ func main() {
 	accountsAddr := flag.String("accounts", "127.0.0.1:8081", "address of the accounts function")
 	brokerAddr := flag.String("broker", "127.0.0.1:8082", "address of the local broker")
 	demo := flag.Bool("demo", true, "create the demo users (demo, demo2) and a conversation between them")
+	web := flag.String("web", "web", "folder of the web client, served by the connectors (\"\": none)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log, *connectors, *connAddr, *accountsAddr, *brokerAddr, *demo); err != nil {
+	if err := run(log, *connectors, *connAddr, *accountsAddr, *brokerAddr, *web, *demo); err != nil {
 		log.Error("agentchat: exit", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr string, demo bool) error {
+func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, web string, demo bool) error {
 	var bcfg backing.Config
 	if err := envconfig.Process("", &bcfg); err != nil {
 		return fmt.Errorf("agentchat: config: %w", err)
@@ -74,12 +75,21 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr st
 			return err
 		}
 	}
+	if web != "" {
+		if web, err = filepath.Abs(web); err == nil {
+			_, err = os.Stat(filepath.Join(web, "index.html"))
+		}
+		if err != nil {
+			log.Warn("agentchat: no web client (run from the repository's root, or pass -web)", "err", err)
+			web = ""
+		}
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	p, err := platform.Start(startCtx, platform.Config{
 		RedisURL: svc.RedisURL, MongoURI: svc.MongoURI,
 		S3:         platform.S3{Endpoint: svc.S3.Endpoint, AccessKey: svc.S3.AccessKey, SecretKey: svc.S3.SecretKey},
-		Connectors: connectors, ConnectorAddrs: addrs, AccountsAddr: accountsAddr, BrokerAddr: brokerAddr,
+		Connectors: connectors, ConnectorAddrs: addrs, AccountsAddr: accountsAddr, BrokerAddr: brokerAddr, WebDir: web,
 		Env: map[string]string{"LOG_LEVEL": os.Getenv("LOG_LEVEL")}, EnvFor: agentEnv(agents), Logger: log,
 	})
 	if err != nil {
@@ -99,6 +109,7 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr st
 	}
 	fmt.Printf(`
 agentchat is running.
+  web client:            %s (log in as demo / %s)
   connector (WebSocket): %s
   accounts (HTTP):       %s
   broker ingress:        %s
@@ -110,7 +121,7 @@ agentchat is running.
   demo agents:           %s (docs/agents.md)
     go run ./cmd/chat -accounts %s -connector %s -user demo -password %s -agent calc
 Ctrl-C stops everything.
-`, strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
+`, webURL(p.ConnectorURLs()[0], web), demoPassword, strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
 		strings.Join(svc.Embedded, ", "), demoPassword, demoPassword,
 		p.AccountsURL(), p.ConnectorURLs()[0], demoPassword, p.AccountsURL(), p.ConnectorURLs()[0], demoPassword,
 		agentNames(agents), p.AccountsURL(), p.ConnectorURLs()[0], demoPassword)
@@ -120,6 +131,15 @@ Ctrl-C stops everything.
 }
 
 const demoPassword = "demo-password"
+
+// webURL is the page a connector serves the web client at.
+func webURL(connectorURL, web string) string {
+	if web == "" {
+		return "none (-web)"
+	}
+	u := strings.Replace(strings.TrimSuffix(connectorURL, "/ws"), "ws://", "http://", 1)
+	return u + "/"
+}
 
 // createDemo signs up the demo users (again is fine) so a newcomer can log
 // in at once.

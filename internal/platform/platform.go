@@ -348,6 +348,7 @@ func (p *Platform) startConnector(ctx context.Context, i int) error {
 	}
 	if p.cfg.WebDir != "" {
 		env["WEB_DIR"] = p.cfg.WebDir
+		env["WEB_ACCOUNTS_URL"] = p.AccountsURL()
 	}
 	for k, v := range p.cfg.Env {
 		env[k] = v

@@ -57,6 +57,7 @@ type opts struct {
 	functions  []string
 	env        map[string]string
 	envFor     map[string]map[string]string // by func name
+	webDir     string                       // the web client's folder, served by the connectors
 }
 
 func start(t *testing.T, o opts) *env {
@@ -82,7 +83,7 @@ func start(t *testing.T, o opts) *env {
 	}
 	cfg := platform.Config{
 		RedisURL: redisURL, RedisPrefix: prefix, MongoURI: mongoURI, Database: db,
-		Connectors: max(1, o.connectors), Functions: o.functions, Env: o.env, EnvFor: o.envFor,
+		Connectors: max(1, o.connectors), Functions: o.functions, Env: o.env, EnvFor: o.envFor, WebDir: o.webDir,
 		LogWriter: w, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	if os.Getenv("AGENTCHAT_TEST_S3_ENDPOINT") != "" {

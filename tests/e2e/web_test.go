@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/agentchat/agentchat/internal/testenv"
+	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// TestWebClient drives the web client in a real headless Chromium, served
+// by a connector, against the running platform, and talks to a person on
+// the Go SDK: the browser signs up and makes its device key, starts a chat,
+// and sends — the Go client opens what WebCrypto sealed; the Go client
+// answers — the browser opens what Go sealed; the Go client reads — the
+// browser shows the blue ticks. Then a new visit logs in again with the same
+// device (its key kept in the browser) and the history comes back by sync.
+func TestWebClient(t *testing.T) {
+	chromium := os.Getenv("AGENTCHAT_TEST_CHROMIUM")
+	if chromium == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("AGENTCHAT_TEST_CHROMIUM is not set (CI=true)")
+		}
+		t.Skip("AGENTCHAT_TEST_CHROMIUM is not set: no browser")
+	}
+	_, here, _, _ := runtime.Caller(0)
+	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
+	e := start(t, opts{functions: spineFunctions, webDir: webDir})
+	page := strings.Replace(strings.TrimSuffix(e.p.ConnectorURLs()[0], "/ws"), "ws://", "http://", 1) + "/"
+
+	bob := signup(t, e, "bob")
+	cb := bob.dial(t, e)
+	wb := watch(cb)
+
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true))
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, on a context without a deadline
+		t.Fatal(err)
+	}
+	// Each step gets its own deadline.
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		step, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		began := time.Now()
+		if err := chromedp.Do(step, steps...); err != nil {
+			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			shot, _ := chromedp.Run(shotCtx, chromedp.Evaluate[string](`document.body.innerText + "\nusername field: " + document.getElementById("login-username").value`))
+			t.Fatalf("%s: %v\npage text:\n%s", what, err, shot)
+		}
+		t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
+	}
+
+	alice := fmt.Sprintf("alice%d", time.Now().UnixNano()%1e9)
+	run("sign up in the browser",
+		chromedp.Navigate(page),
+		chromedp.WaitEnabled(chromedp.CSS("#login-submit")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), alice),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#signup")),
+		chromedp.WaitVisible(chromedp.CSS("#app")),
+		chromedp.WaitVisible(`//span[@id="status"][text()="online"]`),
+	)
+	run("start a chat with bob",
+		chromedp.SendKeys(chromedp.CSS("#new-chat-name"), bob.name),
+		chromedp.Click(chromedp.CSS("#new-chat")),
+		chromedp.WaitVisible(chromedp.CSS(".conv.current")),
+		chromedp.WaitEnabled(chromedp.CSS("#composer")),
+	)
+	run("send from the browser",
+		chromedp.SendKeys(chromedp.CSS("#composer"), "hello from the browser"),
+		chromedp.Click(chromedp.CSS("#send")),
+		chromedp.WaitVisible(chromedp.CSS(`.msg.mine .ticks[data-state="stored"], .msg.mine .ticks[data-state="delivered"]`)),
+	)
+
+	// The Go client opens what the browser sealed.
+	var conv string
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		wb.mu.Lock()
+		defer wb.mu.Unlock()
+		for _, ev := range wb.evs {
+			if m, ok := ev.(*client.Message); ok && m.Content.Text == "hello from the browser" {
+				conv = m.Conversation
+				return true
+			}
+			if e, ok := ev.(*client.Error); ok {
+				t.Fatalf("bob could not open the browser's message: %v", e)
+			}
+		}
+		return false
+	}, "bob receives the browser's message")
+
+	// The browser opens what Go sealed, and shows bob's read as blue ticks.
+	if _, err := cb.Send(context.Background(), conv, e2ee.Content{Text: "hi browser, from Go"}); err != nil {
+		t.Fatal(err)
+	}
+	run("the browser shows bob's answer",
+		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="hi browser, from Go"]`),
+	)
+	if err := cb.MarkRead(conv, 2); err != nil {
+		t.Fatal(err)
+	}
+	run("blue ticks once bob read it",
+		chromedp.WaitVisible(chromedp.CSS(`.msg.mine .ticks[data-state="read"]`)),
+	)
+
+	// A new visit: the same device logs in again and sync brings the history.
+	run("a new visit, log in again, history by sync",
+		chromedp.Navigate(page), // a new document: the old one's form is gone
+		chromedp.WaitVisible(chromedp.CSS("#login-username")),
+		chromedp.WaitEnabled(chromedp.CSS("#login-submit")),
+		chromedp.SetValue(chromedp.CSS("#login-username"), alice),
+		chromedp.SetValue(chromedp.CSS("#login-password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(".conv")),
+		chromedp.Click(chromedp.CSS(".conv")),
+		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="hi browser, from Go"]`),
+	)
+	textCtx, cancelText := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelText()
+	texts, err := chromedp.Run(textCtx, chromedp.Text(chromedp.CSS("#messages")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(texts, "hello from the browser") || strings.Contains(texts, "could not be decrypted") {
+		t.Errorf("history after the reload:\n%s", texts)
+	}
+	devices, err := bob.sess.ConversationDeviceList(context.Background(), conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devices) != 2 {
+		t.Errorf("conversation devices %v: the reload registered another device instead of keeping its key", devices)
+	}
+}

@@ -1,0 +1,510 @@
+// The web client: accounts over HTTP, one WebSocket to the connector that
+// served this page (docs/protocol.md), and every message sealed and opened
+// here (e2ee.js) — the server only ever sees envelopes. State is the
+// device's key and session (localStorage) and, per conversation, the
+// messages shown in seq order.
+import * as e2ee from "./e2ee.js";
+
+const $ = (id) => document.getElementById(id);
+const S = {
+  accountsURL: "",
+  user: null,       // {userId, deviceId, username}
+  tokens: null,     // {accessToken, refreshToken}
+  identity: null,   // e2ee identity of this device
+  ws: null,
+  backoff: 500,
+  stopped: false,   // revoked or replaced: no more reconnects
+  convs: new Map(), // id → conversation state
+  names: new Map(), // user id → display name
+  current: null,
+  sends: new Map(), // client message id → {conv, text, attempts}
+  inbox: Promise.resolve(),
+};
+
+// ---------------------------------------------------------------- accounts
+
+async function api(method, path, body, retried) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (S.tokens) headers.Authorization = "Bearer " + S.tokens.accessToken;
+  const r = await fetch(S.accountsURL + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (r.status === 401 && S.tokens && !retried) {
+    await refresh();
+    return api(method, path, body, true);
+  }
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!r.ok) throw new Error(data?.detail || data?.title || `HTTP ${r.status}`);
+  return data;
+}
+
+async function refresh() {
+  const s = await fetch(S.accountsURL + "/v1/token/refresh", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refreshToken: S.tokens.refreshToken }),
+  });
+  if (!s.ok) { logout("session expired: log in again"); throw new Error("session expired"); }
+  setSession(await s.json());
+}
+
+let refreshTimer;
+function setSession(s) {
+  S.tokens = { accessToken: s.accessToken, refreshToken: s.refreshToken };
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(30, (s.expiresIn || 900) - 60) * 1000);
+}
+
+const deviceKey = (username) => "agentchat.device." + username;
+
+async function login(username, password, signup) {
+  if (signup) await api("POST", "/v1/signup", { username, password });
+  const saved = JSON.parse(localStorage.getItem(deviceKey(username)) || "null");
+  let identity, body;
+  if (saved) {
+    identity = await e2ee.identityFromJWK(saved.jwk);
+    body = { username, password, deviceId: saved.deviceId };
+  } else {
+    identity = await e2ee.generateIdentity();
+    body = { username, password, publicKey: e2ee.b64(identity.publicRaw), deviceName: "browser" };
+  }
+  let s;
+  try {
+    s = await api("POST", "/v1/login", body);
+  } catch (err) {
+    if (!saved) throw err;
+    localStorage.removeItem(deviceKey(username)); // revoked or unknown: register anew
+    return login(username, password, false);
+  }
+  localStorage.setItem(deviceKey(username), JSON.stringify({ deviceId: s.deviceId, jwk: identity.jwk }));
+  S.identity = identity;
+  S.user = { userId: s.userId, deviceId: s.deviceId, username };
+  S.names.set(s.userId, "you");
+  setSession(s);
+}
+
+function logout(why) {
+  S.stopped = true;
+  S.ws?.close();
+  $("app").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = why || "";
+}
+
+async function name(userId) {
+  if (!S.names.has(userId)) {
+    S.names.set(userId, userId);
+    try {
+      const u = await api("GET", "/v1/users/" + encodeURIComponent(userId));
+      S.names.set(userId, u.name || u.username || userId);
+      renderConversations();
+      if (S.current) renderMessages();
+    } catch { /* keep the id */ }
+  }
+  return S.names.get(userId);
+}
+
+// ---------------------------------------------------------------- conversations
+
+function conv(id) {
+  let c = S.convs.get(id);
+  if (!c) {
+    c = { id, title: id, kind: "", members: [], last: 0, seen: 0, msgs: [], pending: new Map(),
+      own: new Map(), peerDelivered: 0, peerRead: 0, unread: 0, partials: new Map(),
+      syncing: false, gapTimer: null, receipts: true, typing: new Map() };
+    S.convs.set(id, c);
+  }
+  return c;
+}
+
+async function loadConversations() {
+  const { conversations } = await api("GET", "/v1/conversations");
+  for (const x of conversations) {
+    const c = conv(x.conversationId);
+    c.kind = x.kind;
+    c.members = x.members || [];
+    c.title = x.title || "";
+    for (const m of c.members) name(m);
+  }
+  renderConversations();
+}
+
+function titleOf(c) {
+  if (c.title) return c.title;
+  const others = c.members.filter((m) => m !== S.user.userId);
+  return others.map((m) => S.names.get(m) || m).join(", ") || c.id;
+}
+
+async function startChat(input) {
+  const names = input.split(",").map((s) => s.trim()).filter(Boolean);
+  const ids = [];
+  for (const n of names) {
+    try {
+      ids.push((await api("GET", "/v1/users?username=" + encodeURIComponent(n))).userId);
+    } catch {
+      ids.push(n); // an agent or user id
+    }
+  }
+  const kind = ids.length === 1 ? "direct" : "group";
+  const x = await api("POST", "/v1/conversations", { kind, members: [S.user.userId, ...ids], title: kind === "group" ? names.join(", ") : undefined });
+  await loadConversations();
+  openConversation(x.conversationId);
+  syncConv(conv(x.conversationId));
+}
+
+function openConversation(id) {
+  S.current = id;
+  const c = conv(id);
+  c.unread = 0;
+  $("composer").disabled = $("send").disabled = false;
+  $("composer").focus();
+  renderConversations();
+  renderMessages();
+  ackRead(c);
+}
+
+// ---------------------------------------------------------------- socket
+
+function connect() {
+  if (S.stopped) return;
+  const url = location.origin.replace(/^http/, "ws") + "/ws";
+  const ws = new WebSocket(url, ["agentchat.v1", "bearer." + S.tokens.accessToken]);
+  S.ws = ws;
+  status("connecting…");
+  // Frames are handled one at a time, in order: opening a message is
+  // asynchronous, and the order of a conversation must not depend on it.
+  ws.onmessage = (ev) => { S.inbox = S.inbox.then(() => onFrame(JSON.parse(ev.data))).catch((err) => console.error(err)); };
+  ws.onclose = (ev) => {
+    if (S.ws !== ws) return;
+    S.ws = null;
+    for (const c of S.convs.values()) c.syncing = false;
+    if (ev.code === 4003 || ev.code === 4009) {
+      S.stopped = true;
+      status(ev.code === 4003 ? "this device was revoked" : "opened elsewhere");
+      if (ev.code === 4003) localStorage.removeItem(deviceKey(S.user.username));
+      return;
+    }
+    const wait = S.backoff * (0.5 + Math.random());
+    S.backoff = Math.min(S.backoff * 2, 30000);
+    status("offline — reconnecting");
+    setTimeout(async () => {
+      if (ev.code === 4001 || ev.code === 1006) await refresh().catch(() => {});
+      connect();
+    }, wait);
+  };
+}
+
+function status(s) { $("status").textContent = s; }
+
+function send(frame) {
+  if (S.ws?.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(frame));
+}
+
+async function onFrame(f) {
+  switch (f.type) {
+    case "hello":
+      S.backoff = 500;
+      status("online");
+      for (const c of S.convs.values()) { c.receipts = true; syncConv(c); }
+      for (const [id, s] of S.sends) if (!s.seq) sendEnvelope(id, s);
+      break;
+    case "message": await onMessage(f); break;
+    case "batch": await onBatch(f); break;
+    case "stored": await onStored(f); break;
+    case "receipt": onReceipt(f); break;
+    case "typing": onTyping(f); break;
+    case "agent": await onAgent(f); break;
+    case "error": onError(f); break;
+    case "resync": for (const c of S.convs.values()) { c.receipts = true; syncConv(c); } break;
+    case "reconnect": setTimeout(() => S.ws?.close(), f.afterMs || 0); break;
+  }
+}
+
+// syncConv asks for what follows the last message shown: just the first
+// hole when one is known (docs/protocol.md), with the members' cursors
+// after a reconnect.
+function syncConv(c) {
+  if (c.syncing) return;
+  let limit = 0;
+  if (c.pending.size) limit = Math.min(...c.pending.keys()) - c.last - 1;
+  else if (c.seen > c.last) limit = c.seen - c.last;
+  c.syncing = true;
+  send({ type: "sync", conversation: c.id, after: c.last, limit: limit > 0 && limit < 100 ? limit : undefined, receipts: c.receipts || undefined });
+  setTimeout(() => { c.syncing = false; }, 10000);
+}
+
+function gap(c) { return c.pending.size > 0 || c.seen > c.last; }
+
+function watchGap(c) {
+  clearTimeout(c.gapTimer);
+  if (gap(c)) c.gapTimer = setTimeout(() => gap(c) && syncConv(c), 2000); // deliveries may pass each other
+}
+
+async function onMessage(f) {
+  const c = conv(f.conversation);
+  c.seen = Math.max(c.seen, f.seq);
+  if (f.seq <= c.last || c.pending.has(f.seq)) return; // a duplicate
+  c.pending.set(f.seq, f);
+  while (c.pending.has(c.last + 1)) {
+    const m = c.pending.get(c.last + 1);
+    c.pending.delete(c.last + 1);
+    c.last++;
+    await show(c, m);
+  }
+  watchGap(c);
+}
+
+async function show(c, f) {
+  const m = { seq: f.seq, id: f.id, sender: f.sender, device: f.senderDevice, at: f.storedAt, mine: f.senderDevice === S.user.deviceId };
+  try {
+    m.content = f.own ?? await e2ee.open(f.envelope, { conversation: c.id, senderDevice: f.senderDevice, clientMessageId: f.id }, S.user.deviceId, S.identity);
+  } catch (err) {
+    m.notice = "🔒 this message could not be decrypted on this device (" + err.message + ")";
+  }
+  if (m.mine) c.own.set(m.seq, m);
+  c.partials.delete(f.sender); // the agent's reply replaces its partial answer
+  c.msgs.push(m);
+  name(f.sender);
+  if (!m.mine) {
+    send({ type: "delivered", conversation: c.id, seq: c.last });
+    if (S.current === c.id && document.hasFocus()) ackRead(c); else c.unread++;
+  }
+  if (S.current === c.id) renderMessages();
+  renderConversations();
+}
+
+function ackRead(c) {
+  if (c.last > 0) send({ type: "read", conversation: c.id, seq: c.last });
+}
+
+async function onBatch(f) {
+  const c = conv(f.conversation);
+  c.syncing = false;
+  c.seen = Math.max(c.seen, f.lastSeq || 0);
+  for (const m of f.messages || []) await onMessage({ ...m, conversation: c.id });
+  if (!f.more) c.receipts = false;
+  for (const cur of f.cursors || []) {
+    if (cur.user === S.user.userId) continue;
+    c.peerDelivered = Math.max(c.peerDelivered, cur.delivered);
+    c.peerRead = Math.max(c.peerRead, cur.read);
+  }
+  if (S.current === c.id) renderMessages();
+  if (f.more && gap(c)) syncConv(c);
+}
+
+async function onStored(f) {
+  const s = S.sends.get(f.id);
+  if (!s) return;
+  s.seq = f.seq;
+  // The connector does not echo a message to the device that sent it: it
+  // takes its place in the order from here, its content known.
+  await onMessage({ type: "message", id: f.id, conversation: f.conversation, seq: f.seq, sender: S.user.userId,
+    senderDevice: S.user.deviceId, storedAt: f.storedAt, own: { text: s.text } });
+}
+
+function onReceipt(f) {
+  if (f.sender === S.user.userId) return; // my other devices
+  const c = conv(f.conversation);
+  if (f.kind === "read") c.peerRead = Math.max(c.peerRead, f.seq);
+  c.peerDelivered = Math.max(c.peerDelivered, f.seq);
+  if (S.current === c.id) renderMessages();
+}
+
+function onTyping(f) {
+  if (f.sender === S.user.userId) return;
+  const c = conv(f.conversation);
+  if (f.state === "paused") c.typing.delete(f.sender);
+  else c.typing.set(f.sender, { state: f.state, until: Date.now() + 6000 });
+  name(f.sender);
+  renderTyping();
+}
+
+async function onAgent(f) {
+  const c = conv(f.conversation);
+  const agent = f.agent || f.sender;
+  if (f.kind === "partial") {
+    try {
+      const part = await e2ee.open(f.envelope, e2ee.partialAD(c.id, f.senderDevice, f.replyTo, f.index), S.user.deviceId, S.identity);
+      const p = c.partials.get(agent) || { replyTo: f.replyTo, chunks: [] };
+      p.chunks[f.index] = part.text;
+      c.partials.set(agent, p);
+    } catch { /* not sealed for this device */ }
+  } else if (f.kind === "error") {
+    c.partials.delete(agent);
+    c.msgs.push({ notice: `${S.names.get(agent) || agent} could not answer: ${f.message || f.code}`, sender: agent });
+  } else if (f.kind === "done") {
+    c.partials.delete(agent);
+  }
+  name(agent);
+  if (S.current === c.id) renderMessages();
+}
+
+function onError(f) {
+  const s = f.id && S.sends.get(f.id);
+  if (s && f.code === "missing_keys" && s.attempts < 5) {
+    sealAndSend(f.id, s); // a device joined: seal again for the current directory
+    return;
+  }
+  if (s && !["rate_limited", "unavailable"].includes(f.code)) s.failed = f.message || f.code;
+  if (f.code === "not_member" && !f.id && f.conversation) S.convs.delete(f.conversation);
+  $("chat-error").textContent = f.message || f.code;
+  renderMessages();
+}
+
+// ---------------------------------------------------------------- sending
+
+async function sealAndSend(id, s) {
+  s.attempts++;
+  const { devices } = await api("GET", `/v1/conversations/${encodeURIComponent(s.conv)}/devices`);
+  const recipients = devices.map((d) => ({ device: d.deviceId, publicKey: e2ee.unb64(d.publicKey) }));
+  if (!recipients.some((r) => r.device === S.user.deviceId)) recipients.push({ device: S.user.deviceId, publicKey: S.identity.publicRaw });
+  s.envelope = await e2ee.seal({ text: s.text }, { conversation: s.conv, senderDevice: S.user.deviceId, clientMessageId: id }, recipients);
+  sendEnvelope(id, s);
+}
+
+function sendEnvelope(id, s) {
+  if (s.envelope) send({ type: "send", id, conversation: s.conv, envelope: s.envelope });
+}
+
+async function sendText(text) {
+  const id = crypto.randomUUID().replaceAll("-", "");
+  const s = { conv: S.current, text, attempts: 0 };
+  S.sends.set(id, s);
+  renderMessages();
+  try {
+    await sealAndSend(id, s);
+  } catch (err) {
+    s.failed = err.message;
+    renderMessages();
+  }
+}
+
+// ---------------------------------------------------------------- rendering
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function renderConversations() {
+  const ul = $("conversations");
+  ul.replaceChildren();
+  for (const c of S.convs.values()) {
+    const li = el("li", "conv" + (c.id === S.current ? " current" : ""));
+    li.dataset.id = c.id;
+    li.append(el("span", "title", titleOf(c)));
+    if (c.unread) li.append(el("span", "unread", String(c.unread)));
+    li.onclick = () => openConversation(c.id);
+    ul.append(li);
+  }
+}
+
+function ticks(seq, c) {
+  if (!seq) return ["sent", "🕓"];
+  if (seq <= c.peerRead) return ["read", "✓✓"];
+  if (seq <= c.peerDelivered) return ["delivered", "✓✓"];
+  return ["stored", "✓"];
+}
+
+function renderMessages() {
+  const ol = $("messages");
+  ol.replaceChildren();
+  const c = S.current && conv(S.current);
+  if (!c) return;
+  $("chat-title").textContent = titleOf(c);
+  const shownIds = new Set();
+  for (const m of c.msgs) {
+    if (m.notice && !m.seq) { ol.append(el("li", "msg notice", m.notice)); continue; }
+    shownIds.add(m.id);
+    const li = el("li", "msg " + (m.mine ? "mine" : "theirs"));
+    li.dataset.seq = m.seq;
+    if (!m.mine && c.kind === "group") li.append(el("div", "from", S.names.get(m.sender) || m.sender));
+    li.append(el("div", "text", m.content ? m.content.text : m.notice));
+    const meta = el("div", "meta", m.at ? new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + " " : "");
+    if (m.mine) {
+      const [state, mark] = ticks(m.seq, c);
+      const t = el("span", "ticks", mark);
+      t.dataset.state = state;
+      meta.append(t);
+    }
+    li.append(meta);
+    ol.append(li);
+  }
+  // Own messages not yet seen come back: shown from the outbox.
+  for (const [id, s] of S.sends) {
+    if (s.conv !== c.id || shownIds.has(id)) continue;
+    const li = el("li", "msg mine" + (s.failed ? " failed" : ""));
+    li.dataset.id = id;
+    li.append(el("div", "text", s.text));
+    const [state, mark] = s.failed ? ["failed", "✗ " + s.failed] : ticks(s.seq, c);
+    const t = el("span", "ticks", mark);
+    t.dataset.state = state;
+    const meta = el("div", "meta");
+    meta.append(t);
+    li.append(meta);
+    ol.append(li);
+  }
+  for (const [agent, p] of c.partials) {
+    ol.append(el("li", "msg partial", `${S.names.get(agent) || agent}: ${p.chunks.join("")}…`));
+  }
+  ol.scrollTop = ol.scrollHeight;
+  renderTyping();
+}
+
+function renderTyping() {
+  const c = S.current && conv(S.current);
+  const now = Date.now();
+  const who = c ? [...c.typing].filter(([, t]) => t.until > now).map(([u, t]) =>
+    `${S.names.get(u) || u} is ${t.state === "thinking" ? "thinking" : "typing"}…`) : [];
+  $("typing").textContent = who.join(" ");
+}
+setInterval(renderTyping, 1000);
+
+// ---------------------------------------------------------------- wiring
+
+let typingSent = 0;
+async function main() {
+  const cfg = await fetch("config.json").then((r) => r.json()).catch(() => ({}));
+  S.accountsURL = (cfg.accountsURL || location.origin).replace(/\/$/, "");
+  const submit = async (signup) => {
+    $("login-error").textContent = "";
+    try {
+      await login($("login-username").value.trim(), $("login-password").value, signup);
+      $("login").hidden = true;
+      $("app").hidden = false;
+      $("me").textContent = S.user.username;
+      S.stopped = false;
+      await loadConversations();
+      connect();
+    } catch (err) {
+      $("login-error").textContent = err.message;
+    }
+  };
+  $("login-form").onsubmit = (ev) => { ev.preventDefault(); submit(false); };
+  $("signup").onclick = () => submit(true);
+  $("new-chat-form").onsubmit = (ev) => {
+    ev.preventDefault();
+    const v = $("new-chat-name").value.trim();
+    if (v) startChat(v).then(() => { $("new-chat-name").value = ""; }, (err) => { $("chat-error").textContent = err.message; });
+  };
+  $("composer-form").onsubmit = (ev) => {
+    ev.preventDefault();
+    const text = $("composer").value;
+    if (!text.trim() || !S.current) return;
+    $("composer").value = "";
+    send({ type: "typing", conversation: S.current, state: "paused" });
+    sendText(text);
+  };
+  $("composer").oninput = () => {
+    if (S.current && Date.now() - typingSent > 3000) {
+      typingSent = Date.now();
+      send({ type: "typing", conversation: S.current, state: "typing" });
+    }
+  };
+  window.onfocus = () => { if (S.current) ackRead(conv(S.current)); };
+  $("login-submit").disabled = $("signup").disabled = false; // wired up: a click now logs in
+  setInterval(() => { for (const c of S.convs.values()) { c.receipts = true; syncConv(c); } }, 20000); // idle sync
+}
+
+main();
