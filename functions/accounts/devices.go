@@ -88,6 +88,9 @@ func (s *service) announceRevoked(ctx context.Context, user, device string) {
 	if s.redis == nil {
 		return
 	}
+	// The revocation is stored: announce it even if the caller hangs up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	msg, _ := json.Marshal(events.DeviceRevoked{Type: events.TypeDeviceRevoked, User: user, Device: device})
 	pipe := s.redis.Pipeline()
 	pipe.Set(ctx, events.RevokedKey(s.cfg.RedisPrefix, user, device), "1", time.Duration(s.cfg.AccessTokenTTL))
