@@ -265,7 +265,9 @@ async function show(c, f) {
   c.msgs.push(m);
   name(f.sender);
   if (!m.mine) {
-    send({ type: "delivered", conversation: c.id, seq: c.last });
+    // Acks are cumulative: one per burst (a sync batch) is enough.
+    clearTimeout(c.ackTimer);
+    c.ackTimer = setTimeout(() => send({ type: "delivered", conversation: c.id, seq: c.last }), 300);
     if (S.current === c.id && document.hasFocus()) ackRead(c); else c.unread++;
   }
   if (S.current === c.id) renderMessages();
