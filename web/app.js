@@ -274,8 +274,11 @@ async function show(c, f) {
   renderConversations();
 }
 
+// ackRead says everything up to the last message shown was read: once per
+// burst, since acks are cumulative.
 function ackRead(c) {
-  if (c.last > 0) send({ type: "read", conversation: c.id, seq: c.last });
+  clearTimeout(c.readTimer);
+  c.readTimer = setTimeout(() => { if (c.last > 0) send({ type: "read", conversation: c.id, seq: c.last }); }, 300);
 }
 
 async function onBatch(f) {
