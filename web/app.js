@@ -1,7 +1,7 @@
 // The web client: accounts over HTTP, one WebSocket to the connector that
 // served this page (docs/protocol.md), and every message sealed and opened
 // here (e2ee.js) — the server only ever sees envelopes. State is the
-// device's key and session (localStorage) and, per conversation, the
+// device and its non-extractable key (IndexedDB) and, per conversation, the
 // messages shown in seq order.
 import * as e2ee from "./e2ee.js";
 
@@ -54,14 +54,28 @@ function setSession(s) {
   refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(30, (s.expiresIn || 900) - 60) * 1000);
 }
 
-const deviceKey = (username) => "agentchat.device." + username;
+// devices is this browser's device per username in IndexedDB: {deviceId,
+// privateKey (a non-extractable CryptoKey), publicRaw}.
+function devices(op, username, value) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open("agentchat", 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("devices");
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const store = req.result.transaction("devices", op === "get" ? "readonly" : "readwrite").objectStore("devices");
+      const q = op === "get" ? store.get(username) : op === "put" ? store.put(value, username) : store.delete(username);
+      q.onsuccess = () => resolve(q.result);
+      q.onerror = () => reject(q.error);
+    };
+  });
+}
 
 async function login(username, password, signup) {
   if (signup) await api("POST", "/v1/signup", { username, password });
-  const saved = JSON.parse(localStorage.getItem(deviceKey(username)) || "null");
+  const saved = await devices("get", username);
   let identity, body;
   if (saved) {
-    identity = await e2ee.identityFromJWK(saved.jwk);
+    identity = { privateKey: saved.privateKey, publicRaw: saved.publicRaw };
     body = { username, password, deviceId: saved.deviceId };
   } else {
     identity = await e2ee.generateIdentity();
@@ -71,11 +85,11 @@ async function login(username, password, signup) {
   try {
     s = await api("POST", "/v1/login", body);
   } catch (err) {
-    if (!saved) throw err;
-    localStorage.removeItem(deviceKey(username)); // revoked or unknown: register anew
+    if (!saved || !/revoked|not found|unknown/i.test(err.message)) throw err;
+    await devices("delete", username); // revoked or unknown: register anew
     return login(username, password, false);
   }
-  localStorage.setItem(deviceKey(username), JSON.stringify({ deviceId: s.deviceId, jwk: identity.jwk }));
+  await devices("put", username, { deviceId: s.deviceId, privateKey: identity.privateKey, publicRaw: identity.publicRaw });
   S.identity = identity;
   S.user = { userId: s.userId, deviceId: s.deviceId, username };
   S.names.set(s.userId, "you");
@@ -180,7 +194,7 @@ function connect() {
     if (ev.code === 4003 || ev.code === 4009) {
       S.stopped = true;
       status(ev.code === 4003 ? "this device was revoked" : "opened elsewhere");
-      if (ev.code === 4003) localStorage.removeItem(deviceKey(S.user.username));
+      if (ev.code === 4003) devices("delete", S.user.username);
       return;
     }
     const wait = S.backoff * (0.5 + Math.random());

@@ -15,7 +15,6 @@ export const b64 = (b) => {
 };
 export const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 const b64url = (b) => b64(b).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-const unb64url = (s) => unb64(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
 export const concat = (...parts) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let i = 0;
@@ -58,17 +57,12 @@ const importPublic = (raw) => subtle.importKey("raw", raw, { name: "X25519" }, t
 const ecdh = async (priv, pubRaw) =>
   new Uint8Array(await subtle.deriveBits({ name: "X25519", public: await importPublic(pubRaw) }, priv, 256));
 
-// generateIdentity makes a device key pair: {privateKey (CryptoKey),
-// publicRaw (32 bytes), jwk (to keep it)}.
+// generateIdentity makes a device key pair: {privateKey, publicRaw}. The
+// private key is not extractable: kept as a CryptoKey (IndexedDB stores it
+// as is), no script can read its bytes, only use it.
 export async function generateIdentity() {
-  const kp = await subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]);
-  const jwk = await subtle.exportKey("jwk", kp.privateKey);
-  return { privateKey: kp.privateKey, publicRaw: new Uint8Array(await subtle.exportKey("raw", kp.publicKey)), jwk };
-}
-
-// identityFromJWK restores what generateIdentity made.
-export async function identityFromJWK(jwk) {
-  return { privateKey: await importPrivate(unb64url(jwk.d), unb64url(jwk.x)), publicRaw: unb64url(jwk.x), jwk };
+  const kp = await subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
+  return { privateKey: kp.privateKey, publicRaw: new Uint8Array(await subtle.exportKey("raw", kp.publicKey)) };
 }
 
 function frame(commit, content) {

@@ -129,7 +129,11 @@ func TestWebClient(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#login-password"), "correct horse battery"),
 		chromedp.Click(chromedp.CSS("#login-submit")),
 		chromedp.WaitVisible(chromedp.CSS(".conv")),
-		chromedp.Click(chromedp.CSS(".conv")),
+		// The list is redrawn as names resolve: click whatever is there now.
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(document.querySelector(".conv").click(), true)`)(ctx, tg)
+			return err
+		}),
 		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="hi browser, from Go"]`),
 	)
 	textCtx, cancelText := context.WithTimeout(ctx, 10*time.Second)
