@@ -37,7 +37,7 @@ func (s *Server) Handler() http.Handler {
 			w.Header().Set("Cache-Control", "no-store")
 			json.NewEncoder(w).Encode(map[string]string{"accountsURL": s.cfg.WebAccountsURL})
 		})
-		mux.Handle("/", s.cfg.Web)
+		mux.Handle("/", webHeaders(s.cfg.WebAccountsURL, s.cfg.Web))
 	}
 	return mux
 }
@@ -129,5 +129,25 @@ func problem(w http.ResponseWriter, status int, code, detail string) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{
 		"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail,
+	})
+}
+
+// webHeaders serves the web client with a content security policy: its
+// own scripts and styles only (no inline code, nothing from elsewhere),
+// connections to this origin (the WebSocket) and to accounts, no framing.
+// The page holds a device's private key; injected script must not run.
+func webHeaders(accountsURL string, next http.Handler) http.Handler {
+	connect := "'self'"
+	if u, err := url.Parse(accountsURL); err == nil && u.Scheme != "" && u.Host != "" {
+		connect += " " + u.Scheme + "://" + u.Host
+	}
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+		"connect-src " + connect + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
 	})
 }

@@ -1,8 +1,10 @@
 package connector
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -17,5 +19,33 @@ func TestWebDirServesTheWebClient(t *testing.T) {
 	}
 	if got := get(t, e.url+"/healthz"); got != "ok\n" {
 		t.Errorf("GET /healthz next to the web client: got %q", got)
+	}
+}
+
+// The page holds a device's private key: it is served with a policy that
+// runs only its own scripts and talks only to the connector and accounts.
+func TestWebClientSecurityHeaders(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<title>agentchat</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := startConnector(t, func(c *Config) { c.WebDir = dir; c.WebAccountsURL = "http://127.0.0.1:8081" })
+	resp, err := http.Get(e.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self'", "connect-src 'self' http://127.0.0.1:8081", "frame-ancestors 'none'", "object-src 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("no X-Content-Type-Options: nosniff")
+	}
+	cfg := get(t, e.url+"/config.json")
+	if !strings.Contains(cfg, `"accountsURL":"http://127.0.0.1:8081"`) {
+		t.Errorf("config.json = %s", cfg)
 	}
 }
