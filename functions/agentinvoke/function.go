@@ -58,8 +58,8 @@ type Function struct {
 
 // stats counts what tests and operators want to see.
 type stats struct {
-	turns     atomic.Int64 // turns started here
-	requests  atomic.Int64 // model requests sent (refused ones included)
+	turns      atomic.Int64 // turns started here
+	requests   atomic.Int64 // model requests sent (refused ones included)
 	takeovers  atomic.Int64 // calls taken over from another attempt
 	retrievals atomic.Int64 // reads of a stored answer after a takeover
 }

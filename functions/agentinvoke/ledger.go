@@ -65,7 +65,7 @@ type callState struct {
 	// back) keeps renewing its own attempt, and nobody may take over from
 	// it either while that lease runs.
 	LeaseUntil time.Time
-	Sent       bool     // a model request may have been sent
+	Sent       bool // a model request may have been sent
 	// Completion is the id the endpoint gave the answer being generated
 	// ("" until its first chunk arrived): where the endpoint stores
 	// completions, a takeover reads the answer by it instead of asking again.
