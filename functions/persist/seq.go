@@ -109,43 +109,23 @@ func keyOf(m events.Message) idemKey {
 	return idemKey{Conversation: m.ConversationID, Sender: m.SenderID, SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID}
 }
 
-// lastSeq finds a conversation's highest seq by galloping up from the
-// highest seq this instance has seen there (1 lookup when that is still
-// the last), then binary-searching: it relies on seqs being gapless and
-// never deleted. On MongoDB a sort on the (conversation, seq) index would
-// do in one query, but FerretDB (SQLite) answers a sorted query by
-// decoding every document of the collection in Go (about 120 µs per
-// document), and a lookup by _id in about a tenth of that.
+// lastSeq finds a conversation's highest seq with events.SearchLastSeq,
+// starting from the highest seq this instance has seen there (1 lookup when
+// that is still the last). On MongoDB a sort on the (conversation, seq)
+// index would do in one query, but FerretDB answers a sorted query by
+// decoding every document of the conversation in Go, and a lookup by _id
+// with an index.
 func (f *Function) lastSeq(ctx context.Context, s store, conversation string) (int64, error) {
-	lo, _ := f.hints.get(conversation) // known to exist (0: nothing known)
-	hi := int64(-1)                    // known not to exist
-	for step := int64(1); hi < 0; step *= 2 {
+	hint, _ := f.hints.get(conversation) // known to exist (0: nothing known)
+	last, err := events.SearchLastSeq(hint, 0, func(seq int64) (bool, error) {
 		f.stats.probes.Add(1)
-		ok, err := s.HasSeq(ctx, conversation, lo+step)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			hi = lo + step
-		} else {
-			lo += step
-		}
+		return s.HasSeq(ctx, conversation, seq)
+	})
+	if err != nil {
+		return 0, err
 	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		f.stats.probes.Add(1)
-		ok, err := s.HasSeq(ctx, conversation, mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	f.hints.raise(conversation, lo)
-	return lo, nil
+	f.hints.raise(conversation, last)
+	return last, nil
 }
 
 // seqHints remembers, per conversation, the highest seq this instance has

@@ -97,16 +97,13 @@ const lookupWindow = 16
 func (d *mongoDirectory) messagesByID(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
 	var out []events.Message
 	for window := 1; len(out) < limit; window = lookupWindow {
-		n := min(window, limit-len(out))
 		base := after + int64(len(out)) + 1
-		got := make([]*events.Message, n)
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() { got[i], errs[i] = d.messageAt(ctx, conversation, base+int64(i)) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		got := make([]*events.Message, min(window, limit-len(out)))
+		err := concurrently(len(got), func(i int) (err error) {
+			got[i], err = d.messageAt(ctx, conversation, base+int64(i))
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 		for _, m := range got {
@@ -117,6 +114,18 @@ func (d *mongoDirectory) messagesByID(ctx context.Context, conversation string, 
 		}
 	}
 	return out, nil
+}
+
+// concurrently runs fn(0), ..., fn(n-1) at once and joins their errors;
+// callers keep n at lookupWindow or below.
+func concurrently(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // messageAt returns the message with seq, or nil.
@@ -154,10 +163,9 @@ func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, guess
 	return doc.Seq, nil
 }
 
-// lastSeqByID finds the newest seq by galloping up from guess and then
-// bisecting, with lookups by _id; seqs being gapless makes "seq k exists"
-// true exactly for k <= last. missing, when > 0, is a seq known not to
-// exist. An up-to-date device's guess costs one lookup.
+// lastSeqByID finds the newest seq with events.SearchLastSeq and lookups
+// by _id, starting from the caller's guess; missing, when > 0, is a seq
+// known not to exist. An up-to-date device's guess costs one lookup.
 func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, guess, missing int64) (int64, error) {
 	has := func(seq int64) (bool, error) {
 		err := d.messages.FindOne(ctx, bson.D{{Key: "_id", Value: messageID(conversation, seq)}},
@@ -170,11 +178,8 @@ func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, g
 		}
 		return true, nil
 	}
-	lo, hi := int64(0), int64(-1) // lo exists (0: before the first), hi does not (-1: unknown)
-	if missing > 0 {
-		hi = missing
-	}
-	if guess > 0 && (hi < 0 || guess < hi) {
+	lo, hi := int64(0), missing
+	if guess > 0 && (hi <= 0 || guess < hi) {
 		ok, err := has(guess)
 		if err != nil {
 			return 0, err
@@ -185,66 +190,39 @@ func (d *mongoDirectory) lastSeqByID(ctx context.Context, conversation string, g
 			hi = guess
 		}
 	}
-	for step := int64(1); hi < 0; step *= 2 {
-		ok, err := has(lo + step)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo += step
-		} else {
-			hi = lo + step
-		}
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		ok, err := has(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
+	return events.SearchLastSeq(lo, hi, has)
 }
 
 // Cursors reads each member's cursor by _id (conversation/user), lookupWindow
 // at a time: on FerretDB a lookup by _id is the one read that uses an
 // index, and on MongoDB it is as cheap as any.
 func (d *mongoDirectory) Cursors(ctx context.Context, conversation string, members []string) ([]events.Cursor, error) {
-	got := make([]*events.Cursor, len(members))
-	errs := make([]error, len(members))
-	sem := make(chan struct{}, lookupWindow)
-	var wg sync.WaitGroup
-	for i, user := range members {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+	var out []events.Cursor
+	for start := 0; start < len(members); start += lookupWindow {
+		batch := members[start:min(start+lookupWindow, len(members))]
+		got := make([]*events.Cursor, len(batch))
+		err := concurrently(len(batch), func(i int) error {
 			var doc struct {
 				Delivered int64 `bson:"delivered"`
 				Read      int64 `bson:"read"`
 			}
-			err := d.cursors.FindOne(ctx, bson.D{{Key: "_id", Value: conversation + "/" + user}}).Decode(&doc)
+			err := d.cursors.FindOne(ctx, bson.D{{Key: "_id", Value: conversation + "/" + batch[i]}}).Decode(&doc)
 			switch {
 			case errors.Is(err, mongo.ErrNoDocuments):
+				return nil
 			case err != nil:
-				errs[i] = fmt.Errorf("route: read cursor: %w", err)
-			default:
-				got[i] = &events.Cursor{User: user, Delivered: doc.Delivered, Read: doc.Read}
+				return fmt.Errorf("route: read cursor: %w", err)
 			}
+			got[i] = &events.Cursor{User: batch[i], Delivered: doc.Delivered, Read: doc.Read}
+			return nil
 		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	var out []events.Cursor
-	for _, c := range got {
-		if c != nil {
-			out = append(out, *c)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range got {
+			if c != nil {
+				out = append(out, *c)
+			}
 		}
 	}
 	return out, nil

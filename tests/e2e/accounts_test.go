@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/agentchat/agentchat/sdk/e2ee"
 )
 
@@ -57,14 +55,7 @@ func TestAccountsFunction(t *testing.T) {
 
 	t.Run("expired token", func(t *testing.T) {
 		kid, signKey := e.p.SigningKey()
-		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
-			"sub": sess.UserID, "did": sess.DeviceID, "aud": "agentchat", "iss": "agentchat-accounts",
-			"iat": time.Now().Add(-time.Hour).Unix(), "exp": time.Now().Add(-time.Minute).Unix()})
-		tok.Header["kid"] = kid
-		expired, err := tok.SignedString(signKey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		expired := mintToken(t, signKey, kid, sess.UserID, sess.DeviceID, time.Now().Add(-time.Minute), "agentchat")
 		resp := api.do("GET", "/v1/devices", expired, nil)
 		if h := resp.Header.Get("WWW-Authenticate"); !strings.Contains(h, "invalid_token") {
 			t.Errorf("WWW-Authenticate %q, want invalid_token", h)

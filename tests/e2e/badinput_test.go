@@ -38,15 +38,7 @@ func TestBadInputIsRefusedAndNothingStored(t *testing.T) {
 	}
 	kid, key := e.p.SigningKey()
 	mint := func(key ed25519.PrivateKey, kid string, exp time.Time, aud string) string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
-			"sub": alice.id, "did": alice.sess.DeviceID(), "aud": aud, "iss": "agentchat-accounts",
-			"iat": time.Now().Add(-time.Hour).Unix(), "exp": exp.Unix()})
-		tok.Header["kid"] = kid
-		s, err := tok.SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return mintToken(t, key, kid, alice.id, alice.sess.DeviceID(), exp, aud)
 	}
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 
@@ -163,6 +155,21 @@ func TestBadInputIsRefusedAndNothingStored(t *testing.T) {
 	if n := e.countMessages(t); n != 1 {
 		t.Errorf("%d messages stored, want only the good one: bad input reached MongoDB", n)
 	}
+}
+
+// mintToken signs an access token the way accounts does (EdDSA, kid,
+// issuer agentchat-accounts), with the claims a test wants to get wrong.
+func mintToken(t *testing.T, key ed25519.PrivateKey, kid, user, device string, exp time.Time, aud string) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+		"sub": user, "did": device, "aud": aud, "iss": "agentchat-accounts",
+		"iat": time.Now().Add(-time.Hour).Unix(), "exp": exp.Unix()})
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func dialRaw(url, token string) (*websocket.Conn, *http.Response, error) {
