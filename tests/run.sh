@@ -347,6 +347,15 @@ unit_module() {
 		sed 's/^/    /' "$WORK/vet.log"
 		failed "go vet ($label)"
 	fi
+	# gofmt, for this module's own files (not a nested module's).
+	local unformatted
+	unformatted=$(gofmt -l $(go list -e -f '{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}} {{end}}{{range .TestGoFiles}}{{$d}}/{{.}} {{end}}{{range .XTestGoFiles}}{{$d}}/{{.}} {{end}}' ./...) 2>&1 || true)
+	if [[ -z $unformatted ]]; then
+		echo "ok    gofmt ($label)"
+	else
+		sed 's/^/    not gofmt-formatted: /' <<<"$unformatted"
+		failed "gofmt ($label)"
+	fi
 	say "module $label: go test"
 	modpath=$(go list -m)
 	# The end-to-end tests run once, in the e2e step.
