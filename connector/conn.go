@@ -27,6 +27,7 @@ type conn struct {
 	ws     *websocket.Conn
 	dev    events.DeviceRef
 	serial uint64 // distinguishes sockets of the same device in dedupe keys
+	stamp  uint64 // orders sockets of the same device: fixed before the upgrade (Presence)
 	q      outQueue
 
 	// Reader-only state.

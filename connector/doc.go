@@ -8,6 +8,17 @@
 // the HTTP, Redis and JWKS implementations in files of their own, so the core
 // (conn.go, inbound.go, outbound.go) can be read and tested on its own.
 //
+// One socket per device, the newest: each socket gets a stamp before its
+// upgrade is answered (Presence.Admit: Redis's clock in microseconds, above
+// the stamp in the device's presence record), and of two sockets of one
+// device the one with the higher stamp wins, whatever order their accepts
+// run in. Here, accept closes the lower one with 4009 (the socket already
+// held, or the one arriving late); across connectors, the presence record
+// carries the stamp and Claim never lets an older socket overwrite a newer
+// one's record, so the older socket is closed (4009) at its claim or at its
+// connector's next heartbeat (Refresh). The Server.upgraded hook lets
+// tests hold a socket between upgrade and accept to force the interleaving.
+//
 // Concurrency: every goroutine starts through the server's tracker and stops
 // through one path (conn.shutdown, Server.Drain / Server.Close). Each socket
 // has one reader goroutine, one writer goroutine and a bounded outbound

@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/agentchat/agentchat/internal/testenv"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
@@ -35,16 +36,10 @@ import (
 
 // testRedis connects to the test Redis (AGENTCHAT_TEST_REDIS_URL) and
 // returns a client and a key prefix no other test uses. Without the
-// variable the test is skipped, unless CI=true.
+// variable the test ends through testenv.Missing (a failure under CI=true).
 func testRedis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	url := os.Getenv("AGENTCHAT_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("AGENTCHAT_TEST_REDIS_URL is not set (CI=true)")
-		}
-		t.Skip("AGENTCHAT_TEST_REDIS_URL is not set; skipping a test that needs Redis")
-	}
+	url := testenv.Env(t, testenv.EnvRedisURL)
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatalf("AGENTCHAT_TEST_REDIS_URL: %v", err)
@@ -221,6 +216,13 @@ func startConnector(t testing.TB, tweak func(*Config)) *env {
 
 func startConnectorOn(t testing.TB, rdb redis.UniversalClient, prefix string, is *issuer, sk *sink, tweak func(*Config)) *env {
 	t.Helper()
+	return startConnectorWith(t, rdb, prefix, is, sk, tweak, nil)
+}
+
+// startConnectorWith is startConnectorOn with prep run on the server
+// before it serves (to set test hooks).
+func startConnectorWith(t testing.TB, rdb redis.UniversalClient, prefix string, is *issuer, sk *sink, tweak func(*Config), prep func(*Server)) *env {
+	t.Helper()
 	cfg := Config{ConnectorID: "c-" + randomHex(4), RedisPrefix: prefix, Sink: sk.srv.URL,
 		JWKSURL: is.srv.URL, ReconnectSpread: 500 * time.Millisecond}
 	if tweak != nil {
@@ -244,6 +246,9 @@ func startConnectorOn(t testing.TB, rdb redis.UniversalClient, prefix string, is
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if prep != nil {
+		prep(srv)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

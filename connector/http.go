@@ -68,12 +68,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A token stays valid after its device is revoked; accounts marks the
-	// device for the token's lifetime. If Redis cannot say, let it in:
-	// every function checks the device again.
+	// device for the token's lifetime. The same round trip stamps the
+	// socket: the stamp is fixed before the upgrade is answered.
 	dev := events.DeviceRef{User: id.User, Device: id.Device}
-	if revoked, err := s.deps.Presence.Revoked(r.Context(), dev); err != nil {
-		s.log.Warn("connector: revocation check failed", "err", err)
-	} else if revoked {
+	adm := s.admit(r.Context(), dev)
+	if adm.Revoked {
 		s.m.authFailures.WithLabelValues("revoked").Inc()
 		s.log.Info("connector: upgrade refused", "reason", "revoked", "user", id.User, "device", id.Device)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="agentchat", error="invalid_token"`)
@@ -84,7 +83,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.accept(ws, id)
+	if s.upgraded != nil {
+		s.upgraded(dev, adm.Stamp)
+	}
+	s.accept(ws, id, adm.Stamp)
 }
 
 func authReason(err error) string {

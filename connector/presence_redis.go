@@ -13,6 +13,12 @@ import (
 )
 
 var (
+	//go:embed presence_admit.lua
+	admitLua    string
+	admitScript = redis.NewScript(admitLua)
+	//go:embed presence_claim.lua
+	claimLua    string
+	claimScript = redis.NewScript(claimLua)
 	//go:embed presence_refresh.lua
 	refreshLua    string
 	refreshScript = redis.NewScript(refreshLua)
@@ -21,9 +27,13 @@ var (
 	releaseScript = redis.NewScript(releaseLua)
 )
 
-// RedisPresence keeps presence keys (events.PresenceKey → connector id) in
-// Redis. Claim is a plain SET with a TTL (newest connection wins); Refresh and
-// Release are Lua scripts, so each compare-and-act is atomic on the server.
+// RedisPresence keeps presence records (events.PresenceKey →
+// events.FormatPresence(connector id, stamp)) in Redis. Every
+// compare-and-act is a Lua script, atomic on the server; stamps come from
+// Redis's clock (TIME), one clock for every connector. Each script touches
+// only the device's presence key, so on Redis Cluster it runs on the
+// device's shard. Redis and miniredis (the dev runner's) both run them:
+// presence_suite_test.go checks both.
 type RedisPresence struct {
 	Client      redis.UniversalClient
 	Prefix      string
@@ -42,19 +52,36 @@ func (p *RedisPresence) key(d events.DeviceRef) string {
 	return events.PresenceKey(p.Prefix, d.User, d.Device)
 }
 
-// Claim sets dev's key to this connector with the TTL.
-func (p *RedisPresence) Claim(ctx context.Context, dev events.DeviceRef) error {
-	if err := p.Client.Set(ctx, p.key(dev), p.ConnectorID, p.TTL).Err(); err != nil {
-		return fmt.Errorf("connector: presence: claim: %w", err)
+func (p *RedisPresence) ttl() string { return strconv.Itoa(int(p.TTL / time.Second)) }
+
+// Admit pipelines the revocation mark's EXISTS and the stamp script: one
+// round trip (two keys that may sit on different shards of a cluster).
+func (p *RedisPresence) Admit(ctx context.Context, dev events.DeviceRef) (Admission, error) {
+	var (
+		revoked *redis.IntCmd
+		stamp   *redis.Cmd
+	)
+	err := pipelineScript(ctx, p.Client, admitScript, func(pipe redis.Pipeliner) {
+		revoked = pipe.Exists(ctx, events.RevokedKey(p.Prefix, dev.User, dev.Device))
+		stamp = admitScript.EvalSha(ctx, pipe, []string{p.key(dev)})
+	})
+	if err != nil {
+		return Admission{}, fmt.Errorf("connector: presence: admit: %w", err)
 	}
-	return nil
+	n, err := stamp.Uint64()
+	if err != nil || n == 0 {
+		return Admission{}, fmt.Errorf("connector: presence: admit: stamp %v: %v", stamp.Val(), err)
+	}
+	return Admission{Revoked: revoked.Val() == 1, Stamp: n}, nil
 }
 
-// Revoked looks up dev's revocation mark.
-func (p *RedisPresence) Revoked(ctx context.Context, dev events.DeviceRef) (bool, error) {
-	n, err := p.Client.Exists(ctx, events.RevokedKey(p.Prefix, dev.User, dev.Device)).Result()
+// Claim runs the claim script: the record becomes this socket's unless a
+// newer socket's is there.
+func (p *RedisPresence) Claim(ctx context.Context, dev events.DeviceRef, stamp uint64) (bool, error) {
+	n, err := claimScript.Run(ctx, p.Client, []string{p.key(dev)},
+		events.FormatPresence(p.ConnectorID, stamp), strconv.FormatUint(stamp, 10), p.ttl()).Int64()
 	if err != nil {
-		return false, fmt.Errorf("connector: presence: revoked: %w", err)
+		return false, fmt.Errorf("connector: presence: claim: %w", err)
 	}
 	return n == 1, nil
 }
@@ -62,24 +89,28 @@ func (p *RedisPresence) Revoked(ctx context.Context, dev events.DeviceRef) (bool
 // refreshBatch bounds one pipeline: 19,000 sockets make 38 round trips.
 const refreshBatch = 500
 
-// Refresh runs the refresh script for every device, pipelined in batches.
-func (p *RedisPresence) Refresh(ctx context.Context, devs []events.DeviceRef) ([]events.DeviceRef, error) {
-	var lost []events.DeviceRef
-	ttl := strconv.Itoa(int(p.TTL / time.Second))
-	for start := 0; start < len(devs); start += refreshBatch {
-		batch := devs[start:min(start+refreshBatch, len(devs))]
-		results, err := p.refreshPipeline(ctx, batch, ttl)
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// The script cache is empty (Redis restarted or flushed): load it once, redo the batch.
-			if err = refreshScript.Load(ctx, p.Client).Err(); err == nil {
-				results, err = p.refreshPipeline(ctx, batch, ttl)
+// Refresh runs the refresh script for every socket, pipelined in batches.
+func (p *RedisPresence) Refresh(ctx context.Context, held []Held) ([]Held, error) {
+	var lost []Held
+	ttl := p.ttl()
+	for start := 0; start < len(held); start += refreshBatch {
+		batch := held[start:min(start+refreshBatch, len(held))]
+		cmds := make([]*redis.Cmd, len(batch))
+		err := pipelineScript(ctx, p.Client, refreshScript, func(pipe redis.Pipeliner) {
+			for i, h := range batch {
+				cmds[i] = refreshScript.EvalSha(ctx, pipe, []string{p.key(h.Dev)},
+					events.FormatPresence(p.ConnectorID, h.Stamp), strconv.FormatUint(h.Stamp, 10), ttl)
 			}
-		}
+		})
 		if err != nil {
 			return lost, fmt.Errorf("connector: presence: refresh: %w", err)
 		}
-		for i, r := range results {
-			if r == 0 {
+		for i, c := range cmds {
+			n, err := c.Int64()
+			if err != nil {
+				return lost, fmt.Errorf("connector: presence: refresh: %w", err)
+			}
+			if n == 0 {
 				lost = append(lost, batch[i])
 			}
 		}
@@ -87,29 +118,28 @@ func (p *RedisPresence) Refresh(ctx context.Context, devs []events.DeviceRef) ([
 	return lost, nil
 }
 
-func (p *RedisPresence) refreshPipeline(ctx context.Context, batch []events.DeviceRef, ttl string) ([]int64, error) {
-	pipe := p.Client.Pipeline()
-	cmds := make([]*redis.Cmd, len(batch))
-	for i, d := range batch {
-		cmds[i] = refreshScript.EvalSha(ctx, pipe, []string{p.key(d)}, p.ConnectorID, ttl)
+// pipelineScript runs the commands fill queues (EVALSHA of script among
+// them) in one pipeline. If Redis's script cache is empty (it restarted or
+// was flushed), it loads script once and runs the pipeline again.
+func pipelineScript(ctx context.Context, c redis.UniversalClient, script *redis.Script, fill func(redis.Pipeliner)) error {
+	run := func() error {
+		pipe := c.Pipeline()
+		fill(pipe)
+		_, err := pipe.Exec(ctx)
+		return err
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	out := make([]int64, len(cmds))
-	for i, c := range cmds {
-		n, err := c.Int64()
-		if err != nil {
-			return nil, err
+	err := run()
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = script.Load(ctx, c).Err(); err == nil {
+			err = run()
 		}
-		out[i] = n
 	}
-	return out, nil
+	return err
 }
 
-// Release deletes dev's key if it still names this connector.
-func (p *RedisPresence) Release(ctx context.Context, dev events.DeviceRef) error {
-	if err := releaseScript.Run(ctx, p.Client, []string{p.key(dev)}, p.ConnectorID).Err(); err != nil {
+// Release deletes dev's record if it is still this socket's.
+func (p *RedisPresence) Release(ctx context.Context, dev events.DeviceRef, stamp uint64) error {
+	if err := releaseScript.Run(ctx, p.Client, []string{p.key(dev)}, events.FormatPresence(p.ConnectorID, stamp)).Err(); err != nil {
 		return fmt.Errorf("connector: presence: release: %w", err)
 	}
 	return nil

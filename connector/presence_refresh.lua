@@ -1,15 +1,20 @@
--- Heartbeat for one device this connector holds.
--- KEYS[1] = presence key, ARGV[1] = this connector's id, ARGV[2] = TTL seconds.
--- Still ours: extend the TTL. Gone (expired, or Redis restarted empty): claim
--- it again, the socket is still here. Another connector's: leave it alone and
--- return 0, so this connector closes its stale socket (4009).
+-- Heartbeat for one socket this connector holds. KEYS[1] = presence key,
+-- ARGV[1] = the socket's record ("<connector id>|<stamp>"), ARGV[2] = its
+-- stamp, ARGV[3] = TTL seconds.
+-- Still this socket's: extend the TTL. Gone (expired, or Redis restarted
+-- empty) or an older socket's: take it, the socket is still here. A newer
+-- socket's, or another socket's with the same stamp (it claimed last): leave
+-- it and return 0, so this connector closes its stale socket (4009).
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
   return 1
 end
-if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
+if v then
+  local s = tonumber(string.match(v, '|(%d+)$') or '0')
+  if s >= tonumber(ARGV[2]) then
+    return 0
+  end
 end
-return 0
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1

@@ -34,6 +34,12 @@ type Server struct {
 	cancel   context.CancelFunc
 	serial   atomic.Uint64
 	dedupe   *recent
+	// lastStamp is the highest socket stamp seen here: stamps made here
+	// (when the presence store cannot be asked) continue above it.
+	lastStamp atomic.Uint64
+	// upgraded, if set (tests only), runs between a socket's upgrade and
+	// its accept: tests hold sockets there to force an interleaving.
+	upgraded func(dev events.DeviceRef, stamp uint64)
 
 	ready     atomic.Bool // subscribed to deliveries at least once
 	draining  atomic.Bool
@@ -123,18 +129,67 @@ func (s *Server) Connections() int {
 	return len(s.all)
 }
 
-// accept registers an upgraded socket and starts its goroutines. The same
-// device connected here already: that older socket is closed with 4009.
-func (s *Server) accept(ws *websocket.Conn, id Identity) {
+// admit asks the presence store, before the upgrade is answered, whether
+// dev is revoked and for the socket's stamp. If the store cannot say, the
+// device is let in (every function checks it again) with a stamp made here.
+func (s *Server) admit(ctx context.Context, dev events.DeviceRef) Admission {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	a, err := s.deps.Presence.Admit(ctx, dev)
+	if err != nil {
+		s.m.presenceErrors.Inc()
+		s.log.Warn("connector: revocation check and stamp failed; stamping locally", "err", err)
+		return Admission{Stamp: s.localStamp()}
+	}
+	s.seenStamp(a.Stamp)
+	return a
+}
+
+// localStamp is a stamp made on this connector's clock: microseconds, above
+// every stamp seen here, so still newer than this connector's earlier
+// sockets. Across connectors it is only as good as the clocks agree.
+func (s *Server) localStamp() uint64 {
+	for {
+		last := s.lastStamp.Load()
+		next := max(uint64(time.Now().UnixMicro()), last+1)
+		if s.lastStamp.CompareAndSwap(last, next) {
+			return next
+		}
+	}
+}
+
+func (s *Server) seenStamp(v uint64) {
+	for {
+		last := s.lastStamp.Load()
+		if v <= last || s.lastStamp.CompareAndSwap(last, v) {
+			return
+		}
+	}
+}
+
+// accept registers an upgraded socket and starts its goroutines. Of two
+// sockets of one device, the one with the higher stamp (upgraded later)
+// wins, whichever accept runs first: an older socket held here is closed
+// with 4009, and so is this one if the socket held here is newer, or if
+// the presence store names a newer socket on another connector.
+func (s *Server) accept(ws *websocket.Conn, id Identity, stamp uint64) {
 	c := newConn(s, ws, id, s.serial.Add(1))
+	c.stamp = stamp
 	s.mu.Lock()
 	if s.draining.Load() {
 		s.mu.Unlock()
-		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseServiceRestart, "connector draining"), time.Now().Add(time.Second))
-		ws.Close()
+		refuse(ws, protocol.CloseServiceRestart, "connector draining")
 		return
 	}
 	old := s.byDevice[c.dev]
+	if old != nil && old.stamp > c.stamp {
+		// Upgraded before the socket that holds the device: this one is
+		// the old one. It never claimed, so there is nothing to release.
+		s.mu.Unlock()
+		s.m.closes.WithLabelValues(fmt.Sprint(protocol.CloseReplaced)).Inc()
+		refuse(ws, protocol.CloseReplaced, "device connected again")
+		return
+	}
 	s.byDevice[c.dev] = c
 	s.all[c] = struct{}{}
 	s.mu.Unlock()
@@ -144,10 +199,13 @@ func (s *Server) accept(ws *websocket.Conn, id Identity) {
 	}
 
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
-	if err := s.deps.Presence.Claim(ctx, c.dev); err != nil {
+	if held, err := s.deps.Presence.Claim(ctx, c.dev, c.stamp); err != nil {
 		// The heartbeat claims it again within one interval.
 		s.m.presenceErrors.Inc()
 		s.log.Warn("connector: presence claim failed", "user", c.dev.User, "device", c.dev.Device, "err", err)
+	} else if !held {
+		// A newer socket of the device holds it on another connector.
+		c.shutdown(protocol.CloseReplaced, "device connected elsewhere", false)
 	}
 	cancel()
 
@@ -170,8 +228,14 @@ func (s *Server) accept(ws *websocket.Conn, id Identity) {
 	}
 }
 
-// release forgets a closed socket and, if it was the device's current one,
-// releases the device's presence.
+// refuse closes a socket that is not taken after all.
+func refuse(ws *websocket.Conn, code int, text string) {
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	ws.Close()
+}
+
+// release forgets a closed socket and releases its presence record, if the
+// record is still this socket's.
 func (s *Server) release(c *conn) {
 	if c.expiry != nil {
 		c.expiry.Stop()
@@ -198,21 +262,13 @@ func (s *Server) release(c *conn) {
 		code = websocket.CloseAbnormalClosure
 	}
 	s.m.closes.WithLabelValues(fmt.Sprint(code)).Inc()
-	if !mine {
-		return
-	}
+	// Also when a newer socket replaced this one: its claim may have landed
+	// after the newer one's release (Release removes only its own record).
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := s.deps.Presence.Release(ctx, c.dev); err != nil {
+	if err := s.deps.Presence.Release(ctx, c.dev, c.stamp); err != nil {
 		s.m.presenceErrors.Inc()
 		s.log.Warn("connector: presence release failed", "user", c.dev.User, "device", c.dev.Device, "err", err)
-	}
-	// A new socket of the same device may have claimed between the
-	// registry update and the release: claim again for it.
-	if s.lookup(c.dev) != nil {
-		if err := s.deps.Presence.Claim(ctx, c.dev); err != nil {
-			s.m.presenceErrors.Inc()
-		}
 	}
 }
 
@@ -234,9 +290,7 @@ func (s *Server) conns() []*conn {
 	return out
 }
 
-// runHeartbeat refreshes presence for every held device every
-// PresenceTTLSeconds/3 and closes sockets whose device is now held by
-// another connector (4009).
+// runHeartbeat refreshes presence every PresenceTTLSeconds/3.
 func (s *Server) runHeartbeat() {
 	t := time.NewTicker(s.heartbeatEvery())
 	defer t.Stop()
@@ -246,26 +300,33 @@ func (s *Server) runHeartbeat() {
 			return
 		case <-t.C:
 		}
-		s.mu.RLock()
-		devs := make([]events.DeviceRef, 0, len(s.byDevice))
-		for d := range s.byDevice {
-			devs = append(devs, d)
-		}
-		s.mu.RUnlock()
-		if len(devs) == 0 {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, s.heartbeatEvery())
-		lost, err := s.deps.Presence.Refresh(ctx, devs)
-		cancel()
-		if err != nil {
-			s.m.presenceErrors.Inc()
-			s.log.Warn("connector: presence heartbeat failed", "devices", len(devs), "err", err)
-		}
-		for _, d := range lost {
-			if c := s.lookup(d); c != nil {
-				c.shutdown(protocol.CloseReplaced, "device connected elsewhere", true)
-			}
+		s.refreshPresence()
+	}
+}
+
+// refreshPresence refreshes the record of every socket that holds its
+// device here and closes those a newer socket elsewhere has replaced (4009).
+func (s *Server) refreshPresence() {
+	s.mu.RLock()
+	held := make([]Held, 0, len(s.byDevice))
+	for d, c := range s.byDevice {
+		held = append(held, Held{Dev: d, Stamp: c.stamp})
+	}
+	s.mu.RUnlock()
+	if len(held) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.heartbeatEvery())
+	lost, err := s.deps.Presence.Refresh(ctx, held)
+	cancel()
+	if err != nil {
+		s.m.presenceErrors.Inc()
+		s.log.Warn("connector: presence heartbeat failed", "devices", len(held), "err", err)
+	}
+	for _, h := range lost {
+		// Not a socket that replaced the refreshed one meanwhile.
+		if c := s.lookup(h.Dev); c != nil && c.stamp == h.Stamp {
+			c.shutdown(protocol.CloseReplaced, "device connected elsewhere", true)
 		}
 	}
 }

@@ -33,7 +33,8 @@ func openRedis(ctx context.Context, url, prefix string) (*redisHub, error) {
 	return h, nil
 }
 
-// Locate reads every device's presence key with one MGET. (MGET needs
+// Locate reads every device's presence record with one MGET and keeps the
+// connector it names (events.ParsePresence). (MGET needs
 // all keys in one slot on Redis Cluster: use a single Redis, or Sentinel.)
 func (h *redisHub) Locate(ctx context.Context, devices []events.DeviceRef) (map[string][]events.DeviceRef, error) {
 	keys := make([]string, len(devices))
@@ -46,7 +47,8 @@ func (h *redisHub) Locate(ctx context.Context, devices []events.DeviceRef) (map[
 	}
 	where := make(map[string][]events.DeviceRef)
 	for i, v := range vals {
-		if connector, ok := v.(string); ok && connector != "" {
+		record, _ := v.(string)
+		if connector, _ := events.ParsePresence(record); connector != "" {
 			where[connector] = append(where[connector], devices[i])
 		}
 	}
