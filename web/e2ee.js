@@ -57,6 +57,25 @@ const importPublic = (raw) => subtle.importKey("raw", raw, { name: "X25519" }, t
 const ecdh = async (priv, pubRaw) =>
   new Uint8Array(await subtle.deriveBits({ name: "X25519", public: await importPublic(pubRaw) }, priv, 256));
 
+// validatePublicKey throws unless raw is a key sdk/e2ee's ValidatePublicKey
+// accepts (docs/e2ee.md, "Key management"): 32 bytes, canonical (bit 255
+// clear, u < p) and not of low order (u mod p is none of 0, 1, the two
+// points of order 8, p-1, read with bit 255 ignored or counted). Sealing for
+// a low-order key would give anyone the message key.
+const P = (1n << 255n) - 19n;
+const LOW_ORDER = [0n, 1n,
+  325606250916557431795983626356110631294008115727848805560023387167927233504n,
+  39382357235489614581723060781553021112529911719440698176882885853963445705823n, P - 1n];
+export function validatePublicKey(raw) {
+  const b = new Uint8Array(raw);
+  if (b.length !== 32) throw new Error("public key must be 32 bytes");
+  let full = 0n;
+  for (let i = 31; i >= 0; i--) full = (full << 8n) | BigInt(b[i]);
+  const masked = full & ((1n << 255n) - 1n);
+  if (LOW_ORDER.includes(masked % P) || LOW_ORDER.includes(full % P)) throw new Error("low-order public key");
+  if (full !== masked || masked >= P) throw new Error("non-canonical public key encoding");
+}
+
 // generateIdentity makes a device key pair: {privateKey, publicRaw}. The
 // private key is not extractable: kept as a CryptoKey (IndexedDB stores it
 // as is), no script can read its bytes, only use it.
@@ -99,7 +118,12 @@ export async function openBytes(env, ad, device, priv, pubRaw) {
 // random, for test vectors only, fixes the message key, the nonces and the
 // ephemeral keys ({mk, nonce, ephemerals: [{priv, pubRaw, nonce}]});
 // without it everything is fresh from the browser's CSPRNG.
+// Every recipient's key must pass validatePublicKey, else it throws before
+// sealing anything.
 export async function sealBytes(content, ad, recipients, random) {
+  for (const r of recipients) {
+    try { validatePublicKey(r.publicKey); } catch (err) { throw new Error(`recipient ${r.device}: ${err.message}`); }
+  }
   const mk = random?.mk ?? crypto.getRandomValues(new Uint8Array(32));
   const nonce = random?.nonce ?? crypto.getRandomValues(new Uint8Array(12));
   const commit = await hkdf(mk, new Uint8Array(), "agentchat/e2ee/v1/commit");

@@ -17,6 +17,9 @@ type Problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// Code, an extension member, tells apart refusals a client may act on
+	// within one type (e.g. "low_order_key"); most problems have none.
+	Code string `json:"code,omitempty"`
 
 	retryAfter time.Duration // sets Retry-After (429, 503)
 	authError  string        // sets WWW-Authenticate's error (401)

@@ -2,12 +2,14 @@ package function
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
 )
 
 var (
@@ -45,20 +47,36 @@ func checkName(field, s, def string) (string, error) {
 }
 
 // checkPublicKey requires base64 (standard alphabet) of a 32-byte X25519
-// public key and returns it in canonical padded form.
+// public key that e2ee.ValidatePublicKey accepts (no low-order point, no
+// non-canonical encoding: a member with such a key could stop a whole
+// conversation, since no client seals for it and persist refuses envelopes
+// that skip a device) and returns it in canonical padded form.
 func checkPublicKey(field, s string) (string, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		b, err = base64.RawStdEncoding.DecodeString(s)
 	}
-	if err != nil || len(b) != 32 {
+	if err != nil || len(b) != e2ee.KeySize {
 		return "", invalid(field, "must be base64 (standard alphabet) of a 32-byte X25519 public key")
 	}
-	if subtle.ConstantTimeCompare(b, make([]byte, 32)) == 1 {
-		return "", invalid(field, "must not be all zeros")
+	switch err := e2ee.ValidatePublicKey(b); {
+	case errors.Is(err, e2ee.ErrLowOrderKey):
+		p := invalid(field, "is a low-order X25519 point (anything sealed for it could be read by anyone); generate a new key pair")
+		p.Code = codeLowOrderKey
+		return "", p
+	case err != nil:
+		p := invalid(field, "is not the canonical encoding of an X25519 public key (bit 255 set or u >= 2^255-19)")
+		p.Code = codeNonCanonicalKey
+		return "", p
 	}
 	return base64.StdEncoding.EncodeToString(b), nil
 }
+
+// Problem codes of a refused public key.
+const (
+	codeLowOrderKey     = "low_order_key"
+	codeNonCanonicalKey = "non_canonical_key"
+)
 
 // newID is prefix + 24 random hex characters, within the ValidID charset.
 func newID(prefix string) string {

@@ -30,7 +30,8 @@ var (
 	ErrTooLarge = errors.New("e2ee: content too large")
 
 	// ErrRecipients means Seal was given no recipients, too many, a bad or
-	// repeated device id, or a missing or unusable public key.
+	// repeated device id, or a missing public key or one ValidatePublicKey
+	// refuses (the error then wraps ValidatePublicKey's too).
 	ErrRecipients = errors.New("e2ee: bad recipients")
 
 	// ErrAssociatedData means a field of the associated data is empty; Seal

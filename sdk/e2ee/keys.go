@@ -59,31 +59,15 @@ func (p *PrivateKey) PublicKey() *ecdh.PublicKey { return p.k.PublicKey() }
 // standard base64).
 func (p *PrivateKey) PublicKeyBytes() []byte { return p.k.PublicKey().Bytes() }
 
-// ParsePublicKey checks and loads a 32-byte X25519 public key. It refuses
-// low-order points, whose shared secret with any key is all zeros: such a key
-// in the directory would make every message "encrypted" to a known key.
+// ParsePublicKey checks and loads a 32-byte X25519 public key: it refuses
+// what ValidatePublicKey refuses.
 func ParsePublicKey(b []byte) (*ecdh.PublicKey, error) {
-	pub, err := ecdh.X25519().NewPublicKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: public key must be %d bytes", ErrKey, KeySize)
-	}
-	if err := checkPublicKey(pub); err != nil {
+	if err := ValidatePublicKey(b); err != nil {
 		return nil, err
 	}
+	pub, err := ecdh.X25519().NewPublicKey(b)
+	if err != nil { // not reached: ValidatePublicKey checked the length
+		return nil, fmt.Errorf("%w: public key must be %d bytes", ErrKey, KeySize)
+	}
 	return pub, nil
-}
-
-// probe is a fixed private key used only to test public keys: X25519 with a
-// clamped scalar (a multiple of the cofactor 8) gives all zeros, which
-// crypto/ecdh reports as an error, exactly when the point has small order.
-var probe, _ = ecdh.X25519().NewPrivateKey([]byte("agentchat/e2ee/v1 low-order test"))
-
-func checkPublicKey(pub *ecdh.PublicKey) error {
-	if pub == nil || pub.Curve() != ecdh.X25519() {
-		return fmt.Errorf("%w: not an X25519 public key", ErrKey)
-	}
-	if _, err := probe.ECDH(pub); err != nil {
-		return fmt.Errorf("%w: low-order public key", ErrKey)
-	}
-	return nil
 }

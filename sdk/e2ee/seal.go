@@ -105,7 +105,8 @@ func wrapKey(shared, ephPub, recipientPub []byte) []byte {
 }
 
 // checkRecipients refuses what would make an envelope Validate rejects, or
-// one nobody could open.
+// one nobody could open, or one sealed for a key ValidatePublicKey refuses
+// (a low-order key would hand the message key to anyone).
 func checkRecipients(rs []Recipient) error {
 	switch {
 	case len(rs) == 0:
@@ -122,6 +123,9 @@ func checkRecipients(rs []Recipient) error {
 			return fmt.Errorf("%w: [%d]: device %q twice", ErrRecipients, i, rc.Device)
 		case rc.PublicKey == nil || rc.PublicKey.Curve() != ecdh.X25519():
 			return fmt.Errorf("%w: [%d]: device %q: not an X25519 public key", ErrRecipients, i, rc.Device)
+		}
+		if err := ValidatePublicKey(rc.PublicKey.Bytes()); err != nil {
+			return fmt.Errorf("%w: [%d]: device %q: %w", ErrRecipients, i, rc.Device, err)
 		}
 		seen[rc.Device] = true
 	}

@@ -197,24 +197,6 @@ func TestKeysRoundtrip(t *testing.T) {
 	}
 }
 
-func TestParsePublicKeyRefusesLowOrder(t *testing.T) {
-	// The small-order points of Curve25519 (and their non-canonical
-	// encodings), as listed in the libsodium blocklist.
-	for _, h := range []string{
-		"0000000000000000000000000000000000000000000000000000000000000000",
-		"0100000000000000000000000000000000000000000000000000000000000000",
-		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-		"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
-		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-	} {
-		if _, err := ParsePublicKey(mustHex(t, h)); !errors.Is(err, ErrKey) {
-			t.Errorf("ParsePublicKey(%s) = %v, want ErrKey", h, err)
-		}
-	}
-}
-
 func TestPartialAD(t *testing.T) {
 	got := PartialAD("conv-1", "dev-agent", 42, 3)
 	want := AssociatedData{Conversation: "conv-1", SenderDevice: "dev-agent", ClientMessageID: "partial/42/3"}

@@ -1,10 +1,13 @@
 // Checks vectors.json with the browser client's own envelope code
 // (web/e2ee.js: WebCrypto only): it opens every vector as every recipient,
 // and re-seals it from the vector's random bytes and expects the envelope
-// byte for byte. Run: node webcrypto_check.mjs vectors.json
+// byte for byte. It also feeds every published low-order key
+// (low_order_keys.json, written from sdk/e2ee's LowOrderKeys) to the
+// client's key check and sealer, which must refuse each.
+// Run: node webcrypto_check.mjs vectors.json
 // (Node 20+ or any runtime with globalThis.crypto.subtle and X25519).
 import { readFileSync } from "node:fs";
-import { adBytes, b64, importPrivate, openBytes, sealBytes } from "../../../web/e2ee.js";
+import { adBytes, b64, importPrivate, openBytes, sealBytes, validatePublicKey } from "../../../web/e2ee.js";
 
 const hex = (s) => Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
 const toHex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
@@ -56,6 +59,24 @@ for (const m of file.media) {
   const data = await gcmOpen(random.subarray(0, 32), blob.subarray(0, 12), blob.subarray(12), enc.encode("agentchat/e2ee/v1/media"));
   check(toHex(data) === m.data, `media ${m.name}: open`);
   check(toHex(await subtle.digest("SHA-256", blob)) === m.sha256, `media ${m.name}: sha256`);
+}
+const throws = async (f, re) => { try { await f(); return false; } catch (err) { return re.test(err.message); } };
+const low = JSON.parse(readFileSync(new URL("low_order_keys.json", import.meta.url), "utf8")).lowOrderKeys;
+check(low.length === 19, `low_order_keys.json: ${low.length} keys, want 19`);
+const good = file.vectors[0].recipients[0];
+for (const h of low) {
+  check(await throws(() => validatePublicKey(hex(h)), /low-order/), `validatePublicKey refuses ${h}`);
+  const rs = [{ device: good.device, publicKey: hex(good.publicKey) }, { device: "dev-low", publicKey: hex(h) }];
+  check(await throws(() => sealBytes(enc.encode("canary"), adBytes(file.vectors[0].ad), rs), /dev-low: low-order/),
+    `sealBytes refuses ${h}`);
+}
+const P = (1n << 255n) - 19n;
+const le = (n) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+for (let i = 2n; i <= 18n; i++) check(await throws(() => validatePublicKey(le(P + i)), /non-canonical/), `validatePublicKey refuses p+${i}`);
+for (const v of file.vectors) for (const r of v.recipients) {
+  check(!(await throws(() => validatePublicKey(hex(r.publicKey)), /./)), `validatePublicKey accepts ${v.name}/${r.device}`);
+  const top = hex(r.publicKey); top[31] |= 0x80;
+  check(await throws(() => validatePublicKey(top), /non-canonical/), `validatePublicKey refuses ${v.name}/${r.device} with bit 255`);
 }
 console.log(`${checks - failures}/${checks} checks passed`);
 process.exit(failures ? 1 : 0);
