@@ -20,21 +20,16 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/agentchat/agentchat/brokers"
+	"github.com/agentchat/agentchat/internal/testenv"
 	"github.com/agentchat/agentchat/triggers"
 )
 
 // render runs `kubectl kustomize dir` (what `kubectl apply -k dir` applies)
-// and decodes its output strictly. Without kubectl the test is skipped,
-// unless CI=true.
+// and decodes its output strictly. Without kubectl the test ends through
+// testenv.Missing (a failure under CI=true).
 func render(t *testing.T, dir string) []object {
 	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is not installed (CI=true: required to render %s)", dir)
-		}
-		t.Skipf("kubectl is not installed: cannot render %s with kustomize", dir)
-	}
+	kubectl := testenv.Tool(t, "kubectl")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kubectl, "kustomize", dir)

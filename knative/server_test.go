@@ -24,9 +24,11 @@ import (
 // characters, an invalid label value, an HPA policy out of range). Knative's
 // webhooks do not run here; the Go tests cover their validation.
 //
-// Optional: it needs etcd (apt-get install etcd-server) and a
-// kube-apiserver binary (knative/hack/build-kube-apiserver.sh, or
-// KUBE_APISERVER=path), and skips without them, even under CI=true.
+// It needs etcd (Debian's etcd-server), kubectl and a kube-apiserver
+// binary (KUBE_APISERVER=path, else $AGENTCHAT_CACHE/bin/kube-apiserver as
+// knative/hack/build-kube-apiserver.sh builds it); the test command
+// installs and builds them. Without one of them it ends through
+// testenv.Missing: a skip by hand, a failure under CI=true.
 func TestServerSideApply(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no API server")
@@ -40,14 +42,11 @@ func TestServerSideApply(t *testing.T) {
 		}
 		apiserver = filepath.Join(cache, "bin", "kube-apiserver")
 	}
-	etcd, err := exec.LookPath("etcd")
-	if _, serr := os.Stat(apiserver); serr != nil || err != nil {
-		t.Skipf("needs etcd in PATH and %s (knative/hack/build-kube-apiserver.sh)", apiserver)
+	if _, err := os.Stat(apiserver); err != nil {
+		testenv.Missing(t, "no kube-apiserver at %s (knative/hack/build-kube-apiserver.sh builds it)", apiserver)
 	}
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed")
-	}
+	etcd := testenv.Tool(t, "etcd")
+	kubectl := testenv.Tool(t, "kubectl")
 	eventing, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "knative.dev/eventing").Output()
 	if err != nil {
 		t.Fatalf("locate knative.dev/eventing's module (for its CRDs): %v", err)

@@ -25,14 +25,13 @@ import (
 // probe is what the test knows about one function: the services it needs
 // and a check that it answers a CloudEvent the way it should.
 type probe struct {
-	mine  bool // built in this package's area: must pass, never skip
 	env   func(t *testing.T) map[string]string
 	check func(t *testing.T, url string, out *syncBuffer)
 }
 
 var probes = map[string]probe{
-	"media": {mine: true, env: s3Env, check: checkMedia},
-	"agent-invoke": {mine: true, env: func(t *testing.T) map[string]string {
+	"media": {env: s3Env, check: checkMedia},
+	"agent-invoke": {env: func(t *testing.T) map[string]string {
 		env := mongoEnv(t)
 		env["K_SINK"] = "http://127.0.0.1:9/unused" // an invoke for an agent it holds no key for posts nothing
 		return env
@@ -46,7 +45,7 @@ var probes = map[string]probe{
 			t.Errorf("wrong type: %d, want 400 (not retried, dead-lettered)", code)
 		}
 	}},
-	"calc-agent": {mine: true, env: func(t *testing.T) map[string]string {
+	"calc-agent": {env: func(t *testing.T) map[string]string {
 		env := mongoEnv(t)
 		key, _ := e2ee.GenerateKey()
 		env["K_SINK"] = "http://127.0.0.1:9/unused" // an agent not registered in this database answers nothing
@@ -61,7 +60,7 @@ var probes = map[string]probe{
 			t.Errorf("agent.invoke: %d, reply %v; want 200 and no reply", code, reply)
 		}
 	}},
-	"deadletter": {mine: true, check: func(t *testing.T, url string, out *syncBuffer) {
+	"deadletter": {check: func(t *testing.T, url string, out *syncBuffer) {
 		e := event.New()
 		e.SetID("dl-1")
 		e.SetType(events.TypeMessageSent)
@@ -116,10 +115,9 @@ var probes = map[string]probe{
 
 // TestFunctions builds every function folder through func's scaffold,
 // runs it as a process with the test services it needs, checks readiness
-// and sends it a CloudEvent. Functions of other areas that have no
-// func.yaml yet, do not build, or do not start with the environment this
-// test can guess are skipped with the reason; media, agent-invoke and
-// deadletter must pass.
+// and sends it a CloudEvent. A folder that is not a func project, a
+// function that does not build or start, and a function without a probe
+// here all fail: nothing is skipped.
 func TestFunctions(t *testing.T) {
 	root := repoRoot(t)
 	entries, err := os.ReadDir(filepath.Join(root, "functions"))
@@ -136,15 +134,11 @@ func TestFunctions(t *testing.T) {
 		seen[p.Name] = inspectErr == nil
 		t.Run(e.Name(), func(t *testing.T) {
 			if inspectErr != nil {
-				t.Skipf("not a func project yet: %v", inspectErr)
+				t.Fatalf("not a func project: %v", inspectErr)
 			}
-			pr := probes[p.Name]
-			skipOrFail := func(format string, args ...any) {
-				t.Helper()
-				if pr.mine {
-					t.Fatalf(format, args...)
-				}
-				t.Skipf("function of another area: "+format, args...)
+			pr, ok := probes[p.Name]
+			if !ok {
+				t.Fatalf("no probe for function %s: add one to probes (the services it needs, a CloudEvent to answer)", p.Name)
 			}
 			env := map[string]string{"LOG_LEVEL": "DEBUG"}
 			if pr.env != nil {
@@ -154,14 +148,14 @@ func TestFunctions(t *testing.T) {
 			}
 			bin, err := buildOnce(t, dir)
 			if err != nil {
-				skipOrFail("build: %v", err)
+				t.Fatalf("build: %v", err)
 			}
 			out := &syncBuffer{}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			proc, err := funcrunner.Start(ctx, funcrunner.StartOptions{Binary: bin, Name: p.Name, Env: env, LogWriter: out})
 			if err != nil {
-				skipOrFail("start: %v", err)
+				t.Fatalf("start: %v", err)
 			}
 			t.Cleanup(func() {
 				if err := proc.Stop(context.Background()); err != nil {
@@ -181,7 +175,7 @@ func TestFunctions(t *testing.T) {
 			}
 		})
 	}
-	for _, name := range []string{"media", "agent-invoke", "deadletter"} {
+	for name := range probes {
 		if !seen[name] {
 			t.Errorf("function %s not found under functions/ (or its func.yaml is broken)", name)
 		}

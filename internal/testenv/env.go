@@ -3,7 +3,9 @@ package testenv
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -17,19 +19,40 @@ const (
 	EnvS3SecretKey = "AGENTCHAT_TEST_S3_SECRET_KEY"
 )
 
-// need returns the value of the variable name, or skips the test (fails it
-// under CI=true) when it is unset.
-func need(t testing.TB, name string) string {
+// Missing ends a test that lacks something it needs — a service, a program,
+// a binary built once into the cache: a skip when the tests run by hand, a
+// failure under CI=true, where the test command (make test) installs and
+// starts everything, so that a green CI run means the tests ran. The
+// message says what is missing and how to get it.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("testenv: %s (CI=true: nothing may be missing; make test provides it)", msg)
+	}
+	t.Skipf("testenv: %s: run make test, or see tests/README.md", msg)
+}
+
+// Env returns the value of the environment variable name, or ends the test
+// through Missing when it is unset.
+func Env(t testing.TB, name string) string {
 	t.Helper()
 	v := os.Getenv(name)
-	if v != "" {
-		return v
+	if v == "" {
+		Missing(t, "%s is not set", name)
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("testenv: %s is not set, and CI=true: run the tests through make test", name)
+	return v
+}
+
+// Tool returns the path of the program name found in PATH, or ends the
+// test through Missing.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, "%s is not installed (not in PATH)", name)
 	}
-	t.Skipf("testenv: %s is not set: run make test, or export it (see tests/README.md)", name)
-	return ""
+	return path
 }
 
 // unique returns a name made of the test's name, cut to at most max bytes

@@ -14,7 +14,7 @@ import (
 // when the test ends.
 func Mongo(t testing.TB) (uri, database string) {
 	t.Helper()
-	uri = need(t, EnvMongoURI)
+	uri = Env(t, EnvMongoURI)
 	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second))
 	if err != nil {
 		t.Fatalf("testenv: %s=%q: %v", EnvMongoURI, uri, err)

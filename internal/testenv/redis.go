@@ -13,7 +13,7 @@ import (
 // deleted when the test ends; pub/sub channels need no cleanup.
 func Redis(t testing.TB) (url, prefix string) {
 	t.Helper()
-	url = need(t, EnvRedisURL)
+	url = Env(t, EnvRedisURL)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatalf("testenv: %s=%q: %v", EnvRedisURL, url, err)

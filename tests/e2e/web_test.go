@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -25,13 +24,7 @@ import (
 // browser shows the blue ticks. Then a new visit logs in again with the same
 // device (its key kept in the browser) and the history comes back by sync.
 func TestWebClient(t *testing.T) {
-	chromium := os.Getenv("AGENTCHAT_TEST_CHROMIUM")
-	if chromium == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("AGENTCHAT_TEST_CHROMIUM is not set (CI=true)")
-		}
-		t.Skip("AGENTCHAT_TEST_CHROMIUM is not set: no browser")
-	}
+	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
 	_, here, _, _ := runtime.Caller(0)
 	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
 	e := start(t, opts{functions: spineFunctions, webDir: webDir})
