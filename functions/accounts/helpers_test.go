@@ -27,14 +27,7 @@ import (
 // under CI=true); Redis is optional (the in-process limiter is used).
 func testEnv(t *testing.T) (mongoURI, redisURL string) {
 	t.Helper()
-	mongoURI, redisURL = os.Getenv("AGENTCHAT_TEST_MONGODB_URI"), os.Getenv("AGENTCHAT_TEST_REDIS_URL")
-	if mongoURI == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("AGENTCHAT_TEST_MONGODB_URI is not set")
-		}
-		t.Skip("AGENTCHAT_TEST_MONGODB_URI not set: skipping accounts API test")
-	}
-	return mongoURI, redisURL
+	return need(t, "AGENTCHAT_TEST_MONGODB_URI"), os.Getenv("AGENTCHAT_TEST_REDIS_URL")
 }
 
 // accounts is a started accounts instance behind a real HTTP server.

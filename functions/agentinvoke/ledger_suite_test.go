@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,13 +20,7 @@ import (
 // (fails under CI=true).
 func testDB(t *testing.T) (*mongo.Client, *mongo.Database) {
 	t.Helper()
-	uri := os.Getenv("AGENTCHAT_TEST_MONGODB_URI")
-	if uri == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("AGENTCHAT_TEST_MONGODB_URI is not set (CI=true)")
-		}
-		t.Skip("AGENTCHAT_TEST_MONGODB_URI is not set: no test MongoDB")
-	}
+	uri := need(t, "AGENTCHAT_TEST_MONGODB_URI")
 	c, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -27,13 +26,7 @@ import (
 // device with r-<seq> from its own device, then done; a redelivery sends
 // the same message id again.
 func TestHandleAnswers(t *testing.T) {
-	uri := os.Getenv("AGENTCHAT_TEST_MONGODB_URI")
-	if uri == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("AGENTCHAT_TEST_MONGODB_URI is not set (CI=true)")
-		}
-		t.Skip("AGENTCHAT_TEST_MONGODB_URI is not set: no test MongoDB")
-	}
+	uri := need(t, "AGENTCHAT_TEST_MONGODB_URI")
 	ctx := context.Background()
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {

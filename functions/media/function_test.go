@@ -27,14 +27,7 @@ import (
 // configured (failing under CI=true).
 func s3Env(t *testing.T) (endpoint, access, secret string) {
 	t.Helper()
-	endpoint = os.Getenv("AGENTCHAT_TEST_S3_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("AGENTCHAT_TEST_S3_ENDPOINT is not set (CI=true)")
-		}
-		t.Skip("AGENTCHAT_TEST_S3_ENDPOINT is not set: no S3 to test against")
-	}
-	return endpoint, os.Getenv("AGENTCHAT_TEST_S3_ACCESS_KEY"), os.Getenv("AGENTCHAT_TEST_S3_SECRET_KEY")
+	return need(t, "AGENTCHAT_TEST_S3_ENDPOINT"), need(t, "AGENTCHAT_TEST_S3_ACCESS_KEY"), need(t, "AGENTCHAT_TEST_S3_SECRET_KEY")
 }
 
 // startMedia starts a media instance on a fresh bucket, with extra

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,13 +30,7 @@ type fixture struct {
 // when no test MongoDB is configured, unless CI=true.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	uri := os.Getenv("AGENTCHAT_TEST_MONGODB_URI")
-	if uri == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("AGENTCHAT_TEST_MONGODB_URI is not set (CI=true)")
-		}
-		t.Skip("AGENTCHAT_TEST_MONGODB_URI is not set: no test MongoDB")
-	}
+	uri := need(t, "AGENTCHAT_TEST_MONGODB_URI")
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		t.Fatal(err)

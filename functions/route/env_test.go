@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -32,18 +31,6 @@ type fixture struct {
 	redis  *redis.Client
 	prefix string
 	cfg    map[string]string
-}
-
-func need(t testing.TB, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set (CI=true)", name)
-		}
-		t.Skipf("%s is not set: no test service", name)
-	}
-	return v
 }
 
 func newFixture(t testing.TB) *fixture {

@@ -9,10 +9,7 @@ import (
 // implementation written against WebCrypto (what the browser client uses),
 // over the vectors: it must open them all and reproduce every envelope.
 func TestVectorsWebCrypto(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not in PATH: skipping the WebCrypto cross-check of " + vectorsPath)
-	}
+	node := tool(t, "node", "apt-get install -y nodejs")
 	out, err := exec.Command(node, "testdata/webcrypto_check.mjs", vectorsPath).CombinedOutput()
 	if err != nil {
 		t.Fatalf("webcrypto_check.mjs: %v\n%s", err, out)

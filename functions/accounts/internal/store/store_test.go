@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -14,13 +13,7 @@ import (
 // testStore opens a fresh database on the test MongoDB and drops it after.
 func testStore(t *testing.T) *Store {
 	t.Helper()
-	uri := os.Getenv("AGENTCHAT_TEST_MONGODB_URI")
-	if uri == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("AGENTCHAT_TEST_MONGODB_URI is not set")
-		}
-		t.Skip("AGENTCHAT_TEST_MONGODB_URI not set: skipping MongoDB test")
-	}
+	uri := need(t, "AGENTCHAT_TEST_MONGODB_URI")
 	s, err := Open(uri, fmt.Sprintf("acct_store_%d", time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
