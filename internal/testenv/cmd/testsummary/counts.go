@@ -20,9 +20,10 @@ func (c Counts) Add(d Counts) Counts {
 	return Counts{c.Passed + d.Passed, c.Failed + d.Failed, c.Skipped + d.Skipped}
 }
 
-// Line is the one summary line of the whole test command.
-func (c Counts) Line() string {
-	return fmt.Sprintf("agentchat: %d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped)
+// Line is the one summary line of the whole test command (label
+// "agentchat"), or of a part of it.
+func (c Counts) Line(label string) string {
+	return fmt.Sprintf("%s: %d passed, %d failed, %d skipped", label, c.Passed, c.Failed, c.Skipped)
 }
 
 // Record is the counts file form: "passed failed skipped\n".

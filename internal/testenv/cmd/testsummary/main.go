@@ -2,14 +2,16 @@
 // counts individual tests, so that the test command (tests/run.sh) can print
 // one summary line over every module, fuzz target and end-to-end test.
 //
-//	go test -json ./... 2>&1 | testsummary [-v] -counts FILE
-//	testsummary -total FILE...
+//	go test -json ./... 2>&1 | testsummary [-v] [-module DIR] -counts FILE [-times TFILE]
+//	testsummary -total [-times TFILE] [-label NAME] FILE...
 //
 // The first form reads the JSON stream on stdin, prints failures in full and
 // passing packages as one line each (with -v also one line per passing test),
-// and appends "passed failed skipped" to FILE. The second form adds up such
-// files, prints "agentchat: N passed, N failed, N skipped" and exits 1
-// when anything failed.
+// appends "passed failed skipped" to FILE and each top-level test's time to
+// TFILE; -module DIR shows the packages of a function module (module path
+// "function") under DIR. The second form adds up such files, prints the ten slowest tests
+// of TFILE, then "agentchat: N passed, N failed, N skipped" (NAME instead
+// of agentchat with -label), and exits 1 when anything failed.
 package main
 
 import (
@@ -24,6 +26,9 @@ func main() {
 	verbose := flag.Bool("v", false, "print one line per passing test too")
 	counts := flag.String("counts", "", "append \"passed failed skipped\" to this file")
 	total := flag.Bool("total", false, "add up the counts files named as arguments and print the summary line")
+	times := flag.String("times", "", "append each top-level test's time to this file; with -total, print its ten slowest")
+	label := flag.String("label", "agentchat", "with -total: the summary line's first word")
+	module := flag.String("module", "", "show package paths of the module \"function\" under this folder name")
 	flag.Parse()
 
 	if *total {
@@ -32,7 +37,15 @@ func main() {
 			fmt.Fprintln(os.Stderr, "testsummary:", err)
 			os.Exit(2)
 		}
-		fmt.Println(sum.Line())
+		if *times != "" {
+			ts, err := readTimes(*times)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "testsummary:", err)
+				os.Exit(2)
+			}
+			printSlowest(os.Stdout, ts, 10)
+		}
+		fmt.Println(sum.Line(*label))
 		if sum.Failed > 0 {
 			os.Exit(1)
 		}
@@ -41,6 +54,7 @@ func main() {
 
 	out := bufio.NewWriter(os.Stdout)
 	r := newReport(out, *verbose)
+	r.module = *module
 	err := r.Read(os.Stdin)
 	r.Finish()
 	out.Flush()
@@ -50,6 +64,12 @@ func main() {
 	}
 	if *counts != "" {
 		if err := appendCounts(*counts, r.counts); err != nil {
+			fmt.Fprintln(os.Stderr, "testsummary:", err)
+			os.Exit(2)
+		}
+	}
+	if *times != "" {
+		if err := appendTimes(*times, r.times); err != nil {
 			fmt.Fprintln(os.Stderr, "testsummary:", err)
 			os.Exit(2)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 )
 
@@ -45,6 +46,11 @@ type report struct {
 	pkgs    map[string]*pkg
 	builds  map[string][]string
 	counts  Counts
+	times   []Timing // of top-level tests, as they finish
+	// module, when set, is shown instead of the module path "function" that
+	// every function module has (functions/route: "function/x" is shown as
+	// "functions/route/x").
+	module string
 }
 
 func newReport(w io.Writer, verbose bool) *report {
@@ -69,6 +75,7 @@ func (r *report) Read(in io.Reader) error {
 }
 
 func (r *report) handle(e event) {
+	e.Package, e.ImportPath = r.name(e.Package), r.name(e.ImportPath)
 	switch e.Action {
 	case "build-output":
 		r.builds[e.ImportPath] = append(r.builds[e.ImportPath], e.Output)
@@ -109,8 +116,23 @@ func (r *report) handle(e event) {
 		t.output = append(t.output, e.Output)
 	case "pass", "fail", "skip":
 		t.status, t.elapsed = e.Action, e.Elapsed
+		if t.parent == nil && e.Action != "skip" {
+			r.times = append(r.times, Timing{e.Elapsed, e.Package, t.name})
+		}
 		r.printTest(e.Package, t)
 	}
+}
+
+// functionModule matches the module path "function" at the start of a
+// package path or of a bracketed test binary ("function/x [function.test]").
+var functionModule = regexp.MustCompile(`(^|\[)function([/ .\]]|$)`)
+
+// name is the package path to show for path.
+func (r *report) name(path string) string {
+	if r.module == "" {
+		return path
+	}
+	return functionModule.ReplaceAllString(path, "${1}"+r.module+"${2}")
 }
 
 // lookup returns the test named name, creating it on first sight. Its

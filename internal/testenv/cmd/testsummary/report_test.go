@@ -1,8 +1,10 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -172,7 +174,79 @@ func TestAddUp(t *testing.T) {
 	if want := (Counts{14, 1, 3}); got != want {
 		t.Errorf("addUp = %+v, want %+v", got, want)
 	}
-	if got, want := got.Line(), "agentchat: 14 passed, 1 failed, 3 skipped"; got != want {
+	if got, want := got.Line("agentchat"), "agentchat: 14 passed, 1 failed, 3 skipped"; got != want {
 		t.Errorf("Line = %q, want %q", got, want)
+	}
+}
+
+// Top-level tests that ran are timed (subtests and skips are not), and the
+// times file gives the slowest, slowest first.
+func TestSlowestTests(t *testing.T) {
+	in := `{"Action":"run","Package":"p","Test":"TestA"}
+{"Action":"run","Package":"p","Test":"TestA/x"}
+{"Action":"pass","Package":"p","Test":"TestA/x","Elapsed":90}
+{"Action":"pass","Package":"p","Test":"TestA","Elapsed":95.4}
+{"Action":"run","Package":"p","Test":"TestB"}
+{"Action":"fail","Package":"p","Test":"TestB","Elapsed":2.25}
+{"Action":"run","Package":"p","Test":"TestC"}
+{"Action":"skip","Package":"p","Test":"TestC","Elapsed":500}
+{"Action":"fail","Package":"p","Elapsed":100}`
+	r := newReport(io.Discard, false)
+	if err := r.Read(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	want := []Timing{{95.4, "p", "TestA"}, {2.25, "p", "TestB"}}
+	if !slices.Equal(r.times, want) {
+		t.Errorf("times = %+v, want %+v", r.times, want)
+	}
+
+	path := filepath.Join(t.TempDir(), "times")
+	for _, ts := range [][]Timing{r.times, {{12, "q", "FuzzX"}}, {{0.5, "q", "TestD"}}} {
+		if err := appendTimes(path, ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := readTimes(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	printSlowest(&out, all, 3)
+	wantOut := "the 3 slowest tests:\n" +
+		"     1m35s  p TestA\n" +
+		"     12.0s  q FuzzX\n" +
+		"      2.2s  p TestB\n"
+	if out.String() != wantOut {
+		t.Errorf("printSlowest:\n%s\nwant:\n%s", out.String(), wantOut)
+	}
+}
+
+// Every function module is "module function": -module names it.
+func TestFunctionModuleIsNamed(t *testing.T) {
+	in := `{"Action":"run","Package":"function","Test":"TestA"}
+{"Action":"pass","Package":"function","Test":"TestA","Elapsed":1}
+{"Action":"pass","Package":"function","Elapsed":1}
+{"ImportPath":"function/internal/store [function/internal/store.test]","Action":"build-output","Output":"x.go:1: oops\n"}
+{"ImportPath":"function/internal/store [function/internal/store.test]","Action":"build-fail"}
+{"Action":"fail","Package":"function/internal/store","Elapsed":0,"FailedBuild":"function/internal/store [function/internal/store.test]"}
+{"Action":"pass","Package":"functionx","Elapsed":1}`
+	var out strings.Builder
+	r := newReport(&out, false)
+	r.module = "functions/accounts"
+	if err := r.Read(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ok    functions/accounts  1.00s",
+		"BUILD FAIL  functions/accounts/internal/store [functions/accounts/internal/store.test]",
+		"FAIL  functions/accounts/internal/store  [build failed]",
+		"ok    functionx  1.00s",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, out.String())
+		}
+	}
+	if want := []Timing{{1, "functions/accounts", "TestA"}}; !slices.Equal(r.times, want) {
+		t.Errorf("times = %+v, want %+v", r.times, want)
 	}
 }
