@@ -10,18 +10,35 @@
 # Services are stopped on exit, also on failure or interrupt.
 #
 #   tests/run.sh [all|unit|fuzz|e2e]     (make test | make unit | make fuzz | make e2e)
+#   tests/run.sh e2e N                   the e2e suite N times in a row against
+#                                        the same services (a flake hunt;
+#                                        also REPEAT=N), each run counted
 #   tests/run.sh services                starts the services, writes their
 #                                        environment to $WORK/env and waits
-#                                        (for measuring: source it elsewhere)
+#                                        until SIGINT or SIGTERM, also when
+#                                        started in the background
 #
 # Knobs (environment): AGENTCHAT_CACHE (default ~/.cache/agentchat: where
 # minio, ferretdb and the helpers live), FUZZTIME (default 10s per target),
 # TEST_TIMEOUT (default 20m per go test; E2E_TIMEOUT, default 45m, for the e2e one), RACE (all|auto|off, see tests/README.md),
+# MODULES (unit step: these module folders only, e.g. "sdk functions/route"),
+# E2E_RUN (e2e step: go test -run), REPEAT (e2e runs, default 1),
 # KEEP_WORK=1 keeps the services' data and logs after the run.
+
+# A background job of a non-interactive shell (`tests/run.sh services &` in
+# a script) starts with SIGINT ignored, and bash cannot trap a signal that
+# was ignored when it started: run again with SIGINT restored (same pid), so
+# that an interrupt stops the services as SIGTERM does.
+if [[ -z ${AGENTCHAT_RUNSH_SIGINT:-} ]] && ((0x$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status 2>/dev/null || echo 0) & 2)) &&
+	env --default-signal=INT true 2>/dev/null; then
+	export AGENTCHAT_RUNSH_SIGINT=1
+	exec env --default-signal=INT bash "$0" "$@"
+fi
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 MODE=${1:-all}
+REPEAT=${2:-${REPEAT:-1}}
 CACHE=${AGENTCHAT_CACHE:-$HOME/.cache/agentchat}
 BIN=$CACHE/bin
 FUZZTIME=${FUZZTIME:-10s}
@@ -35,16 +52,22 @@ export DEBIAN_FRONTEND=noninteractive
 [[ ${GOFLAGS:-} == *-buildvcs* ]] || export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
 
 case $MODE in all | unit | fuzz | e2e | services) ;; *)
-	echo "usage: tests/run.sh [all|unit|fuzz|e2e|services]" >&2
+	echo "usage: tests/run.sh [all|unit|fuzz|e2e [N]|services]" >&2
 	exit 2
 	;;
 esac
+if [[ ! $REPEAT =~ ^[1-9][0-9]*$ ]] || { [[ -n ${2:-} ]] && [[ $MODE != e2e ]]; }; then
+	echo "usage: tests/run.sh e2e N (N >= 1 runs of the e2e suite); REPEAT=$REPEAT" >&2
+	exit 2
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/agentchat-test.XXXXXX")
 COUNTS=$WORK/counts
-TOOLS=$WORK/bin # this run's own helpers: concurrent runs never share them
+TIMES=$WORK/times # every top-level test's time, for the slowest ten
+TOOLS=$WORK/bin   # this run's own helpers: concurrent runs never share them
 mkdir -p "$TOOLS" "$BIN"
 : >"$COUNTS"
+: >"$TIMES"
 
 say() { printf '\n== %s  [%ss]\n' "$*" "$SECONDS"; }
 die() {
@@ -55,12 +78,14 @@ die() {
 # that died before reporting) so that the summary and the exit code show it.
 failed() {
 	echo "FAIL  $*"
-	echo "0 1 0" >>"$COUNTS"
+	echo "0 1 0" >>"${GOTEST_COUNTS:-$COUNTS}"
 }
 
 # ---------------------------------------------------------------- services
 
 REDIS_PIDFILE=$WORK/redis.pid
+SLEEP_PID= # services mode's wait
+KAPI_PID=  # the kube-apiserver build, while it runs
 FERRET_PID=
 MINIO_PID=
 PG_CTL=
@@ -107,6 +132,11 @@ stop_services() {
 cleanup() {
 	local rc=$?
 	set +e
+	[[ -z $SLEEP_PID ]] || stop_pid "$SLEEP_PID"
+	if [[ -n $KAPI_PID ]]; then # an unfinished build: its whole group
+		kill -TERM -- "-$KAPI_PID" 2>/dev/null
+		wait "$KAPI_PID" 2>/dev/null
+	fi
 	stop_services
 	if [[ ${KEEP_WORK:-} == 1 ]]; then
 		echo "tests/run.sh: kept $WORK"
@@ -241,21 +271,23 @@ start_minio() {
 
 # ---------------------------------------------------------------- installs
 
-APT_UPDATED=
-# apt_need COMMAND PACKAGE: installs PACKAGE from Debian unless COMMAND exists.
+# apt_need COMMAND PACKAGE [COMMAND PACKAGE]...: installs from Debian, in
+# one apt-get run, each PACKAGE whose COMMAND is missing.
 apt_need() {
-	command -v "$1" >/dev/null && return 0
-	local sudo=
+	local pkgs=() sudo=
+	while (($# >= 2)); do
+		command -v "$1" >/dev/null || pkgs+=("$2")
+		shift 2
+	done
+	((${#pkgs[@]} > 0)) || return 0
 	if ((EUID != 0)); then
-		command -v sudo >/dev/null || die "$1 is missing and installing $2 needs root: apt-get install -y $2"
+		command -v sudo >/dev/null || die "missing, and installing needs root: apt-get install -y ${pkgs[*]}"
 		sudo="sudo -n"
 	fi
-	echo "installing $2 (apt-get)"
-	if [[ -z $APT_UPDATED ]]; then
-		$sudo apt-get update -q >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log"; die "apt-get update failed"; }
-		APT_UPDATED=1
-	fi
-	$sudo apt-get install -y -q "$2" >>"$WORK/apt.log" 2>&1 || { tail -n 30 "$WORK/apt.log"; die "apt-get install $2 failed"; }
+	echo "installing ${pkgs[*]} (apt-get)"
+	$sudo apt-get update -q >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log"; die "apt-get update failed"; }
+	$sudo apt-get install -y -q "${pkgs[@]}" >>"$WORK/apt.log" 2>&1 ||
+		{ tail -n 30 "$WORK/apt.log"; die "apt-get install ${pkgs[*]} failed"; }
 }
 
 build_helpers() {
@@ -263,11 +295,38 @@ build_helpers() {
 		die "building the test helpers failed"
 }
 
+# The kube-apiserver of knative's TestServerSideApply is built once into
+# $BIN (about 3 minutes; see knative/hack/build-kube-apiserver.sh), in the
+# background while the rest is installed and the services start; the
+# root module's tests wait for it (kube_apiserver_wait).
+kube_apiserver_start() {
+	[[ -x $BIN/kube-apiserver ]] && return 0
+	echo "building kube-apiserver into $BIN in the background (about 3 minutes, once)"
+	# Its own process group, so that an interrupt can stop the whole build.
+	AGENTCHAT_CACHE=$CACHE setsid -w bash knative/hack/build-kube-apiserver.sh >"$WORK/kube-apiserver.log" 2>&1 </dev/null &
+	KAPI_PID=$!
+}
+kube_apiserver_wait() {
+	[[ -n $KAPI_PID ]] || return 0
+	say "waiting for the kube-apiserver build"
+	if wait "$KAPI_PID"; then
+		tail -n 1 "$WORK/kube-apiserver.log"
+	else
+		tail -n 30 "$WORK/kube-apiserver.log"
+		failed "building kube-apiserver (knative/hack/build-kube-apiserver.sh)"
+	fi
+	KAPI_PID=
+}
+
 install_services() {
 	say "install and build what is missing"
-	apt_need redis-server redis-server
-	apt_need chromium chromium
-	pg_bin initdb >/dev/null || apt_need pg_ctlcluster postgresql
+	local pg=
+	pg_bin initdb >/dev/null || pg=postgresql
+	# redis-server: the Redis; chromium: the web client's e2e test; node: the
+	# WebCrypto vectors (sdk/e2ee); etcd: the API server of knative's
+	# TestServerSideApply (kubectl comes with this kind of machine).
+	apt_need redis-server redis-server chromium chromium node nodejs etcd etcd-server ${pg:+initdb "$pg"}
+	[[ $MODE == e2e || $MODE == services ]] || kube_apiserver_start
 	go build -o "$BIN/ferretdb" ./cmd/ferretdb || die "building cmd/ferretdb failed"
 	if [[ ! -x $BIN/minio ]]; then
 		echo "installing minio $MINIO_VERSION into $BIN (about 2 minutes, once)"
@@ -295,13 +354,21 @@ modules() {
 		-not -path '*/node_modules/*' -not -path '*/vendor/*' -printf '%h\n' | sed 's|^\./||' | sort
 }
 
+# shown_module prints testsummary's -module flag for a function module (its
+# module path is "function"; its folder is shown instead), run in its folder.
+shown_module() {
+	[[ $(go list -m 2>/dev/null) == function ]] && echo "-module ${PWD#"$ROOT"/}"
+	return 0
+}
+
 # gotest LABEL VERBOSE ARGS...: go test -json in the current folder, read by
 # testsummary; a go test that fails without a failing test counts as one.
+# GOTEST_COUNTS (default $COUNTS) is where the counts go.
 gotest() {
 	local label=$1 verbose=$2 st
 	shift 2
 	set +e
-	go test -json "$@" 2>&1 | "$TOOLS/testsummary" $verbose -counts "$COUNTS"
+	go test -json "$@" 2>&1 | "$TOOLS/testsummary" $verbose $(shown_module) -counts "${GOTEST_COUNTS:-$COUNTS}" -times "$TIMES"
 	st=("${PIPESTATUS[@]}")
 	set -e
 	if ((st[0] != 0 && st[1] == 0)); then
@@ -357,6 +424,7 @@ unit_module() {
 		failed "gofmt ($label)"
 	fi
 	say "module $label: go test"
+	[[ $dir != . ]] || kube_apiserver_wait # knative's TestServerSideApply needs it
 	modpath=$(go list -m)
 	# The end-to-end tests run once, in the e2e step.
 	pkgs=$(go list -e ./... | grep -v -E "^$modpath/tests(/|$)" || true)
@@ -377,7 +445,11 @@ unit_module() {
 
 run_unit() {
 	local mods m
-	mapfile -t mods < <(modules)
+	if [[ -n ${MODULES:-} ]]; then
+		read -r -a mods <<<"$MODULES"
+	else
+		mapfile -t mods < <(modules)
+	fi
 	for m in "${mods[@]}"; do
 		unit_module "$m" </dev/null
 	done
@@ -434,7 +506,7 @@ fuzz_one() {
 		break
 	done
 	set +e
-	"$TOOLS/testsummary" -v -counts "$COUNTS" <"$out"
+	"$TOOLS/testsummary" -v $(shown_module) -counts "$COUNTS" -times "$TIMES" <"$out"
 	sst=$?
 	set -e
 	if ((st != 0 && sst == 0)); then
@@ -442,13 +514,33 @@ fuzz_one() {
 	fi
 }
 
+# run_e2e runs the end-to-end suite REPEAT times in a row against the same
+# services; with more than one run, each run's counts are shown and all of
+# them go into the summary.
 run_e2e() {
-	say "e2e: go test -v ./tests/..."
+	local i runs=$WORK/e2e-runs
 	if [[ -z $(go list ./tests/... 2>/dev/null) ]]; then
 		echo "(no end-to-end tests yet)"
 		return 0
 	fi
-	gotest e2e -v -count=1 -timeout "$E2E_TIMEOUT" ./tests/... </dev/null
+	: >"$runs"
+	for ((i = 1; i <= REPEAT; i++)); do
+		if ((REPEAT == 1)); then
+			say "e2e: go test -v ./tests/..."
+			gotest e2e -v -count=1 -timeout "$E2E_TIMEOUT" ${E2E_RUN:+-run "$E2E_RUN"} ./tests/... </dev/null
+			continue
+		fi
+		say "e2e run $i of $REPEAT: go test -v ./tests/..."
+		: >"$WORK/e2e-counts"
+		GOTEST_COUNTS=$WORK/e2e-counts gotest "e2e run $i" -v -count=1 -timeout "$E2E_TIMEOUT" ${E2E_RUN:+-run "$E2E_RUN"} ./tests/... </dev/null
+		cat "$WORK/e2e-counts" >>"$COUNTS"
+		echo "$("$TOOLS/testsummary" -total -label "e2e run $i of $REPEAT" "$WORK/e2e-counts") [$((SECONDS / 60))m$((SECONDS % 60))s]" |
+			tee -a "$runs"
+	done
+	if ((REPEAT > 1)); then
+		say "e2e: $REPEAT runs"
+		cat "$runs"
+	fi
 }
 
 # ---------------------------------------------------------------- main
@@ -472,12 +564,16 @@ main() {
 	services)
 		export -p | grep -E ' (AGENTCHAT_[A-Z0-9_]*|GOFLAGS)=' >"$WORK/env"
 		echo "services up; their environment: source $WORK/env (interrupt to stop)"
-		while :; do sleep 3600 & wait $! || break; done
+		while :; do
+			sleep 3600 &
+			SLEEP_PID=$!
+			wait "$SLEEP_PID" || break
+		done
 		;;
 	esac
 	stop_services
 	say "done in $((SECONDS / 60))m$((SECONDS % 60))s"
-	"$TOOLS/testsummary" -total "$COUNTS"
+	"$TOOLS/testsummary" -total -times "$TIMES" "$COUNTS"
 }
 
 # One line, read whole before it runs: editing this file during a run
