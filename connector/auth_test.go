@@ -81,6 +81,44 @@ func TestUpgradeRefusesOtherProtocolVersions(t *testing.T) {
 	}
 }
 
+// A request that is no WebSocket handshake is told so (400 bad_handshake)
+// before its token is looked at; a handshake without a token gets 401.
+func TestHandshakeIsCheckedBeforeTheToken(t *testing.T) {
+	e := startConnector(t, nil)
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		status int
+		code   string
+	}{
+		{"plain GET, no token", http.Header{}, http.StatusBadRequest, "bad_handshake"},
+		{"plain GET with a token", bearer(e.is.token(t, "alice", "d1", tokenOpts{})), http.StatusBadRequest, "bad_handshake"},
+		{"old WebSocket version", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-WebSocket-Version": {"8"},
+			"Sec-WebSocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}, http.StatusBadRequest, "bad_handshake"},
+		{"handshake, no token", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-WebSocket-Version": {"13"},
+			"Sec-WebSocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}, http.StatusUnauthorized, protocol.CodeUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, e.url+WebSocketPath, nil)
+			for k, v := range tc.header {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var p struct {
+				Status int    `json:"status"`
+				Code   string `json:"code"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || resp.StatusCode != tc.status || p.Status != tc.status || p.Code != tc.code {
+				t.Errorf("got %d %+v (%v), want %d %s", resp.StatusCode, p, err, tc.status, tc.code)
+			}
+		})
+	}
+}
+
 func TestOriginCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

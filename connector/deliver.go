@@ -58,11 +58,9 @@ func (s *Server) deliver(payload []byte) {
 		if isOwn {
 			f = fr.own
 		}
-		if f.Type == protocol.TypeMessage || f.Type == protocol.TypeStored {
-			if !s.dedupe.firstTime(dedupeKey{c.serial, f.Conversation, f.Seq, f.Type}) {
-				s.m.deliveryDrops.WithLabelValues("duplicate").Inc()
-				continue
-			}
+		if k, ok := dedupeKeyOf(c, f); ok && !s.dedupe.firstTime(k) {
+			s.m.deliveryDrops.WithLabelValues("duplicate").Inc()
+			continue
 		}
 		slot := &other
 		if isOwn {
@@ -78,6 +76,24 @@ func (s *Server) deliver(payload []byte) {
 		}
 		c.enqueue(**slot)
 	}
+}
+
+// dedupeKeyOf is the key that makes f reach c once: a message once per
+// seq; a stored once per send of its message id on this socket (a resend
+// forgets the key, see storedKey, so it gets its stored back).
+func dedupeKeyOf(c *conn, f protocol.Frame) (dedupeKey, bool) {
+	switch f.Type {
+	case protocol.TypeMessage:
+		return dedupeKey{serial: c.serial, conversation: f.Conversation, seq: f.Seq, typ: f.Type}, true
+	case protocol.TypeStored:
+		return storedKey(c, f.Conversation, f.ID), true
+	}
+	return dedupeKey{}, false
+}
+
+// storedKey names the stored frame for message id on socket c.
+func storedKey(c *conn, conversation, id string) dedupeKey {
+	return dedupeKey{serial: c.serial, conversation: conversation, id: id, typ: protocol.TypeStored}
 }
 
 func (s *Server) drop(reason string, err error) {

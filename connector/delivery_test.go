@@ -112,3 +112,68 @@ func TestDeliveryOfEveryEventType(t *testing.T) {
 		t.Errorf("typing: got %+v", f)
 	}
 }
+
+// TestEveryResendGetsItsStoredBack: a stored ack is idempotent like the
+// message: each resend of an already-stored message on the same socket
+// gets a stored (same seq) back, while a duplicate delivery that no resend
+// asked for is still written once.
+func TestEveryResendGetsItsStoredBack(t *testing.T) {
+	e := startConnector(t, nil)
+	alice := e.dial("alice", "a1")
+	msg := stored(t, "conv-1", 5, "alice", "a1", "m-1", envelope(16, "a1", "b1"))
+	for i := 1; i <= 4; i++ { // the first send, then three resends
+		alice.sendFrame(protocol.Frame{Type: protocol.TypeSend, ID: "m-1", Conversation: "conv-1", Envelope: envelope(16, "a1", "b1")})
+		eventually(t, 5*time.Second, "the send to reach the sink", func() bool { return len(e.sink.received()) == i })
+		e.publish(msg, [2]string{"alice", "a1"}) // persist answers every resend with the same stored
+		if f := alice.next(); f.Type != protocol.TypeStored || f.ID != "m-1" || f.Seq != 5 {
+			t.Fatalf("send %d: got %+v, want stored m-1 seq 5", i, f)
+		}
+	}
+	// No resend: a redelivered stored is a duplicate.
+	e.publish(msg, [2]string{"alice", "a1"})
+	e.publish(stored(t, "conv-1", 6, "alice", "a1", "m-2", envelope(16, "a1", "b1")), [2]string{"alice", "a1"})
+	if f := alice.next(); f.Type != protocol.TypeStored || f.ID != "m-2" {
+		t.Errorf("after a duplicate: got %+v, want stored m-2", f)
+	}
+}
+
+func TestRecentForgetsOnlyWhatItIsTold(t *testing.T) {
+	r := newRecent(3)
+	a, b, c := dedupeKey{id: "a"}, dedupeKey{id: "b"}, dedupeKey{id: "c"}
+	for _, tc := range []struct {
+		k    dedupeKey
+		want bool
+	}{{a, true}, {a, false}, {b, true}} {
+		if got := r.firstTime(tc.k); got != tc.want {
+			t.Fatalf("firstTime(%v): %v, want %v", tc.k, got, tc.want)
+		}
+	}
+	r.forget(a)
+	if !r.firstTime(a) { // recorded again, in the third slot
+		t.Fatal("a after forget: seen, want new")
+	}
+	// c takes the first slot, which still holds a's old record: the
+	// re-recorded a must survive it.
+	if !r.firstTime(c) || r.firstTime(a) {
+		t.Errorf("a re-recorded after forget: forgotten when its old slot was reused")
+	}
+}
+
+// A sync's batch reaches the device with the request's id and the end mark.
+func TestBatchCarriesTheSyncsIDAndEnd(t *testing.T) {
+	e := startConnector(t, nil)
+	alice := e.dial("alice", "a1")
+	m := stored(t, "conv-1", 1, "bob", "b1", "m-1", envelope(16, "a1", "b1"))
+	msg, err := events.Decode[events.Message](m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := events.NewSyncBatch("conv-1", "alice", "a1", events.SyncBatch{Messages: []events.Message{msg}, More: true, LastSeq: 4, RequestID: "sync:9", End: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.publish(b, [2]string{"alice", "a1"})
+	if f := alice.next(); f.Type != protocol.TypeBatch || f.ID != "sync:9" || !f.End || !f.More || f.LastSeq != 4 || len(f.Messages) != 1 || f.Messages[0].Seq != 1 {
+		t.Errorf("got %+v, want batch sync:9, end, more, lastSeq 4, message seq 1", f)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/agentchat/agentchat/sdk/events"
@@ -43,7 +44,10 @@ func (s *Server) Handler() http.Handler {
 }
 
 // serveWS authenticates an upgrade request and, only if it passes, upgrades
-// it. Refusals are HTTP problems (RFC 9457) and never an upgraded socket.
+// it. Refusals are HTTP problems (RFC 9457) and never an upgraded socket,
+// checked in this order (docs/protocol.md): draining 503, origin 403, the
+// handshake itself 400 (bad_handshake, then unsupported_protocol), token
+// 401, revoked device 401.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		w.Header().Set("Retry-After", "1")
@@ -53,6 +57,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if !s.originAllowed(r) {
 		s.m.authFailures.WithLabelValues("origin").Inc()
 		problem(w, http.StatusForbidden, "forbidden_origin", "origin not allowed")
+		return
+	}
+	// The shape of the request before its token: a plain GET (a browser's
+	// address bar, a health probe) is told it is not a WebSocket handshake,
+	// not that it lacks a token.
+	if why := handshakeProblem(r); why != "" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		problem(w, http.StatusBadRequest, "bad_handshake", why)
 		return
 	}
 	if !speaksProtocol(r) {
@@ -87,6 +99,20 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.upgraded(dev, adm.Stamp)
 	}
 	s.accept(ws, id, adm.Stamp)
+}
+
+// handshakeProblem says what makes r no WebSocket opening handshake
+// (RFC 6455 §4.2.1), or "" if it is one. The method is GET by routing.
+func handshakeProblem(r *http.Request) string {
+	switch {
+	case !websocket.IsWebSocketUpgrade(r):
+		return "not a WebSocket handshake: Connection: Upgrade and Upgrade: websocket are required"
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return "Sec-WebSocket-Version 13 is required"
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return "Sec-WebSocket-Key is required"
+	}
+	return ""
 }
 
 func authReason(err error) string {

@@ -42,6 +42,12 @@ func (s *Server) handleFrame(c *conn, data []byte) int {
 		c.sendError(perr)
 		return 0
 	}
+	if f.Type == protocol.TypeSend {
+		// A resend (its stored may have been lost, or the client just
+		// wants it again) gets its stored back, even if this socket had
+		// one for it already: acks are idempotent too.
+		s.dedupe.forget(storedKey(c, f.Conversation, f.ID))
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.SinkTimeout)
 	err = s.deps.Sink.Post(ctx, e)
 	cancel()
@@ -83,7 +89,7 @@ func (s *Server) eventFor(c *conn, f protocol.Frame) (event.Event, *protocol.Err
 			limit = DefaultSyncLimit
 		}
 		e, err = events.NewSyncRequested(s.source, f.Conversation, user, device,
-			events.SyncRequested{After: f.After, Limit: limit, Receipts: f.Receipts})
+			events.SyncRequested{After: f.After, Limit: limit, Receipts: f.Receipts, RequestID: f.ID})
 	default:
 		return e, &protocol.Error{Code: protocol.CodeUnknownType, Message: "unknown frame type " + f.Type}
 	}

@@ -53,7 +53,8 @@ func TestEveryClientFrameBecomesItsEvent(t *testing.T) {
 	c.sendFrame(protocol.Frame{Type: protocol.TypeTyping, Conversation: "conv-1", State: "typing"})
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, Conversation: "conv-1", After: 7})
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, Conversation: "conv-2", After: 0, Limit: 20})
-	eventually(t, 5*time.Second, "5 events", func() bool { return len(e.sink.received()) == 5 })
+	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, ID: "sync:3", Conversation: "conv-2", After: 5, Receipts: true})
+	eventually(t, 5*time.Second, "6 events", func() bool { return len(e.sink.received()) == 6 })
 
 	got := e.sink.received()
 	want := []struct {
@@ -64,6 +65,7 @@ func TestEveryClientFrameBecomesItsEvent(t *testing.T) {
 		{events.TypeTyping, "conv-1", `{"state":"typing"}`},
 		{events.TypeSyncRequested, "conv-1", `{"after":7,"limit":100}`},
 		{events.TypeSyncRequested, "conv-2", `{"after":0,"limit":20}`},
+		{events.TypeSyncRequested, "conv-2", `{"after":5,"limit":100,"receipts":true,"requestId":"sync:3"}`},
 	}
 	for i, w := range want {
 		g := got[i]
@@ -89,6 +91,10 @@ func TestBadFramesGetErrorsAndTheSocketStaysUsable(t *testing.T) {
 		{"bad envelope", `{"type":"send","id":"m-4","conversation":"conv-1","envelope":{"v":1}}`, protocol.CodeBadEnvelope, "m-4"},
 		{"bad conversation id", `{"type":"send","id":"m-5","conversation":"no spaces","envelope":` + envJSON(t) + `}`, protocol.CodeBadFrame, "m-5"},
 		{"sync over the limit", `{"type":"sync","conversation":"conv-1","after":0,"limit":100000}`, protocol.CodeBadFrame, ""},
+		{"bad sync id", `{"type":"sync","id":"no spaces","conversation":"conv-1","after":0}`, protocol.CodeBadFrame, "no spaces"},
+		{"send with seq", `{"type":"send","id":"m-6","conversation":"conv-1","seq":9,"envelope":` + envJSON(t) + `}`, protocol.CodeBadFrame, "m-6"},
+		{"send with storedAt", `{"type":"send","id":"m-7","conversation":"conv-1","storedAt":"2026-01-01T00:00:00Z","envelope":` + envJSON(t) + `}`, protocol.CodeBadFrame, "m-7"},
+		{"ack with a limit", `{"type":"delivered","conversation":"conv-1","seq":1,"limit":5}`, protocol.CodeBadFrame, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c.sendRaw(tc.frame)

@@ -53,7 +53,7 @@ func framesFor(e event.Event) (frames, error) {
 		return same(protocol.Frame{Type: protocol.TypeTyping, Conversation: conv, Sender: fr.actor.User, State: d.State}, err)
 	case events.TypeSyncBatch:
 		d, err := events.Decode[events.SyncBatch](e)
-		f := protocol.Frame{Type: protocol.TypeBatch, Conversation: conv, More: d.More, LastSeq: d.LastSeq,
+		f := protocol.Frame{Type: protocol.TypeBatch, ID: d.RequestID, End: d.End, Conversation: conv, More: d.More, LastSeq: d.LastSeq,
 			Messages: make([]protocol.Frame, len(d.Messages))}
 		for i, m := range d.Messages {
 			f.Messages[i] = messageFrame(m)

@@ -22,7 +22,9 @@ const syncBudget = events.MaxDataSize / 2
 
 // sync answers a device's request for what it missed: messages after its
 // seq, in seq order, at most limit of them and at most syncBudget bytes,
-// with More when it should ask again and LastSeq the newest seq. The batch
+// with More when it should ask again and LastSeq the newest seq. The answer
+// is one batch, marked End and carrying the request's id (or one refusal
+// with that id). The batch
 // goes to the requesting device only, and only if it is online. A device
 // of a non-member (or a conversation that does not exist) gets the
 // not_member error with no message id, which clients read as "you were
@@ -44,7 +46,7 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a actor) er
 	}
 	refuse := func(code, reason string) error {
 		rej, err := events.NewMessageRejected(a.conversation, a.user, a.deviceID,
-			events.MessageRejected{Code: code, Reason: reason})
+			events.MessageRejected{Code: code, Reason: reason, ClientMessageID: req.RequestID})
 		if err != nil {
 			return err
 		}
@@ -63,6 +65,7 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a actor) er
 	if err != nil {
 		return err
 	}
+	batch.RequestID, batch.End = req.RequestID, true
 	if req.Receipts && !batch.More {
 		// Receipt events are published at most once; this is how a device
 		// that missed one (a reconnect, a Redis restart) still gets its ticks.

@@ -187,3 +187,28 @@ func TestSyncCarriesCursors(t *testing.T) {
 		t.Errorf("cursors without asking: %+v", b.Cursors)
 	}
 }
+
+// Every answer to a sync carries the request's id, so a device with two
+// syncs out can tell them apart; the batch is marked as the end of its
+// answer (route answers each request with one batch).
+func TestSyncAnswersCarryTheRequestID(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.messages("c1", 3, 16)
+	w := fx.watch()
+	f := fx.start(nil)
+	for _, id := range []string{"sync:7", ""} {
+		b := syncReq(t, f, w, "c1", events.SyncRequested{After: 0, Limit: 2, RequestID: id})
+		if b.RequestID != id || !b.End || !b.More || len(b.Messages) != 2 {
+			t.Errorf("request %q: batch id %q, end %v, more %v, %d messages; want its id, end, more, 2", id, b.RequestID, b.End, b.More, len(b.Messages))
+		}
+	}
+	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", "c1", "eve", "e1", events.SyncRequested{RequestID: "sync:8"})))
+	got := w.drain()
+	if summary(got) != "A: eve/e1" {
+		t.Fatalf("deliveries %q, want one for eve/e1", summary(got))
+	}
+	if rej, err := events.Decode[events.MessageRejected](got[0].inner); err != nil || rej.Code != protocol.CodeNotMember || rej.ClientMessageID != "sync:8" {
+		t.Errorf("refused sync: got %+v (%v), want not_member with the request's id", rej, err)
+	}
+}

@@ -3,6 +3,7 @@ package client
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
@@ -16,6 +17,7 @@ type conv struct {
 	seen  int64 // highest seq known to exist (stored frames, receipts, batches)
 
 	syncing  bool      // a sync is out, its batch not yet in
+	syncID   string    // the id of the last sync written (its answers carry it)
 	receipts bool      // syncs ask for the members' cursors until a last batch brings them
 	syncSent time.Time // when the last sync went out
 	gapSince time.Time // when the current gap was first seen; zero: none
@@ -89,11 +91,17 @@ func (c *Client) sync(cv *conv, now time.Time) {
 	if c.s.conn == nil {
 		return // resume syncs every conversation
 	}
-	c.write(protocol.Frame{Type: protocol.TypeSync, Conversation: cv.id, After: cv.order.last, Limit: c.syncLimit(cv),
+	c.s.syncs++
+	cv.syncID = syncID(c.s.syncs)
+	c.write(protocol.Frame{Type: protocol.TypeSync, ID: cv.syncID, Conversation: cv.id, After: cv.order.last, Limit: c.syncLimit(cv),
 		Receipts: cv.receipts})
 	cv.syncing, cv.syncSent = true, now
 	c.wake(now.Add(c.cfg.SyncTimeout))
 }
+
+// syncID is the id of the n-th sync request: "sync:n" never collides with
+// a client message id (hex, see newMessageID), which error frames also carry.
+func syncID(n int) string { return "sync:" + strconv.Itoa(n) }
 
 // syncLimit asks for no more than the first hole when one is known: the
 // messages after it are buffered or on their way, and every message a

@@ -24,6 +24,7 @@ type state struct {
 	lastDevice map[string]string // user → the device of their latest message (agents have one)
 	outbox     []*entry          // in send order
 	byID       map[string]*entry
+	syncs      int // sync requests written, for their ids
 
 	queue     []Event          // events the application has not taken yet
 	writes    []protocol.Frame // frames the writer has not taken yet

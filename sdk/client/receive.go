@@ -46,7 +46,14 @@ func (c *Client) handle(in inbound, now time.Time) {
 			c.sendError(e, f, now)
 			return
 		}
-		if f.Code == protocol.CodeNotMember && f.ID == "" && f.Conversation != "" {
+		// The refusal of a sync carries the sync's id (a platform from
+		// before request ids sent none): it ends that sync.
+		cv := c.s.convs[f.Conversation]
+		syncAnswer := cv != nil && f.ID != "" && f.ID == cv.syncID
+		if syncAnswer {
+			cv.syncing = false
+		}
+		if f.Code == protocol.CodeNotMember && (f.ID == "" || syncAnswer) && f.Conversation != "" {
 			delete(c.s.convs, f.Conversation) // removed from it: stop syncing it
 		}
 		c.log.Warn("client: error frame", "code", f.Code, "message", f.Message, "ref", f.ID)
@@ -115,15 +122,20 @@ func (c *Client) offer(cv *conv, p pendingMsg, now time.Time) {
 }
 
 // batch applies a sync answer and asks for more while there is more.
+// The last batch of the answer to the sync that is out (its id, end) ends
+// that sync; a batch without an id comes from a platform from before
+// request ids, which answers every sync with one batch. A batch of an
+// earlier sync (timed out, or asked on a socket since replaced) still
+// brings its messages and cursors, but the sync that is out stays out.
 func (c *Client) batch(f protocol.Frame, now time.Time) {
 	if !validID(f.Conversation) {
 		return
 	}
 	cv := c.conv(f.Conversation)
 	before := cv.order.last
-	cv.syncing = false
+	final := f.ID == "" || (f.ID == cv.syncID && f.End)
 	cv.note(f.LastSeq)
-	if !f.More {
+	if final && !f.More {
 		cv.receipts = false
 	}
 	// The members' cursors: ticks whose receipt events were lost.
@@ -140,11 +152,14 @@ func (c *Client) batch(f protocol.Frame, now time.Time) {
 		if m.Conversation != f.Conversation {
 			continue
 		}
-		c.message(m, now)
+		c.message(m, now) // the sync is still out: no gap sync from in here
+	}
+	if final {
+		cv.syncing = false
 	}
 	// More after a hole-sized page is no reason to ask again unless a gap
 	// is still open: the rest is buffered or arriving live.
-	if f.More && cv.order.last > before && cv.order.gap(cv.seen) {
+	if final && f.More && cv.order.last > before && cv.order.gap(cv.seen) {
 		c.sync(cv, now)
 		return
 	}

@@ -70,17 +70,26 @@ type SyncRequested struct {
 	// Receipts asks for the members' receipt cursors with the last batch,
 	// so that ticks whose receipt event was lost are recovered.
 	Receipts bool `json:"receipts,omitempty"`
+	// RequestID is the sync frame's id (optional): every answer to the
+	// request carries it, so a device can tell two syncs apart.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // MaxSyncLimit caps a sync batch.
 const MaxSyncLimit = 500
 
 // SyncBatch is the data of TypeSyncBatch: messages in seq order. More is
-// true when the device should ask again after the last one.
+// true when the device should ask again after the last one. A batch may
+// hold fewer than the request's limit (a size budget) and still have More.
 type SyncBatch struct {
 	Messages []Message `json:"messages"`
 	More     bool      `json:"more"`
 	LastSeq  int64     `json:"lastSeq"` // the conversation's newest seq when the batch was read
+	// RequestID is the request's (SyncRequested.RequestID); End marks the
+	// last batch answering it (route answers each request with one batch,
+	// so it sets End on every batch; an older route set neither).
+	RequestID string `json:"requestId,omitempty"`
+	End       bool   `json:"end,omitempty"`
 	// Cursors are the members' receipt cursors when the batch was read:
 	// on the last batch (More false) of a sync that asked for Receipts.
 	Cursors []Cursor `json:"cursors,omitempty"`

@@ -131,10 +131,16 @@ func (d *SyncRequested) check() error {
 	if d.After < 0 || d.Limit < 0 || d.Limit > MaxSyncLimit {
 		return fmt.Errorf("after must be >= 0 and limit in 0..%d", MaxSyncLimit)
 	}
+	if d.RequestID != "" && !ValidID(d.RequestID) {
+		return fmt.Errorf("bad request id %q", d.RequestID)
+	}
 	return nil
 }
 
 func (d *SyncBatch) check() error {
+	if d.RequestID != "" && !ValidID(d.RequestID) {
+		return fmt.Errorf("bad request id %q", d.RequestID)
+	}
 	prev := int64(0)
 	for i := range d.Messages {
 		if err := d.Messages[i].check(); err != nil {

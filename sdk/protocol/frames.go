@@ -8,6 +8,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
@@ -64,7 +67,7 @@ const (
 // Frame is every frame's shape; which fields are set depends on Type.
 type Frame struct {
 	Type         string `json:"type"`
-	ID           string `json:"id,omitempty"` // client message id (send, stored, message, error)
+	ID           string `json:"id,omitempty"` // client message id (send, stored, message, error); request id (sync, batch, error); ping id
 	Conversation string `json:"conversation,omitempty"`
 	Seq          int64  `json:"seq,omitempty"`
 
@@ -83,6 +86,7 @@ type Frame struct {
 	Limit    int      `json:"limit,omitempty"`
 	Messages []Frame  `json:"messages,omitempty"`
 	More     bool     `json:"more,omitempty"`
+	End      bool     `json:"end,omitempty"` // batch: the last one answering its sync
 	LastSeq  int64    `json:"lastSeq,omitempty"`
 	Receipts bool     `json:"receipts,omitempty"` // sync: send the members' cursors with the last batch
 	Cursors  []Cursor `json:"cursors,omitempty"`  // batch: the members' cursors (last batch of a sync with receipts)
@@ -108,8 +112,9 @@ type Frame struct {
 }
 
 // Decode parses one client frame strictly: valid JSON, no unknown fields, a
-// known client frame type and the fields that type needs. Its errors are
-// *Error values with CodeBadFrame or CodeUnknownType.
+// known client frame type, the fields that type needs and no field that
+// belongs to another type (ClientFields). Its errors are *Error values with
+// CodeBadFrame or CodeUnknownType.
 func Decode(data []byte) (Frame, error) {
 	var f Frame
 	if len(data) > MaxFrameSize {
@@ -156,5 +161,51 @@ func (f *Frame) check() error {
 	default:
 		return &Error{Code: CodeUnknownType, Message: fmt.Sprintf("unknown frame type %q", f.Type)}
 	}
+	if stray := f.strayFields(); len(stray) > 0 {
+		return bad("field " + strings.Join(stray, ", ") + " does not belong to this frame type (it takes " +
+			strings.Join(ClientFields[f.Type], ", ") + ")")
+	}
 	return nil
+}
+
+// ClientFields lists, for each client frame type, the fields it may carry
+// besides "type". Any other field of Frame that a client sets (to anything
+// but its zero value) is refused with CodeBadFrame: a client must not
+// believe the server took a value it ignores (a seq or storedAt on a send).
+var ClientFields = map[string][]string{
+	TypeSend:      {"id", "conversation", "envelope"},
+	TypeDelivered: {"conversation", "seq"},
+	TypeRead:      {"conversation", "seq"},
+	TypeTyping:    {"conversation", "state"},
+	TypeSync:      {"id", "conversation", "after", "limit", "receipts"},
+	TypePing:      {"id"},
+}
+
+// frameFields are Frame's fields by JSON name, in declaration order.
+var frameFields = func() (out []struct {
+	name  string
+	index int
+}) {
+	t := reflect.TypeFor[Frame]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out = append(out, struct {
+			name  string
+			index int
+		}{name, i})
+	}
+	return out
+}()
+
+// strayFields names the fields f sets that its type does not take.
+func (f *Frame) strayFields() []string {
+	allowed := ClientFields[f.Type]
+	v := reflect.ValueOf(f).Elem()
+	var stray []string
+	for _, ff := range frameFields {
+		if ff.name != "type" && !slices.Contains(allowed, ff.name) && !v.Field(ff.index).IsZero() {
+			stray = append(stray, ff.name)
+		}
+	}
+	return stray
 }

@@ -21,6 +21,8 @@ func TestDecodeAcceptsEveryClientFrame(t *testing.T) {
 		`{"type":"typing","conversation":"c1","state":"paused"}`,
 		`{"type":"sync","conversation":"c1","after":0}`,
 		`{"type":"sync","conversation":"c1","after":41,"limit":50}`,
+		`{"type":"sync","id":"s-1","conversation":"c1","after":41,"limit":50,"receipts":true}`,
+		`{"type":"send","id":"m-1","conversation":"c1","seq":0,"envelope":` + env + `}`, // a zero value is no value
 		`{"type":"ping"}`,
 		`{"type":"ping","id":"p-7"}`,
 	} {
@@ -50,6 +52,14 @@ func TestDecodeRejects(t *testing.T) {
 		{"typing bad state", `{"type":"typing","conversation":"c1","state":"thinking"}`, protocol.CodeBadFrame, ""},
 		{"sync negative after", `{"type":"sync","conversation":"c1","after":-1}`, protocol.CodeBadFrame, ""},
 		{"sync no conversation", `{"type":"sync","after":0}`, protocol.CodeBadFrame, ""},
+		{"send with seq", `{"type":"send","id":"m-4","conversation":"c1","seq":7,"envelope":` + env + `}`, protocol.CodeBadFrame, "m-4"},
+		{"send with storedAt", `{"type":"send","id":"m-5","conversation":"c1","storedAt":"2026-01-01T00:00:00Z","envelope":` + env + `}`, protocol.CodeBadFrame, "m-5"},
+		{"send with limit", `{"type":"send","id":"m-6","conversation":"c1","limit":3,"envelope":` + env + `}`, protocol.CodeBadFrame, "m-6"},
+		{"ack with state", `{"type":"read","conversation":"c1","seq":1,"state":"typing"}`, protocol.CodeBadFrame, ""},
+		{"typing with seq", `{"type":"typing","conversation":"c1","state":"typing","seq":3}`, protocol.CodeBadFrame, ""},
+		{"sync with envelope", `{"type":"sync","conversation":"c1","after":0,"envelope":` + env + `}`, protocol.CodeBadFrame, ""},
+		{"sync with more", `{"type":"sync","conversation":"c1","after":0,"more":true}`, protocol.CodeBadFrame, ""},
+		{"ping with conversation", `{"type":"ping","id":"p-1","conversation":"c1"}`, protocol.CodeBadFrame, "p-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := protocol.Decode([]byte(tc.in))

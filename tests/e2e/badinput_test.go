@@ -66,6 +66,17 @@ func TestBadInputIsRefusedAndNothingStored(t *testing.T) {
 			t.Fatalf("a well-formed minted token was refused: %v", err)
 		}
 		c.Close()
+		// Not a WebSocket handshake at all: told so, before any token.
+		resp, err := http.Get(strings.Replace(url, "ws://", "http://", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct{ Code string }
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || p.Code != "bad_handshake" {
+			t.Errorf("plain GET without a token: %d %q, want 400 bad_handshake", resp.StatusCode, p.Code)
+		}
 	})
 
 	ws, _, err := dialRaw(url, token(alice))
@@ -78,6 +89,13 @@ func TestBadInputIsRefusedAndNothingStored(t *testing.T) {
 	t.Run("malformed json", func(t *testing.T) {
 		ws.WriteMessage(websocket.TextMessage, []byte(`{"type": "send", `))
 		expectError(t, ws, protocol.CodeBadFrame)
+	})
+	t.Run("a field of another frame type", func(t *testing.T) {
+		env := sealFor(t, ctx, alice, conv.ID, "seq-1")
+		ws.WriteJSON(map[string]any{"type": "send", "id": "seq-1", "conversation": conv.ID, "envelope": env, "seq": 99})
+		if f := expectError(t, ws, protocol.CodeBadFrame); f.ID != "seq-1" {
+			t.Errorf("error frame id %q, want seq-1", f.ID)
+		}
 	})
 	t.Run("unknown frame type", func(t *testing.T) {
 		ws.WriteJSON(map[string]any{"type": "launch-missiles"})
@@ -148,9 +166,18 @@ func TestBadInputIsRefusedAndNothingStored(t *testing.T) {
 	}
 	defer good.Close()
 	expectFrame(t, good, "hello")
-	good.WriteJSON(map[string]any{"type": "send", "id": "good-1", "conversation": conv.ID, "envelope": sealFor(t, ctx, alice, conv.ID, "good-1")})
+	goodEnv := sealFor(t, ctx, alice, conv.ID, "good-1")
+	good.WriteJSON(map[string]any{"type": "send", "id": "good-1", "conversation": conv.ID, "envelope": goodEnv})
 	if f := expectFrame(t, good, protocol.TypeStored); f.ID != "good-1" || f.Seq != 1 {
 		t.Errorf("the good message: stored %+v, want id good-1 at seq 1", f)
+	}
+	// Acks are idempotent too: every resend on the same socket gets its
+	// stored back, with the same seq.
+	for i := range 3 {
+		good.WriteJSON(map[string]any{"type": "send", "id": "good-1", "conversation": conv.ID, "envelope": goodEnv})
+		if f := expectFrame(t, good, protocol.TypeStored); f.ID != "good-1" || f.Seq != 1 {
+			t.Errorf("resend %d: stored %+v, want id good-1 at seq 1", i+1, f)
+		}
 	}
 	if n := e.countMessages(t); n != 1 {
 		t.Errorf("%d messages stored, want only the good one: bad input reached MongoDB", n)
