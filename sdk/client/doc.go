@@ -49,7 +49,10 @@
 // delivered with whatever buffered messages follow it; one at or below
 // lastSeq, or already buffered, is a duplicate and dropped; one further ahead
 // is buffered and the gap is filled by "sync {after: lastSeq}", applying
-// "batch" frames and asking again while more is true. Evidence that a seq
+// "batch" frames and asking again while more is true. One sync per
+// conversation is out at a time, with an id ("sync:n"): the last batch
+// answering that id (end) or its refusal ends it; a batch of an earlier sync
+// still counts for its messages. Evidence that a seq
 // exists (a stored frame, a batch's lastSeq, an agent's replyTo)
 // beyond lastSeq also triggers a sync, at most once per GapRetry. Own
 // messages take their place in the order too (from their stored frame, with
