@@ -36,6 +36,11 @@ type Config struct {
 	// OutboundQueue bounds the frames waiting to be written to one socket;
 	// overflowing it closes the socket with 4008.
 	OutboundQueue int `envconfig:"OUTBOUND_QUEUE" default:"256"`
+	// OutboundQueueBytes bounds the bytes of the frames queued for one
+	// socket, including those its writer holds but has not written yet;
+	// overflowing it closes the socket with 4008 too. A socket with nothing
+	// queued takes any one frame, so the bound is at least the largest frame.
+	OutboundQueueBytes int `envconfig:"OUTBOUND_QUEUE_BYTES" default:"1048576"`
 	// RateLimit (frames per second) and RateBurst bound what one socket may
 	// send; RateStrikes rate-limited frames within StrikeWindow close it
 	// with 4029.
@@ -74,6 +79,11 @@ type Config struct {
 	WebAccountsURL string `envconfig:"WEB_ACCOUNTS_URL"`
 }
 
+// DefaultOutboundQueueBytes is OUTBOUND_QUEUE_BYTES's default, 1 MiB: two
+// of the largest frames (a sync batch or delivery of events.MaxDataSize, 512
+// KiB, is the largest there is) or a dozen 80 KB messages.
+const DefaultOutboundQueueBytes = 1 << 20
+
 // withDefaults fills what a test or an embedding program left zero.
 func (c Config) withDefaults() Config {
 	if c.ConnectorID == "" {
@@ -106,6 +116,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OutboundQueue <= 0 {
 		c.OutboundQueue = 256
+	}
+	if c.OutboundQueueBytes <= 0 {
+		c.OutboundQueueBytes = DefaultOutboundQueueBytes
 	}
 	if c.RateLimit <= 0 {
 		c.RateLimit = 50

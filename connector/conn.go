@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,6 +43,15 @@ type conn struct {
 	closeCode int // 0: no close frame (the socket is already broken)
 	closeText string
 	flush     bool // write what is queued before the close frame
+	// closeBy, for a close without flush, is when the close frame must be
+	// out (WriteTimeout after shutdown); past it the TCP connection is cut.
+	closeBy    time.Time
+	shutdownAt time.Time
+	closeSent  bool      // the close frame was written (else the client sees 1006)
+	closedAt   time.Time // when the writer closed the socket
+	// abandon is set by a shutdown without flush: the writer stops after
+	// the frame it is writing.
+	abandon atomic.Bool
 
 	stop       chan struct{} // closed by shutdown
 	readerDone chan struct{}
@@ -52,7 +62,7 @@ func newConn(s *Server, ws *websocket.Conn, id Identity, serial uint64) *conn {
 	return &conn{
 		s: s, ws: ws, serial: serial,
 		dev:        events.DeviceRef{User: id.User, Device: id.Device},
-		q:          newOutQueue(s.cfg.OutboundQueue),
+		q:          newOutQueue(s.cfg.OutboundQueue, s.cfg.OutboundQueueBytes),
 		limiter:    rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst),
 		stop:       make(chan struct{}),
 		readerDone: make(chan struct{}),
@@ -70,6 +80,11 @@ func (c *conn) shutdown(code int, text string, flush bool) {
 		return
 	}
 	c.closing, c.closeCode, c.closeText, c.flush = true, code, text, flush
+	c.shutdownAt = time.Now()
+	if !flush {
+		c.closeBy = c.shutdownAt.Add(c.s.cfg.WriteTimeout)
+		c.abandon.Store(true)
+	}
 	c.mu.Unlock()
 	c.q.close()
 	close(c.stop)
@@ -85,9 +100,10 @@ func (c *conn) send(f protocol.Frame) bool {
 	return c.enqueue(outFrame{typ: f.Type, data: data})
 }
 
-// enqueue queues an encoded frame without blocking. A full queue means the
-// client cannot keep up: the socket is closed with 4008 (without flushing —
-// the backlog is what it could not take) and the client will sync.
+// enqueue queues an encoded frame without blocking. A full queue (in frames
+// or bytes) means the client cannot keep up: the socket is closed with 4008
+// (without flushing — the backlog is what it could not take) and the client
+// will sync.
 func (c *conn) enqueue(f outFrame) bool {
 	queued, full := c.q.push(f)
 	if full {
@@ -111,21 +127,24 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.q.ready:
 			if c.stopping() {
-				c.finish(batch)
+				c.finish()
 				return
 			}
 			batch = c.q.take(batch)
-			err := c.write(batch)
-			batch = recycle(batch)
+			n, err := c.write(batch)
 			if err != nil {
-				c.shutdown(0, "", false)
+				c.q.done(batch[n:]) // dropped: abandoned, or the socket failed
+				if !errors.Is(err, errAbandoned) {
+					c.shutdown(0, "", false)
+				}
 			}
+			batch = recycle(batch)
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
 				c.shutdown(0, "", false)
 			}
 		case <-c.stop:
-			c.finish(batch)
+			c.finish()
 			return
 		}
 	}
@@ -142,41 +161,68 @@ func (c *conn) stopping() bool {
 	}
 }
 
+// errAbandoned ends a write cut short by a shutdown without flush.
+var errAbandoned = errors.New("connector: write abandoned: socket closing")
+
 // finish writes the queued frames (if asked) and the close frame, gives the
 // client closeGrace to answer, and closes the socket, which ends the reader.
-func (c *conn) finish(batch []outFrame) {
+//
+// Without flush the close frame must be out by closeBy (WriteTimeout after
+// the shutdown). It goes out only if the socket can still take it: when a
+// frame write has failed (the client stopped reading, its buffers and ours
+// are full, the write timed out) the WebSocket cannot carry another frame,
+// and the TCP connection is cut without one — the client sees 1006.
+func (c *conn) finish() {
 	c.mu.Lock()
-	code, text, flush := c.closeCode, c.closeText, c.flush
+	code, text, flush, by := c.closeCode, c.closeText, c.flush, c.closeBy
 	c.mu.Unlock()
-	ok := true
+	rest := c.q.take(nil)
 	if flush {
-		ok = c.write(c.q.take(batch)) == nil
+		n, _ := c.write(rest)
+		rest = rest[n:]
 	}
-	if ok && code != 0 {
-		msg := websocket.FormatCloseMessage(code, text)
-		if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.s.cfg.WriteTimeout)) == nil {
-			t := time.NewTimer(closeGrace)
-			select {
-			case <-c.readerDone:
-			case <-t.C:
-			}
-			t.Stop()
+	c.q.done(rest)
+	sent := false
+	if code != 0 {
+		if by.IsZero() {
+			by = time.Now().Add(c.s.cfg.WriteTimeout)
 		}
+		msg := websocket.FormatCloseMessage(code, text)
+		// gorilla refuses at once if an earlier write failed.
+		sent = c.ws.WriteControl(websocket.CloseMessage, msg, by) == nil
+	}
+	c.mu.Lock()
+	c.closeSent, c.closedAt = sent, time.Now()
+	c.mu.Unlock()
+	if sent {
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-c.readerDone:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	c.ws.Close()
 }
 
 // write writes frames, each within WriteTimeout: a client that takes a
-// large backlog slowly but steadily is not cut off, one that stops reading is.
-func (c *conn) write(frames []outFrame) error {
-	for _, f := range frames {
+// large backlog slowly but steadily is not cut off, one that stops reading
+// is. It returns how many it wrote; after a shutdown without flush it stops
+// before the next frame (errAbandoned). Written frames leave the queue's
+// byte count.
+func (c *conn) write(frames []outFrame) (int, error) {
+	for i, f := range frames {
+		if c.abandon.Load() {
+			return i, errAbandoned
+		}
 		c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 		if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
-			return err
+			return i, err
 		}
+		c.q.done(frames[i : i+1])
 		c.s.m.framesOut.WithLabelValues(frameLabel(f.typ)).Inc()
 	}
-	return nil
+	return len(frames), nil
 }
 
 // recycle empties batch for reuse, dropping a large backing array so an

@@ -1,7 +1,10 @@
 package connector
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -52,17 +55,7 @@ func TestDeliveryReachesExactlyTheTargetDevices(t *testing.T) {
 func TestSlowReaderIsClosedWhileOthersKeepReceiving(t *testing.T) {
 	e := startConnector(t, func(c *Config) { c.OutboundQueue = 16 })
 	fast := e.dial("bob", "b1")
-	// The slow client never reads; a small receive buffer (set before
-	// connecting, so the TCP window is small from the start) makes the
-	// kernel stop taking its frames early.
-	small := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	d := websocket.Dialer{NetDialContext: small.DialContext}
-	slow, _, err := e.tryDialWith(d, bearer(e.is.token(t, "sam", "s1", tokenOpts{})), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := e.dialSmallBuffer("sam", "s1")
 
 	var got atomic.Int64
 	fastDone := make(chan struct{})
@@ -96,6 +89,115 @@ func TestSlowReaderIsClosedWhileOthersKeepReceiving(t *testing.T) {
 	t.Logf("published %d deliveries of 16 KiB before the slow reader overflowed", sent)
 	fast.ws.Close()
 	<-fastDone
+}
+
+// dialSmallBuffer connects a client that does not read by itself: a small
+// receive buffer (set before connecting, so the TCP window is small from
+// the start) makes the kernel stop taking its frames early.
+func (e *env) dialSmallBuffer(user, device string) *client {
+	e.t.Helper()
+	small := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	d := websocket.Dialer{NetDialContext: small.DialContext}
+	c, _, err := e.tryDialWith(d, bearer(e.is.token(e.t, user, device, tokenOpts{})), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// A socket that never reads, in a conversation where ~80 KB messages keep
+// coming: the sockets that read get every message live, the other is
+// closed, and its backlog never holds more than OUTBOUND_QUEUE_BYTES — by
+// the queue's own count, which covers the frames its writer has taken too.
+// Its client sees 4008 if the close frame could still be written, else 1006
+// (its buffers and ours were full): the server's record says which.
+func TestNeverReadingSocketIsClosedWithinItsByteBound(t *testing.T) {
+	const bound = 512 << 10
+	e := startConnector(t, func(c *Config) { c.OutboundQueueBytes = bound; c.WriteTimeout = 2 * time.Second })
+	readers := []*client{e.dial("bob", "b1"), e.dial("carol", "c1")}
+	slow := e.dialSmallBuffer("sam", "s1")
+	var sc *conn
+	eventually(t, 5*time.Second, "the silent socket to be registered", func() bool {
+		sc = e.srv.lookup(events.DeviceRef{User: "sam", Device: "s1"})
+		return sc != nil
+	})
+
+	counts := make([]atomic.Int64, len(readers))
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				f, err := r.read(10 * time.Second)
+				if err != nil {
+					return
+				}
+				if f.Type == protocol.TypeMessage {
+					counts[i].Add(1)
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		for _, r := range readers {
+			r.ws.Close()
+		}
+		wg.Wait()
+	})
+
+	env := envelope(60<<10, "b1", "c1", "s1") // an 80 KB frame once encoded
+	frame := must(json.Marshal(messageFrame(events.Message{ConversationID: "conv-1", Seq: 1, SenderID: "alice",
+		SenderDevice: "a1", ClientMessageID: "m", Envelope: env, StoredAt: time.Now().UTC()})))
+	targets := [][2]string{{"bob", "b1"}, {"carol", "c1"}, {"sam", "s1"}}
+	published := int64(0)
+	for testutil.ToFloat64(e.srv.m.slowConsumers) < 1 {
+		if published == 2000 {
+			t.Fatalf("the silent socket was never closed as a slow consumer (%s)", e.srv.debugCounters())
+		}
+		// The readers stay at most two messages behind: they must not
+		// become slow consumers themselves on a busy machine.
+		eventually(t, 20*time.Second, "the readers to keep up", func() bool {
+			return counts[0].Load() >= published-2 && counts[1].Load() >= published-2
+		})
+		published++
+		e.publish(stored(t, "conv-1", published, "alice", "a1", "m", env), targets...)
+	}
+	eventually(t, 20*time.Second, "the readers to get every message", func() bool {
+		return counts[0].Load() == published && counts[1].Load() == published
+	})
+	eventually(t, 20*time.Second, "the silent socket to be gone", func() bool { return e.srv.Connections() == 2 })
+
+	bytes, peak := sc.q.sizes()
+	if peak > bound {
+		t.Errorf("the silent socket's backlog held %d bytes; bound %d", peak, bound)
+	}
+	if peak <= bound-len(frame) {
+		t.Errorf("the silent socket's backlog peaked at %d bytes, below the bound %d less one frame (%d): it was not what closed it", peak, bound, len(frame))
+	}
+	if bytes != 0 {
+		t.Errorf("the closed socket's queue still counts %d bytes", bytes)
+	}
+	sc.mu.Lock()
+	sent, took := sc.closeSent, sc.closedAt.Sub(sc.shutdownAt)
+	sc.mu.Unlock()
+	if limit := e.srv.cfg.WriteTimeout + time.Second; took > limit {
+		t.Errorf("closed %s after the overflow; want within the write timeout (%s, +1 s of scheduling)", took, e.srv.cfg.WriteTimeout)
+	}
+	want := protocol.CloseSlowConsumer
+	if !sent {
+		want = websocket.CloseAbnormalClosure
+	}
+	if got := slow.closeCode(30 * time.Second); got != want {
+		t.Errorf("silent client's close code: got %d, want %d (close frame sent: %v)", got, want, sent)
+	}
+	if got := testutil.ToFloat64(e.srv.m.closes.WithLabelValues(fmt.Sprint(want))); got != 1 {
+		t.Errorf("closes{code=%d}: got %v, want 1", want, got)
+	}
+	t.Logf("%d messages of %d bytes; backlog peak %d bytes (bound %d); close frame sent: %v, %s after the overflow",
+		published, len(frame), peak, bound, sent, took)
 }
 
 func TestDeliveryOfEveryEventType(t *testing.T) {

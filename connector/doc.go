@@ -21,8 +21,10 @@
 //
 // Concurrency: every goroutine starts through the server's tracker and stops
 // through one path (conn.shutdown, Server.Drain / Server.Close). Each socket
-// has one reader goroutine, one writer goroutine and a bounded outbound
-// queue; enqueueing never blocks, and a client that cannot keep up is closed
-// with 4008 rather than allowed to slow anyone else. Lock order: Server.mu
+// has one reader goroutine, one writer goroutine and an outbound queue
+// bounded in frames and bytes; enqueueing never blocks, and a client that
+// cannot keep up is closed with 4008 (or, if even the close frame cannot be
+// written within WriteTimeout, its TCP connection is cut: 1006) rather than
+// allowed to slow anyone else. Lock order: Server.mu
 // (the registry) before conn.mu; no lock is held across network I/O.
 package connector

@@ -255,12 +255,13 @@ func (s *Server) release(c *conn) {
 	}
 	s.mu.Unlock()
 	s.m.connections.Dec()
+	// By the code the client saw: 1006 when no close frame went out.
 	c.mu.Lock()
 	code := c.closeCode
-	c.mu.Unlock()
-	if code == 0 {
+	if !c.closeSent {
 		code = websocket.CloseAbnormalClosure
 	}
+	c.mu.Unlock()
 	s.m.closes.WithLabelValues(fmt.Sprint(code)).Inc()
 	// Also when a newer socket replaced this one: its claim may have landed
 	// after the newer one's release (Release removes only its own record).
