@@ -57,9 +57,11 @@ type Options struct {
 	// SourceAddrs spread client sockets over loopback source addresses
 	// (127.0.0.2, ...) to avoid ephemeral port exhaustion in big runs.
 	SourceAddrs []string
-	// During is called once sending has started (chaos: kill things).
-	During func(ctx context.Context)
-	// Progress, if set, is told how far the run is every few seconds.
+	// Steps are done to the platform during the run, each at a message
+	// count (see Step for the schedule): the chaos tests' blows.
+	Steps []Step
+	// Progress, if set, is told how far the run is every few seconds, and
+	// when each step fires and ends.
 	Progress func(line string)
 	Logger   *slog.Logger
 }
@@ -82,6 +84,7 @@ type Result struct {
 	SendDuration    time.Duration // first Send to last stored
 	Duration        time.Duration // first Send to last delivery
 	Latencies       []time.Duration
+	Steps           []StepReport // one per Options.Steps, in order
 	Errors          []string
 }
 
@@ -145,7 +148,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	run := &runner{o: o, sentAt: map[string]time.Time{}, convMembers: map[string][]*user{}}
+	if err := validateSteps(o.Steps, o.Messages); err != nil {
+		return Result{}, err
+	}
+	first := o.Messages // sends allowed before the first step fires
+	if len(o.Steps) > 0 {
+		first = o.Steps[0].AfterStored
+	}
+	run := &runner{o: o, sentAt: map[string]time.Time{}, convMembers: map[string][]*user{}, gate: newGate(first)}
 	if err := run.setup(ctx); err != nil {
 		run.close()
 		return Result{}, err
@@ -158,6 +168,7 @@ type runner struct {
 	o           Options
 	users       []*user // connected first, then offline
 	convMembers map[string][]*user
+	gate        *gate // admits sends as the steps allow; counts settled messages
 
 	mu        sync.Mutex
 	sentAt    map[string]time.Time // client message id → when Send was called
@@ -340,13 +351,18 @@ func (r *runner) onStatus(u *user, s *client.Status) {
 	if s.State > prev || s.State == client.StateFailed {
 		u.states[s.ID] = s.State
 	}
+	settled := false
 	if s.State == client.StateStored || s.State == client.StateFailed {
 		if prev < client.StateStored {
 			u.inflight--
 			u.cond.Broadcast()
+			settled = true
 		}
 	}
 	u.mu.Unlock()
+	if settled {
+		r.gate.settle()
+	}
 	if s.State == client.StateStored {
 		r.mu.Lock()
 		r.lastStore = time.Now()
@@ -365,6 +381,10 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	online := r.users[:r.o.Clients]
 	per := r.o.Messages / max(1, len(online))
 	extra := r.o.Messages - per*len(online)
+	stop := context.AfterFunc(ctx, r.gate.close)
+	defer stop()
+	stepsDone := make(chan []StepReport, 1)
+	go func() { stepsDone <- runSteps(ctx, r.gate, r.o.Steps, r.o.Messages, r.o.Progress) }()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, u := range online {
@@ -378,10 +398,10 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			r.sendAll(ctx, u, n)
 		}()
 	}
-	if r.o.During != nil {
-		go r.o.During(ctx)
-	}
 	r.progressWhile(ctx, wg.Wait)
+	// Every send is through only once the last step has returned (or ctx
+	// has ended, which ends the steps too).
+	steps := <-stepsDone
 	// Wait for every message stored and every delivery shown.
 	err := r.waitFor(ctx, func() bool { return r.allStored() && r.allDelivered() })
 	r.mu.Lock()
@@ -404,6 +424,10 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	r.tally()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.res.Steps = steps
+	if err := stepErrors(steps); err != nil {
+		r.res.Errors = append(r.res.Errors, strings.Split(err.Error(), "\n")...)
+	}
 	if err != nil {
 		r.res.Errors = append(r.res.Errors, "wait: "+err.Error())
 	}
@@ -433,7 +457,7 @@ func (r *runner) sendAll(ctx context.Context, u *user, n int) {
 		}
 		u.inflight++
 		u.mu.Unlock()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !r.gate.admit() {
 			return
 		}
 		t := time.Now()
@@ -445,6 +469,7 @@ func (r *runner) sendAll(ctx context.Context, u *user, n int) {
 			u.mu.Lock()
 			u.inflight--
 			u.mu.Unlock()
+			r.gate.settle() // it will never be stored: a step waiting for it must not wait forever
 			continue
 		}
 		r.sentAt[id] = t
@@ -607,8 +632,9 @@ func (r *runner) progress() string {
 	if len(behind) > 5 {
 		behind = append(behind[:5], fmt.Sprintf("+%d more", len(behind)-5))
 	}
-	return fmt.Sprintf("sent=%d unstored=%d received=%d stored ticks: delivered=%d read=%d behind=%v",
-		sent, pending, received, r.ticks(client.StateDelivered), r.ticks(client.StateRead), behind)
+	admitted, settled := r.gate.counts()
+	return fmt.Sprintf("sent=%d admitted=%d settled=%d unstored=%d received=%d stored ticks: delivered=%d read=%d behind=%v",
+		sent, admitted, settled, pending, received, r.ticks(client.StateDelivered), r.ticks(client.StateRead), behind)
 }
 
 // tally computes Expected, Lost, Stored and the tick counts at the end.

@@ -2,9 +2,15 @@ package e2e
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,73 +88,109 @@ func TestSpineManyClients(t *testing.T) {
 // The same run while a connector is killed (-9), persist and route are
 // killed and restarted, and Redis is restarted: nothing lost, nothing
 // duplicated, order kept — ticks included: receipts published while a
-// subscription was down come back with the next sync's cursors.
+// subscription was down come back with the next sync's cursors. Each blow
+// lands at a message count (loadrun.Step), not after a time, and the run
+// sends its last messages only after the last blow: the verdict is the
+// same on a slow machine and a fast one.
 func TestSpineSurvivesCrashes(t *testing.T) {
 	redis := startRedis(t)
 	e := start(t, opts{connectors: 2, redisURL: redis.url(), functions: spineFunctions})
-	step := func(ctx context.Context, d time.Duration) bool {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(d):
-			return true
+	messages := spineMessages(10_000)
+	at := func(k int) int { return messages * k / 5 }
+	// killAndRestart kills fn and starts it again once the broker has
+	// failed to deliver to it at least once: the blow met traffic.
+	killAndRestart := func(fn string) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			before := e.brokerCounter(t, "retries_total", fn)
+			e.p.Function(fn).Kill()
+			err := pollUntil(ctx, 2*time.Minute, func() bool { return e.brokerCounter(t, "retries_total", fn) > before })
+			if err != nil {
+				err = fmt.Errorf("no delivery to %s failed while it was down: %w", fn, err)
+			}
+			return errors.Join(err, e.p.Function(fn).Restart(ctx))
 		}
 	}
-	chaos := make(chan string, 16)
-	// The blows are spread over the run: a send phase of about messages/40
-	// seconds here (docs/operations.md), cut in eight.
-	messages := spineMessages(10_000)
-	gap := max(time.Second, time.Duration(messages)*time.Second/40/8)
+	steps := []loadrun.Step{
+		{Name: "kill connector-0 (-9)", AfterStored: at(1), Do: func(context.Context) error {
+			e.p.Connector(0).Kill()
+			return nil
+		}},
+		{Name: "kill persist (-9), restart it", AfterStored: at(2), Do: killAndRestart("persist")},
+		{Name: "kill route (-9), restart it", AfterStored: at(3), Do: killAndRestart("route")},
+		{Name: "restart redis", AfterStored: at(4), Do: redis.restart},
+	}
 	res, err := loadrun.Run(context.Background(), loadrun.Options{
 		AccountsURL: e.p.AccountsURL(), ConnectorURLs: e.p.ConnectorURLs(),
 		Clients: 20, Offline: 30, GroupSize: 50, Messages: messages, Read: true,
 		Timeout: 20 * time.Minute, Progress: func(l string) { t.Log("progress: " + l) },
-		During: func(ctx context.Context) {
-			if !step(ctx, gap) {
-				return
-			}
-			e.p.Connector(0).Kill()
-			chaos <- "killed connector-0 (-9)"
-			if !step(ctx, gap) {
-				return
-			}
-			e.p.Function("persist").Kill()
-			chaos <- "killed persist (-9)"
-			step(ctx, 500*time.Millisecond)
-			if err := e.p.Function("persist").Restart(ctx); err != nil {
-				chaos <- "persist restart failed: " + err.Error()
-			}
-			chaos <- "restarted persist"
-			if !step(ctx, gap) {
-				return
-			}
-			e.p.Function("route").Kill()
-			chaos <- "killed route (-9)"
-			step(ctx, 500*time.Millisecond)
-			if err := e.p.Function("route").Restart(ctx); err != nil {
-				chaos <- "route restart failed: " + err.Error()
-			}
-			chaos <- "restarted route"
-			if !step(ctx, gap) {
-				return
-			}
-			redis.restart(t)
-			chaos <- "restarted redis"
-		},
+		Steps: steps,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	close(chaos)
-	var did []string
-	for c := range chaos {
-		did = append(did, c)
-		t.Log("chaos: " + c)
+	for i, s := range res.Steps {
+		t.Logf("chaos: %s: fired with %d settled, took %s, ran %v, err %q", s.Name, s.Settled, s.Took.Round(time.Millisecond), s.Ran, s.Err)
+		if !s.Ran || s.Err != "" || s.Settled != steps[i].AfterStored {
+			t.Errorf("chaos step %q: ran %v at %d settled (want %d), err %q", s.Name, s.Ran, s.Settled, steps[i].AfterStored, s.Err)
+		}
 	}
-	if len(did) < 6 {
-		t.Errorf("chaos did not finish (%d steps): the run ended before it — raise the message count", len(did))
+	if len(res.Steps) != len(steps) {
+		t.Errorf("%d chaos steps reported, want %d", len(res.Steps), len(steps))
 	}
 	checkRun(t, e, res, true)
+}
+
+// pollUntil calls cond every 20 ms until it holds, ctx ends or d passes:
+// the waiting of a chaos step, which runs off the test's goroutine.
+func pollUntil(ctx context.Context, d time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// brokerCounter sums the local broker's agentchat_localbroker_<name>
+// series for one Trigger, read from its /metrics; -1 when it cannot be
+// read (it runs in this process: that is not expected).
+func (e *env) brokerCounter(t *testing.T, name, trigger string) float64 {
+	u, err := url.Parse(e.p.BrokerURL())
+	if err != nil {
+		t.Errorf("broker url: %v", err)
+		return -1
+	}
+	resp, err := http.Get("http://" + u.Host + "/metrics")
+	if err != nil {
+		t.Errorf("broker metrics: %v", err)
+		return -1
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Errorf("broker metrics: %v", err)
+		return -1
+	}
+	prefix, label := "agentchat_localbroker_"+name+"{", `trigger="`+trigger+`"`
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, prefix) || !strings.Contains(line, label) {
+			continue
+		}
+		if i := strings.LastIndexByte(line, ' '); i > 0 {
+			v, err := strconv.ParseFloat(line[i+1:], 64)
+			if err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
 }
 
 // A device offline while 1,000 messages arrive catches up, in order.
@@ -238,23 +280,30 @@ func startRedis(t *testing.T) *redisProc {
 		t.Skip("redis-server not installed")
 	}
 	r := &redisProc{port: testenv.FreePort(t), dir: t.TempDir()}
-	r.launch(t)
 	t.Cleanup(func() { r.stop() })
+	if err := r.launch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
 func (r *redisProc) url() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }
 
-func (r *redisProc) launch(t *testing.T) {
+// launch starts the server and returns once it answers PING.
+func (r *redisProc) launch(ctx context.Context) error {
 	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir)
 	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("redis-server: %v", err)
+		return fmt.Errorf("redis-server: %w", err)
 	}
-	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() bool {
+	err := pollUntil(ctx, 10*time.Second, func() bool {
 		out, err := exec.Command("redis-cli", "-p", strconv.Itoa(r.port), "ping").Output()
 		return err == nil && string(out) == "PONG\n"
-	}, "redis on port %d did not start", r.port)
+	})
+	if err != nil {
+		return fmt.Errorf("redis on port %d did not start: %w", r.port, err)
+	}
+	return nil
 }
 
 func (r *redisProc) stop() {
@@ -264,7 +313,8 @@ func (r *redisProc) stop() {
 	}
 }
 
-func (r *redisProc) restart(t *testing.T) {
+// restart kills the server (-9) and starts it again, empty, on the same port.
+func (r *redisProc) restart(ctx context.Context) error {
 	r.stop()
-	r.launch(t)
+	return r.launch(ctx)
 }
