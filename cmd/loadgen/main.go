@@ -3,7 +3,13 @@
 // latency percentiles, and lost and duplicated counts.
 //
 //	loadgen -accounts http://127.0.0.1:8081 -connectors ws://127.0.0.1:8080/ws -clients 20 -messages 10000
-//	loadgen -self -clients 20 -messages 10000   # start a platform with the test services in env
+//	loadgen -self -clients 20 -messages 10000   # start a platform of its own
+//
+// With -self it starts the messaging spine (accounts, persist, route,
+// deadletter; no agents, no media) and 2 connectors on the Redis and
+// MongoDB that REDIS_URL and MONGODB_URI name, or on embedded ones when
+// they are unset (as the dev runner does), in a database of its own, and
+// stops it all at the end.
 package main
 
 import (
@@ -12,17 +18,29 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/agentchat/agentchat/internal/backing"
 	"github.com/agentchat/agentchat/internal/loadrun"
 	"github.com/agentchat/agentchat/internal/platform"
 )
 
-func main() {
+// spine is what a load run needs: the functions every message goes
+// through. Agents and media need keys and S3 and take no part in a run.
+const spine = "accounts,persist,route,deadletter"
+
+func main() { os.Exit(run()) }
+
+func run() int {
 	accounts := flag.String("accounts", "http://127.0.0.1:8081", "accounts base URL")
 	conns := flag.String("connectors", "ws://127.0.0.1:8080/ws", "comma-separated connector WebSocket URLs")
-	self := flag.Bool("self", false, "start a platform (2 connectors) on REDIS_URL, MONGODB_URI instead of using a running one")
+	self := flag.Bool("self", false, "start a platform (2 connectors) on REDIS_URL, MONGODB_URI (embedded ones when unset) instead of using a running one")
+	functions := flag.String("functions", spine, "with -self: the functions to start (comma-separated func names)")
 	clients := flag.Int("clients", 20, "connected clients")
 	offline := flag.Int("offline", 0, "offline members of the group")
 	group := flag.Int("group", 20, "size of the group conversation (0: none)")
@@ -34,19 +52,16 @@ func main() {
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	ctx := context.Background()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	urls := strings.Split(*conns, ",")
 	if *self {
-		p, err := platform.Start(ctx, platform.Config{
-			RedisURL: os.Getenv("REDIS_URL"), MongoURI: os.Getenv("MONGODB_URI"),
-			Database: fmt.Sprintf("loadgen_%d", time.Now().Unix()), RedisPrefix: fmt.Sprintf("loadgen%d:", time.Now().Unix()),
-			Connectors: 2, Logger: log, LogWriter: discard{},
-		})
+		p, closeAll, err := startPlatform(ctx, log, strings.Split(*functions, ","))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(1)
+			return 1
 		}
-		defer p.Close(context.Background())
+		defer closeAll()
 		*accounts, urls = p.AccountsURL(), p.ConnectorURLs()
 	}
 	o := loadrun.Options{AccountsURL: *accounts, ConnectorURLs: urls, Clients: *clients, Offline: *offline,
@@ -58,7 +73,7 @@ func main() {
 	res, err := loadrun.Run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(1)
+		return 1
 	}
 	fmt.Printf("throughput: %.0f messages/s stored (%d in %s)\n", res.Throughput(), res.Stored, res.SendDuration.Round(time.Millisecond))
 	fmt.Printf("deliveries: %d of %d expected, %.0f/s\n", res.Received, res.Expected, float64(res.Received)/res.Duration.Seconds())
@@ -73,8 +88,42 @@ func main() {
 		fmt.Println("error:", e)
 	}
 	if !res.OK() {
-		os.Exit(1)
+		return 1
 	}
+	return 0
+}
+
+// startPlatform starts the backing services that REDIS_URL and MONGODB_URI
+// do not name, then the platform with the given functions; closeAll stops
+// both, platform first.
+func startPlatform(ctx context.Context, log *slog.Logger, functions []string) (_ *platform.Platform, closeAll func(), err error) {
+	var bcfg backing.Config
+	if err := envconfig.Process("", &bcfg); err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	bcfg.NoS3, bcfg.Logger = true, log
+	svc, err := backing.Start(ctx, bcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	run := time.Now().Unix()
+	p, err := platform.Start(ctx, platform.Config{
+		RedisURL: svc.RedisURL, MongoURI: svc.MongoURI,
+		Database: fmt.Sprintf("loadgen_%d", run), RedisPrefix: fmt.Sprintf("loadgen%d:", run),
+		Connectors: 2, Functions: functions, Logger: log, LogWriter: discard{},
+	})
+	if err != nil {
+		svc.Close()
+		return nil, nil, err
+	}
+	return p, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := p.Close(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: stop platform:", err)
+		}
+		svc.Close()
+	}, nil
 }
 
 type discard struct{}

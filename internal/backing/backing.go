@@ -43,6 +43,9 @@ type Config struct {
 	// Empty: $AGENTCHAT_CACHE/bin/minio (default cache ~/.cache/agentchat),
 	// else minio in PATH.
 	MinIOBinary string `envconfig:"MINIO_BINARY"`
+	// NoS3 starts no S3 when S3Endpoint is empty: for a caller that runs
+	// no media (the load generator).
+	NoS3 bool `ignored:"true"`
 	// Logger receives what was started and the embedded services' warnings;
 	// nil means slog.Default().
 	Logger *slog.Logger `ignored:"true"`
@@ -133,6 +136,7 @@ func Start(ctx context.Context, cfg Config) (_ *Services, err error) {
 	switch {
 	case cfg.S3Endpoint != "":
 		s.S3 = S3{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, UseSSL: cfg.S3UseSSL}
+	case cfg.NoS3:
 	default:
 		bin := minioBinary(cfg.MinIOBinary)
 		if bin == "" {
