@@ -14,6 +14,11 @@
 // their queues is full the ingress answers 429 and keeps nothing, so an
 // event that got 202 is never dropped silently. Each Trigger has its own
 // workers, so a slow subscriber delays only its own Trigger.
+//
+// Stopping loses nothing when done in this order: stop the producers
+// outside (connectors), Drain (the work in flight finishes, and what
+// subscribers post meanwhile is carried too), Close, and only then stop
+// the subscribers. internal/platform does so.
 package local
 
 import (
@@ -269,21 +274,47 @@ func (b *Broker) Close(ctx context.Context) error {
 	return b.closeErr
 }
 
+// Drain waits until no delivery is outstanding — every event admitted
+// before or during the wait delivered, dead-lettered or dropped — or ctx
+// ends, and then says how many were left. Unlike Close it keeps the
+// ingress open and the broker running: it is for a platform that has
+// stopped its producers outside (the connectors) and wants the work in
+// flight finished before it stops the subscribers, including what they
+// post while finishing it (an agent's answer sent to K_SINK). Call Close
+// after it. Drain after Close returns at once: nothing will finish then.
+func (b *Broker) Drain(ctx context.Context) error {
+	b.admitMu.Lock()
+	stopped := b.stopped
+	b.admitMu.Unlock()
+	if stopped {
+		return nil
+	}
+	if err := b.waitIdle(ctx); err != nil {
+		return fmt.Errorf("localbroker: drain: %d deliveries unfinished: %w", b.outstanding.Load(), err)
+	}
+	return nil
+}
+
+// waitIdle polls until nothing is outstanding or ctx ends.
+func (b *Broker) waitIdle(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for b.outstanding.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 func (b *Broker) close(ctx context.Context) error {
 	b.admitMu.Lock()
 	b.closing = true
 	b.admitMu.Unlock()
 
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	var err error
-	for b.outstanding.Load() > 0 && err == nil {
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-tick.C:
-		}
-	}
+	err := b.waitIdle(ctx)
 
 	b.admitMu.Lock()
 	b.stopped = true

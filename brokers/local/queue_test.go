@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 )
@@ -148,5 +149,57 @@ func TestCloseGivesUpAtItsDeadline(t *testing.T) {
 	}
 	if got := dropped(b, dropShutdown, "", ""); got != 2 {
 		t.Errorf("dropped{shutdown}: got %d, want 2", got)
+	}
+}
+
+// Drain finishes the work in flight while the ingress stays open: what a
+// subscriber posts to the broker while handling a delivery (as a function
+// posts to K_SINK) is carried too, and Close after it has nothing left.
+func TestDrainCarriesFollowUps(t *testing.T) {
+	var url string
+	followUps := newSubscriber(t, nil)
+	sender, err := cloudevents.NewClientHTTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newSubscriber(t, func(_ int, e event.Event) (int, *event.Event) {
+		next := newEvent(e.ID()+"-next", "test.b", nil)
+		if res := sender.Send(cloudevents.ContextWithTarget(context.Background(), url), next); !cloudevents.IsACK(res) {
+			return http.StatusInternalServerError, nil // the broker retries this delivery
+		}
+		return http.StatusOK, nil
+	})
+	b, u := start(t, Config{
+		Broker: testBroker(t, ""),
+		Triggers: []eventingv1.Trigger{
+			trig(t, "first", "first", typeFilter("test.a"), "    retry: 3\n    backoffDelay: PT0.1S\n"),
+			trig(t, "next", "next", typeFilter("test.b"), ""),
+		},
+		Subscribers: map[string]string{"first": first.URL(), "next": followUps.URL()},
+		Workers:     2,
+	})
+	url = u
+	const n = 20
+	for i := range n {
+		if code, body := post(t, url, newEvent(fmt.Sprint(i), "test.a", nil), false); code != http.StatusAccepted {
+			t.Fatalf("ingress: %d %s", code, body)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Drain(ctx); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if got := delivered(b, "first", "test.a"); got != n {
+		t.Errorf("first: %d delivered when Drain returned, want %d", got, n)
+	}
+	if got := delivered(b, "next", "test.b"); got != n {
+		t.Errorf("follow-ups: %d delivered when Drain returned, want %d", got, n)
+	}
+	if got := retried(b, "first", "test.a"); got != 0 {
+		t.Errorf("first: %d retries: a follow-up was refused during Drain", got)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Errorf("Close after Drain: %v", err)
 	}
 }

@@ -96,9 +96,13 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, w
 		return err
 	}
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Connectors drain (up to 15 s), then the broker (platform.DrainTimeout),
+		// then functions (5 s each, in parallel).
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		p.Close(ctx)
+		if err := p.Close(ctx); err != nil {
+			log.Warn("agentchat: stop", "err", err)
+		}
 	}()
 	if demo {
 		if err := createDemo(ctx, p.AccountsURL()); err != nil {

@@ -135,9 +135,15 @@ func (p *Process) Wait() error {
 	return r.err
 }
 
-// Stop sends SIGTERM to the process group and waits for it to exit; after
-// StopGrace (or when ctx ends first) it sends SIGKILL and reports that.
-// Stopping an exited process does nothing.
+// dumpWait is how long Stop gives a process that outlived its grace to
+// write its goroutines (SIGQUIT) before SIGKILL.
+const dumpWait = 2 * time.Second
+
+// Stop sends SIGTERM to the process group and waits for it to exit. After
+// StopGrace (or when ctx ends first) it sends SIGQUIT, so that a Go
+// process writes every goroutine's stack to its log — what it was waiting
+// for — then SIGKILL, and reports that it had to. Stopping an exited
+// process does nothing.
 func (p *Process) Stop(ctx context.Context) error {
 	r := p.current()
 	select {
@@ -157,9 +163,14 @@ func (p *Process) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		why = ctx.Err().Error()
 	}
-	signalGroup(r.pid, syscall.SIGKILL)
-	<-r.done
-	return fmt.Errorf("funcrunner: %s: stop: %s: killed", p.opts.Name, why)
+	signalGroup(r.pid, syscall.SIGQUIT)
+	select {
+	case <-r.done:
+	case <-time.After(dumpWait):
+		signalGroup(r.pid, syscall.SIGKILL)
+		<-r.done
+	}
+	return fmt.Errorf("funcrunner: %s: stop: %s: killed (its goroutines are in its log)", p.opts.Name, why)
 }
 
 // Kill sends SIGKILL to the process group and waits for the exit: a crash,

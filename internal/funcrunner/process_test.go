@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -211,4 +212,50 @@ func alive(pid int) bool {
 	s := string(raw)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// A process that outlives its grace after SIGTERM is made to write its
+// goroutines (SIGQUIT), then killed, and Stop says so: the log tells what
+// it was waiting for.
+func TestStopDumpsAndKillsAfterGrace(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "stubborn")
+	body := "#!/bin/sh\nexec \"$STUBBORN_TEST_BINARY\" -test.run='^TestHelperStubborn$'\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := &syncBuffer{}
+	p, err := funcrunner.Start(ctx, funcrunner.StartOptions{Binary: script, Name: "stubborn", LogWriter: out,
+		Env: map[string]string{"STUBBORN_TEST_BINARY": os.Args[0], "FUNCRUNNER_STUBBORN": "1"}, StopGrace: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Stop(ctx)
+	if err == nil || !strings.Contains(err.Error(), "no exit within 100ms of SIGTERM: killed") {
+		t.Errorf("Stop = %v, want it to report the kill", err)
+	}
+	select {
+	case <-p.Done():
+	default:
+		t.Error("Stop returned before the process exited")
+	}
+	if s := out.String(); !strings.Contains(s, "SIGQUIT") || !strings.Contains(s, "TestHelperStubborn") {
+		t.Errorf("no goroutine dump in the output:\n%s", s)
+	}
+}
+
+// TestHelperStubborn is the process of TestStopDumpsAndKillsAfterGrace: it
+// serves readiness and ignores SIGTERM.
+func TestHelperStubborn(t *testing.T) {
+	if os.Getenv("FUNCRUNNER_STUBBORN") != "1" {
+		t.Skip("only run by TestStopDumpsAndKillsAfterGrace")
+	}
+	signal.Ignore(syscall.SIGTERM)
+	ln, err := net.Listen("tcp", os.Getenv("LISTEN_ADDRESS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("READY")) }))
 }

@@ -92,6 +92,9 @@ type Platform struct {
 	mu         sync.Mutex
 	functions  map[string]*funcrunner.Process // by func name
 	connectors []*funcrunner.Process
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start builds and starts everything, returning when all of it is ready.
@@ -200,37 +203,66 @@ func (p *Platform) FunctionEnv() map[string]string {
 	return env
 }
 
-// Close stops connectors (draining them), functions and the broker.
+// DrainTimeout bounds how long Close lets the broker finish the
+// deliveries in flight once the connectors have stopped.
+const DrainTimeout = 20 * time.Second
+
+// Close stops the platform in the order that loses nothing: the
+// connectors first (they drain their clients, and nothing new comes in),
+// then the broker, which delivers everything in flight — retries, replies
+// and what the functions post while finishing — within DrainTimeout, then
+// the functions, each of which must exit within its grace period of
+// SIGTERM. The error names every process that had to be killed and any
+// delivery left unfinished; everything is stopped either way. Calls after
+// the first return its result.
 func (p *Platform) Close(ctx context.Context) error {
-	var errs []error
+	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
+	return p.closeErr
+}
+
+func (p *Platform) close(ctx context.Context) error {
 	p.mu.Lock()
 	conns, fns := p.connectors, p.functions
 	p.mu.Unlock()
-	var wg sync.WaitGroup
-	stop := func(proc *funcrunner.Process) {
-		defer wg.Done()
-		if err := proc.Stop(ctx); err != nil {
-			p.log.Warn("platform: stop", "process", proc.Name(), "err", err)
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	stopAll := func(procs []*funcrunner.Process) {
+		var wg sync.WaitGroup
+		for _, proc := range procs {
+			wg.Go(func() {
+				if err := proc.Stop(ctx); err != nil {
+					p.log.Warn("platform: stop", "process", proc.Name(), "err", err)
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
 		}
+		wg.Wait()
 	}
-	for _, c := range conns {
-		wg.Add(1)
-		go stop(c)
-	}
-	wg.Wait()
-	for _, f := range fns {
-		wg.Add(1)
-		go stop(f)
-	}
-	wg.Wait()
-	if p.brokerSrv != nil {
-		errs = append(errs, p.brokerSrv.Close())
-	}
+	stopAll(conns)
 	if p.broker != nil {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		dctx, cancel := context.WithTimeout(ctx, DrainTimeout)
+		if err := p.broker.Drain(dctx); err != nil {
+			p.log.Warn("platform: broker drain", "err", err)
+		}
+		cancel()
+		// Close finds nothing left after a drain that finished; after one
+		// that gave up it counts what was lost.
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		errs = append(errs, p.broker.Close(cctx))
 		cancel()
 	}
+	if p.brokerSrv != nil {
+		errs = append(errs, p.brokerSrv.Close())
+	}
+	procs := make([]*funcrunner.Process, 0, len(fns))
+	for _, f := range fns {
+		procs = append(procs, f)
+	}
+	stopAll(procs)
 	return errors.Join(errs...)
 }
 
