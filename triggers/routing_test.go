@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"cmp"
 	"context"
 	"sort"
 	"strings"
@@ -25,10 +26,10 @@ func TestRoutingTable(t *testing.T) {
 		filters[i] = NewFilter(&ts[i])
 		defer filters[i].Cleanup()
 	}
-	route := func(typ string, ext map[string]string) string {
+	route := func(typ, source string, ext map[string]string) string {
 		e := cloudevents.NewEvent()
 		e.SetID("1")
-		e.SetSource("/test")
+		e.SetSource(cmp.Or(source, "/test"))
 		e.SetType(typ)
 		for k, v := range ext {
 			e.SetExtension(k, v)
@@ -51,8 +52,8 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeMessageSent, nil, "persist"},
 		{events.TypeMessageStored, nil, "route"},
 		{events.TypeMessageRejected, nil, "route"},
-		{events.TypeReceiptDelivered, nil, "persist,route"},
-		{events.TypeReceiptRead, nil, "persist,route"},
+		{events.TypeReceiptDelivered, nil, "persist"},
+		{events.TypeReceiptRead, nil, "persist"},
 		{events.TypeTyping, nil, "route-typing"},
 		{events.TypeSyncRequested, nil, "route"},
 		{events.TypeSyncBatch, nil, ""},
@@ -74,8 +75,18 @@ func TestRoutingTable(t *testing.T) {
 	covered := map[string]bool{}
 	for _, tt := range tests {
 		covered[tt.typ] = true
-		if got := route(tt.typ, tt.ext); got != tt.want {
+		if got := route(tt.typ, "", tt.ext); got != tt.want {
 			t.Errorf("%s %v: got Triggers [%s], want [%s]", tt.typ, tt.ext, got, tt.want)
+		}
+	}
+	// A device's receipt (from a connector) goes to persist only; route
+	// fans out the receipt persist stored (its reply), which persist does
+	// not take back.
+	for _, typ := range []string{events.TypeReceiptDelivered, events.TypeReceiptRead} {
+		for source, want := range map[string]string{events.SourceConnectorPrefix + "c-1": "persist", events.SourcePersist: "route"} {
+			if got := route(typ, source, nil); got != want {
+				t.Errorf("%s from %s: got Triggers [%s], want [%s]", typ, source, got, want)
+			}
 		}
 	}
 	for _, typ := range events.AllTypes {

@@ -32,7 +32,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	case events.TypeMessageSent:
 		return f.storeMessage(ctx, d.store, e)
 	case events.TypeReceiptDelivered, events.TypeReceiptRead:
-		return nil, f.moveCursor(ctx, d.store, e)
+		return f.moveCursor(ctx, d.store, e)
 	}
 	return nil, f.refuse(e, fmt.Errorf("type %q is not persist's", e.Type()))
 }

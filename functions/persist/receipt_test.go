@@ -2,12 +2,15 @@ package function
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
 func receipt(t *testing.T, typ, conv, user, device string, seq int64) *event.Event {
@@ -19,9 +22,47 @@ func receipt(t *testing.T, typ, conv, user, device string, seq int64) *event.Eve
 	return &e
 }
 
+// messages stores seqs 1..n in conv directly (a receipt is checked
+// against what is stored, not against this instance's memory).
+func (fx *fixture) messages(conv string, n int64) {
+	fx.t.Helper()
+	for seq := int64(1); seq <= n; seq++ {
+		fx.insert(collMessages, toMessageDoc(events.Message{ConversationID: conv, Seq: seq, SenderID: "alice",
+			SenderDevice: "a1", ClientMessageID: fmt.Sprintf("m-%d", seq), Envelope: envelope("a1"), StoredAt: time.Now()}))
+	}
+}
+
+// cursor reads user's cursor in conv (zero when there is none).
+func (fx *fixture) cursor(conv, user string) cursorDoc {
+	fx.t.Helper()
+	var c cursorDoc
+	_ = fx.db.Collection(collCursors).FindOne(context.Background(), bson.M{"_id": conv + "/" + user}).Decode(&c)
+	return c
+}
+
+// storedReceipt checks that reply is the receipt e as persist stored it:
+// same type, actor and seq, from persist (which route fans out).
+func storedReceipt(t *testing.T, e event.Event, reply *event.Event) {
+	t.Helper()
+	if reply == nil || reply.Type() != e.Type() || reply.Source() != events.SourcePersist || reply.ID() == e.ID() {
+		t.Fatalf("reply %v, want %s from %s under a new id", reply, e.Type(), events.SourcePersist)
+	}
+	for _, ext := range []string{events.ExtConversationID, events.ExtSenderID, events.ExtDeviceID} {
+		if reply.Extensions()[ext] != e.Extensions()[ext] {
+			t.Errorf("reply %s = %v, want %v", ext, reply.Extensions()[ext], e.Extensions()[ext])
+		}
+	}
+	got, err := events.Decode[events.Receipt](*reply)
+	want, _ := events.Decode[events.Receipt](e)
+	if err != nil || got != want {
+		t.Errorf("reply data %+v (%v), want %+v", got, err, want)
+	}
+}
+
 func TestReceiptsMoveCursorsForwardOnly(t *testing.T) {
 	fx := newFixture(t)
 	seedTrio(fx)
+	fx.messages("c1", 9)
 	f := fx.start()
 	const d, r = events.TypeReceiptDelivered, events.TypeReceiptRead
 	steps := []struct {
@@ -36,26 +77,61 @@ func TestReceiptsMoveCursorsForwardOnly(t *testing.T) {
 		{r, "a2", 7, 7, 7}, // read implies delivered
 		{d, "a1", 6, 7, 7},
 		{r, "a1", 2, 7, 7},
-		{d, "a1", 9, 9, 7},
+		{d, "a1", 9, 9, 7}, // the last message
 	}
 	for i, s := range steps {
-		if reply := handle(t, f, *receipt(t, s.typ, "c1", "alice", s.device, s.seq)); reply != nil {
-			t.Fatalf("step %d: reply %v, want none", i, reply)
-		}
-		var got cursorDoc
-		if err := fx.db.Collection(collCursors).FindOne(context.Background(), bson.M{"_id": "c1/alice"}).Decode(&got); err != nil {
-			t.Fatal(err)
-		}
+		e := *receipt(t, s.typ, "c1", "alice", s.device, s.seq)
+		storedReceipt(t, e, handle(t, f, e))
 		want := cursorDoc{ID: "c1/alice", Conversation: "c1", User: "alice", Delivered: s.wantDelivered, Read: s.wantRead}
-		if got != want {
+		if got := fx.cursor("c1", "alice"); got != want {
 			t.Errorf("step %d (%s %d from %s): cursor %+v, want %+v", i, s.typ, s.seq, s.device, got, want)
 		}
 	}
 }
 
-func TestReceiptsFromOutsideAreIgnored(t *testing.T) {
+// TestReceiptsBeyondTheLastSeqAreRefused: a receipt for a seq the
+// conversation does not have moves no cursor and is answered with bad_seq
+// for the acking device, not with a receipt to fan out — from an instance
+// that stored the messages and from one that knows nothing of them.
+func TestReceiptsBeyondTheLastSeqAreRefused(t *testing.T) {
+	fx := newFixture(t)
+	all := seedTrio(fx)
+	f, cold := fx.start(), fx.start()
+	for i := range 3 {
+		decodeReply[events.Message](t, handle(t, f, sent(t, "c1", "alice", "a1", fmt.Sprintf("m%d", i), envelope(all...))), events.TypeMessageStored)
+	}
+	storedReceipt(t, *receipt(t, events.TypeReceiptRead, "c1", "bob", "b1", 2), handle(t, f, *receipt(t, events.TypeReceiptRead, "c1", "bob", "b1", 2)))
+	for _, inst := range []*Function{f, cold} {
+		for _, typ := range []string{events.TypeReceiptRead, events.TypeReceiptDelivered} {
+			for _, seq := range []int64{4, 1_000_000} {
+				e := *receipt(t, typ, "c1", "bob", "b1", seq)
+				reply := handle(t, inst, e)
+				rej := decodeReply[events.MessageRejected](t, reply, events.TypeMessageRejected)
+				if rej.Code != protocol.CodeBadSeq || rej.ClientMessageID != "" || rej.Reason == "" {
+					t.Errorf("%s %d: rejected %+v, want bad_seq with a reason", typ, seq, rej)
+				}
+				if reply.Extensions()[events.ExtDeviceID] != "b1" || reply.Extensions()[events.ExtSenderID] != "bob" ||
+					reply.Extensions()[events.ExtConversationID] != "c1" {
+					t.Errorf("%s %d: rejection addressed to %v, want bob/b1 in c1", typ, seq, reply.Extensions())
+				}
+				if again := handle(t, inst, e); again.ID() != reply.ID() {
+					t.Errorf("a redelivered receipt is answered under id %s, then %s", reply.ID(), again.ID())
+				}
+			}
+		}
+	}
+	want := cursorDoc{ID: "c1/bob", Conversation: "c1", User: "bob", Delivered: 2, Read: 2}
+	if got := fx.cursor("c1", "bob"); got != want {
+		t.Errorf("cursor %+v, want %+v (unmoved)", got, want)
+	}
+	// The last message itself is fine, from either instance.
+	storedReceipt(t, *receipt(t, events.TypeReceiptDelivered, "c1", "bob", "b1", 3), handle(t, cold, *receipt(t, events.TypeReceiptDelivered, "c1", "bob", "b1", 3)))
+}
+
+func TestReceiptsFromOutsideAreRefused(t *testing.T) {
 	fx := newFixture(t)
 	seedTrio(fx)
+	fx.messages("c1", 3)
 	fx.user("mallory", "m1")
 	f := fx.start()
 	for _, e := range []*event.Event{
@@ -63,8 +139,11 @@ func TestReceiptsFromOutsideAreIgnored(t *testing.T) {
 		receipt(t, events.TypeReceiptDelivered, "nope", "alice", "a1", 3),
 	} {
 		reply, err := f.Handle(context.Background(), *e)
-		if reply != nil || err != nil {
-			t.Errorf("reply %v, err %v; want neither", reply, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rej := decodeReply[events.MessageRejected](t, reply, events.TypeMessageRejected); rej.Code != protocol.CodeNotMember {
+			t.Errorf("%s: rejected %+v, want not_member", e.Extensions(), rej)
 		}
 	}
 	malformed := receipt(t, events.TypeReceiptRead, "c1", "alice", "a1", 3)

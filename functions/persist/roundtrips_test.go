@@ -80,6 +80,12 @@ func TestRoundTrips(t *testing.T) {
 		}, 4},
 		{"receipt", func() { handle(t, f, *receipt(t, events.TypeReceiptRead, "c1", "bob", "b1", 2)) }, 3},
 		{"stale receipt", func() { handle(t, f, *receipt(t, events.TypeReceiptDelivered, "c1", "bob", "b1", 1)) }, 3},
+		// members, the seq by _id (this instance never saw seq 3 stored), $max
+		{"receipt for a seq stored elsewhere", func() {
+			handle(t, f, *receipt(t, events.TypeReceiptDelivered, "c1", "bob", "b1", 3))
+		}, 4},
+		// members, the seq by _id (absent): refused, nothing written
+		{"receipt beyond the last seq", func() { handle(t, f, *receipt(t, events.TypeReceiptRead, "c1", "bob", "b1", 99)) }, 3},
 	}
 	for _, tt := range tests {
 		tt.run()

@@ -40,8 +40,12 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	case events.TypeMessageRejected, events.TypeMediaUploadReady:
 		// For the device that sent the message or asked for the upload.
 		return nil, f.deliver(ctx, d, e, []events.DeviceRef{a.device()})
-	case events.TypeReceiptDelivered, events.TypeReceiptRead, events.TypeTyping:
+	case events.TypeReceiptDelivered, events.TypeReceiptRead:
+		// Only receipts persist stored (the route Trigger takes them from
+		// persist alone): a member's, for a seq the conversation has.
 		return nil, f.toMembers(ctx, d, e, a.user, a.device())
+	case events.TypeTyping:
+		return nil, f.typing(ctx, d, e, a)
 	case events.TypeMediaStored:
 		return nil, f.toMembers(ctx, d, e, a.user, events.DeviceRef{})
 	case events.TypeAgentPartial, events.TypeAgentDone, events.TypeAgentError:
@@ -60,9 +64,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 // agent activity and media notices, never a stored message.
 func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor string, skip events.DeviceRef) error {
 	conv := e.Subject()
-	a, err := d.audiences.get(ctx, conv, func(ctx context.Context) (audience, error) {
-		return f.readAudience(ctx, d, conv)
-	})
+	a, err := f.audienceOf(ctx, d, conv)
 	if err != nil {
 		return err
 	}
@@ -71,6 +73,13 @@ func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor 
 		return nil
 	}
 	return f.deliver(ctx, d, e, except(slices.Clone(a.devices), skip))
+}
+
+// audienceOf is a conversation's audience through the cache.
+func (f *Function) audienceOf(ctx context.Context, d *deps, conv string) (audience, error) {
+	return d.audiences.get(ctx, conv, func(ctx context.Context) (audience, error) {
+		return f.readAudience(ctx, d, conv)
+	})
 }
 
 // readAudience reads a conversation's members and their current devices.

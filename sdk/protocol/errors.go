@@ -25,6 +25,7 @@ const (
 	CodeNotMember    = "not_member"   // the conversation does not exist or you are not in it
 	CodeBadEnvelope  = "bad_envelope" // the envelope's shape is wrong
 	CodeMissingKeys  = "missing_keys" // the envelope lacks member devices: see missingDevices
+	CodeBadSeq       = "bad_seq"      // a receipt for a seq the conversation does not have (beyond its last message)
 	CodeUnavailable  = "unavailable"  // the platform could not take the frame now; retry
 	CodeInternal     = "internal"     // something failed on our side
 	CodeUnauthorized = "unauthorized" // token missing, forged or expired (at upgrade: HTTP 401)
