@@ -2,8 +2,8 @@
 // it needs on one machine: the ones configured, or else embedded ones, so
 // that a fresh checkout runs with no setup.
 //
-//   - Redis: REDIS_URL, else an in-process miniredis (pub/sub, TTLs; no
-//     persistence).
+//   - Redis: REDIS_URL, else an in-process miniredis (pub/sub, Lua, TTLs
+//     that run down with the wall clock as in Redis; no persistence).
 //   - MongoDB: MONGODB_URI, else an in-process FerretDB on SQLite files in
 //     the data dir (no transactions, non-atomic concurrent updates: the
 //     platform relies on unique indexes only, see docs/data.md).
@@ -12,8 +12,9 @@
 //     (make minio; tests/run.sh installs it too), else media is disabled.
 //     MinIO is AGPL: it is run as a separate process, never linked.
 //
-// Tests do not use this package; they use the services the test command
-// starts (internal/testenv).
+// Tests use the services the test command starts (internal/testenv); they
+// start the embedded ones here only to check that those behave like the
+// real ones (internal/backing's tests, tests/e2e TestLoginLockoutEnds).
 package backing
 
 import (
