@@ -65,6 +65,13 @@ type Reply struct {
 	// Chunks are the content deltas, in order; ChunkDelay paces them.
 	Chunks     []string
 	ChunkDelay time.Duration
+	// Pace, if set, holds chunk i (i ≥ 1) back until Pace(i) has
+	// returned: a test paces a stream by events (a partial seen, a process
+	// killed) instead of by time. The server calls it once per chunk, in
+	// order, on a goroutine of its own and whether or not the client is
+	// still there (the model goes on generating; a stored answer is ready
+	// only once every call has returned). It must return eventually.
+	Pace func(i int)
 	// Drop closes the connection after the chunks, without the final
 	// chunk and [DONE]: a stream broken half way.
 	Drop bool
@@ -93,6 +100,59 @@ type storedAnswer struct {
 	req     Request
 	text    string
 	readyAt time.Time
+	gen     *generation // nil unless paced
+}
+
+// generation is a paced answer's progress: ready[i] is closed once chunk i
+// has been generated.
+type generation struct {
+	ready []chan struct{}
+}
+
+// generate calls pace for chunks 1..n-1 in order, on its own goroutine,
+// marking each chunk generated after its call.
+func generate(n int, pace func(int)) *generation {
+	g := &generation{ready: make([]chan struct{}, n)}
+	for i := range g.ready {
+		g.ready[i] = make(chan struct{})
+	}
+	if n > 0 {
+		close(g.ready[0])
+	}
+	go func() {
+		for i := 1; i < n; i++ {
+			pace(i)
+			close(g.ready[i])
+		}
+	}()
+	return g
+}
+
+// wait waits until chunk i is generated; false if the client went away
+// first.
+func (g *generation) wait(r *http.Request, i int) bool {
+	if g == nil || i >= len(g.ready) {
+		return r.Context().Err() == nil
+	}
+	select {
+	case <-g.ready[i]:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// done reports whether every chunk is generated.
+func (g *generation) done() bool {
+	if g == nil || len(g.ready) == 0 {
+		return true
+	}
+	select {
+	case <-g.ready[len(g.ready)-1]:
+		return true
+	default:
+		return false
+	}
 }
 
 // New starts a server on a free 127.0.0.1 port that echoes: each answer is
@@ -204,11 +264,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		})
 	}()
 	reply := script(req)
+	var gen *generation
+	if reply.Pace != nil && (reply.Status == 0 || reply.Status == http.StatusOK) {
+		gen = generate(len(reply.Chunks), reply.Pace)
+	}
 	if body.Store && (reply.Status == 0 || reply.Status == http.StatusOK) && !reply.Drop {
 		// The model generates the whole answer whatever the client does.
 		took := reply.Delay + time.Duration(max(0, len(reply.Chunks)-1))*reply.ChunkDelay
 		s.update(func() {
-			s.stored[completionID(req)] = storedAnswer{req: req, text: Join(reply.Chunks), readyAt: req.At.Add(took)}
+			s.stored[completionID(req)] = storedAnswer{req: req, text: Join(reply.Chunks), readyAt: req.At.Add(took), gen: gen}
 		})
 	}
 	if !wait(r, reply.Delay) {
@@ -223,16 +287,19 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !body.Stream {
+		if !gen.wait(r, len(reply.Chunks)-1) {
+			return
+		}
 		writeCompletion(w, req, strings.Join(reply.Chunks, ""))
 		finished = true
 		return
 	}
-	finished = stream(w, r, req, reply)
+	finished = stream(w, r, req, reply, gen)
 }
 
 // stream writes reply as server-sent events; false if the client went
 // away or the script dropped the connection.
-func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply) bool {
+func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply, gen *generation) bool {
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -256,7 +323,7 @@ func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply) bo
 		return false
 	}
 	for i, c := range reply.Chunks {
-		if i > 0 && !wait(r, reply.ChunkDelay) {
+		if i > 0 && (!gen.wait(r, i) || !wait(r, reply.ChunkDelay)) {
 			return false
 		}
 		if !send(map[string]string{"content": c}, nil) {
@@ -308,7 +375,7 @@ func (s *Server) retrieve(w http.ResponseWriter, r *http.Request) {
 		s.retrievals++
 		a, ok = s.stored[r.PathValue("id")]
 	})
-	if !ok || time.Now().Before(a.readyAt) {
+	if !ok || time.Now().Before(a.readyAt) || !a.gen.done() {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "No completion found with id "+r.PathValue("id"))
 		return
 	}

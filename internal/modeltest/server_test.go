@@ -196,11 +196,20 @@ func TestWords(t *testing.T) {
 
 // With "store": true the answer is kept once generated, even though the
 // client went away after the first chunk; before that, retrieval is 404.
+// The model finishes generating when the test says (Pace), not after a
+// time.
 func TestServerStoresAnswer(t *testing.T) {
 	s := New()
 	defer s.Close()
+	release := make(chan struct{})
+	paced := make(chan int, 3)
 	s.Script(func(Request) Reply {
-		return Reply{Chunks: Words("one two three"), ChunkDelay: 200 * time.Millisecond}
+		return Reply{Chunks: Words("one two three"), Pace: func(i int) {
+			paced <- i
+			if i == 2 {
+				<-release
+			}
+		}}
 	})
 	body := `{"model":"m","stream":true,"store":true,"messages":[{"role":"user","content":"q"}]}`
 	ctx, cancel := context.WithCancel(context.Background())
@@ -229,9 +238,17 @@ func TestServerStoresAnswer(t *testing.T) {
 		}
 		return resp.StatusCode, c.Choices[0].Message.Content
 	}
+	if i := <-paced; i != 1 {
+		t.Fatalf("first Pace call for chunk %d, want 1", i)
+	}
+	if i := <-paced; i != 2 {
+		t.Fatalf("second Pace call for chunk %d, want 2", i)
+	}
+	// Chunk 2 is held: the answer is not generated yet.
 	if code, _ := get(); code != http.StatusNotFound {
 		t.Errorf("retrieval before the answer is generated: %d, want 404", code)
 	}
+	close(release)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		code, text := get()

@@ -232,13 +232,37 @@ func secondDevice(t *testing.T, e *env, p *person) *person {
 // errors and rate limits, and the calculator agent; then scans MongoDB,
 // Redis and every process's log for the plaintext of what was said.
 func TestAgents(t *testing.T) {
-	ap := startAgents(t, map[string]string{"AGENT_RETRIES": "2"})
+	// Every delta is a partial at once (no coalescing by time), and the
+	// model sends the next chunk of the streamed answer only once bob has
+	// shown the partial of the one before: partials are many and in order
+	// on any machine.
+	ap := startAgents(t, map[string]string{"AGENT_RETRIES": "2", "AGENT_PARTIAL_INTERVAL": "0s"})
 	canary := fmt.Sprintf("CANARY-%d", time.Now().UnixNano())
 	answer := "Streaming answer " + canary + " in several words"
 	var rateOnce sync.Once
+	var streamConv struct {
+		sync.Mutex
+		id string
+		wb *watcher
+	}
+	partialShown := func(i int) { // bounded: a lost partial fails the test, not the server
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			streamConv.Lock()
+			conv, w := streamConv.id, streamConv.wb
+			streamConv.Unlock()
+			if w == nil {
+				continue
+			}
+			for _, p := range w.activity(conv, client.AgentPartial) {
+				if p.Index == i {
+					return
+				}
+			}
+		}
+	}
 	ap.model.Script(dispatch(map[string]func(modeltest.Request) modeltest.Reply{
 		"[stream]": func(modeltest.Request) modeltest.Reply {
-			return modeltest.Reply{Chunks: modeltest.Words(answer), ChunkDelay: 300 * time.Millisecond}
+			return modeltest.Reply{Chunks: modeltest.Words(answer), Pace: func(i int) { partialShown(i - 1) }}
 		},
 		"[slow]": func(modeltest.Request) modeltest.Reply {
 			return modeltest.Reply{Delay: 35 * time.Second, Chunks: modeltest.Words("worth the wait")}
@@ -294,6 +318,9 @@ func TestAgents(t *testing.T) {
 		t.Run("streams then replies", func(t *testing.T) {
 			t.Parallel()
 			conv := ap.group(t, alice, "stream", bob.id, "helper")
+			streamConv.Lock()
+			streamConv.id, streamConv.wb = conv, wb
+			streamConv.Unlock()
 			seq := send(t, ca, wa, conv, "[stream] tell me something "+canary)
 			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
 				return len(wb.messages(conv, "helper")) > 0 && len(wb.activity(conv, client.AgentDone)) > 0
@@ -306,8 +333,8 @@ func TestAgents(t *testing.T) {
 				}
 				text.WriteString(p.Content.Text)
 			}
-			if len(parts) < 3 || text.String() != answer {
-				t.Errorf("partials: %d making %q, want several making %q", len(parts), text.String(), answer)
+			if len(parts) != len(modeltest.Words(answer)) || text.String() != answer {
+				t.Errorf("partials: %d making %q, want one per chunk (%d) making %q", len(parts), text.String(), len(modeltest.Words(answer)), answer)
 			}
 			for name, w := range map[string]*watcher{"alice": wa, "alice's 2nd device": wa2, "bob": wb} {
 				testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() bool { return len(w.messages(conv, "helper")) > 0 }, "%s gets the reply", name)
@@ -428,11 +455,21 @@ func TestAgentInvokeKilledMidCall(t *testing.T) {
 		"OPENAI_STORE": "true",
 	})
 	streamed := "a long answer that the model keeps generating after the runtime died"
+	// C's answer holds after its third chunk until agent-invoke has been
+	// killed: its request is in flight at the kill however slow the run.
+	killed := make(chan struct{})
+	var killedOnce sync.Once
+	release := func() { killedOnce.Do(func() { close(killed) }) }
+	t.Cleanup(release)
 	ap.model.Script(dispatch(map[string]func(modeltest.Request) modeltest.Reply{
 		"[inflight]": func(modeltest.Request) modeltest.Reply { return modeltest.Reply{Delay: 10 * time.Minute} },
 		"[queued]":   modeltest.Answer("answered once"),
 		"[streaming]": func(modeltest.Request) modeltest.Reply {
-			return modeltest.Reply{Chunks: modeltest.Words(streamed), ChunkDelay: 250 * time.Millisecond}
+			return modeltest.Reply{Chunks: modeltest.Words(streamed), ChunkDelay: 100 * time.Millisecond, Pace: func(i int) {
+				if i == 3 {
+					<-killed
+				}
+			}}
 		},
 	}))
 	alice := signup(t, ap.env, "alice")
@@ -464,6 +501,7 @@ func TestAgentInvokeKilledMidCall(t *testing.T) {
 	proc.Kill()
 	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() bool { _, _, aborted := ap.model.Stats(); return aborted == 2 },
 		"the model server sees A's and C's requests cut off")
+	release() // the model finishes C's answer, which nobody is reading now
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := proc.Restart(ctx); err != nil {
