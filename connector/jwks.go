@@ -61,8 +61,9 @@ type tokenClaims struct {
 	jwt.RegisteredClaims
 }
 
-// Verify checks signature (EdDSA only), exp (required), aud, iss, and that
-// sub and did are valid ids.
+// Verify checks signature (EdDSA only), exp (required; accepted until
+// protocol.TokenLeeway past it, which Identity.Expires says), aud, iss, and
+// that sub and did are valid ids.
 func (v *JWKSVerifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if token == "" {
 		return Identity{}, ErrNoToken
@@ -74,15 +75,14 @@ func (v *JWKSVerifier) Verify(ctx context.Context, token string) (Identity, erro
 			return nil, fmt.Errorf("connector: token has no kid")
 		}
 		return v.key(ctx, kid)
-	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithExpirationRequired(),
-		jwt.WithAudience(v.Audience), jwt.WithIssuer(v.Issuer))
+	}, tokenParserOptions(v.Audience, v.Issuer)...)
 	if err != nil {
 		return Identity{}, fmt.Errorf("connector: verify token: %w", err)
 	}
 	if !events.ValidID(c.Subject) || !events.ValidID(c.Device) {
 		return Identity{}, fmt.Errorf("connector: verify token: sub and did must be valid ids")
 	}
-	return Identity{User: c.Subject, Device: c.Device, Expires: c.ExpiresAt.Time}, nil
+	return Identity{User: c.Subject, Device: c.Device, Expires: acceptedUntil(c.ExpiresAt.Time)}, nil
 }
 
 // key returns the public key kid names, fetching the set when it is unknown

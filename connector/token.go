@@ -3,7 +3,9 @@ package connector
 import (
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
 	"github.com/agentchat/agentchat/sdk/protocol"
@@ -46,3 +48,18 @@ func speaksProtocol(r *http.Request) bool {
 	}
 	return true
 }
+
+// tokenParserOptions are the checks every access token gets here: EdDSA
+// only, exp required and honoured with protocol.TokenLeeway (the leeway
+// accounts grants too), the audience and the issuer.
+func tokenParserOptions(audience, issuer string) []jwt.ParserOption {
+	return []jwt.ParserOption{
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithExpirationRequired(), jwt.WithLeeway(protocol.TokenLeeway),
+		jwt.WithAudience(audience), jwt.WithIssuer(issuer),
+	}
+}
+
+// acceptedUntil is when a token expiring at exp stops being accepted: the
+// moment its socket is closed with protocol.CloseTokenExpired.
+func acceptedUntil(exp time.Time) time.Time { return exp.Add(protocol.TokenLeeway) }

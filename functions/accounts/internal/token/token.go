@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
 // The fixed claims every agentchat access token carries.
@@ -51,7 +53,7 @@ func NewSigner(keys []Key, ttl time.Duration) (*Signer, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithAudience(Audience), jwt.WithIssuer(Issuer),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithLeeway(5*time.Second),
+		jwt.WithLeeway(protocol.TokenLeeway), // the connector's too: one leeway for every verifier
 		jwt.WithTimeFunc(func() time.Time { return s.now() }),
 	)
 	return s, nil

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
 func mustKey(t *testing.T) Key {
@@ -92,5 +94,43 @@ func TestRotation(t *testing.T) {
 	}
 	if got := during.JWKS().Keys[0].Kid; got != newKey.ID {
 		t.Errorf("first JWKS key = %q, want the signing key %q", got, newKey.ID)
+	}
+}
+
+// TestVerifyLeeway: a token is accepted until protocol.TokenLeeway past its
+// exp — the connector's leeway too — and refused after; the same leeway
+// applies to an iat in the future (another replica's clock ahead).
+func TestVerifyLeeway(t *testing.T) {
+	k := mustKey(t)
+	s, err := NewSigner([]Key{k}, 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Truncate(time.Second)
+	raw, _, err := s.sign(k, "u", "d", exp.Add(-time.Minute), exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at time.Time
+		ok bool
+	}{
+		{exp.Add(-time.Second), true},
+		{exp.Add(protocol.TokenLeeway - time.Second), true},
+		{exp.Add(protocol.TokenLeeway + time.Second), false},
+	} {
+		s.now = func() time.Time { return tc.at }
+		if _, err := s.Verify(raw); (err == nil) != tc.ok {
+			t.Errorf("at exp%+v: Verify = %v, want accepted %v", tc.at.Sub(exp), err, tc.ok)
+		}
+	}
+	s.now = time.Now
+	future, _, _ := s.sign(k, "u", "d", time.Now().Add(protocol.TokenLeeway-time.Second), time.Now().Add(time.Hour))
+	if _, err := s.Verify(future); err != nil {
+		t.Errorf("iat within the leeway ahead: %v", err)
+	}
+	future, _, _ = s.sign(k, "u", "d", time.Now().Add(protocol.TokenLeeway+time.Minute), time.Now().Add(time.Hour))
+	if _, err := s.Verify(future); err == nil {
+		t.Error("iat a minute beyond the leeway ahead: accepted")
 	}
 }
