@@ -144,7 +144,9 @@ func TestCloseGivesUpAtItsDeadline(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "2 deliveries unfinished") {
 		t.Fatalf("Close: got %v, want 2 deliveries unfinished", err)
 	}
-	if el := time.Since(begin); el > 2*time.Second {
+	// A liveness bound, far above the 200 ms deadline: Close must not wait
+	// for the blocked subscriber.
+	if el := time.Since(begin); el > 10*time.Second {
 		t.Errorf("Close took %v after its deadline", el)
 	}
 	if got := dropped(b, dropShutdown, "", ""); got != 2 {

@@ -153,13 +153,18 @@ func TestFunctions(t *testing.T) {
 			out := &syncBuffer{}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			proc, err := funcrunner.Start(ctx, funcrunner.StartOptions{Binary: bin, Name: p.Name, Env: env, LogWriter: out})
+			// The grace the platform gives a function (internal/platform): it
+			// must exit within it of SIGTERM, its clients closed.
+			proc, err := funcrunner.Start(ctx, funcrunner.StartOptions{Binary: bin, Name: p.Name, Env: env, LogWriter: out,
+				StopGrace: 5 * time.Second})
 			if err != nil {
 				t.Fatalf("start: %v", err)
 			}
 			t.Cleanup(func() {
 				if err := proc.Stop(context.Background()); err != nil {
 					t.Errorf("Stop: %v", err)
+				} else if err := proc.Wait(); err != nil {
+					t.Errorf("exit after SIGTERM: %v, want a clean exit", err)
 				}
 				if t.Failed() {
 					t.Logf("output of %s:\n%s", p.Name, out)
