@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -52,12 +51,12 @@ func main() {
 		return
 	}
 
-	out := bufio.NewWriter(os.Stdout)
-	r := newReport(out, *verbose)
+	// Unbuffered: the e2e step's progress lines must show as tests start
+	// and end, not in chunks minutes later.
+	r := newReport(os.Stdout, *verbose)
 	r.module = *module
 	err := r.Read(os.Stdin)
 	r.Finish()
-	out.Flush()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testsummary: read:", err)
 		r.counts.Failed++
