@@ -256,6 +256,13 @@ func TestReplacedStopsReconnecting(t *testing.T) {
 	if e := next[*Error](t, c); e.Code != CodeReplaced {
 		t.Fatalf("error code %q, want %q", e.Code, CodeReplaced)
 	}
+	// The decision is in the event that reports the loss: down for good,
+	// no retry scheduled (whatever the machine's speed).
+	if ev := next[*Connection](t, c); ev.Up || ev.Err == nil || ev.RetryIn != 0 {
+		t.Fatalf("connection event %+v, want down with the cause and no retry", ev)
+	}
+	// And no dial comes meanwhile (a window that can only miss a bug, not
+	// invent one).
 	select {
 	case <-fc.conns:
 		t.Fatal("reconnected after being replaced")
