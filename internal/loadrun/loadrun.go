@@ -381,7 +381,17 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	online := r.users[:r.o.Clients]
 	per := r.o.Messages / max(1, len(online))
 	extra := r.o.Messages - per*len(online)
-	stop := context.AfterFunc(ctx, r.gate.close)
+	// When the run's time is up, every sender waiting (for the gate or for
+	// its window) wakes up and returns: a platform that went away must not
+	// hold the run forever.
+	stop := context.AfterFunc(ctx, func() {
+		r.gate.close()
+		for _, u := range online {
+			u.mu.Lock()
+			u.cond.Broadcast()
+			u.mu.Unlock()
+		}
+	})
 	defer stop()
 	stepsDone := make(chan []StepReport, 1)
 	go func() { stepsDone <- runSteps(ctx, r.gate, r.o.Steps, r.o.Messages, r.o.Progress) }()
