@@ -84,13 +84,26 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, w
 			web = ""
 		}
 	}
+	// Browsers may use the web client from the connectors' own origins
+	// only, unless ALLOWED_ORIGINS (comma-separated, "*" for any) says
+	// otherwise, e.g. for a LAN address or a proxy in front.
+	var origins []string
+	for o := range strings.SplitSeq(os.Getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	p, err := platform.Start(startCtx, platform.Config{
 		RedisURL: svc.RedisURL, MongoURI: svc.MongoURI,
 		S3:         platform.S3{Endpoint: svc.S3.Endpoint, AccessKey: svc.S3.AccessKey, SecretKey: svc.S3.SecretKey},
 		Connectors: connectors, ConnectorAddrs: addrs, AccountsAddr: accountsAddr, BrokerAddr: brokerAddr, WebDir: web,
-		Env: map[string]string{"LOG_LEVEL": os.Getenv("LOG_LEVEL")}, EnvFor: agentEnv(agents), Logger: log,
+		AllowedOrigins: origins,
+		// REGISTER_RATE: accounts' sign-up and new-device limits per address
+		// (every local client is 127.0.0.1: raise it for a load run).
+		Env:    map[string]string{"LOG_LEVEL": os.Getenv("LOG_LEVEL"), "REGISTER_RATE": os.Getenv("REGISTER_RATE")},
+		EnvFor: agentEnv(agents), Logger: log,
 	})
 	if err != nil {
 		return err
@@ -114,6 +127,7 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, w
 	fmt.Printf(`
 agentchat is running.
   web client:            %s (log in as demo / %s)
+  allowed origins:       %s (browsers elsewhere are refused; ALLOWED_ORIGINS=a,b to change)
   connector (WebSocket): %s
   accounts (HTTP):       %s
   broker ingress:        %s
@@ -125,7 +139,7 @@ agentchat is running.
   demo agents:           %s (docs/agents.md)
     go run ./cmd/chat -accounts %s -connector %s -user demo -password %s -agent calc
 Ctrl-C stops everything.
-`, webURL(p.ConnectorURLs()[0], web), demoPassword, strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
+`, webURL(p.ConnectorURLs()[0], web), demoPassword, strings.Join(p.AllowedOrigins(), ", "), strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
 		strings.Join(svc.Embedded, ", "), demoPassword, demoPassword,
 		p.AccountsURL(), p.ConnectorURLs()[0], demoPassword, p.AccountsURL(), p.ConnectorURLs()[0], demoPassword,
 		agentNames(agents), p.AccountsURL(), p.ConnectorURLs()[0], demoPassword)

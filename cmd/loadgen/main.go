@@ -111,6 +111,9 @@ func startPlatform(ctx context.Context, log *slog.Logger, functions []string) (_
 		RedisURL: svc.RedisURL, MongoURI: svc.MongoURI,
 		Database: fmt.Sprintf("loadgen_%d", run), RedisPrefix: fmt.Sprintf("loadgen%d:", run),
 		Connectors: 2, Functions: functions, Logger: log, LogWriter: discard{},
+		// Every load user signs up and registers its device from this one
+		// address: far beyond accounts' per-address defaults.
+		Env: map[string]string{"REGISTER_RATE": "signup=1000000/1h,device=1000000/1h"},
 	})
 	if err != nil {
 		svc.Close()

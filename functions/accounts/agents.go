@@ -79,6 +79,11 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 		return err
 	}
 
+	// A new agent is a new device: counted against the caller's address.
+	if err := s.takeRegistration(ctx, "device:ip:"+clientIP(r, s.cfg.TrustedProxyHops), s.cfg.RegisterRate.Device,
+		"too many new devices from this address; try again later"); err != nil {
+		return err
+	}
 	now := s.now().UTC()
 	dev := store.Device{ID: agentDeviceID(id), User: id, Name: name, PublicKey: publicKey, CreatedAt: now}
 	switch err := s.store.InsertDevice(ctx, dev); {

@@ -6,11 +6,12 @@ import (
 	"strings"
 )
 
-// clientIP is the address the per-IP login limit counts. With hops = 0 it
-// is the peer; behind proxies that each append the address they saw to
-// X-Forwarded-For it is the entry hops places from the right of
-// (X-Forwarded-For entries..., peer), which no client can forge. Set
-// TRUSTED_PROXY_HOPS to the number of such proxies (docs/accounts.md).
+// clientIP is the address the per-address limits count (logins, sign-ups,
+// new devices). With hops = 0 it is the peer; behind proxies that each
+// append the address they saw to X-Forwarded-For it is the entry hops
+// places from the right of (X-Forwarded-For entries..., peer), which no
+// client can forge. Set TRUSTED_PROXY_HOPS to the number of such proxies
+// (docs/accounts.md).
 func clientIP(r *http.Request, hops int) string {
 	peer, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -32,6 +32,8 @@ type Config struct {
 	RefreshTokenTTL Duration `envconfig:"REFRESH_TOKEN_TTL" default:"720h"`
 
 	LoginRate LoginRate `envconfig:"LOGIN_RATE"`
+	// RegisterRate limits sign-ups and new devices per client address.
+	RegisterRate RegisterRate `envconfig:"REGISTER_RATE"`
 
 	// AllowedOrigins may call the API from a browser (the connector's
 	// origin, which serves the web client); "*" allows any origin.
@@ -71,9 +73,10 @@ func (l *LogLevel) Decode(s string) error {
 
 // Defaults for values that may arrive empty.
 const (
-	defaultAccessTTL  = 15 * time.Minute
-	defaultRefreshTTL = 720 * time.Hour
-	defaultLoginRate  = "user=5/5m,ip=20/1m"
+	defaultAccessTTL    = 15 * time.Minute
+	defaultRefreshTTL   = 720 * time.Hour
+	defaultLoginRate    = "user=5/5m,ip=20/1m"
+	defaultRegisterRate = "signup=20/1h,device=60/1h"
 )
 
 // LoginRate holds the login failure limits: "user=N/window,ip=N/window".
@@ -108,6 +111,41 @@ func (l *LoginRate) Decode(s string) error {
 	return nil
 }
 
+// RegisterRate holds the per-address limits on creating things:
+// "signup=N/window,device=N/window". A device is registered by a login
+// without deviceId for a key the user does not have yet, and by each new
+// agent.
+type RegisterRate struct {
+	Signup ratelimit.Rule
+	Device ratelimit.Rule
+}
+
+// Decode implements envconfig.Decoder.
+func (l *RegisterRate) Decode(s string) error {
+	if s == "" {
+		s = defaultRegisterRate
+	}
+	for _, part := range strings.Split(s, ",") {
+		name, rule, ok := strings.Cut(strings.TrimSpace(part), "=")
+		r, err := ratelimit.ParseRule(rule)
+		if !ok || err != nil {
+			return fmt.Errorf("REGISTER_RATE %q: want signup=N/window,device=N/window", s)
+		}
+		switch name {
+		case "signup":
+			l.Signup = r
+		case "device":
+			l.Device = r
+		default:
+			return fmt.Errorf("REGISTER_RATE: unknown limit %q (want signup or device)", name)
+		}
+	}
+	if l.Signup.Limit == 0 || l.Device.Limit == 0 {
+		return fmt.Errorf("REGISTER_RATE %q: both signup and device limits are required", s)
+	}
+	return nil
+}
+
 // LoadConfig reads Config from the environment and checks it.
 func LoadConfig() (Config, error) {
 	var c Config
@@ -126,6 +164,9 @@ func (c *Config) fill() {
 	c.RefreshTokenTTL = cmp.Or(c.RefreshTokenTTL, Duration(defaultRefreshTTL))
 	if c.LoginRate.User.Limit == 0 {
 		c.LoginRate.Decode(defaultLoginRate)
+	}
+	if c.RegisterRate.Signup.Limit == 0 {
+		c.RegisterRate.Decode(defaultRegisterRate)
 	}
 	c.AllowedOrigins = slices.DeleteFunc(c.AllowedOrigins, func(o string) bool { return strings.TrimSpace(o) == "" })
 }

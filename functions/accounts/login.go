@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"function/internal/ratelimit"
 	"function/internal/store"
 )
 
@@ -53,7 +54,8 @@ func (s *service) login(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
-	userKey, ipKey := "login:user:"+username, "login:ip:"+clientIP(r, s.cfg.TrustedProxyHops)
+	addr := clientIP(r, s.cfg.TrustedProxyHops)
+	userKey, ipKey := "login:user:"+username, "login:ip:"+addr
 	if err := s.takeLoginAttempt(ctx, userKey, ipKey); err != nil {
 		return err
 	}
@@ -71,7 +73,7 @@ func (s *service) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.forgiveLogin(ctx, userKey, ipKey)
 
-	d, err := s.loginDevice(ctx, u.ID, req.DeviceID, deviceName, publicKey)
+	d, err := s.loginDevice(ctx, u.ID, req.DeviceID, deviceName, publicKey, addr)
 	if err != nil {
 		return err
 	}
@@ -102,6 +104,24 @@ func (s *service) takeLoginAttempt(ctx context.Context, userKey, ipKey string) e
 	return nil
 }
 
+// takeRegistration counts one creation (a sign-up, a new device) for the
+// client address key; 429 with Retry-After and detail over the rule. Like
+// the login limits it fails open on a limiter outage (logged).
+func (s *service) takeRegistration(ctx context.Context, key string, rule ratelimit.Rule, detail string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	wait, err := s.limiter.Take(ctx, key, rule)
+	if err != nil {
+		s.log.Error("accounts: registration rate limiter unavailable; not limiting", "err", err)
+		return nil
+	}
+	if wait > 0 {
+		s.log.Info("accounts: registration limited", "key", key)
+		return &Problem{Status: http.StatusTooManyRequests, Detail: detail, retryAfter: wait}
+	}
+	return nil
+}
+
 // forgiveLogin: a success clears the username's failures and takes back its
 // attempt from the address.
 func (s *service) forgiveLogin(ctx context.Context, userKey, ipKey string) {
@@ -113,9 +133,10 @@ func (s *service) forgiveLogin(ctx context.Context, userKey, ipKey string) {
 // loginDevice returns the device a login opens a session on. With an id it
 // must be the user's and not revoked. Without, the device holding the
 // public key is reused when the user already has it (a retried login makes
-// no second device), else a new one is inserted; the unique (user,
+// no second device), else a new one is inserted — counted against the
+// client address's device limit (REGISTER_RATE); the unique (user,
 // publicKey) index settles concurrent retries.
-func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey string) (store.Device, error) {
+func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey, addr string) (store.Device, error) {
 	if id != "" {
 		d, err := s.store.DeviceByID(ctx, id)
 		switch {
@@ -130,7 +151,7 @@ func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey str
 		}
 		return d, nil
 	}
-	for range 2 {
+	for attempt := range 2 {
 		d, err := s.store.DeviceByKey(ctx, user, publicKey)
 		switch {
 		case err == nil && d.Revoked():
@@ -139,6 +160,11 @@ func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey str
 			return d, nil
 		case !errors.Is(err, store.ErrNotFound):
 			return d, err
+		}
+		if attempt == 0 {
+			if err := s.takeRegistration(ctx, "device:ip:"+addr, s.cfg.RegisterRate.Device, "too many new devices from this address; try again later"); err != nil {
+				return d, err
+			}
 		}
 		d = store.Device{ID: newID("dv-"), User: user, Name: name, PublicKey: publicKey, CreatedAt: s.now().UTC()}
 		err = s.store.InsertDevice(ctx, d)

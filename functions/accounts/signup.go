@@ -16,6 +16,7 @@ type signupRequest struct {
 
 // signup creates a person: one insert, guarded by the unique username
 // index, so a race between two sign-ups for one name leaves exactly one.
+// Sign-ups are limited per client address (REGISTER_RATE).
 func (s *service) signup(w http.ResponseWriter, r *http.Request) error {
 	var req signupRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -30,6 +31,11 @@ func (s *service) signup(w http.ResponseWriter, r *http.Request) error {
 	}
 	name, err := checkName("displayName", req.DisplayName, username)
 	if err != nil {
+		return err
+	}
+	// Counted before the (costly) hash, taken name or not.
+	addr := clientIP(r, s.cfg.TrustedProxyHops)
+	if err := s.takeRegistration(r.Context(), "signup:ip:"+addr, s.cfg.RegisterRate.Signup, "too many sign-ups from this address; try again later"); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(r.Context(), req.Password)

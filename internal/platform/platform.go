@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -66,6 +67,12 @@ type Config struct {
 	ConnectorAddrs []string
 	// AccountsAddr fixes the accounts function's address; "" picks one.
 	AccountsAddr string
+	// AllowedOrigins are the browser origins the connectors (WebSocket
+	// Origin check) and accounts (CORS) allow: ALLOWED_ORIGINS for both.
+	// Empty: the web client's own origins when every connector's address
+	// is fixed (see AllowedOrigins), else any origin ("*": tests, whose
+	// ports are picked at start and which open pages on any of them).
+	AllowedOrigins []string
 	// Web serves the web client from the connectors, when set.
 	WebDir string
 
@@ -184,7 +191,7 @@ func (p *Platform) FunctionEnv() map[string]string {
 		"REDIS_PREFIX":          p.cfg.RedisPrefix,
 		"K_SINK":                p.brokerURL,
 		"ACCOUNTS_SIGNING_KEYS": p.signingKey,
-		"ALLOWED_ORIGINS":       "*",
+		"ALLOWED_ORIGINS":       strings.Join(p.AllowedOrigins(), ","),
 	}
 	if s := p.cfg.S3; s.Endpoint != "" {
 		env["S3_ENDPOINT"] = s.Endpoint
@@ -201,6 +208,43 @@ func (p *Platform) FunctionEnv() map[string]string {
 		env[k] = v
 	}
 	return env
+}
+
+// AllowedOrigins is what ALLOWED_ORIGINS is set to for the connectors and
+// accounts: Config.AllowedOrigins when given; else, when every connector's
+// address is fixed, the origins the connectors serve the web client from
+// (http://host:port of each; for a loopback or unspecified host both
+// http://127.0.0.1:port and http://localhost:port); else "*".
+func (p *Platform) AllowedOrigins() []string {
+	if len(p.cfg.AllowedOrigins) > 0 {
+		return p.cfg.AllowedOrigins
+	}
+	if len(p.cfg.ConnectorAddrs) < max(1, p.cfg.Connectors) {
+		return []string{"*"}
+	}
+	var out []string
+	for _, addr := range p.cfg.ConnectorAddrs[:max(1, p.cfg.Connectors)] {
+		for _, o := range webOrigins(addr) {
+			if !slices.Contains(out, o) {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+// webOrigins are the origins a browser may load the web client from when
+// a connector listens on addr.
+func webOrigins(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	switch host {
+	case "", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1":
+		return []string{"http://127.0.0.1:" + port, "http://localhost:" + port}
+	}
+	return []string{"http://" + net.JoinHostPort(host, port)}
 }
 
 // DrainTimeout bounds how long Close lets the broker finish the
@@ -375,7 +419,7 @@ func (p *Platform) startConnector(ctx context.Context, i int) error {
 		"REDIS_URL":       p.cfg.RedisURL,
 		"REDIS_PREFIX":    p.cfg.RedisPrefix,
 		"JWKS_URL":        p.AccountsURL() + "/.well-known/jwks.json",
-		"ALLOWED_ORIGINS": "*",
+		"ALLOWED_ORIGINS": strings.Join(p.AllowedOrigins(), ","),
 		"DRAIN_TIMEOUT":   "10s",
 	}
 	if p.cfg.WebDir != "" {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,7 +84,7 @@ func start(t *testing.T, o opts) *env {
 	}
 	cfg := platform.Config{
 		RedisURL: redisURL, RedisPrefix: prefix, MongoURI: mongoURI, Database: db,
-		Connectors: max(1, o.connectors), Functions: o.functions, Env: o.env, EnvFor: o.envFor, WebDir: o.webDir,
+		Connectors: max(1, o.connectors), Functions: o.functions, Env: withLoopbackUsers(o.env), EnvFor: o.envFor, WebDir: o.webDir,
 		LogWriter: w, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	if os.Getenv("AGENTCHAT_TEST_S3_ENDPOINT") != "" {
@@ -111,6 +112,15 @@ func start(t *testing.T, o opts) *env {
 		}
 	})
 	return e
+}
+
+// withLoopbackUsers is env plus accounts' registration limits raised:
+// every user a test creates signs up and registers its device from this
+// machine's one address, far beyond the per-address defaults.
+func withLoopbackUsers(env map[string]string) map[string]string {
+	out := map[string]string{"REGISTER_RATE": "signup=1000000/1h,device=1000000/1h"}
+	maps.Copy(out, env)
+	return out
 }
 
 func tail(s string, n int) string {
