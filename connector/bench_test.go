@@ -189,7 +189,7 @@ func BenchmarkDeliver(b *testing.B) {
 			for i := range group {
 				targets[i] = [2]string{fmt.Sprintf("u%d", i), fmt.Sprintf("d%d", i)}
 				keys[i] = targets[i][1]
-				conns[i] = &conn{s: s, q: newOutQueue(1<<30, 1<<62), stop: make(chan struct{}), serial: uint64(i),
+				conns[i] = &conn{s: s, q: newOutQueue(1<<30, 1<<62), writing: true, serial: uint64(i), // writing: no writer is started
 					dev: events.DeviceRef{User: targets[i][0], Device: targets[i][1]}}
 				s.byDevice[conns[i].dev] = conns[i]
 			}

@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -18,27 +19,45 @@ import (
 // the close frame before the TCP connection is cut.
 const closeGrace = time.Second
 
-// conn is one authenticated socket: one reader goroutine (readLoop), one
-// writer goroutine (writeLoop), and the queue between everything else and
-// the writer. It ends through one path: shutdown records why and wakes the
-// writer, which flushes (if asked), writes the close frame, waits briefly for
-// the reader and closes the socket; the reader then releases the device.
+// conn is one authenticated socket. An idle socket has no goroutine and no
+// buffer: it is read by a goroutine started when the poller reports it
+// readable (readReady), which reads the frames that arrived and returns,
+// and written by a goroutine started when something is queued for it
+// (kick → writeRun), which writes the queue and returns. Sockets without a
+// file descriptor (or without epoll) keep one reader goroutine (readAll).
+//
+// A socket ends through one path: shutdown records why and starts the
+// writer, which flushes (if asked), writes the close frame, waits briefly
+// for the client's answer and tears the socket down: it stops the poller
+// watching it, closes it, waits for a reader still running, and releases
+// the device.
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
+	wire   *wireConn
+	fd     int // for the poller; -1: read by readAll
 	dev    events.DeviceRef
 	serial uint64 // distinguishes sockets of the same device in dedupe keys
 	stamp  uint64 // orders sockets of the same device: fixed before the upgrade (Presence)
 	q      outQueue
 
-	// Reader-only state.
-	limiter     *rate.Limiter
-	strikes     int
-	strikeStart time.Time
+	// lastSeen (unix nanoseconds) is when the client last showed life: a
+	// frame, a pong. The server's ping sweep closes sockets silent too long.
+	lastSeen atomic.Int64
 
 	expiry *time.Timer // token expiry → 4001
 
-	mu        sync.Mutex // guards the close fields
+	readMu      sync.Mutex // held by the goroutine reading the socket; guards what follows
+	readClosed  bool       // torn down: read no more
+	readStopped bool       // the reader saw the socket end
+	limiter     *rate.Limiter
+	strikes     int
+	strikeStart time.Time
+	readEnded   chan struct{} // closed when the reader saw the socket end
+
+	mu        sync.Mutex // guards the fields below
+	writing   bool       // a writer goroutine runs
+	finished  bool       // the writer has begun the last steps
 	closing   bool
 	closeCode int // 0: no close frame (the socket is already broken)
 	closeText string
@@ -52,23 +71,34 @@ type conn struct {
 	// abandon is set by a shutdown without flush: the writer stops after
 	// the frame it is writing.
 	abandon atomic.Bool
-
-	stop       chan struct{} // closed by shutdown
-	readerDone chan struct{}
-	writerDone chan struct{}
 }
 
-func newConn(s *Server, ws *websocket.Conn, id Identity, serial uint64) *conn {
-	return &conn{
-		s: s, ws: ws, serial: serial,
-		dev:        events.DeviceRef{User: id.User, Device: id.Device},
-		q:          newOutQueue(s.cfg.OutboundQueue, s.cfg.OutboundQueueBytes),
-		limiter:    rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst),
-		stop:       make(chan struct{}),
-		readerDone: make(chan struct{}),
-		writerDone: make(chan struct{}),
+func newConn(s *Server, ws *websocket.Conn, wire *wireConn, id Identity, serial uint64) *conn {
+	c := &conn{
+		s: s, ws: ws, wire: wire, fd: -1, serial: serial,
+		dev:       events.DeviceRef{User: id.User, Device: id.Device},
+		q:         newOutQueue(s.cfg.OutboundQueue, s.cfg.OutboundQueueBytes),
+		limiter:   rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst),
+		readEnded: make(chan struct{}),
 	}
+	c.lastSeen.Store(time.Now().UnixNano())
+	if s.poll != nil {
+		if fd, ok := socketFD(wire.Conn); ok {
+			c.fd = fd // fixed before the socket is shared (teardown reads it)
+		}
+	}
+	ws.SetReadLimit(protocol.MaxFrameSize)
+	wire.onPong = c.seen
+	wire.onPing = func(payload []byte) {
+		c.seen()
+		// As gorilla's own ping handler: a pong that cannot be written
+		// now is not worth an error (the writer will find out).
+		c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(s.cfg.WriteTimeout))
+	}
+	return c
 }
+
+func (c *conn) seen() { c.lastSeen.Store(time.Now().UnixNano()) }
 
 // shutdown starts closing the socket with code (0: without a close frame);
 // flush asks for queued frames to be written first. Only the first call
@@ -87,7 +117,7 @@ func (c *conn) shutdown(code int, text string, flush bool) {
 	}
 	c.mu.Unlock()
 	c.q.close()
-	close(c.stop)
+	c.kick()
 }
 
 // send encodes f and queues it; see enqueue.
@@ -100,10 +130,10 @@ func (c *conn) send(f protocol.Frame) bool {
 	return c.enqueue(outFrame{typ: f.Type, data: data})
 }
 
-// enqueue queues an encoded frame without blocking. A full queue (in frames
-// or bytes) means the client cannot keep up: the socket is closed with 4008
-// (without flushing — the backlog is what it could not take) and the client
-// will sync.
+// enqueue queues an encoded frame without blocking and starts the writer.
+// A full queue (in frames or bytes) means the client cannot keep up: the
+// socket is closed with 4008 (without flushing — the backlog is what it
+// could not take) and the client will sync.
 func (c *conn) enqueue(f outFrame) bool {
 	queued, full := c.q.push(f)
 	if full {
@@ -111,53 +141,66 @@ func (c *conn) enqueue(f outFrame) bool {
 		c.s.m.deliveryDrops.WithLabelValues("slow_consumer").Inc()
 		c.shutdown(protocol.CloseSlowConsumer, "slow consumer", false)
 	}
+	if queued {
+		c.kick()
+	}
 	return queued
 }
 
 // sendError queues an error frame.
 func (c *conn) sendError(e *protocol.Error) { c.send(e.Frame()) }
 
-// writeLoop is the socket's only writer of data frames.
-func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.s.cfg.PingInterval)
-	defer ping.Stop()
-	var batch []outFrame
-	for {
-		select {
-		case <-c.q.ready:
-			if c.stopping() {
-				c.finish()
-				return
-			}
-			batch = c.q.take(batch)
-			n, err := c.write(batch)
-			if err != nil {
-				c.q.done(batch[n:]) // dropped: abandoned, or the socket failed
-				if !errors.Is(err, errAbandoned) {
-					c.shutdown(0, "", false)
-				}
-			}
-			batch = recycle(batch)
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
-				c.shutdown(0, "", false)
-			}
-		case <-c.stop:
-			c.finish()
-			return
-		}
+// pingFrame is a queued WebSocket ping (not a protocol frame).
+const pingFrame = "\x00ping"
+
+// kick starts the socket's writer unless one runs (or has finished).
+func (c *conn) kick() {
+	c.mu.Lock()
+	if c.writing || c.finished {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.mu.Unlock()
+	if !c.s.track.Go(c.writeRun) {
+		// Past the server's shutdown point, which closed every socket it
+		// knew: this one can only be cut.
+		c.ws.Close()
 	}
 }
 
-// stopping reports whether shutdown was called, so a writer woken for data
-// and for the stop at once does not keep writing to a socket being closed.
-func (c *conn) stopping() bool {
-	select {
-	case <-c.stop:
-		return true
-	default:
-		return false
+// writeRun writes what is queued and returns when the queue is empty, or
+// ends the socket once shutdown was called.
+func (c *conn) writeRun() {
+	var batch []outFrame
+	for {
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			c.finish()
+			return
+		}
+		batch = c.q.take(batch)
+		if len(batch) == 0 {
+			c.mu.Lock()
+			if !c.closing && c.q.empty() {
+				c.writing = false
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			continue
+		}
+		n, err := c.write(batch)
+		if err != nil {
+			c.q.done(batch[n:]) // dropped: abandoned, or the socket failed
+			if !errors.Is(err, errAbandoned) {
+				c.shutdown(0, "", false)
+			}
+		}
+		clear(batch)
+		batch = batch[:0]
 	}
 }
 
@@ -165,7 +208,7 @@ func (c *conn) stopping() bool {
 var errAbandoned = errors.New("connector: write abandoned: socket closing")
 
 // finish writes the queued frames (if asked) and the close frame, gives the
-// client closeGrace to answer, and closes the socket, which ends the reader.
+// client closeGrace to answer, and tears the socket down.
 //
 // Without flush the close frame must be out by closeBy (WriteTimeout after
 // the shutdown). It goes out only if the socket can still take it: when a
@@ -174,6 +217,7 @@ var errAbandoned = errors.New("connector: write abandoned: socket closing")
 // and the TCP connection is cut without one — the client sees 1006.
 func (c *conn) finish() {
 	c.mu.Lock()
+	c.finished = true
 	code, text, flush, by := c.closeCode, c.closeText, c.flush, c.closeBy
 	c.mu.Unlock()
 	rest := c.q.take(nil)
@@ -197,12 +241,28 @@ func (c *conn) finish() {
 	if sent {
 		t := time.NewTimer(closeGrace)
 		select {
-		case <-c.readerDone:
+		case <-c.readEnded:
 		case <-t.C:
 		}
 		t.Stop()
 	}
+	c.teardown()
+}
+
+// teardown closes the socket (the poller forgets it first, so a reused file
+// descriptor is never taken for it), waits for a reader still running (a
+// blocked read ends with the close) and releases the device.
+func (c *conn) teardown() {
+	if c.fd >= 0 {
+		c.s.poll.remove(c.fd, c)
+	}
 	c.ws.Close()
+	c.readMu.Lock()
+	c.readClosed = true
+	c.wire.r, c.wire.w = 0, 0
+	c.wire.release()
+	c.readMu.Unlock()
+	c.s.release(c)
 }
 
 // write writes frames, each within WriteTimeout: a client that takes a
@@ -215,7 +275,14 @@ func (c *conn) write(frames []outFrame) (int, error) {
 		if c.abandon.Load() {
 			return i, errAbandoned
 		}
-		c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		deadline := time.Now().Add(c.s.cfg.WriteTimeout)
+		if f.typ == pingFrame {
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
+				return i, err
+			}
+			continue
+		}
+		c.ws.SetWriteDeadline(deadline)
 		if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
 			return i, err
 		}
@@ -225,53 +292,103 @@ func (c *conn) write(frames []outFrame) (int, error) {
 	return len(frames), nil
 }
 
-// recycle empties batch for reuse, dropping a large backing array so an
-// idle socket does not keep the memory of its busiest moment.
-func recycle(batch []outFrame) []outFrame {
-	if cap(batch) > 32 {
-		return nil
+// readReady reads what arrived on a socket the poller reported readable,
+// then re-arms the poller (or ends the socket). One runs at a time.
+func (c *conn) readReady() {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.readClosed || c.readStopped {
+		return
 	}
-	clear(batch)
-	return batch[:0]
+	code, text, ended := c.readFrames(false)
+	if !ended {
+		c.wire.release()
+		if err := c.s.poll.arm(c.fd, c); err == nil {
+			return
+		}
+		code, text = 0, ""
+	}
+	c.stopReading(code, text)
 }
 
-// readLoop reads frames until the socket fails or closes, then ends the
-// connection: it is the goroutine that releases the device.
-func (c *conn) readLoop() {
-	code, text := c.readFrames()
-	close(c.readerDone)
+// readAll reads the socket until it ends: the reader of sockets the poller
+// does not watch.
+func (c *conn) readAll() {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.readClosed {
+		return
+	}
+	code, text, _ := c.readFrames(true)
+	c.stopReading(code, text)
+}
+
+// stopReading records that the socket's input ended and closes the socket
+// with code. The caller holds readMu.
+func (c *conn) stopReading(code int, text string) {
+	if !c.readStopped {
+		c.readStopped = true
+		close(c.readEnded)
+	}
 	c.shutdown(code, text, false)
-	<-c.writerDone
-	c.s.release(c)
 }
 
-// readFrames returns the close code to end the socket with.
-func (c *conn) readFrames() (int, string) {
-	alive := 2 * c.s.cfg.PingInterval
-	c.ws.SetReadLimit(protocol.MaxFrameSize)
-	c.ws.SetReadDeadline(time.Now().Add(alive))
-	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(alive)) })
+var messagePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readFrames reads and handles data frames: all that are buffered or
+// readable now (block false: it returns ended false when the socket is idle
+// again), or until the socket ends (block true). When it ended it returns
+// the close code to end the socket with.
+func (c *conn) readFrames(block bool) (code int, text string, ended bool) {
+	wait := true // the poller said there is something to read
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		more, err := c.wire.nextData(wait)
+		wait = block
+		if err != nil {
+			return 0, "", true // the client went away
+		}
+		if !more {
+			return 0, "", false
+		}
+		typ, r, err := c.ws.NextReader()
+		var buf *bytes.Buffer
+		if err == nil {
+			buf = messagePool.Get().(*bytes.Buffer)
+			_, err = buf.ReadFrom(r)
+		}
 		switch {
 		case errors.Is(err, websocket.ErrReadLimit):
 			// gorilla has already sent the 1009 close frame.
-			return protocol.CloseTooBig, "frame too large"
+			putMessage(buf)
+			return protocol.CloseTooBig, "frame too large", true
 		case err != nil:
-			// The client closed (gorilla echoed its close frame), went away,
-			// or stopped answering pings: nothing more to say.
-			return 0, ""
+			// The client closed (gorilla echoed its close frame) or broke
+			// the protocol (gorilla sent 1002): nothing more to say.
+			putMessage(buf)
+			return 0, "", true
 		}
-		c.ws.SetReadDeadline(time.Now().Add(alive))
+		c.seen()
 		if typ != websocket.TextMessage {
+			putMessage(buf)
 			c.s.m.framesIn.WithLabelValues("other").Inc()
 			c.sendError(&protocol.Error{Code: protocol.CodeBadFrame, Message: "frames are JSON text messages"})
 			continue
 		}
-		if code := c.s.handleFrame(c, data); code != 0 {
-			return code, "rate limited"
+		code := c.s.handleFrame(c, buf.Bytes()) // keeps nothing of the bytes
+		putMessage(buf)
+		if code != 0 {
+			return code, "rate limited", true
 		}
 	}
+}
+
+// putMessage returns a message buffer to the pool, unless it grew large.
+func putMessage(b *bytes.Buffer) {
+	if b == nil || b.Cap() > 64<<10 {
+		return
+	}
+	b.Reset()
+	messagePool.Put(b)
 }
 
 // rateLimited answers a frame over the rate limit. It returns a close code

@@ -20,11 +20,26 @@
 // tests hold a socket between upgrade and accept to force the interleaving.
 //
 // Concurrency: every goroutine starts through the server's tracker and stops
-// through one path (conn.shutdown, Server.Drain / Server.Close). Each socket
-// has one reader goroutine, one writer goroutine and an outbound queue
-// bounded in frames and bytes; enqueueing never blocks, and a client that
-// cannot keep up is closed with 4008 (or, if even the close frame cannot be
-// written within WriteTimeout, its TCP connection is cut: 1006) rather than
-// allowed to slow anyone else. Lock order: Server.mu
-// (the registry) before conn.mu; no lock is held across network I/O.
+// through one path (conn.shutdown, Server.Drain / Server.Close). An idle
+// socket has no goroutine and no buffer of its own (wire.go, poller_linux.go):
+// one epoll goroutine watches every idle socket; when one is readable, a
+// goroutine reads the frames that arrived (through a buffer borrowed from a
+// pool), handles them and returns; when frames are queued for a socket, a
+// goroutine writes them and returns. Writes block (up to WriteTimeout per
+// frame), which is why a busy socket gets a writer goroutine of its own
+// rather than a turn in a fixed pool: one client that stops reading must
+// not hold up the writes of others. One ticker pings every socket and closes
+// the silent ones; a token's expiry is a runtime timer (no goroutine).
+// Sockets without a file descriptor, or off Linux, keep one reader
+// goroutine each.
+//
+// Each socket has an outbound queue bounded in frames and bytes; enqueueing
+// never blocks, and a client that cannot keep up is closed with 4008 (or, if
+// even the close frame cannot be written within WriteTimeout, its TCP
+// connection is cut: 1006) rather than allowed to slow anyone else.
+//
+// Lock order: Server.mu (the registry) before conn.mu; conn.readMu (held by
+// the socket's reader, across its reads and its posts to the sink) before
+// conn.mu; conn.mu before the queue's lock. No other lock is held across
+// network I/O.
 package connector

@@ -59,10 +59,32 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.draining.Store(true)
 		s.http.Close()
+		s.mu.Lock()
+		if len(s.all) == 0 {
+			select {
+			case <-s.idle:
+			default:
+				close(s.idle)
+			}
+		}
+		s.mu.Unlock()
 		for _, c := range s.conns() {
 			c.shutdown(protocol.CloseGoingAway, "connector shutting down", false)
 		}
+		// The poller reads the clients' answers to the close frames: it
+		// stops once every socket is gone (each within WriteTimeout and
+		// closeGrace, or the reader's SinkTimeout).
+		bound := time.NewTimer(s.cfg.WriteTimeout + closeGrace + s.cfg.SinkTimeout)
+		select {
+		case <-s.idle:
+		case <-bound.C:
+			s.log.Error("connector: sockets still open at close", "connections", s.Connections())
+		}
+		bound.Stop()
 		s.cancel()
+		if s.poll != nil {
+			s.poll.stop()
+		}
 		s.track.Close()
 	})
 	return nil

@@ -91,14 +91,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "this device has been revoked")
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	hj := &wireHijacker{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	if s.upgraded != nil {
 		s.upgraded(dev, adm.Stamp)
 	}
-	s.accept(ws, id, adm.Stamp)
+	s.accept(ws, hj.wire, id, adm.Stamp)
 }
 
 // handshakeProblem says what makes r no WebSocket opening handshake

@@ -28,14 +28,13 @@ type outQueue struct {
 	bytes    int // queued or taken, not yet done
 	peak     int // highest bytes ever
 	closed   bool
-	ready    chan struct{} // one pending wake-up for the writer
 }
 
 func newOutQueue(limit, maxBytes int) outQueue {
-	return outQueue{limit: limit, maxBytes: maxBytes, ready: make(chan struct{}, 1)}
+	return outQueue{limit: limit, maxBytes: maxBytes}
 }
 
-// push appends f and wakes the writer. It reports whether f was queued and,
+// push appends f. It reports whether f was queued and,
 // if not, whether that is because the queue is full (not closed).
 func (q *outQueue) push(f outFrame) (queued, full bool) {
 	q.mu.Lock()
@@ -51,10 +50,6 @@ func (q *outQueue) push(f outFrame) (queued, full bool) {
 	q.bytes += len(f.data)
 	q.peak = max(q.peak, q.bytes)
 	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
 	return true, false
 }
 
@@ -82,6 +77,13 @@ func (q *outQueue) done(frames []outFrame) {
 	q.mu.Lock()
 	q.bytes -= n
 	q.mu.Unlock()
+}
+
+// empty reports whether nothing is queued (taken frames do not count).
+func (q *outQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) == 0
 }
 
 // sizes reports the bytes held now and the most ever held.

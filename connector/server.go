@@ -29,6 +29,7 @@ type Server struct {
 
 	upgrader websocket.Upgrader
 	http     *http.Server
+	poll     *poller // nil: every socket has a reader goroutine
 	track    tracker
 	ctx      context.Context // background work; cancelled by Close
 	cancel   context.CancelFunc
@@ -76,13 +77,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		byDevice: make(map[events.DeviceRef]*conn),
 		idle:     make(chan struct{}),
 	}
+	if p, err := newPoller(s.readable); err == nil {
+		s.poll = p
+	} else {
+		s.log.Warn("connector: no readiness polling; one reader goroutine per socket", "err", err)
+	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		// A 1 KiB read buffer (instead of reusing net/http's 4 KiB one) saves
-		// 3 KiB per idle socket; large frames bypass it. Writes borrow a
-		// buffer from the pool only while writing, so an idle socket holds
-		// no write buffer. (BenchmarkIdleConnections measures both.)
-		ReadBufferSize:  1024,
+		// gorilla's own read buffer is the one buffer an idle socket keeps:
+		// the smallest it allows (a control frame). The socket's reads go
+		// through wireConn, which borrows a pooled buffer only while a
+		// frame is read and never hands gorilla bytes beyond the frame.
+		// Writes borrow a buffer from the pool only while writing.
+		// (BenchmarkIdleConnections measures what is left.)
+		ReadBufferSize:  128,
 		WriteBufferSize: 4096,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{protocol.Subprotocol},
@@ -105,6 +113,10 @@ func (s *Server) Start() {
 	s.startOnce.Do(func() {
 		s.track.Go(s.runDeliveries)
 		s.track.Go(s.runHeartbeat)
+		s.track.Go(s.runPings)
+		if s.poll != nil {
+			s.track.Go(s.poll.run)
+		}
 	})
 }
 
@@ -172,8 +184,8 @@ func (s *Server) seenStamp(v uint64) {
 // wins, whichever accept runs first: an older socket held here is closed
 // with 4009, and so is this one if the socket held here is newer, or if
 // the presence store names a newer socket on another connector.
-func (s *Server) accept(ws *websocket.Conn, id Identity, stamp uint64) {
-	c := newConn(s, ws, id, s.serial.Add(1))
+func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp uint64) {
+	c := newConn(s, ws, wire, id, s.serial.Add(1))
 	c.stamp = stamp
 	s.mu.Lock()
 	if s.draining.Load() {
@@ -215,17 +227,41 @@ func (s *Server) accept(ws *websocket.Conn, id Identity, stamp uint64) {
 			c.shutdown(protocol.CloseTokenExpired, "token expired", true)
 		})
 	}
-	if !s.track.Go(c.writeLoop) {
-		ws.Close()
-		close(c.writerDone)
-		s.release(c)
+	s.watch(c)
+}
+
+// watch starts reading c: through the poller if its socket has a file
+// descriptor, else with a goroutine of its own.
+func (s *Server) watch(c *conn) {
+	if c.fd >= 0 && s.poll.add(c.fd, c) == nil {
+		// Frames the client sent behind its upgrade request are already
+		// here: read them now (that re-arms the poller). readMu orders
+		// this before every reader of the socket (the poller's reports
+		// are invisible to the race detector).
+		c.readMu.Lock()
+		pending := c.wire.buffered() > 0
+		var err error
+		if !pending {
+			err = s.poll.arm(c.fd, c)
+		}
+		c.readMu.Unlock()
+		switch {
+		case pending:
+			s.readable(c)
+		case err != nil:
+			c.shutdown(0, "", false)
+		}
 		return
 	}
-	if !s.track.Go(c.readLoop) {
+	if !s.track.Go(c.readAll) {
 		c.shutdown(protocol.CloseGoingAway, "connector shutting down", false)
-		<-c.writerDone
-		s.release(c)
 	}
+}
+
+// readable starts a reader for a socket the poller reported (or that has
+// frames buffered). It never blocks.
+func (s *Server) readable(c *conn) {
+	s.track.Go(c.readReady)
 }
 
 // refuse closes a socket that is not taken after all.
@@ -289,6 +325,30 @@ func (s *Server) conns() []*conn {
 		out = append(out, c)
 	}
 	return out
+}
+
+// runPings pings every socket each PingInterval, from one goroutine and one
+// timer for all of them, and closes those that showed no sign of life (no
+// frame, no pong) for two intervals — noticed at the sweep after that, so
+// within three.
+func (s *Server) runPings() {
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		silent := time.Now().Add(-2 * s.cfg.PingInterval).UnixNano()
+		for _, c := range s.conns() {
+			if c.lastSeen.Load() < silent {
+				c.shutdown(0, "", false)
+				continue
+			}
+			c.enqueue(outFrame{typ: pingFrame})
+		}
+	}
 }
 
 // runHeartbeat refreshes presence every PresenceTTLSeconds/3.
