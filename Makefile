@@ -7,7 +7,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 # Every Go module of the repository: the root, sdk/, functions/*/.
 MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod functions/*/go.mod))
 
-.PHONY: run test unit e2e fuzz bench build minio
+.PHONY: run test unit e2e fuzz bench bench-connector build minio
 
 run: ## the platform on one machine (dev runner)
 	go run ./cmd/agentchat
@@ -26,6 +26,11 @@ fuzz: ## every fuzz target for FUZZTIME (default 10s)
 
 bench: ## benchmarks of every module (services: export AGENTCHAT_TEST_*)
 	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -run='^$$' -bench=. -benchmem ./...); done
+
+bench-connector: ## N idle sockets (default 2000) against one connector, then a bare gorilla server; IDLE (10s) is the CPU window (services: export AGENTCHAT_TEST_*)
+	@out=$$(AGENTCHAT_BENCH_SOCKETS=$(or $(N),2000) AGENTCHAT_BENCH_IDLE=$(or $(IDLE),10s) \
+		go test -count=1 -v -timeout 30m -run '^TestBenchConnector$$' ./connector/ 2>&1); status=$$?; \
+	echo "$$out" | grep -E '^(connector|gorilla-bare): |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
 
 build: ## compile every module; the commands into bin/
 	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && go build ./...); done
