@@ -55,6 +55,10 @@ type Config struct {
 	// address, as a load generator needs); default websocket.DefaultDialer's
 	// settings.
 	Dialer *websocket.Dialer
+
+	// clock gives the loop its time and its timer; default the real one.
+	// Tests set a fake one to move time themselves (fake_test.go).
+	clock clock
 }
 
 func (c *Config) defaults() error {
@@ -102,6 +106,9 @@ func (c *Config) defaults() error {
 	if c.Dialer == nil {
 		d := *websocket.DefaultDialer
 		c.Dialer = &d
+	}
+	if c.clock == nil {
+		c.clock = realClock{}
 	}
 	return nil
 }
@@ -163,10 +170,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		events: make(chan Event, cfg.EventBuffer),
 	}
 	if cfg.Directory != nil {
-		c.keys = newKeyCache(cfg.Directory, cfg.DirectoryTTL)
+		c.keys = newKeyCache(cfg.Directory, cfg.DirectoryTTL, cfg.clock.Now)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.s.init(cfg.User, newPacer(cfg.FrameRate, cfg.FrameBurst))
+	c.s.init(cfg.User, newPacer(cfg.FrameRate, cfg.FrameBurst), cfg.clock.NewTimer())
 	c.s.urlIdx = idx
 	c.connected(ws, cfg.URLs[idx])
 	go c.loop()
@@ -240,7 +247,7 @@ func (c *Client) Sync(conversation string) error {
 	return c.do(func() {
 		cv := c.conv(conversation)
 		cv.receipts = true
-		c.sync(cv, time.Now())
+		c.sync(cv, c.cfg.clock.Now())
 	})
 }
 

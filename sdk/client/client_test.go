@@ -19,7 +19,10 @@ func TestOutboxResendsUntilStored(t *testing.T) {
 	dir := &mapDirectory{}
 	dir.set(convID, alice.recipient(), bob.recipient())
 	fc := newFakeConnector(t, "tok")
-	c := dial(t, testConfig(alice, dir, fc.URL))
+	cfg := testConfig(alice, dir, fc.URL)
+	clk := newFakeClock(t)
+	cfg.clock = clk
+	c := dial(t, cfg)
 	sc := fc.accept()
 
 	id, err := c.Send(context.Background(), convID, e2ee.Content{Text: "hello"})
@@ -27,6 +30,7 @@ func TestOutboxResendsUntilStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := sc.expect(protocol.TypeSend)
+	elapse(t, c, clk, cfg.ResendInterval)
 	second := sc.expect(protocol.TypeSend) // no answer: sent again
 	for _, f := range []protocol.Frame{first, second} {
 		if f.ID != id || f.Conversation != convID {
@@ -52,8 +56,8 @@ func TestOutboxResendsUntilStored(t *testing.T) {
 	if m := next[*Message](t, c); !m.Own || m.Seq != 1 || m.Content.Text != "hello" {
 		t.Fatalf("own message %+v", m)
 	}
-	barrier(t, c, sc)
-	sc.none(protocol.TypeSend, 3*150*time.Millisecond)
+	elapse(t, c, clk, 20*cfg.ResendInterval) // past the longest resend backoff
+	noneOf(t, written(t, c, sc), protocol.TypeSend, "resent after stored")
 	if n, _ := c.Pending(); n != 0 {
 		t.Fatalf("outbox holds %d, want 0", n)
 	}
@@ -90,27 +94,29 @@ func TestDuplicatesDropped(t *testing.T) {
 	}
 	m3 := message(t, convID, 3, bob, "three", alice)
 	sc.send(m3)
-	got := messages(t, c, 3)
+	var got []*Message
+	for _, ev := range handled(t, c, sc) { // every frame above handled
+		if m, ok := ev.(*Message); ok {
+			got = append(got, m)
+		}
+	}
 	if s := seqs(got); !slices.Equal(s, []int64{1, 2, 3}) {
 		t.Fatalf("seqs %v, want [1 2 3]", s)
 	}
 	if got[1].Content.Text != "two" || got[1].Sender != "bob" || got[1].Own {
 		t.Fatalf("message 2 = %+v", got[1])
 	}
-	sc.none(protocol.TypeSync, 200*time.Millisecond)
-	select {
-	case ev := <-c.Events():
-		if m, ok := ev.(*Message); ok {
-			t.Fatalf("duplicate delivered: seq %d", m.Seq)
-		}
-	default:
-	}
+	noneOf(t, written(t, c, sc), protocol.TypeSync, "no gap")
 }
 
 func TestGapTriggersSyncAndBatchesLoop(t *testing.T) {
 	alice, bob := newDevice(t, "alice", "a1"), newDevice(t, "bob", "b1")
 	fc := newFakeConnector(t, "tok")
-	c := dial(t, testConfig(alice, nil, fc.URL))
+	cfg := testConfig(alice, nil, fc.URL)
+	cfg.GapGrace = 2 * time.Second
+	clk := newFakeClock(t) // no sync times out unless the test says so
+	cfg.clock = clk
+	c := dial(t, cfg)
 	sc := fc.accept()
 
 	ms := make([]protocol.Frame, 7)
@@ -119,6 +125,16 @@ func TestGapTriggersSyncAndBatchesLoop(t *testing.T) {
 	}
 	sc.send(ms[0])
 	sc.send(ms[3]) // 2 and 3 are missing
+	var got []*Message
+	for _, ev := range handled(t, c, sc) {
+		if m, ok := ev.(*Message); ok {
+			got = append(got, m)
+		}
+	}
+	// A gap may close by itself: it costs a sync once open for GapGrace.
+	elapse(t, c, clk, cfg.GapGrace-time.Millisecond)
+	noneOf(t, written(t, c, sc), protocol.TypeSync, "gap open for less than GapGrace")
+	clk.Advance(time.Millisecond)
 	s := sc.expect(protocol.TypeSync)
 	if s.Conversation != convID || s.After != 1 || s.Limit != 2 {
 		t.Fatalf("sync %+v, want after 1, limit 2 (just the hole)", s)
@@ -130,7 +146,8 @@ func TestGapTriggersSyncAndBatchesLoop(t *testing.T) {
 		t.Fatalf("second sync after %d limit %d, want 4 (1..3 from the batch, 4 buffered) and 3 (up to lastSeq 7)", s.After, s.Limit)
 	}
 	sc.send(protocol.Frame{Type: protocol.TypeBatch, Conversation: convID, Messages: ms[4:7], LastSeq: 7})
-	if got := seqs(messages(t, c, 7)); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6, 7}) {
+	got = append(got, messages(t, c, 7-len(got))...)
+	if got := seqs(got); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6, 7}) {
 		t.Fatalf("seqs %v", got)
 	}
 	if last, _ := c.LastSeq(convID); last != 7 {
@@ -143,12 +160,18 @@ func TestStoredBeyondLastSeqSyncs(t *testing.T) {
 	dir := &mapDirectory{}
 	dir.set(convID, alice.recipient(), bob.recipient())
 	fc := newFakeConnector(t, "tok")
-	c := dial(t, testConfig(alice, dir, fc.URL))
+	cfg := testConfig(alice, dir, fc.URL)
+	cfg.GapGrace = 2 * time.Second
+	clk := newFakeClock(t)
+	cfg.clock = clk
+	c := dial(t, cfg)
 	sc := fc.accept()
 
 	id, _ := c.Send(context.Background(), convID, e2ee.Content{Text: "mine"})
 	sc.expect(protocol.TypeSend)
 	sc.send(protocol.Frame{Type: protocol.TypeStored, ID: id, Conversation: convID, Seq: 2}) // bob's 1 was lost
+	handled(t, c, sc)
+	elapse(t, c, clk, cfg.GapGrace)
 	if s := sc.expect(protocol.TypeSync); s.After != 0 {
 		t.Fatalf("sync after %d, want 0", s.After)
 	}
@@ -306,7 +329,10 @@ func TestNotMemberFails(t *testing.T) {
 	dir := &mapDirectory{}
 	dir.set(convID, alice.recipient())
 	fc := newFakeConnector(t, "tok")
-	c := dial(t, testConfig(alice, dir, fc.URL))
+	cfg := testConfig(alice, dir, fc.URL)
+	clk := newFakeClock(t)
+	cfg.clock = clk
+	c := dial(t, cfg)
 	sc := fc.accept()
 	id, _ := c.Send(context.Background(), convID, e2ee.Content{Text: "x"})
 	sc.expect(protocol.TypeSend)
@@ -321,8 +347,8 @@ func TestNotMemberFails(t *testing.T) {
 			break
 		}
 	}
-	barrier(t, c, sc)
-	sc.none(protocol.TypeSend, 400*time.Millisecond)
+	elapse(t, c, clk, 20*cfg.ResendInterval) // past the longest resend backoff
+	noneOf(t, written(t, c, sc), protocol.TypeSend, "resent after failing")
 }
 
 func TestReceiptsMoveTicksAndAcksAreCumulative(t *testing.T) {
@@ -332,19 +358,27 @@ func TestReceiptsMoveTicksAndAcksAreCumulative(t *testing.T) {
 	fc := newFakeConnector(t, "tok")
 	cfg := testConfig(alice, dir, fc.URL)
 	cfg.AutoDeliveredAck = true
-	cfg.AckDelay = 300 * time.Millisecond // the three messages surely fall in one window
+	cfg.AckDelay = 300 * time.Millisecond
+	clk := newFakeClock(t) // the three messages fall in one window: time moves only below
+	cfg.clock = clk
 	c := dial(t, cfg)
 	sc := fc.accept()
 
 	for i := int64(1); i <= 3; i++ {
 		sc.send(message(t, convID, i, bob, "m", alice))
 	}
-	messages(t, c, 3)
+	messages(t, c, 3) // handed over: the ack is scheduled
+	noneOf(t, written(t, c, sc), protocol.TypeDelivered, "acked before AckDelay")
+	elapse(t, c, clk, cfg.AckDelay-time.Millisecond)
+	noneOf(t, written(t, c, sc), protocol.TypeDelivered, "acked before AckDelay")
+	clk.Advance(time.Millisecond)
 	if a := sc.expect(protocol.TypeDelivered); a.Seq != 3 || a.Conversation != convID {
 		t.Fatalf("delivered ack %+v, want seq 3", a)
 	}
-	sc.none(protocol.TypeDelivered, 400*time.Millisecond) // debounced: one ack for three
+	elapse(t, c, clk, 10*cfg.AckDelay)
+	noneOf(t, written(t, c, sc), protocol.TypeDelivered, "debounced: one ack for three")
 	c.MarkRead(convID, 3)
+	elapse(t, c, clk, cfg.AckDelay)
 	if a := sc.expect(protocol.TypeRead); a.Seq != 3 {
 		t.Fatalf("read ack %+v", a)
 	}
@@ -534,7 +568,10 @@ func TestSilentConnectorIsLeft(t *testing.T) {
 func TestNotMemberOfASyncedConversationStopsTrackingIt(t *testing.T) {
 	alice := newDevice(t, "alice", "a1")
 	fc := newFakeConnector(t, "tok")
-	c := dial(t, testConfig(alice, nil, fc.URL))
+	cfg := testConfig(alice, nil, fc.URL)
+	clk := newFakeClock(t) // the sync of "other" stays out: no timeout resends it
+	cfg.clock = clk
+	c := dial(t, cfg)
 	sc := fc.accept()
 	c.Track("gone", 0)
 	sc.expect(protocol.TypeSync)
@@ -548,7 +585,7 @@ func TestNotMemberOfASyncedConversationStopsTrackingIt(t *testing.T) {
 	if f := sc.expect(protocol.TypeSync); f.Conversation != "other" {
 		t.Fatalf("resync synced %q, want only \"other\"", f.Conversation)
 	}
-	sc.none(protocol.TypeSync, 100*time.Millisecond)
+	noneOf(t, written(t, c, sc), protocol.TypeSync, "resync synced \"gone\"")
 }
 
 // Receipt events lost on the way (a Redis restart): the next sync asks

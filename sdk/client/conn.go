@@ -98,7 +98,7 @@ func dialOne(ctx context.Context, cfg *Config, url string) (*websocket.Conn, err
 // resumes (sync every conversation, resend the outbox, ack again).
 func (c *Client) connected(ws *websocket.Conn, url string) {
 	s := &c.s
-	now := time.Now()
+	now := c.cfg.clock.Now()
 	s.gen++
 	w := &wsConn{ws: ws, url: url, gen: s.gen, since: now, out: make(chan protocol.Frame, outQueue)}
 	s.conn, s.dialing, s.switchAt = w, false, time.Time{}

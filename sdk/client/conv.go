@@ -75,7 +75,7 @@ func (cv *conv) peerState(seq int64) State {
 // track starts following conversation after lastSeq, or moves its start
 // forward, then syncs.
 func (c *Client) track(id string, lastSeq int64) {
-	now := time.Now()
+	now := c.cfg.clock.Now()
 	cv := c.conv(id)
 	cv.receipts = true
 	if lastSeq > cv.order.last {
@@ -178,7 +178,7 @@ func (c *Client) ack(cv *conv, seq int64, read bool) {
 	if read {
 		cv.wantRead = max(cv.wantRead, seq)
 	}
-	c.scheduleAck(cv, time.Now())
+	c.scheduleAck(cv, c.cfg.clock.Now())
 }
 
 func (c *Client) scheduleAck(cv *conv, now time.Time) {

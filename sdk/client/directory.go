@@ -33,8 +33,8 @@ type cachedKeys struct {
 	at time.Time
 }
 
-func newKeyCache(dir Directory, ttl time.Duration) *keyCache {
-	return &keyCache{dir: dir, ttl: ttl, now: time.Now, m: make(map[string]cachedKeys)}
+func newKeyCache(dir Directory, ttl time.Duration, now func() time.Time) *keyCache {
+	return &keyCache{dir: dir, ttl: ttl, now: now, m: make(map[string]cachedKeys)}
 }
 
 // recipients returns conversation's devices, from the cache unless refresh

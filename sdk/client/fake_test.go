@@ -15,9 +15,12 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// waitFor bounds every wait in these tests; nothing sleeps a fixed time
-// except to show that something does NOT happen.
-const waitFor = 5 * time.Second
+// waitFor bounds every wait in these tests. It is reached only when what
+// the test waits for never comes, so it is generous: a loaded machine is
+// slow, not wrong. Nothing waits a fixed time to decide an outcome: that
+// something does NOT happen is shown with a fake clock (time moves only
+// when the test says) and the barriers written and handled.
+const waitFor = 30 * time.Second
 
 // fakeConnector plays a connector: it upgrades with the agreed
 // subprotocols, checks the bearer token, and hands each connection to the
@@ -131,23 +134,125 @@ func (c *fakeConn) expect(typ string) protocol.Frame {
 	}
 }
 
-// none checks that no frame of type typ arrives within d.
-func (c *fakeConn) none(typ string, d time.Duration) {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-c.frames:
-			if !ok {
-				return
-			}
-			if f.Type == typ {
-				c.t.Fatalf("fake connector: unexpected %q frame: %+v", typ, f)
-			}
-		case <-deadline:
-			return
+// fakeClock is a clock that moves only when the test calls Advance, so
+// that whether a debounce window or a timeout has passed is decided by the
+// test, not by how fast the machine runs. A client on it writes no more
+// than FrameBurst frames unless the test advances (the pacer refills with
+// time), and pings only when the test moves past KeepAlive.
+type fakeClock struct {
+	t      *testing.T
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+// fakeTimer delivers on an unbuffered channel, as Go's timers do: a value
+// is taken by the loop or withdrawn by Reset and Stop, never left stale.
+type fakeTimer struct {
+	clk      *fakeClock
+	c        chan time.Time
+	armed    bool
+	deadline time.Time
+	withdraw chan struct{} // closed to take back a delivery not yet received; nil: none out
+}
+
+func newFakeClock(t *testing.T) *fakeClock {
+	return &fakeClock{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (k *fakeClock) Now() time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.now
+}
+
+func (k *fakeClock) NewTimer() timer {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tm := &fakeTimer{clk: k, c: make(chan time.Time)}
+	k.timers = append(k.timers, tm)
+	return tm
+}
+
+// Advance moves the clock by d and returns once every timer due by then has
+// been received, or stopped, by its owner. The client's loop runs
+// housekeep in the same turn as it receives, so whatever the test asks of
+// the client next (Client.do is taken between turns) comes after it.
+func (k *fakeClock) Advance(d time.Duration) {
+	k.t.Helper()
+	k.mu.Lock()
+	k.now = k.now.Add(d)
+	var taken []chan struct{}
+	for _, tm := range k.timers {
+		if tm.armed && !tm.deadline.After(k.now) {
+			taken = append(taken, tm.fire())
 		}
 	}
+	k.mu.Unlock()
+	deadline := time.After(waitFor)
+	for _, ch := range taken {
+		select {
+		case <-ch:
+		case <-deadline:
+			k.t.Fatal("fake clock: a due timer was not received")
+		}
+	}
+}
+
+func (tm *fakeTimer) C() <-chan time.Time { return tm.c }
+
+func (tm *fakeTimer) Reset(d time.Duration) {
+	tm.clk.mu.Lock()
+	defer tm.clk.mu.Unlock()
+	tm.stop()
+	tm.armed, tm.deadline = true, tm.clk.now.Add(d)
+	if d <= 0 {
+		tm.fire()
+	}
+}
+
+func (tm *fakeTimer) Stop() {
+	tm.clk.mu.Lock()
+	defer tm.clk.mu.Unlock()
+	tm.stop()
+}
+
+// stop disarms the timer and withdraws a delivery not yet received. The
+// clock's lock is held.
+func (tm *fakeTimer) stop() {
+	tm.armed = false
+	if tm.withdraw != nil {
+		close(tm.withdraw)
+		tm.withdraw = nil
+	}
+}
+
+// fire delivers the clock's time on C in the background (the receiver may
+// be the goroutine calling Reset); the returned channel is closed once the
+// value was received or withdrawn. The clock's lock is held.
+func (tm *fakeTimer) fire() chan struct{} {
+	tm.armed = false
+	at, withdraw, done := tm.clk.now, make(chan struct{}), make(chan struct{})
+	tm.withdraw = withdraw
+	go func() {
+		defer close(done)
+		select {
+		case tm.c <- at:
+		case <-withdraw:
+		}
+	}()
+	return done
+}
+
+// elapse moves the fake clock by d once the client has finished whatever
+// the test asked of it before (a call through Client.do is taken before it
+// has run; a query is answered after).
+func elapse(t *testing.T, c *Client, k *fakeClock, d time.Duration) {
+	t.Helper()
+	if _, err := query(c, func() bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	k.Advance(d)
 }
 
 // device is a test device: an id and a key.
@@ -297,12 +402,64 @@ func seqs(ms []*Message) []int64 {
 // fake connector (and been skipped): a typing frame is written after them.
 func barrier(t *testing.T, c *Client, sc *fakeConn) {
 	t.Helper()
+	written(t, c, sc)
+}
+
+// written returns the frames the client wrote so far, up to a typing frame
+// it is asked to write after them.
+func written(t *testing.T, c *Client, sc *fakeConn) []protocol.Frame {
+	t.Helper()
 	if err := c.Typing("barrier", "paused"); err != nil {
 		t.Fatal(err)
 	}
+	var fs []protocol.Frame
+	deadline := time.After(waitFor)
 	for {
-		if f := sc.expect(protocol.TypeTyping); f.Conversation == "barrier" {
-			return
+		select {
+		case f, ok := <-sc.frames:
+			if !ok {
+				t.Fatal("fake connector: connection ended before the barrier")
+			}
+			if f.Type == protocol.TypeTyping && f.Conversation == "barrier" {
+				return fs
+			}
+			fs = append(fs, f)
+		case <-deadline:
+			t.Fatal("fake connector: no barrier frame")
+		}
+	}
+}
+
+// handled returns once the client has handled every frame sent to it so
+// far, with the events not yet taken: frames are handled in order, and a
+// peer's typing frame sent after them comes back as the last event.
+func handled(t *testing.T, c *Client, sc *fakeConn) []Event {
+	t.Helper()
+	sc.send(protocol.Frame{Type: protocol.TypeTyping, Conversation: "barrier", Sender: "barrier-peer", SenderDevice: "barrier-peer-d", State: "typing"})
+	var evs []Event
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case ev, ok := <-c.Events():
+			if !ok {
+				t.Fatal("events closed")
+			}
+			if ty, ok := ev.(*Typing); ok && ty.Conversation == "barrier" && ty.User == "barrier-peer" {
+				return evs
+			}
+			evs = append(evs, ev)
+		case <-deadline:
+			t.Fatal("the client did not handle the barrier frame")
+		}
+	}
+}
+
+// noneOf fails if any frame in fs is of type typ.
+func noneOf(t *testing.T, fs []protocol.Frame, typ, why string) {
+	t.Helper()
+	for _, f := range fs {
+		if f.Type == typ {
+			t.Fatalf("unexpected %q frame (%s): %+v", typ, why, f)
 		}
 	}
 }

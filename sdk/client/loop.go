@@ -32,17 +32,16 @@ type state struct {
 	lastWrite time.Time
 	lastIdle  time.Time
 
-	timer    *time.Timer
+	timer    timer     // from Config.clock: the loop's only timer
 	deadline time.Time // when timer fires; zero: stopped
 }
 
-func (s *state) init(user string, pace *pacer) {
+func (s *state) init(user string, pace *pacer, t timer) {
 	s.user, s.pace = user, pace
 	s.convs = make(map[string]*conv)
 	s.lastDevice = make(map[string]string)
 	s.byID = make(map[string]*entry)
-	s.timer = time.NewTimer(time.Hour)
-	s.timer.Stop()
+	s.timer = t
 }
 
 // loop is the client's one owner of state. Every input arrives on a channel;
@@ -64,10 +63,10 @@ func (c *Client) loop() {
 			evCh, ev = c.events, s.queue[0]
 		}
 		if s.conn != nil && len(s.writes) > 0 {
-			if d := s.pace.wait(time.Now()); d == 0 {
+			if d := s.pace.wait(c.cfg.clock.Now()); d == 0 {
 				outCh, out = s.conn.out, s.writes[0]
 			} else {
-				c.wake(time.Now().Add(d))
+				c.wake(c.cfg.clock.Now().Add(d))
 			}
 		}
 		select {
@@ -78,9 +77,9 @@ func (c *Client) loop() {
 		case fn := <-c.cmds:
 			fn()
 		case in := <-c.in:
-			c.handle(in, time.Now())
+			c.handle(in, c.cfg.clock.Now())
 		case r := <-c.dialed:
-			c.dialDone(r, time.Now())
+			c.dialDone(r, c.cfg.clock.Now())
 		case evCh <- ev:
 			s.queue[0] = nil
 			s.queue = s.queue[1:]
@@ -93,10 +92,10 @@ func (c *Client) loop() {
 			if len(s.writes) == 0 {
 				s.writes = nil
 			}
-			s.lastWrite = time.Now()
-		case <-s.timer.C:
+			s.lastWrite = c.cfg.clock.Now()
+		case <-s.timer.C():
 			s.deadline = time.Time{}
-			c.housekeep(time.Now())
+			c.housekeep(c.cfg.clock.Now())
 		}
 	}
 }
@@ -119,7 +118,7 @@ func (c *Client) wake(at time.Time) {
 		return
 	}
 	s.deadline = at
-	s.timer.Reset(max(time.Until(at), 0))
+	s.timer.Reset(max(at.Sub(c.cfg.clock.Now()), 0))
 }
 
 // housekeep does everything that is due by time and arms the timer for

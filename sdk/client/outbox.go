@@ -59,7 +59,7 @@ func (c *Client) Send(ctx context.Context, conversation string, content e2ee.Con
 		return "", err
 	}
 	e := &entry{id: id, conv: conversation, content: content, plain: plain, env: env}
-	if err := c.do(func() { c.enqueue(e, time.Now()) }); err != nil {
+	if err := c.do(func() { c.enqueue(e, c.cfg.clock.Now()) }); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -186,7 +186,7 @@ func (c *Client) startRekey(e *entry) {
 		ctx, cancel := context.WithTimeout(c.ctx, rekeyTimeout)
 		defer cancel()
 		env, err := c.seal(ctx, e.conv, e.id, e.plain, true)
-		_ = c.do(func() { c.rekeyed(e, env, err, time.Now()) })
+		_ = c.do(func() { c.rekeyed(e, env, err, c.cfg.clock.Now()) })
 	}()
 }
 

@@ -15,7 +15,9 @@ func TestSyncAnswersAreMatchedByRequestID(t *testing.T) {
 	alice, bob := newDevice(t, "alice", "a1"), newDevice(t, "bob", "b1")
 	fc := newFakeConnector(t, "tok")
 	cfg := testConfig(alice, nil, fc.URL)
-	cfg.GapGrace = -1 // sync for a gap at once
+	cfg.GapGrace = -1      // sync for a gap at once
+	clk := newFakeClock(t) // no sync times out unless the test says so
+	cfg.clock = clk
 	c := dial(t, cfg)
 	sc := fc.accept()
 
@@ -30,13 +32,14 @@ func TestSyncAnswersAreMatchedByRequestID(t *testing.T) {
 		t.Fatalf("sync %+v, want an id and after 1", s1)
 	}
 	// An answer to some earlier sync: seq 2 is taken, but the sync that is
-	// out is still out (no new sync for the open gap 3..4 before its
-	// timeout, 2 s).
+	// out is still out: no new sync for the open gap 3..4 before its
+	// timeout, though GapRetry has long passed.
 	sc.send(protocol.Frame{Type: protocol.TypeBatch, ID: "sync:999", End: true, Conversation: convID, Messages: ms[1:2], LastSeq: 5})
 	if got := seqs(messages(t, c, 2)); !slices.Equal(got, []int64{1, 2}) {
 		t.Fatalf("seqs %v, want 1, 2", got)
 	}
-	sc.none(protocol.TypeSync, 300*time.Millisecond)
+	elapse(t, c, clk, cfg.SyncTimeout-time.Millisecond)
+	noneOf(t, written(t, c, sc), protocol.TypeSync, "the sync that is out is still out")
 	// Its own answer, the last batch: more, and a gap after 5 → next sync.
 	sc.send(protocol.Frame{Type: protocol.TypeBatch, ID: s1.ID, End: true, Conversation: convID, Messages: ms[2:4], More: true, LastSeq: 7})
 	if got := seqs(messages(t, c, 3)); !slices.Equal(got, []int64{3, 4, 5}) {
@@ -52,5 +55,6 @@ func TestSyncAnswersAreMatchedByRequestID(t *testing.T) {
 		t.Fatalf("error %+v", e)
 	}
 	sc.send(protocol.Frame{Type: protocol.TypeResync})
-	sc.none(protocol.TypeSync, 100*time.Millisecond)
+	handled(t, c, sc)
+	noneOf(t, written(t, c, sc), protocol.TypeSync, "no longer tracked")
 }
