@@ -103,7 +103,13 @@ func start(t *testing.T, o opts) *env {
 	}
 	e := &env{p: p, logs: logs, mongo: mc.Database(db)}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Room for the worst case of platform.Close (internal/platform),
+		// which stops one stage after the other: the connectors' 15 s
+		// grace of SIGTERM (+2 s for funcrunner's goroutine dump before a
+		// kill), the broker's drain (DrainTimeout, 20 s) and close (1 s),
+		// then the functions' 5 s grace (+2 s): DrainTimeout+25 s, 45 s.
+		// The rest is for MongoDB's Disconnect.
+		ctx, cancel := context.WithTimeout(context.Background(), platform.DrainTimeout+40*time.Second)
 		defer cancel()
 		p.Close(ctx)
 		mc.Disconnect(ctx)
