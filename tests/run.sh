@@ -29,9 +29,11 @@
 # a script) starts with SIGINT ignored, and bash cannot trap a signal that
 # was ignored when it started: run again with SIGINT restored (same pid), so
 # that an interrupt stops the services as SIGTERM does.
-if [[ -z ${AGENTCHAT_RUNSH_SIGINT:-} ]] && ((0x$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status 2>/dev/null || echo 0) & 2)) &&
+if [[ -n ${RUNSH_SIGINT_RESTORED:-} ]]; then
+	unset RUNSH_SIGINT_RESTORED # not for the tests, nor a nested run
+elif ((0x$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status 2>/dev/null || echo 0) & 2)) &&
 	env --default-signal=INT true 2>/dev/null; then
-	export AGENTCHAT_RUNSH_SIGINT=1
+	export RUNSH_SIGINT_RESTORED=1
 	exec env --default-signal=INT bash "$0" "$@"
 fi
 set -euo pipefail
