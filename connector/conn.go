@@ -340,10 +340,16 @@ var messagePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // again), or until the socket ends (block true). When it ended it returns
 // the close code to end the socket with.
 func (c *conn) readFrames(block bool) (code int, text string, ended bool) {
-	wait := true // the poller said there is something to read
+	if !block {
+		// The poller said there is something to read: read it once. After
+		// that only what is buffered is read — a lone ping or pong must not
+		// leave the reader waiting for a data frame.
+		if err := c.wire.fill(1); err != nil {
+			return 0, "", true // the client went away
+		}
+	}
 	for {
-		more, err := c.wire.nextData(wait)
-		wait = block
+		more, err := c.wire.nextData(block)
 		if err != nil {
 			return 0, "", true // the client went away
 		}

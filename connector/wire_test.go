@@ -163,7 +163,8 @@ func TestFramesHoweverTheyArrive(t *testing.T) {
 	c.expect("pong:p6")
 }
 
-// An idle socket has no goroutine and holds no read buffer.
+// An idle socket has no goroutine and holds no read buffer, also after a
+// lone ping or pong woke its reader.
 func TestIdleSocketsHoldNoGoroutineAndNoBuffer(t *testing.T) {
 	if !pollerSupported {
 		t.Skip("readiness polling needs Linux")
@@ -172,19 +173,32 @@ func TestIdleSocketsHoldNoGoroutineAndNoBuffer(t *testing.T) {
 	addr := strings.TrimPrefix(e.url, "http://")
 	base := runtime.NumGoroutine()
 	const n = 50
+	var clients []*rawClient
 	for i := range n {
 		c := rawDialWith(t, addr, e.is.token(t, fmt.Sprintf("u%d", i), "d", tokenOpts{}), nil)
 		c.expect("hello:")
 		c.nc.Write(clientFrame(0x1, true, []byte(`{"type":"ping","id":"x"}`)))
 		c.expect("pong:x")
+		clients = append(clients, c)
 	}
 	if got := e.srv.Connections(); got != n {
 		t.Fatalf("connections: got %d, want %d", got, n)
 	}
+	// A lone pong (the answer to the keep-alive ping) and a lone ping
+	// leave no reader waiting for a data frame behind them.
+	for _, c := range clients {
+		c.nc.Write(clientFrame(0xA, true, []byte("keepalive")))
+	}
+	for _, c := range clients {
+		c.nc.Write(clientFrame(0x9, true, []byte("lone")))
+		c.expect("pong:lone")
+	}
 	eventually(t, 10*time.Second, "the sockets' goroutines to end", func() bool { return runtime.NumGoroutine() < base+n/5 })
 	eventually(t, 10*time.Second, "every socket idle", func() bool {
 		for _, c := range e.srv.conns() {
-			c.readMu.Lock()
+			if !c.readMu.TryLock() { // a reader runs (or is parked)
+				return false
+			}
 			held := c.wire.buf != nil
 			c.readMu.Unlock()
 			c.mu.Lock()
