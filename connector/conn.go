@@ -101,11 +101,20 @@ func newConn(s *Server, ws *websocket.Conn, wire *wireConn, id Identity, serial 
 func (c *conn) seen() { c.lastSeen.Store(time.Now().UnixNano()) }
 
 // shutdown starts closing the socket with code (0: without a close frame);
-// flush asks for queued frames to be written first. Only the first call
-// counts. It never blocks.
+// flush asks for queued frames to be written first. The first call sets the
+// code; a later call without flush still stops a flush under way (Close
+// after Drain, a broken socket after a 4009): the writer stops after the
+// frame it is writing. It never blocks.
 func (c *conn) shutdown(code int, text string, flush bool) {
 	c.mu.Lock()
 	if c.closing {
+		if c.flush && !flush {
+			c.flush = false
+			if !c.finished {
+				c.closeBy = time.Now().Add(c.s.cfg.WriteTimeout)
+			}
+			c.abandon.Store(true)
+		}
 		c.mu.Unlock()
 		return
 	}

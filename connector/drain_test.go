@@ -3,9 +3,11 @@ package connector
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -73,5 +75,42 @@ func TestHealthAndMetrics(t *testing.T) {
 		`agentchat_connector_frames_out_total{type="pong"} 1`,
 	} {
 		eventually(t, 5*time.Second, "/metrics to show "+series, func() bool { return contains(get(t, e.url+"/metrics"), series) })
+	}
+}
+
+// Close after a flushing shutdown (Drain's 1012) no longer flushes: the
+// writer stops after the frame it is writing, instead of writing a slow
+// client's whole queue, WriteTimeout per frame.
+func TestCloseAfterDrainStopsTheFlush(t *testing.T) {
+	const frames, size = 400, 64 << 10 // far more than the sockets' buffers hold
+	e := startConnector(t, func(c *Config) {
+		c.OutboundQueue = frames + 10
+		c.OutboundQueueBytes = (frames + 10) * size
+		c.WriteTimeout = time.Minute
+	})
+	cl := e.dial("alice", "d1")
+	c := e.srv.lookup(events.DeviceRef{User: "alice", Device: "d1"})
+	data := []byte(`"` + strings.Repeat("x", size-2) + `"`)
+	for range frames {
+		if !c.enqueue(outFrame{typ: "test", data: data}) {
+			t.Fatal("enqueue refused")
+		}
+	}
+	// The client reads nothing yet: the writer is stuck in the queue.
+	c.shutdown(protocol.CloseServiceRestart, "connector draining", true)
+	c.shutdown(protocol.CloseGoingAway, "connector shutting down", false)
+	got := 0
+	for {
+		cl.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, p, err := cl.ws.ReadMessage()
+		if err != nil {
+			break
+		}
+		if len(p) == size {
+			got++
+		}
+	}
+	if got >= frames {
+		t.Fatalf("the client got all %d queued frames: the flush went on after Close", got)
 	}
 }
