@@ -45,7 +45,15 @@ type conn struct {
 	// frame, a pong. The server's ping sweep closes sockets silent too long.
 	lastSeen atomic.Int64
 
-	expiry *time.Timer // token expiry → 4001
+	expiry *time.Timer // token expiry → 4001; set before the socket is registered
+
+	// pollMu orders the poller's add and arm of the socket before
+	// teardown's remove: once unwatched, the socket is closed (its file
+	// descriptor may be another socket's) and is never watched again.
+	pollMu    sync.Mutex
+	unwatched bool
+
+	released bool // Server.release ran (guarded by Server.mu)
 
 	readMu      sync.Mutex // held by the goroutine reading the socket; guards what follows
 	readClosed  bool       // torn down: read no more
@@ -262,9 +270,12 @@ func (c *conn) finish() {
 // descriptor is never taken for it), waits for a reader still running (a
 // blocked read ends with the close) and releases the device.
 func (c *conn) teardown() {
+	c.pollMu.Lock()
+	c.unwatched = true
 	if c.fd >= 0 {
 		c.s.poll.remove(c.fd, c)
 	}
+	c.pollMu.Unlock()
 	c.ws.Close()
 	c.readMu.Lock()
 	c.readClosed = true
@@ -312,12 +323,42 @@ func (c *conn) readReady() {
 	code, text, ended := c.readFrames(false)
 	if !ended {
 		c.wire.release()
-		if err := c.s.poll.arm(c.fd, c); err == nil {
+		if err := c.arm(); err == nil {
 			return
 		}
 		code, text = 0, ""
 	}
 	c.stopReading(code, text)
+}
+
+// watch has the poller watch the socket, disarmed (arm starts reporting
+// it). It reports false if the poller cannot, and gone if the socket was
+// torn down already (nothing is watched then).
+func (c *conn) watch() (ok, gone bool) {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	if c.unwatched {
+		return false, true
+	}
+	return c.s.poll.add(c.fd, c) == nil, false
+}
+
+// arm asks the poller to report the socket once when it is readable; a
+// socket torn down meanwhile is left alone (nil).
+func (c *conn) arm() error {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	if c.unwatched {
+		return nil
+	}
+	return c.s.poll.arm(c.fd, c)
+}
+
+// gone reports whether the socket was torn down.
+func (c *conn) gone() bool {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	return c.unwatched
 }
 
 // readAll reads the socket until it ends: the reader of sockets the poller

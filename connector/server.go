@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -187,9 +188,23 @@ func (s *Server) seenStamp(v uint64) {
 func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp uint64) {
 	c := newConn(s, ws, wire, id, s.serial.Add(1))
 	c.stamp = stamp
+	if !id.Expires.IsZero() {
+		// Set before the socket is shared (release reads it), started
+		// after: the callback sees c.expiry set.
+		c.expiry = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+			c.shutdown(protocol.CloseTokenExpired, "token expired", true)
+		})
+		c.expiry.Reset(time.Until(id.Expires))
+	}
 	s.mu.Lock()
+	if c.released {
+		// The token expired already: the socket's writer closed it.
+		s.mu.Unlock()
+		return
+	}
 	if s.draining.Load() {
 		s.mu.Unlock()
+		c.stopExpiry()
 		refuse(ws, protocol.CloseServiceRestart, "connector draining")
 		return
 	}
@@ -198,6 +213,7 @@ func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp u
 		// Upgraded before the socket that holds the device: this one is
 		// the old one. It never claimed, so there is nothing to release.
 		s.mu.Unlock()
+		c.stopExpiry()
 		s.m.closes.WithLabelValues(fmt.Sprint(protocol.CloseReplaced)).Inc()
 		refuse(ws, protocol.CloseReplaced, "device connected again")
 		return
@@ -220,38 +236,53 @@ func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp u
 		c.shutdown(protocol.CloseReplaced, "device connected elsewhere", false)
 	}
 	cancel()
+	if c.gone() {
+		// Torn down during the claim (Close, Drain, a newer socket): its
+		// release may have run before the claim landed. Release is a
+		// compare-and-delete, so releasing again is safe.
+		s.releasePresence(c)
+		return
+	}
 
 	c.send(protocol.Frame{Type: protocol.TypeHello, User: c.dev.User, Device: c.dev.Device, Connector: s.cfg.ConnectorID})
-	if !id.Expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(id.Expires), func() {
-			c.shutdown(protocol.CloseTokenExpired, "token expired", true)
-		})
-	}
 	s.watch(c)
+}
+
+// stopExpiry stops the token expiry timer of a socket that is not taken.
+func (c *conn) stopExpiry() {
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 }
 
 // watch starts reading c: through the poller if its socket has a file
 // descriptor, else with a goroutine of its own.
 func (s *Server) watch(c *conn) {
-	if c.fd >= 0 && s.poll.add(c.fd, c) == nil {
-		// Frames the client sent behind its upgrade request are already
-		// here: read them now (that re-arms the poller). readMu orders
-		// this before every reader of the socket (the poller's reports
-		// are invisible to the race detector).
-		c.readMu.Lock()
-		pending := c.wire.buffered() > 0
-		var err error
-		if !pending {
-			err = s.poll.arm(c.fd, c)
+	if c.fd >= 0 {
+		ok, gone := c.watch()
+		if gone {
+			return
 		}
-		c.readMu.Unlock()
-		switch {
-		case pending:
-			s.readable(c)
-		case err != nil:
-			c.shutdown(0, "", false)
+		if ok {
+			// Frames the client sent behind its upgrade request are
+			// already here: read them now (that re-arms the poller).
+			// readMu orders this before every reader of the socket (the
+			// poller's reports are invisible to the race detector).
+			c.readMu.Lock()
+			pending := c.wire.buffered() > 0
+			var err error
+			if !pending {
+				err = c.arm()
+			}
+			c.readMu.Unlock()
+			switch {
+			case pending:
+				s.readable(c)
+			case err != nil:
+				c.shutdown(0, "", false)
+			}
+			return
 		}
-		return
 	}
 	if !s.track.Go(c.readAll) {
 		c.shutdown(protocol.CloseGoingAway, "connector shutting down", false)
@@ -273,10 +304,10 @@ func refuse(ws *websocket.Conn, code int, text string) {
 // release forgets a closed socket and releases its presence record, if the
 // record is still this socket's.
 func (s *Server) release(c *conn) {
-	if c.expiry != nil {
-		c.expiry.Stop()
-	}
+	c.stopExpiry()
 	s.mu.Lock()
+	c.released = true
+	_, known := s.all[c]
 	delete(s.all, c)
 	mine := s.byDevice[c.dev] == c
 	if mine {
@@ -290,17 +321,24 @@ func (s *Server) release(c *conn) {
 		}
 	}
 	s.mu.Unlock()
-	s.m.connections.Dec()
-	// By the code the client saw: 1006 when no close frame went out.
-	c.mu.Lock()
-	code := c.closeCode
-	if !c.closeSent {
-		code = websocket.CloseAbnormalClosure
+	if known { // else its token expired before accept registered it
+		s.m.connections.Dec()
+		// By the code the client saw: 1006 when no close frame went out.
+		c.mu.Lock()
+		code := c.closeCode
+		if !c.closeSent {
+			code = websocket.CloseAbnormalClosure
+		}
+		c.mu.Unlock()
+		s.m.closes.WithLabelValues(fmt.Sprint(code)).Inc()
 	}
-	c.mu.Unlock()
-	s.m.closes.WithLabelValues(fmt.Sprint(code)).Inc()
 	// Also when a newer socket replaced this one: its claim may have landed
 	// after the newer one's release (Release removes only its own record).
+	s.releasePresence(c)
+}
+
+// releasePresence removes c's presence record if it still names c.
+func (s *Server) releasePresence(c *conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := s.deps.Presence.Release(ctx, c.dev, c.stamp); err != nil {
