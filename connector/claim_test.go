@@ -60,10 +60,6 @@ func TestSocketClosedDuringClaimLeavesNothing(t *testing.T) {
 		return rdb.Exists(context.Background(), key).Val() == 0
 	})
 	if p := e.srv.poll; p != nil {
-		eventually(t, 10*time.Second, "the poller to forget the socket", func() bool {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			return p.conns[c.serial] == nil
-		})
+		eventually(t, 10*time.Second, "the poller to forget the socket", func() bool { return !p.watching(c.serial) })
 	}
 }

@@ -25,6 +25,24 @@ type poller struct {
 	mu    sync.Mutex
 	conns map[uint64]*conn // by serial (the epoll event's data)
 	done  bool
+
+	// fdMu keeps epfd and wake open while they are used: run closes them
+	// under the write lock (closed), after which their numbers may be
+	// another file's and are never used again.
+	fdMu   sync.RWMutex
+	closed bool
+}
+
+var errPollerClosed = errors.New("connector: poller closed")
+
+// ctl runs epoll_ctl unless the epoll instance is closed.
+func (p *poller) ctl(op, fd int, ev *unix.EpollEvent) error {
+	p.fdMu.RLock()
+	defer p.fdMu.RUnlock()
+	if p.closed {
+		return errPollerClosed
+	}
+	return unix.EpollCtl(p.epfd, op, fd, ev)
 }
 
 const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
@@ -78,12 +96,12 @@ func (p *poller) add(fd int, c *conn) error {
 	p.mu.Lock()
 	if p.done {
 		p.mu.Unlock()
-		return errors.New("connector: poller closed")
+		return errPollerClosed
 	}
 	p.conns[c.serial] = c
 	p.mu.Unlock()
 	ev := eventFor(unix.EPOLLONESHOT, c.serial)
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := p.ctl(unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.mu.Lock()
 		delete(p.conns, c.serial)
 		p.mu.Unlock()
@@ -95,7 +113,7 @@ func (p *poller) add(fd int, c *conn) error {
 // arm reports c's socket once, when it is (or already is) readable.
 func (p *poller) arm(fd int, c *conn) error {
 	ev := eventFor(pollEvents, c.serial)
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+	if err := p.ctl(unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
 		return fmt.Errorf("connector: epoll arm: %w", err)
 	}
 	return nil
@@ -106,15 +124,18 @@ func (p *poller) remove(fd int, c *conn) {
 	p.mu.Lock()
 	delete(p.conns, c.serial)
 	p.mu.Unlock()
-	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	p.ctl(unix.EPOLL_CTL_DEL, fd, nil)
 }
 
 // run reports readable sockets until stop; it closes the epoll instance
-// when it returns.
+// when it returns (add, arm and remove do nothing after that).
 func (p *poller) run() {
 	defer func() {
+		p.fdMu.Lock()
+		p.closed = true
 		unix.Close(p.epfd)
 		unix.Close(p.wake)
+		p.fdMu.Unlock()
 	}()
 	events := make([]unix.EpollEvent, 256)
 	for {
@@ -147,7 +168,11 @@ func (p *poller) stop() {
 	p.mu.Unlock()
 	var one [8]byte
 	one[0] = 1 // eventfd counters are host-endian; any non-zero value wakes
-	unix.Write(p.wake, one[:])
+	p.fdMu.RLock()
+	if !p.closed {
+		unix.Write(p.wake, one[:])
+	}
+	p.fdMu.RUnlock()
 }
 
 // pollerSupported reports whether readiness-driven reads are available.

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package connector
+
+func (p *poller) watching(uint64) bool { return false }
