@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,4 +63,57 @@ func TestSocketClosedDuringClaimLeavesNothing(t *testing.T) {
 	if p := e.srv.poll; p != nil {
 		eventually(t, 10*time.Second, "the poller to forget the socket", func() bool { return !p.watching(c.serial) })
 	}
+}
+
+// holdRefresh is a Presence whose first Refresh of a socket waits, after
+// its snapshot was taken, until release is closed; refreshed is closed
+// when that Refresh has returned.
+type holdRefresh struct {
+	Presence
+	once                        sync.Once
+	reached, release, refreshed chan struct{}
+}
+
+func (h *holdRefresh) Refresh(ctx context.Context, held []Held) ([]Held, error) {
+	first := false
+	h.once.Do(func() { first = true })
+	if !first {
+		return h.Presence.Refresh(ctx, held)
+	}
+	close(h.reached)
+	<-h.release
+	defer close(h.refreshed)
+	return h.Presence.Refresh(context.Background(), held)
+}
+
+// A heartbeat that snapshot a socket released before its refresh landed
+// does not leave the device's record behind (the refresh writes back a
+// record it finds gone).
+func TestHeartbeatDoesNotRevivePresenceOfAReleasedSocket(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	h := &holdRefresh{reached: make(chan struct{}), release: make(chan struct{}), refreshed: make(chan struct{})}
+	e := startConnectorWith(t, rdb, prefix, newIssuer(t), newSink(t), func(c *Config) {
+		c.PresenceHeartbeat = 20 * time.Millisecond
+	}, func(s *Server) {
+		h.Presence = s.deps.Presence
+		s.deps.Presence = h
+	})
+	dev := events.DeviceRef{User: "alice", Device: "d1"}
+	e.dial("alice", "d1")
+	select {
+	case <-h.reached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+	c := e.srv.lookup(dev)
+	c.shutdown(protocol.CloseGoingAway, "test", false)
+	key := events.PresenceKey(prefix, "alice", "d1")
+	eventually(t, 10*time.Second, "the socket's release", func() bool {
+		return e.srv.lookup(dev) == nil && rdb.Exists(context.Background(), key).Val() == 0
+	})
+	close(h.release)
+	<-h.refreshed
+	eventually(t, 10*time.Second, "the record the refresh wrote back to go", func() bool {
+		return rdb.Exists(context.Background(), key).Val() == 0
+	})
 }

@@ -404,7 +404,8 @@ func (s *Server) runHeartbeat() {
 }
 
 // refreshPresence refreshes the record of every socket that holds its
-// device here and closes those a newer socket elsewhere has replaced (4009).
+// device here, closes those a newer socket elsewhere has replaced (4009),
+// and releases again the records of sockets released meanwhile.
 func (s *Server) refreshPresence() {
 	s.mu.RLock()
 	held := make([]Held, 0, len(s.byDevice))
@@ -426,6 +427,19 @@ func (s *Server) refreshPresence() {
 		// Not a socket that replaced the refreshed one meanwhile.
 		if c := s.lookup(h.Dev); c != nil && c.stamp == h.Stamp {
 			c.shutdown(protocol.CloseReplaced, "device connected elsewhere", true)
+		}
+	}
+	// A socket released since the snapshot may have had its record written
+	// back by the refresh (it found the key gone): release it again
+	// (compare-and-delete, so a newer socket's record stays).
+	for _, h := range held {
+		if c := s.lookup(h.Dev); c == nil || c.stamp != h.Stamp {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := s.deps.Presence.Release(ctx, h.Dev, h.Stamp); err != nil {
+				s.m.presenceErrors.Inc()
+				s.log.Warn("connector: presence release failed", "user", h.Dev.User, "device", h.Dev.Device, "err", err)
+			}
+			cancel()
 		}
 	}
 }
