@@ -53,7 +53,8 @@ func (s *Server) Drain(ctx context.Context) error {
 }
 
 // Close stops the connector now: open sockets get close 1001 (without
-// waiting for their queues), background work stops, and Close returns when
+// waiting for their queues; sockets already closing, as after Drain, stop
+// flushing theirs after the frame being written), background work stops, and Close returns when
 // every goroutine the server started has returned. Serve returns nil.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
