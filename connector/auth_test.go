@@ -159,7 +159,7 @@ func TestTokenExpiryClosesWith4001(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The close comes at exp + protocol.TokenLeeway (TestTokenLeeway).
-	if got, want := c.closeCode(5*time.Second+protocol.TokenLeeway), protocol.CloseTokenExpired; got != want {
+	if got, want := c.closeCode(frameWait+protocol.TokenLeeway), protocol.CloseTokenExpired; got != want {
 		t.Errorf("close code: got %d, want %d", got, want)
 	}
 }

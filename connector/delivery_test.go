@@ -85,7 +85,7 @@ func TestSlowReaderIsClosedWhileOthersKeepReceiving(t *testing.T) {
 	if code := slow.closeCode(10 * time.Second); code != protocol.CloseSlowConsumer {
 		t.Errorf("slow reader's close code: got %d, want %d", code, protocol.CloseSlowConsumer)
 	}
-	eventually(t, 5*time.Second, "only the fast reader to remain", func() bool { return e.srv.Connections() == 1 })
+	eventually(t, frameWait, "only the fast reader to remain", func() bool { return e.srv.Connections() == 1 })
 	t.Logf("published %d deliveries of 16 KiB before the slow reader overflowed", sent)
 	fast.ws.Close()
 	<-fastDone
@@ -121,7 +121,7 @@ func TestNeverReadingSocketIsClosedWithinItsByteBound(t *testing.T) {
 	readers := []*client{e.dial("bob", "b1"), e.dial("carol", "c1")}
 	slow := e.dialSmallBuffer("sam", "s1")
 	var sc *conn
-	eventually(t, 5*time.Second, "the silent socket to be registered", func() bool {
+	eventually(t, frameWait, "the silent socket to be registered", func() bool {
 		sc = e.srv.lookup(events.DeviceRef{User: "sam", Device: "s1"})
 		return sc != nil
 	})
@@ -227,7 +227,7 @@ func TestEveryResendGetsItsStoredBack(t *testing.T) {
 	msg := stored(t, "conv-1", 5, "alice", "a1", "m-1", envelope(16, "a1", "b1"))
 	for i := 1; i <= 4; i++ { // the first send, then three resends
 		alice.sendFrame(protocol.Frame{Type: protocol.TypeSend, ID: "m-1", Conversation: "conv-1", Envelope: envelope(16, "a1", "b1")})
-		eventually(t, 5*time.Second, "the send to reach the sink", func() bool { return len(e.sink.received()) == i })
+		eventually(t, frameWait, "the send to reach the sink", func() bool { return len(e.sink.received()) == i })
 		e.publish(msg, [2]string{"alice", "a1"}) // persist answers every resend with the same stored
 		if f := alice.next(); f.Type != protocol.TypeStored || f.ID != "m-1" || f.Seq != 5 {
 			t.Fatalf("send %d: got %+v, want stored m-1 seq 5", i, f)

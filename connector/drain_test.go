@@ -20,14 +20,14 @@ func TestDrainSendsReconnectThenCloses1012(t *testing.T) {
 
 	drained := make(chan error, 1)
 	go func() { drained <- e.srv.Drain(context.Background()) }()
-	eventually(t, 5*time.Second, "readyz to answer 503", func() bool { return readyz(t, e) == http.StatusServiceUnavailable })
+	eventually(t, frameWait, "readyz to answer 503", func() bool { return readyz(t, e) == http.StatusServiceUnavailable })
 
 	for i, c := range clients {
 		f := c.nextOfType(protocol.TypeReconnect)
 		if f.AfterMs < 0 || f.AfterMs >= 2000 {
 			t.Errorf("client %d: afterMs %d, want in [0, 2000)", i, f.AfterMs)
 		}
-		if got, want := c.closeCode(5*time.Second), protocol.CloseServiceRestart; got != want {
+		if got, want := c.closeCode(frameWait), protocol.CloseServiceRestart; got != want {
 			t.Errorf("client %d: close code %d, want %d", i, got, want)
 		}
 	}
@@ -74,7 +74,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		`agentchat_connector_frames_in_total{type="ping"} 1`,
 		`agentchat_connector_frames_out_total{type="pong"} 1`,
 	} {
-		eventually(t, 5*time.Second, "/metrics to show "+series, func() bool { return contains(get(t, e.url+"/metrics"), series) })
+		eventually(t, frameWait, "/metrics to show "+series, func() bool { return contains(get(t, e.url+"/metrics"), series) })
 	}
 }
 

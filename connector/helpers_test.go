@@ -262,7 +262,7 @@ func startConnectorWith(t testing.TB, rdb redis.UniversalClient, prefix string, 
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	eventually(t, 5*time.Second, "the delivery subscription", srv.Ready)
+	eventually(t, frameWait, "the delivery subscription", srv.Ready)
 	return &env{t: t, srv: srv, url: "http://" + ln.Addr().String(), rdb: rdb, prefix: prefix, is: is, sink: sk}
 }
 
@@ -290,7 +290,7 @@ func (e *env) dial(user, device string) *client {
 }
 
 func (e *env) tryDial(h http.Header, subprotocols []string) (*client, *http.Response, error) {
-	return e.tryDialWith(websocket.Dialer{HandshakeTimeout: 5 * time.Second}, h, subprotocols)
+	return e.tryDialWith(websocket.Dialer{HandshakeTimeout: frameWait}, h, subprotocols)
 }
 
 func (e *env) tryDialWith(d websocket.Dialer, h http.Header, subprotocols []string) (*client, *http.Response, error) {
@@ -307,10 +307,15 @@ func (e *env) tryDialWith(d websocket.Dialer, h http.Header, subprotocols []stri
 	return c, resp, nil
 }
 
-// next reads one frame (5 s at most).
+// frameWait bounds the wait for a frame that must come: a liveness bound
+// (a hung connector fails the test), never a speed requirement — a loaded
+// machine under -race can take seconds.
+const frameWait = 30 * time.Second
+
+// next reads one frame (frameWait at most).
 func (c *client) next() protocol.Frame {
 	c.t.Helper()
-	f, err := c.read(5 * time.Second)
+	f, err := c.read(frameWait)
 	if err != nil {
 		c.t.Fatalf("read frame: %v", err)
 	}

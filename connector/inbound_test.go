@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -16,7 +15,7 @@ func TestSendPostsMessageSentAsTheAuthenticatedDevice(t *testing.T) {
 	e := startConnector(t, func(c *Config) { c.CEOverrides = `{"extensions":{"cluster":"dev"}}` })
 	c := e.dial("alice", "d1")
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSend, ID: "m-1", Conversation: "conv-1", Envelope: envelope(32, "d1", "d2")})
-	eventually(t, 5*time.Second, "the sink to receive the event", func() bool { return len(e.sink.received()) == 1 })
+	eventually(t, frameWait, "the sink to receive the event", func() bool { return len(e.sink.received()) == 1 })
 
 	got := e.sink.received()[0]
 	if err := events.Validate(got); err != nil {
@@ -54,7 +53,7 @@ func TestEveryClientFrameBecomesItsEvent(t *testing.T) {
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, Conversation: "conv-1", After: 7})
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, Conversation: "conv-2", After: 0, Limit: 20})
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, ID: "sync:3", Conversation: "conv-2", After: 5, Receipts: true})
-	eventually(t, 5*time.Second, "6 events", func() bool { return len(e.sink.received()) == 6 })
+	eventually(t, frameWait, "6 events", func() bool { return len(e.sink.received()) == 6 })
 
 	got := e.sink.received()
 	want := []struct {
@@ -124,7 +123,7 @@ func TestOversizedFrameClosesWith1009(t *testing.T) {
 	e := startConnector(t, nil)
 	c := e.dial("alice", "d1")
 	c.sendRaw(`{"type":"ping","id":"` + strings.Repeat("x", protocol.MaxFrameSize) + `"}`)
-	if got, want := c.closeCode(5*time.Second), protocol.CloseTooBig; got != want {
+	if got, want := c.closeCode(frameWait), protocol.CloseTooBig; got != want {
 		t.Errorf("close code: got %d, want %d", got, want)
 	}
 }
@@ -160,7 +159,7 @@ func TestRateLimit(t *testing.T) {
 		// The connector may close mid-loop: later writes may fail.
 		c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`))
 	}
-	if got, want := c.closeCode(5*time.Second), protocol.CloseRateLimited; got != want {
+	if got, want := c.closeCode(frameWait), protocol.CloseRateLimited; got != want {
 		t.Errorf("close code after repeated abuse: got %d, want %d", got, want)
 	}
 }

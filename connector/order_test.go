@@ -57,7 +57,7 @@ func assertAlive(t *testing.T, c *client, what string) {
 	t.Helper()
 	c.sendFrame(protocol.Frame{Type: protocol.TypePing, ID: "alive"})
 	for {
-		f, err := c.read(5 * time.Second)
+		f, err := c.read(frameWait)
 		if err != nil {
 			t.Fatalf("%s: %v, want it open", what, err)
 		}
@@ -81,7 +81,7 @@ func TestNewestSocketWinsWhateverOrderAcceptRuns(t *testing.T) {
 	b := e.dial("alice", "d1") // upgraded, accepted and claimed while A waits
 	close(h.release)
 
-	if got, want := a.closeCode(5*time.Second), protocol.CloseReplaced; got != want {
+	if got, want := a.closeCode(frameWait), protocol.CloseReplaced; got != want {
 		t.Errorf("older socket A, accepted last: close code %d, want %d", got, want)
 	}
 	assertAlive(t, b, "newer socket B")
@@ -114,7 +114,7 @@ func TestNewestSocketWinsAcrossConnectors(t *testing.T) {
 	b := two.dial("alice", "d1") // its hello follows its claim
 	close(h.release)
 
-	if got, want := a.closeCode(5*time.Second), protocol.CloseReplaced; got != want {
+	if got, want := a.closeCode(frameWait), protocol.CloseReplaced; got != want {
 		t.Errorf("older socket A on the first connector: close code %d, want %d", got, want)
 	}
 	key := events.PresenceKey(prefix, "alice", "d1")
@@ -125,7 +125,7 @@ func TestNewestSocketWinsAcrossConnectors(t *testing.T) {
 	two.srv.refreshPresence() // a heartbeat, now
 	one.srv.refreshPresence()
 	assertAlive(t, b, "newer socket B after a heartbeat")
-	eventually(t, 5*time.Second, "A to be released", func() bool { return one.srv.Connections() == 0 })
+	eventually(t, frameWait, "A to be released", func() bool { return one.srv.Connections() == 0 })
 	if got := rdb.Get(context.Background(), key).Val(); got != record {
 		t.Errorf("presence record after A's release and the heartbeats: %q, want %q", got, record)
 	}

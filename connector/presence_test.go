@@ -26,8 +26,8 @@ func TestPresenceWhileConnectedAndGoneAfter(t *testing.T) {
 		t.Errorf("presence TTL: got %v, want in (0, %ds]", ttl, events.PresenceTTLSeconds)
 	}
 	c.ws.Close()
-	eventually(t, 5*time.Second, "the presence key to go", func() bool { return e.rdb.Exists(ctx, key).Val() == 0 })
-	eventually(t, 5*time.Second, "no connections", func() bool { return e.srv.Connections() == 0 })
+	eventually(t, frameWait, "the presence key to go", func() bool { return e.rdb.Exists(ctx, key).Val() == 0 })
+	eventually(t, frameWait, "no connections", func() bool { return e.srv.Connections() == 0 })
 }
 
 func TestHeartbeatRefreshesAndReclaimsPresence(t *testing.T) {
@@ -37,18 +37,18 @@ func TestHeartbeatRefreshesAndReclaimsPresence(t *testing.T) {
 	e.dial("alice", "d1")
 	// Redis lost the key (a restart without persistence): the heartbeat puts it back.
 	e.rdb.Del(ctx, key)
-	eventually(t, 5*time.Second, "the heartbeat to claim the key again", func() bool { return holder(e.rdb.Get(ctx, key).Val()) == e.srv.ID() })
+	eventually(t, frameWait, "the heartbeat to claim the key again", func() bool { return holder(e.rdb.Get(ctx, key).Val()) == e.srv.ID() })
 }
 
 func TestSameDeviceAgainReplacesTheOldSocket(t *testing.T) {
 	e := startConnector(t, nil)
 	old := e.dial("alice", "d1")
 	fresh := e.dial("alice", "d1")
-	if got, want := old.closeCode(5*time.Second), protocol.CloseReplaced; got != want {
+	if got, want := old.closeCode(frameWait), protocol.CloseReplaced; got != want {
 		t.Errorf("old socket's close code: got %d, want %d", got, want)
 	}
 	// The old socket's release must not remove the new socket's presence.
-	eventually(t, 5*time.Second, "one connection", func() bool { return e.srv.Connections() == 1 })
+	eventually(t, frameWait, "one connection", func() bool { return e.srv.Connections() == 1 })
 	key := events.PresenceKey(e.prefix, "alice", "d1")
 	if got := e.rdb.Get(context.Background(), key).Val(); holder(got) != e.srv.ID() {
 		t.Errorf("presence after the old socket closed: got %q, want %q", got, e.srv.ID())
@@ -67,11 +67,11 @@ func TestDeviceConnectingElsewhereClosesTheStaleSocket(t *testing.T) {
 	b := startConnectorOn(t, rdb, prefix, is, sk, fast)
 	onA := a.dial("alice", "d1")
 	b.dial("alice", "d1")
-	if got, want := onA.closeCode(5*time.Second), protocol.CloseReplaced; got != want {
+	if got, want := onA.closeCode(frameWait), protocol.CloseReplaced; got != want {
 		t.Errorf("socket on the first connector: close code %d, want %d", got, want)
 	}
 	key := events.PresenceKey(prefix, "alice", "d1")
-	eventually(t, 5*time.Second, "a to let go", func() bool { return a.srv.Connections() == 0 })
+	eventually(t, frameWait, "a to let go", func() bool { return a.srv.Connections() == 0 })
 	if got := rdb.Get(context.Background(), key).Val(); holder(got) != b.srv.ID() {
 		t.Errorf("presence: got %q, want the second connector %q", got, b.srv.ID())
 	}
@@ -90,7 +90,7 @@ func TestResyncAfterRedisRestart(t *testing.T) {
 	if err := mr.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	if f := c.nextOfTypeWithin(protocol.TypeResync, 15*time.Second); f.Type != protocol.TypeResync {
+	if f := c.nextOfTypeWithin(protocol.TypeResync, 2*frameWait); f.Type != protocol.TypeResync {
 		t.Fatalf("got %+v, want resync", f)
 	}
 	// Deliveries flow again on the new subscription.
