@@ -38,8 +38,13 @@ type Options struct {
 const SDKModule = "github.com/agentchat/agentchat/sdk"
 
 // keepBuilds is how many binaries per function stay in the cache: the
-// newest, plus a few that running processes may still Restart from.
-const keepBuilds = 3
+// newest, plus a few that running processes may still Restart from. Builds
+// used within keepRecent stay too: another checkout may have built newer
+// ones meanwhile (checkouts share the cache).
+const (
+	keepBuilds = 3
+	keepRecent = time.Hour
+)
 
 // DefaultCacheDir is $XDG_CACHE_HOME/agentchat/functions, or
 // ~/.cache/agentchat/functions when XDG_CACHE_HOME is unset.
@@ -55,8 +60,11 @@ func DefaultCacheDir() (string, error) {
 // o.FunctionDir, building it through func's Go scaffold unless the cache
 // already holds one built from the same inputs: the function's files, its
 // local replaced modules' files (the SDK), the scaffold and the Go
-// toolchain and environment. Builds of one function are serialised across
-// processes by a lock file; different functions build concurrently.
+// toolchain and environment — their contents, not where they are: the
+// binary is built with -trimpath, so every checkout (a clean clone in CI, a
+// worktree) of the same sources shares one build. Builds of one function
+// are serialised across processes by a lock file; different functions
+// build concurrently.
 func Build(ctx context.Context, o Options) (string, error) {
 	log := o.Logger
 	if log == nil {
@@ -85,10 +93,8 @@ func Build(ctx context.Context, o Options) (string, error) {
 		return "", fmt.Errorf("funcrunner: %s: hash: %w", p.Name, err)
 	}
 
-	// One folder per function folder (two checkouts with a function of the
-	// same name do not share), one subfolder per build.
-	dirSum := sha256.Sum256([]byte(p.Dir))
-	fnCache := filepath.Join(cache, p.Name+"-"+hex.EncodeToString(dirSum[:4]))
+	// One folder per function name, one subfolder per build.
+	fnCache := filepath.Join(cache, p.Name)
 	buildDir := filepath.Join(fnCache, sum)
 	binary := filepath.Join(buildDir, p.Name)
 	if err := os.MkdirAll(fnCache, 0o755); err != nil {
@@ -113,7 +119,7 @@ func Build(ctx context.Context, o Options) (string, error) {
 		return "", fmt.Errorf("funcrunner: %s: scaffold: %w", p.Name, err)
 	}
 	tmp := binary + ".tmp"
-	for _, args := range [][]string{{"mod", "tidy"}, {"build", "-o", tmp, "."}} {
+	for _, args := range [][]string{{"mod", "tidy"}, {"build", "-trimpath", "-o", tmp, "."}} {
 		if err := goCmd(ctx, scaffold, args...); err != nil {
 			return "", fmt.Errorf("funcrunner: %s: %w", p.Name, err)
 		}
@@ -122,7 +128,7 @@ func Build(ctx context.Context, o Options) (string, error) {
 		return "", fmt.Errorf("funcrunner: %s: %w", p.Name, err)
 	}
 	log.Info("funcrunner: built", "function", p.Name, "binary", binary, "took", time.Since(start).Round(time.Millisecond).String())
-	prune(fnCache, keepBuilds)
+	prune(fnCache, keepBuilds, time.Now().Add(-keepRecent))
 	return binary, nil
 }
 
@@ -210,24 +216,30 @@ func goEnv(ctx context.Context) (string, error) {
 	return goEnvOnce.val, nil
 }
 
-// inputHash digests everything a build depends on.
+// inputHash digests everything a build depends on: the scaffold, the Go
+// environment, and the contents of the function's folder and of each
+// replaced module under its module path. Folder paths are left out (the
+// build is -trimpath): the same sources anywhere give the same hash.
 func inputHash(p Project, replaces []replace, goenv string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", scaffoldVersion, FuncGoVersion, p.signature(), goenv)
-	fmt.Fprintf(h, "%s\x00", scaffoldGoMod(p.Dir, replaces))
-	for _, dir := range append([]string{p.Dir}, newPaths(replaces)...) {
-		if err := hashTree(h, dir); err != nil {
+	if err := hashTree(h, "function", p.Dir); err != nil {
+		return "", err
+	}
+	for _, r := range replaces { // sorted by module path
+		if err := hashTree(h, r.Old, r.New); err != nil {
 			return "", err
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24], nil
 }
 
-// hashTree writes the names, modes and contents of the files of the module
-// rooted at dir into h. Hidden folders (.func, .git), nested modules and
-// _test.go files are left out: none of them changes the binary.
-func hashTree(h io.Writer, dir string) error {
-	fmt.Fprintf(h, "tree %s\x00", dir)
+// hashTree writes the module path and the names, modes and contents of the
+// files of the module rooted at dir into h. Hidden folders (.func, .git),
+// nested modules and _test.go files are left out: none of them changes the
+// binary.
+func hashTree(h io.Writer, module, dir string) error {
+	fmt.Fprintf(h, "module %s\x00", module)
 	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -288,9 +300,9 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 	}
 }
 
-// prune removes all but the keep most recently used builds in fnCache.
-// Called with the function's lock held.
-func prune(fnCache string, keep int) {
+// prune removes the builds in fnCache that are neither among the keep most
+// recently used nor used after recent. Called with the function's lock held.
+func prune(fnCache string, keep int, recent time.Time) {
 	entries, err := os.ReadDir(fnCache)
 	if err != nil {
 		return
@@ -310,6 +322,8 @@ func prune(fnCache string, keep int) {
 	}
 	slices.SortFunc(builds, func(a, b build) int { return b.used.Compare(a.used) })
 	for _, b := range builds[min(keep, len(builds)):] {
-		os.RemoveAll(b.path)
+		if b.used.Before(recent) {
+			os.RemoveAll(b.path)
+		}
 	}
 }

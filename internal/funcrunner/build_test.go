@@ -92,6 +92,15 @@ func TestBuildCache(t *testing.T) {
 		t.Fatalf("second Build gave %s, want the cached %s untouched", second, first)
 	}
 
+	// Another checkout of the same sources (a clean clone elsewhere) shares it.
+	elsewhere := t.TempDir()
+	copyTree(t, filepath.Join(work, "sdk"), filepath.Join(elsewhere, "sdk"))
+	copyTree(t, fnDir, filepath.Join(elsewhere, "functions", "deadletter"))
+	other, err := funcrunner.Build(ctx, funcrunner.Options{FunctionDir: filepath.Join(elsewhere, "functions", "deadletter"), CacheDir: cache})
+	if err != nil || other != first {
+		t.Errorf("Build of a copy elsewhere = %s, %v; want the cached %s", other, err, first)
+	}
+
 	// A test file does not change the binary.
 	os.WriteFile(filepath.Join(fnDir, "extra_test.go"), []byte("package function\n"), 0o644)
 	if again, _, _ := build(funcrunner.Options{}); again != first {

@@ -9,8 +9,9 @@
 // As under func, only the scaffold's replace lines count; Build adds one
 // for every directory replace of the function's go.mod (the SDK, typically),
 // resolved against the function folder, plus Options.SDKDir when given.
-// Binaries are cached under a hash of everything that goes into them, so a
-// second Build of an unchanged function is a lookup.
+// Binaries are cached under a hash of everything that goes into them (file
+// contents, not folder paths: builds are -trimpath), so a second Build of an
+// unchanged function is a lookup, also from another checkout.
 //
 // Start runs a binary on a loopback port of its own with LISTEN_ADDRESS
 // set, as a process group that dies with its parent, prefixes its output

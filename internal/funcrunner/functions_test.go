@@ -115,9 +115,9 @@ var probes = map[string]probe{
 
 // TestFunctions builds every function folder through func's scaffold,
 // runs it as a process with the test services it needs, checks readiness
-// and sends it a CloudEvent. A folder that is not a func project, a
-// function that does not build or start, and a function without a probe
-// here all fail: nothing is skipped.
+// and sends it a CloudEvent, all functions side by side. A folder that is
+// not a func project, a function that does not build or start, and a
+// function without a probe here all fail: nothing is skipped.
 func TestFunctions(t *testing.T) {
 	root := repoRoot(t)
 	entries, err := os.ReadDir(filepath.Join(root, "functions"))
@@ -133,6 +133,7 @@ func TestFunctions(t *testing.T) {
 		p, inspectErr := funcrunner.Inspect(dir)
 		seen[p.Name] = inspectErr == nil
 		t.Run(e.Name(), func(t *testing.T) {
+			t.Parallel() // builds and starts overlap: each function has its own lock and port
 			if inspectErr != nil {
 				t.Fatalf("not a func project: %v", inspectErr)
 			}

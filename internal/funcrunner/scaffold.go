@@ -16,7 +16,7 @@ const FuncGoVersion = "v0.22.0"
 
 // scaffoldVersion changes whenever the files written below change, so that
 // cached binaries built from older scaffolds are not reused.
-const scaffoldVersion = "func-v0.44.0-scaffold/2"
+const scaffoldVersion = "func-v0.44.0-scaffold/3" // 3: built with -trimpath
 
 // mainFiles are func v0.44.0's templates/go/scaffolding/<signature>/main.go,
 // keyed by signature, verbatim.
