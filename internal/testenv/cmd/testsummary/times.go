@@ -22,17 +22,19 @@ func (t Timing) Record() string {
 	return fmt.Sprintf("%.2f\t%s\t%s\n", t.Seconds, t.Package, t.Test)
 }
 
-// appendTimes adds the timings to the times file at path.
+// appendTimes adds the timings to the times file at path in one write, so
+// that test runs side by side (the test command runs some) never interleave
+// their lines.
 func appendTimes(path string, ts []Timing) error {
+	var b strings.Builder
+	for _, t := range ts {
+		b.WriteString(t.Record())
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(f)
-	for _, t := range ts {
-		w.WriteString(t.Record())
-	}
-	err = w.Flush()
+	_, err = f.WriteString(b.String())
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
