@@ -90,25 +90,33 @@ func (l *LoginRate) Decode(s string) error {
 	if s == "" {
 		s = defaultLoginRate
 	}
+	var err error
+	l.User, l.IP, err = decodeRules("LOGIN_RATE", s, "user", "ip")
+	return err
+}
+
+// decodeRules reads "a=N/window,b=N/window" (the names a and b, in any
+// order, both required) from the variable env.
+func decodeRules(env, s, a, b string) (ra, rb ratelimit.Rule, err error) {
 	for _, part := range strings.Split(s, ",") {
 		name, rule, ok := strings.Cut(strings.TrimSpace(part), "=")
-		r, err := ratelimit.ParseRule(rule)
-		if !ok || err != nil {
-			return fmt.Errorf("LOGIN_RATE %q: want user=N/window,ip=N/window", s)
+		r, perr := ratelimit.ParseRule(rule)
+		if !ok || perr != nil {
+			return ra, rb, fmt.Errorf("%s %q: want %s=N/window,%s=N/window", env, s, a, b)
 		}
 		switch name {
-		case "user":
-			l.User = r
-		case "ip":
-			l.IP = r
+		case a:
+			ra = r
+		case b:
+			rb = r
 		default:
-			return fmt.Errorf("LOGIN_RATE: unknown limit %q (want user or ip)", name)
+			return ra, rb, fmt.Errorf("%s: unknown limit %q (want %s or %s)", env, name, a, b)
 		}
 	}
-	if l.User.Limit == 0 || l.IP.Limit == 0 {
-		return fmt.Errorf("LOGIN_RATE %q: both user and ip limits are required", s)
+	if ra.Limit == 0 || rb.Limit == 0 {
+		return ra, rb, fmt.Errorf("%s %q: both %s and %s limits are required", env, s, a, b)
 	}
-	return nil
+	return ra, rb, nil
 }
 
 // RegisterRate holds the per-address limits on creating things:
@@ -125,25 +133,9 @@ func (l *RegisterRate) Decode(s string) error {
 	if s == "" {
 		s = defaultRegisterRate
 	}
-	for _, part := range strings.Split(s, ",") {
-		name, rule, ok := strings.Cut(strings.TrimSpace(part), "=")
-		r, err := ratelimit.ParseRule(rule)
-		if !ok || err != nil {
-			return fmt.Errorf("REGISTER_RATE %q: want signup=N/window,device=N/window", s)
-		}
-		switch name {
-		case "signup":
-			l.Signup = r
-		case "device":
-			l.Device = r
-		default:
-			return fmt.Errorf("REGISTER_RATE: unknown limit %q (want signup or device)", name)
-		}
-	}
-	if l.Signup.Limit == 0 || l.Device.Limit == 0 {
-		return fmt.Errorf("REGISTER_RATE %q: both signup and device limits are required", s)
-	}
-	return nil
+	var err error
+	l.Signup, l.Device, err = decodeRules("REGISTER_RATE", s, "signup", "device")
+	return err
 }
 
 // LoadConfig reads Config from the environment and checks it.
