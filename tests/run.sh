@@ -45,6 +45,8 @@ CACHE=${AGENTCHAT_CACHE:-$HOME/.cache/agentchat}
 BIN=$CACHE/bin
 FUZZTIME=${FUZZTIME:-10s}
 TEST_TIMEOUT=${TEST_TIMEOUT:-20m}
+TEST_P=${TEST_P:-4}       # go test -p of the unit step
+UNIT_JOBS=${UNIT_JOBS:-2} # modules tested side by side
 E2E_TIMEOUT=${E2E_TIMEOUT:-45m}
 RACE=${RACE:-all}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
@@ -81,6 +83,44 @@ die() {
 failed() {
 	echo "FAIL  $*"
 	echo "0 1 0" >>"${GOTEST_COUNTS:-$COUNTS}"
+}
+
+# ---------------------------------------------------------------- jobs
+
+# Steps that run side by side are background jobs of this shell, each with
+# its output in a file that is printed whole when the job ends (logs of two
+# jobs never interleave). JOB_OUT maps a running job's pid to that file.
+declare -A JOB_OUT=()
+
+# job_start OUTFILE CMD...: runs CMD (a function of this script, in a
+# subshell) in the background.
+job_start() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>&1 </dev/null &
+	JOB_OUT[$!]=$out
+}
+
+# job_reap waits for the next job to end and prints its output.
+job_reap() {
+	local pid=
+	wait -n -p pid "${!JOB_OUT[@]}" || true
+	[[ -n $pid ]] || return 0
+	cat "${JOB_OUT[$pid]}"
+	unset "JOB_OUT[$pid]"
+}
+
+# jobs_wait [N]: reaps jobs until at most N (default 0) are running.
+jobs_wait() {
+	while ((${#JOB_OUT[@]} > ${1:-0})); do job_reap; done
+}
+
+# kill_tree PID: SIGTERM to PID and every process below it, children
+# first, so that a go test under a job ends with it.
+kill_tree() {
+	local c
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$c"; done
+	kill -TERM "$1" 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- services
@@ -135,6 +175,9 @@ cleanup() {
 	local rc=$?
 	set +e
 	[[ -z $SLEEP_PID ]] || stop_pid "$SLEEP_PID"
+	local pid
+	for pid in "${!JOB_OUT[@]}"; do kill_tree "$pid"; done
+	for pid in "${!JOB_OUT[@]}"; do wait "$pid" 2>/dev/null; done
 	if [[ -n $KAPI_PID ]]; then # an unfinished build: its whole group
 		kill -TERM -- "-$KAPI_PID" 2>/dev/null
 		wait "$KAPI_PID" 2>/dev/null
@@ -406,14 +449,15 @@ race_split() {
 # unit_module DIR: go vet and go test of one module. No subshells here, so
 # that an interrupt ends the run right after the running go test.
 unit_module() {
-	local dir=$1 label=$1 pkgs modpath split race plain
+	local dir=$1 label=$1 pkgs modpath split race plain vetlog
 	[[ $dir == . ]] && label=root
+	vetlog=$WORK/vet.${label//\//_}.log
 	cd "$ROOT/$dir"
 	say "module $label: go vet"
-	if go vet ./... >"$WORK/vet.log" 2>&1; then
+	if go vet ./... >"$vetlog" 2>&1; then
 		echo "ok    go vet ($label)"
 	else
-		sed 's/^/    /' "$WORK/vet.log"
+		sed 's/^/    /' "$vetlog"
 		failed "go vet ($label)"
 	fi
 	# gofmt, for this module's own files (not a nested module's).
@@ -426,7 +470,6 @@ unit_module() {
 		failed "gofmt ($label)"
 	fi
 	say "module $label: go test"
-	[[ $dir != . ]] || kube_apiserver_wait # knative's TestServerSideApply needs it
 	modpath=$(go list -m)
 	# The end-to-end tests run once, in the e2e step.
 	pkgs=$(go list -e ./... | grep -v -E "^$modpath/tests(/|$)" || true)
@@ -438,23 +481,37 @@ unit_module() {
 		race=$(sed -n 's/^race //p' <<<"$split")
 		plain=$(sed -n 's/^plain //p' <<<"$split")
 		# shellcheck disable=SC2086
-		[[ -z $race ]] || gotest "$label (race)" "" -count=1 -timeout "$TEST_TIMEOUT" -race $race
+		[[ -z $race ]] || gotest "$label (race)" "" -count=1 -p "$TEST_P" -timeout "$TEST_TIMEOUT" -race $race
 		# shellcheck disable=SC2086
-		[[ -z $plain ]] || gotest "$label" "" -count=1 -timeout "$TEST_TIMEOUT" $plain
+		[[ -z $plain ]] || gotest "$label" "" -count=1 -p "$TEST_P" -timeout "$TEST_TIMEOUT" $plain
 	fi
 	cd "$ROOT"
 }
 
+# run_unit tests the modules UNIT_JOBS at a time (their tests wait on
+# services and timers as much as they compute). The root module, the
+# largest, goes first — or last while the kube-apiserver it needs is still
+# being built, so that the other modules overlap the build.
 run_unit() {
-	local mods m
+	local mods m i=0 root=
 	if [[ -n ${MODULES:-} ]]; then
 		read -r -a mods <<<"$MODULES"
 	else
 		mapfile -t mods < <(modules)
 	fi
 	for m in "${mods[@]}"; do
-		unit_module "$m" </dev/null
+		[[ $m == . ]] && root=1
 	done
+	if [[ -n $root ]]; then
+		mapfile -t mods < <(printf '%s\n' "${mods[@]}" | grep -vx '\.')
+		if [[ -n $KAPI_PID ]]; then mods+=(.); else mods=(. "${mods[@]}"); fi
+	fi
+	for m in "${mods[@]}"; do
+		jobs_wait $((UNIT_JOBS - 1))
+		[[ $m != . ]] || kube_apiserver_wait # knative's TestServerSideApply needs it
+		job_start "$WORK/unit.$((i++)).log" unit_module "$m"
+	done
+	jobs_wait
 }
 
 # fuzz_targets prints "MODULE_DIR PACKAGE_DIR FuzzName" for every fuzz target.
