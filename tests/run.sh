@@ -48,6 +48,8 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-20m}
 TEST_P=${TEST_P:-4}       # go test -p of the unit step
 UNIT_JOBS=${UNIT_JOBS:-2} # modules tested side by side
 E2E_TIMEOUT=${E2E_TIMEOUT:-45m}
+# e2e tests that run on their own (see e2e_once); "" runs all in one go test.
+E2E_SOLO=${E2E_SOLO-^(TestSpineManyClients|TestSpineSurvivesCrashes)\$}
 RACE=${RACE:-all}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 export DEBIAN_FRONTEND=noninteractive
@@ -573,6 +575,24 @@ fuzz_one() {
 	fi
 }
 
+# e2e_once LABEL runs the end-to-end suite once. The tests in E2E_SOLO
+# (the two 10,000-message spine runs, which keep the CPU busy) run in one
+# go test, live; the others side by side with them in a second go test,
+# whose log is printed when it ends: they mostly wait (a model slower than
+# 30 s, reconnects, a browser) and would otherwise add minutes. Every test
+# has its own platform, Redis prefix and database either way. E2E_RUN
+# picks tests instead, all in one go test.
+e2e_once() {
+	local label=$1 args=(-v -count=1 -timeout "$E2E_TIMEOUT")
+	if [[ -n ${E2E_RUN:-} || -z $E2E_SOLO ]]; then
+		gotest "$label" "${args[@]}" ${E2E_RUN:+-run "$E2E_RUN"} ./tests/... </dev/null
+		return
+	fi
+	job_start "$WORK/e2e-others.log" gotest "$label (others)" "${args[@]}" -skip "$E2E_SOLO" ./tests/...
+	gotest "$label" "${args[@]}" -run "$E2E_SOLO" ./tests/... </dev/null
+	jobs_wait
+}
+
 # run_e2e runs the end-to-end suite REPEAT times in a row against the same
 # services; with more than one run, each run's counts are shown and all of
 # them go into the summary.
@@ -586,12 +606,12 @@ run_e2e() {
 	for ((i = 1; i <= REPEAT; i++)); do
 		if ((REPEAT == 1)); then
 			say "e2e: go test -v ./tests/..."
-			gotest e2e -v -count=1 -timeout "$E2E_TIMEOUT" ${E2E_RUN:+-run "$E2E_RUN"} ./tests/... </dev/null
+			e2e_once e2e
 			continue
 		fi
 		say "e2e run $i of $REPEAT: go test -v ./tests/..."
 		: >"$WORK/e2e-counts"
-		GOTEST_COUNTS=$WORK/e2e-counts gotest "e2e run $i" -v -count=1 -timeout "$E2E_TIMEOUT" ${E2E_RUN:+-run "$E2E_RUN"} ./tests/... </dev/null
+		GOTEST_COUNTS=$WORK/e2e-counts e2e_once "e2e run $i"
 		cat "$WORK/e2e-counts" >>"$COUNTS"
 		echo "$("$TOOLS/testsummary" -total -label "e2e run $i of $REPEAT" "$WORK/e2e-counts") [$((SECONDS / 60))m$((SECONDS % 60))s]" |
 			tee -a "$runs"
