@@ -448,8 +448,8 @@ race_split() {
 	done
 }
 
-# unit_module DIR: go vet and go test of one module. No subshells here, so
-# that an interrupt ends the run right after the running go test.
+# unit_module DIR: go vet and go test of one module (a job of run_unit: an
+# interrupt ends it through cleanup's kill_tree).
 unit_module() {
 	local dir=$1 label=$1 pkgs modpath split race plain vetlog
 	[[ $dir == . ]] && label=root
@@ -511,6 +511,7 @@ run_unit() {
 	for m in "${mods[@]}"; do
 		jobs_wait $((UNIT_JOBS - 1))
 		[[ $m != . ]] || kube_apiserver_wait # knative's TestServerSideApply needs it
+		echo "(module ${m/#./root}: started at ${SECONDS}s; its log follows when it ends)"
 		job_start "$WORK/unit.$((i++)).log" unit_module "$m"
 	done
 	jobs_wait
