@@ -5,7 +5,7 @@
 CACHE ?= $(or $(AGENTCHAT_CACHE),$(HOME)/.cache/agentchat)
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 # Every Go module of the repository: the root, sdk/, functions/*/.
-MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod functions/*/go.mod))
+GO_MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod functions/*/go.mod))
 
 .PHONY: run test unit e2e fuzz bench bench-connector build minio
 
@@ -18,14 +18,14 @@ test: ## everything: vet, unit, fuzz, e2e with real services; one summary line
 unit: ## go vet + go test of every module, with the services
 	bash tests/run.sh unit
 
-e2e: ## the end-to-end tests in tests/, with the services
+e2e: ## the end-to-end tests in tests/, with the services (REPEAT=N: N runs in a row)
 	bash tests/run.sh e2e
 
 fuzz: ## every fuzz target for FUZZTIME (default 10s)
 	bash tests/run.sh fuzz
 
 bench: ## benchmarks of every module (services: export AGENTCHAT_TEST_*)
-	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -run='^$$' -bench=. -benchmem ./...); done
+	@set -e; for m in $(GO_MODULES); do echo "== $$m"; (cd $$m && go test -run='^$$' -bench=. -benchmem ./...); done
 
 bench-connector: ## N idle sockets (default 2000) against one connector, then a bare gorilla server; IDLE (10s) is the CPU window (services: export AGENTCHAT_TEST_*)
 	@out=$$(AGENTCHAT_BENCH_SOCKETS=$(or $(N),2000) AGENTCHAT_BENCH_IDLE=$(or $(IDLE),10s) \
@@ -33,7 +33,7 @@ bench-connector: ## N idle sockets (default 2000) against one connector, then a 
 	echo "$$out" | grep -E '^(connector|gorilla-bare): |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
 
 build: ## compile every module; the commands into bin/
-	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && go build ./...); done
+	@set -e; for m in $(GO_MODULES); do echo "== $$m"; (cd $$m && go build ./...); done
 	go build -o bin/ ./cmd/...
 
 minio: ## install the MinIO server the dev runner and the tests use (once, ~2 min)
