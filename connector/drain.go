@@ -18,13 +18,7 @@ import (
 func (s *Server) Drain(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining.Store(true)
-	if len(s.all) == 0 {
-		select {
-		case <-s.idle:
-		default:
-			close(s.idle)
-		}
-	}
+	s.idleIfEmpty()
 	s.mu.Unlock()
 	s.log.Info("connector: draining", "connections", s.Connections())
 
@@ -61,13 +55,7 @@ func (s *Server) Close() error {
 		s.draining.Store(true)
 		s.http.Close()
 		s.mu.Lock()
-		if len(s.all) == 0 {
-			select {
-			case <-s.idle:
-			default:
-				close(s.idle)
-			}
-		}
+		s.idleIfEmpty()
 		s.mu.Unlock()
 		for _, c := range s.conns() {
 			c.shutdown(protocol.CloseGoingAway, "connector shutting down", false)
@@ -89,4 +77,17 @@ func (s *Server) Close() error {
 		s.track.Close()
 	})
 	return nil
+}
+
+// idleIfEmpty closes s.idle, once, if the server is draining and no socket
+// is left. The caller holds s.mu.
+func (s *Server) idleIfEmpty() {
+	if !s.draining.Load() || len(s.all) != 0 {
+		return
+	}
+	select {
+	case <-s.idle:
+	default:
+		close(s.idle)
+	}
 }

@@ -313,13 +313,7 @@ func (s *Server) release(c *conn) {
 	if mine {
 		delete(s.byDevice, c.dev)
 	}
-	if s.draining.Load() && len(s.all) == 0 {
-		select {
-		case <-s.idle:
-		default:
-			close(s.idle)
-		}
-	}
+	s.idleIfEmpty()
 	s.mu.Unlock()
 	if known { // else its token expired before accept registered it
 		s.m.connections.Dec()
