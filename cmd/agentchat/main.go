@@ -93,10 +93,17 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, w
 			origins = append(origins, o)
 		}
 	}
+	// The agent runtimes act for agents whose keys only -demo makes: without
+	// them there is nothing for them to run (they refuse to start keyless).
+	var functions []string
+	if !demo {
+		functions = []string{"accounts", "persist", "route", "deadletter", "media"}
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	p, err := platform.Start(startCtx, platform.Config{
-		RedisURL: svc.RedisURL, MongoURI: svc.MongoURI,
+		Functions: functions,
+		RedisURL:  svc.RedisURL, MongoURI: svc.MongoURI,
 		S3:         platform.S3{Endpoint: svc.S3.Endpoint, AccessKey: svc.S3.AccessKey, SecretKey: svc.S3.SecretKey},
 		Connectors: connectors, ConnectorAddrs: addrs, AccountsAddr: accountsAddr, BrokerAddr: brokerAddr, WebDir: web,
 		AllowedOrigins: origins,
@@ -126,23 +133,28 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, w
 	}
 	fmt.Printf(`
 agentchat is running.
-  web client:            %s (log in as demo / %s)
+  web client:            %s
   allowed origins:       %s (browsers elsewhere are refused; ALLOWED_ORIGINS=a,b to change)
   connector (WebSocket): %s
   accounts (HTTP):       %s
   broker ingress:        %s
   backing services:      redis %s, mongodb %s, s3 %q (embedded: %s)
-  demo users:            demo / %s and demo2 / %s
+`, webURL(p.ConnectorURLs()[0], web), strings.Join(p.AllowedOrigins(), ", "), strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
+		strings.Join(svc.Embedded, ", "))
+	if demo {
+		fmt.Printf(`  demo users:            demo / %s and demo2 / %s (log in as either in the web client)
   try it from two terminals:
     go run ./cmd/chat -accounts %s -connector %s -user demo -password %s -with demo2
     go run ./cmd/chat -accounts %s -connector %s -user demo2 -password %s -with demo
   demo agents:           %s (docs/agents.md)
     go run ./cmd/chat -accounts %s -connector %s -user demo -password %s -agent calc
-Ctrl-C stops everything.
-`, webURL(p.ConnectorURLs()[0], web), demoPassword, strings.Join(p.AllowedOrigins(), ", "), strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
-		strings.Join(svc.Embedded, ", "), demoPassword, demoPassword,
-		p.AccountsURL(), p.ConnectorURLs()[0], demoPassword, p.AccountsURL(), p.ConnectorURLs()[0], demoPassword,
-		agentNames(agents), p.AccountsURL(), p.ConnectorURLs()[0], demoPassword)
+`, demoPassword, demoPassword,
+			p.AccountsURL(), p.ConnectorURLs()[0], demoPassword, p.AccountsURL(), p.ConnectorURLs()[0], demoPassword,
+			agentNames(agents), p.AccountsURL(), p.ConnectorURLs()[0], demoPassword)
+	} else {
+		fmt.Println("  no demo users or agents (-demo=false): sign up in the web client or with go run ./cmd/chat -signup")
+	}
+	fmt.Println("Ctrl-C stops everything.")
 	<-ctx.Done()
 	log.Info("agentchat: stopping")
 	return nil
