@@ -4,8 +4,8 @@
 
 CACHE ?= $(or $(AGENTCHAT_CACHE),$(HOME)/.cache/agentchat)
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
-# Every Go module of the repository: the root, sdk/, functions/*/.
-GO_MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod functions/*/go.mod))
+# Every Go module of the repository: the root, sdk/, store/, functions/*/.
+GO_MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod store/go.mod functions/*/go.mod))
 
 .PHONY: run test unit e2e fuzz bench bench-connector build minio
 
