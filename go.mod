@@ -6,6 +6,8 @@ replace github.com/imdario/mergo => dario.cat/mergo v1.0.1
 
 replace github.com/agentchat/agentchat/sdk => ./sdk
 
+replace github.com/agentchat/agentchat/store => ./store
+
 require (
 	github.com/FerretDB/FerretDB v1.24.2
 	github.com/agentchat/agentchat/sdk v0.0.0-00010101000000-000000000000
