@@ -31,6 +31,29 @@ type Message struct {
 	ClientMessageID string         `json:"clientMessageId"`
 	Envelope        *e2ee.Envelope `json:"envelope"`
 	StoredAt        time.Time      `json:"storedAt"`
+	// Audience is set on message.stored only (persist's reply): who the
+	// message is for, as persist enforced it. Sync batches and agent
+	// invokes leave it out.
+	Audience *Audience `json:"audience,omitempty"`
+}
+
+// Audience is who a stored message is for, as persist checked it when it
+// stored the message: the current devices of all members, the sender's
+// own included (exactly the devices the envelope is wrapped for), and the
+// members that are agents. route fans out and invokes agents from it,
+// without reading the directory again.
+type Audience struct {
+	Devices []DeviceRef   `json:"devices"`
+	Agents  []AgentMember `json:"agents,omitempty"`
+	// Keys maps each of Devices to its public key (base64 X25519), only
+	// when an agent is a member: its runtime wraps its reply for them.
+	Keys map[string]string `json:"keys,omitempty"`
+}
+
+// AgentMember is a member of a conversation that is an agent.
+type AgentMember struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind,omitempty"` // agentKind: which runtime answers it (Triggers filter on it)
 }
 
 // MessageRejected is the data of TypeMessageRejected: why persist would not

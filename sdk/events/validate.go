@@ -102,7 +102,28 @@ func (m *Message) check() error {
 	case m.StoredAt.IsZero():
 		return fmt.Errorf("storedAt missing")
 	}
+	if err := m.Audience.check(); err != nil {
+		return err
+	}
 	return m.Envelope.Validate()
+}
+
+// check accepts no audience (nil) or one whose ids are well formed.
+func (a *Audience) check() error {
+	if a == nil {
+		return nil
+	}
+	for i, d := range a.Devices {
+		if !ValidID(d.User) || !ValidID(d.Device) {
+			return fmt.Errorf("audience.devices[%d]: bad user or device id", i)
+		}
+	}
+	for i, ag := range a.Agents {
+		if !ValidID(ag.ID) {
+			return fmt.Errorf("audience.agents[%d]: bad agent id", i)
+		}
+	}
+	return nil
 }
 
 func (d *MessageRejected) check() error {
