@@ -1,0 +1,72 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrContention: a conversation changed under ChangeMembers too often for
+// it to apply its change; the caller may try again later.
+var ErrContention = errors.New("directory: too much contention")
+
+// Directory is the whole directory, as accounts (its only writer) uses it.
+// Methods return store.ErrNotFound and store.ErrDuplicate as documented;
+// any other error is an infrastructure failure (retry later). Where a
+// change spans documents, writes are ordered so that a failure in between
+// leaves nothing a reader would act on, and repeating the call finishes
+// the job.
+type Directory interface {
+	Reader
+
+	// InsertUser stores a new user or agent; store.ErrDuplicate when the
+	// id is taken, or the username is taken by another user (agents have
+	// none).
+	InsertUser(ctx context.Context, u User) error
+	// UserByID finds a user or agent; store.ErrNotFound if none.
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByUsername finds a person by username; store.ErrNotFound if none.
+	UserByUsername(ctx context.Context, username string) (User, error)
+	// ExistingUsers returns which of ids exist (users or agents).
+	ExistingUsers(ctx context.Context, ids []string) (map[string]bool, error)
+	// AllAgents lists every agent, oldest first (then by id), at most limit.
+	AllAgents(ctx context.Context, limit int) ([]User, error)
+
+	// InsertDevice stores a new device; store.ErrDuplicate when the id is
+	// taken or the user already has a device with this public key.
+	InsertDevice(ctx context.Context, d Device) error
+	// DeviceByID finds a device, revoked or not; store.ErrNotFound if none.
+	DeviceByID(ctx context.Context, id string) (Device, error)
+	// DeviceByKey finds the user's device holding publicKey, revoked or
+	// not; store.ErrNotFound if none.
+	DeviceByKey(ctx context.Context, user, publicKey string) (Device, error)
+	// RevokeDevice marks the user's device revoked at at and returns it;
+	// store.ErrNotFound if the user has no such device. Revoking a revoked
+	// device succeeds and keeps the first revocation time.
+	RevokeDevice(ctx context.Context, user, id string, at time.Time) (Device, error)
+
+	// InsertConversation stores a new conversation at Rev 1 (whatever c.Rev
+	// says); store.ErrDuplicate when the id exists, which for a direct
+	// conversation (deterministic id) means it was already created. Every
+	// member then lists it in ConversationsOf.
+	InsertConversation(ctx context.Context, c Conversation) error
+	// Conversation reads a conversation as of the newest logged membership
+	// change (it applies any change the stored document lags behind);
+	// store.ErrNotFound if none.
+	Conversation(ctx context.Context, id string) (Conversation, error)
+	// ConversationsOf lists the conversations user is a member of, most
+	// recently changed first (then by id), at most limit. It reads the
+	// stored documents, which may lag a logged change for a moment.
+	ConversationsOf(ctx context.Context, user string, limit int) ([]Conversation, error)
+	// ChangeMembers applies one membership change computed by next from
+	// the current conversation. next returns the new member list and
+	// whether anything changed; false writes nothing and returns the
+	// current conversation with changed false; an error from next is
+	// passed through. next may be called several times (once per attempt)
+	// and must not call the directory. On success the conversation is
+	// returned at its new revision (Rev+1). Concurrent changes never lose
+	// each other: each revision is claimed by a unique insert into the
+	// change log. ErrContention after too many lost races;
+	// store.ErrNotFound if the conversation does not exist.
+	ChangeMembers(ctx context.Context, id string, mc MemberChange, next func(Conversation) ([]string, bool, error)) (c Conversation, changed bool, err error)
+}

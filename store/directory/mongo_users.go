@@ -1,0 +1,83 @@
+package directory
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/store"
+)
+
+func (s *Mongo) InsertUser(ctx context.Context, u User) error { return insert(ctx, s.users, u) }
+
+func (s *Mongo) UserByID(ctx context.Context, id string) (User, error) {
+	var u User
+	return u, findOne(ctx, s.users, bson.D{{Key: "_id", Value: id}}, &u)
+}
+
+func (s *Mongo) UserByUsername(ctx context.Context, username string) (User, error) {
+	var u User
+	return u, findOne(ctx, s.users, bson.D{{Key: "username", Value: username}}, &u)
+}
+
+func (s *Mongo) ExistingUsers(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var found []struct {
+		ID string `bson:"_id"`
+	}
+	err := findAll(ctx, s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, &found,
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range found {
+		out[f.ID] = true
+	}
+	return out, nil
+}
+
+func (s *Mongo) AllAgents(ctx context.Context, limit int) ([]User, error) {
+	out := []User{}
+	err := findAll(ctx, s.users, bson.D{{Key: "kind", Value: KindAgent}}, &out,
+		options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	return out, err
+}
+
+func (s *Mongo) InsertDevice(ctx context.Context, d Device) error { return insert(ctx, s.devices, d) }
+
+func (s *Mongo) DeviceByID(ctx context.Context, id string) (Device, error) {
+	var d Device
+	return d, findOne(ctx, s.devices, bson.D{{Key: "_id", Value: id}}, &d)
+}
+
+func (s *Mongo) DeviceByKey(ctx context.Context, user, publicKey string) (Device, error) {
+	var d Device
+	return d, findOne(ctx, s.devices, bson.D{{Key: "user", Value: user}, {Key: "publicKey", Value: publicKey}}, &d)
+}
+
+// RevokeDevice sets revokedAt only where it is still null, so concurrent
+// revocations agree on the first time (or, on FerretDB, on one of them).
+func (s *Mongo) RevokeDevice(ctx context.Context, user, id string, at time.Time) (Device, error) {
+	d, err := s.DeviceByID(ctx, id)
+	if err != nil {
+		return d, err
+	}
+	if d.User != user {
+		return Device{}, store.ErrNotFound
+	}
+	if d.Revoked() {
+		return d, nil
+	}
+	at = storedTime(at)
+	if _, err := s.devices.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revokedAt", Value: nil}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: at}}}}); err != nil {
+		return d, storeErr("revoke device", err)
+	}
+	d.RevokedAt = &at
+	return d, nil
+}

@@ -1,0 +1,93 @@
+package directory
+
+import (
+	"slices"
+	"time"
+)
+
+// User kinds.
+const (
+	KindUser  = "user"
+	KindAgent = "agent"
+)
+
+// Conversation kinds.
+const (
+	Direct = "direct"
+	Group  = "group"
+)
+
+// User is a person (kind "user": username and password hash) or an agent
+// (kind "agent": agentKind, ownerId, and its one device's id and key).
+type User struct {
+	ID           string    `bson:"_id"`
+	Kind         string    `bson:"kind"`
+	Username     string    `bson:"username,omitempty"`
+	Name         string    `bson:"name"`
+	PasswordHash string    `bson:"passwordHash,omitempty"`
+	AgentKind    string    `bson:"agentKind,omitempty"`
+	OwnerID      string    `bson:"ownerId,omitempty"`
+	DeviceID     string    `bson:"deviceId,omitempty"`
+	PublicKey    string    `bson:"publicKey,omitempty"`
+	CreatedAt    time.Time `bson:"createdAt"`
+}
+
+// Device is one key-holding endpoint of a user or agent. Its public key
+// (base64 std of a 32-byte X25519 key) is what senders wrap message keys
+// for.
+type Device struct {
+	ID        string     `bson:"_id"`
+	User      string     `bson:"user"`
+	Name      string     `bson:"name,omitempty"`
+	PublicKey string     `bson:"publicKey"`
+	CreatedAt time.Time  `bson:"createdAt"`
+	RevokedAt *time.Time `bson:"revokedAt,omitempty"`
+}
+
+// Revoked reports whether the device was revoked.
+func (d Device) Revoked() bool { return d.RevokedAt != nil }
+
+// Conversation is a direct (two members, fixed) or group conversation.
+// Rev counts membership changes (1 at creation); see Directory.ChangeMembers.
+type Conversation struct {
+	ID        string    `bson:"_id"`
+	Kind      string    `bson:"kind"`
+	Members   []string  `bson:"members"`
+	Title     string    `bson:"title"`
+	CreatedBy string    `bson:"createdBy"`
+	CreatedAt time.Time `bson:"createdAt"`
+	UpdatedAt time.Time `bson:"updatedAt"`
+	Rev       int64     `bson:"rev"`
+}
+
+// IsMember reports whether user is a member.
+func (c Conversation) IsMember(user string) bool { return slices.Contains(c.Members, user) }
+
+// Membership is who is in a conversation at one revision: what persist
+// and route need of it.
+type Membership struct {
+	Conversation string
+	Kind         string
+	Members      []string
+	Rev          int64
+}
+
+// IsMember reports whether user is a member.
+func (m Membership) IsMember(user string) bool { return slices.Contains(m.Members, user) }
+
+// MemberChange describes one membership change for the change log.
+type MemberChange struct {
+	Op   string // OpAdd or OpRemove
+	User string // the member added or removed
+	By   string // who did it
+	At   time.Time
+}
+
+// Member change operations.
+const (
+	OpAdd    = "add"
+	OpRemove = "remove"
+)
+
+// storedTime is t as the storage keeps it: UTC, to the millisecond.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
