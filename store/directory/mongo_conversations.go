@@ -33,13 +33,13 @@ func membershipID(user, conv string) string { return user + "/" + conv }
 // made revision Rev, with the full member list after it, so that anyone
 // can apply it again.
 type change struct {
-	ID           string   `bson:"_id"` // conversation + "/" + rev
-	Conversation string   `bson:"conversation"`
-	Rev          int64    `bson:"rev"`
-	Op           string   `bson:"op"`
-	User         string   `bson:"user"`
-	By           string   `bson:"by"`
-	Members      []string `bson:"members"`
+	ID           string    `bson:"_id"` // conversation + "/" + rev
+	Conversation string    `bson:"conversation"`
+	Rev          int64     `bson:"rev"`
+	Op           string    `bson:"op"`
+	User         string    `bson:"user"`
+	By           string    `bson:"by"`
+	Members      []string  `bson:"members"`
 	At           time.Time `bson:"at"`
 }
 
