@@ -22,6 +22,7 @@ require (
 
 require (
 	github.com/agentchat/agentchat/sdk v0.1.0
+	github.com/agentchat/agentchat/store v0.1.0
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/xdg-go/scram v1.4.0 // indirect
@@ -34,3 +35,5 @@ require (
 )
 
 replace github.com/agentchat/agentchat/sdk => ../../sdk
+
+replace github.com/agentchat/agentchat/store => ../../store

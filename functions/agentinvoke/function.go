@@ -35,6 +35,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/store"
 )
 
 // errNotStarted makes a Handle that races Start fail with 500, so the
@@ -110,7 +112,7 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 	f.log.Store(newLogger(c.LogLevel))
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	client, err := mongo.Connect(options.Client().ApplyURI(c.MongoURI).SetAppName("agentchat-agent-invoke"))
+	client, err := mongo.Connect(options.Client().ApplyURI(c.MongoURI).SetAppName("agentchat-agent-invoke"), store.CountCommands("agent-invoke"))
 	if err != nil {
 		return fmt.Errorf("agent-invoke: connect mongo: %w", err)
 	}

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/agentchat/agentchat/sdk v0.1.0
+	github.com/agentchat/agentchat/store v0.1.0
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/openai/openai-go/v3 v3.98.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
@@ -33,3 +34,5 @@ require (
 // For local builds and tests only: func ignores a function's replace lines
 // (the scaffold module is the main module), and internal/funcrunner adds its own.
 replace github.com/agentchat/agentchat/sdk => ../../sdk
+
+replace github.com/agentchat/agentchat/store => ../../store

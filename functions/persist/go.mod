@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/agentchat/agentchat/sdk v0.1.0
+	github.com/agentchat/agentchat/store v0.1.0
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 )
@@ -28,3 +29,5 @@ require (
 // func ignores this line (it builds from a scaffold module) and needs the
 // tagged version above.
 replace github.com/agentchat/agentchat/sdk => ../../sdk
+
+replace github.com/agentchat/agentchat/store => ../../store

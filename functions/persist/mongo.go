@@ -9,6 +9,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	platformstore "github.com/agentchat/agentchat/store"
 )
 
 // Collection names (docs/data.md). persist owns messages and cursors and
@@ -39,7 +41,7 @@ var _ store = (*mongoStore)(nil)
 // allocation and idempotency rest on exist. extra client options are for
 // tests (a command monitor that counts round trips).
 func openMongo(ctx context.Context, uri, database string, extra ...*options.ClientOptions) (*mongoStore, error) {
-	opts := append([]*options.ClientOptions{options.Client().ApplyURI(uri).SetAppName("agentchat-persist")}, extra...)
+	opts := append([]*options.ClientOptions{options.Client().ApplyURI(uri).SetAppName("agentchat-persist"), platformstore.CountCommands("persist")}, extra...)
 	client, err := mongo.Connect(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("persist: connect mongo: %w", err)

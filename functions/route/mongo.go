@@ -8,6 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"github.com/agentchat/agentchat/store"
 )
 
 // Collection names (docs/data.md). route only reads: accounts owns users,
@@ -43,7 +45,7 @@ var _ directory = (*mongoDirectory)(nil)
 // how to read messages. extra client options are for tests (a
 // command monitor that counts round trips).
 func openMongo(ctx context.Context, uri, database string, extra ...*options.ClientOptions) (*mongoDirectory, error) {
-	opts := append([]*options.ClientOptions{options.Client().ApplyURI(uri).SetAppName("agentchat-route")}, extra...)
+	opts := append([]*options.ClientOptions{options.Client().ApplyURI(uri).SetAppName("agentchat-route"), store.CountCommands("route")}, extra...)
 	client, err := mongo.Connect(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("route: connect mongo: %w", err)

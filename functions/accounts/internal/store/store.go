@@ -19,6 +19,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	platformstore "github.com/agentchat/agentchat/store"
 )
 
 // Sentinel errors; anything else is an infrastructure failure.
@@ -53,7 +55,7 @@ type Store struct {
 // Open connects to uri and uses database name. It does not wait for the
 // server: Ping and EnsureIndexes do.
 func Open(uri, name string) (*Store, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second))
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10*time.Second), platformstore.CountCommands("accounts"))
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
