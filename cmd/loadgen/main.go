@@ -4,6 +4,13 @@
 //
 //	loadgen -accounts http://127.0.0.1:8081 -connectors ws://127.0.0.1:8080/ws -clients 20 -messages 10000
 //	loadgen -self -clients 20 -messages 10000   # start a platform of its own
+//	loadgen -self -group 0 -rate 100 -messages 3000   # open loop: 100 msgs/s offered
+//
+// By default each client keeps -window messages sent but not yet stored
+// (closed loop: the platform sets the pace). With -rate the messages go out
+// at fixed intended times whatever the platform does (open loop), and
+// latency is counted from the intended send time, so that queueing is not
+// hidden.
 //
 // With -self it starts the messaging spine (accounts, persist, route,
 // deadletter; no agents, no media) and 2 connectors on the Redis and
@@ -45,7 +52,8 @@ func run() int {
 	offline := flag.Int("offline", 0, "offline members of the group")
 	group := flag.Int("group", 20, "size of the group conversation (0: none)")
 	messages := flag.Int("messages", 2000, "messages in total")
-	window := flag.Int("window", 8, "messages per client sent but not yet stored")
+	window := flag.Int("window", 8, "messages per client sent but not yet stored (closed loop)")
+	rate := flag.Float64("rate", 0, "open loop: messages per second offered in total (0: closed loop, -window)")
 	read := flag.Bool("read", false, "mark read at the end and wait for read ticks")
 	sources := flag.String("sources", "", "comma-separated loopback source addresses for client sockets")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after")
@@ -65,7 +73,7 @@ func run() int {
 		*accounts, urls = p.AccountsURL(), p.ConnectorURLs()
 	}
 	o := loadrun.Options{AccountsURL: *accounts, ConnectorURLs: urls, Clients: *clients, Offline: *offline,
-		GroupSize: *group, Messages: *messages, Window: *window, Read: *read, Timeout: *timeout, Logger: log}
+		GroupSize: *group, Messages: *messages, Window: *window, Rate: *rate, Read: *read, Timeout: *timeout, Logger: log}
 	if *sources != "" {
 		o.SourceAddrs = strings.Split(*sources, ",")
 	}

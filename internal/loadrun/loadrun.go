@@ -2,7 +2,17 @@
 // agentchat and checks what the users saw: every message stored once, every
 // member device shown every message once and in seq order, and the ticks
 // (stored, delivered, read) the senders got. The end-to-end tests run it
-// with assertions; cmd/loadgen runs it to measure throughput and latency.
+// with assertions; cmd/loadgen and cmd/benchpipeline run it to measure
+// throughput and latency.
+//
+// A load is sent in closed loop (each client keeps at most Window messages
+// sent but not stored: the platform's speed sets the pace, which measures
+// saturation) or in open loop (Rate: messages go out at evenly spaced
+// intended times whatever the platform does, and latency counts from the
+// intended time, so that queueing — in the clients as in the platform — is
+// never hidden). Run sets up users and conversations and sends one load;
+// Setup and Session.Run send several loads over the same users and warm
+// caches (a benchmark's phases).
 package loadrun
 
 import (
@@ -26,7 +36,8 @@ import (
 	"github.com/agentchat/agentchat/sdk/e2ee"
 )
 
-// Options shape one run.
+// Options shape one run: the users and conversations (set up once per
+// Session) and the load sent (Load's fields, per Session.Run).
 type Options struct {
 	AccountsURL   string
 	ConnectorURLs []string
@@ -43,8 +54,13 @@ type Options struct {
 	// Messages is the total to send, spread evenly over the clients and,
 	// per client, round-robin over its conversations.
 	Messages int
-	// Window bounds one client's messages sent but not yet stored.
+	// Window bounds one client's messages sent but not yet stored (closed
+	// loop; default 4).
 	Window int
+	// Rate, when above 0, sends in open loop: Rate messages per second in
+	// total, message i at start + i/Rate, by client i mod Clients; Window
+	// does not apply and Steps must be empty.
+	Rate float64
 	// Read makes every client mark everything read at the end, and the run
 	// wait for read ticks.
 	Read bool
@@ -83,9 +99,12 @@ type Result struct {
 	TickEligible    int           // own messages in conversations with another connected member
 	SendDuration    time.Duration // first Send to last stored
 	Duration        time.Duration // first Send to last delivery
-	Latencies       []time.Duration
-	Steps           []StepReport // one per Options.Steps, in order
-	Errors          []string
+	// Latencies are send→deliver, one per delivery to another member's
+	// device: from the call to Send in closed loop, from the intended send
+	// time in open loop.
+	Latencies []time.Duration
+	Steps     []StepReport // one per Options.Steps, in order
+	Errors    []string
 }
 
 // Throughput is stored messages per second over the sending phase.
@@ -132,49 +151,107 @@ type user struct {
 	mu       sync.Mutex
 	shown    map[string]int64          // conversation → highest seq shown
 	seen     map[string]map[int64]bool // conversation → seqs shown
-	states   map[string]client.State   // own client message id → state
+	states   map[string]client.State   // own client message id → state, this load's
+	past     map[string]bool           // own client message ids of earlier loads
 	inflight int
 	cond     *sync.Cond
 }
 
 // Run sets up users and conversations, sends, waits and reports.
 func Run(ctx context.Context, o Options) (Result, error) {
+	s, err := Setup(ctx, o)
+	if err != nil {
+		return Result{}, err
+	}
+	defer s.Close()
+	return s.Run(ctx, o)
+}
+
+// Session is a run's users (signed up, one device each), conversations
+// and connected clients, for several loads in a row.
+type Session struct{ r *runner }
+
+// Setup signs the users up, creates the conversations and connects the
+// clients, as o's AccountsURL, ConnectorURLs, Clients, Offline, GroupSize,
+// SourceAddrs and Logger say. Close ends it.
+func Setup(ctx context.Context, o Options) (*Session, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	r := &runner{o: o, convMembers: map[string][]*user{}}
+	if err := r.setup(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	return &Session{r: r}, nil
+}
+
+// Run sends one load over the session — o's Messages, Window, Rate, Read,
+// Ticks, Timeout, Steps and Progress; its other fields are the session's
+// and ignored — waits for it and reports it. The Result counts this load
+// (Lost: since the session began), so every load must have ended before
+// the next starts: Run is not safe for concurrent use.
+func (s *Session) Run(ctx context.Context, o Options) (Result, error) {
 	if o.Window == 0 {
 		o.Window = 4
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Minute
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if o.Rate > 0 && len(o.Steps) > 0 {
+		return Result{}, errors.New("loadrun: steps need a closed loop (Rate 0)")
 	}
 	if err := validateSteps(o.Steps, o.Messages); err != nil {
 		return Result{}, err
 	}
-	first := o.Messages // sends allowed before the first step fires
-	if len(o.Steps) > 0 {
-		first = o.Steps[0].AfterStored
-	}
-	run := &runner{o: o, sentAt: map[string]time.Time{}, convMembers: map[string][]*user{}, gate: newGate(first)}
-	if err := run.setup(ctx); err != nil {
-		run.close()
-		return Result{}, err
-	}
-	defer run.close()
-	return run.run(ctx)
+	s.r.begin(o)
+	return s.r.run(ctx)
 }
 
+// Close disconnects every client.
+func (s *Session) Close() { s.r.close() }
+
 type runner struct {
-	o           Options
+	o           Options // the session's: users and conversations
+	l           Options // this load's: Messages, Window, Rate, ...
 	users       []*user // connected first, then offline
 	convMembers map[string][]*user
 	gate        *gate // admits sends as the steps allow; counts settled messages
 
-	mu        sync.Mutex
-	sentAt    map[string]time.Time // client message id → when Send was called
-	res       Result
-	lastStore time.Time
-	lastDeliv time.Time
+	mu          sync.Mutex
+	sentAt      map[string]time.Time // client message id → when it was (meant to be) sent
+	res         Result
+	lastStore   time.Time
+	lastDeliv   time.Time
+	sentBefore  int // messages sent by earlier loads
+	expectedBef int // deliveries expected from earlier loads
+}
+
+// begin resets what one load reports. Statuses of earlier loads' messages
+// that arrive later are ignored (user.past).
+func (r *runner) begin(l Options) {
+	first := l.Messages // sends allowed before the first step fires
+	if len(l.Steps) > 0 {
+		first = l.Steps[0].AfterStored
+	}
+	r.mu.Lock()
+	r.l = l
+	r.gate = newGate(first)
+	r.sentBefore += r.res.Sent
+	r.expectedBef += r.res.Expected
+	r.res = Result{Conversations: len(r.convMembers), ConversationIDs: r.res.ConversationIDs}
+	r.sentAt = map[string]time.Time{}
+	r.lastStore, r.lastDeliv = time.Time{}, time.Time{}
+	r.mu.Unlock()
+	for _, u := range r.users {
+		u.mu.Lock()
+		for id := range u.states {
+			u.past[id] = true
+		}
+		u.states = map[string]client.State{}
+		u.inflight = 0
+		u.mu.Unlock()
+	}
 }
 
 func runID() string {
@@ -231,7 +308,6 @@ func (r *runner) setup(ctx context.Context) error {
 			r.addConv(conv.ID, []*user{a, b})
 		}
 	}
-	r.res.Conversations = len(r.convMembers)
 	for id := range r.convMembers {
 		r.res.ConversationIDs = append(r.res.ConversationIDs, id)
 	}
@@ -266,7 +342,7 @@ func newUser(ctx context.Context, acc *client.Accounts, name string, online bool
 		return nil, fmt.Errorf("loadrun: login %s: %w", name, err)
 	}
 	u := &user{name: name, id: id, sess: sess, key: key, online: online,
-		shown: map[string]int64{}, seen: map[string]map[int64]bool{}, states: map[string]client.State{}}
+		shown: map[string]int64{}, seen: map[string]map[int64]bool{}, states: map[string]client.State{}, past: map[string]bool{}}
 	u.cond = sync.NewCond(&u.mu)
 	return u, nil
 }
@@ -347,6 +423,10 @@ func (r *runner) onMessage(u *user, m *client.Message) {
 
 func (r *runner) onStatus(u *user, s *client.Status) {
 	u.mu.Lock()
+	if u.past[s.ID] {
+		u.mu.Unlock()
+		return
+	}
 	prev := u.states[s.ID]
 	if s.State > prev || s.State == client.StateFailed {
 		u.states[s.ID] = s.State
@@ -376,11 +456,11 @@ func (r *runner) onStatus(u *user, s *client.Status) {
 }
 
 func (r *runner) run(ctx context.Context) (Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, r.l.Timeout)
 	defer cancel()
 	online := r.users[:r.o.Clients]
-	per := r.o.Messages / max(1, len(online))
-	extra := r.o.Messages - per*len(online)
+	per := r.l.Messages / max(1, len(online))
+	extra := r.l.Messages - per*len(online)
 	// When the run's time is up, every sender waiting (for the gate or for
 	// its window) wakes up and returns: a platform that went away must not
 	// hold the run forever.
@@ -394,19 +474,28 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	})
 	defer stop()
 	stepsDone := make(chan []StepReport, 1)
-	go func() { stepsDone <- runSteps(ctx, r.gate, r.o.Steps, r.o.Messages, r.o.Progress) }()
+	go func() { stepsDone <- runSteps(ctx, r.gate, r.l.Steps, r.l.Messages, r.l.Progress) }()
 	start := time.Now()
 	var wg sync.WaitGroup
+	var due []chan time.Time // open loop: each client's intended send times
 	for i, u := range online {
 		n := per
 		if i < extra {
 			n++
 		}
+		var times chan time.Time
+		if r.l.Rate > 0 {
+			times = make(chan time.Time, n)
+			due = append(due, times)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.sendAll(ctx, u, n)
+			r.sendAll(ctx, u, n, times)
 		}()
+	}
+	if r.l.Rate > 0 {
+		wg.Go(func() { schedule(ctx, start, r.l.Rate, r.l.Messages, due) })
 	}
 	r.progressWhile(ctx, wg.Wait)
 	// Every send is through only once the last step has returned (or ctx
@@ -418,7 +507,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	r.res.SendDuration = r.lastStore.Sub(start)
 	r.res.Duration = r.lastDeliv.Sub(start)
 	r.mu.Unlock()
-	if err == nil && r.o.Read {
+	if err == nil && r.l.Read {
 		for _, u := range online {
 			u.mu.Lock()
 			shown := maps2slice(u.shown)
@@ -428,7 +517,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			}
 		}
 		err = r.waitFor(ctx, func() bool { return r.ticks(client.StateRead) == r.eligible() })
-	} else if err == nil && r.o.Ticks {
+	} else if err == nil && r.l.Ticks {
 		err = r.waitFor(ctx, func() bool { return r.ticks(client.StateDelivered) == r.eligible() })
 	}
 	r.tally()
@@ -458,19 +547,63 @@ func maps2slice(m map[string]int64) []convSeq {
 	return out
 }
 
-func (r *runner) sendAll(ctx context.Context, u *user, n int) {
+// schedule hands out the intended send times of an open loop: message i
+// is due at start + i/rate, sent by client i mod len(due). It never waits
+// for the clients (each channel holds all of its client's times), so a
+// client that falls behind sends late and its latencies show it.
+func schedule(ctx context.Context, start time.Time, rate float64, messages int, due []chan time.Time) {
+	defer func() {
+		for _, c := range due {
+			close(c)
+		}
+	}()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i := range messages {
+		t := start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
+		if d := time.Until(t); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		due[i%len(due)] <- t
+	}
+}
+
+// sendAll sends u's n messages, round-robin over its conversations: in
+// closed loop (due nil) each as soon as u's window allows, in open loop
+// each at its time from due.
+func (r *runner) sendAll(ctx context.Context, u *user, n int, due <-chan time.Time) {
 	for i := range n {
 		conv := u.convs[i%len(u.convs)]
-		u.mu.Lock()
-		for u.inflight >= r.o.Window && ctx.Err() == nil {
-			u.cond.Wait()
+		var t time.Time
+		if due != nil {
+			var ok bool
+			select {
+			case t, ok = <-due:
+			case <-ctx.Done():
+			}
+			if !ok {
+				return
+			}
+			u.mu.Lock()
+		} else {
+			u.mu.Lock()
+			for u.inflight >= r.l.Window && ctx.Err() == nil {
+				u.cond.Wait()
+			}
 		}
 		u.inflight++
 		u.mu.Unlock()
 		if ctx.Err() != nil || !r.gate.admit() {
 			return
 		}
-		t := time.Now()
+		if due == nil {
+			t = time.Now()
+		}
 		id, err := u.c.Send(ctx, conv, e2ee.Content{Text: "load " + strconv.Itoa(i) + " from " + u.name})
 		r.mu.Lock()
 		if err != nil {
@@ -504,8 +637,8 @@ func (r *runner) progressWhile(ctx context.Context, wait func()) {
 		case <-done:
 			return
 		case <-t.C:
-			if r.o.Progress != nil && ctx.Err() == nil {
-				r.o.Progress(r.progress())
+			if r.l.Progress != nil && ctx.Err() == nil {
+				r.l.Progress(r.progress())
 			}
 		}
 	}
@@ -523,9 +656,9 @@ func (r *runner) waitFor(ctx context.Context, cond func() bool) error {
 			return fmt.Errorf("gave up: %w", ctx.Err())
 		case <-t.C:
 		}
-		if r.o.Progress != nil && time.Since(last) > 5*time.Second {
+		if r.l.Progress != nil && time.Since(last) > 5*time.Second {
 			last = time.Now()
-			r.o.Progress(r.progress())
+			r.l.Progress(r.progress())
 		}
 	}
 	return nil
@@ -559,7 +692,7 @@ func (r *runner) total(conv string) int64 {
 
 func (r *runner) allDelivered() bool {
 	r.mu.Lock()
-	sent := r.res.Sent
+	sent := r.sentBefore + r.res.Sent
 	r.mu.Unlock()
 	var stored int64
 	for conv := range r.convMembers {
@@ -695,6 +828,7 @@ func (r *runner) tally() {
 		}
 		r.res.Expected += int(n) * max(0, online-1)
 	}
+	r.res.Expected -= r.expectedBef
 }
 
 func (r *runner) close() {
@@ -712,6 +846,13 @@ func (o Options) Describe() string {
 	return strings.Join([]string{
 		fmt.Sprintf("clients=%d", o.Clients), fmt.Sprintf("offline=%d", o.Offline),
 		fmt.Sprintf("group=%d", o.GroupSize), fmt.Sprintf("messages=%d", o.Messages),
-		fmt.Sprintf("connectors=%d", len(o.ConnectorURLs)),
+		fmt.Sprintf("connectors=%d", len(o.ConnectorURLs)), o.loop(),
 	}, " ")
+}
+
+func (o Options) loop() string {
+	if o.Rate > 0 {
+		return fmt.Sprintf("rate=%g/s", o.Rate)
+	}
+	return fmt.Sprintf("window=%d", o.Window)
 }
