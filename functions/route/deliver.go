@@ -13,8 +13,8 @@ import (
 )
 
 // presence says which connector holds which device (the connectors keep
-// it in Redis: events.PresenceKey → connector id and socket stamp, with a
-// TTL).
+// it in Redis, store/presence: device → connector id and socket stamp,
+// with a TTL).
 type presence interface {
 	// Locate groups devices by the connector that holds them. Devices no
 	// connector holds are left out: they are offline and will sync by seq

@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	storepresence "github.com/agentchat/agentchat/store/presence"
 )
 
 // fixture is one test's private database and Redis prefix on the test
@@ -167,7 +168,7 @@ func (fx *fixture) messages(conv string, n, ctSize int) {
 func (fx *fixture) online(connector string, devices ...events.DeviceRef) {
 	fx.t.Helper()
 	for _, d := range devices {
-		if err := fx.redis.Set(context.Background(), events.PresenceKey(fx.prefix, d.User, d.Device), connector, time.Minute).Err(); err != nil {
+		if err := fx.redis.Set(context.Background(), storepresence.Key(fx.prefix, d.User, d.Device), connector, time.Minute).Err(); err != nil {
 			fx.t.Fatal(err)
 		}
 	}

@@ -6,17 +6,18 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	storepresence "github.com/agentchat/agentchat/store/presence"
 )
 
 // TestLocateReadsStampedAndBareRecords: connectors write "<id>|<stamp>"
-// (events.FormatPresence); a connector from before stamps wrote the bare id.
+// (store/presence.FormatRecord); a connector from before stamps wrote the bare id.
 func TestLocateReadsStampedAndBareRecords(t *testing.T) {
 	fx := newFixture(t)
 	ctx := context.Background()
-	hub := &redisHub{client: fx.redis, prefix: fx.prefix}
+	hub := &redisHub{client: fx.redis, prefix: fx.prefix, where: storepresence.NewRedis(fx.redis, fx.prefix)}
 	stamped, bare, offline := events.DeviceRef{User: "alice", Device: "a1"}, events.DeviceRef{User: "bob", Device: "b1"}, events.DeviceRef{User: "carol", Device: "c1"}
-	fx.redis.Set(ctx, events.PresenceKey(fx.prefix, stamped.User, stamped.Device), events.FormatPresence("conn-a", 1_767_000_000_000_001), time.Minute)
-	fx.redis.Set(ctx, events.PresenceKey(fx.prefix, bare.User, bare.Device), "conn-b", time.Minute)
+	fx.redis.Set(ctx, storepresence.Key(fx.prefix, stamped.User, stamped.Device), storepresence.FormatRecord("conn-a", 1_767_000_000_000_001), time.Minute)
+	fx.redis.Set(ctx, storepresence.Key(fx.prefix, bare.User, bare.Device), "conn-b", time.Minute)
 
 	where, err := hub.Locate(ctx, []events.DeviceRef{stamped, bare, offline})
 	if err != nil {

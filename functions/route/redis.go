@@ -7,12 +7,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	storepresence "github.com/agentchat/agentchat/store/presence"
 )
 
-// redisHub is presence and publisher on Redis, under a key prefix.
+// redisHub is presence (store/presence) and publisher on Redis, under a
+// key prefix.
 type redisHub struct {
 	client *redis.Client
 	prefix string
+	where  *storepresence.Redis
 }
 
 var (
@@ -25,7 +28,8 @@ func openRedis(ctx context.Context, url, prefix string) (*redisHub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route: redis url: %w", err)
 	}
-	h := &redisHub{client: redis.NewClient(opts), prefix: prefix}
+	c := redis.NewClient(opts)
+	h := &redisHub{client: c, prefix: prefix, where: storepresence.NewRedis(c, prefix)}
 	if err := h.Ping(ctx); err != nil {
 		_ = h.client.Close()
 		return nil, err
@@ -33,24 +37,12 @@ func openRedis(ctx context.Context, url, prefix string) (*redisHub, error) {
 	return h, nil
 }
 
-// Locate reads every device's presence record with one MGET and keeps the
-// connector it names (events.ParsePresence). (MGET needs
-// all keys in one slot on Redis Cluster: use a single Redis, or Sentinel.)
+// Locate reads the devices' presence records (storepresence.Redis.Locate:
+// pipelined MGETs, so a single Redis or Sentinel, not Cluster).
 func (h *redisHub) Locate(ctx context.Context, devices []events.DeviceRef) (map[string][]events.DeviceRef, error) {
-	keys := make([]string, len(devices))
-	for i, d := range devices {
-		keys[i] = events.PresenceKey(h.prefix, d.User, d.Device)
-	}
-	vals, err := h.client.MGet(ctx, keys...).Result()
+	where, err := h.where.Locate(ctx, devices)
 	if err != nil {
-		return nil, fmt.Errorf("route: read presence: %w", err)
-	}
-	where := make(map[string][]events.DeviceRef)
-	for i, v := range vals {
-		record, _ := v.(string)
-		if connector, _ := events.ParsePresence(record); connector != "" {
-			where[connector] = append(where[connector], devices[i])
-		}
+		return nil, fmt.Errorf("route: %w", err)
 	}
 	return where, nil
 }
