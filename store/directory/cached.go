@@ -1,0 +1,255 @@
+package directory
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Cached is a Reader that keeps what it reads in memory, for the message
+// pipeline: a conversation's membership, each user's current devices and
+// which users are agents. It is kept current by the change events accounts
+// emits after each committed change — the caller hands them to
+// ConversationChanged and DeviceChanged — and every entry also expires
+// after its TTL, a backstop for an event that was lost or went to another
+// replica. A caller that finds the cache refusing someone (a member or a
+// device it does not know yet: the event may still be on its way) calls
+// Forget and reads again before refusing.
+//
+// Memberships only move forward: an entry is replaced only by a higher
+// revision, so a slow read can never undo a newer event. A device change
+// drops the user's entry, and a read that began before any device change
+// does not store what it read. Errors and absent conversations are not
+// cached. Safe for concurrent use.
+type Cached struct {
+	r   Reader
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	convs   map[string]*convEntry
+	devices map[string]devicesEntry // by user
+	agents  map[string]*User        // by user id; nil: not an agent (kinds never change)
+	epoch   uint64                  // bumped by every device change and Forget
+}
+
+type convEntry struct {
+	ready   chan struct{} // closed once m and err are set (a read in flight)
+	m       Membership
+	err     error
+	expires time.Time
+}
+
+type devicesEntry struct {
+	devices []Device
+	expires time.Time
+}
+
+var _ Reader = (*Cached)(nil)
+
+// maxCached bounds each of the cache's maps: when one is full, expired
+// entries are dropped, and if none is, everything.
+const maxCached = 100_000
+
+// NewCached caches r's answers for at most ttl (0 or less: nothing is
+// cached, every call reads r).
+func NewCached(r Reader, ttl time.Duration) *Cached {
+	return &Cached{r: r, ttl: ttl, now: time.Now, convs: map[string]*convEntry{},
+		devices: map[string]devicesEntry{}, agents: map[string]*User{}}
+}
+
+// Members answers from the cache when it holds the conversation, else
+// reads it (callers that arrive during a read wait for it).
+func (c *Cached) Members(ctx context.Context, conversation string) (Membership, error) {
+	if c.ttl <= 0 {
+		return c.r.Members(ctx, conversation)
+	}
+	now := c.now()
+	c.mu.Lock()
+	e := c.convs[conversation]
+	if e != nil && e.done() && (e.err != nil || now.After(e.expires)) {
+		e = nil
+	}
+	if e != nil {
+		c.mu.Unlock()
+		select {
+		case <-e.ready:
+			return cloneMembership(e.m), e.err
+		case <-ctx.Done():
+			return Membership{}, ctx.Err()
+		}
+	}
+	if len(c.convs) >= maxCached {
+		sweep(c.convs, now, func(e *convEntry) bool { return e.done() && now.After(e.expires) })
+	}
+	e = &convEntry{ready: make(chan struct{}), expires: now.Add(c.ttl)}
+	c.convs[conversation] = e
+	c.mu.Unlock()
+
+	m, err := c.r.Members(ctx, conversation)
+	c.mu.Lock()
+	e.m, e.err = m, err
+	if cur := c.convs[conversation]; cur == e && err != nil {
+		delete(c.convs, conversation) // errors (and absence) are not cached
+	} else if cur != nil && cur != e && err == nil && cur.done() && cur.err == nil && cur.m.Rev < m.Rev {
+		// an event replaced the entry during the read: keep whichever is
+		// newer (after a Forget, cur is nil or a newer read: leave it)
+		c.convs[conversation] = e
+	}
+	c.mu.Unlock()
+	close(e.ready)
+	return cloneMembership(m), err
+}
+
+func (e *convEntry) done() bool {
+	select {
+	case <-e.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// CurrentDevices answers each user from the cache, and reads the users it
+// does not hold in one call to the underlying Reader.
+func (c *Cached) CurrentDevices(ctx context.Context, users []string) ([]Device, error) {
+	if c.ttl <= 0 {
+		return c.r.CurrentDevices(ctx, users)
+	}
+	now := c.now()
+	out := []Device{}
+	var missing []string
+	c.mu.Lock()
+	for _, u := range users {
+		if e, ok := c.devices[u]; ok && !now.After(e.expires) {
+			out = append(out, e.devices...)
+		} else if !slices.Contains(missing, u) {
+			missing = append(missing, u)
+		}
+	}
+	epoch := c.epoch
+	c.mu.Unlock()
+	if len(missing) > 0 {
+		read, err := c.r.CurrentDevices(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		byUser := make(map[string][]Device, len(missing))
+		for _, d := range read {
+			byUser[d.User] = append(byUser[d.User], d)
+		}
+		c.mu.Lock()
+		if c.epoch == epoch { // no device changed during the read
+			if len(c.devices)+len(missing) > maxCached {
+				sweep(c.devices, now, func(e devicesEntry) bool { return now.After(e.expires) })
+			}
+			for _, u := range missing {
+				c.devices[u] = devicesEntry{devices: byUser[u], expires: now.Add(c.ttl)}
+			}
+		}
+		c.mu.Unlock()
+		out = append(out, read...)
+	}
+	sortDevices(out)
+	return slices.Clone(out), nil
+}
+
+// Agents answers from the cache (a user's kind never changes) and reads
+// the users it has not seen.
+func (c *Cached) Agents(ctx context.Context, users []string) ([]User, error) {
+	if c.ttl <= 0 {
+		return c.r.Agents(ctx, users)
+	}
+	out := []User{}
+	var missing []string
+	c.mu.Lock()
+	for _, u := range users {
+		if a, ok := c.agents[u]; !ok {
+			if !slices.Contains(missing, u) {
+				missing = append(missing, u)
+			}
+		} else if a != nil && !slices.ContainsFunc(out, func(o User) bool { return o.ID == u }) {
+			out = append(out, *a)
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	read, err := c.r.Agents(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.agents)+len(missing) > maxCached {
+		clear(c.agents)
+	}
+	for _, u := range missing {
+		c.agents[u] = nil
+	}
+	for _, a := range read {
+		c.agents[a.ID] = &a
+	}
+	c.mu.Unlock()
+	return append(out, read...), nil
+}
+
+// ConversationChanged applies a committed membership change (an
+// io.agentchat.conversation.changed event): m replaces the cached
+// membership unless the cache already holds this revision or a newer one.
+func (c *Cached) ConversationChanged(m Membership) {
+	if c.ttl <= 0 || m.Conversation == "" {
+		return
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.convs[m.Conversation]; e != nil && e.done() && e.err == nil && e.m.Rev >= m.Rev {
+		return
+	}
+	if len(c.convs) >= maxCached {
+		sweep(c.convs, now, func(e *convEntry) bool { return e.done() && now.After(e.expires) })
+	}
+	e := &convEntry{ready: make(chan struct{}), m: cloneMembership(m), expires: now.Add(c.ttl)}
+	close(e.ready)
+	c.convs[m.Conversation] = e
+}
+
+// DeviceChanged applies a device change of user (an
+// io.agentchat.device.changed event: a device registered or revoked): the
+// next read of the user's devices goes to the storage.
+func (c *Cached) DeviceChanged(user string) { c.Forget("", user) }
+
+// Forget drops a conversation's membership (when conversation is not "")
+// and the devices of users, so that the next reads of them go to the
+// storage.
+func (c *Cached) Forget(conversation string, users ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	if conversation != "" {
+		delete(c.convs, conversation)
+	}
+	for _, u := range users {
+		delete(c.devices, u)
+	}
+}
+
+func cloneMembership(m Membership) Membership {
+	m.Members = slices.Clone(m.Members)
+	return m
+}
+
+// sweep drops the entries expired says are, or all when none is. Callers
+// hold the cache's lock.
+func sweep[V any](m map[string]V, now time.Time, expired func(V) bool) {
+	for k, v := range m {
+		if expired(v) {
+			delete(m, k)
+		}
+	}
+	if len(m) >= maxCached {
+		clear(m)
+	}
+}

@@ -1,0 +1,261 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agentchat/agentchat/store"
+)
+
+// countingReader counts the reads that reach the storage; block, when
+// set, holds Members until it is closed.
+type countingReader struct {
+	Reader
+	members, devices, agents atomic.Int64
+	block                    chan struct{}
+	entered                  chan struct{}
+}
+
+func (r *countingReader) Members(ctx context.Context, id string) (Membership, error) {
+	r.members.Add(1)
+	m, err := r.Reader.Members(ctx, id) // read before blocking: the read is "old" when it returns
+	if r.block != nil {
+		r.entered <- struct{}{}
+		<-r.block
+	}
+	return m, err
+}
+
+func (r *countingReader) CurrentDevices(ctx context.Context, users []string) ([]Device, error) {
+	r.devices.Add(1)
+	return r.Reader.CurrentDevices(ctx, users)
+}
+
+func (r *countingReader) Agents(ctx context.Context, users []string) ([]User, error) {
+	r.agents.Add(1)
+	return r.Reader.Agents(ctx, users)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestCache(t *testing.T) (*Cached, *countingReader, *Memory, *clock) {
+	t.Helper()
+	mem := NewMemory()
+	ctx := context.Background()
+	for _, err := range []error{
+		mem.InsertConversation(ctx, Conversation{ID: "g1", Kind: Group, Members: []string{"u1", "u2"}}),
+		mem.InsertDevice(ctx, Device{ID: "d1", User: "u1", PublicKey: "k1"}),
+		mem.InsertDevice(ctx, Device{ID: "d2", User: "u2", PublicKey: "k2"}),
+		mem.InsertUser(ctx, User{ID: "u1", Kind: KindUser, Username: "u1"}),
+		mem.InsertUser(ctx, User{ID: "a1", Kind: KindAgent, AgentKind: "model"}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &countingReader{Reader: mem}
+	clk := &clock{t: time.Unix(1000, 0)}
+	c := NewCached(r, time.Minute)
+	c.now = clk.now
+	return c, r, mem, clk
+}
+
+func TestCachedMembersFollowEvents(t *testing.T) {
+	c, r, mem, clk := newTestCache(t)
+	ctx := context.Background()
+	for range 3 {
+		if m, err := c.Members(ctx, "g1"); err != nil || m.Rev != 1 {
+			t.Fatalf("Members = %+v, %v", m, err)
+		}
+	}
+	if n := r.members.Load(); n != 1 {
+		t.Errorf("3 reads reached the storage %d times, want 1", n)
+	}
+	// accounts commits rev 2 and says so: no read needed
+	mem.ChangeMembers(ctx, "g1", MemberChange{Op: OpAdd, User: "u3"}, func(c Conversation) ([]string, bool, error) {
+		return append(slices.Clone(c.Members), "u3"), true, nil
+	})
+	c.ConversationChanged(Membership{Conversation: "g1", Kind: Group, Members: []string{"u1", "u2", "u3"}, Rev: 2})
+	c.ConversationChanged(Membership{Conversation: "g1", Kind: Group, Members: []string{"u1"}, Rev: 1}) // a late, older event
+	m, err := c.Members(ctx, "g1")
+	if err != nil || m.Rev != 2 || !m.IsMember("u3") || r.members.Load() != 1 {
+		t.Errorf("after the event: %+v, %v, %d reads; want rev 2 from the event", m, err, r.members.Load())
+	}
+	// the TTL is a backstop: a lost event is noticed when the entry expires
+	mem.ChangeMembers(ctx, "g1", MemberChange{Op: OpRemove, User: "u2"}, func(c Conversation) ([]string, bool, error) {
+		return []string{"u1", "u3"}, true, nil
+	})
+	if m, _ := c.Members(ctx, "g1"); m.Rev != 2 {
+		t.Errorf("before expiry: rev %d, want the cached 2", m.Rev)
+	}
+	clk.add(time.Minute + time.Second)
+	if m, _ := c.Members(ctx, "g1"); m.Rev != 3 || m.IsMember("u2") {
+		t.Errorf("after expiry: %+v, want rev 3 read again", m)
+	}
+	// Forget: the next read goes to the storage
+	before := r.members.Load()
+	c.Forget("g1")
+	c.Members(ctx, "g1")
+	if r.members.Load() != before+1 {
+		t.Errorf("Forget did not make the next read go to the storage")
+	}
+	// absence is not cached
+	for range 2 {
+		if _, err := c.Members(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Members(nope): %v", err)
+		}
+	}
+	if n := r.members.Load(); n != before+3 {
+		t.Errorf("absent conversation read %d times, want 2", n-before-1)
+	}
+	// the caller cannot change the cache through what it was given
+	m, _ = c.Members(ctx, "g1")
+	m.Members[0] = "mallory"
+	if m2, _ := c.Members(ctx, "g1"); m2.IsMember("mallory") {
+		t.Error("a caller's edit reached the cache")
+	}
+}
+
+// TestCachedSlowReadLosesToEvent: a read that began before a change and
+// ends after its event does not put the older membership back.
+func TestCachedSlowReadLosesToEvent(t *testing.T) {
+	c, r, _, _ := newTestCache(t)
+	ctx := context.Background()
+	r.block, r.entered = make(chan struct{}), make(chan struct{})
+	got := make(chan Membership)
+	go func() { m, _ := c.Members(ctx, "g1"); got <- m }()
+	<-r.entered // the read has what it read (rev 1), and is held
+	c.ConversationChanged(Membership{Conversation: "g1", Kind: Group, Members: []string{"u1"}, Rev: 2})
+	close(r.block)
+	if m := <-got; m.Rev != 1 {
+		t.Errorf("the slow read returned rev %d, want 1 (what it read)", m.Rev)
+	}
+	r.block = nil
+	if m, _ := c.Members(ctx, "g1"); m.Rev != 2 || m.IsMember("u2") {
+		t.Errorf("after the slow read: %+v; want the event's rev 2 kept", m)
+	}
+}
+
+// TestCachedOneReadForConcurrentCallers: callers that arrive during a read
+// wait for it.
+func TestCachedOneReadForConcurrentCallers(t *testing.T) {
+	c, r, _, _ := newTestCache(t)
+	ctx := context.Background()
+	r.block, r.entered = make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Members(ctx, "g1") })
+	<-r.entered
+	for range 4 {
+		wg.Go(func() {
+			if m, err := c.Members(ctx, "g1"); err != nil || m.Rev != 1 {
+				t.Errorf("Members = %+v, %v", m, err)
+			}
+		})
+	}
+	close(r.block)
+	wg.Wait()
+	if n := r.members.Load(); n != 1 {
+		t.Errorf("%d reads reached the storage, want 1", n)
+	}
+}
+
+func TestCachedDevicesFollowEvents(t *testing.T) {
+	c, r, mem, _ := newTestCache(t)
+	ctx := context.Background()
+	refs := func(ds []Device) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.User+"/"+d.ID)
+		}
+		return out
+	}
+	ds, err := c.CurrentDevices(ctx, []string{"u2", "u1"})
+	if err != nil || !slices.Equal(refs(ds), []string{"u1/d1", "u2/d2"}) {
+		t.Fatalf("CurrentDevices = %v, %v", refs(ds), err)
+	}
+	c.CurrentDevices(ctx, []string{"u1"})
+	c.CurrentDevices(ctx, []string{"u1", "u2", "u3"}) // only u3 is read
+	if n := r.devices.Load(); n != 2 {
+		t.Errorf("%d device reads reached the storage, want 2", n)
+	}
+	// u1 logs in on a new device, then revokes d1
+	mem.InsertDevice(ctx, Device{ID: "d3", User: "u1", PublicKey: "k3", CreatedAt: time.Unix(5, 0)})
+	mem.RevokeDevice(ctx, "u1", "d1", time.Now())
+	c.DeviceChanged("u1")
+	ds, _ = c.CurrentDevices(ctx, []string{"u1", "u2"})
+	if !slices.Equal(refs(ds), []string{"u1/d3", "u2/d2"}) {
+		t.Errorf("after the device events: %v, want [u1/d3 u2/d2]", refs(ds))
+	}
+	if n := r.devices.Load(); n != 3 {
+		t.Errorf("%d device reads, want 3 (u1 only, again)", n)
+	}
+}
+
+// TestCachedDevicesReadRacingEvent: a read during which a device changed
+// is answered but not kept.
+func TestCachedDevicesReadRacingEvent(t *testing.T) {
+	c, _, mem, _ := newTestCache(t)
+	ctx := context.Background()
+	racing := &hookReader{Reader: mem, during: func() {
+		mem.RevokeDevice(ctx, "u1", "d1", time.Now())
+		c.DeviceChanged("u1")
+	}}
+	c.r = racing
+	c.CurrentDevices(ctx, []string{"u1"}) // reads d1, while d1 is revoked
+	racing.during = nil
+	if ds, _ := c.CurrentDevices(ctx, []string{"u1"}); len(ds) != 0 {
+		t.Errorf("CurrentDevices(u1) = %v, want none: the racing read must not be kept", ds)
+	}
+}
+
+type hookReader struct {
+	Reader
+	during func()
+}
+
+func (r *hookReader) CurrentDevices(ctx context.Context, users []string) ([]Device, error) {
+	ds, err := r.Reader.CurrentDevices(ctx, users)
+	if r.during != nil {
+		r.during()
+	}
+	return ds, err
+}
+
+func TestCachedAgents(t *testing.T) {
+	c, r, _, _ := newTestCache(t)
+	ctx := context.Background()
+	for range 2 {
+		as, err := c.Agents(ctx, []string{"u1", "a1", "a1"})
+		if err != nil || len(as) != 1 || as[0].ID != "a1" || as[0].AgentKind != "model" {
+			t.Errorf("Agents = %+v, %v", as, err)
+		}
+	}
+	if n := r.agents.Load(); n != 1 {
+		t.Errorf("%d agent reads, want 1 (kinds never change, people included)", n)
+	}
+}
+
+func TestCachedOffReadsThrough(t *testing.T) {
+	_, r, _, _ := newTestCache(t)
+	c := NewCached(r, 0)
+	c.Members(context.Background(), "g1")
+	c.Members(context.Background(), "g1")
+	if n := r.members.Load(); n != 2 {
+		t.Errorf("TTL 0: %d reads, want 2", n)
+	}
+}
