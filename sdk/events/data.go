@@ -118,6 +118,64 @@ type SyncBatch struct {
 	Cursors []Cursor `json:"cursors,omitempty"`
 }
 
+// ResumeRequested is the data of TypeResumeRequested: a device back after
+// a gap (a reconnect, a resync) asks in one request for what it missed in
+// all of its user's conversations. Positions are the last seq it has of
+// each conversation it knows; conversations of the user it does not name
+// are answered from seq 0 (new to it). The answer covers one page: the
+// user's conversations with an id above From, in id order, at most
+// MaxResumeConversations — and, when Positions is full (that many), none
+// above the greatest id it names, whose position the device has not given
+// yet.
+type ResumeRequested struct {
+	Positions []ResumePosition `json:"positions"`
+	From      string           `json:"from,omitempty"`
+	// Limit caps the messages of one conversation (0: the sync default).
+	Limit int `json:"limit,omitempty"`
+	// Receipts asks for each conversation's receipt cursors, as a sync does.
+	Receipts  bool   `json:"receipts,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// ResumePosition is the last seq a device has of one conversation.
+type ResumePosition struct {
+	ConversationID string `json:"conversationId"`
+	Seq            int64  `json:"seq"`
+}
+
+// MaxResumeConversations caps a resume request's positions and the
+// conversations of one answer (protocol.MaxResumePositions is the same).
+const MaxResumeConversations = 100
+
+// ResumeBatch is the data of TypeResumeBatch, route's answer to one
+// ResumeRequested: for every conversation of the page, a batch of what
+// follows the device's position (as a sync batch would hold it, the whole
+// answer within one event's size); Gone lists the conversations the
+// request named within the page that the user is not (or no longer) a
+// member of; Next, when set, is the last conversation id the page covers:
+// ask again with From = Next for the rest. Code and Reason, when set, say
+// why the request was refused (a protocol error code): nothing else is set.
+type ResumeBatch struct {
+	RequestID     string                `json:"requestId,omitempty"`
+	Conversations []ResumedConversation `json:"conversations"`
+	Gone          []string              `json:"gone,omitempty"`
+	Next          string                `json:"next,omitempty"`
+	Code          string                `json:"code,omitempty"`
+	Reason        string                `json:"reason,omitempty"`
+}
+
+// ResumedConversation is one conversation's part of a ResumeBatch: a sync
+// batch for it. More says the device should sync the conversation after
+// the last message here (a long backlog, or the answer's size budget ran
+// out: then it may hold no message, and no cursors).
+type ResumedConversation struct {
+	ConversationID string    `json:"conversationId"`
+	Messages       []Message `json:"messages,omitempty"`
+	More           bool      `json:"more,omitempty"`
+	LastSeq        int64     `json:"lastSeq"`
+	Cursors        []Cursor  `json:"cursors,omitempty"`
+}
+
 // Cursor is how far one member of a conversation has received
 // (Delivered) and shown (Read) its messages.
 type Cursor struct {

@@ -30,7 +30,8 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // Meta is what an event is about and who caused it. Sender and Device are
-// the authenticated user and device, never a client's claim.
+// the authenticated user and device, never a client's claim. Conversation
+// is empty only for an event about a device (a resume) or a delivery of one.
 type Meta struct {
 	Source       string
 	Conversation string
@@ -47,10 +48,15 @@ func New(typ, id string, m Meta, data any) (event.Event, error) {
 	e.SetID(id)
 	e.SetType(typ)
 	e.SetSource(m.Source)
-	e.SetSubject(m.Conversation)
 	e.SetTime(time.Now().UTC())
-	e.SetExtension(ExtConversationID, m.Conversation)
-	e.SetExtension(ExtPartitionKey, m.Conversation)
+	if m.Conversation != "" {
+		e.SetSubject(m.Conversation)
+		e.SetExtension(ExtConversationID, m.Conversation)
+		e.SetExtension(ExtPartitionKey, m.Conversation)
+	} else if m.Sender != "" {
+		// About a device (a resume): its user's events stay in order.
+		e.SetExtension(ExtPartitionKey, m.Sender)
+	}
 	for name, v := range map[string]string{
 		ExtSenderID: m.Sender, ExtDeviceID: m.Device, ExtAgentID: m.AgentID, ExtTraceParent: m.TraceParent,
 	} {
@@ -86,10 +92,14 @@ func NewMessageSent(source, conversation, user, device string, d MessageSent) (e
 		Meta{Source: source, Conversation: conversation, Sender: user, Device: device}, d)
 }
 
-// NewMessageStored is persist's reply once m has its seq.
+// NewMessageStored is persist's reply once m has its seq. When the sender
+// is an agent member of m.Audience, the reply carries its agentid and
+// agentkind: the agent's runtime hears that its reply was stored.
 func NewMessageStored(m Message) (event.Event, error) {
-	return New(TypeMessageStored, DeriveID("stored", m.ConversationID, fmt.Sprint(m.Seq)),
+	e, err := New(TypeMessageStored, DeriveID("stored", m.ConversationID, fmt.Sprint(m.Seq)),
 		Meta{Source: SourcePersist, Conversation: m.ConversationID, Sender: m.SenderID, Device: m.SenderDevice}, m)
+	stampSender(&e, m.SenderID, m.Audience)
+	return e, err
 }
 
 // NewMessageRejected is persist's reply when a message cannot be stored.
@@ -122,6 +132,17 @@ func NewSyncBatch(conversation, user, device string, d SyncBatch) (event.Event, 
 		Meta{Source: SourceRoute, Conversation: conversation, Sender: user, Device: device}, d)
 }
 
+// NewResumeRequested is a device asking for what it missed in all of its
+// user's conversations: an event about the device, with no conversation.
+func NewResumeRequested(source, user, device string, d ResumeRequested) (event.Event, error) {
+	return New(TypeResumeRequested, RandomID(), Meta{Source: source, Sender: user, Device: device}, d)
+}
+
+// NewResumeBatch is route's answer to a resume request, for the requesting device.
+func NewResumeBatch(user, device string, d ResumeBatch) (event.Event, error) {
+	return New(TypeResumeBatch, RandomID(), Meta{Source: SourceRoute, Sender: user, Device: device}, d)
+}
+
 // NewDelivery wraps inner for the listed devices, to publish on a connector's channel.
 func NewDelivery(inner event.Event, targets []DeviceRef) (event.Event, error) {
 	raw, err := json.Marshal(inner)
@@ -133,8 +154,11 @@ func NewDelivery(inner event.Event, targets []DeviceRef) (event.Event, error) {
 		Meta{Source: SourceRoute, Conversation: conv}, Delivery{Targets: targets, Event: raw})
 }
 
-// NewAgentInvoke asks agent to answer m. Its id is keyed by (conversation,
-// seq, agent), so every redelivery is recognisably the same call.
+// NewAgentInvoke asks agent to answer m, the stored message as persist
+// replied it: m.Audience (every member device with its public key) is
+// required, it is whom the agent seals its reply for. Its id is keyed by
+// (conversation, seq, agent), so every redelivery is recognisably the same
+// call.
 func NewAgentInvoke(agentID, agentKind string, m Message) (event.Event, error) {
 	e, err := New(TypeAgentInvoke, DeriveID("invoke", m.ConversationID, fmt.Sprint(m.Seq), agentID),
 		Meta{Source: SourceRoute, Conversation: m.ConversationID, Sender: m.SenderID, Device: m.SenderDevice, AgentID: agentID},

@@ -164,6 +164,14 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 		events.TypeSyncBatch: func() (event.Event, error) {
 			return events.NewSyncBatch("conv-1", "bob", "dev-b", events.SyncBatch{Messages: []events.Message{msg}, LastSeq: 7})
 		},
+		events.TypeResumeRequested: func() (event.Event, error) {
+			return events.NewResumeRequested(src, "bob", "dev-b", events.ResumeRequested{
+				Positions: []events.ResumePosition{{ConversationID: "conv-1", Seq: 3}}, Receipts: true})
+		},
+		events.TypeResumeBatch: func() (event.Event, error) {
+			return events.NewResumeBatch("bob", "dev-b", events.ResumeBatch{
+				Conversations: []events.ResumedConversation{{ConversationID: "conv-1", Messages: []events.Message{msg}, LastSeq: 7}}})
+		},
 		events.TypeDelivery: func() (event.Event, error) {
 			inner, _ := events.NewMessageStored(msg)
 			return events.NewDelivery(inner, []events.DeviceRef{{User: "bob", Device: "dev-b"}})

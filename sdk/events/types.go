@@ -25,6 +25,13 @@ const (
 	TypeSyncRequested = "io.agentchat.sync.requested"
 	TypeSyncBatch     = "io.agentchat.sync.batch"
 
+	// A device back after a gap presents the last seq of each conversation
+	// it has, in one request; route answers with one batch per page of the
+	// user's conversations. About a device, not a conversation: these two
+	// carry no conversation (see Validate).
+	TypeResumeRequested = "io.agentchat.resume.requested"
+	TypeResumeBatch     = "io.agentchat.resume.batch"
+
 	// Route to a connector over Redis: one event, the devices it is for.
 	TypeDelivery = "io.agentchat.delivery"
 
@@ -74,7 +81,7 @@ const (
 var AllTypes = []string{
 	TypeMessageSent, TypeMessageStored, TypeMessageRejected,
 	TypeReceiptDelivered, TypeReceiptRead, TypeTyping,
-	TypeSyncRequested, TypeSyncBatch, TypeDelivery,
+	TypeSyncRequested, TypeSyncBatch, TypeResumeRequested, TypeResumeBatch, TypeDelivery,
 	TypeAgentInvoke, TypeAgentPartial, TypeAgentDone, TypeAgentError,
 	TypeMediaUploadRequested, TypeMediaUploadReady, TypeMediaStored,
 }

@@ -11,8 +11,26 @@ import (
 type spec struct {
 	actor bool          // senderid and deviceid must be present
 	agent bool          // agentid must be present
+	scope scope         // what the event is about: a conversation (most), a device, either
 	data  func() dataer // a fresh data value to decode into
 }
+
+// scope is what an event is about, which decides its conversation
+// attributes.
+type scope int
+
+const (
+	// aboutConversation: conversationid is required, and is the subject
+	// and the partition key.
+	aboutConversation scope = iota
+	// aboutDevice (a resume): no conversationid and no subject; the
+	// partition key is the sender's user id, so a user's requests stay in
+	// order on Kafka.
+	aboutDevice
+	// aboutEither (a delivery): the conversation of the event it carries,
+	// when that has one.
+	aboutEither
+)
 
 // dataer is a data struct that can check its own fields.
 type dataer interface{ check() error }
@@ -26,7 +44,9 @@ var catalog = map[string]spec{
 	TypeTyping:               {actor: true, data: func() dataer { return new(Typing) }},
 	TypeSyncRequested:        {actor: true, data: func() dataer { return new(SyncRequested) }},
 	TypeSyncBatch:            {actor: true, data: func() dataer { return new(SyncBatch) }},
-	TypeDelivery:             {data: func() dataer { return new(Delivery) }},
+	TypeResumeRequested:      {actor: true, scope: aboutDevice, data: func() dataer { return new(ResumeRequested) }},
+	TypeResumeBatch:          {actor: true, scope: aboutDevice, data: func() dataer { return new(ResumeBatch) }},
+	TypeDelivery:             {scope: aboutEither, data: func() dataer { return new(Delivery) }},
 	TypeAgentInvoke:          {actor: true, agent: true, data: func() dataer { return new(AgentInvoke) }},
 	TypeAgentPartial:         {actor: true, agent: true, data: func() dataer { return new(AgentPartial) }},
 	TypeAgentDone:            {actor: true, agent: true, data: func() dataer { return new(AgentDone) }},
@@ -52,6 +72,13 @@ func Validate(e event.Event) error {
 	ext := func(name string) string { s, _ := e.Extensions()[name].(string); return s }
 	conv := ext(ExtConversationID)
 	switch {
+	case sp.scope == aboutDevice && (conv != "" || e.Subject() != ""):
+		return fmt.Errorf("%w: %s: about a device: no %s and no subject", ErrInvalid, typ, ExtConversationID)
+	case sp.scope == aboutDevice && ext(ExtPartitionKey) != ext(ExtSenderID):
+		return fmt.Errorf("%w: %s: extension %s must be the sender id", ErrInvalid, typ, ExtPartitionKey)
+	case sp.scope == aboutEither && conv == "" && e.Subject() != "":
+		return fmt.Errorf("%w: %s: subject %q without a conversation", ErrInvalid, typ, e.Subject())
+	case sp.scope == aboutDevice, sp.scope == aboutEither && conv == "":
 	case !ValidID(conv):
 		return fmt.Errorf("%w: %s: extension %s: bad conversation id %q", ErrInvalid, typ, ExtConversationID, conv)
 	case e.Subject() != conv:
@@ -180,6 +207,67 @@ func (d *SyncBatch) check() error {
 	return nil
 }
 
+func (d *ResumeRequested) check() error {
+	if len(d.Positions) > MaxResumeConversations {
+		return fmt.Errorf("at most %d positions", MaxResumeConversations)
+	}
+	if d.Limit < 0 || d.Limit > MaxSyncLimit {
+		return fmt.Errorf("limit must be in 0..%d", MaxSyncLimit)
+	}
+	if d.From != "" && !ValidID(d.From) {
+		return fmt.Errorf("bad from %q", d.From)
+	}
+	if d.RequestID != "" && !ValidID(d.RequestID) {
+		return fmt.Errorf("bad request id %q", d.RequestID)
+	}
+	seen := make(map[string]bool, len(d.Positions))
+	for i, p := range d.Positions {
+		if !ValidID(p.ConversationID) || p.Seq < 0 || seen[p.ConversationID] {
+			return fmt.Errorf("positions[%d]: bad or repeated conversation id %q, or a negative seq", i, p.ConversationID)
+		}
+		seen[p.ConversationID] = true
+	}
+	return nil
+}
+
+func (d *ResumeBatch) check() error {
+	if d.RequestID != "" && !ValidID(d.RequestID) {
+		return fmt.Errorf("bad request id %q", d.RequestID)
+	}
+	if d.Code != "" {
+		if d.Reason == "" || len(d.Conversations) > 0 || len(d.Gone) > 0 || d.Next != "" {
+			return fmt.Errorf("a refusal has a code and a reason, and nothing else")
+		}
+		return nil
+	}
+	if len(d.Conversations) > MaxResumeConversations || len(d.Gone) > MaxResumeConversations {
+		return fmt.Errorf("at most %d conversations and %d gone", MaxResumeConversations, MaxResumeConversations)
+	}
+	if d.Next != "" && !ValidID(d.Next) {
+		return fmt.Errorf("bad next %q", d.Next)
+	}
+	for i, c := range d.Conversations {
+		b := SyncBatch{Messages: c.Messages, LastSeq: c.LastSeq, Cursors: c.Cursors}
+		if !ValidID(c.ConversationID) {
+			return fmt.Errorf("conversations[%d]: bad conversation id %q", i, c.ConversationID)
+		}
+		if err := b.check(); err != nil {
+			return fmt.Errorf("conversations[%d]: %v", i, err)
+		}
+		for j, m := range c.Messages {
+			if m.ConversationID != c.ConversationID {
+				return fmt.Errorf("conversations[%d].messages[%d]: of conversation %q", i, j, m.ConversationID)
+			}
+		}
+	}
+	for i, id := range d.Gone {
+		if !ValidID(id) {
+			return fmt.Errorf("gone[%d]: bad conversation id %q", i, id)
+		}
+	}
+	return nil
+}
+
 func (d *Delivery) check() error {
 	if len(d.Targets) == 0 || len(d.Event) == 0 {
 		return fmt.Errorf("targets and event are required")
@@ -196,7 +284,10 @@ func (d *AgentInvoke) check() error {
 	if !ValidID(d.AgentID) {
 		return fmt.Errorf("bad agentId")
 	}
-	return d.Message.check()
+	if err := d.Message.check(); err != nil {
+		return err
+	}
+	return d.Message.Audience.checkSealable(d.AgentID)
 }
 
 func (d *AgentPartial) check() error {

@@ -37,6 +37,18 @@ type Cursor struct {
 // DefaultSyncLimit is a sync's batch size when it names none.
 const DefaultSyncLimit = 100
 
+// Position is how far a client has one conversation: every message up to
+// Seq, nothing missing below it (0: none yet).
+type Position struct {
+	Conversation string `json:"conversation"`
+	Seq          int64  `json:"seq"`
+}
+
+// MaxResumePositions caps the positions of one resume frame, and the
+// conversations one resumed answer covers (a page): a client with more
+// conversations resumes in pages (docs/protocol.md, "Reconnect and resume").
+const MaxResumePositions = 100
+
 // Frame types, client → connector.
 const (
 	TypeSend      = "send"      // a message: id (client message id), conversation, envelope
@@ -44,6 +56,7 @@ const (
 	TypeRead      = "read"      // ack: I have shown everything up to seq
 	TypeTyping    = "typing"    // state: typing | paused (also connector → client, with sender)
 	TypeSync      = "sync"      // give me conversation's messages after seq
+	TypeResume    = "resume"    // give me what I missed in all my conversations: positions, one frame
 	TypePing      = "ping"      // application-level keepalive; answered with pong
 )
 
@@ -58,6 +71,7 @@ const (
 	TypeError     = "error"     // code, message, and the frame id it refers to
 	TypePong      = "pong"      // answer to ping
 	TypeReconnect = "reconnect" // connector is draining: reconnect after afterMs
+	TypeResumed   = "resumed"   // resume answer: a batch per conversation, gone ones, the next page
 	// TypeResync tells a client that deliveries may have been lost (the
 	// connector's Redis subscription was re-established): sync every
 	// conversation after the last seq it has. The socket stays open.
@@ -90,6 +104,13 @@ type Frame struct {
 	LastSeq  int64    `json:"lastSeq,omitempty"`
 	Receipts bool     `json:"receipts,omitempty"` // sync: send the members' cursors with the last batch
 	Cursors  []Cursor `json:"cursors,omitempty"`  // batch: the members' cursors (last batch of a sync with receipts)
+
+	// resume / resumed
+	Positions []Position `json:"positions,omitempty"` // resume: the last seq of each conversation the client has
+	From      string     `json:"from,omitempty"`      // resume: the page after this conversation id (resumed's next)
+	Batches   []Frame    `json:"batches,omitempty"`   // resumed: one batch per conversation of the page
+	Gone      []string   `json:"gone,omitempty"`      // resumed: positions' conversations you are not (or no longer) in
+	Next      string     `json:"next,omitempty"`      // resumed: more conversations after this id: resume again from it
 
 	// agent
 	Agent   string `json:"agent,omitempty"`
@@ -155,11 +176,15 @@ func (f *Frame) check() error {
 		if f.Conversation == "" || f.After < 0 {
 			return bad("conversation and after >= 0 are required")
 		}
+	case TypeResume:
+		if err := f.checkPositions(); err != "" {
+			return bad(err)
+		}
 	case TypePing:
 	case "":
 		return bad("type is required")
 	default:
-		return &Error{Code: CodeUnknownType, Message: fmt.Sprintf("unknown frame type %q", f.Type)}
+		return &Error{Code: CodeUnknownType, Message: fmt.Sprintf("unknown frame type %q", f.Type), Ref: f.ID}
 	}
 	if stray := f.strayFields(); len(stray) > 0 {
 		return bad("field " + strings.Join(stray, ", ") + " does not belong to this frame type (it takes " +
@@ -178,7 +203,33 @@ var ClientFields = map[string][]string{
 	TypeRead:      {"conversation", "seq"},
 	TypeTyping:    {"conversation", "state"},
 	TypeSync:      {"id", "conversation", "after", "limit", "receipts"},
+	TypeResume:    {"id", "positions", "from", "limit", "receipts"},
 	TypePing:      {"id"},
+}
+
+// checkPositions says what is wrong with a resume's positions ("" if
+// nothing): at most MaxResumePositions, each naming a conversation once,
+// with a seq >= 0. Ids are checked where the frame becomes an event.
+func (f *Frame) checkPositions() string {
+	if len(f.Positions) > MaxResumePositions {
+		return fmt.Sprintf("at most %d positions per frame (%d given): resume the rest from the answer's next", MaxResumePositions, len(f.Positions))
+	}
+	seen := make(map[string]bool, len(f.Positions))
+	for i, p := range f.Positions {
+		switch {
+		case p.Conversation == "":
+			return fmt.Sprintf("positions[%d]: conversation is required", i)
+		case p.Seq < 0:
+			return fmt.Sprintf("positions[%d]: seq must be >= 0", i)
+		case seen[p.Conversation]:
+			return fmt.Sprintf("positions[%d]: conversation %q named twice", i, p.Conversation)
+		}
+		seen[p.Conversation] = true
+	}
+	if f.Limit < 0 {
+		return "limit must be >= 0"
+	}
+	return ""
 }
 
 // frameFields are Frame's fields by JSON name, in declaration order.
