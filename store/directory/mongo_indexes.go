@@ -8,6 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/agentchat/agentchat/store"
 )
 
 // droppedIndexes were created by earlier versions and must go: the
@@ -20,25 +22,24 @@ var droppedIndexes = map[string][]string{
 // EnsureIndexes creates the indexes correctness depends on and drops the
 // ones that must go (idempotent; accounts calls it at start). Sparse
 // rather than partial unique indexes: FerretDB has no partial ones, and
-// sparse gives the same meaning for "unique when present". It lists
-// first and creates only what is missing: FerretDB on SQLite drops the
-// connection when asked to create an index that exists.
+// sparse gives the same meaning for "unique when present".
 func (s *Mongo) EnsureIndexes(ctx context.Context) error {
-	want := []struct {
-		coll  *mongo.Collection
-		model mongo.IndexModel
+	for _, w := range []struct {
+		coll *mongo.Collection
+		want []mongo.IndexModel
 	}{
-		// usernames are unique among users that have one (agents have none)
-		{s.users, mongo.IndexModel{Keys: bson.D{{Key: "username", Value: 1}}, Options: options.Index().SetName("username_unique").SetUnique(true).SetSparse(true)}},
-		{s.users, mongo.IndexModel{Keys: bson.D{{Key: "kind", Value: 1}}, Options: options.Index().SetName("kind")}},
+		{s.users, []mongo.IndexModel{
+			// usernames are unique among users that have one (agents have none)
+			{Keys: bson.D{{Key: "username", Value: 1}}, Options: options.Index().SetName("username_unique").SetUnique(true).SetSparse(true)},
+			{Keys: bson.D{{Key: "kind", Value: 1}}, Options: options.Index().SetName("kind")},
+		}},
 		// one device per (user, public key): a retried login reuses its device
-		{s.devices, mongo.IndexModel{Keys: bson.D{{Key: "user", Value: 1}, {Key: "publicKey", Value: 1}}, Options: options.Index().SetName("user_publicKey_unique").SetUnique(true)}},
+		{s.devices, []mongo.IndexModel{{Keys: bson.D{{Key: "user", Value: 1}, {Key: "publicKey", Value: 1}}, Options: options.Index().SetName("user_publicKey_unique").SetUnique(true)}}},
 		// the conversations of a user
-		{s.memberships, mongo.IndexModel{Keys: bson.D{{Key: "user", Value: 1}}, Options: options.Index().SetName("user")}},
-	}
-	for _, w := range want {
-		if err := ensureIndex(ctx, w.coll, w.model); err != nil {
-			return err
+		{s.memberships, []mongo.IndexModel{{Keys: bson.D{{Key: "user", Value: 1}}, Options: options.Index().SetName("user")}}},
+	} {
+		if err := store.EnsureIndexes(ctx, w.coll, w.want); err != nil {
+			return fmt.Errorf("directory: %w", err)
 		}
 	}
 	for coll, names := range droppedIndexes {
@@ -54,24 +55,6 @@ func (s *Mongo) EnsureIndexes(ctx context.Context) error {
 				}
 			}
 		}
-	}
-	return nil
-}
-
-func ensureIndex(ctx context.Context, c *mongo.Collection, m mongo.IndexModel) error {
-	var o options.IndexOptions
-	for _, set := range m.Options.List() {
-		_ = set(&o)
-	}
-	have, err := indexNames(ctx, c)
-	if err != nil {
-		return err
-	}
-	if have[*o.Name] {
-		return nil
-	}
-	if _, err := c.Indexes().CreateOne(ctx, m); err != nil {
-		return fmt.Errorf("directory: create index %s.%s: %w", c.Name(), *o.Name, err)
 	}
 	return nil
 }
