@@ -176,7 +176,7 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 			inner, _ := events.NewMessageStored(msg)
 			return events.NewDelivery(inner, []events.DeviceRef{{User: "bob", Device: "dev-b"}})
 		},
-		events.TypeAgentInvoke: func() (event.Event, error) { return events.NewAgentInvoke("agent-1", "model", msg) },
+		events.TypeAgentInvoke: func() (event.Event, error) { return events.NewAgentInvoke("agent-1", "model", withAudience(t, msg)) },
 		events.TypeAgentPartial: func() (event.Event, error) {
 			return events.New(events.TypeAgentPartial, "p1", events.Meta{Source: events.SourceAgentPrefix + "agent-1", Conversation: "conv-1", Sender: "agent-1", Device: "agent-1", AgentID: "agent-1"},
 				events.AgentPartial{AgentID: "agent-1", ReplyTo: 7, Envelope: envelope("dev-a")})
