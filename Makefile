@@ -7,7 +7,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 # Every Go module of the repository: the root, sdk/, store/, functions/*/.
 GO_MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod store/go.mod functions/*/go.mod))
 
-.PHONY: run test unit e2e fuzz bench bench-connector build minio
+.PHONY: run test unit e2e fuzz bench bench-connector bench-pipeline build minio
 
 run: ## the platform on one machine (dev runner)
 	go run ./cmd/agentchat
@@ -31,6 +31,9 @@ bench-connector: ## N idle sockets (default 2000) against one connector, then a 
 	@out=$$(AGENTCHAT_BENCH_SOCKETS=$(or $(N),2000) AGENTCHAT_BENCH_IDLE=$(or $(IDLE),10s) \
 		go test -count=1 -v -timeout 30m -run '^TestBenchConnector$$' ./connector/ 2>&1); status=$$?; \
 	echo "$$out" | grep -E '^(connector|gorilla-bare): |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
+
+bench-pipeline: ## the pipeline against its own storage in one run (starts the services); ends with one line "pipeline: ..." (docs/performance.md)
+	@bash tests/bench-pipeline.sh
 
 build: ## compile every module; the commands into bin/
 	@set -e; for m in $(GO_MODULES); do echo "== $$m"; (cd $$m && go build ./...); done
