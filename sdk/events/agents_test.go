@@ -97,3 +97,21 @@ func TestStoredMessageOfAnAgentNamesIt(t *testing.T) {
 		}
 	}
 }
+
+// A rejection of an agent's message that carries the audience (for the
+// agent to seal again) names the agent too.
+func TestRejectionOfAnAgentNamesIt(t *testing.T) {
+	aud := withAudience(t, events.Message{}).Audience
+	e, err := events.NewMessageRejected("conv-1", "agent-1", "agent-dev", events.MessageRejected{ClientMessageID: "r-7",
+		Code: "missing_keys", Reason: "not wrapped for 1 member device", MissingDevices: []string{"dev-b"}, Audience: aud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Extensions()[events.ExtAgentID] != "agent-1" || e.Extensions()[events.ExtAgentKind] != "model" {
+		t.Errorf("extensions = %v, want agentid agent-1, agentkind model", e.Extensions())
+	}
+	rej, err := events.Decode[events.MessageRejected](e)
+	if err != nil || len(rej.Audience.Devices) != 3 {
+		t.Errorf("decoded %+v, %v", rej, err)
+	}
+}

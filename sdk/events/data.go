@@ -31,9 +31,10 @@ type Message struct {
 	ClientMessageID string         `json:"clientMessageId"`
 	Envelope        *e2ee.Envelope `json:"envelope"`
 	StoredAt        time.Time      `json:"storedAt"`
-	// Audience is set on message.stored only (persist's reply): who the
-	// message is for, as persist enforced it. Sync batches and agent
-	// invokes leave it out.
+	// Audience is set on message.stored (persist's reply): who the
+	// message is for, as persist enforced it; an agent invoke carries it
+	// too (with Keys: whom the reply is sealed for). Sync batches leave it
+	// out.
 	Audience *Audience `json:"audience,omitempty"`
 }
 
@@ -65,6 +66,12 @@ type MessageRejected struct {
 	// MissingDevices lists member devices the envelope was not wrapped for,
 	// so the client can refresh its key directory and retry.
 	MissingDevices []string `json:"missingDevices,omitempty"`
+	// Audience, on missing_keys and bad_envelope answers to an agent's
+	// message, is the conversation's current audience with Keys: an
+	// agent's runtime has no key directory and seals its reply again for
+	// it (docs/agents.md). It names the agent among Agents, which makes
+	// the answer carry the agentid and agentkind extensions.
+	Audience *Audience `json:"audience,omitempty"`
 }
 
 // Receipt is the data of TypeReceiptDelivered and TypeReceiptRead: the acking

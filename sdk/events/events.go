@@ -104,8 +104,10 @@ func NewMessageStored(m Message) (event.Event, error) {
 
 // NewMessageRejected is persist's reply when a message cannot be stored.
 func NewMessageRejected(conversation, user, device string, d MessageRejected) (event.Event, error) {
-	return New(TypeMessageRejected, DeriveID("rejected", user, device, d.ClientMessageID),
+	e, err := New(TypeMessageRejected, DeriveID("rejected", user, device, d.ClientMessageID),
 		Meta{Source: SourcePersist, Conversation: conversation, Sender: user, Device: device}, d)
+	stampSender(&e, user, d.Audience)
+	return e, err
 }
 
 // NewReceipt is what a connector emits for a delivered or read ack.

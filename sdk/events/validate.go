@@ -157,7 +157,7 @@ func (d *MessageRejected) check() error {
 	if d.Code == "" || d.Reason == "" {
 		return fmt.Errorf("code and reason are required")
 	}
-	return nil
+	return d.Audience.check()
 }
 
 func (d *Receipt) check() error {
