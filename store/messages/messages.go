@@ -1,0 +1,65 @@
+package messages
+
+import (
+	"context"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// Key is a message's idempotency key: a resend of the same client message
+// from the same device is the same message.
+type Key struct {
+	Conversation, Sender, SenderDevice, ClientMessageID string
+}
+
+// KeyOf is m's idempotency key.
+func KeyOf(m events.Message) Key {
+	return Key{Conversation: m.ConversationID, Sender: m.SenderID, SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID}
+}
+
+// Store is the message log. No method relies on transactions or on atomic
+// read-modify-write updates; Insert's unique indexes are the only
+// concurrency guard. A message's Audience is not stored (it is who the
+// message was for when persist checked it, not part of the message): every
+// read returns messages without one.
+type Store interface {
+	// Insert stores m (Seq >= 1, StoredAt set), or returns
+	// store.ErrDuplicate and writes nothing when m's (conversation, seq) or
+	// its idempotency key is stored already. It is atomic on every backend.
+	// Callers keep seqs gapless by inserting last+1 only.
+	Insert(ctx context.Context, m events.Message) error
+	// At returns the message with seq, or store.ErrNotFound.
+	At(ctx context.Context, conversation string, seq int64) (events.Message, error)
+	// Has reports whether the conversation has a message with seq, reading
+	// no envelope (a lookup by _id: the one read FerretDB answers with an
+	// index). Has(s) implies Has(s-1).
+	Has(ctx context.Context, conversation string, seq int64) (bool, error)
+	// After returns up to limit messages with seq > after, in seq order:
+	// fewer only when the conversation has no more.
+	After(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error)
+	// LastSeq returns the conversation's newest seq, 0 when it has none.
+	// guess is a seq the caller believes is at or near the last (0: none),
+	// missing one it knows is absent (0: none); they only decide where a
+	// search by _id starts (FerretDB), so a good guess costs one lookup.
+	LastSeq(ctx context.Context, conversation string, guess, missing int64) (int64, error)
+	// ByKey returns the message stored under k, or store.ErrNotFound. On
+	// MongoDB it uses the idempotency index; FerretDB scans the whole
+	// collection, so callers ask only when a duplicate is certain or a
+	// message is about to be refused.
+	ByKey(ctx context.Context, k Key) (events.Message, error)
+}
+
+// Cursors are the members' receipt cursors.
+type Cursors interface {
+	// Advance raises user's delivered cursor in the conversation to
+	// delivered and the read cursor to read; a value at or below what is
+	// stored (0 included) changes nothing: cursors never move back. What
+	// was shown was received: delivered is raised to at least read. On
+	// FerretDB, whose updates are read-modify-write, concurrent Advance
+	// calls for one cursor may let the lower value win until the next
+	// Advance: cursors are hints. nil means the values are stored.
+	Advance(ctx context.Context, conversation, user string, delivered, read int64) error
+	// Get returns the cursors of those of users that have one, in users'
+	// order.
+	Get(ctx context.Context, conversation string, users []string) ([]events.Cursor, error)
+}

@@ -1,0 +1,266 @@
+package messages
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store"
+)
+
+// backend is one implementation under the suite: a fresh, empty one per
+// call.
+type backend interface {
+	Store
+	Cursors
+}
+
+// runSuite checks the contract of Store and Cursors (messages.go) against
+// a fresh backend per subtest. Mongo (on the test MongoDB: FerretDB here),
+// Memory and GroupCommit all run it.
+func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
+	ctx := context.Background()
+	t.Run("insert then read", func(t *testing.T) {
+		s := fresh(t)
+		m := message("c1", 1, "alice", "a1", "m1")
+		m.Audience = &events.Audience{Devices: []events.DeviceRef{{User: "alice", Device: "a1"}}}
+		if err := s.Insert(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		m.Audience = nil // not part of what is stored
+		got, err := s.At(ctx, "c1", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Fatalf("At = %+v, want %+v", got, m)
+		}
+		if got, err := s.ByKey(ctx, KeyOf(m)); err != nil || !reflect.DeepEqual(got, m) {
+			t.Fatalf("ByKey = %+v, %v; want %+v", got, err, m)
+		}
+		for seq, want := range map[int64]bool{0: false, 1: true, 2: false} {
+			if got, err := s.Has(ctx, "c1", seq); err != nil || got != want {
+				t.Errorf("Has(%d) = %v, %v; want %v", seq, got, err, want)
+			}
+		}
+		if _, err := s.At(ctx, "c1", 2); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("At(absent) err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.At(ctx, "c2", 1); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("At(other conversation) err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.ByKey(ctx, Key{"c1", "alice", "a1", "m2"}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ByKey(absent) err = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("what is read cannot change what is stored", func(t *testing.T) {
+		s := fresh(t)
+		m := message("c1", 1, "alice", "a1", "m1")
+		if err := s.Insert(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		want := m.Envelope.Ciphertext[0]
+		m.Envelope.Ciphertext[0]++
+		got, _ := s.At(ctx, "c1", 1)
+		got.Envelope.Ciphertext[0]++
+		if again, _ := s.At(ctx, "c1", 1); again.Envelope.Ciphertext[0] != want {
+			t.Fatal("the stored envelope changed through a caller's copy")
+		}
+	})
+	t.Run("a seq and a key are stored once", func(t *testing.T) {
+		s := fresh(t)
+		first := message("c1", 1, "alice", "a1", "m1")
+		if err := s.Insert(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		for name, m := range map[string]events.Message{
+			"same seq, other message":     message("c1", 1, "bob", "b1", "m9"),
+			"same key, next seq (resend)": message("c1", 2, "alice", "a1", "m1"),
+			"same message again":          first,
+		} {
+			if err := s.Insert(ctx, m); !errors.Is(err, store.ErrDuplicate) {
+				t.Errorf("%s: err = %v, want ErrDuplicate", name, err)
+			}
+		}
+		if ok, _ := s.Has(ctx, "c1", 2); ok {
+			t.Error("a refused insert wrote its seq")
+		}
+		// The same seq and key in another conversation are another message.
+		if err := s.Insert(ctx, message("c2", 1, "alice", "a1", "m1")); err != nil {
+			t.Errorf("other conversation: %v", err)
+		}
+	})
+	t.Run("concurrent writers get each seq once", func(t *testing.T) {
+		s := fresh(t)
+		const writers, each = 4, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					if err := insertNext(ctx, s, message("c1", 0, "alice", "a1", fmt.Sprintf("w%d-%d", w, i))); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		page, err := s.After(ctx, "c1", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != writers*each {
+			t.Fatalf("%d messages, want %d", len(page), writers*each)
+		}
+		for i, m := range page {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("page[%d].Seq = %d: not gapless", i, m.Seq)
+			}
+		}
+	})
+	t.Run("pages and the last seq", func(t *testing.T) {
+		s := fresh(t)
+		const n = 40
+		for seq := int64(1); seq <= n; seq++ {
+			if err := s.Insert(ctx, message("c1", seq, "alice", "a1", fmt.Sprint("m", seq))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Insert(ctx, message("c2", 1, "alice", "a1", "x")); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			after      int64
+			limit      int
+			first, cnt int64
+		}{{0, 10, 1, 10}, {0, 100, 1, n}, {35, 10, 36, 5}, {n, 10, 0, 0}, {n + 5, 10, 0, 0}, {3, 17, 4, 17}, {0, 0, 0, 0}} {
+			page, err := s.After(ctx, "c1", tc.after, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(page)) != tc.cnt {
+				t.Errorf("After(%d, %d): %d messages, want %d", tc.after, tc.limit, len(page), tc.cnt)
+				continue
+			}
+			for i, m := range page {
+				if m.Seq != tc.first+int64(i) || m.ConversationID != "c1" || m.ClientMessageID != fmt.Sprint("m", m.Seq) {
+					t.Errorf("After(%d, %d)[%d] = seq %d %s", tc.after, tc.limit, i, m.Seq, m.ClientMessageID)
+				}
+			}
+		}
+		// guess: anywhere; missing: only ever a seq that is absent
+		for _, g := range [][2]int64{{0, 0}, {n, 0}, {n, n + 1}, {5, 0}, {0, n + 1}, {n + 10, 0}, {39, 41}, {7, 100}} {
+			if last, err := s.LastSeq(ctx, "c1", g[0], g[1]); err != nil || last != n {
+				t.Errorf("LastSeq(guess %d, missing %d) = %d, %v; want %d", g[0], g[1], last, err, n)
+			}
+		}
+		if last, err := s.LastSeq(ctx, "c3", 0, 0); err != nil || last != 0 {
+			t.Errorf("LastSeq(empty) = %d, %v; want 0", last, err)
+		}
+		if last, err := s.LastSeq(ctx, "c3", 7, 0); err != nil || last != 0 {
+			t.Errorf("LastSeq(empty, guess 7) = %d, %v; want 0", last, err)
+		}
+	})
+	t.Run("cursors move forward only", func(t *testing.T) {
+		s := fresh(t)
+		if got, err := s.Get(ctx, "c1", []string{"bob"}); err != nil || len(got) != 0 {
+			t.Fatalf("Get before any receipt = %v, %v", got, err)
+		}
+		steps := []struct {
+			delivered, read int64
+			want            events.Cursor
+		}{
+			{3, 0, events.Cursor{User: "bob", Delivered: 3}},
+			{2, 0, events.Cursor{User: "bob", Delivered: 3}},
+			{0, 2, events.Cursor{User: "bob", Delivered: 3, Read: 2}},
+			{0, 5, events.Cursor{User: "bob", Delivered: 5, Read: 5}}, // read implies delivered
+			{4, 4, events.Cursor{User: "bob", Delivered: 5, Read: 5}},
+			{0, 0, events.Cursor{User: "bob", Delivered: 5, Read: 5}},
+			{9, 6, events.Cursor{User: "bob", Delivered: 9, Read: 6}},
+		}
+		for i, st := range steps {
+			if err := s.Advance(ctx, "c1", "bob", st.delivered, st.read); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Get(ctx, "c1", []string{"bob"})
+			if err != nil || len(got) != 1 || got[0] != st.want {
+				t.Fatalf("step %d: Advance(%d, %d): Get = %v, %v; want %v", i, st.delivered, st.read, got, err, st.want)
+			}
+		}
+		if err := s.Advance(ctx, "c1", "carol", 1, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Advance(ctx, "c2", "dave", 7, 7); err != nil {
+			t.Fatal(err)
+		}
+		users := []string{"carol", "nobody", "bob"}
+		for i := range 20 { // more than one window of lookups
+			users = append(users, fmt.Sprint("x", i))
+		}
+		got, err := s.Get(ctx, "c1", users)
+		want := []events.Cursor{{User: "carol", Delivered: 1}, {User: "bob", Delivered: 9, Read: 6}}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Get = %v, %v; want %v", got, err, want)
+		}
+	})
+	t.Run("concurrent first receipts of one member", func(t *testing.T) {
+		s := fresh(t)
+		var wg sync.WaitGroup
+		for seq := range int64(8) {
+			wg.Go(func() {
+				if err := s.Advance(ctx, "c1", "bob", seq+1, 0); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		// Concurrent raises may leave a lower value on FerretDB (its $max
+		// is read-modify-write); one more receipt repairs it.
+		if err := s.Advance(ctx, "c1", "bob", 8, 0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "c1", []string{"bob"})
+		if err != nil || len(got) != 1 || got[0].Delivered != 8 {
+			t.Fatalf("Get = %v, %v; want delivered 8", got, err)
+		}
+	})
+}
+
+// insertNext stores m under its conversation's next seq the way a writer
+// must: insert last+1 and, when refused, look again.
+func insertNext(ctx context.Context, s Store, m events.Message) error {
+	last := int64(0)
+	for range 200 {
+		m.Seq = last + 1
+		err := s.Insert(ctx, m)
+		if !errors.Is(err, store.ErrDuplicate) {
+			return err
+		}
+		var lerr error
+		if last, lerr = s.LastSeq(ctx, m.ConversationID, m.Seq, 0); lerr != nil {
+			return lerr
+		}
+	}
+	return fmt.Errorf("insertNext: seq kept being taken")
+}
+
+// message is a valid stored message with a random envelope for one device.
+func message(conv string, seq int64, sender, device, cmid string) events.Message {
+	rnd := func(n int) []byte { b := make([]byte, n); _, _ = rand.Read(b); return b }
+	return events.Message{ConversationID: conv, Seq: seq, SenderID: sender, SenderDevice: device, ClientMessageID: cmid,
+		Envelope: &e2ee.Envelope{V: e2ee.Version, Nonce: rnd(12), Ciphertext: rnd(48),
+			Keys: []e2ee.WrappedKey{{Device: device, Ephemeral: rnd(32), Nonce: rnd(12), Wrapped: rnd(48)}}},
+		StoredAt: time.Now().UTC().Truncate(time.Millisecond)}
+}
