@@ -69,6 +69,8 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeMediaUploadRequested, nil, "media"},
 		{events.TypeMediaUploadReady, nil, "route-media"},
 		{events.TypeMediaStored, nil, "route-media"},
+		{events.TypeConversationChanged, nil, "persist-directory,route-directory"},
+		{events.TypeDeviceChanged, nil, "persist-directory,route-directory"},
 		{"io.agentchat.agent.unknown", nil, "route-agent"},
 		{"com.example.other", nil, ""},
 	}

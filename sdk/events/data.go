@@ -254,3 +254,24 @@ type MediaStored struct {
 
 // MaxMediaSize caps one media object.
 const MaxMediaSize = 100 << 20
+
+// ConversationChanged is the data of TypeConversationChanged: accounts
+// committed revision Rev of a conversation's membership (1: created).
+// Members is the whole list at that revision, so a consumer applies the
+// newest revision it has seen and ignores older ones (events may arrive
+// out of order or twice). The conversation is the event's subject; the
+// sender is who made the change.
+type ConversationChanged struct {
+	Kind    string   `json:"kind"` // direct or group
+	Rev     int64    `json:"rev"`
+	Members []string `json:"members"`
+}
+
+// DeviceChanged is the data of TypeDeviceChanged: a device of User was
+// registered (Revoked false) or revoked. A revocation is final.
+type DeviceChanged struct {
+	User      string `json:"user"`
+	Device    string `json:"device"`
+	PublicKey string `json:"publicKey,omitempty"`
+	Revoked   bool   `json:"revoked"`
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,6 +144,21 @@ func NewResumeRequested(source, user, device string, d ResumeRequested) (event.E
 // NewResumeBatch is route's answer to a resume request, for the requesting device.
 func NewResumeBatch(user, device string, d ResumeBatch) (event.Event, error) {
 	return New(TypeResumeBatch, RandomID(), Meta{Source: SourceRoute, Sender: user, Device: device}, d)
+}
+
+// NewConversationChanged is accounts' announcement that a conversation's
+// membership reached d.Rev; by and byDevice made the change. Its id is
+// keyed by (conversation, rev): a repeat is the same event.
+func NewConversationChanged(conversation, by, byDevice string, d ConversationChanged) (event.Event, error) {
+	return New(TypeConversationChanged, DeriveID("conversation.changed", conversation, strconv.FormatInt(d.Rev, 10)),
+		Meta{Source: SourceAccounts, Conversation: conversation, Sender: by, Device: byDevice}, d)
+}
+
+// NewDeviceChanged is accounts' announcement that a device was registered
+// or revoked. Its id is keyed by (device, revoked).
+func NewDeviceChanged(d DeviceChanged) (event.Event, error) {
+	return New(TypeDeviceChanged, DeriveID("device.changed", d.Device, strconv.FormatBool(d.Revoked)),
+		Meta{Source: SourceAccounts, Sender: d.User, Device: d.Device}, d)
 }
 
 // NewDelivery wraps inner for the listed devices, to publish on a connector's channel.

@@ -202,6 +202,12 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 				events.MediaStored{MediaID: "media-1", Size: 10, SHA256: strings.Repeat("a", 64)})
 		},
 	}
+	build[events.TypeConversationChanged] = func() (event.Event, error) {
+		return events.NewConversationChanged("conv-1", "alice", "dev-a", events.ConversationChanged{Kind: "group", Rev: 2, Members: []string{"alice", "bob"}})
+	}
+	build[events.TypeDeviceChanged] = func() (event.Event, error) {
+		return events.NewDeviceChanged(events.DeviceChanged{User: "alice", Device: "dev-a", Revoked: true})
+	}
 	for _, typ := range events.AllTypes {
 		b, ok := build[typ]
 		if !ok {

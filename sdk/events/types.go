@@ -48,6 +48,13 @@ const (
 	TypeMediaUploadRequested = "io.agentchat.media.upload.requested"
 	TypeMediaUploadReady     = "io.agentchat.media.upload.ready"
 	TypeMediaStored          = "io.agentchat.media.stored"
+
+	// Directory changes, emitted by accounts after each committed change:
+	// persist and route keep their directory caches current with them. A
+	// conversation's membership (its whole member list at a revision), and
+	// a device registered or revoked (about a device: no conversation).
+	TypeConversationChanged = "io.agentchat.conversation.changed"
+	TypeDeviceChanged       = "io.agentchat.device.changed"
 )
 
 // Extension attributes. Knative requires names matching ^[a-z][a-z0-9]*$.
@@ -75,6 +82,7 @@ const (
 	SourceRoute           = "/agentchat/route"
 	SourceAgentPrefix     = "/agentchat/agent/" // + agent id
 	SourceMedia           = "/agentchat/media"
+	SourceAccounts        = "/agentchat/accounts"
 )
 
 // AllTypes lists every type in the catalog, for tests and docs.
@@ -84,4 +92,5 @@ var AllTypes = []string{
 	TypeSyncRequested, TypeSyncBatch, TypeResumeRequested, TypeResumeBatch, TypeDelivery,
 	TypeAgentInvoke, TypeAgentPartial, TypeAgentDone, TypeAgentError,
 	TypeMediaUploadRequested, TypeMediaUploadReady, TypeMediaStored,
+	TypeConversationChanged, TypeDeviceChanged,
 }

@@ -54,6 +54,8 @@ var catalog = map[string]spec{
 	TypeMediaUploadRequested: {actor: true, data: func() dataer { return new(MediaUploadRequested) }},
 	TypeMediaUploadReady:     {actor: true, data: func() dataer { return new(MediaUploadReady) }},
 	TypeMediaStored:          {actor: true, data: func() dataer { return new(MediaStored) }},
+	TypeConversationChanged:  {actor: true, data: func() dataer { return new(ConversationChanged) }},
+	TypeDeviceChanged:        {actor: true, scope: aboutDevice, data: func() dataer { return new(DeviceChanged) }},
 }
 
 // Validate checks e against the catalog: CloudEvents attributes, a known
@@ -328,6 +330,28 @@ func (d *MediaUploadReady) check() error {
 func (d *MediaStored) check() error {
 	if !ValidID(d.MediaID) || d.Size < 1 || len(d.SHA256) != 64 {
 		return fmt.Errorf("mediaId, size and sha256 are required")
+	}
+	return nil
+}
+
+func (d *ConversationChanged) check() error {
+	switch {
+	case d.Kind != "direct" && d.Kind != "group":
+		return fmt.Errorf("kind %q, want direct or group", d.Kind)
+	case d.Rev < 1:
+		return fmt.Errorf("rev %d, want >= 1", d.Rev)
+	}
+	for i, m := range d.Members {
+		if !ValidID(m) {
+			return fmt.Errorf("members[%d]: bad user id", i)
+		}
+	}
+	return nil
+}
+
+func (d *DeviceChanged) check() error {
+	if !ValidID(d.User) || !ValidID(d.Device) {
+		return fmt.Errorf("user and device are required")
 	}
 	return nil
 }
