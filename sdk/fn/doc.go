@@ -1,0 +1,11 @@
+// Package fn is a small toolkit for writing agentchat's functions (Knative
+// functions in func-go's instanced form: New, Start, Stop, Ready, Alive,
+// Handle). It holds what every function used to copy: posting events to
+// the broker (Sink), who caused an event (Actor), refusing an event that
+// can never be handled (Refuse: 400, dead-lettered, not retried), typed
+// configuration read from func's config map (Load), the JSON logger
+// (NewLogger), and Handle wrappers, one concern each (Logged, Only, Mux).
+//
+// It depends on nothing but the SDK and cloudevents: no database driver.
+// Package fntest has the helpers for tests of functions.
+package fn
