@@ -46,7 +46,10 @@ func TestHandlerWrappers(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	var ran []string
-	ok := func(ctx context.Context, e event.Event) (*event.Event, error) { ran = append(ran, e.Type()); return nil, nil }
+	ok := func(ctx context.Context, e event.Event) (*event.Event, error) {
+		ran = append(ran, e.Type())
+		return nil, nil
+	}
 	fail := func(ctx context.Context, e event.Event) (*event.Event, error) { return nil, errors.New("store: down") }
 	h := fn.Logged(log, fn.Mux{
 		events.TypeTyping:      fn.Only(ok, events.TypeTyping),
