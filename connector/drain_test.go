@@ -3,9 +3,12 @@ package connector
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
@@ -42,6 +45,81 @@ func TestDrainSendsReconnectThenCloses1012(t *testing.T) {
 	// New upgrades are refused while draining (the listener is closed after).
 	if e.srv.Ready() {
 		t.Error("Ready after drain")
+	}
+}
+
+// A draining connector keeps serving each socket until its client moves:
+// the hints are spread one per slot of the spread, deliveries still reach
+// the sockets that wait, their frames are still taken, and Drain returns
+// as soon as the clients have gone — not when the connector would have
+// closed their sockets (the last at more than 7/8 of a minute).
+func TestDrainServesEverySocketUntilItsClientMoves(t *testing.T) {
+	const n, spread = 8, time.Minute
+	e := startConnector(t, func(c *Config) { c.ReconnectSpread, c.DrainTimeout = spread, 4*spread })
+	var clients []*client
+	for i := range n {
+		clients = append(clients, e.dial("u"+string(rune('a'+i)), "d"))
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- e.srv.Drain(context.Background()) }()
+
+	var hints []int64
+	for _, c := range clients {
+		hints = append(hints, c.nextOfType(protocol.TypeReconnect).AfterMs)
+	}
+	slices.Sort(hints)
+	slot := spread.Milliseconds() / n
+	for i, h := range hints {
+		if h < int64(i)*slot || h > int64(i+1)*slot {
+			t.Errorf("hint %d of %d: afterMs %d, want in [%d, %d] (one per slot): %v", i, n, h, int64(i)*slot, int64(i+1)*slot, hints)
+		}
+	}
+
+	// The sockets still serve: a delivery reaches each, a send is taken.
+	var targets [][2]string
+	for i := range n {
+		targets = append(targets, [2]string{"u" + string(rune('a'+i)), "d"})
+	}
+	e.publish(stored(t, "conv-1", 1, "x", "x1", "m-1", envelope(16, "d")), targets...)
+	for i, c := range clients {
+		if f := c.nextOfType(protocol.TypeMessage); f.Seq != 1 {
+			t.Errorf("client %d: got %+v, want the message", i, f)
+		}
+	}
+	clients[0].sendFrame(protocol.Frame{Type: protocol.TypeTyping, Conversation: "conv-1", State: "typing"})
+	eventually(t, frameWait, "the typing event from a draining socket", func() bool { return len(e.sink.received()) == 1 })
+
+	// The clients move on their own: Drain is done when the last has gone.
+	for _, c := range clients {
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	}
+	select {
+	case err := <-drained:
+		if err != nil {
+			t.Errorf("Drain: %v", err)
+		}
+	case <-time.After(frameWait):
+		t.Fatalf("Drain did not return within %s of the clients leaving (%d sockets left)", frameWait, e.srv.Connections())
+	}
+}
+
+func TestSpreadHints(t *testing.T) {
+	for _, n := range []int{1, 2, 10, 1000} {
+		const spread = 5 * time.Second
+		hints := spreadHints(n, spread)
+		slices.Sort(hints)
+		slot := spread / time.Duration(n)
+		for i, h := range hints {
+			if h < time.Duration(i)*slot || h > time.Duration(i+1)*slot || h >= spread {
+				t.Fatalf("n=%d: hint %d is %s, want within slot [%s, %s]", n, i, h, time.Duration(i)*slot, time.Duration(i+1)*slot)
+			}
+		}
+	}
+	if got := spreadHints(3, 0); !slices.Equal(got, []time.Duration{0, 0, 0}) {
+		t.Errorf("no spread: %v, want zeros", got)
+	}
+	if got := spreadHints(0, time.Second); len(got) != 0 {
+		t.Errorf("no clients: %v", got)
 	}
 }
 

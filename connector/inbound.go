@@ -90,6 +90,13 @@ func (s *Server) eventFor(c *conn, f protocol.Frame) (event.Event, *protocol.Err
 		}
 		e, err = events.NewSyncRequested(s.source, f.Conversation, user, device,
 			events.SyncRequested{After: f.After, Limit: limit, Receipts: f.Receipts, RequestID: f.ID})
+	case protocol.TypeResume:
+		req := events.ResumeRequested{From: f.From, Limit: f.Limit, Receipts: f.Receipts, RequestID: f.ID,
+			Positions: make([]events.ResumePosition, len(f.Positions))}
+		for i, p := range f.Positions {
+			req.Positions[i] = events.ResumePosition{ConversationID: p.Conversation, Seq: p.Seq}
+		}
+		e, err = events.NewResumeRequested(s.source, user, device, req)
 	default:
 		return e, &protocol.Error{Code: protocol.CodeUnknownType, Message: "unknown frame type " + f.Type}
 	}

@@ -59,7 +59,7 @@ func frameLabel(typ string) string {
 	case protocol.TypeSend, protocol.TypeDelivered, protocol.TypeRead, protocol.TypeTyping, protocol.TypeSync,
 		protocol.TypePing, protocol.TypeHello, protocol.TypeStored, protocol.TypeMessage, protocol.TypeReceipt,
 		protocol.TypeBatch, protocol.TypeAgent, protocol.TypeError, protocol.TypePong, protocol.TypeReconnect,
-		protocol.TypeResync:
+		protocol.TypeResync, protocol.TypeResume, protocol.TypeResumed:
 		return typ
 	}
 	return "other"

@@ -53,13 +53,18 @@ func framesFor(e event.Event) (frames, error) {
 		return same(protocol.Frame{Type: protocol.TypeTyping, Conversation: conv, Sender: fr.actor.User, State: d.State}, err)
 	case events.TypeSyncBatch:
 		d, err := events.Decode[events.SyncBatch](e)
-		f := protocol.Frame{Type: protocol.TypeBatch, ID: d.RequestID, End: d.End, Conversation: conv, More: d.More, LastSeq: d.LastSeq,
-			Messages: make([]protocol.Frame, len(d.Messages))}
-		for i, m := range d.Messages {
-			f.Messages[i] = messageFrame(m)
+		f := batchFrame(conv, d.Messages, d.More, d.LastSeq, d.Cursors)
+		f.ID, f.End = d.RequestID, d.End
+		return same(f, err)
+	case events.TypeResumeBatch:
+		d, err := events.Decode[events.ResumeBatch](e)
+		if d.Code != "" {
+			return same(protocol.Frame{Type: protocol.TypeError, ID: d.RequestID, Code: d.Code, Message: d.Reason}, err)
 		}
-		for _, c := range d.Cursors {
-			f.Cursors = append(f.Cursors, protocol.Cursor{User: c.User, Delivered: c.Delivered, Read: c.Read})
+		f := protocol.Frame{Type: protocol.TypeResumed, ID: d.RequestID, Gone: d.Gone, Next: d.Next,
+			Batches: make([]protocol.Frame, len(d.Conversations))}
+		for i, c := range d.Conversations {
+			f.Batches[i] = batchFrame(c.ConversationID, c.Messages, c.More, c.LastSeq, c.Cursors)
 		}
 		return same(f, err)
 	case events.TypeAgentPartial:
@@ -81,6 +86,20 @@ func framesFor(e event.Event) (frames, error) {
 			ReplyTo: d.ReplyTo, Code: d.Code, Message: d.Message, Retryable: d.Retryable}, err)
 	}
 	return fr, fmt.Errorf("connector: no frame for event type %q", e.Type())
+}
+
+// batchFrame is one conversation's batch of stored messages (a sync's
+// answer, or one conversation of a resume's).
+func batchFrame(conv string, msgs []events.Message, more bool, lastSeq int64, cursors []events.Cursor) protocol.Frame {
+	f := protocol.Frame{Type: protocol.TypeBatch, Conversation: conv, More: more, LastSeq: lastSeq,
+		Messages: make([]protocol.Frame, len(msgs))}
+	for i, m := range msgs {
+		f.Messages[i] = messageFrame(m)
+	}
+	for _, c := range cursors {
+		f.Cursors = append(f.Cursors, protocol.Cursor{User: c.User, Delivered: c.Delivered, Read: c.Read})
+	}
+	return f
 }
 
 // messageFrame is a stored message as a device receives it (live or in a batch).
