@@ -10,8 +10,10 @@ replace github.com/agentchat/agentchat/store => ./store
 
 require (
 	github.com/FerretDB/FerretDB v1.24.2
-	github.com/agentchat/agentchat/sdk v0.0.0-00010101000000-000000000000
+	github.com/agentchat/agentchat/sdk v0.1.0
+	github.com/agentchat/agentchat/store v0.0.0-00010101000000-000000000000
 	github.com/alicebob/miniredis/v2 v2.40.0
+	github.com/chromedp/chromedp v0.23.0
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/websocket v1.5.4-0.20250319132907-e064f32e3674
@@ -50,7 +52,6 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chainguard-dev/git-urls v1.0.2 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
-	github.com/chromedp/chromedp v0.23.0 // indirect
 	github.com/cloudevents/sdk-go/sql/v2 v2.15.2 // indirect
 	github.com/cloudflare/circl v1.3.7 // indirect
 	github.com/coreos/go-semver v0.3.1 // indirect

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/presence"
 )
 
 // BenchmarkIdleConnections measures what an idle socket costs the
@@ -177,7 +178,7 @@ func BenchmarkFanout(b *testing.B) {
 func BenchmarkDeliver(b *testing.B) {
 	for _, group := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("group=%d", group), func(b *testing.B) {
-			s, err := New(Config{ConnectorID: "bench"}, Deps{Sink: &HTTPSink{}, Presence: &RedisPresence{},
+			s, err := New(Config{ConnectorID: "bench"}, Deps{Sink: &HTTPSink{}, Presence: presence.NewMemory().Connector("bench"),
 				Deliveries: &RedisDeliveries{}, Tokens: &JWKSVerifier{}})
 			if err != nil {
 				b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/presence"
 )
 
 // holdClaim is a Presence whose Claim waits until release is closed, after
@@ -56,7 +57,7 @@ func TestSocketClosedDuringClaimLeavesNothing(t *testing.T) {
 	}
 	close(h.release)
 	<-h.claimed
-	key := events.PresenceKey(prefix, "alice", "d1")
+	key := presence.Key(prefix, "alice", "d1")
 	eventually(t, 10*time.Second, "the late claim's record to be released", func() bool {
 		return rdb.Exists(context.Background(), key).Val() == 0
 	})
@@ -107,7 +108,7 @@ func TestHeartbeatDoesNotRevivePresenceOfAReleasedSocket(t *testing.T) {
 	}
 	c := e.srv.lookup(dev)
 	c.shutdown(protocol.CloseGoingAway, "test", false)
-	key := events.PresenceKey(prefix, "alice", "d1")
+	key := presence.Key(prefix, "alice", "d1")
 	eventually(t, 10*time.Second, "the socket's release", func() bool {
 		return e.srv.lookup(dev) == nil && rdb.Exists(context.Background(), key).Val() == 0
 	})

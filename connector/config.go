@@ -54,7 +54,8 @@ type Config struct {
 	PingInterval time.Duration `envconfig:"PING_INTERVAL" default:"25s"`
 	WriteTimeout time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s"`
 	// PresenceHeartbeat is how often presence keys are refreshed; default
-	// a third of events.PresenceTTLSeconds.
+	// a third of presence.TTL (store/presence), spread over the
+	// interval (heartbeat.go).
 	PresenceHeartbeat time.Duration `envconfig:"PRESENCE_HEARTBEAT"`
 	// DrainTimeout bounds how long Drain waits for sockets to close.
 	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"30s"`

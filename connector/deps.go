@@ -8,7 +8,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store/presence"
 )
 
 // Sink takes the events the connector emits: the broker's ingress.
@@ -20,51 +20,19 @@ type Sink interface {
 	Post(ctx context.Context, e event.Event) error
 }
 
-// Presence records in a shared store which connector holds which device,
-// for route to find, and orders each device's sockets so that the newest
-// one wins on every connector. Implementations hold this connector's id.
-//
-// A socket's stamp comes from Admit, before its upgrade is answered: it is
-// above the stamp of every socket of the device admitted before it (by any
-// connector sharing the store), so a higher stamp means a newer socket,
-// whatever order the goroutines then run in. A device's record names one
-// socket (connector id and stamp) and is only ever replaced by a socket
-// with a stamp at least as high.
-type Presence interface {
-	// Admit is called before a socket of dev is upgraded, in one round
-	// trip: it reports whether accounts marked dev revoked while tokens
-	// issued to it may still be valid (events.RevokedKey), and the
-	// socket's stamp.
-	Admit(ctx context.Context, dev events.DeviceRef) (Admission, error)
-	// Claim records that the socket with stamp on this connector holds
-	// dev, with a TTL, unless a newer socket (a higher stamp, on any
-	// connector) holds it already: then it reports false and the caller
-	// closes this socket (4009). Claiming again is harmless.
-	Claim(ctx context.Context, dev events.DeviceRef, stamp uint64) (bool, error)
-	// Refresh extends the TTL of each socket's record that is still its
-	// own, records again those whose record expired or vanished (a Redis
-	// restart) or names an older socket, and returns those whose record
-	// names a newer socket (or another connector's socket with the same
-	// stamp): they are stale here and should be closed.
-	Refresh(ctx context.Context, held []Held) (lost []Held, err error)
-	// Release removes dev's record only if it still names this socket
-	// (this connector and stamp), so a newer socket of the device, here or
-	// elsewhere, keeps its record. Releasing a socket that never claimed,
-	// or lost its record, is harmless.
-	Release(ctx context.Context, dev events.DeviceRef, stamp uint64) error
-}
+// Presence is the presence store as this connector writes it:
+// store/presence's Registry, whose methods state the contract (Admit
+// stamps a socket before its upgrade, Claim records it, Refresh is the
+// heartbeat of many sockets at once, Release removes a socket's own
+// record). Redis: presence.NewRedis(client, prefix).Connector(id); tests
+// may use presence.NewMemory().
+type Presence = presence.Registry
 
 // Admission is what Presence.Admit knows about a socket before its upgrade.
-type Admission struct {
-	Revoked bool
-	Stamp   uint64 // microseconds of the store's clock (or above, see Presence)
-}
+type Admission = presence.Admission
 
 // Held is a socket that holds its device on this connector.
-type Held struct {
-	Dev   events.DeviceRef
-	Stamp uint64
-}
+type Held = presence.Held
 
 // Deliveries is this connector's delivery channel (route → connector).
 type Deliveries interface {

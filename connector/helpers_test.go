@@ -32,6 +32,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/presence"
 )
 
 // testRedis connects to the test Redis (AGENTCHAT_TEST_REDIS_URL) and
@@ -239,7 +240,7 @@ func startConnectorWith(t testing.TB, rdb redis.UniversalClient, prefix string, 
 	}
 	srv, err := New(cfg, Deps{
 		Sink:       httpSink,
-		Presence:   NewRedisPresence(rdb, prefix, cfg.ConnectorID),
+		Presence:   presence.NewRedis(rdb, prefix).Connector(cfg.ConnectorID),
 		Deliveries: NewRedisDeliveries(rdb, prefix, cfg.ConnectorID),
 		Tokens:     NewJWKSVerifier(cfg.JWKSURL, cfg.TokenAudience, cfg.TokenIssuer),
 		Logger:     log,

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/agentchat/agentchat/store/presence"
 )
 
 // Open builds a Server with the production implementations: the HTTP sink
@@ -39,7 +41,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Server, func() er
 	}
 	s, err := New(cfg, Deps{
 		Sink:       sink,
-		Presence:   NewRedisPresence(rdb, cfg.RedisPrefix, cfg.ConnectorID),
+		Presence:   presence.NewRedis(rdb, cfg.RedisPrefix).Connector(cfg.ConnectorID),
 		Deliveries: NewRedisDeliveries(rdb, cfg.RedisPrefix, cfg.ConnectorID),
 		Tokens:     NewJWKSVerifier(cfg.JWKSURL, cfg.TokenAudience, cfg.TokenIssuer),
 		Logger:     log,

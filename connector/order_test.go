@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/presence"
 )
 
 // holdFirst is an upgraded hook that holds the first socket of a device
@@ -91,8 +92,8 @@ func TestNewestSocketWinsWhateverOrderAcceptRuns(t *testing.T) {
 	if sa, sb := h.stamp(0), h.stamp(1); sa >= sb {
 		t.Fatalf("stamps: A %d, B %d; want A's lower", sa, sb)
 	}
-	key := events.PresenceKey(prefix, "alice", "d1")
-	if got, want := rdb.Get(context.Background(), key).Val(), events.FormatPresence(e.srv.ID(), h.stamp(1)); got != want {
+	key := presence.Key(prefix, "alice", "d1")
+	if got, want := rdb.Get(context.Background(), key).Val(), presence.FormatRecord(e.srv.ID(), h.stamp(1)); got != want {
 		t.Errorf("presence record: %q, want B's %q", got, want)
 	}
 }
@@ -117,13 +118,13 @@ func TestNewestSocketWinsAcrossConnectors(t *testing.T) {
 	if got, want := a.closeCode(frameWait), protocol.CloseReplaced; got != want {
 		t.Errorf("older socket A on the first connector: close code %d, want %d", got, want)
 	}
-	key := events.PresenceKey(prefix, "alice", "d1")
+	key := presence.Key(prefix, "alice", "d1")
 	record := rdb.Get(context.Background(), key).Val()
-	if got, _ := events.ParsePresence(record); got != two.srv.ID() {
+	if got, _ := presence.ParseRecord(record); got != two.srv.ID() {
 		t.Errorf("presence record %q: want the second connector's (%s)", record, two.srv.ID())
 	}
-	two.srv.refreshPresence() // a heartbeat, now
-	one.srv.refreshPresence()
+	two.srv.refreshAll() // a heartbeat, now
+	one.srv.refreshAll()
 	assertAlive(t, b, "newer socket B after a heartbeat")
 	eventually(t, frameWait, "A to be released", func() bool { return one.srv.Connections() == 0 })
 	if got := rdb.Get(context.Background(), key).Val(); got != record {

@@ -51,6 +51,7 @@ type Server struct {
 	mu       sync.RWMutex // guards the fields below
 	all      map[*conn]struct{}
 	byDevice map[events.DeviceRef]*conn
+	beats    beatWheel     // the sockets of byDevice, by heartbeat slot
 	idle     chan struct{} // closed when draining and no socket is left
 }
 
@@ -219,6 +220,10 @@ func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp u
 		return
 	}
 	s.byDevice[c.dev] = c
+	if old != nil {
+		s.beats.remove(old)
+	}
+	s.beats.add(c)
 	s.all[c] = struct{}{}
 	s.mu.Unlock()
 	s.m.connections.Inc()
@@ -312,6 +317,7 @@ func (s *Server) release(c *conn) {
 	mine := s.byDevice[c.dev] == c
 	if mine {
 		delete(s.byDevice, c.dev)
+		s.beats.remove(c)
 	}
 	s.idleIfEmpty()
 	s.mu.Unlock()
@@ -381,68 +387,6 @@ func (s *Server) runPings() {
 			c.enqueue(outFrame{typ: pingFrame})
 		}
 	}
-}
-
-// runHeartbeat refreshes presence every PresenceTTLSeconds/3.
-func (s *Server) runHeartbeat() {
-	t := time.NewTicker(s.heartbeatEvery())
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.refreshPresence()
-	}
-}
-
-// refreshPresence refreshes the record of every socket that holds its
-// device here, closes those a newer socket elsewhere has replaced (4009),
-// and releases again the records of sockets released meanwhile.
-func (s *Server) refreshPresence() {
-	s.mu.RLock()
-	held := make([]Held, 0, len(s.byDevice))
-	for d, c := range s.byDevice {
-		held = append(held, Held{Dev: d, Stamp: c.stamp})
-	}
-	s.mu.RUnlock()
-	if len(held) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.heartbeatEvery())
-	lost, err := s.deps.Presence.Refresh(ctx, held)
-	cancel()
-	if err != nil {
-		s.m.presenceErrors.Inc()
-		s.log.Warn("connector: presence heartbeat failed", "devices", len(held), "err", err)
-	}
-	for _, h := range lost {
-		// Not a socket that replaced the refreshed one meanwhile.
-		if c := s.lookup(h.Dev); c != nil && c.stamp == h.Stamp {
-			c.shutdown(protocol.CloseReplaced, "device connected elsewhere", true)
-		}
-	}
-	// A socket released since the snapshot may have had its record written
-	// back by the refresh (it found the key gone): release it again
-	// (compare-and-delete, so a newer socket's record stays).
-	for _, h := range held {
-		if c := s.lookup(h.Dev); c == nil || c.stamp != h.Stamp {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			if err := s.deps.Presence.Release(ctx, h.Dev, h.Stamp); err != nil {
-				s.m.presenceErrors.Inc()
-				s.log.Warn("connector: presence release failed", "user", h.Dev.User, "device", h.Dev.Device, "err", err)
-			}
-			cancel()
-		}
-	}
-}
-
-func (s *Server) heartbeatEvery() time.Duration {
-	if s.cfg.PresenceHeartbeat > 0 {
-		return s.cfg.PresenceHeartbeat
-	}
-	return events.PresenceTTLSeconds * time.Second / 3
 }
 
 // runDeliveries runs the delivery subscription until Close, restarting it
