@@ -197,12 +197,16 @@ func (d Delivery) InnerEvent() (event.Event, error) {
 }
 
 // Decode validates e and decodes its data into T, rejecting unknown fields.
+// When T is e's catalog data type (the usual case) the data is decoded
+// once, checked and returned.
 func Decode[T any](e event.Event) (T, error) {
 	var v T
-	if err := Validate(e); err != nil {
+	into, _ := any(&v).(dataer)
+	decoded, err := validate(e, into)
+	if err != nil || decoded {
 		return v, err
 	}
-	err := decodeStrict(e.Data(), &v)
+	err = decodeStrict(e.Data(), &v)
 	return v, err
 }
 

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -63,56 +64,67 @@ var catalog = map[string]spec{
 // type requires, and data that decodes strictly and passes its own checks.
 // Every error wraps ErrInvalid and says which part is wrong.
 func Validate(e event.Event) error {
+	_, err := validate(e, nil)
+	return err
+}
+
+// validate is Validate. When into is a pointer to e's catalog data type,
+// the data is decoded into it (and decoded reports true), so that a caller
+// who wants the data decodes it once, not once to check and once to use.
+func validate(e event.Event, into dataer) (decoded bool, err error) {
 	if err := e.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return false, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	typ := e.Type()
 	sp, ok := catalog[typ]
 	if !ok {
-		return fmt.Errorf("%w: unknown type %q", ErrInvalid, typ)
+		return false, fmt.Errorf("%w: unknown type %q", ErrInvalid, typ)
 	}
 	ext := func(name string) string { s, _ := e.Extensions()[name].(string); return s }
 	conv := ext(ExtConversationID)
 	switch {
 	case sp.scope == aboutDevice && (conv != "" || e.Subject() != ""):
-		return fmt.Errorf("%w: %s: about a device: no %s and no subject", ErrInvalid, typ, ExtConversationID)
+		return false, fmt.Errorf("%w: %s: about a device: no %s and no subject", ErrInvalid, typ, ExtConversationID)
 	case sp.scope == aboutDevice && ext(ExtPartitionKey) != ext(ExtSenderID):
-		return fmt.Errorf("%w: %s: extension %s must be the sender id", ErrInvalid, typ, ExtPartitionKey)
+		return false, fmt.Errorf("%w: %s: extension %s must be the sender id", ErrInvalid, typ, ExtPartitionKey)
 	case sp.scope == aboutEither && conv == "" && e.Subject() != "":
-		return fmt.Errorf("%w: %s: subject %q without a conversation", ErrInvalid, typ, e.Subject())
+		return false, fmt.Errorf("%w: %s: subject %q without a conversation", ErrInvalid, typ, e.Subject())
 	case sp.scope == aboutDevice, sp.scope == aboutEither && conv == "":
 	case !ValidID(conv):
-		return fmt.Errorf("%w: %s: extension %s: bad conversation id %q", ErrInvalid, typ, ExtConversationID, conv)
+		return false, fmt.Errorf("%w: %s: extension %s: bad conversation id %q", ErrInvalid, typ, ExtConversationID, conv)
 	case e.Subject() != conv:
-		return fmt.Errorf("%w: %s: subject %q is not the conversation %q", ErrInvalid, typ, e.Subject(), conv)
+		return false, fmt.Errorf("%w: %s: subject %q is not the conversation %q", ErrInvalid, typ, e.Subject(), conv)
 	case ext(ExtPartitionKey) != conv:
-		return fmt.Errorf("%w: %s: extension %s must be the conversation id", ErrInvalid, typ, ExtPartitionKey)
+		return false, fmt.Errorf("%w: %s: extension %s must be the conversation id", ErrInvalid, typ, ExtPartitionKey)
 	}
 	if sp.actor {
 		if !ValidID(ext(ExtSenderID)) || !ValidID(ext(ExtDeviceID)) {
-			return fmt.Errorf("%w: %s: extensions %s and %s are required", ErrInvalid, typ, ExtSenderID, ExtDeviceID)
+			return false, fmt.Errorf("%w: %s: extensions %s and %s are required", ErrInvalid, typ, ExtSenderID, ExtDeviceID)
 		}
 	}
 	if sp.agent && !ValidID(ext(ExtAgentID)) {
-		return fmt.Errorf("%w: %s: extension %s is required", ErrInvalid, typ, ExtAgentID)
+		return false, fmt.Errorf("%w: %s: extension %s is required", ErrInvalid, typ, ExtAgentID)
 	}
 	if ct := e.DataContentType(); ct != "" && ct != "application/json" {
-		return fmt.Errorf("%w: %s: datacontenttype %q, want application/json", ErrInvalid, typ, ct)
+		return false, fmt.Errorf("%w: %s: datacontenttype %q, want application/json", ErrInvalid, typ, ct)
 	}
 	if len(e.Data()) == 0 {
-		return fmt.Errorf("%w: %s: no data", ErrInvalid, typ)
+		return false, fmt.Errorf("%w: %s: no data", ErrInvalid, typ)
 	}
 	if len(e.Data()) > MaxDataSize {
-		return fmt.Errorf("%w: %s: data over %d bytes", ErrInvalid, typ, MaxDataSize)
+		return false, fmt.Errorf("%w: %s: data over %d bytes", ErrInvalid, typ, MaxDataSize)
 	}
 	d := sp.data()
+	if into != nil && reflect.TypeOf(into) == reflect.TypeOf(d) {
+		d, decoded = into, true
+	}
 	if err := decodeStrict(e.Data(), d); err != nil {
-		return fmt.Errorf("%s: %w", typ, err)
+		return false, fmt.Errorf("%s: %w", typ, err)
 	}
 	if err := d.check(); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, typ, err)
+		return false, fmt.Errorf("%w: %s: %v", ErrInvalid, typ, err)
 	}
-	return nil
+	return decoded, nil
 }
 
 func (d *MessageSent) check() error {
