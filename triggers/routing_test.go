@@ -57,6 +57,8 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeTyping, nil, "route-typing"},
 		{events.TypeSyncRequested, nil, "route"},
 		{events.TypeSyncBatch, nil, ""},
+		{events.TypeResumeRequested, nil, "route"},
+		{events.TypeResumeBatch, nil, ""},
 		{events.TypeDelivery, nil, ""},
 		{events.TypeAgentInvoke, model, "agent-invoke"},
 		{events.TypeAgentInvoke, map[string]string{events.ExtAgentKind: "webhook"}, ""},

@@ -1,6 +1,6 @@
 // Package function is route, the agentchat function that delivers: for
 // each event its Triggers bring (a stored or rejected message, a receipt,
-// typing, a sync request, agent activity, media notices) it works out
+// typing, a sync or resume request, agent activity, media notices) it works out
 // which devices the event is for, finds the connector that holds each
 // online one in Redis, and publishes one io.agentchat.delivery per
 // connector on that connector's Redis channel. A stored message also

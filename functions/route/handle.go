@@ -52,6 +52,8 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, f.toMembers(ctx, d, e, a.agent, events.DeviceRef{})
 	case events.TypeSyncRequested:
 		return nil, f.sync(ctx, d, e, a)
+	case events.TypeResumeRequested:
+		return nil, f.resume(ctx, d, e, a)
 	}
 	return nil, f.refuse(e, fmt.Errorf("type %q is not route's", e.Type()))
 }

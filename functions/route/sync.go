@@ -124,3 +124,182 @@ func fitBudget(msgs []events.Message) int {
 	}
 	return len(msgs)
 }
+
+// memberships lists the conversations a user is in, for resume. It is an
+// interface of its own (the directory implements it) so that resume states
+// exactly what it reads.
+type memberships interface {
+	// ConversationsOf returns up to limit of the conversations user is a
+	// member of with an id above after (all, after ""), in id order, each
+	// with its members. It reads the stored conversation documents, which
+	// may lag a membership change accounts has just logged for a moment.
+	ConversationsOf(ctx context.Context, user, after string, limit int) ([]conversationMembers, error)
+}
+
+// conversationMembers is one conversation and its members.
+type conversationMembers struct {
+	ID      string
+	Members []string
+}
+
+// resume answers a device back after a gap, in one exchange: for every
+// conversation of the user in the page the request asks for, what follows
+// the seq the device has (from 0 for a conversation it did not name: new
+// to it), with the members' cursors if asked — all in one batch within
+// syncBudget, each conversation cut to the request's limit; Gone for the
+// conversations it named that the user is not in; Next when the page did
+// not reach the end. A revoked device gets unauthorized with the request's
+// id; an offline one nothing (it resumes again when it is back).
+//
+// Reads: the user's conversations (one query), then per conversation what
+// a sync would read; a conversation past the budget costs one LastSeq.
+func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a actor) error {
+	req, err := events.Decode[events.ResumeRequested](e)
+	if err != nil {
+		return f.refuse(e, err)
+	}
+	where, err := d.presence.Locate(ctx, []events.DeviceRef{a.device()})
+	if err != nil || len(where) == 0 {
+		return err
+	}
+	answer := func(b events.ResumeBatch) error {
+		b.RequestID = req.RequestID
+		out, err := events.NewResumeBatch(a.user, a.deviceID, b)
+		if err != nil {
+			return err
+		}
+		return f.publish(ctx, d, out, where)
+	}
+	if current, err := d.dir.DeviceCurrent(ctx, a.user, a.deviceID); err != nil || !current {
+		if err != nil {
+			return err
+		}
+		return answer(events.ResumeBatch{Code: protocol.CodeUnauthorized, Reason: "this device has been revoked"})
+	}
+	lister, ok := d.dir.(memberships)
+	if !ok {
+		f.log.Error("route: the directory cannot list a user's conversations: resume refused")
+		return answer(events.ResumeBatch{Code: protocol.CodeInternal, Reason: "resume is not available: sync each conversation"})
+	}
+	page, err := resumePage(ctx, lister, a.user, req)
+	if err != nil {
+		return err
+	}
+	b := events.ResumeBatch{Gone: page.gone, Next: page.next, Conversations: make([]events.ResumedConversation, 0, len(page.convs))}
+	budget := syncBudget
+	for _, c := range page.convs {
+		rc, err := f.resumeOne(ctx, d.dir, c, page.after[c.ID], req, &budget)
+		if err != nil {
+			return err
+		}
+		b.Conversations = append(b.Conversations, rc)
+	}
+	return answer(b)
+}
+
+// resumeOne reads one conversation's part of a resume answer after seq,
+// spending budget (bytes of JSON) on its messages and cursors; past the
+// budget it holds no message and More if there is any.
+func (f *Function) resumeOne(ctx context.Context, dir directory, c conversationMembers, after int64, req events.ResumeRequested, budget *int) (events.ResumedConversation, error) {
+	rc := events.ResumedConversation{ConversationID: c.ID}
+	if *budget <= 0 {
+		last, err := dir.LastSeq(ctx, c.ID, after, 0)
+		rc.LastSeq, rc.More = last, last > after
+		return rc, err
+	}
+	sb, err := f.readBatch(ctx, dir, c.ID, events.SyncRequested{After: after, Limit: req.Limit})
+	if err != nil {
+		return rc, err
+	}
+	// At least one message in the whole answer, as in a sync batch.
+	n := fitBudgetOf(sb.Messages, *budget, *budget == syncBudget)
+	*budget -= jsonSize(sb.Messages[:n])
+	rc.Messages, rc.LastSeq, rc.More = sb.Messages[:n], sb.LastSeq, sb.More || n < len(sb.Messages)
+	if len(rc.Messages) == 0 {
+		rc.Messages = nil
+	}
+	if req.Receipts && !rc.More {
+		cursors, err := dir.Cursors(ctx, c.ID, c.Members)
+		if err != nil {
+			return rc, err
+		}
+		if size := jsonSize(cursors); size <= *budget {
+			rc.Cursors, *budget = cursors, *budget-size
+		} else {
+			rc.More = true // the device syncs it with receipts
+		}
+	}
+	return rc, nil
+}
+
+// page is the part of the user's conversations one resume answer covers.
+type page struct {
+	convs []conversationMembers // the user's, in id order
+	after map[string]int64      // the device's positions
+	gone  []string              // positions within the page the user is not in
+	next  string                // the page's last id, when more may follow
+}
+
+// resumePage works out which conversations one resume answer covers: the
+// user's with an id above req.From, at most events.MaxResumeConversations
+// of them, and — when the request holds that many positions (the device
+// may have more to give) — none above the greatest id it names.
+func resumePage(ctx context.Context, lister memberships, user string, req events.ResumeRequested) (page, error) {
+	const most = events.MaxResumeConversations
+	p := page{after: make(map[string]int64, len(req.Positions))}
+	hi := "" // the greatest id named above From
+	for _, pos := range req.Positions {
+		p.after[pos.ConversationID] = pos.Seq
+		if pos.ConversationID > req.From && pos.ConversationID > hi {
+			hi = pos.ConversationID
+		}
+	}
+	if len(req.Positions) < most {
+		hi = "" // every position the device has is here: no upper bound
+	}
+	convs, err := lister.ConversationsOf(ctx, user, req.From, most+1)
+	if err != nil {
+		return p, err
+	}
+	if hi != "" {
+		convs = slices.DeleteFunc(convs, func(c conversationMembers) bool { return c.ID > hi })
+		p.next = hi // above From: the next page moves on
+	}
+	if len(convs) > most {
+		convs = convs[:most]
+		p.next = convs[most-1].ID
+	}
+	p.convs = convs
+	mine := make(map[string]bool, len(convs))
+	for _, c := range convs {
+		mine[c.ID] = true
+	}
+	for _, pos := range req.Positions {
+		id := pos.ConversationID
+		if id > req.From && (p.next == "" || id <= p.next) && !mine[id] {
+			p.gone = append(p.gone, id)
+		}
+	}
+	slices.Sort(p.gone)
+	return p, nil
+}
+
+// fitBudgetOf returns how many of msgs fit in budget bytes of JSON (with
+// atLeastOne, at least one).
+func fitBudgetOf(msgs []events.Message, budget int, atLeastOne bool) int {
+	total := 0
+	for i, m := range msgs {
+		raw, _ := json.Marshal(m)
+		total += len(raw) + 1
+		if total > budget && (i > 0 || !atLeastOne) {
+			return i
+		}
+	}
+	return len(msgs)
+}
+
+// jsonSize is the length of v's JSON.
+func jsonSize(v any) int {
+	raw, _ := json.Marshal(v)
+	return len(raw)
+}
