@@ -3,21 +3,24 @@
 // command's services), how close the message pipeline comes to its
 // storage, and prints one line (Result.Line):
 //
-//		pipeline: storage_inserts_per_s=N saturation_msgs_per_s=N ratio=R cmds_per_msg=C p50_ms_at_half=X p99_ms_at_half=Y
+//	pipeline: storage_inserts_per_s=N saturation_msgs_per_s=N ratio=R cmds_per_msg=C p50_ms_at_half=X p99_ms_at_half=Y
 //
-//	  - storage_inserts_per_s: the storage alone, inserting the message
-//	    document persist stores (InsertRate) from 8 writers, before the
-//	    platform starts (it has the machine to itself).
-//	  - saturation_msgs_per_s: the platform (the dev runner's broker with the
-//	    real Trigger files, the spine functions as func-go processes, 2
-//	    connectors) driven in closed loop by real clients (internal/loadrun)
-//	    in direct conversations with ✓✓ ticks on: messages stored per second.
-//	  - cmds_per_msg: MongoDB commands that every function process sent
-//	    during that load (counted at the driver, store.CountCommands, and
-//	    reported through store.CommandCountsDirEnv) per stored message.
-//	  - p50/p99_ms_at_half: send→deliver latency in open loop at half the
-//	    saturation rate, counted from each message's intended send time;
-//	    the loads at 25 % and 80 % are printed before the line.
+// Its measurements:
+//
+//   - storage_inserts_per_s: the storage alone, inserting the message
+//     document persist stores (InsertRate: store/messages' Insert, with
+//     its unique indexes) from 8 writers, before the platform starts (it
+//     has the machine to itself).
+//   - saturation_msgs_per_s: the platform (the dev runner's broker with the
+//     real Trigger files, the spine functions as func-go processes, 2
+//     connectors) driven in closed loop by real clients (internal/loadrun)
+//     in direct conversations with ✓✓ ticks on: messages stored per second.
+//   - cmds_per_msg: MongoDB commands that every function process sent
+//     during that load (counted at the driver, store.CountCommands, and
+//     reported through store.CommandCountsDirEnv) per stored message.
+//   - p50/p99_ms_at_half: send→deliver latency in open loop at half the
+//     saturation rate, counted from each message's intended send time;
+//     the loads at 25 % and 80 % are printed before the line.
 //
 // Every load is a count of messages, not a time. A benchmark prints
 // numbers; it fails only when the platform loses, duplicates or reorders
