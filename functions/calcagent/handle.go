@@ -1,114 +1,117 @@
 package function
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"net/http"
-	"strconv"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
-// Handle answers one invoke. Everything it does is idempotent — the reply
-// is "r-<seq>" from the agent's device, which persist stores once — so an
-// infrastructure error simply returns 500 and the broker delivers again.
-// An invoke that can never be answered gets 400 (dead-lettered), one for
-// an agent it holds no key for is dropped with a log line.
-func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
-	log := f.log.Load()
+// answer handles one invoke. Everything it does is idempotent — the reply
+// is "r-<seq>" from the agent's device, which persist stores once — so a
+// broker that does not take the reply makes it return 500 and the broker
+// delivers the invoke again. An invoke that can never be answered is
+// refused (400, dead-lettered); one for an agent it holds no key for is
+// dropped with a log line.
+func (f *Function) answer(ctx context.Context, e event.Event) (*event.Event, error) {
 	d := f.deps.Load()
 	if d == nil {
-		return nil, errNotStarted
+		return nil, fn.Unavailable("calc-agent: not started")
 	}
 	inv, err := events.Decode[events.AgentInvoke](e)
-	if err != nil || e.Type() != events.TypeAgentInvoke {
-		log.Warn("calc-agent: rejected", "event", e.ID(), "type", e.Type(), "err", err)
-		return nil, cehttp.NewResult(http.StatusBadRequest, "calc-agent: not an agent invoke: %v", err)
+	if err != nil {
+		return nil, fn.Refuse("calc-agent: not an agent invoke: %v", err)
 	}
-	m := inv.Message
+	if id := fn.Ext(e, events.ExtAgentID); id != inv.AgentID {
+		return nil, fn.Refuse("calc-agent: extension agentid %q is not data.agentId %q", id, inv.AgentID)
+	}
 	key, ok := d.keys[inv.AgentID]
 	if !ok {
-		log.Warn("calc-agent: invoke for an agent without a key here", "agent", inv.AgentID)
+		f.log.Warn("calc-agent: invoke for an agent without a key here", "agent", inv.AgentID)
 		return nil, nil
 	}
-	// 1. Who the agent is: its one device, registered with this key.
-	device, pub, ok, err := d.dir.AgentDevice(ctx, inv.AgentID)
+	m := inv.Message
+
+	// 1. Who the agent is: its one device in the audience, registered
+	//    with this key.
+	self, err := agent.Identify(key, fn.Ext(e, events.ExtAgentKind), m.Audience)
 	if err != nil {
-		return nil, err
+		f.log.Error("calc-agent: cannot act as the agent", "agent", inv.AgentID, "err", err)
+		if self.Device == "" {
+			return nil, nil // nobody to tell: the agent has no device here
+		}
+		return nil, f.post(ctx, d, func() (event.Event, error) {
+			return self.Error(m.ConversationID, m.Seq, agent.CodeNotConfigured, "this agent is not set up on its runtime", false)
+		})
 	}
-	if !ok || !bytes.Equal(pub, key.PublicKeyBytes()) {
-		log.Error("calc-agent: the key in AGENT_KEYS is not the agent's registered device key", "agent", inv.AgentID)
-		return nil, nil
-	}
-	me := events.Meta{Source: events.SourceAgentPrefix + inv.AgentID, Conversation: m.ConversationID,
-		Sender: inv.AgentID, Device: device, AgentID: inv.AgentID}
 
 	// 2. Open the message, as any member device would.
-	plain, err := e2ee.Open(m.Envelope, e2ee.AssociatedData{Conversation: m.ConversationID,
-		SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID}, device, key)
-	var content e2ee.Content
-	if err == nil {
-		content, err = e2ee.UnmarshalContent(plain)
-	}
+	content, err := self.Open(m)
 	if err != nil {
-		log.Warn("calc-agent: the message does not open", "conversation", m.ConversationID, "seq", m.Seq, "err", err)
-		return nil, f.send(ctx, d, events.TypeAgentError, "error", me, events.AgentError{AgentID: inv.AgentID,
-			ReplyTo: m.Seq, Code: "unreadable", Message: "the agent could not read this message"})
+		f.log.Warn("calc-agent: the message does not open", "conversation", m.ConversationID, "seq", m.Seq, "err", err)
+		return nil, f.post(ctx, d, func() (event.Event, error) {
+			return self.Error(m.ConversationID, m.Seq, agent.CodeUnreadable, "the agent could not read this message", false)
+		})
 	}
 
 	// 3. Answer.
-	text, err := answer(ctx, d.dir, question{Conversation: m.ConversationID, Seq: m.Seq, Text: content.Text})
-	if err != nil {
-		return nil, err
-	}
+	text := answer(question{Seq: m.Seq, Text: content.Text, Members: m.Audience.Members()})
 
-	// 4. Seal the reply for every current member device (persist refuses
-	//    any other set) and send it as an ordinary message.
-	recipients, err := d.dir.Recipients(ctx, m.ConversationID)
+	// 4. Seal the reply for the audience (exactly the devices persist
+	//    wants) and send it as an ordinary message. agent.done follows
+	//    when persist says it stored it (heard).
+	rs, err := m.Audience.Recipients()
 	if err != nil {
+		return nil, fn.Refuse("calc-agent: %v", err)
+	}
+	env, err := self.SealReply(m.ConversationID, m.Seq, e2ee.Content{Text: text}, rs)
+	if err != nil {
+		return nil, fn.Refuse("calc-agent: seal the reply: %v", err)
+	}
+	if err := f.post(ctx, d, func() (event.Event, error) { return self.Reply(m.ConversationID, m.Seq, env) }); err != nil {
 		return nil, err
 	}
-	replyID := "r-" + strconv.FormatInt(m.Seq, 10)
-	body, err := e2ee.Content{Text: text, ReplyTo: m.Seq}.Marshal()
-	if err != nil {
-		return nil, cehttp.NewResult(http.StatusBadRequest, "calc-agent: %v", err)
-	}
-	env, err := e2ee.Seal(body, e2ee.AssociatedData{Conversation: m.ConversationID, SenderDevice: device,
-		ClientMessageID: replyID}, recipients)
-	if err != nil {
-		return nil, err
-	}
-	reply, err := events.NewMessageSent(me.Source, m.ConversationID, inv.AgentID, device,
-		events.MessageSent{ClientMessageID: replyID, Envelope: env})
-	if err != nil {
-		return nil, err
-	}
-	if err := post(ctx, d, reply); err != nil {
-		return nil, err
-	}
-	log.Info("calc-agent: answered", "agent", inv.AgentID, "conversation", m.ConversationID, "seq", m.Seq)
-	return nil, f.send(ctx, d, events.TypeAgentDone, "done", me,
-		events.AgentDone{AgentID: inv.AgentID, ReplyTo: m.Seq, ClientMessageID: replyID})
+	f.log.Info("calc-agent: answered", "agent", inv.AgentID, "conversation", m.ConversationID, "seq", m.Seq)
+	return nil, nil
 }
 
-// send posts an agent.done or agent.error with an id fixed per message.
-func (f *Function) send(ctx context.Context, d *deps, typ, what string, me events.Meta, data any) error {
-	e, err := events.New(typ, events.DeriveID("calc-agent", what, me.AgentID, me.Conversation, fmt.Sprint(data)), me, data)
-	if err != nil {
-		return err
+// heard handles persist's answer to the agent's reply: agent.done once it
+// is stored; agent.error when it was not (the calculator keeps no copy of
+// the question, so it does not seal the answer again: the user asks
+// again).
+func (f *Function) heard(ctx context.Context, e event.Event) (*event.Event, error) {
+	d := f.deps.Load()
+	if d == nil {
+		return nil, fn.Unavailable("calc-agent: not started")
 	}
-	return post(ctx, d, e)
+	o, ok, err := agent.OutcomeOf(e)
+	if err != nil {
+		return nil, fn.Refuse("calc-agent: %v", err)
+	}
+	key, mine := d.keys[o.Agent]
+	if !ok || !mine {
+		return nil, nil // not a reply of an agent answered here
+	}
+	self := agent.Self{ID: o.Agent, Kind: fn.Ext(e, events.ExtAgentKind), Device: o.Device, Key: key.Private}
+	if o.Stored != nil {
+		return nil, f.post(ctx, d, func() (event.Event, error) { return self.Done(o.Conversation, o.ReplyTo) })
+	}
+	f.log.Warn("calc-agent: the reply was not stored", "agent", o.Agent, "conversation", o.Conversation,
+		"replyTo", o.ReplyTo, "code", o.Rejected.Code)
+	return nil, f.post(ctx, d, func() (event.Event, error) {
+		return self.Error(o.Conversation, o.ReplyTo, agent.CodeNotStored, "the calculator's answer could not be delivered; ask again", true)
+	})
 }
 
-func post(ctx context.Context, d *deps, e event.Event) error {
-	if res := d.sink.Send(ctx, e); !cloudevents.IsACK(res) {
-		return fmt.Errorf("calc-agent: post %s to the broker: %w", e.Type(), res)
+// post builds one event and sends it to the broker.
+func (f *Function) post(ctx context.Context, d *deps, build func() (event.Event, error)) error {
+	ev, err := build()
+	if err != nil {
+		return fn.Refuse("calc-agent: %v", err)
 	}
-	return nil
+	return d.sink.Send(ctx, ev)
 }

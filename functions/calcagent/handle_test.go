@@ -2,118 +2,195 @@ package function
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
-
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 )
 
-// The agent answers through the broker: a sealed reply for every member
-// device with r-<seq> from its own device, then done; a redelivery sends
-// the same message id again.
-func TestHandleAnswers(t *testing.T) {
-	uri := need(t, "AGENTCHAT_TEST_MONGODB_URI")
-	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+// room is a conversation of alice (one device), bob (one device) and
+// calc, as persist would describe it in an invoke: the audience with keys.
+type room struct {
+	keys     map[string]*e2ee.PrivateKey // by device
+	audience *events.Audience
+}
+
+func newRoom(t *testing.T) *room {
+	t.Helper()
+	r := &room{keys: map[string]*e2ee.PrivateKey{}, audience: &events.Audience{Keys: map[string]string{},
+		Agents: []events.AgentMember{{ID: "calc", Kind: "calc"}}}}
+	for _, d := range []events.DeviceRef{{User: "alice", Device: "alice-phone"}, {User: "bob", Device: "bob-phone"}, {User: "calc", Device: "dv-calc"}} {
+		k, _ := e2ee.GenerateKey()
+		r.keys[d.Device] = k
+		r.audience.Devices = append(r.audience.Devices, d)
+		r.audience.Keys[d.Device] = base64.StdEncoding.EncodeToString(k.PublicKeyBytes())
+	}
+	return r
+}
+
+// invoke is route's invoke of calc for alice's message text at seq.
+func (r *room) invoke(t *testing.T, seq int64, text string) event.Event {
+	t.Helper()
+	rs, err := r.audience.Recipients()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	dbName := "calcagent_" + hex.EncodeToString(b)
-	db := client.Database(dbName)
-	t.Cleanup(func() { db.Drop(ctx); client.Disconnect(ctx) })
+	body, _ := e2ee.Content{Text: text}.Marshal()
+	cm := "m-" + text[:1]
+	env, _ := e2ee.Seal(body, e2ee.AssociatedData{Conversation: "c-1", SenderDevice: "alice-phone", ClientMessageID: cm}, rs)
+	inv, err := events.NewAgentInvoke("calc", "calc", events.Message{ConversationID: "c-1", Seq: seq, SenderID: "alice",
+		SenderDevice: "alice-phone", ClientMessageID: cm, Envelope: env, StoredAt: time.Now().UTC(), Audience: r.audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
 
-	aliceKey, _ := e2ee.GenerateKey()
-	calcKey, _ := e2ee.GenerateKey()
-	pub := func(k *e2ee.PrivateKey) string { return base64.StdEncoding.EncodeToString(k.PublicKeyBytes()) }
-	db.Collection("users").InsertMany(ctx, []any{
-		bson.D{{Key: "_id", Value: "alice"}, {Key: "kind", Value: "user"}, {Key: "name", Value: "Alice"}},
-		bson.D{{Key: "_id", Value: "calc"}, {Key: "kind", Value: "agent"}, {Key: "name", Value: "Calc"}, {Key: "deviceId", Value: "dv-calc"}},
-	})
-	db.Collection("devices").InsertMany(ctx, []any{
-		bson.D{{Key: "_id", Value: "alice-phone"}, {Key: "user", Value: "alice"}, {Key: "publicKey", Value: pub(aliceKey)}},
-		bson.D{{Key: "_id", Value: "dv-calc"}, {Key: "user", Value: "calc"}, {Key: "publicKey", Value: pub(calcKey)}},
-	})
-	db.Collection("conversations").InsertOne(ctx, bson.D{{Key: "_id", Value: "c-1"}, {Key: "members", Value: []string{"alice", "calc"}}, {Key: "rev", Value: 1}})
-
-	var mu sync.Mutex
-	var posted []event.Event
-	broker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e, err := cehttp.NewEventFromHTTPRequest(r)
-		if err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		mu.Lock()
-		posted = append(posted, *e)
-		mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	defer broker.Close()
-
+func start(t *testing.T, b *fntest.Broker, key *e2ee.PrivateKey) *Function {
+	t.Helper()
 	f := New()
-	err = f.Start(ctx, map[string]string{"MONGODB_URI": uri, "MONGODB_DATABASE": dbName, "K_SINK": broker.URL,
-		"AGENT_KEYS": "calc:" + base64.StdEncoding.EncodeToString(calcKey.Bytes())})
-	if err != nil {
+	if err := f.Start(context.Background(), map[string]string{"K_SINK": b.URL,
+		"AGENT_KEYS": "calc:" + base64.StdEncoding.EncodeToString(key.Bytes())}); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Stop(ctx)
+	t.Cleanup(func() { f.Stop(context.Background()) })
+	return f
+}
 
-	recipients := []e2ee.Recipient{{Device: "alice-phone", PublicKey: aliceKey.PublicKey()}, {Device: "dv-calc", PublicKey: calcKey.PublicKey()}}
-	body, _ := e2ee.Content{Text: "2+3*4"}.Marshal()
-	env, _ := e2ee.Seal(body, e2ee.AssociatedData{Conversation: "c-1", SenderDevice: "alice-phone", ClientMessageID: "m-1"}, recipients)
-	inv, err := events.NewAgentInvoke("calc", "calc", events.Message{ConversationID: "c-1", Seq: 5, SenderID: "alice",
-		SenderDevice: "alice-phone", ClientMessageID: "m-1", Envelope: env, StoredAt: time.Now().UTC()})
-	if err != nil {
-		t.Fatal(err)
-	}
+// The agent answers through the broker: a reply sealed for every device of
+// the audience, r-<seq> from its own device, and — once persist says it
+// stored it — agent.done; a redelivered invoke sends the same message id
+// again; a reply persist refused ends as agent.error.
+func TestHandleAnswers(t *testing.T) {
+	ctx := context.Background()
+	r := newRoom(t)
+	b := fntest.NewBroker(t)
+	f := start(t, b, r.keys["dv-calc"])
+
 	for range 2 { // the second is a redelivery
-		if _, err := f.Handle(ctx, inv); err != nil {
+		if _, err := f.Handle(ctx, r.invoke(t, 5, "2+3*4")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(posted) != 4 {
-		t.Fatalf("posted %d events, want reply+done twice", len(posted))
+	posted := b.Events()
+	if len(posted) != 2 || posted[0].Type() != events.TypeMessageSent || posted[0].ID() != posted[1].ID() {
+		t.Fatalf("posted %d events, want the same reply twice (done waits for persist)", len(posted))
 	}
-	for i, e := range posted {
-		wantType := []string{events.TypeMessageSent, events.TypeAgentDone}[i%2]
-		if e.Type() != wantType || e.Extensions()[events.ExtSenderID] != "calc" || e.Extensions()[events.ExtDeviceID] != "dv-calc" {
-			t.Errorf("event %d: %s from %v/%v", i, e.Type(), e.Extensions()[events.ExtSenderID], e.Extensions()[events.ExtDeviceID])
+	for name, want := range map[string]string{events.ExtSenderID: "calc", events.ExtDeviceID: "dv-calc", events.ExtAgentID: "calc", events.ExtAgentKind: "calc"} {
+		if got := fn.Ext(posted[0], name); got != want {
+			t.Errorf("reply %s = %q, want %q", name, got, want)
 		}
-	}
-	if posted[0].ID() != posted[2].ID() {
-		t.Errorf("the redelivered reply has another event id: persist would not see it as a resend")
 	}
 	sent, err := events.Decode[events.MessageSent](posted[0])
 	if err != nil || sent.ClientMessageID != "r-5" {
 		t.Fatalf("reply = %+v %v", sent, err)
 	}
-	plain, err := e2ee.Open(sent.Envelope, e2ee.AssociatedData{Conversation: "c-1", SenderDevice: "dv-calc", ClientMessageID: "r-5"}, "alice-phone", aliceKey)
+	for _, d := range []string{"alice-phone", "bob-phone"} {
+		plain, err := e2ee.Open(sent.Envelope, e2ee.AssociatedData{Conversation: "c-1", SenderDevice: "dv-calc", ClientMessageID: "r-5"}, d, r.keys[d])
+		if err != nil {
+			t.Fatalf("%s cannot open the reply: %v", d, err)
+		}
+		if c, _ := e2ee.UnmarshalContent(plain); c.Text != "2+3*4 = 14" || c.ReplyTo != 5 {
+			t.Errorf("%s reads %+v", d, c)
+		}
+	}
+	if got := len(sent.Envelope.Keys); got != 3 {
+		t.Errorf("wrapped for %d devices, want 3 (the audience)", got)
+	}
+
+	// persist stored it (and says so twice: at least once delivery).
+	stored, err := events.NewMessageStored(events.Message{ConversationID: "c-1", Seq: 6, SenderID: "calc", SenderDevice: "dv-calc",
+		ClientMessageID: "r-5", Envelope: sent.Envelope, StoredAt: time.Now().UTC(), Audience: r.audience})
 	if err != nil {
-		t.Fatalf("alice cannot open the reply: %v", err)
+		t.Fatal(err)
 	}
-	c, _ := e2ee.UnmarshalContent(plain)
-	if c.Text != "2+3*4 = 14" || c.ReplyTo != 5 {
-		t.Errorf("reply = %+v", c)
+	for range 2 {
+		if _, err := f.Handle(ctx, stored); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := len(sent.Envelope.Keys); got != 2 {
-		t.Errorf("wrapped for %d devices, want 2 (every member device)", got)
+	done := b.OfType(events.TypeAgentDone)
+	if len(done) != 2 || done[0].ID() != done[1].ID() {
+		t.Fatalf("agent.done events = %d, want one id twice", len(done))
+	}
+	if d, _ := events.Decode[events.AgentDone](done[0]); d.ReplyTo != 5 || d.ClientMessageID != "r-5" || d.AgentID != "calc" {
+		t.Errorf("agent.done = %+v", d)
+	}
+
+	// A reply persist refused (the members' devices changed meanwhile).
+	rej, _ := events.NewMessageRejected("c-1", "calc", "dv-calc", events.MessageRejected{ClientMessageID: "r-7",
+		Code: "missing_keys", Reason: "not wrapped for 1 member device(s)", MissingDevices: []string{"carol-phone"}})
+	if _, err := f.Handle(ctx, rej); err != nil {
+		t.Fatal(err)
+	}
+	errs := b.OfType(events.TypeAgentError)
+	if len(errs) != 1 {
+		t.Fatalf("agent.error events = %d, want 1", len(errs))
+	}
+	if d, _ := events.Decode[events.AgentError](errs[0]); d.ReplyTo != 7 || d.Code != "not_stored" || !d.Retryable {
+		t.Errorf("agent.error = %+v", d)
+	}
+}
+
+// "who is here?" is answered from the invoke's audience alone.
+func TestHandleWhoIsHere(t *testing.T) {
+	r := newRoom(t)
+	b := fntest.NewBroker(t)
+	f := start(t, b, r.keys["dv-calc"])
+	if _, err := f.Handle(context.Background(), r.invoke(t, 2, "who is here?")); err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := events.Decode[events.MessageSent](b.Events()[0])
+	plain, err := e2ee.Open(sent.Envelope, e2ee.AssociatedData{Conversation: "c-1", SenderDevice: "dv-calc", ClientMessageID: "r-2"}, "bob-phone", r.keys["bob-phone"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e2ee.UnmarshalContent(plain); c.Text != "3 members: alice, bob, calc." {
+		t.Errorf("answer = %q", c.Text)
+	}
+}
+
+// A key that is not the agent's registered device key answers nothing but
+// a visible not_configured; a broker that refuses the reply makes Handle
+// fail (retried); malformed events are refused (400).
+func TestHandleFailures(t *testing.T) {
+	ctx := context.Background()
+	r := newRoom(t)
+	other, _ := e2ee.GenerateKey()
+	b := fntest.NewBroker(t)
+	f := start(t, b, other)
+	if _, err := f.Handle(ctx, r.invoke(t, 3, "1+1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Events(); len(got) != 1 || got[0].Type() != events.TypeAgentError {
+		t.Fatalf("posted %v, want one agent.error", got)
+	}
+	if d, _ := events.Decode[events.AgentError](b.Events()[0]); d.Code != "not_configured" {
+		t.Errorf("agent.error = %+v", d)
+	}
+
+	b2 := fntest.NewBroker(t)
+	f2 := start(t, b2, r.keys["dv-calc"])
+	b2.Refuse(1)
+	if _, err := f2.Handle(ctx, r.invoke(t, 3, "1+1")); err == nil || fn.IsRefusal(err) {
+		t.Errorf("refused reply: %v, want a retried failure", err)
+	}
+	wrong := r.invoke(t, 3, "1+1")
+	wrong.SetType(events.TypeAgentDone)
+	otherAgent := r.invoke(t, 3, "1+1")
+	otherAgent.SetExtension(events.ExtAgentID, "someone")
+	for name, e := range map[string]event.Event{"wrong type": wrong, "agentid mismatch": otherAgent} {
+		if _, err := f2.Handle(ctx, e); !fn.IsRefusal(err) {
+			t.Errorf("%s: %v, want 400", name, err)
+		}
+	}
+	if ready, _ := New().Ready(ctx); ready {
+		t.Error("ready before Start")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -50,7 +51,9 @@ func TestHandlerWrappers(t *testing.T) {
 		ran = append(ran, e.Type())
 		return nil, nil
 	}
-	fail := func(ctx context.Context, e event.Event) (*event.Event, error) { return nil, errors.New("store: down") }
+	fail := func(ctx context.Context, e event.Event) (*event.Event, error) {
+		return nil, fmt.Errorf("sink: %w", cehttp.NewResult(http.StatusServiceUnavailable, "%w", errors.New("store: down")))
+	}
 	h := fn.Logged(log, fn.Mux{
 		events.TypeTyping:      fn.Only(ok, events.TypeTyping),
 		events.TypeMessageSent: fail,
@@ -60,8 +63,8 @@ func TestHandlerWrappers(t *testing.T) {
 	if _, err := h(ctx, typ); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h(ctx, sentEvent(t)); fn.StatusOf(err) != 500 {
-		t.Errorf("failing handler: %v, want 500", err)
+	if _, err := h(ctx, sentEvent(t)); fn.StatusOf(err) != 503 || fn.IsRefusal(err) {
+		t.Errorf("failing handler: %v, want the wrapped 503 (retried)", err)
 	}
 	other := typ.Clone()
 	other.SetType(events.TypeAgentDone)
@@ -79,6 +82,9 @@ func TestHandlerWrappers(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "%!") {
+		t.Errorf("log has a formatting error:\n%s", out)
 	}
 	if strings.Contains(out, "envelope") || strings.Contains(out, `"data"`) {
 		t.Errorf("log carries data:\n%s", out)

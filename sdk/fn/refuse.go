@@ -28,7 +28,9 @@ func Unavailable(format string, args ...any) error {
 }
 
 // StatusOf is the HTTP status func-go answers for a Handle error: the
-// result's own status, 500 for any other error, 200 for nil.
+// status of the first result in its chain (a broker's answer wrapped in
+// a failed Send counts: a 503 from the broker is answered 503), 500 for
+// any other error, 200 for nil.
 func StatusOf(err error) int {
 	if err == nil {
 		return http.StatusOK
@@ -51,11 +53,11 @@ func IsRefusal(err error) bool {
 	}
 }
 
-// errorText is err's message without cehttp's status decoration.
+// errorText is err's message, without cehttp's status decoration when
+// err is a result itself.
 func errorText(err error) string {
-	var r *cehttp.Result
-	if errors.As(err, &r) {
-		return fmt.Sprintf(r.Format, r.Args...)
+	if r, ok := err.(*cehttp.Result); ok {
+		return fmt.Errorf(r.Format, r.Args...).Error()
 	}
 	return err.Error()
 }
