@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"strings"
 
-	"function/internal/store"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
 )
 
 type registerAgentRequest struct {
@@ -66,10 +67,10 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 		return invalid("agentId", "malformed (and must not start with u- or dv-)")
 	}
 	ctx := r.Context()
-	mine := func(u store.User) bool {
-		return u.Kind == store.KindAgent && u.OwnerID == p.User && u.PublicKey == publicKey
+	mine := func(u directory.User) bool {
+		return u.Kind == directory.KindAgent && u.OwnerID == p.User && u.PublicKey == publicKey
 	}
-	switch u, err := s.store.UserByID(ctx, id); {
+	switch u, err := s.dir.UserByID(ctx, id); {
 	case err == nil && mine(u):
 		writeJSON(w, http.StatusOK, map[string]string{"agentId": id, "deviceId": u.DeviceID})
 		return nil
@@ -85,10 +86,10 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 		return err
 	}
 	now := s.now().UTC()
-	dev := store.Device{ID: agentDeviceID(id), User: id, Name: name, PublicKey: publicKey, CreatedAt: now}
-	switch err := s.store.InsertDevice(ctx, dev); {
+	dev := directory.Device{ID: agentDeviceID(id), User: id, Name: name, PublicKey: publicKey, CreatedAt: now}
+	switch err := s.dir.InsertDevice(ctx, dev); {
 	case errors.Is(err, store.ErrDuplicate):
-		d, err := s.store.DeviceByID(ctx, dev.ID)
+		d, err := s.dir.DeviceByID(ctx, dev.ID)
 		if err != nil {
 			return err
 		}
@@ -98,11 +99,11 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 	case err != nil:
 		return err
 	}
-	u := store.User{ID: id, Kind: store.KindAgent, Name: name, AgentKind: req.AgentKind, OwnerID: p.User,
+	u := directory.User{ID: id, Kind: directory.KindAgent, Name: name, AgentKind: req.AgentKind, OwnerID: p.User,
 		DeviceID: dev.ID, PublicKey: publicKey, CreatedAt: now}
-	switch err := s.store.InsertUser(ctx, u); {
+	switch err := s.dir.InsertUser(ctx, u); {
 	case errors.Is(err, store.ErrDuplicate):
-		existing, err := s.store.UserByID(ctx, id)
+		existing, err := s.dir.UserByID(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -115,13 +116,14 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 		return err
 	}
 	s.log.Info("accounts: agent registered", "agent", id, "agentKind", req.AgentKind, "owner", p.User)
+	s.announceDevice(ctx, dev)
 	writeJSON(w, http.StatusCreated, map[string]string{"agentId": id, "deviceId": dev.ID})
 	return nil
 }
 
 // listAgents is the directory of agents anyone may start a conversation with.
 func (s *service) listAgents(w http.ResponseWriter, r *http.Request, p principal) error {
-	us, err := s.store.Agents(r.Context(), maxListed)
+	us, err := s.dir.AllAgents(r.Context(), maxListed)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"function/internal/store"
+	"github.com/agentchat/agentchat/store"
 )
 
 // principal is who an authenticated request comes from.
@@ -42,7 +42,7 @@ func (s *service) authenticate(ctx context.Context, header string) (principal, e
 		s.log.Debug("accounts: bad access token", "err", err)
 		return principal{}, unauthorized("invalid_token", "access token invalid or expired")
 	}
-	d, err := s.store.DeviceByID(ctx, c.Device)
+	d, err := s.dir.DeviceByID(ctx, c.Device)
 	switch {
 	case errors.Is(err, store.ErrNotFound), err == nil && (d.User != c.Subject || d.Revoked()):
 		return principal{}, unauthorized("invalid_token", "device revoked or unknown")

@@ -25,6 +25,11 @@ type Config struct {
 	RedisURL    string `envconfig:"REDIS_URL"`
 	RedisPrefix string `envconfig:"REDIS_PREFIX" default:"agentchat:"`
 
+	// Sink is the broker (K_SINK), where accounts announces the directory
+	// changes it commits (io.agentchat.conversation.changed,
+	// io.agentchat.device.changed); empty: no announcements (logged).
+	Sink string `envconfig:"K_SINK"`
+
 	// SigningKeys is "kid:base64seed[,...]": the first signs, all verify
 	// and are published. Empty: an ephemeral key (development only).
 	SigningKeys     string   `envconfig:"ACCOUNTS_SIGNING_KEYS"`

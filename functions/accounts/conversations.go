@@ -10,7 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"function/internal/store"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
 )
 
 type createConversationRequest struct {
@@ -32,7 +33,7 @@ type conversationView struct {
 	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
-func viewConversation(c store.Conversation) conversationView {
+func viewConversation(c directory.Conversation) conversationView {
 	members := c.Members
 	if members == nil {
 		members = []string{}
@@ -74,9 +75,9 @@ func (s *service) createConversation(w http.ResponseWriter, r *http.Request, p p
 		return invalid("title", "at most %d characters", maxTitleLen)
 	}
 	now := s.now().UTC()
-	c := store.Conversation{Kind: req.Kind, Members: members, Title: title, CreatedBy: p.User, CreatedAt: now, UpdatedAt: now}
+	c := directory.Conversation{Kind: req.Kind, Members: members, Title: title, CreatedBy: p.User, CreatedAt: now, UpdatedAt: now}
 	switch req.Kind {
-	case store.Direct:
+	case directory.Direct:
 		if len(members) != 2 {
 			return invalid("members", "a direct conversation has exactly one other member")
 		}
@@ -85,7 +86,7 @@ func (s *service) createConversation(w http.ResponseWriter, r *http.Request, p p
 		}
 		slices.Sort(c.Members)
 		c.ID = directID(members[0], members[1])
-	case store.Group:
+	case directory.Group:
 		if len(members) > maxGroupMembers {
 			return invalid("members", "at most %d members", maxGroupMembers)
 		}
@@ -101,13 +102,13 @@ func (s *service) createConversation(w http.ResponseWriter, r *http.Request, p p
 	if err := s.checkUsersExist(r, members); err != nil {
 		return err
 	}
-	err := s.store.InsertConversation(r.Context(), c)
+	err := s.dir.InsertConversation(r.Context(), c)
 	if errors.Is(err, store.ErrDuplicate) {
-		existing, err := s.store.CurrentConversation(r.Context(), c.ID)
+		existing, err := s.dir.Conversation(r.Context(), c.ID)
 		if err != nil {
 			return err
 		}
-		if existing.Kind != c.Kind || (c.Kind == store.Group && existing.CreatedBy != p.User) {
+		if existing.Kind != c.Kind || (c.Kind == directory.Group && existing.CreatedBy != p.User) {
 			return problem(http.StatusConflict, "conversationId is taken")
 		}
 		if !existing.IsMember(p.User) {
@@ -120,14 +121,16 @@ func (s *service) createConversation(w http.ResponseWriter, r *http.Request, p p
 	if err != nil {
 		return err
 	}
+	c.Rev = 1
 	s.log.Info("accounts: conversation created", "conversation", c.ID, "kind", c.Kind, "members", len(c.Members))
+	s.announceConversation(r.Context(), c, p)
 	writeJSON(w, http.StatusCreated, viewConversation(c))
 	return nil
 }
 
 // checkUsersExist is a 400 naming the first unknown member.
 func (s *service) checkUsersExist(r *http.Request, ids []string) error {
-	found, err := s.store.ExistingUsers(r.Context(), ids)
+	found, err := s.dir.ExistingUsers(r.Context(), ids)
 	if err != nil {
 		return err
 	}
@@ -143,7 +146,7 @@ func (s *service) checkUsersExist(r *http.Request, ids []string) error {
 const maxListed = 1000
 
 func (s *service) listConversations(w http.ResponseWriter, r *http.Request, p principal) error {
-	cs, err := s.store.ConversationsOf(r.Context(), p.User, maxListed)
+	cs, err := s.dir.ConversationsOf(r.Context(), p.User, maxListed)
 	if err != nil {
 		return err
 	}
@@ -157,8 +160,8 @@ func (s *service) listConversations(w http.ResponseWriter, r *http.Request, p pr
 
 // memberConversation reads conversation {id} for a member; to anyone else
 // it does not exist (404), so ids cannot be probed.
-func (s *service) memberConversation(r *http.Request, p principal) (store.Conversation, error) {
-	c, err := s.store.CurrentConversation(r.Context(), r.PathValue("id"))
+func (s *service) memberConversation(r *http.Request, p principal) (directory.Conversation, error) {
+	c, err := s.dir.Conversation(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, store.ErrNotFound) || err == nil && !c.IsMember(p.User):
 		return c, notFound("conversation")
@@ -184,7 +187,7 @@ func (s *service) conversationDevices(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	ds, err := s.store.ActiveDevices(r.Context(), c.Members...)
+	ds, err := s.dir.CurrentDevices(r.Context(), c.Members)
 	if err != nil {
 		return err
 	}

@@ -89,12 +89,12 @@ func TestGroupConversation(t *testing.T) {
 
 	// Limits and kinds.
 	a.call("POST", "/v1/conversations", cat.AccessToken, map[string]any{"kind": "channel", "members": []string{}}).problem(t, http.StatusBadRequest)
-	many := make([]string, 300)
+	many := make([]string, 1024)
 	for i := range many {
-		many[i] = fmt.Sprintf("u-%03d", i)
+		many[i] = fmt.Sprintf("u-%04d", i)
 	}
-	if p := a.call("POST", "/v1/conversations", cat.AccessToken, map[string]any{"kind": "group", "members": many}).problem(t, http.StatusBadRequest); !strings.Contains(p.Detail, "at most 256") {
-		t.Errorf("301 members: detail %q", p.Detail)
+	if p := a.call("POST", "/v1/conversations", cat.AccessToken, map[string]any{"kind": "group", "members": many}).problem(t, http.StatusBadRequest); !strings.Contains(p.Detail, "at most 1024") {
+		t.Errorf("1,025 members: detail %q", p.Detail)
 	}
 }
 

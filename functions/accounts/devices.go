@@ -9,7 +9,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/events"
 
-	"function/internal/store"
+	"github.com/agentchat/agentchat/store"
 )
 
 type deviceView struct {
@@ -29,7 +29,7 @@ type keyView struct {
 
 // myDevices lists the caller's current (non-revoked) devices.
 func (s *service) myDevices(w http.ResponseWriter, r *http.Request, p principal) error {
-	ds, err := s.store.ActiveDevices(r.Context(), p.User)
+	ds, err := s.dir.CurrentDevices(r.Context(), []string{p.User})
 	if err != nil {
 		return err
 	}
@@ -45,14 +45,23 @@ func (s *service) myDevices(w http.ResponseWriter, r *http.Request, p principal)
 // one) and its refresh tokens; revoking twice is fine.
 func (s *service) revokeDevice(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("deviceId")
-	switch err := s.store.RevokeDevice(r.Context(), p.User, id, s.now().UTC()); {
+	now := s.now().UTC()
+	d, err := s.dir.RevokeDevice(r.Context(), p.User, id, now)
+	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("device")
 	case err != nil:
 		return err
 	}
+	// The device is the authority (refresh and authentication check it),
+	// so a failure before the tokens are revoked leaves none usable, and
+	// repeating the call finishes the job.
+	if err := s.tokens.RevokeDeviceTokens(r.Context(), id, now); err != nil {
+		return err
+	}
 	s.log.Info("accounts: device revoked", "user", p.User, "device", id, "by", p.Device)
 	s.announceRevoked(r.Context(), p.User, id)
+	s.announceDevice(r.Context(), d)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -60,13 +69,13 @@ func (s *service) revokeDevice(w http.ResponseWriter, r *http.Request, p princip
 // userDevices is a user's (or agent's) key directory: its current devices.
 func (s *service) userDevices(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("userId")
-	switch _, err := s.store.UserByID(r.Context(), id); {
+	switch _, err := s.dir.UserByID(r.Context(), id); {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("user")
 	case err != nil:
 		return err
 	}
-	ds, err := s.store.ActiveDevices(r.Context(), id)
+	ds, err := s.dir.CurrentDevices(r.Context(), []string{id})
 	if err != nil {
 		return err
 	}

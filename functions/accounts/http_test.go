@@ -158,7 +158,7 @@ func TestStartFromEnvironment(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if svc := f.svc.Load(); svc != nil {
-			svc.store.Drop(context.Background())
+			svc.mongo.DB.Drop(context.Background())
 		}
 		f.Stop(context.Background())
 	})

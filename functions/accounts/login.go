@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"function/internal/ratelimit"
-	"function/internal/store"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
 )
 
 type loginRequest struct {
@@ -59,7 +60,7 @@ func (s *service) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.takeLoginAttempt(ctx, userKey, ipKey); err != nil {
 		return err
 	}
-	u, err := s.store.UserByUsername(ctx, username)
+	u, err := s.dir.UserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -136,9 +137,9 @@ func (s *service) forgiveLogin(ctx context.Context, userKey, ipKey string) {
 // no second device), else a new one is inserted — counted against the
 // client address's device limit (REGISTER_RATE); the unique (user,
 // publicKey) index settles concurrent retries.
-func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey, addr string) (store.Device, error) {
+func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey, addr string) (directory.Device, error) {
 	if id != "" {
-		d, err := s.store.DeviceByID(ctx, id)
+		d, err := s.dir.DeviceByID(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || err == nil && d.User != user:
 			return d, notFound("device")
@@ -152,7 +153,7 @@ func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey, ad
 		return d, nil
 	}
 	for attempt := range 2 {
-		d, err := s.store.DeviceByKey(ctx, user, publicKey)
+		d, err := s.dir.DeviceByKey(ctx, user, publicKey)
 		switch {
 		case err == nil && d.Revoked():
 			return d, problem(http.StatusConflict, "publicKey belongs to a revoked device; generate a new key pair")
@@ -166,10 +167,11 @@ func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey, ad
 				return d, err
 			}
 		}
-		d = store.Device{ID: newID("dv-"), User: user, Name: name, PublicKey: publicKey, CreatedAt: s.now().UTC()}
-		err = s.store.InsertDevice(ctx, d)
+		d = directory.Device{ID: newID("dv-"), User: user, Name: name, PublicKey: publicKey, CreatedAt: s.now().UTC()}
+		err = s.dir.InsertDevice(ctx, d)
 		if err == nil {
 			s.log.Info("accounts: device registered", "user", user, "device", d.ID)
+			s.announceDevice(ctx, d)
 			return d, nil
 		}
 		if !errors.Is(err, store.ErrDuplicate) {
@@ -177,5 +179,5 @@ func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey, ad
 		}
 		// a concurrent login registered this key first: read it back
 	}
-	return store.Device{}, problem(http.StatusConflict, "device registration raced; try again")
+	return directory.Device{}, problem(http.StatusConflict, "device registration raced; try again")
 }

@@ -6,7 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"function/internal/store"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
 )
 
 type addMemberRequest struct {
@@ -26,14 +27,14 @@ func (s *service) addMember(w http.ResponseWriter, r *http.Request, p principal)
 	if _, err := s.memberConversation(r, p); err != nil {
 		return err
 	}
-	switch _, err := s.store.UserByID(r.Context(), req.UserID); {
+	switch _, err := s.dir.UserByID(r.Context(), req.UserID); {
 	case errors.Is(err, store.ErrNotFound):
 		return invalid("userId", "no user %q", req.UserID)
 	case err != nil:
 		return err
 	}
-	return s.changeMembers(w, r, p, store.MemberChange{Op: "add", User: req.UserID, By: p.User, At: s.now().UTC()},
-		func(c store.Conversation) ([]string, bool, error) {
+	return s.changeMembers(w, r, p, directory.MemberChange{Op: "add", User: req.UserID, By: p.User, At: s.now().UTC()},
+		func(c directory.Conversation) ([]string, bool, error) {
 			if c.IsMember(req.UserID) {
 				return nil, false, nil
 			}
@@ -48,8 +49,8 @@ func (s *service) addMember(w http.ResponseWriter, r *http.Request, p principal)
 // caller is a member of; removing a non-member is a no-op (204).
 func (s *service) removeMember(w http.ResponseWriter, r *http.Request, p principal) error {
 	user := r.PathValue("userId")
-	return s.changeMembers(w, r, p, store.MemberChange{Op: "remove", User: user, By: p.User, At: s.now().UTC()},
-		func(c store.Conversation) ([]string, bool, error) {
+	return s.changeMembers(w, r, p, directory.MemberChange{Op: "remove", User: user, By: p.User, At: s.now().UTC()},
+		func(c directory.Conversation) ([]string, bool, error) {
 			if !c.IsMember(user) {
 				return nil, false, nil
 			}
@@ -59,13 +60,13 @@ func (s *service) removeMember(w http.ResponseWriter, r *http.Request, p princip
 
 // changeMembers applies next to a group the caller belongs to (checked on
 // the state the change is computed from) and answers 204.
-func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p principal, mc store.MemberChange, next func(store.Conversation) ([]string, bool, error)) error {
-	_, err := s.store.ChangeMembers(r.Context(), r.PathValue("id"), mc,
-		func(c store.Conversation) ([]string, bool, error) {
+func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p principal, mc directory.MemberChange, next func(directory.Conversation) ([]string, bool, error)) error {
+	c, changed, err := s.dir.ChangeMembers(r.Context(), r.PathValue("id"), mc,
+		func(c directory.Conversation) ([]string, bool, error) {
 			switch {
 			case !c.IsMember(p.User):
 				return nil, false, notFound("conversation")
-			case c.Kind != store.Group:
+			case c.Kind != directory.Group:
 				return nil, false, problem(http.StatusConflict, "members of a direct conversation cannot change")
 			}
 			return next(c)
@@ -73,12 +74,15 @@ func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p princi
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("conversation")
-	case errors.Is(err, store.ErrContention):
+	case errors.Is(err, directory.ErrContention):
 		return &Problem{Status: http.StatusServiceUnavailable, Detail: "conversation is changing; try again", retryAfter: time.Second}
 	case err != nil:
 		return err
 	}
-	s.log.Info("accounts: members changed", "conversation", r.PathValue("id"), "op", mc.Op, "by", p.User)
+	if changed {
+		s.log.Info("accounts: members changed", "conversation", c.ID, "op", mc.Op, "rev", c.Rev, "by", p.User)
+		s.announceConversation(r.Context(), c, p)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"net/http"
 
-	"function/internal/store"
+	"function/internal/refreshstore"
+	"github.com/agentchat/agentchat/store"
 )
 
 type refreshRequest struct {
@@ -27,7 +28,7 @@ func (s *service) refresh(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	now := s.now().UTC()
 	hash := hashToken(req.RefreshToken)
-	t, err := s.store.RefreshTokenByHash(ctx, hash)
+	t, err := s.tokens.RefreshTokenByHash(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return unauthorized("invalid_token", "refresh token invalid")
@@ -38,7 +39,7 @@ func (s *service) refresh(w http.ResponseWriter, r *http.Request) error {
 	case t.UsedAt != nil:
 		return s.refreshReused(r, t)
 	}
-	d, err := s.store.DeviceByID(ctx, t.Device)
+	d, err := s.dir.DeviceByID(ctx, t.Device)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || err == nil && d.Revoked():
 		return unauthorized("invalid_token", "device revoked")
@@ -51,13 +52,13 @@ func (s *service) refresh(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	switch err := s.store.ClaimRotation(ctx, hash, childHash, now); {
+	switch err := s.tokens.ClaimRotation(ctx, hash, childHash, now); {
 	case errors.Is(err, store.ErrDuplicate):
 		return s.refreshReused(r, t)
 	case err != nil:
 		return err
 	}
-	if err := s.store.MarkUsed(ctx, hash, now); err != nil {
+	if err := s.tokens.MarkUsed(ctx, hash, now); err != nil {
 		s.log.Warn("accounts: refresh", "err", err)
 	}
 	writeSession(w, resp)
@@ -65,9 +66,9 @@ func (s *service) refresh(w http.ResponseWriter, r *http.Request) error {
 }
 
 // refreshReused revokes the device's refresh tokens after a reuse.
-func (s *service) refreshReused(r *http.Request, t store.RefreshToken) error {
+func (s *service) refreshReused(r *http.Request, t refreshstore.RefreshToken) error {
 	s.log.Warn("accounts: refresh token reused; revoking the device's refresh tokens", "user", t.User, "device", t.Device)
-	if err := s.store.RevokeDeviceTokens(r.Context(), t.Device, s.now().UTC()); err != nil {
+	if err := s.tokens.RevokeDeviceTokens(r.Context(), t.Device, s.now().UTC()); err != nil {
 		return err
 	}
 	return unauthorized("invalid_token", "refresh token already used; log in again")

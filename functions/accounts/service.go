@@ -11,9 +11,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
+
 	"function/internal/password"
 	"function/internal/ratelimit"
-	"function/internal/store"
+	"function/internal/refreshstore"
 	"function/internal/token"
 )
 
@@ -21,7 +24,10 @@ import (
 type service struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *store.Store
+	mongo   *store.Mongo
+	dir     *directory.Mongo
+	tokens  *refreshstore.Store
+	changes changeSink    // where change events go; nil without K_SINK
 	redis   *redis.Client // nil without REDIS_URL
 	limiter ratelimit.Limiter
 	signer  *token.Signer
@@ -44,12 +50,19 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	s := &service{cfg: c, log: log, signer: signer, hasher: hasher, now: time.Now}
-	if s.store, err = store.Open(c.MongoURI, c.MongoDatabase); err != nil {
+	if s.mongo, err = store.OpenMongo(c.MongoURI, c.MongoDatabase, "accounts"); err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
-	if err := ensureIndexes(ctx, s.store, log); err != nil {
-		s.store.Close(context.Background())
+	s.dir, s.tokens = directory.NewMongo(s.mongo), refreshstore.New(s.mongo)
+	if err := ensureIndexes(ctx, log, s.dir.EnsureIndexes, s.tokens.EnsureIndexes); err != nil {
+		s.mongo.Close(context.Background())
 		return nil, fmt.Errorf("accounts: mongo: %w", err)
+	}
+	if c.Sink == "" {
+		log.Warn("accounts: K_SINK not set: no change events (persist and route notice changes only when their caches expire)")
+	} else if s.changes, err = newBrokerSink(c.Sink); err != nil {
+		s.mongo.Close(context.Background())
+		return nil, err
 	}
 	if c.RedisURL == "" {
 		log.Warn("accounts: REDIS_URL not set: login rate limits are per process (not shared by replicas)")
@@ -57,7 +70,7 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 	} else {
 		opt, err := redis.ParseURL(c.RedisURL)
 		if err != nil {
-			s.store.Close(context.Background())
+			s.mongo.Close(context.Background())
 			return nil, fmt.Errorf("accounts: REDIS_URL: %w", err)
 		}
 		s.redis = redis.NewClient(opt)
@@ -87,9 +100,14 @@ func signingKeys(c Config, log *slog.Logger) ([]token.Key, error) {
 
 // ensureIndexes retries while MongoDB is still coming up (a function and
 // its database often start together) until ctx ends.
-func ensureIndexes(ctx context.Context, st *store.Store, log *slog.Logger) error {
+func ensureIndexes(ctx context.Context, log *slog.Logger, ensure ...func(context.Context) error) error {
 	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
-		err := st.EnsureIndexes(ctx)
+		var err error
+		for _, e := range ensure {
+			if err = e(ctx); err != nil {
+				break
+			}
+		}
 		if err == nil {
 			return nil
 		}
@@ -103,7 +121,7 @@ func ensureIndexes(ctx context.Context, st *store.Store, log *slog.Logger) error
 }
 
 func (s *service) ping(ctx context.Context) error {
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.mongo.Ping(ctx); err != nil {
 		return err
 	}
 	if s.redis != nil {
@@ -119,7 +137,7 @@ func (s *service) close(ctx context.Context) error {
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
 	}
-	errs = append(errs, s.store.Close(ctx))
+	errs = append(errs, s.mongo.Close(ctx))
 	return errors.Join(errs...)
 }
 

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"function/internal/store"
+	"function/internal/refreshstore"
 )
 
 // sessionResponse is what login and refresh answer.
@@ -40,7 +40,7 @@ func hashToken(raw string) string {
 func (s *service) issue(ctx context.Context, user, device, parent string) (sessionResponse, string, error) {
 	now := s.now().UTC()
 	raw, hash := newRefreshToken()
-	err := s.store.InsertRefreshToken(ctx, store.RefreshToken{
+	err := s.tokens.InsertRefreshToken(ctx, refreshstore.RefreshToken{
 		Hash: hash, User: user, Device: device, Parent: parent, CreatedAt: now, ExpiresAt: now.Add(time.Duration(s.cfg.RefreshTokenTTL)),
 	})
 	if err != nil {

@@ -5,7 +5,8 @@ import (
 	"net/http"
 	"unicode/utf8"
 
-	"function/internal/store"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
 )
 
 type signupRequest struct {
@@ -42,8 +43,8 @@ func (s *service) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u := store.User{ID: newID("u-"), Kind: store.KindUser, Username: username, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC()}
-	switch err := s.store.InsertUser(r.Context(), u); {
+	u := directory.User{ID: newID("u-"), Kind: directory.KindUser, Username: username, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC()}
+	switch err := s.dir.InsertUser(r.Context(), u); {
 	case errors.Is(err, store.ErrDuplicate):
 		return problem(http.StatusConflict, "username %q is taken", username)
 	case err != nil:

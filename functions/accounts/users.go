@@ -4,7 +4,8 @@ import (
 	"errors"
 	"net/http"
 
-	"function/internal/store"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
 )
 
 // userView is what any signed-in user may see of another: enough to start
@@ -17,7 +18,7 @@ type userView struct {
 	AgentKind string `json:"agentKind,omitempty"`
 }
 
-func viewUser(u store.User) userView {
+func viewUser(u directory.User) userView {
 	return userView{UserID: u.ID, Kind: u.Kind, Username: u.Username, Name: u.Name, AgentKind: u.AgentKind}
 }
 
@@ -27,7 +28,7 @@ func (s *service) getUser(w http.ResponseWriter, r *http.Request, p principal) e
 	if id == "me" {
 		id = p.User
 	}
-	u, err := s.store.UserByID(r.Context(), id)
+	u, err := s.dir.UserByID(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("user")
@@ -46,7 +47,7 @@ func (s *service) findUser(w http.ResponseWriter, r *http.Request, p principal) 
 	if !usernamePattern.MatchString(username) {
 		return invalid("username", "query parameter required: 3–32 of a-z, 0-9, _ . -")
 	}
-	u, err := s.store.UserByUsername(r.Context(), username)
+	u, err := s.dir.UserByUsername(r.Context(), username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("user")

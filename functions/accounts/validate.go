@@ -26,7 +26,7 @@ const (
 	maxPassword     = 1024 // bytes: argon2 hashes all of it
 	maxNameLen      = 64   // characters of a display, device or agent name
 	maxTitleLen     = 128  // characters of a conversation title
-	maxGroupMembers = 256
+	maxGroupMembers = 1024
 )
 
 func validID(s string) bool { return idPattern.MatchString(s) }

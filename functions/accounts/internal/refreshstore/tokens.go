@@ -1,11 +1,15 @@
-package store
+package refreshstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/agentchat/agentchat/store"
 )
 
 // RefreshToken is a stored refresh token: only its SHA-256 (hex) is kept,
@@ -29,7 +33,14 @@ func (s *Store) InsertRefreshToken(ctx context.Context, t RefreshToken) error {
 // RefreshTokenByHash finds a token by its hash.
 func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (RefreshToken, error) {
 	var t RefreshToken
-	return t, findOne(ctx, s.tokens, bson.D{{Key: "_id", Value: hash}}, &t)
+	err := s.tokens.FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&t)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return t, store.ErrNotFound
+	case err != nil:
+		return t, fmt.Errorf("refreshstore: find refresh token: %w", err)
+	}
+	return t, nil
 }
 
 // ClaimRotation records that the token hash was exchanged for child. It is
@@ -47,7 +58,7 @@ func (s *Store) ClaimRotation(ctx context.Context, hash, child string, at time.T
 func (s *Store) MarkUsed(ctx context.Context, hash string, at time.Time) error {
 	_, err := s.tokens.UpdateOne(ctx, bson.D{{Key: "_id", Value: hash}}, bson.D{{Key: "$set", Value: bson.D{{Key: "usedAt", Value: at}}}})
 	if err != nil {
-		return fmt.Errorf("store: mark refresh token used: %w", err)
+		return fmt.Errorf("refreshstore: mark refresh token used: %w", err)
 	}
 	return nil
 }
@@ -58,7 +69,7 @@ func (s *Store) RevokeDeviceTokens(ctx context.Context, device string, at time.T
 	_, err := s.tokens.UpdateMany(ctx, bson.D{{Key: "device", Value: device}, {Key: "revokedAt", Value: nil}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: at}}}})
 	if err != nil {
-		return fmt.Errorf("store: revoke refresh tokens: %w", err)
+		return fmt.Errorf("refreshstore: revoke refresh tokens: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,101 @@
+package function
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/agentchat/agentchat/sdk/events"
+)
+
+// TestChangeEvents: every committed directory change is announced to the
+// broker (K_SINK) before the request is answered — a conversation's
+// membership at each revision, a device registered or revoked — and a
+// request that changes nothing announces nothing.
+func TestChangeEvents(t *testing.T) {
+	t.Parallel()
+	got := make(chan event.Event, 64)
+	broker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, err := cehttp.NewEventFromHTTPRequest(r)
+		if err != nil || events.Validate(*e) != nil {
+			t.Errorf("broker got a bad event: %v / %v", err, events.Validate(*e))
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		got <- *e
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer broker.Close()
+	a := startAccounts(t, func(c *Config) { c.Sink = broker.URL })
+	// announced before the answer: each is there when the call returns
+	next := func(typ string) event.Event {
+		t.Helper()
+		select {
+		case e := <-got:
+			if e.Type() != typ {
+				t.Fatalf("event %s, want %s", e.Type(), typ)
+			}
+			return e
+		default:
+			t.Fatalf("no %s announced by the time the request was answered", typ)
+			return event.Event{}
+		}
+	}
+	none := func() {
+		t.Helper()
+		select {
+		case e := <-got:
+			t.Fatalf("unexpected %s", e.Type())
+		default:
+		}
+	}
+	conv := func(e event.Event) events.ConversationChanged {
+		t.Helper()
+		d, err := events.Decode[events.ConversationChanged](e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	dev := func(e event.Event) events.DeviceChanged {
+		t.Helper()
+		d, err := events.Decode[events.DeviceChanged](e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	hal := a.user("hal")
+	if d := dev(next(events.TypeDeviceChanged)); d.User != hal.UserID || d.Device != hal.DeviceID || d.Revoked || d.PublicKey == "" {
+		t.Errorf("login's device.changed = %+v", d)
+	}
+	ivy := a.user("ivy")
+	next(events.TypeDeviceChanged)
+	var g conversationView
+	a.must(a.call("POST", "/v1/conversations", hal.AccessToken, map[string]any{"kind": "group", "members": []string{}}), http.StatusCreated, &g)
+	e := next(events.TypeConversationChanged)
+	if d := conv(e); d.Rev != 1 || d.Kind != "group" || !slices.Equal(d.Members, []string{hal.UserID}) || e.Subject() != g.ConversationID {
+		t.Errorf("creation: %+v about %s", d, e.Subject())
+	}
+	path := "/v1/conversations/" + g.ConversationID + "/members"
+	a.must(a.call("POST", path, hal.AccessToken, map[string]string{"userId": ivy.UserID}), http.StatusNoContent, nil)
+	if d := conv(next(events.TypeConversationChanged)); d.Rev != 2 || !slices.Equal(d.Members, []string{hal.UserID, ivy.UserID}) {
+		t.Errorf("add: %+v", d)
+	}
+	a.must(a.call("POST", path, hal.AccessToken, map[string]string{"userId": ivy.UserID}), http.StatusNoContent, nil)
+	none() // already a member: nothing changed
+	a.must(a.call("DELETE", path+"/"+hal.UserID, hal.AccessToken, nil), http.StatusNoContent, nil)
+	if d := conv(next(events.TypeConversationChanged)); d.Rev != 3 || !slices.Equal(d.Members, []string{ivy.UserID}) {
+		t.Errorf("leave: %+v", d)
+	}
+	a.must(a.call("DELETE", "/v1/devices/"+ivy.DeviceID, ivy.AccessToken, nil), http.StatusNoContent, nil)
+	if d := dev(next(events.TypeDeviceChanged)); d.User != ivy.UserID || d.Device != ivy.DeviceID || !d.Revoked {
+		t.Errorf("revocation: %+v", d)
+	}
+	none()
+}
