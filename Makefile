@@ -27,10 +27,11 @@ fuzz: ## every fuzz target for FUZZTIME (default 10s)
 bench: ## benchmarks of every module (services: export AGENTCHAT_TEST_*)
 	@set -e; for m in $(GO_MODULES); do echo "== $$m"; (cd $$m && go test -run='^$$' -bench=. -benchmem ./...); done
 
-bench-connector: ## N idle sockets (default 2000) against one connector, then a bare gorilla server; IDLE (10s) is the CPU window (services: export AGENTCHAT_TEST_*)
-	@out=$$(AGENTCHAT_BENCH_SOCKETS=$(or $(N),2000) AGENTCHAT_BENCH_IDLE=$(or $(IDLE),10s) \
-		go test -count=1 -v -timeout 30m -run '^TestBenchConnector$$' ./connector/ 2>&1); status=$$?; \
-	echo "$$out" | grep -E '^(connector|gorilla-bare): |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
+bench-connector: ## idle sockets: N (19000) against one connector, then a bare gorilla server; then FLEET (100000) across CONNECTORS (6) connector processes on a private Redis, one message to each; IDLE (50s) is the CPU window (services: export AGENTCHAT_TEST_*)
+	@out=$$(AGENTCHAT_BENCH_SOCKETS=$(or $(N),19000) AGENTCHAT_BENCH_FLEET=$(or $(FLEET),100000) \
+		AGENTCHAT_BENCH_CONNECTORS=$(or $(CONNECTORS),6) AGENTCHAT_BENCH_IDLE=$(or $(IDLE),50s) \
+		go test -count=1 -v -timeout 60m -run '^TestBenchConnector$$' ./connector/ 2>&1); status=$$?; \
+	echo "$$out" | grep -E '^(connector|gorilla-bare|fleet): |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
 
 bench-pipeline: ## the pipeline against its own storage in one run (starts the services); ends with one line "pipeline: ..." (docs/performance.md)
 	@bash tests/bench-pipeline.sh
