@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/store"
 )
 
@@ -257,5 +258,39 @@ func TestCachedOffReadsThrough(t *testing.T) {
 	c.Members(context.Background(), "g1")
 	if n := r.members.Load(); n != 2 {
 		t.Errorf("TTL 0: %d reads, want 2", n)
+	}
+}
+
+// TestCachedApply: accounts' change events, as persist and route receive
+// them, update the cache.
+func TestCachedApply(t *testing.T) {
+	c, r, _, _ := newTestCache(t)
+	ctx := context.Background()
+	c.Members(ctx, "g1")
+	c.CurrentDevices(ctx, []string{"u1"})
+	e, err := events.NewConversationChanged("g1", "u1", "d1", events.ConversationChanged{Kind: Group, Rev: 2, Members: []string{"u1", "u9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(e); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := c.Members(ctx, "g1"); m.Rev != 2 || !m.IsMember("u9") || m.Kind != Group || r.members.Load() != 1 {
+		t.Errorf("after conversation.changed: %+v (%d reads)", m, r.members.Load())
+	}
+	e, err = events.NewDeviceChanged(events.DeviceChanged{User: "u1", Device: "d1", Revoked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(e); err != nil {
+		t.Fatal(err)
+	}
+	c.CurrentDevices(ctx, []string{"u1"})
+	if n := r.devices.Load(); n != 2 {
+		t.Errorf("after device.changed: %d device reads, want 2 (u1 read again)", n)
+	}
+	typing, _ := events.NewTyping("/s", "g1", "u1", "d1", events.TypingStarted)
+	if err := c.Apply(typing); err == nil || IsChange(typing.Type()) {
+		t.Error("Apply took a typing event")
 	}
 }

@@ -34,11 +34,14 @@ var (
 
 // NewMongo uses the directory's collections in m's database. Only accounts
 // calls EnsureIndexes; readers need none of its indexes to be correct.
-func NewMongo(m *store.Mongo) *Mongo {
+func NewMongo(m *store.Mongo) *Mongo { return NewMongoDB(m.DB) }
+
+// NewMongoDB is NewMongo for a process that opened its database itself.
+func NewMongoDB(db *mongo.Database) *Mongo {
 	return &Mongo{
-		users: m.DB.Collection(CollUsers), devices: m.DB.Collection(CollDevices),
-		convs: m.DB.Collection(CollConversations), changes: m.DB.Collection(CollChanges),
-		memberships: m.DB.Collection(CollMemberships),
+		users: db.Collection(CollUsers), devices: db.Collection(CollDevices),
+		convs: db.Collection(CollConversations), changes: db.Collection(CollChanges),
+		memberships: db.Collection(CollMemberships),
 	}
 }
 

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"testing"
@@ -83,9 +84,9 @@ func TestMongoDropsArrayIndex(t *testing.T) {
 	if err != nil || have["members_updatedAt"] {
 		t.Fatalf("indexes after EnsureIndexes = %v, %v", have, err)
 	}
-	members := make([]string, 300)
+	members := make([]string, 300) // an index on them refuses this on FerretDB-on-PostgreSQL
 	for i := range members {
-		members[i] = fmt.Sprintf("u-%030d", i)
+		members[i] = fmt.Sprintf("u-%x", sha256.Sum256([]byte(fmt.Sprint(i))))[:26]
 	}
 	if err := d.InsertConversation(ctx, Conversation{ID: "big", Kind: Group, Members: members}); err != nil {
 		t.Fatal(err)
