@@ -18,20 +18,40 @@ type config struct {
 	Database string     // MONGODB_DATABASE, default "agentchat"
 	LogLevel slog.Level // LOG_LEVEL: DEBUG, INFO (default), WARN or ERROR
 	// CacheTTL (MEMBERSHIP_CACHE_TTL, default and maximum 1s, 0 = off) is
-	// how old a membership read that receipts are checked against may be.
+	// how long persist keeps a conversation's members and users' devices
+	// in memory (store/directory.Cached): the backstop for a lost change
+	// event. A refusal is always checked against a fresh read.
 	CacheTTL time.Duration
+	// CursorLinger (CURSOR_LINGER, default 5ms, at most 100ms, 0 = none) is
+	// how long a receipt's cursor write that starts alone waits for other
+	// receipts of the same member to share it (messages.GroupCommit).
+	CursorLinger time.Duration
 }
+
+// MaxDirectoryTTL caps MEMBERSHIP_CACHE_TTL.
+const MaxDirectoryTTL = time.Second
+
+// Cursor linger: the default and the cap.
+const (
+	DefaultCursorLinger = 5 * time.Millisecond
+	MaxCursorLinger     = 100 * time.Millisecond
+)
 
 func configFrom(m map[string]string) (config, error) {
 	c := config{MongoURI: m["MONGODB_URI"], Database: cmp.Or(m["MONGODB_DATABASE"], "agentchat")}
 	if c.MongoURI == "" {
 		return c, fmt.Errorf("persist: config: MONGODB_URI is required")
 	}
-	ttl, err := time.ParseDuration(cmp.Or(m["MEMBERSHIP_CACHE_TTL"], MaxMembersTTL.String()))
-	if err != nil || ttl < 0 || ttl > MaxMembersTTL {
-		return c, fmt.Errorf("persist: config: MEMBERSHIP_CACHE_TTL %q: want a duration from 0 to %s", m["MEMBERSHIP_CACHE_TTL"], MaxMembersTTL)
+	ttl, err := time.ParseDuration(cmp.Or(m["MEMBERSHIP_CACHE_TTL"], MaxDirectoryTTL.String()))
+	if err != nil || ttl < 0 || ttl > MaxDirectoryTTL {
+		return c, fmt.Errorf("persist: config: MEMBERSHIP_CACHE_TTL %q: want a duration from 0 to %s", m["MEMBERSHIP_CACHE_TTL"], MaxDirectoryTTL)
 	}
 	c.CacheTTL = ttl
+	linger, err := time.ParseDuration(cmp.Or(m["CURSOR_LINGER"], DefaultCursorLinger.String()))
+	if err != nil || linger < 0 || linger > MaxCursorLinger {
+		return c, fmt.Errorf("persist: config: CURSOR_LINGER %q: want a duration from 0 to %s", m["CURSOR_LINGER"], MaxCursorLinger)
+	}
+	c.CursorLinger = linger
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(m["LOG_LEVEL"], "INFO"))); err != nil {
 		return c, fmt.Errorf("persist: config: LOG_LEVEL: %w", err)
 	}

@@ -16,6 +16,9 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // fixture is one test's private database on the test MongoDB, with
@@ -113,8 +116,37 @@ func (fx *fixture) count(coll string, filter any) int64 {
 	return n
 }
 
-// collUsers is accounts' collection; persist itself never reads it.
-const collUsers = "users"
+// The collections the fixture seeds and checks.
+const (
+	collUsers         = directory.CollUsers
+	collDevices       = directory.CollDevices
+	collConversations = directory.CollConversations
+	collChanges       = directory.CollChanges
+	collMessages      = messages.MessagesCollection
+	collCursors       = messages.CursorsCollection
+)
+
+// changed tells f's directory cache that a conversation's membership or
+// users' devices changed, as accounts' change events do.
+func changed(f *Function, conversation string, users ...string) {
+	f.deps.Load().dir.Forget(conversation, users...)
+}
+
+// msgs is the fixture database's message log, for seeding and checking.
+func (fx *fixture) msgs() *messages.Mongo {
+	fx.t.Helper()
+	ctx := context.Background()
+	db, err := store.OpenMongo(fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], "persist-test")
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.t.Cleanup(func() { _ = db.Close(ctx) })
+	s, err := messages.NewMongo(ctx, db)
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	return s
+}
 
 // envelope builds an envelope that passes e2ee Validate, wrapped for
 // devices: random bytes of the right sizes, no real key needed.

@@ -1,12 +1,20 @@
 // Package function is persist, the agentchat function that makes a sent
 // message durable: it checks membership and the envelope's recipients,
 // gives the message its conversation's next gapless seq, stores it, and
-// replies io.agentchat.message.stored (or message.rejected). It also keeps
-// each member's delivered/read cursor from receipts.
+// replies io.agentchat.message.stored — carrying the audience it checked
+// (member devices, agent members), which route fans out from — or
+// message.rejected. It also keeps each member's delivered/read cursor from
+// receipts.
 //
 // It is an instanced func handler: func's runtime calls New, then Start
 // with the configuration, and Handle for every event its Triggers deliver.
 // Every handler is idempotent, because every broker delivers at least once.
+//
+// Storage per stored message, in the common case: one insert. The
+// directory (members, devices, agents) is read through store/directory's
+// Cached, kept current by accounts' change events; the seq comes from this
+// instance's hint of the conversation's last seq; receipts' cursor writes
+// are coalesced per member (store/messages.GroupCommit).
 package function
 
 import (
@@ -15,6 +23,10 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/directory"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // errNotStarted makes a Handle that races Start fail with 500, so the
@@ -25,17 +37,31 @@ var errNotStarted = errors.New("persist: not started")
 // which func runs while the server already serves: Handle and Ready read
 // them through an atomic pointer.
 type Function struct {
-	deps    atomic.Pointer[deps]
-	log     *slog.Logger
-	stats   stats
-	hints   seqHints
-	recent  recentKeys
-	turns   *turns
-	members *membersCache // receipts only; nil until Start
+	deps   atomic.Pointer[deps]
+	log    *slog.Logger
+	stats  stats
+	hints  seqHints
+	recent recentKeys
+	turns  *turns
 }
 
+// deps is what persist reads and writes.
 type deps struct {
-	store store
+	dir     dirReader
+	msgs    messages.Store
+	cursors messages.Cursors
+	db      *store.Mongo // nil for in-memory twins
+	group   *messages.GroupCommit
+}
+
+// dirReader is what persist reads of the directory: store/directory's
+// Cached, whose answers may be as old as its TTL when a change event was
+// lost. Forget makes the next read of a conversation and of users'
+// devices fresh: persist refuses a message or a receipt only on a fresh
+// read.
+type dirReader interface {
+	directory.Reader
+	Forget(conversation string, users ...string)
 }
 
 // stats counts what an operator wants to see about seq contention.
@@ -43,7 +69,7 @@ type stats struct {
 	stored    atomic.Int64 // messages newly stored
 	resends   atomic.Int64 // sends answered with an already stored message
 	conflicts atomic.Int64 // inserts refused because another instance took the seq
-	probes    atomic.Int64 // lookups by _id to find the last seq
+	probes    atomic.Int64 // lookups to find the last seq
 }
 
 // New is called by func's runtime once per process.
@@ -58,22 +84,54 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		return err
 	}
 	f.log = newLogger(c.LogLevel)
-	f.members = newMembersCache(c.CacheTTL)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	s, err := openMongo(ctx, c.MongoURI, c.Database)
+	db, err := store.OpenMongo(c.MongoURI, c.Database, "persist")
 	if err != nil {
 		return err
 	}
-	f.deps.Store(&deps{store: s})
-	f.log.Info("persist: started", "database", c.Database)
+	d, err := newMongoDeps(ctx, db, c)
+	if err != nil {
+		_ = db.Close(context.WithoutCancel(ctx))
+		return err
+	}
+	f.deps.Store(d)
+	f.log.Info("persist: started", "database", c.Database, "directoryCacheTTL", c.CacheTTL.String(), "cursorLinger", c.CursorLinger.String())
 	return nil
 }
 
-// Stop closes the MongoDB client.
+// newMongoDeps is persist's storage on db: the message log (with its
+// indexes ensured), cursors written through a group commit, and the
+// directory through a cache.
+func newMongoDeps(ctx context.Context, db *store.Mongo, c config) (*deps, error) {
+	msgs, err := messages.NewMongo(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := msgs.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	group := messages.NewGroupCommit(msgs, c.CursorLinger)
+	return &deps{
+		dir:     directory.NewCached(directory.NewMongo(db), c.CacheTTL),
+		msgs:    msgs,
+		cursors: group,
+		db:      db,
+		group:   group,
+	}, nil
+}
+
+// Stop waits for the cursor writes in flight and closes the MongoDB client.
 func (f *Function) Stop(ctx context.Context) error {
-	if d := f.deps.Swap(nil); d != nil {
-		return d.store.Close(ctx)
+	d := f.deps.Swap(nil)
+	if d == nil {
+		return nil
+	}
+	if d.group != nil {
+		d.group.Close()
+	}
+	if d.db != nil {
+		return d.db.Close(ctx)
 	}
 	return nil
 }
@@ -84,8 +142,10 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 	if d == nil {
 		return false, nil
 	}
-	if err := d.store.Ping(ctx); err != nil {
-		return false, err
+	if d.db != nil {
+		if err := d.db.Ping(ctx); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
 }

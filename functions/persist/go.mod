@@ -1,6 +1,6 @@
 module function
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/agentchat/agentchat/sdk v0.1.0

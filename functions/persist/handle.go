@@ -30,9 +30,9 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	}
 	switch e.Type() {
 	case events.TypeMessageSent:
-		return f.storeMessage(ctx, d.store, e)
+		return f.storeMessage(ctx, d, e)
 	case events.TypeReceiptDelivered, events.TypeReceiptRead:
-		return f.moveCursor(ctx, d.store, e)
+		return f.moveCursor(ctx, d, e)
 	}
 	return nil, f.refuse(e, fmt.Errorf("type %q is not persist's", e.Type()))
 }

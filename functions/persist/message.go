@@ -3,23 +3,29 @@ package function
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // storeMessage is the rule for a sent message: a well-formed envelope,
 // from a current device of a member, wrapped for exactly the current
 // devices of the conversation's members, gets the next seq; a resend gets
-// the stored message again. MongoDB round trips when this instance has
-// stored in the conversation before: members (2), devices, insert; for a
-// resend it remembers: members (2), the message by _id. docs/data.md has
-// the other cases.
-func (f *Function) storeMessage(ctx context.Context, s store, e event.Event) (*event.Event, error) {
+// the stored message again. The reply carries the audience checked (the
+// member devices, the agent members), which route fans out from.
+//
+// The directory comes from the cache (kept current by accounts' change
+// events); anything the cache would refuse is checked again against a
+// fresh read before it is refused. Storage commands with a warm cache:
+// the insert, when this instance has stored in the conversation before;
+// a resend it remembers: the message by _id. docs/data.md has the rest.
+func (f *Function) storeMessage(ctx context.Context, d *deps, e event.Event) (*event.Event, error) {
 	a, ok := actorOf(e)
 	if !ok {
 		return nil, f.refuse(e, fmt.Errorf("conversation, sender and device extensions are required"))
@@ -28,53 +34,75 @@ func (f *Function) storeMessage(ctx context.Context, s store, e event.Event) (*e
 	if rej != nil {
 		return f.reject(a, *rej)
 	}
-	members, found, err := s.Members(ctx, a.conversation)
+	v, err := readView(ctx, d.dir, a.conversation, false)
 	if err != nil {
 		return nil, err
 	}
-	if !found || !slices.Contains(members, a.user) {
-		return f.reject(a, events.MessageRejected{ClientMessageID: sent.ClientMessageID,
-			Code: protocol.CodeNotMember, Reason: "you are not a member of this conversation"})
-	}
-	key := idemKey{Conversation: a.conversation, Sender: a.user, SenderDevice: a.device, ClientMessageID: sent.ClientMessageID}
-	if seq, ok := f.recent.get(key); ok {
-		// A resend of a message stored recently: answer with it.
-		if m, ok, err := s.MessageAt(ctx, a.conversation, seq); err != nil || ok && keyOf(m) == key {
-			if err != nil {
-				return nil, err
-			}
-			f.stats.resends.Add(1)
-			return f.reply(m)
+	if !v.isMember(a.user) {
+		if v, err = readView(ctx, d.dir, a.conversation, true); err != nil {
+			return nil, err
+		}
+		if !v.isMember(a.user) {
+			return f.reject(a, events.MessageRejected{ClientMessageID: sent.ClientMessageID,
+				Code: protocol.CodeNotMember, Reason: "you are not a member of this conversation"})
 		}
 	}
-	devices, err := s.CurrentDevices(ctx, members)
-	if err != nil {
-		return nil, err
+	key := messages.Key{Conversation: a.conversation, Sender: a.user, SenderDevice: a.device, ClientMessageID: sent.ClientMessageID}
+	if seq, ok := f.recent.get(key); ok {
+		// A resend of a message stored recently: answer with it.
+		m, err := d.msgs.At(ctx, a.conversation, seq)
+		switch {
+		case err == nil && messages.KeyOf(m) == key:
+			f.stats.resends.Add(1)
+			return f.stored(m, v)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
 	}
-	if rej := checkRecipients(a, sent, devices); rej != nil {
+	rej = checkRecipients(a, sent, v.refs())
+	if rej != nil && !v.fresh {
+		// The cache may not know a device or member yet: look again.
+		if v, err = readView(ctx, d.dir, a.conversation, true); err != nil {
+			return nil, err
+		}
+		if !v.isMember(a.user) {
+			return f.reject(a, events.MessageRejected{ClientMessageID: sent.ClientMessageID,
+				Code: protocol.CodeNotMember, Reason: "you are not a member of this conversation"})
+		}
+		rej = checkRecipients(a, sent, v.refs())
+	}
+	if rej != nil {
 		// A resend of a message stored before a device was added or
 		// removed is still that message: answer with what was stored.
-		if m, ok, err := s.FindMessage(ctx, key); err != nil || ok {
-			if err != nil {
-				return nil, err
-			}
+		m, err := d.msgs.ByKey(ctx, key)
+		switch {
+		case err == nil:
 			f.stats.resends.Add(1)
 			f.recent.put(key, m.Seq)
-			return f.reply(m)
+			return f.stored(m, v)
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+		if v.isAgent(a.user) && (rej.Code == protocol.CodeMissingKeys || rej.Code == protocol.CodeBadEnvelope) {
+			// An agent's runtime has no key directory: it seals its reply
+			// again for the audience it is told.
+			rej.Audience = v.audience()
 		}
 		return f.reject(a, *rej)
 	}
-	m, err := f.allocate(ctx, s, events.Message{ConversationID: a.conversation, SenderID: a.user,
+	m, err := f.allocate(ctx, d.msgs, events.Message{ConversationID: a.conversation, SenderID: a.user,
 		SenderDevice: a.device, ClientMessageID: sent.ClientMessageID, Envelope: sent.Envelope})
 	if err != nil {
 		return nil, err
 	}
-	return f.reply(m)
+	return f.stored(m, v)
 }
 
 // decodeSent decodes e's data, or says why it is rejected: a malformed
 // envelope (bad_envelope) is told apart from any other malformed data
-// (bad_frame), which a well-behaved connector never sends.
+// (bad_frame), which a well-behaved connector never sends. The data is
+// decoded once; only a malformed event is decoded a second time, loosely,
+// to name what is wrong.
 func decodeSent(e event.Event) (events.MessageSent, *events.MessageRejected) {
 	sent, err := events.Decode[events.MessageSent](e)
 	if err == nil {
@@ -92,8 +120,10 @@ func decodeSent(e event.Event) (events.MessageSent, *events.MessageRejected) {
 	return sent, rej
 }
 
-// reply turns a stored message into persist's reply event.
-func (f *Function) reply(m events.Message) (*event.Event, error) {
+// stored is persist's reply for a stored message: m with the audience of
+// v, the view it was checked against.
+func (f *Function) stored(m events.Message, v view) (*event.Event, error) {
+	m.Audience = v.audience()
 	e, err := events.NewMessageStored(m)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -239,6 +240,7 @@ func TestResendAfterKeyChangeIsStillStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	changed(f, "c1") // accounts' conversation.changed event
 	got := decodeReply[events.Message](t, handle(t, f, e), events.TypeMessageStored)
 	if got.Seq != want.Seq {
 		t.Errorf("resend seq %d, want %d", got.Seq, want.Seq)
@@ -311,4 +313,76 @@ func TestMembershipFollowsTheChangeLog(t *testing.T) {
 		t.Errorf("wrapped for the removed member: %s, want bad_envelope", rej.Code)
 	}
 	decodeReply[events.Message](t, handle(t, f, sent(t, "c1", "alice", "a1", "z3", envelope("a1", "a2", "b1"))), events.TypeMessageStored)
+}
+
+// TestStoredCarriesTheAudience: persist's reply names who the message is
+// for, as it checked it — every current device of the members, the agent
+// members, and their devices' keys when an agent is in (its runtime seals
+// its reply for them) — so that route fans out without reading anything.
+func TestStoredCarriesTheAudience(t *testing.T) {
+	fx := newFixture(t)
+	fx.user("alice", "a1", "a2")
+	fx.user("bob", "b1")
+	fx.revoke("a2")
+	fx.insert(collUsers, bson.M{"_id": "calc", "kind": "agent", "agentKind": "model", "name": "calc", "createdAt": time.Now()})
+	fx.insert(collDevices, bson.M{"_id": "calc-d", "user": "calc", "publicKey": "CALCKEY", "createdAt": time.Now()})
+	fx.conversation("plain", "alice", "bob")
+	fx.conversation("withagent", "alice", "calc")
+	f := fx.start()
+
+	m := decodeReply[events.Message](t, handle(t, f, sent(t, "plain", "alice", "a1", "p1", envelope("a1", "b1"))), events.TypeMessageStored)
+	want := &events.Audience{Devices: []events.DeviceRef{{User: "alice", Device: "a1"}, {User: "bob", Device: "b1"}}}
+	if !reflect.DeepEqual(m.Audience, want) {
+		t.Errorf("audience %+v, want %+v", m.Audience, want)
+	}
+	reply := handle(t, f, sent(t, "withagent", "alice", "a1", "w1", envelope("a1", "calc-d")))
+	m = decodeReply[events.Message](t, reply, events.TypeMessageStored)
+	want = &events.Audience{Devices: []events.DeviceRef{{User: "alice", Device: "a1"}, {User: "calc", Device: "calc-d"}},
+		Agents: []events.AgentMember{{ID: "calc", Kind: "model"}}, Keys: map[string]string{"a1": "AAAA", "calc-d": "CALCKEY"}}
+	if !reflect.DeepEqual(m.Audience, want) {
+		t.Errorf("audience %+v, want %+v", m.Audience, want)
+	}
+	if reply.Extensions()[events.ExtAgentID] != nil {
+		t.Errorf("a person's message is stamped with agent %v", reply.Extensions()[events.ExtAgentID])
+	}
+	// The agent's own message: its answer names it, so its runtime hears it.
+	reply = handle(t, f, sent(t, "withagent", "calc", "calc-d", "w2", envelope("a1", "calc-d")))
+	decodeReply[events.Message](t, reply, events.TypeMessageStored)
+	if reply.Extensions()[events.ExtAgentID] != "calc" || reply.Extensions()[events.ExtAgentKind] != "model" {
+		t.Errorf("agent's stored message: extensions %v, want agentid calc, agentkind model", reply.Extensions())
+	}
+	// A refused message of the agent's carries the audience to seal for.
+	rej := decodeReply[events.MessageRejected](t, handle(t, f, sent(t, "withagent", "calc", "calc-d", "w3", envelope("calc-d"))),
+		events.TypeMessageRejected)
+	if rej.Code != protocol.CodeMissingKeys || !reflect.DeepEqual(rej.Audience, want) {
+		t.Errorf("agent's refused message: %s, audience %+v; want missing_keys with %+v", rej.Code, rej.Audience, want)
+	}
+	// A person's refusal carries none.
+	rej = decodeReply[events.MessageRejected](t, handle(t, f, sent(t, "withagent", "alice", "a1", "w4", envelope("a1"))),
+		events.TypeMessageRejected)
+	if rej.Audience != nil {
+		t.Errorf("a person's refusal carries an audience: %+v", rej.Audience)
+	}
+}
+
+// TestRefusalsReadAfresh: the directory cache may not know a member or a
+// device yet (its change event still on the way); persist refuses only
+// what a fresh read refuses.
+func TestRefusalsReadAfresh(t *testing.T) {
+	fx := newFixture(t)
+	all := seedTrio(fx)
+	f := fx.start()
+	handle(t, f, sent(t, "c1", "alice", "a1", "warm", envelope(all...))) // the cache holds c1 now
+	// No change events reach f: bob gets a device, dave joins.
+	fx.insert(collDevices, bson.M{"_id": "b2", "user": "bob", "publicKey": "AAAA", "createdAt": time.Now()})
+	fx.user("dave", "d1")
+	_, err := fx.db.Collection(collConversations).UpdateOne(context.Background(), bson.M{"_id": "c1"},
+		bson.M{"$set": bson.M{"members": []string{"alice", "bob", "carol", "dave"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := append(slices.Clone(all), "b2", "d1")
+	decodeReply[events.Message](t, handle(t, f, sent(t, "c1", "bob", "b2", "from-new-device", envelope(now...))), events.TypeMessageStored)
+	decodeReply[events.Message](t, handle(t, f, sent(t, "c1", "dave", "d1", "from-new-member", envelope(now...))), events.TypeMessageStored)
+	decodeReply[events.Receipt](t, handle(t, f, *receipt(t, events.TypeReceiptRead, "c1", "dave", "d1", 1)), events.TypeReceiptRead)
 }

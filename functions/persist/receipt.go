@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -9,37 +10,43 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // moveCursor is the rule for a receipt, checked against what is stored:
 // from a member, for a seq the conversation has (at most its last seq), the
-// member's delivered (or read) cursor moves forward to the acked seq, never
-// back, and persist replies with the receipt (source persist), which is what
-// route fans out — a receipt reaches other devices only once it is stored,
-// and never one that was refused. Refused, with no cursor moved and nothing
-// fanned out, answered to the acking device as message.rejected (an error
-// frame, no id): not_member (no such conversation, or not in it) and bad_seq
-// (beyond the last message). A malformed receipt gets 400. Membership may
-// come from a read at most MEMBERSHIP_CACHE_TTL (≤ 1 s) old. Round trips:
-// members (2, none when cached), the seq (1, none when this instance has
-// seen it stored), then 1–3 (see mongoStore.AdvanceCursor).
-func (f *Function) moveCursor(ctx context.Context, s store, e event.Event) (*event.Event, error) {
+// member's delivered (or read, which implies delivered) cursor moves
+// forward to the acked seq, never back, and persist replies with the
+// receipt (source persist), which is what route fans out — a receipt
+// reaches other devices only once it is stored, and never one that was
+// refused. Refused, with no cursor moved and nothing fanned out, answered
+// to the acking device as message.rejected (an error frame, no id):
+// not_member (no such conversation, or not in it, on a fresh read) and
+// bad_seq (beyond the last message). A malformed receipt gets 400.
+//
+// Storage commands with a warm cache, when this instance has seen the seq
+// stored: the cursor write, shared by the member's receipts that arrive
+// together (messages.GroupCommit), none for a receipt behind what this
+// instance wrote. Else + one lookup by _id of the seq.
+func (f *Function) moveCursor(ctx context.Context, d *deps, e event.Event) (*event.Event, error) {
 	r, err := events.Decode[events.Receipt](e)
 	if err != nil {
 		return nil, f.refuse(e, err)
 	}
 	a, _ := actorOf(e) // valid: Decode checked the extensions
-	mb, err := f.members.get(ctx, a.conversation, func(ctx context.Context) (membership, error) {
-		members, found, err := s.Members(ctx, a.conversation)
-		return membership{found: found, members: members}, err
-	})
+	member, err := isMember(ctx, d.dir, a.conversation, a.user)
+	if err == nil && !member {
+		d.dir.Forget(a.conversation) // the cache may lag: refuse only on a fresh read
+		member, err = isMember(ctx, d.dir, a.conversation, a.user)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if !mb.found || !slices.Contains(mb.members, a.user) {
+	if !member {
 		return f.refuseReceipt(e, a, protocol.CodeNotMember, "you are not a member of this conversation")
 	}
-	ok, err := f.hasSeq(ctx, s, a.conversation, r.Seq)
+	ok, err := f.hasSeq(ctx, d.msgs, a.conversation, r.Seq)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +54,11 @@ func (f *Function) moveCursor(ctx context.Context, s store, e event.Event) (*eve
 		return f.refuseReceipt(e, a, protocol.CodeBadSeq,
 			fmt.Sprintf("no message %d in this conversation: a receipt may not go beyond its last message", r.Seq))
 	}
-	if err := s.AdvanceCursor(ctx, a.conversation, a.user, r.Seq, e.Type() == events.TypeReceiptRead); err != nil {
+	read := int64(0)
+	if e.Type() == events.TypeReceiptRead {
+		read = r.Seq
+	}
+	if err := d.cursors.Advance(ctx, a.conversation, a.user, r.Seq, read); err != nil {
 		return nil, err
 	}
 	stored, err := events.New(e.Type(), events.DeriveID("persisted", e.ID()), events.Meta{Source: events.SourcePersist,
@@ -58,14 +69,22 @@ func (f *Function) moveCursor(ctx context.Context, s store, e event.Event) (*eve
 	return &stored, nil
 }
 
+func isMember(ctx context.Context, dir dirReader, conversation, user string) (bool, error) {
+	mb, err := dir.Members(ctx, conversation)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && slices.Contains(mb.Members, user), err
+}
+
 // hasSeq reports whether the conversation has a message with seq: at once
 // when this instance has seen one at or after it stored (seqs are gapless
 // and never deleted), else with one lookup by _id.
-func (f *Function) hasSeq(ctx context.Context, s store, conversation string, seq int64) (bool, error) {
+func (f *Function) hasSeq(ctx context.Context, msgs messages.Store, conversation string, seq int64) (bool, error) {
 	if hint, _ := f.hints.get(conversation); seq <= hint {
 		return true, nil
 	}
-	ok, err := s.HasSeq(ctx, conversation, seq)
+	ok, err := msgs.Has(ctx, conversation, seq)
 	if ok {
 		f.hints.raise(conversation, seq)
 	}

@@ -26,10 +26,23 @@ func receipt(t *testing.T, typ, conv, user, device string, seq int64) *event.Eve
 // against what is stored, not against this instance's memory).
 func (fx *fixture) messages(conv string, n int64) {
 	fx.t.Helper()
+	s := fx.msgs()
 	for seq := int64(1); seq <= n; seq++ {
-		fx.insert(collMessages, toMessageDoc(events.Message{ConversationID: conv, Seq: seq, SenderID: "alice",
-			SenderDevice: "a1", ClientMessageID: fmt.Sprintf("m-%d", seq), Envelope: envelope("a1"), StoredAt: time.Now()}))
+		err := s.Insert(context.Background(), events.Message{ConversationID: conv, Seq: seq, SenderID: "alice",
+			SenderDevice: "a1", ClientMessageID: fmt.Sprintf("m-%d", seq), Envelope: envelope("a1"), StoredAt: time.Now()})
+		if err != nil {
+			fx.t.Fatal(err)
+		}
 	}
+}
+
+// cursorDoc is a document of the cursors collection.
+type cursorDoc struct {
+	ID           string `bson:"_id"`
+	Conversation string `bson:"conversation"`
+	User         string `bson:"user"`
+	Delivered    int64  `bson:"delivered"`
+	Read         int64  `bson:"read"`
 }
 
 // cursor reads user's cursor in conv (zero when there is none).

@@ -1,6 +1,10 @@
 package function
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/agentchat/agentchat/store/messages"
+)
 
 // recentKeys remembers the seq of messages this instance stored or
 // answered recently, by idempotency key. A resend (a client's outbox
@@ -12,12 +16,12 @@ import "sync"
 // full it becomes the previous one and the older is dropped.
 type recentKeys struct {
 	mu        sync.Mutex
-	cur, prev map[idemKey]int64
+	cur, prev map[messages.Key]int64
 }
 
 const recentKeysPerGeneration = 50_000
 
-func (r *recentKeys) get(k idemKey) (int64, bool) {
+func (r *recentKeys) get(k messages.Key) (int64, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if seq, ok := r.cur[k]; ok {
@@ -27,11 +31,11 @@ func (r *recentKeys) get(k idemKey) (int64, bool) {
 	return seq, ok
 }
 
-func (r *recentKeys) put(k idemKey, seq int64) {
+func (r *recentKeys) put(k messages.Key, seq int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cur == nil || len(r.cur) >= recentKeysPerGeneration {
-		r.prev, r.cur = r.cur, make(map[idemKey]int64)
+		r.prev, r.cur = r.cur, make(map[messages.Key]int64)
 	}
 	r.cur[k] = seq
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // Seq allocation under contention: how often to try, and how long to back
@@ -26,11 +28,14 @@ const (
 // gapless and unique with any number of persist instances on a database
 // without transactions or atomic updates. last comes from this instance's
 // hint when it has one (a seq it saw stored: inserting the one after it
-// can never leave a gap), else from a search. A refused insert is either
-// a resend (answer with the stored message) or a lost race for the seq,
-// maybe because the hint was stale (search from there and retry).
-func (f *Function) allocate(ctx context.Context, s store, m events.Message) (events.Message, error) {
-	key := keyOf(m)
+// can never leave a gap) — one insert and nothing else in the common case
+// — else from a search. A refused insert is either a resend (answer with
+// the stored message) or a lost race for the seq, most likely because
+// another instance stored since: the seq refused is then known to exist,
+// so the next attempt inserts right after it, and only a second loss
+// searches for the last seq (backing off).
+func (f *Function) allocate(ctx context.Context, msgs messages.Store, m events.Message) (events.Message, error) {
+	key := messages.KeyOf(m)
 	done, err := f.turns.take(ctx, m.ConversationID)
 	if err != nil {
 		return m, err
@@ -38,7 +43,7 @@ func (f *Function) allocate(ctx context.Context, s store, m events.Message) (eve
 	defer done()
 	last, known := f.hints.get(m.ConversationID)
 	if !known {
-		if last, err = f.lastSeq(ctx, s, m.ConversationID); err != nil {
+		if last, err = f.lastSeq(ctx, msgs, m.ConversationID, 0); err != nil {
 			return m, err
 		}
 	}
@@ -47,7 +52,7 @@ func (f *Function) allocate(ctx context.Context, s store, m events.Message) (eve
 		// BSON dates hold milliseconds: truncate so that the reply to this
 		// send and to any resend read back from the store are equal.
 		m.StoredAt = time.Now().UTC().Truncate(time.Millisecond)
-		err = s.InsertMessage(ctx, m)
+		err = msgs.Insert(ctx, m)
 		if err == nil {
 			f.hints.raise(m.ConversationID, m.Seq)
 			f.recent.put(key, m.Seq)
@@ -57,10 +62,10 @@ func (f *Function) allocate(ctx context.Context, s store, m events.Message) (eve
 			}
 			return m, nil
 		}
-		if !errors.Is(err, errDuplicate) {
+		if !errors.Is(err, store.ErrDuplicate) {
 			return m, err
 		}
-		if stored, ok, err := f.resolveDuplicate(ctx, s, key, m.Seq); err != nil || ok {
+		if stored, ok, err := f.resolveDuplicate(ctx, msgs, key, m.Seq); err != nil || ok {
 			if ok {
 				f.stats.resends.Add(1)
 				f.recent.put(key, stored.Seq)
@@ -72,15 +77,17 @@ func (f *Function) allocate(ctx context.Context, s store, m events.Message) (eve
 			f.log.Warn("persist: seq allocation gave up", "conversation", m.ConversationID, "attempts", attempt)
 			return m, fmt.Errorf("persist: seq of conversation %s contended %d times", m.ConversationID, attempt)
 		}
-		// The first loss is most likely a stale hint (another instance
-		// stored since): search again at once. Later ones are a race with
-		// other instances writing now: back off first.
-		if attempt > 1 {
-			if err := sleep(ctx, backoff(attempt)); err != nil {
-				return m, err
-			}
+		if attempt == 1 {
+			// Most likely a stale hint, behind by what another instance
+			// stored since: m.Seq exists, try the next one at once.
+			last = m.Seq
+			continue
 		}
-		if last, err = f.lastSeq(ctx, s, m.ConversationID); err != nil {
+		// A race with other instances writing now: back off, then search.
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return m, err
+		}
+		if last, err = f.lastSeq(ctx, msgs, m.ConversationID, m.Seq); err != nil {
 			return m, err
 		}
 	}
@@ -89,38 +96,37 @@ func (f *Function) allocate(ctx context.Context, s store, m events.Message) (eve
 // resolveDuplicate finds out why inserting the message with key at seq
 // was refused, with lookups by _id where possible. ok means it is a
 // resend and m is what was stored; !ok means another message took seq.
-func (f *Function) resolveDuplicate(ctx context.Context, s store, key idemKey, seq int64) (m events.Message, ok bool, err error) {
-	at, taken, err := s.MessageAt(ctx, key.Conversation, seq)
-	if taken {
+func (f *Function) resolveDuplicate(ctx context.Context, msgs messages.Store, key messages.Key, seq int64) (m events.Message, ok bool, err error) {
+	at, err := msgs.At(ctx, key.Conversation, seq)
+	switch {
+	case err == nil:
 		f.hints.raise(key.Conversation, seq)
-	}
-	if err != nil || taken {
 		// Taken by this very message (a concurrent delivery of it), or by
 		// another one: a lost race, unless this message is also stored
 		// at an earlier seq, which the next attempt will find out.
-		return at, taken && keyOf(at) == key, err
+		return at, messages.KeyOf(at) == key, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return at, false, err
 	}
 	// The seq is free, so the idempotency index refused: a resend of a
 	// message stored earlier. This is the one scan on FerretDB.
-	return s.FindMessage(ctx, key)
+	m, err = msgs.ByKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		// Neither the seq nor the key is stored, yet the insert was
+		// refused: nothing here can explain it (messages are never
+		// deleted). Fail, and let the broker retry.
+		return m, false, fmt.Errorf("persist: insert of %s/%d refused, but neither the seq nor the key is stored", key.Conversation, seq)
+	}
+	return m, err == nil, err
 }
 
-func keyOf(m events.Message) idemKey {
-	return idemKey{Conversation: m.ConversationID, Sender: m.SenderID, SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID}
-}
-
-// lastSeq finds a conversation's highest seq with events.SearchLastSeq,
-// starting from the highest seq this instance has seen there (1 lookup when
-// that is still the last). On MongoDB a sort on the (conversation, seq)
-// index would do in one query, but FerretDB answers a sorted query by
-// decoding every document of the conversation in Go, and a lookup by _id
-// with an index.
-func (f *Function) lastSeq(ctx context.Context, s store, conversation string) (int64, error) {
-	hint, _ := f.hints.get(conversation) // known to exist (0: nothing known)
-	last, err := events.SearchLastSeq(hint, 0, func(seq int64) (bool, error) {
-		f.stats.probes.Add(1)
-		return s.HasSeq(ctx, conversation, seq)
-	})
+// lastSeq finds a conversation's highest seq from the highest seq this
+// instance has seen there or known (a lookup by _id when that is still
+// the last, on FerretDB; one query on MongoDB).
+func (f *Function) lastSeq(ctx context.Context, msgs messages.Store, conversation string, known int64) (int64, error) {
+	hint, _ := f.hints.get(conversation)
+	f.stats.probes.Add(1)
+	last, err := msgs.LastSeq(ctx, conversation, max(hint, known), 0)
 	if err != nil {
 		return 0, err
 	}
