@@ -24,7 +24,7 @@ import (
 // groupWriteTimeout).
 type GroupCommit struct {
 	next   Cursors
-	linger func(ctx context.Context)
+	linger func(ctx context.Context, joined func() int)
 
 	mu      sync.Mutex
 	busy    map[string]*cursorQueue // cursors with a write lingering, in flight or due
@@ -95,7 +95,11 @@ func (g *GroupCommit) Advance(ctx context.Context, conversation, user string, de
 	b := q.join(delivered, read)
 	g.mu.Unlock()
 
-	g.linger(ctx)
+	g.linger(ctx, func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return b.calls
+	})
 	g.writeDue(context.WithoutCancel(ctx), key, q)
 	return b.err
 }
@@ -145,11 +149,17 @@ func (g *GroupCommit) Get(ctx context.Context, conversation string, users []stri
 	return g.next.Get(ctx, conversation, users)
 }
 
+// LingerUntil replaces the linger with wait, which returns when a write
+// that started alone may go ahead; joined says how many calls it covers so
+// far. It is for tests that need receipts to share a write whatever the
+// machine's speed. Call it before the first Advance.
+func (g *GroupCommit) LingerUntil(wait func(ctx context.Context, joined func() int)) { g.linger = wait }
+
 // Close waits for the writes in flight.
 func (g *GroupCommit) Close() { g.wg.Wait() }
 
-func sleeper(d time.Duration) func(ctx context.Context) {
-	return func(ctx context.Context) {
+func sleeper(d time.Duration) func(ctx context.Context, joined func() int) {
+	return func(ctx context.Context, _ func() int) {
 		if d <= 0 {
 			return
 		}

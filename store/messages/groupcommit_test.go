@@ -136,7 +136,12 @@ func TestGroupCommitLinger(t *testing.T) {
 	g := NewGroupCommit(m, 0)
 	defer g.Close()
 	joined := make(chan struct{})
-	g.linger = func(context.Context) { <-joined }
+	g.LingerUntil(func(_ context.Context, calls func() int) {
+		<-joined
+		if calls() != 2 {
+			t.Errorf("the write covers %d calls, want 2", calls())
+		}
+	})
 
 	var wg sync.WaitGroup
 	wg.Go(func() {
