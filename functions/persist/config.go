@@ -17,10 +17,11 @@ type config struct {
 	MongoURI string     // MONGODB_URI, required
 	Database string     // MONGODB_DATABASE, default "agentchat"
 	LogLevel slog.Level // LOG_LEVEL: DEBUG, INFO (default), WARN or ERROR
-	// CacheTTL (MEMBERSHIP_CACHE_TTL, default and maximum 1s, 0 = off) is
-	// how long persist keeps a conversation's members and users' devices
-	// in memory (store/directory.Cached): the backstop for a lost change
-	// event. A refusal is always checked against a fresh read.
+	// CacheTTL (MEMBERSHIP_CACHE_TTL, default 10s, at most 1m, 0 = off)
+	// is how long persist keeps a conversation's members and users'
+	// devices in memory (store/directory.Cached, kept current by accounts'
+	// change events): the backstop for a lost event. A refusal is always
+	// checked against a fresh read.
 	CacheTTL time.Duration
 	// CursorLinger (CURSOR_LINGER, default 5ms, at most 100ms, 0 = none) is
 	// how long a receipt's cursor write that starts alone waits for other
@@ -28,8 +29,13 @@ type config struct {
 	CursorLinger time.Duration
 }
 
-// MaxDirectoryTTL caps MEMBERSHIP_CACHE_TTL.
-const MaxDirectoryTTL = time.Second
+// MEMBERSHIP_CACHE_TTL: the default and the cap. After a member is
+// removed or a device revoked, and the change event lost, persist may go
+// on accepting their messages and receipts for at most this long.
+const (
+	DefaultDirectoryTTL = 10 * time.Second
+	MaxDirectoryTTL     = time.Minute
+)
 
 // Cursor linger: the default and the cap.
 const (
@@ -42,7 +48,7 @@ func configFrom(m map[string]string) (config, error) {
 	if c.MongoURI == "" {
 		return c, fmt.Errorf("persist: config: MONGODB_URI is required")
 	}
-	ttl, err := time.ParseDuration(cmp.Or(m["MEMBERSHIP_CACHE_TTL"], MaxDirectoryTTL.String()))
+	ttl, err := time.ParseDuration(cmp.Or(m["MEMBERSHIP_CACHE_TTL"], DefaultDirectoryTTL.String()))
 	if err != nil || ttl < 0 || ttl > MaxDirectoryTTL {
 		return c, fmt.Errorf("persist: config: MEMBERSHIP_CACHE_TTL %q: want a duration from 0 to %s", m["MEMBERSHIP_CACHE_TTL"], MaxDirectoryTTL)
 	}

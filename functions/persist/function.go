@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/directory"
 	"github.com/agentchat/agentchat/store/messages"
@@ -62,6 +64,9 @@ type deps struct {
 type dirReader interface {
 	directory.Reader
 	Forget(conversation string, users ...string)
+	// Apply takes one of accounts' change events (conversation.changed,
+	// device.changed), which keep the cache current.
+	Apply(e event.Event) error
 }
 
 // stats counts what an operator wants to see about seq contention.

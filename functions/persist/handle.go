@@ -33,6 +33,11 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return f.storeMessage(ctx, d, e)
 	case events.TypeReceiptDelivered, events.TypeReceiptRead:
 		return f.moveCursor(ctx, d, e)
+	case events.TypeConversationChanged, events.TypeDeviceChanged:
+		if err := d.dir.Apply(e); err != nil {
+			return nil, f.refuse(e, err)
+		}
+		return nil, nil
 	}
 	return nil, f.refuse(e, fmt.Errorf("type %q is not persist's", e.Type()))
 }

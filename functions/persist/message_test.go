@@ -386,3 +386,39 @@ func TestRefusalsReadAfresh(t *testing.T) {
 	decodeReply[events.Message](t, handle(t, f, sent(t, "c1", "dave", "d1", "from-new-member", envelope(now...))), events.TypeMessageStored)
 	decodeReply[events.Receipt](t, handle(t, f, *receipt(t, events.TypeReceiptRead, "c1", "dave", "d1", 1)), events.TypeReceiptRead)
 }
+
+// TestChangeEventsKeepTheCacheCurrent: accounts' conversation.changed and
+// device.changed events reach persist's directory cache, so a removed
+// member or a revoked device stops counting with the next message, long
+// before the cache's TTL.
+func TestChangeEventsKeepTheCacheCurrent(t *testing.T) {
+	fx := newFixture(t)
+	all := seedTrio(fx)
+	f := fx.start()
+	handle(t, f, sent(t, "c1", "carol", "c1d", "before", envelope(all...))) // the cache holds c1 now
+
+	fx.insert(collChanges, bson.M{"_id": "c1/1", "conversation": "c1", "rev": 1, "op": "remove", "user": "carol",
+		"members": []string{"alice", "bob"}})
+	ev, err := events.NewConversationChanged("c1", "alice", "a1", events.ConversationChanged{Kind: "group", Rev: 1, Members: []string{"alice", "bob"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply := handle(t, f, ev); reply != nil {
+		t.Fatalf("reply to a change event: %v", reply)
+	}
+	rej := decodeReply[events.MessageRejected](t, handle(t, f, sent(t, "c1", "carol", "c1d", "after", envelope(all...))), events.TypeMessageRejected)
+	if rej.Code != protocol.CodeNotMember {
+		t.Errorf("a removed member's message: %s, want not_member", rej.Code)
+	}
+
+	fx.revoke("a2")
+	ev, err = events.NewDeviceChanged(events.DeviceChanged{User: "alice", Device: "a2", Revoked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle(t, f, ev)
+	rej = decodeReply[events.MessageRejected](t, handle(t, f, sent(t, "c1", "alice", "a1", "revoked", envelope("a1", "a2", "b1"))), events.TypeMessageRejected)
+	if rej.Code != protocol.CodeBadEnvelope {
+		t.Errorf("wrapped for a revoked device: %s, want bad_envelope", rej.Code)
+	}
+}
