@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,6 +33,15 @@ type Cached struct {
 	devices map[string]devicesEntry // by user
 	agents  map[string]*User        // by user id; nil: not an agent (kinds never change)
 	epoch   uint64                  // bumped by every device change and Forget
+	loading map[string]*devicesLoad // device reads in flight, by their users
+}
+
+// devicesLoad is one read of some users' devices that callers asking for
+// the same users wait for.
+type devicesLoad struct {
+	done    chan struct{}
+	devices []Device
+	err     error
 }
 
 type convEntry struct {
@@ -56,7 +66,7 @@ const maxCached = 100_000
 // cached, every call reads r).
 func NewCached(r Reader, ttl time.Duration) *Cached {
 	return &Cached{r: r, ttl: ttl, now: time.Now, convs: map[string]*convEntry{},
-		devices: map[string]devicesEntry{}, agents: map[string]*User{}}
+		devices: map[string]devicesEntry{}, agents: map[string]*User{}, loading: map[string]*devicesLoad{}}
 }
 
 // Members answers from the cache when it holds the conversation, else
@@ -120,39 +130,72 @@ func (c *Cached) CurrentDevices(ctx context.Context, users []string) ([]Device, 
 	now := c.now()
 	out := []Device{}
 	var missing []string
+	seen := make(map[string]bool, len(users))
 	c.mu.Lock()
 	for _, u := range users {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
 		if e, ok := c.devices[u]; ok && !now.After(e.expires) {
 			out = append(out, e.devices...)
-		} else if !slices.Contains(missing, u) {
+		} else {
 			missing = append(missing, u)
 		}
 	}
-	epoch := c.epoch
 	c.mu.Unlock()
 	if len(missing) > 0 {
-		read, err := c.r.CurrentDevices(ctx, missing)
+		slices.Sort(missing)
+		read, err := c.loadDevices(ctx, missing, now)
 		if err != nil {
 			return nil, err
 		}
-		byUser := make(map[string][]Device, len(missing))
-		for _, d := range read {
-			byUser[d.User] = append(byUser[d.User], d)
-		}
-		c.mu.Lock()
-		if c.epoch == epoch { // no device changed during the read
-			if len(c.devices)+len(missing) > maxCached {
-				sweep(c.devices, now, func(e devicesEntry) bool { return now.After(e.expires) })
-			}
-			for _, u := range missing {
-				c.devices[u] = devicesEntry{devices: byUser[u], expires: now.Add(c.ttl)}
-			}
-		}
-		c.mu.Unlock()
 		out = append(out, read...)
 	}
 	sortDevices(out)
 	return slices.Clone(out), nil
+}
+
+// loadDevices reads the devices of users (sorted, distinct, none of them
+// cached) and keeps
+// them, unless a device changed during the read. Callers asking for the
+// same users meanwhile (a burst of events in one conversation) wait for
+// this read.
+func (c *Cached) loadDevices(ctx context.Context, users []string, now time.Time) ([]Device, error) {
+	key := strings.Join(users, "\x00")
+	c.mu.Lock()
+	if l, ok := c.loading[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.devices, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	l := &devicesLoad{done: make(chan struct{})}
+	c.loading[key] = l
+	epoch := c.epoch
+	c.mu.Unlock()
+
+	l.devices, l.err = c.r.CurrentDevices(ctx, users)
+	c.mu.Lock()
+	delete(c.loading, key)
+	if l.err == nil && c.epoch == epoch { // no device changed during the read
+		byUser := make(map[string][]Device, len(users))
+		for _, d := range l.devices {
+			byUser[d.User] = append(byUser[d.User], d)
+		}
+		if len(c.devices)+len(users) > maxCached {
+			sweep(c.devices, now, func(e devicesEntry) bool { return now.After(e.expires) })
+		}
+		for _, u := range users {
+			c.devices[u] = devicesEntry{devices: byUser[u], expires: now.Add(c.ttl)}
+		}
+	}
+	c.mu.Unlock()
+	close(l.done)
+	return l.devices, l.err
 }
 
 // Agents answers from the cache (a user's kind never changes) and reads
@@ -164,12 +207,15 @@ func (c *Cached) Agents(ctx context.Context, users []string) ([]User, error) {
 	out := []User{}
 	var missing []string
 	c.mu.Lock()
+	seen := make(map[string]bool, len(users))
 	for _, u := range users {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
 		if a, ok := c.agents[u]; !ok {
-			if !slices.Contains(missing, u) {
-				missing = append(missing, u)
-			}
-		} else if a != nil && !slices.ContainsFunc(out, func(o User) bool { return o.ID == u }) {
+			missing = append(missing, u)
+		} else if a != nil {
 			out = append(out, *a)
 		}
 	}

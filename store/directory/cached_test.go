@@ -18,7 +18,7 @@ import (
 type countingReader struct {
 	Reader
 	members, devices, agents atomic.Int64
-	block                    chan struct{}
+	block, blockDevices      chan struct{}
 	entered                  chan struct{}
 }
 
@@ -34,7 +34,12 @@ func (r *countingReader) Members(ctx context.Context, id string) (Membership, er
 
 func (r *countingReader) CurrentDevices(ctx context.Context, users []string) ([]Device, error) {
 	r.devices.Add(1)
-	return r.Reader.CurrentDevices(ctx, users)
+	ds, err := r.Reader.CurrentDevices(ctx, users)
+	if r.blockDevices != nil {
+		r.entered <- struct{}{}
+		<-r.blockDevices
+	}
+	return ds, err
 }
 
 func (r *countingReader) Agents(ctx context.Context, users []string) ([]User, error) {
@@ -292,5 +297,28 @@ func TestCachedApply(t *testing.T) {
 	typing, _ := events.NewTyping("/s", "g1", "u1", "d1", events.TypingStarted)
 	if err := c.Apply(typing); err == nil || IsChange(typing.Type()) {
 		t.Error("Apply took a typing event")
+	}
+}
+
+// TestCachedOneDeviceReadForConcurrentCallers: a burst of events in one
+// conversation reads its members' devices once.
+func TestCachedOneDeviceReadForConcurrentCallers(t *testing.T) {
+	c, r, _, _ := newTestCache(t)
+	ctx := context.Background()
+	r.blockDevices, r.entered = make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { c.CurrentDevices(ctx, []string{"u2", "u1"}) })
+	<-r.entered
+	for range 4 {
+		wg.Go(func() {
+			if ds, err := c.CurrentDevices(ctx, []string{"u1", "u2", "u1"}); err != nil || len(ds) != 2 {
+				t.Errorf("CurrentDevices = %v, %v", ds, err)
+			}
+		})
+	}
+	close(r.blockDevices)
+	wg.Wait()
+	if n := r.devices.Load(); n != 1 {
+		t.Errorf("%d device reads reached the storage, want 1", n)
 	}
 }
