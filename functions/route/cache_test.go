@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 func removeMember(t *testing.T, fx *fixture, conv string, members ...string) {
@@ -21,8 +22,9 @@ func removeMember(t *testing.T, fx *fixture, conv string, members ...string) {
 	}
 }
 
-// TestAudienceCacheExpires: typing may reach a removed member for at most
-// the TTL; a stored message never does.
+// TestAudienceCacheExpires: without a change event (the member is removed
+// behind accounts' back), typing may reach a removed member for at most
+// the TTL, the cache's backstop; a stored message never does.
 func TestAudienceCacheExpires(t *testing.T) {
 	fx := newFixture(t)
 	seedGroup(fx)
@@ -71,7 +73,7 @@ func TestAudienceCacheReadsOnce(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
 	f := New()
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, audiences: newAudienceCache(time.Second)})
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, audiences: storedir.NewCached(dir.people, time.Minute)})
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
@@ -88,14 +90,55 @@ func TestAudienceCacheReadsOnce(t *testing.T) {
 }
 
 func TestCacheTTLIsCapped(t *testing.T) {
-	for _, ttl := range []string{"2s", "-1s", "soon"} {
+	for _, ttl := range []string{"2m", "-1s", "soon"} {
 		_, err := configFrom(map[string]string{"MONGODB_URI": "mongodb://x", "REDIS_URL": "redis://x", "MEMBERSHIP_CACHE_TTL": ttl})
 		if err == nil {
 			t.Errorf("MEMBERSHIP_CACHE_TTL=%s accepted", ttl)
 		}
 	}
 	c, err := configFrom(map[string]string{"MONGODB_URI": "mongodb://x", "REDIS_URL": "redis://x"})
-	if err != nil || c.CacheTTL != time.Second {
-		t.Errorf("default TTL %v (%v), want 1s", c.CacheTTL, err)
+	if err != nil || c.CacheTTL != DefaultAudienceTTL {
+		t.Errorf("default TTL %v (%v), want %v", c.CacheTTL, err, DefaultAudienceTTL)
+	}
+}
+
+// TestAudienceFollowsChangeEvents: accounts' change events, brought by
+// route's directory Trigger, update the cache at once (the TTL is far
+// away): a member added is typed to, a member removed is not, a revoked
+// device drops out. Each event is what accounts emits after committing.
+func TestAudienceFollowsChangeEvents(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	f := fx.start(map[string]string{"MEMBERSHIP_CACHE_TTL": "1m"})
+	typing := func() string {
+		handle(t, f, must(events.NewTyping(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.TypingStarted)))
+		return summary(w.drain())
+	}
+	if got := typing(); !strings.Contains(got, "bob/b1") {
+		t.Fatalf("typing before the change: %q, want bob's devices in it", got)
+	}
+	removeMember(t, fx, "c1", "alice", "carol", "dave")
+	if got := typing(); !strings.Contains(got, "bob/b1") {
+		t.Fatalf("before the event, a 1 m TTL still routes to bob: %q", got)
+	}
+	handle(t, f, must(events.NewConversationChanged("c1", "alice", "a1",
+		events.ConversationChanged{Kind: "group", Rev: 2, Members: []string{"alice", "carol", "dave"}})))
+	if got := typing(); strings.Contains(got, "bob/") {
+		t.Errorf("after conversation.changed, typing still reaches bob: %q", got)
+	}
+	// a late, older revision changes nothing
+	handle(t, f, must(events.NewConversationChanged("c1", "alice", "a1",
+		events.ConversationChanged{Kind: "group", Rev: 1, Members: []string{"alice", "bob", "carol", "dave"}})))
+	if got := typing(); strings.Contains(got, "bob/") {
+		t.Errorf("an older revision brought bob back: %q", got)
+	}
+	if got := typing(); !strings.Contains(got, "dave/d2") {
+		t.Fatalf("typing: %q, want dave/d2 in it", got)
+	}
+	fx.revoke("d2")
+	handle(t, f, must(events.NewDeviceChanged(events.DeviceChanged{User: "dave", Device: "d2", Revoked: true})))
+	if got := typing(); strings.Contains(got, "dave/d2") {
+		t.Errorf("after device.changed, typing still reaches the revoked device: %q", got)
 	}
 }

@@ -21,9 +21,10 @@ type config struct {
 	RedisURL    string // REDIS_URL (redis://host:port/db), required
 	RedisPrefix string // REDIS_PREFIX, default events.DefaultRedisPrefix
 	Sink        string // K_SINK: the broker, for agent invokes; unset = no invokes
-	// CacheTTL (MEMBERSHIP_CACHE_TTL, default and maximum 1s, 0 = off)
-	// is how long receipts, typing and agent activity may be routed by a
-	// membership read that old (see audienceCache).
+	// CacheTTL (MEMBERSHIP_CACHE_TTL, default 10s, at most 1m, 0 = off)
+	// is how long the directory cache that routes receipts, typing and
+	// agent activity keeps an entry: a backstop for a lost change event
+	// (cache.go).
 	CacheTTL time.Duration
 	LogLevel slog.Level // LOG_LEVEL: DEBUG, INFO (default), WARN or ERROR
 }
@@ -42,7 +43,7 @@ func configFrom(m map[string]string) (config, error) {
 	case c.RedisURL == "":
 		return c, fmt.Errorf("route: config: REDIS_URL is required")
 	}
-	ttl, err := time.ParseDuration(cmp.Or(m["MEMBERSHIP_CACHE_TTL"], MaxAudienceTTL.String()))
+	ttl, err := time.ParseDuration(cmp.Or(m["MEMBERSHIP_CACHE_TTL"], DefaultAudienceTTL.String()))
 	if err != nil || ttl < 0 || ttl > MaxAudienceTTL {
 		return c, fmt.Errorf("route: config: MEMBERSHIP_CACHE_TTL %q: want a duration from 0 to %s", m["MEMBERSHIP_CACHE_TTL"], MaxAudienceTTL)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 // agent is a member whose user kind is "agent".
@@ -13,8 +14,9 @@ type agent struct {
 }
 
 // directory is route's read-only view of MongoDB: accounts' users,
-// devices and conversations, persist's messages. Every call reads fresh;
-// only receipts, typing and agent activity go through audienceCache.
+// devices and conversations (through store/directory), persist's
+// messages. Every call reads fresh; receipts, typing and agent activity
+// go through the cache (deps.audiences, a store/directory.Cached).
 type directory interface {
 	// Members returns a conversation's member user ids; ok is false when
 	// the conversation does not exist.
@@ -40,4 +42,16 @@ type directory interface {
 	Ping(ctx context.Context) error
 	// Close releases connections.
 	Close(ctx context.Context) error
+}
+
+// directoryDevice is a device as store/directory has it.
+type directoryDevice = storedir.Device
+
+// refsOf is devices as the events' device references.
+func refsOf(ds []storedir.Device) []events.DeviceRef {
+	refs := make([]events.DeviceRef, len(ds))
+	for i, d := range ds {
+		refs[i] = events.DeviceRef{User: d.User, Device: d.ID}
+	}
+	return refs
 }

@@ -10,8 +10,8 @@
 // It is an instanced func handler (New, Start, Stop, Ready, Alive,
 // Handle). It never replies through the broker. Membership and devices
 // are read afresh for every stored message and sync request; receipts,
-// typing and agent activity may be routed by a read at most
-// MEMBERSHIP_CACHE_TTL (≤ 1 s) old.
+// typing and agent activity are routed from memory kept current by
+// accounts' change events (cache.go).
 package function
 
 import (
@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 // errNotStarted makes a Handle that races Start fail with 500, so the
@@ -41,8 +43,8 @@ type deps struct {
 	dir       directory
 	presence  presence
 	publisher publisher
-	invoker   invoker // nil without K_SINK
-	audiences *audienceCache
+	invoker   invoker          // nil without K_SINK
+	audiences *storedir.Cached // receipts, typing, agent activity
 	closeFn   func(context.Context) error
 }
 
@@ -75,7 +77,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		_ = dir.Close(ctx)
 		return err
 	}
-	d := &deps{dir: dir, presence: hub, publisher: hub, audiences: newAudienceCache(c.CacheTTL), closeFn: func(ctx context.Context) error {
+	d := &deps{dir: dir, presence: hub, publisher: hub, audiences: storedir.NewCached(dir.people, c.CacheTTL), closeFn: func(ctx context.Context) error {
 		return errors.Join(dir.Close(ctx), hub.Close())
 	}}
 	if c.Sink != "" {

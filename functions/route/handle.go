@@ -54,6 +54,8 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, f.sync(ctx, d, e, a)
 	case events.TypeResumeRequested:
 		return nil, f.resume(ctx, d, e, a)
+	case events.TypeConversationChanged, events.TypeDeviceChanged:
+		return nil, d.audiences.Apply(e)
 	}
 	return nil, f.refuse(e, fmt.Errorf("type %q is not route's", e.Type()))
 }
@@ -61,9 +63,9 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 // toMembers delivers e to every current device of the conversation's
 // members but skip, if actor is a member; otherwise e is ignored with a
 // log line (a removed member's typing, an agent no longer in the
-// conversation). Who the members and devices are comes from the audience
-// cache (at most MaxAudienceTTL old): toMembers carries receipts, typing,
-// agent activity and media notices, never a stored message.
+// conversation). Who the members and devices are comes from the cache
+// (cache.go): toMembers carries receipts, typing, agent activity and
+// media notices, never a stored message.
 func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor string, skip events.DeviceRef) error {
 	conv := e.Subject()
 	a, err := f.audienceOf(ctx, d, conv)
@@ -79,23 +81,7 @@ func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor 
 
 // audienceOf is a conversation's audience through the cache.
 func (f *Function) audienceOf(ctx context.Context, d *deps, conv string) (audience, error) {
-	return d.audiences.get(ctx, conv, func(ctx context.Context) (audience, error) {
-		return f.readAudience(ctx, d, conv)
-	})
-}
-
-// readAudience reads a conversation's members and their current devices.
-// Round trips: members (2), devices.
-func (f *Function) readAudience(ctx context.Context, d *deps, conv string) (audience, error) {
-	members, found, err := d.dir.Members(ctx, conv)
-	if err != nil || !found {
-		return audience{}, err
-	}
-	devices, err := d.dir.Devices(ctx, members)
-	if err != nil {
-		return audience{}, err
-	}
-	return audience{found: true, members: members, devices: devices}, nil
+	return cachedAudience(ctx, d.audiences, conv)
 }
 
 // refuse logs why e can never be routed and returns the 400 result.

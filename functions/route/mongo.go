@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"github.com/agentchat/agentchat/store"
+	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 // Collection names (docs/data.md). route only reads: accounts owns users,
@@ -32,6 +33,7 @@ type mongoDirectory struct {
 	changes       *mongo.Collection
 	messages      *mongo.Collection
 	cursors       *mongo.Collection
+	people        *storedir.Mongo // accounts' users, devices and conversations
 	// ferret is set on FerretDB, where no query uses an index: a query
 	// other than by _id decodes every document of the collection in Go
 	// (about 120 µs each on SQLite), one by _id scans in SQLite (about a
@@ -65,6 +67,7 @@ func openMongo(ctx context.Context, uri, database string, extra ...*options.Clie
 		changes:       db.Collection(collChanges),
 		messages:      db.Collection(collMessages),
 		cursors:       db.Collection(collCursors),
+		people:        storedir.NewMongoDB(db),
 		ferret:        lookupErr == nil,
 	}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 // tripCounter counts round trips to MongoDB (commands) and Redis
@@ -91,7 +92,9 @@ func TestRoundTrips(t *testing.T) {
 	}
 	hub.client.AddHook(counter)
 	f := New()
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, closeFn: func(context.Context) error { return nil }})
+	// the directory cache off (TTL 0): every event reads what it needs
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, audiences: storedir.NewCached(dir.people, 0),
+		closeFn: func(context.Context) error { return nil }})
 	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
 	src := events.SourceConnectorPrefix + "A"
 	syncFrom := func(after int64) func() {
