@@ -178,3 +178,61 @@ func (s *Server) refreshAll() {
 		s.refreshPresence(slot)
 	}
 }
+
+// releaseGate holds the first Presence.Release until open closes, and
+// counts the calls and the sockets they carry.
+type releaseGate struct {
+	Presence
+	open    chan struct{}
+	mu      sync.Mutex
+	calls   int
+	sockets int
+}
+
+func (g *releaseGate) Release(ctx context.Context, held []Held) error {
+	g.mu.Lock()
+	g.calls++
+	g.sockets += len(held)
+	first := g.calls == 1
+	g.mu.Unlock()
+	if first {
+		<-g.open
+	}
+	return g.Presence.Release(ctx, held)
+}
+
+// TestReleasesOfManySocketsAreBatched: sockets that close while a release
+// is under way are released together in the next round, one call.
+func TestReleasesOfManySocketsAreBatched(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	gate := &releaseGate{open: make(chan struct{})}
+	e := startConnectorWith(t, rdb, prefix, newIssuer(t), newSink(t), nil,
+		func(s *Server) { gate.Presence, s.deps.Presence = s.deps.Presence, gate })
+	const n = 20
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = e.dial(fmt.Sprint("u", i), "d")
+	}
+	for _, c := range clients {
+		c.ws.Close()
+	}
+	eventually(t, frameWait, "the other releases queued behind the first", func() bool {
+		e.srv.releases.mu.Lock()
+		defer e.srv.releases.mu.Unlock()
+		return len(e.srv.releases.pending) == n-1
+	})
+	close(gate.open)
+	eventually(t, frameWait, "every record released", func() bool {
+		for i := range n {
+			if rdb.Exists(context.Background(), presence.Key(prefix, fmt.Sprint("u", i), "d")).Val() != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	if gate.calls != 2 || gate.sockets != n {
+		t.Errorf("releases: %d calls for %d sockets, want 2 for %d", gate.calls, gate.sockets, n)
+	}
+}

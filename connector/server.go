@@ -53,6 +53,8 @@ type Server struct {
 	byDevice map[events.DeviceRef]*conn
 	beats    beatWheel     // the sockets of byDevice, by heartbeat slot
 	idle     chan struct{} // closed when draining and no socket is left
+
+	releases releases // presence records to release, in batches (presence.go)
 }
 
 // New checks cfg and deps and returns a server that is not yet running:
@@ -245,7 +247,7 @@ func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp u
 		// Torn down during the claim (Close, Drain, a newer socket): its
 		// release may have run before the claim landed. Release is a
 		// compare-and-delete, so releasing again is safe.
-		s.releasePresence(c)
+		s.releasePresence(Held{Dev: c.dev, Stamp: c.stamp})
 		return
 	}
 
@@ -334,17 +336,7 @@ func (s *Server) release(c *conn) {
 	}
 	// Also when a newer socket replaced this one: its claim may have landed
 	// after the newer one's release (Release removes only its own record).
-	s.releasePresence(c)
-}
-
-// releasePresence removes c's presence record if it still names c.
-func (s *Server) releasePresence(c *conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.deps.Presence.Release(ctx, c.dev, c.stamp); err != nil {
-		s.m.presenceErrors.Inc()
-		s.log.Warn("connector: presence release failed", "user", c.dev.User, "device", c.dev.Device, "err", err)
-	}
+	s.releasePresence(Held{Dev: c.dev, Stamp: c.stamp})
 }
 
 // lookup returns the socket that holds dev here, or nil.

@@ -179,15 +179,17 @@ func (p *memRegistry) Refresh(ctx context.Context, held []Held) ([]Held, error) 
 	return lost, nil
 }
 
-func (p *memRegistry) Release(ctx context.Context, dev events.DeviceRef, stamp uint64) error {
+func (p *memRegistry) Release(ctx context.Context, held []Held) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m := p.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if v, ok := m.get(dev); ok && v == FormatRecord(p.id, stamp) {
-		delete(m.records, dev)
+	for _, h := range held {
+		if v, ok := m.get(h.Dev); ok && v == FormatRecord(p.id, h.Stamp) {
+			delete(m.records, h.Dev)
+		}
 	}
 	return nil
 }

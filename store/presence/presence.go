@@ -12,7 +12,9 @@
 // a device holds the record, whichever connector it is on and whichever claim
 // lands last. A record lives for TTL after its last heartbeat (Refresh), so a
 // connector that dies without releasing its sockets stops being named within
-// TTL.
+// TTL. Heartbeats and releases take many sockets at once, so a connector's
+// cost to the store grows with its sockets divided by a batch, not with its
+// sockets.
 //
 // Implementations: Redis (one key per device, see Key; every compare-and-act
 // a Lua script, atomic on the server) and Memory, its in-memory twin for
@@ -51,11 +53,12 @@ type Registry interface {
 	// claimed last): they are stale here and should be closed. On an error
 	// some of held may have been refreshed and lost is incomplete.
 	Refresh(ctx context.Context, held []Held) (lost []Held, err error)
-	// Release removes dev's record only if it still names this socket
-	// (this connector and stamp), so a newer socket of the device, here or
-	// elsewhere, keeps its record. Releasing a socket that never claimed,
-	// or lost its record, is harmless.
-	Release(ctx context.Context, dev events.DeviceRef, stamp uint64) error
+	// Release removes the record of each of held only if it still names
+	// that socket (this connector and its stamp), so a newer socket of the
+	// device, here or elsewhere, keeps its record; in as few round trips as
+	// Refresh. Releasing a socket that never claimed, or lost its record,
+	// is harmless.
+	Release(ctx context.Context, held []Held) error
 }
 
 // Locator is the presence store as route reads it.

@@ -293,8 +293,8 @@ func suite(t *testing.T, fx fixture) {
 		older, newer := admit(t, one, d), admit(t, one, d)
 		claim(t, one, d, newer)
 		for _, r := range []func() error{
-			func() error { return one.Release(ctx, d, older) }, // the replaced socket of the same connector
-			func() error { return two.Release(ctx, d, newer) }, // same stamp, another connector
+			func() error { return one.Release(ctx, []Held{{d, older}}) }, // the replaced socket of the same connector
+			func() error { return two.Release(ctx, []Held{{d, newer}}) }, // same stamp, another connector
 		} {
 			if err := r(); err != nil {
 				t.Fatal(err)
@@ -303,14 +303,42 @@ func suite(t *testing.T, fx fixture) {
 				t.Fatalf("record after another socket's release: %q, want %q", got, want)
 			}
 		}
-		if err := one.Release(ctx, d, newer); err != nil {
+		if err := one.Release(ctx, []Held{{d, newer}}); err != nil {
 			t.Fatal(err)
 		}
 		if got := record(t, d); got != "" {
 			t.Errorf("record after its own release: %q, want none", got)
 		}
-		if err := one.Release(ctx, d, newer); err != nil {
+		if err := one.Release(ctx, []Held{{d, newer}}); err != nil {
 			t.Errorf("release again: %v", err)
+		}
+	})
+
+	t.Run("release over several batches removes only the sockets' own records", func(t *testing.T) {
+		held := make([]Held, 2*RefreshBatch+3)
+		for i := range held {
+			held[i] = Held{Dev: dev(fmt.Sprint("gone-", i)), Stamp: admit(t, one, dev(fmt.Sprint("gone-", i)))}
+			claim(t, one, held[i].Dev, held[i].Stamp)
+		}
+		// Newer sockets elsewhere keep theirs, in the first and the last batch.
+		kept := map[int]bool{3: true, len(held) - 1: true}
+		for i := range kept {
+			claim(t, two, held[i].Dev, held[i].Stamp+1)
+		}
+		if err := one.Release(ctx, held); err != nil {
+			t.Fatal(err)
+		}
+		for i, h := range held {
+			got := record(t, h.Dev)
+			if want := FormatRecord("c-two", h.Stamp+1); kept[i] && got != want {
+				t.Errorf("%d: record %q, want the newer socket's %q", i, got, want)
+			}
+			if !kept[i] && got != "" {
+				t.Errorf("%d: record %q after its release, want none", i, got)
+			}
+		}
+		if err := one.Release(ctx, nil); err != nil {
+			t.Errorf("release of nothing: %v", err)
 		}
 	})
 
@@ -352,7 +380,7 @@ func suite(t *testing.T, fx fixture) {
 		if len(where) != len(want) {
 			t.Errorf("connectors %d, want %d (%v)", len(where), len(want), want)
 		}
-		if err := one.Release(ctx, devices[0], stampOf(t, fx, devices[0])); err != nil {
+		if err := one.Release(ctx, []Held{{devices[0], stampOf(t, fx, devices[0])}}); err != nil {
 			t.Fatal(err)
 		}
 		if where, err := fx.store.Locate(ctx, devices[:1]); err != nil || len(where) != 0 {
@@ -393,6 +421,12 @@ func TestRedisAfterScriptFlush(t *testing.T) {
 		}
 		if lost, err := p.Refresh(ctx, []Held{{d, a.Stamp}}); err != nil || len(lost) != 0 {
 			t.Fatalf("Refresh after a script flush: lost %v, %v", lost, err)
+		}
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Release(ctx, []Held{{d, a.Stamp}}); err != nil || mr.Exists(Key("test:", d.User, d.Device)) {
+			t.Fatalf("Release after a script flush: %v, record left: %v", err, mr.Exists(Key("test:", d.User, d.Device)))
 		}
 	}
 }

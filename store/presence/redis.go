@@ -26,10 +26,10 @@ var (
 	releaseScript = redis.NewScript(releaseLua)
 )
 
-// RefreshBatch is how many sockets one refresh script call covers: one
-// MGET and, for records still their socket's, one EXPIRE each. 500 keys
-// keep one call well under a millisecond of Redis's time, so a heartbeat
-// never stalls other clients.
+// RefreshBatch is how many sockets one refresh (or release) script call
+// covers: one MGET and, for records still their socket's, one EXPIRE each
+// (one DEL for them all). 500 keys keep one call around a millisecond of
+// Redis's time, so a heartbeat never stalls other clients for long.
 const RefreshBatch = 500
 
 // locateBatch is how many keys one MGET of Locate reads (pipelined).
@@ -40,10 +40,11 @@ const locateBatch = 1000
 // clock (TIME inside the scripts): one clock for every connector. Redis and
 // miniredis (the dev runner's) both run the scripts; the suite checks both.
 //
-// Admit, Claim and Release each touch one device's key (plus, for Admit,
-// its revocation mark in the same pipeline). Refresh and Locate read many
-// keys in one command (a script over a batch, MGET): on Redis Cluster they
-// would need every key in one slot, so run a single Redis (or Sentinel).
+// Admit and Claim each touch one device's key (plus, for Admit, its
+// revocation mark in the same pipeline). Refresh, Release and Locate read
+// many keys in one command (a script over a batch, MGET): on Redis Cluster
+// they would need every key in one slot, so run a single Redis (or
+// Sentinel).
 type Redis struct {
 	client redis.UniversalClient
 	prefix string
@@ -180,9 +181,25 @@ func (p *redisRegistry) Refresh(ctx context.Context, held []Held) ([]Held, error
 	return lost, nil
 }
 
-// Release deletes dev's record if it is still this socket's.
-func (p *redisRegistry) Release(ctx context.Context, dev events.DeviceRef, stamp uint64) error {
-	if err := releaseScript.Run(ctx, p.client, []string{p.key(dev)}, FormatRecord(p.id, stamp)).Err(); err != nil {
+// Release runs the release script once per RefreshBatch sockets, every
+// call in one pipeline: one round trip.
+func (p *redisRegistry) Release(ctx context.Context, held []Held) error {
+	if len(held) == 0 {
+		return nil
+	}
+	err := pipelineScript(ctx, p.client, releaseScript, func(pipe redis.Pipeliner) {
+		for start := 0; start < len(held); start += RefreshBatch {
+			batch := held[start:min(start+RefreshBatch, len(held))]
+			keys := make([]string, len(batch))
+			args := make([]any, len(batch))
+			for i, h := range batch {
+				keys[i] = p.key(h.Dev)
+				args[i] = FormatRecord(p.id, h.Stamp)
+			}
+			releaseScript.EvalSha(ctx, pipe, keys, args...)
+		}
+	})
+	if err != nil {
 		return fmt.Errorf("presence: release: %w", err)
 	}
 	return nil

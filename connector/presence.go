@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/protocol"
@@ -78,16 +79,55 @@ func (s *Server) refreshPresence(slot int) {
 	// A socket released since the snapshot may have had its record written
 	// back by the refresh (it found the key gone): release it again
 	// (compare-and-delete, so a newer socket's record stays).
+	var stale []Held
 	for _, h := range held {
 		if c := s.lookup(h.Dev); c == nil || c.stamp != h.Stamp {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			if err := s.deps.Presence.Release(ctx, h.Dev, h.Stamp); err != nil {
-				s.m.presenceErrors.Inc()
-				s.log.Warn("connector: presence release failed", "user", h.Dev.User, "device", h.Dev.Device, "err", err)
-			}
-			cancel()
+			stale = append(stale, h)
 		}
 	}
+	if len(stale) > 0 {
+		s.releasePresence(stale...)
+	}
+}
+
+// releases is the group commit of presence releases: the first caller of
+// releasePresence becomes the flusher and releases, one Presence.Release
+// per round, every record queued until none is left; callers meanwhile only
+// queue theirs. So a thousand sockets closing at once (a network blip, a
+// drain) cost Redis a few round trips, not a thousand, and no goroutine
+// waits for a pooled connection. mu is a leaf lock, never held across I/O.
+type releases struct {
+	mu       sync.Mutex
+	pending  []Held
+	flushing bool
+}
+
+// releasePresence removes the presence records of held that still name
+// their sockets: now, or in the round of the flusher already at work.
+func (s *Server) releasePresence(held ...Held) {
+	q := &s.releases
+	q.mu.Lock()
+	q.pending = append(q.pending, held...)
+	if q.flushing {
+		q.mu.Unlock()
+		return
+	}
+	q.flushing = true
+	for len(q.pending) > 0 {
+		batch := q.pending
+		q.pending = nil
+		q.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := s.deps.Presence.Release(ctx, batch); err != nil {
+			// The records expire within presence.TTL.
+			s.m.presenceErrors.Inc()
+			s.log.Warn("connector: presence release failed", "devices", len(batch), "err", err)
+		}
+		cancel()
+		q.mu.Lock()
+	}
+	q.flushing = false
+	q.mu.Unlock()
 }
 
 // heartbeatEvery is how often each record is refreshed: PresenceHeartbeat,
