@@ -43,15 +43,18 @@ var (
 
 // NewMongo uses db's messages and cursors collections. It asks the server
 // what it is (one buildInfo) to pick how to read pages.
-func NewMongo(ctx context.Context, db *store.Mongo) (*Mongo, error) {
-	info, err := db.DB.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
+func NewMongo(ctx context.Context, db *store.Mongo) (*Mongo, error) { return NewMongoDB(ctx, db.DB) }
+
+// NewMongoDB is NewMongo for a process that opened its database itself.
+func NewMongoDB(ctx context.Context, db *mongo.Database) (*Mongo, error) {
+	info, err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
 	if err != nil {
 		return nil, fmt.Errorf("messages: buildInfo: %w", err)
 	}
 	_, notFerret := info.LookupErr("ferretdbVersion")
 	return &Mongo{
-		messages: db.DB.Collection(MessagesCollection),
-		cursors:  db.DB.Collection(CursorsCollection),
+		messages: db.Collection(MessagesCollection),
+		cursors:  db.Collection(CursorsCollection),
 		byID:     notFerret == nil,
 	}, nil
 }
