@@ -5,8 +5,9 @@
 //
 // It keeps no state but live sockets. The backing services sit behind the
 // small interfaces in deps.go (Sink, Presence, Deliveries, Verifier), with
-// the HTTP, Redis and JWKS implementations in files of their own, so the core
-// (conn.go, inbound.go, outbound.go) can be read and tested on its own.
+// the HTTP, Redis and JWKS implementations in files of their own (presence
+// is the store module's contract, store/presence), so the core (conn.go,
+// inbound.go, outbound.go) can be read and tested on its own.
 //
 // One socket per device, the newest: each socket gets a stamp before its
 // upgrade is answered (Presence.Admit: Redis's clock in microseconds, above
@@ -29,7 +30,10 @@
 // frame), which is why a busy socket gets a writer goroutine of its own
 // rather than a turn in a fixed pool: one client that stops reading must
 // not hold up the writes of others. One ticker pings every socket and closes
-// the silent ones; a token's expiry is a runtime timer (no goroutine).
+// the silent ones; a token's expiry is a runtime timer (no goroutine). The
+// presence heartbeat is one timer wheel (presence.go): each tick refreshes
+// one slot's sockets with one batched Presence.Refresh, so the refreshes
+// are spread over the interval; releases are batched by group commit.
 // Sockets without a file descriptor, or off Linux, keep one reader
 // goroutine each.
 //
@@ -40,6 +44,6 @@
 //
 // Lock order: Server.mu (the registry) before conn.mu; conn.readMu (held by
 // the socket's reader, across its reads and its posts to the sink) before
-// conn.mu; conn.mu before the queue's lock. No other lock is held across
-// network I/O.
+// conn.mu; conn.mu before the queue's lock. The release queue's lock is a
+// leaf. No other lock is held across network I/O.
 package connector
