@@ -233,15 +233,15 @@ func TestReconnectAfterServiceRestartResumes(t *testing.T) {
 	sc.closeWith(protocol.CloseServiceRestart)
 
 	sc2 := fc2.accept() // the next URL
-	s := sc2.expect(protocol.TypeSync)
-	if s.Conversation != convID || s.After != 2 {
-		t.Fatalf("resume sync %+v, want after 2", s)
+	r := sc2.expect(protocol.TypeResume)
+	if len(r.Positions) != 1 || r.Positions[0] != (protocol.Position{Conversation: convID, Seq: 2}) || !r.Receipts {
+		t.Fatalf("resume %+v, want %s at 2 with receipts", r, convID)
 	}
 	if f := sc2.expect(protocol.TypeSend); f.ID != id {
 		t.Fatalf("resent id %q, want %q", f.ID, id)
 	}
-	sc2.send(protocol.Frame{Type: protocol.TypeBatch, Conversation: convID,
-		Messages: []protocol.Frame{message(t, convID, 3, bob, "missed", alice)}, LastSeq: 3})
+	sc2.send(protocol.Frame{Type: protocol.TypeResumed, ID: r.ID, Batches: []protocol.Frame{{Type: protocol.TypeBatch, Conversation: convID,
+		Messages: []protocol.Frame{message(t, convID, 3, bob, "missed", alice)}, LastSeq: 3}}})
 	sc2.send(protocol.Frame{Type: protocol.TypeStored, ID: id, Conversation: convID, Seq: 4})
 	if got := seqs(messages(t, c, 2)); !slices.Equal(got, []int64{3, 4}) {
 		t.Fatalf("after resume got %v, want [3 4]", got)
@@ -260,8 +260,8 @@ func TestReconnectFrameMovesToNextConnector(t *testing.T) {
 	}
 	sc.send(protocol.Frame{Type: protocol.TypeReconnect, AfterMs: 50})
 	sc2 := fc2.accept()
-	if s := sc2.expect(protocol.TypeSync); s.After != 5 {
-		t.Fatalf("resume sync after %d, want 5", s.After)
+	if r := sc2.expect(protocol.TypeResume); len(r.Positions) != 1 || r.Positions[0].Seq != 5 {
+		t.Fatalf("resume %+v, want %s at 5", r, convID)
 	}
 	if _, ok := <-sc.frames; ok {
 		// drain: the old socket must end (the client closed it)
@@ -461,11 +461,12 @@ func TestTypingAndAgentFrames(t *testing.T) {
 	}
 }
 
-func TestResyncHintSyncsEveryConversation(t *testing.T) {
+func TestResyncHintResumesEveryConversation(t *testing.T) {
 	alice := newDevice(t, "alice", "a1")
 	fc := newFakeConnector(t, "tok")
 	c := dial(t, testConfig(alice, nil, fc.URL))
 	sc := fc.accept()
+	sc.expect(protocol.TypeResume) // on connect
 	c.Track("x", 3)
 	c.Track("y", 9)
 	for range 2 {
@@ -474,13 +475,9 @@ func TestResyncHintSyncsEveryConversation(t *testing.T) {
 	sc.send(protocol.Frame{Type: protocol.TypeBatch, Conversation: "x", LastSeq: 3})
 	sc.send(protocol.Frame{Type: protocol.TypeBatch, Conversation: "y", LastSeq: 9})
 	sc.send(protocol.Frame{Type: protocol.TypeResync})
-	got := map[string]int64{}
-	for range 2 {
-		f := sc.expect(protocol.TypeSync)
-		got[f.Conversation] = f.After
-	}
-	if got["x"] != 3 || got["y"] != 9 {
-		t.Fatalf("resync syncs %v, want x after 3, y after 9", got)
+	r := sc.expect(protocol.TypeResume)
+	if want := []protocol.Position{{Conversation: "x", Seq: 3}, {Conversation: "y", Seq: 9}}; !slices.Equal(r.Positions, want) {
+		t.Fatalf("resync resumes %+v, want %+v", r.Positions, want)
 	}
 }
 
@@ -582,10 +579,9 @@ func TestNotMemberOfASyncedConversationStopsTrackingIt(t *testing.T) {
 	c.Sync("other")
 	sc.expect(protocol.TypeSync)
 	sc.send(protocol.Frame{Type: protocol.TypeResync})
-	if f := sc.expect(protocol.TypeSync); f.Conversation != "other" {
-		t.Fatalf("resync synced %q, want only \"other\"", f.Conversation)
+	if r := sc.expect(protocol.TypeResume); len(r.Positions) != 1 || r.Positions[0].Conversation != "other" {
+		t.Fatalf("resync resumed %+v, want only \"other\"", r.Positions)
 	}
-	noneOf(t, written(t, c, sc), protocol.TypeSync, "resync synced \"gone\"")
 }
 
 // Receipt events lost on the way (a Redis restart): the next sync asks

@@ -160,6 +160,7 @@ func (c *Client) disconnected(w *wsConn, cause error, now time.Time) {
 	graceful := errors.Is(cause, errMoved)
 	w.close(graceful)
 	s.conn, s.writes = nil, nil
+	s.resume.id = "" // a late answer still counts for its messages
 	for _, cv := range s.convs {
 		cv.syncing = false
 	}

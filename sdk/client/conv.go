@@ -146,14 +146,15 @@ func (c *Client) maybeSync(cv *conv, now time.Time) {
 	c.sync(cv, now)
 }
 
-// resume runs after every (re)connect: sync every conversation after its
-// last seq, resend the outbox in order, and write the acks again (they are
-// idempotent, and the last ones may have died with the old socket).
+// resume runs after every (re)connect: ask for what was missed in every
+// conversation in one exchange (startResume; the members' cursors too:
+// receipts published meanwhile are lost), resend the outbox in order, and
+// write the acks again (they are idempotent, and the last ones may have
+// died with the old socket).
 func (c *Client) resume(now time.Time) {
+	c.startResume(now, "")
 	for _, id := range slices.Sorted(maps.Keys(c.s.convs)) {
 		cv := c.s.convs[id]
-		cv.syncing, cv.receipts = false, true // receipts published meanwhile are lost
-		c.sync(cv, now)
 		if cv.sentDelivered > 0 || cv.sentRead > 0 {
 			cv.sentDelivered, cv.sentRead = 0, 0
 			c.scheduleAck(cv, now)

@@ -86,10 +86,18 @@
 // about MaxBackoff when rate limited (4029); never after 4009 (this device
 // connected elsewhere: an *Error with CodeReplaced). A "reconnect" frame
 // (connector draining) makes the client move by itself after afterMs plus
-// jitter. After every connect it syncs every tracked conversation after its
-// lastSeq, resends the outbox in order and writes its acks again. A "resync"
-// frame syncs everything; every IdleSync (default 15 s) each conversation is
-// synced anyway, as a safety net for a lost pub/sub delivery. A ping goes out
+// jitter: the old socket serves until then. After every connect it resumes
+// in one exchange: one "resume" frame with the lastSeq of every tracked
+// conversation (pages of protocol.MaxResumePositions, in id order), answered
+// by one "resumed" frame with a batch per conversation of the user's —
+// including conversations this client did not know, which are tracked from
+// 0 — and the ones the user has left (an *Error with CodeNotMember; no
+// longer tracked); a conversation whose batch has more is synced at once.
+// A refused or unanswered resume (SyncTimeout) falls back to one sync per
+// conversation. It then resends the outbox in order and writes its acks
+// again. A "resync" frame resumes the same way; every IdleSync (default
+// 15 s) each conversation is synced anyway, as a safety net for a lost
+// pub/sub delivery. A ping goes out
 // when nothing was written for KeepAlive; nothing read for ReadTimeout ends
 // the socket. Frames are paced (FrameRate, default 40/s after a burst of 80)
 // under the connector's per-socket rate limit, so that resuming hundreds of

@@ -24,7 +24,8 @@ type state struct {
 	lastDevice map[string]string // user → the device of their latest message (agents have one)
 	outbox     []*entry          // in send order
 	byID       map[string]*entry
-	syncs      int // sync requests written, for their ids
+	syncs      int         // sync requests written, for their ids
+	resume     resumeState // the resume under way, if any
 
 	queue     []Event          // events the application has not taken yet
 	writes    []protocol.Frame // frames the writer has not taken yet
@@ -143,6 +144,9 @@ func (c *Client) housekeep(now time.Time) {
 			return
 		}
 		c.wake(s.switchAt)
+	}
+	if s.resume.id != "" && !now.Before(s.resume.sent.Add(c.cfg.SyncTimeout)) {
+		c.resumeFailed(now)
 	}
 	for _, e := range s.outbox {
 		switch {

@@ -24,7 +24,9 @@ func (c *Client) handle(in inbound, now time.Time) {
 		if c.s.user == "" {
 			c.s.user = f.User
 		}
-		c.log.Debug("client: hello", "connector", f.Connector)
+		if current {
+			c.log.Debug("client: hello", "connector", f.Connector)
+		}
 	case protocol.TypeStored:
 		if validID(f.Conversation) && f.Seq > 0 {
 			c.stored(f.Conversation, f.ID, f.Seq, f.StoredAt, now)
@@ -33,6 +35,8 @@ func (c *Client) handle(in inbound, now time.Time) {
 		c.message(f, now)
 	case protocol.TypeBatch:
 		c.batch(f, now)
+	case protocol.TypeResumed:
+		c.resumed(f, now)
 	case protocol.TypeReceipt:
 		c.receipt(f, now)
 	case protocol.TypeTyping:
@@ -45,6 +49,9 @@ func (c *Client) handle(in inbound, now time.Time) {
 		if e := c.s.byID[f.ID]; f.ID != "" && e != nil {
 			c.sendError(e, f, now)
 			return
+		}
+		if f.ID != "" && f.ID == c.s.resume.id {
+			c.resumeFailed(now) // refused (or a platform without resume): sync each
 		}
 		// The refusal of a sync carries the sync's id (a platform from
 		// before request ids sent none): it ends that sync.
@@ -73,9 +80,7 @@ func (c *Client) handle(in inbound, now time.Time) {
 			c.sync(c.conv(f.Conversation), now)
 			return
 		}
-		for _, cv := range c.s.convs {
-			c.sync(cv, now)
-		}
+		c.startResume(now, "")
 	case protocol.TypePong:
 	default:
 		c.log.Debug("client: unknown frame type", "type", f.Type)
