@@ -11,24 +11,24 @@ import (
 // already does or if it can claim the call (first delivery) or take it
 // over (its owner's lease expired). It returns this instance's worker for
 // k, or nil when another instance holds the call or it is finished.
-func (f *Function) claimOrResume(ctx context.Context, d *deps, k callKey, msg *events.Message) (*worker, error) {
+func (f *Function) claimOrResume(ctx context.Context, d *deps, k callKey, inv *events.AgentInvoke) (*worker, error) {
 	if w := f.runningWorker(k); w != nil {
 		return w, nil
 	}
-	claimed, err := d.ledger.Claim(ctx, k, f.owner, time.Now().Add(d.cfg.Lease))
+	claimed, err := d.ledger.Claim(ctx, k, *inv, f.owner, time.Now().Add(d.cfg.Lease))
 	if err != nil {
 		return nil, err
 	}
 	if claimed {
-		return f.spawn(d, k, 1, msg, true), nil
+		return f.spawn(d, k, 1, inv, true), nil
 	}
-	return f.resume(ctx, d, k, msg)
+	return f.resume(ctx, d, k, inv)
 }
 
 // resume takes call k over when nobody holds it any more: no attempt's
 // lease runs and no outcome was delivered. The takeover is the insert of
 // the next attempt, which only one instance can win.
-func (f *Function) resume(ctx context.Context, d *deps, k callKey, msg *events.Message) (*worker, error) {
+func (f *Function) resume(ctx context.Context, d *deps, k callKey, inv *events.AgentInvoke) (*worker, error) {
 	if w := f.runningWorker(k); w != nil {
 		return w, nil
 	}
@@ -47,7 +47,7 @@ func (f *Function) resume(ctx context.Context, d *deps, k callKey, msg *events.M
 	f.stats.takeovers.Add(1)
 	f.logger().Info("agent-invoke: took a call over", "agent", k.Agent, "conversation", k.Conversation, "seq", k.Seq,
 		"attempt", n, "from", st.Latest.Owner, "sent", st.Sent, "decided", st.Outcome != nil)
-	return f.spawn(d, k, n, msg, false), nil
+	return f.spawn(d, k, n, inv, false), nil
 }
 
 func (f *Function) runningWorker(k callKey) *worker {
@@ -58,8 +58,9 @@ func (f *Function) runningWorker(k callKey) *worker {
 
 // spawn runs attempt n of call k in the background, tracked so that Stop
 // can wait for it. nil when the instance is stopping: the attempt's lease
-// then runs out and another instance takes the call over.
-func (f *Function) spawn(d *deps, k callKey, n int, msg *events.Message, fresh bool) *worker {
+// then runs out and another instance takes the call over. inv is nil for
+// a sweep's takeover: the turn reads it from the ledger.
+func (f *Function) spawn(d *deps, k callKey, n int, inv *events.AgentInvoke, fresh bool) *worker {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	select {
@@ -73,7 +74,7 @@ func (f *Function) spawn(d *deps, k callKey, n int, msg *events.Message, fresh b
 	w := &worker{done: make(chan struct{})}
 	f.running[k.id()] = w
 	f.stats.turns.Add(1)
-	t := &turn{f: f, d: d, k: k, n: n, msg: msg, fresh: fresh,
+	t := &turn{f: f, d: d, k: k, n: n, inv: inv, fresh: fresh,
 		log: f.logger().With("agent", k.Agent, "conversation", k.Conversation, "seq", k.Seq, "attempt", n)}
 	f.wg.Go(func() {
 		defer func() {

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/agentchat/agentchat/sdk/agent"
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
 // config is what Start reads. func hands Start one map (its ./cfg file
@@ -15,26 +16,43 @@ import (
 // several instances in one test process can differ. Empty values mean
 // "default" (a ConfigMap key that is present but empty arrives empty).
 type config struct {
-	MongoURI string // MONGODB_URI, required
-	Database string // MONGODB_DATABASE, default "agentchat"
-	Sink     string // K_SINK: the broker, where replies, partials and errors go; required
+	// MongoURI and Database: the history (persist's messages, read only)
+	// and the ledger.
+	MongoURI string `env:"MONGODB_URI" required:"true"`
+	Database string `env:"MONGODB_DATABASE" default:"agentchat"`
+	// Sink is the broker: replies, partials, typing, done and errors.
+	Sink string `env:"K_SINK" required:"true"`
 
 	// Keys are the agents this runtime answers for (AGENT_KEYS).
-	Keys map[string]agentKey
+	Keys map[string]agent.Key
 	// Model is every agent's model endpoint unless Agents overrides it.
 	Model modelConfig
 	// Agents overrides Model per agent id (AGENT_CONFIG, JSON).
 	Agents map[string]modelConfig
 
-	Lease           time.Duration // AGENT_LEASE: how long a silent owner keeps a call, default 30s
-	Sweep           time.Duration // AGENT_SWEEP_INTERVAL: how often unfinished calls are looked for, default 10s
-	Hold            time.Duration // AGENT_HOLD: how long Handle waits for the turn before answering 200, default 10s
-	CallTimeout     time.Duration // AGENT_CALL_TIMEOUT: one model call, retries included, default 5m
-	MaxCalls        int           // AGENT_MAX_CALLS: model calls at once in this instance, default 16
-	Retries         int           // AGENT_RETRIES: retries of a refused request (429, 503, connection refused), default 3
-	PartialInterval time.Duration // AGENT_PARTIAL_INTERVAL: least time between partials, default 150ms
-	ConfirmTimeout  time.Duration // AGENT_CONFIRM_TIMEOUT: wait for the stored reply before sealing it again, default 15s
-	LogLevel        slog.Level    // LOG_LEVEL: DEBUG, INFO (default), WARN or ERROR
+	Lease           time.Duration `env:"AGENT_LEASE" default:"30s"`              // how long a silent owner keeps a call
+	Sweep           time.Duration `env:"AGENT_SWEEP_INTERVAL" default:"10s"`     // how often unfinished calls are looked for
+	Hold            time.Duration `env:"AGENT_HOLD" default:"10s"`               // how long Handle waits for the turn before answering 200
+	CallTimeout     time.Duration `env:"AGENT_CALL_TIMEOUT" default:"5m"`        // one model call, retries included
+	MaxCalls        int           `env:"AGENT_MAX_CALLS" default:"16"`           // model calls at once in this instance
+	Retries         int           `env:"AGENT_RETRIES" default:"3"`              // retries of a refused request (429, 503, connection refused)
+	PartialInterval time.Duration `env:"AGENT_PARTIAL_INTERVAL" default:"150ms"` // least time between partials
+	// ConfirmTimeout is how long a posted reply waits for persist's
+	// answer (message.stored or message.rejected, brought by the
+	// agent-invoke-outcome Trigger) before a sweep posts it again.
+	ConfirmTimeout time.Duration `env:"AGENT_CONFIRM_TIMEOUT" default:"15s"`
+	LogLevel       slog.Level    `env:"LOG_LEVEL" default:"INFO"`
+}
+
+// modelEnv is the part of the model configuration read by fn.Load.
+type modelEnv struct {
+	BaseURL      string `env:"OPENAI_BASE_URL"`
+	APIKey       string `env:"OPENAI_API_KEY"`
+	Model        string `env:"OPENAI_MODEL" default:"gpt-4o-mini"`
+	SystemPrompt string `env:"AGENT_SYSTEM_PROMPT"`
+	Context      int    `env:"AGENT_CONTEXT_MESSAGES" default:"20"`
+	MaxTokens    int    `env:"AGENT_MAX_TOKENS"`
+	Store        bool   `env:"OPENAI_STORE"`
 }
 
 // modelConfig is one agent's model: an OpenAI-compatible endpoint.
@@ -54,7 +72,7 @@ type modelConfig struct {
 	Store bool `json:"store,omitempty"`
 }
 
-// Defaults.
+// Defaults (those of fn.Load's tags, named for tests).
 const (
 	defaultModel        = "gpt-4o-mini"
 	defaultSystemPrompt = "You are a helpful assistant in a chat app. Answer briefly."
@@ -63,70 +81,25 @@ const (
 )
 
 func configFrom(m map[string]string) (config, error) {
-	c := config{
-		MongoURI: m["MONGODB_URI"],
-		Database: cmp.Or(m["MONGODB_DATABASE"], "agentchat"),
-		Sink:     m["K_SINK"],
-		Model: modelConfig{
-			BaseURL:      m["OPENAI_BASE_URL"],
-			APIKey:       m["OPENAI_API_KEY"],
-			Model:        cmp.Or(m["OPENAI_MODEL"], defaultModel),
-			SystemPrompt: cmp.Or(m["AGENT_SYSTEM_PROMPT"], defaultSystemPrompt),
-		},
+	var c config
+	if err := fn.Load(m, &c); err != nil {
+		return c, fmt.Errorf("agent-invoke: %w", err)
 	}
-	switch {
-	case c.MongoURI == "":
-		return c, fmt.Errorf("agent-invoke: config: MONGODB_URI is required")
-	case c.Sink == "":
-		return c, fmt.Errorf("agent-invoke: config: K_SINK is required (replies go to the broker)")
+	var me modelEnv
+	if err := fn.Load(m, &me); err != nil {
+		return c, fmt.Errorf("agent-invoke: %w", err)
 	}
+	c.Model = modelConfig{BaseURL: me.BaseURL, APIKey: me.APIKey, Model: me.Model,
+		SystemPrompt: cmp.Or(me.SystemPrompt, defaultSystemPrompt), Context: me.Context, MaxTokens: me.MaxTokens, Store: me.Store}
 	var err error
-	if c.Keys, err = parseKeys(m["AGENT_KEYS"]); err != nil {
+	if c.Keys, err = agent.ParseKeys(m["AGENT_KEYS"]); err != nil {
 		return c, fmt.Errorf("agent-invoke: config: AGENT_KEYS: %w", err)
-	}
-	ints := []struct {
-		name string
-		dst  *int
-		def  int
-	}{
-		{"AGENT_CONTEXT_MESSAGES", &c.Model.Context, defaultContext},
-		{"AGENT_MAX_TOKENS", &c.Model.MaxTokens, 0},
-		{"AGENT_MAX_CALLS", &c.MaxCalls, 16},
-		{"AGENT_RETRIES", &c.Retries, 3},
-	}
-	for _, v := range ints {
-		if *v.dst, err = intOr(m[v.name], v.def); err != nil {
-			return c, fmt.Errorf("agent-invoke: config: %s: %w", v.name, err)
-		}
-	}
-	durations := []struct {
-		name string
-		dst  *time.Duration
-		def  time.Duration
-	}{
-		{"AGENT_LEASE", &c.Lease, 30 * time.Second},
-		{"AGENT_SWEEP_INTERVAL", &c.Sweep, 10 * time.Second},
-		{"AGENT_HOLD", &c.Hold, 10 * time.Second},
-		{"AGENT_CALL_TIMEOUT", &c.CallTimeout, 5 * time.Minute},
-		{"AGENT_PARTIAL_INTERVAL", &c.PartialInterval, 150 * time.Millisecond},
-		{"AGENT_CONFIRM_TIMEOUT", &c.ConfirmTimeout, 15 * time.Second},
-	}
-	for _, v := range durations {
-		if *v.dst, err = durationOr(m[v.name], v.def); err != nil {
-			return c, fmt.Errorf("agent-invoke: config: %s: %w", v.name, err)
-		}
-	}
-	if c.Model.Store, err = boolOr(m["OPENAI_STORE"], false); err != nil {
-		return c, fmt.Errorf("agent-invoke: config: OPENAI_STORE: %w", err)
 	}
 	if c.Lease < time.Second || c.Sweep <= 0 || c.MaxCalls < 1 || c.Retries < 0 || c.Model.Context < 0 {
 		return c, fmt.Errorf("agent-invoke: config: AGENT_LEASE must be >= 1s, AGENT_SWEEP_INTERVAL and AGENT_MAX_CALLS positive")
 	}
 	if c.Agents, err = agentConfigs(m["AGENT_CONFIG"], c.Model, m); err != nil {
 		return c, fmt.Errorf("agent-invoke: config: AGENT_CONFIG: %w", err)
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(m["LOG_LEVEL"], "INFO"))); err != nil {
-		return c, fmt.Errorf("agent-invoke: config: LOG_LEVEL: %w", err)
 	}
 	return c, nil
 }
@@ -172,31 +145,4 @@ func (c config) modelFor(agent string) modelConfig {
 	}
 	m.Context = min(m.Context, maxContext)
 	return m
-}
-
-func intOr(s string, def int) (int, error) {
-	if s == "" {
-		return def, nil
-	}
-	return strconv.Atoi(s)
-}
-
-func boolOr(s string, def bool) (bool, error) {
-	if s == "" {
-		return def, nil
-	}
-	return strconv.ParseBool(s)
-}
-
-func durationOr(s string, def time.Duration) (time.Duration, error) {
-	if s == "" {
-		return def, nil
-	}
-	return time.ParseDuration(s)
-}
-
-// newLogger logs JSON to stderr: ids, codes and counts only, never
-// content, envelopes, keys or prompts.
-func newLogger(level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("function", "agent-invoke")
 }

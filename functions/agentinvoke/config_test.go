@@ -2,7 +2,6 @@ package function
 
 import (
 	"encoding/base64"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,39 +15,6 @@ func keyB64(t *testing.T) (string, *e2ee.PrivateKey) {
 		t.Fatal(err)
 	}
 	return base64.StdEncoding.EncodeToString(k.Bytes()), k
-}
-
-func TestParseKeys(t *testing.T) {
-	a, ka := keyB64(t)
-	b, _ := keyB64(t)
-	keys, err := parseKeys("helper:" + a + ",\n calc:dv-calc:" + b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := keys["helper"]; got.Device != "" || string(got.Key.Bytes()) != string(ka.Bytes()) {
-		t.Errorf("helper = %+v", got)
-	}
-	if got := keys["calc"]; got.Device != "dv-calc" {
-		t.Errorf("calc device = %q, want dv-calc", got.Device)
-	}
-	for _, bad := range []string{
-		"helper",                 // no key
-		"helper:not base64!",     // not base64
-		"helper:" + a[:10],       // too short
-		"a:b:c:" + a,             // too many parts
-		"bad/id:" + a,            // malformed id
-		"x:" + a + ",x:" + b,     // twice
-		"helper:dv/1:" + a,       // malformed device
-		"helper:" + a + "," + "", // fine: trailing comma is ignored
-	} {
-		_, err := parseKeys(bad)
-		if wantOK := strings.HasSuffix(bad, ","); (err == nil) != wantOK {
-			t.Errorf("parseKeys(%q) err = %v", bad, err)
-		}
-		if err != nil && strings.Contains(err.Error(), a) {
-			t.Errorf("the error quotes the key: %v", err)
-		}
-	}
 }
 
 func TestConfigFrom(t *testing.T) {

@@ -2,9 +2,9 @@ package function
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 )
@@ -22,6 +23,7 @@ import (
 type memLedger struct {
 	mu       sync.Mutex
 	calls    map[string]*callDoc
+	invokes  map[string]events.AgentInvoke
 	attempts map[string]attempt // by attemptID
 	sent     map[string]bool
 	started  map[string]string
@@ -31,19 +33,27 @@ type memLedger struct {
 var _ ledger = (*memLedger)(nil)
 
 func newMemLedger() *memLedger {
-	return &memLedger{calls: map[string]*callDoc{}, attempts: map[string]attempt{},
+	return &memLedger{calls: map[string]*callDoc{}, invokes: map[string]events.AgentInvoke{}, attempts: map[string]attempt{},
 		sent: map[string]bool{}, started: map[string]string{}, outcomes: map[string]outcome{}}
 }
 
-func (l *memLedger) Claim(_ context.Context, k callKey, owner string, leaseUntil time.Time) (bool, error) {
+func (l *memLedger) Claim(_ context.Context, k callKey, inv events.AgentInvoke, owner string, leaseUntil time.Time) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.calls[k.id()] != nil {
 		return false, nil
 	}
 	l.calls[k.id()] = &callDoc{ID: k.id(), Conversation: k.Conversation, Seq: k.Seq, Agent: k.Agent, State: stateOpen, CreatedAt: time.Now()}
+	l.invokes[k.id()] = inv
 	l.attempts[attemptID(k, 1)] = attempt{N: 1, Owner: owner, LeaseUntil: leaseUntil}
 	return true, nil
+}
+
+func (l *memLedger) Invoke(_ context.Context, k callKey) (events.AgentInvoke, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	inv, ok := l.invokes[k.id()]
+	return inv, ok, nil
 }
 
 func (l *memLedger) State(_ context.Context, k callKey) (callState, error) {
@@ -150,11 +160,13 @@ func (l *memLedger) Open(_ context.Context, limit int) ([]callKey, error) {
 	return keys, nil
 }
 
-// world is a conversation as persist, accounts and route would hold it,
-// in memory: members and their devices (with private keys, to check what
-// the agent sealed), stored messages, and a broker sink that stores
-// message.sent the way persist does (next seq, once per idempotency key,
-// only when wrapped for exactly the current devices).
+// world is a conversation as persist, accounts, route and the broker
+// would hold it, in memory: members and their devices (with private keys,
+// to check what the agent sealed), stored messages, and a broker sink
+// that stores message.sent the way persist does (next seq, once per
+// idempotency key, only when wrapped for exactly the current devices) and
+// brings persist's answer back to the agent's runtime, as the
+// agent-invoke-outcome Trigger does.
 type world struct {
 	t    *testing.T
 	mu   sync.Mutex
@@ -167,6 +179,11 @@ type world struct {
 	events  []event.Event // everything the agent posted
 	// refuse makes the sink fail this many posts before accepting.
 	refuse int
+	// answers brings persist's answers back (set by the fixture); drop
+	// makes the next answers get lost instead.
+	answers func(event.Event)
+	drop    int
+	wg      sync.WaitGroup // answers on their way
 }
 
 type device struct {
@@ -191,20 +208,36 @@ func (w *world) addUser(user string, deviceIDs ...string) []device {
 }
 
 // addAgent adds an agent member and returns its AGENT_KEYS entry.
-func (w *world) addAgent(agent string) agentKey {
-	dev := w.addUser(agent, "dv-"+agent)[0]
+func (w *world) addAgent(id string) agent.Key {
+	dev := w.addUser(id, "dv-"+id)[0]
 	w.mu.Lock()
-	w.agents[agent] = dev.id
+	w.agents[id] = dev.id
 	w.mu.Unlock()
-	return agentKey{Agent: agent, Key: dev.key}
+	return agent.Key{Agent: id, Private: dev.key}
 }
 
-func (w *world) recipientsLocked() []e2ee.Recipient {
-	var rs []e2ee.Recipient
+// audienceLocked is the conversation's audience as persist puts it in
+// message.stored when an agent is a member: devices, agents, keys.
+func (w *world) audienceLocked() *events.Audience {
+	a := &events.Audience{Keys: map[string]string{}}
 	for _, u := range w.members {
 		for _, d := range w.devices[u] {
-			rs = append(rs, e2ee.Recipient{Device: d.id, PublicKey: d.key.PublicKey()})
+			a.Devices = append(a.Devices, events.DeviceRef{User: u, Device: d.id})
+			a.Keys[d.id] = base64.StdEncoding.EncodeToString(d.key.PublicKeyBytes())
 		}
+		if _, ok := w.agents[u]; ok {
+			a.Agents = append(a.Agents, events.AgentMember{ID: u, Kind: "model"})
+		}
+	}
+	return a
+}
+
+func (w *world) recipients() []e2ee.Recipient {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rs, err := w.audienceLocked().Recipients()
+	if err != nil {
+		w.t.Fatal(err)
 	}
 	return rs
 }
@@ -217,7 +250,9 @@ func (w *world) say(user, text string) events.Message {
 	seq := int64(len(w.msgs) + 1)
 	cm := fmt.Sprintf("m-%d", seq)
 	ad := e2ee.AssociatedData{Conversation: w.conv, SenderDevice: d.id, ClientMessageID: cm}
-	env, err := sealText(e2ee.Content{Text: text}, ad, w.recipientsLocked())
+	rs, _ := w.audienceLocked().Recipients()
+	b, _ := e2ee.Content{Text: text}.Marshal()
+	env, err := e2ee.Seal(b, ad, rs)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -227,26 +262,31 @@ func (w *world) say(user, text string) events.Message {
 	return m
 }
 
-// directory
-
-func (w *world) Recipients(_ context.Context, conversation string) ([]e2ee.Recipient, []string, error) {
+// invoke is route's invoke of agent for m: the stored message with the
+// conversation's audience of this moment.
+func (w *world) invoke(t *testing.T, agentID string, m events.Message) event.Event {
+	t.Helper()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if conversation != w.conv {
-		return nil, nil, nil
+	m.Audience = w.audienceLocked()
+	w.mu.Unlock()
+	e, err := events.NewAgentInvoke(agentID, "model", m)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return w.recipientsLocked(), slices.Clone(w.members), nil
+	return e
 }
 
-func (w *world) AgentDevice(_ context.Context, agent string) (string, []byte, bool, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	dev, ok := w.agents[agent]
-	if !ok {
-		return "", nil, false, nil
+// invokeData is the data of w.invoke, for claims made by hand.
+func (w *world) invokeData(t *testing.T, agentID string, m events.Message) events.AgentInvoke {
+	t.Helper()
+	inv, err := events.Decode[events.AgentInvoke](w.invoke(t, agentID, m))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return dev, w.devices[agent][0].key.PublicKeyBytes(), true, nil
+	return inv
 }
+
+// messages
 
 func (w *world) Message(_ context.Context, conversation string, seq int64) (events.Message, bool, error) {
 	w.mu.Lock()
@@ -274,29 +314,62 @@ func (w *world) Send(_ context.Context, e event.Event) error {
 	if e.Type() != events.TypeMessageSent {
 		return nil
 	}
+	answer := w.persistLocked(e)
+	if w.drop > 0 {
+		w.drop--
+		return nil
+	}
+	if w.answers != nil {
+		w.wg.Go(func() { w.answers(answer) })
+	}
+	return nil
+}
+
+// persistLocked stores a message.sent as persist would and returns its
+// answer: the stored message (again, for a resend), or a rejection that
+// carries the current audience when the sender is an agent.
+func (w *world) persistLocked(e event.Event) event.Event {
 	sent, _ := events.Decode[events.MessageSent](e)
 	user, _ := e.Extensions()[events.ExtSenderID].(string)
 	dev, _ := e.Extensions()[events.ExtDeviceID].(string)
+	aud := w.audienceLocked()
+	answer := func(m events.Message) event.Event {
+		m.Audience = aud
+		out, err := events.NewMessageStored(m)
+		if err != nil {
+			w.t.Error(err)
+		}
+		return out
+	}
 	for _, m := range w.msgs {
 		if m.SenderID == user && m.ClientMessageID == sent.ClientMessageID {
-			return nil // a resend: stored once
+			return answer(m) // a resend: stored once
 		}
 	}
 	want := map[string]bool{}
-	for _, r := range w.recipientsLocked() {
-		want[r.Device] = true
+	for _, d := range aud.Devices {
+		want[d.Device] = true
 	}
 	got := map[string]bool{}
 	for _, d := range sent.Envelope.Devices() {
 		got[d] = true
 	}
 	if fmt.Sprint(want) != fmt.Sprint(got) {
-		return nil // persist would reject it (missing_keys / bad_envelope)
+		rej := events.MessageRejected{ClientMessageID: sent.ClientMessageID, Code: "missing_keys", Reason: "not wrapped for every member device"}
+		if _, ok := aud.Agent(user); ok {
+			rej.Audience = aud
+		}
+		out, err := events.NewMessageRejected(w.conv, user, dev, rej)
+		if err != nil {
+			w.t.Error(err)
+		}
+		return out
 	}
 	seq := int64(len(w.msgs) + 1)
-	w.msgs[seq] = events.Message{ConversationID: w.conv, Seq: seq, SenderID: user, SenderDevice: dev,
+	m := events.Message{ConversationID: w.conv, Seq: seq, SenderID: user, SenderDevice: dev,
 		ClientMessageID: sent.ClientMessageID, Envelope: sent.Envelope, StoredAt: time.Now().UTC()}
-	return nil
+	w.msgs[seq] = m
+	return answer(m)
 }
 
 // posted returns the events of type typ the agent posted, in order.
@@ -397,16 +470,6 @@ func blocking(release <-chan struct{}, text string) func(context.Context, func(s
 			return "", classify(ctx, ctx.Err(), false)
 		}
 	}
-}
-
-// invokeFor is route's invoke of agent for m.
-func invokeFor(t *testing.T, agent string, m events.Message) event.Event {
-	t.Helper()
-	e, err := events.NewAgentInvoke(agent, "model", m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
 }
 
 // eventually polls cond (no sleeps in tests beyond a short tick).

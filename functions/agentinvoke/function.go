@@ -1,13 +1,19 @@
 // Package function is agent-invoke, the runtime of agentchat's built-in
 // model agents. route posts io.agentchat.agent.invoke for every stored
-// message an agent member should answer; the agent-invoke Trigger brings
-// those of agents of kind "model" here. For each, agent-invoke opens the
-// message with the agent's private key, builds the context from the
-// conversation's recent history that the agent can read, calls the
+// message an agent member should answer, with the message's audience
+// (every member device and its public key); the agent-invoke Trigger
+// brings those of agents of kind "model" here. For each, agent-invoke
+// opens the message with the agent's private key, builds the context from
+// the conversation's recent history that the agent can read, calls the
 // agent's OpenAI-compatible endpoint with streaming, sends "thinking" and
-// encrypted partial tokens to the conversation, and sends the reply as an
-// ordinary encrypted message (through persist and route, so it has a seq,
-// ticks and sync), then agent.done — or agent.error when it cannot.
+// encrypted partial tokens to the conversation, and sends the reply —
+// sealed for the invoke's audience — as an ordinary encrypted message
+// (through persist and route, so it has a seq, ticks and sync). persist's
+// answer to the reply comes back through the agent-invoke-outcome
+// Trigger: message.stored closes the call with agent.done;
+// message.rejected (the members' devices changed meanwhile) makes it seal
+// the reply again for the audience the rejection carries, or report
+// agent.error. It reads no collection of accounts' and polls nothing.
 //
 // Exactly one model call per triggering message: the call is keyed by
 // (conversation, seq, agent) in a ledger in MongoDB (ledger.go) where
@@ -24,7 +30,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,24 +41,28 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store"
 )
 
-// errNotStarted makes a Handle that races Start fail with 500, so the
+// errNotStarted makes a Handle that races Start fail with 503, so the
 // broker retries it once the function is ready.
-var errNotStarted = errors.New("agent-invoke: not started")
+var errNotStarted = fn.Unavailable("agent-invoke: not started")
 
 // Function is one agent-invoke instance.
 type Function struct {
-	deps  atomic.Pointer[deps]
-	log   atomic.Pointer[slog.Logger]
-	owner string // this instance in the ledger's attempts
+	deps   atomic.Pointer[deps]
+	level  slog.LevelVar
+	log    *slog.Logger
+	handle fn.Handler
+	owner  string // this instance in the ledger's attempts
 
 	mu      sync.Mutex
 	running map[string]*worker // turns this instance runs, by call id
 	wg      sync.WaitGroup     // those turns and the sweeper
-
-	ids sync.Map // agent id → identity, once its key matched its device
 
 	stats stats
 }
@@ -70,9 +79,9 @@ type stats struct {
 type deps struct {
 	cfg    config
 	ledger ledger
-	dir    directory
+	msgs   messages
 	model  model
-	sink   sink
+	sink   fn.Sink
 	slots  chan struct{} // one per model call in flight (AGENT_MAX_CALLS)
 
 	// ctx is the turns' context: cancelled only when Stop runs out of
@@ -91,7 +100,12 @@ type worker struct {
 // New is called once by the func runtime.
 func New() *Function {
 	f := &Function{owner: newOwnerID(), running: map[string]*worker{}}
-	f.log.Store(newLogger(slog.LevelInfo))
+	f.log = fn.NewLogger("agent-invoke", &f.level)
+	f.handle = fn.Logged(f.log, fn.Mux{
+		events.TypeAgentInvoke:     f.invoked,
+		events.TypeMessageStored:   f.heard,
+		events.TypeMessageRejected: f.heard,
+	}.Handle)
 	return f
 }
 
@@ -109,7 +123,7 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 	if err != nil {
 		return err
 	}
-	f.log.Store(newLogger(c.LogLevel))
+	f.level.Set(c.LogLevel)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	client, err := mongo.Connect(options.Client().ApplyURI(c.MongoURI).SetAppName("agentchat-agent-invoke"), store.CountCommands("agent-invoke"))
@@ -126,12 +140,12 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return err
 	}
-	snk, err := newBrokerSink(c.Sink)
+	snk, err := fn.NewSink("agent-invoke", c.Sink)
 	if err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return err
 	}
-	f.start(c, led, newMongoDirectory(client, db), newOpenAIModel(), snk, client.Disconnect)
+	f.start(c, led, newMongoMessages(client, db), newOpenAIModel(), snk, client.Disconnect)
 	agents := make([]string, 0, len(c.Keys))
 	for id := range c.Keys {
 		agents = append(agents, id)
@@ -142,9 +156,9 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 }
 
 // start installs deps and starts the sweeper.
-func (f *Function) start(c config, l ledger, dir directory, m model, s sink, closeFn func(context.Context) error) {
+func (f *Function) start(c config, l ledger, msgs messages, m model, s fn.Sink, closeFn func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &deps{cfg: c, ledger: l, dir: dir, model: m, sink: s, slots: make(chan struct{}, c.MaxCalls),
+	d := &deps{cfg: c, ledger: l, msgs: msgs, model: m, sink: s, slots: make(chan struct{}, c.MaxCalls),
 		ctx: ctx, cancel: cancel, stopping: make(chan struct{}), closeFn: closeFn}
 	f.deps.Store(d)
 	f.wg.Go(func() { f.sweep(d) })
@@ -194,7 +208,7 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 	if d == nil {
 		return false, nil
 	}
-	if err := d.dir.Ping(ctx); err != nil {
+	if err := d.msgs.Ping(ctx); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -204,4 +218,10 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 // function unready, not dead.
 func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
-func (f *Function) logger() *slog.Logger { return f.log.Load() }
+func (f *Function) logger() *slog.Logger { return f.log }
+
+// Handle answers an invoke, or persist's answer to a reply (outcome.go);
+// any other type is refused (400).
+func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+	return f.handle(ctx, e)
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 )
@@ -20,7 +21,7 @@ const historyReaders = 8
 // cheap lookup on FerretDB — and skips what was not sealed for the
 // agent's device (sent before it joined) or does not open. The agent's
 // own messages are the assistant's turns, everyone else's the user's.
-func (t *turn) history(ctx context.Context, id identity, trigger events.Message, n int) []chatMessage {
+func (t *turn) history(ctx context.Context, id agent.Self, trigger events.Message, n int) []chatMessage {
 	if n <= 0 || trigger.Seq <= 1 {
 		return nil
 	}
@@ -32,7 +33,7 @@ func (t *turn) history(ctx context.Context, id identity, trigger events.Message,
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			m, ok, err := t.d.dir.Message(ctx, trigger.ConversationID, seq)
+			m, ok, err := t.d.msgs.Message(ctx, trigger.ConversationID, seq)
 			if err != nil {
 				t.log.Debug("agent-invoke: history: read", "seq", seq, "err", err)
 				return
@@ -48,28 +49,18 @@ func (t *turn) history(ctx context.Context, id identity, trigger events.Message,
 		if m == nil || !slices.Contains(m.Envelope.Devices(), id.Device) {
 			continue
 		}
-		c, err := open(*m, id)
+		c, err := id.Open(*m)
 		if err != nil {
 			t.log.Debug("agent-invoke: history: does not open", "seq", m.Seq, "err", err)
 			continue
 		}
 		role := roleUser
-		if m.SenderID == id.Agent {
+		if m.SenderID == id.ID {
 			role = roleAssistant
 		}
 		out = append(out, chatMessage{Role: role, Content: contentText(c)})
 	}
 	return out
-}
-
-// open decrypts a stored message as the agent.
-func open(m events.Message, id identity) (e2ee.Content, error) {
-	plain, err := e2ee.Open(m.Envelope, e2ee.AssociatedData{Conversation: m.ConversationID,
-		SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID}, id.Device, id.Key)
-	if err != nil {
-		return e2ee.Content{}, err
-	}
-	return e2ee.UnmarshalContent(plain)
 }
 
 // contentText is what the model sees of a message: its text, and a note

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
 )
 
 // callKey names one agent call: agent answering the message at seq of a
@@ -21,11 +22,6 @@ type callKey struct {
 func (k callKey) id() string {
 	return k.Conversation + "/" + strconv.FormatInt(k.Seq, 10) + "/" + k.Agent
 }
-
-// replyID is the client message id of the agent's reply: deterministic,
-// so every attempt's reply is the same message to persist, which stores
-// it once (its idempotency key is conversation, sender, device and this).
-func (k callKey) replyID() string { return "r-" + strconv.FormatInt(k.Seq, 10) }
 
 // attempt is one owner's turn at a call. Only its owner updates it (to
 // renew the lease); everyone else only reads it.
@@ -80,9 +76,13 @@ type callState struct {
 // does not apply concurrent updates atomically: whoever inserts first
 // wins, everyone else reads what won.
 type ledger interface {
-	// Claim inserts the call and its attempt 1 for owner. false: the call
-	// exists already (a redelivery).
-	Claim(ctx context.Context, k callKey, owner string, leaseUntil time.Time) (bool, error)
+	// Claim inserts the call, with the invoke that asked for it, and its
+	// attempt 1 for owner. false: the call exists already (a redelivery).
+	Claim(ctx context.Context, k callKey, inv events.AgentInvoke, owner string, leaseUntil time.Time) (bool, error)
+	// Invoke reads the invoke the call was claimed with (the message and
+	// its audience), for an attempt that did not get it from the broker (a
+	// sweep's takeover); ok is false when the call does not exist.
+	Invoke(ctx context.Context, k callKey) (inv events.AgentInvoke, ok bool, err error)
 	// State reads the call, its newest attempt, the sent marker and the
 	// outcome.
 	State(ctx context.Context, k callKey) (callState, error)

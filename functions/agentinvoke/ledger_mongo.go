@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,11 +13,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
 )
 
 // Collections agent-invoke owns (docs/agents.md):
 //
-//	agent_calls       {_id: conversation/seq/agent, conversation, seq, agent, state, createdAt, finishedAt?}
+//	agent_calls       {_id: conversation/seq/agent, conversation, seq, agent, state, createdAt, finishedAt?,
+//	                   invoke: the invoke's data (JSON: the message and its audience, ciphertext and public keys only)}
 //	agent_call_steps  {_id: <call>/attempt/<n>, call, n, owner, leaseUntil, at}
 //	                  {_id: <call>/sent, call, attempt, at}
 //	                  {_id: <call>/completion, call, attempt, completion, at}
@@ -51,7 +54,12 @@ type callDoc struct {
 	State        string     `bson:"state"`
 	CreatedAt    time.Time  `bson:"createdAt"`
 	FinishedAt   *time.Time `bson:"finishedAt,omitempty"`
+	Invoke       []byte     `bson:"invoke,omitempty"`
 }
+
+// withoutInvoke leaves the invoke (the largest field) out of reads that
+// do not need it.
+var withoutInvoke = bson.D{{Key: "invoke", Value: 0}}
 
 type attemptDoc struct {
 	ID         string    `bson:"_id"`
@@ -91,10 +99,14 @@ type outcomeDoc struct {
 
 func attemptID(k callKey, n int) string { return k.id() + "/attempt/" + strconv.Itoa(n) }
 
-func (l *mongoLedger) Claim(ctx context.Context, k callKey, owner string, leaseUntil time.Time) (bool, error) {
+func (l *mongoLedger) Claim(ctx context.Context, k callKey, inv events.AgentInvoke, owner string, leaseUntil time.Time) (bool, error) {
 	now := time.Now().UTC()
-	_, err := l.calls.InsertOne(ctx, callDoc{ID: k.id(), Conversation: k.Conversation, Seq: k.Seq, Agent: k.Agent,
-		State: stateOpen, CreatedAt: now})
+	raw, err := json.Marshal(inv)
+	if err != nil {
+		return false, fmt.Errorf("agent-invoke: ledger: claim: %w", err)
+	}
+	_, err = l.calls.InsertOne(ctx, callDoc{ID: k.id(), Conversation: k.Conversation, Seq: k.Seq, Agent: k.Agent,
+		State: stateOpen, CreatedAt: now, Invoke: raw})
 	switch {
 	case mongo.IsDuplicateKeyError(err):
 		return false, nil
@@ -108,6 +120,23 @@ func (l *mongoLedger) Claim(ctx context.Context, k callKey, owner string, leaseU
 		return false, err
 	}
 	return true, nil
+}
+
+func (l *mongoLedger) Invoke(ctx context.Context, k callKey) (events.AgentInvoke, bool, error) {
+	var c callDoc
+	err := l.calls.FindOne(ctx, bson.D{{Key: "_id", Value: k.id()}},
+		options.FindOne().SetProjection(bson.D{{Key: "invoke", Value: 1}})).Decode(&c)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return events.AgentInvoke{}, false, nil
+	case err != nil:
+		return events.AgentInvoke{}, false, fmt.Errorf("agent-invoke: ledger: read invoke: %w", err)
+	}
+	var inv events.AgentInvoke
+	if err := json.Unmarshal(c.Invoke, &inv); err != nil {
+		return inv, false, fmt.Errorf("agent-invoke: ledger: the call's invoke does not decode: %w", err)
+	}
+	return inv, true, nil
 }
 
 func (l *mongoLedger) TakeOver(ctx context.Context, k callKey, n int, owner string, leaseUntil time.Time) (bool, error) {
@@ -199,7 +228,7 @@ func (l *mongoLedger) Finish(ctx context.Context, k callKey, state string) error
 func (l *mongoLedger) State(ctx context.Context, k callKey) (callState, error) {
 	var st callState
 	var c callDoc
-	err := l.calls.FindOne(ctx, bson.D{{Key: "_id", Value: k.id()}}).Decode(&c)
+	err := l.calls.FindOne(ctx, bson.D{{Key: "_id", Value: k.id()}}, options.FindOne().SetProjection(withoutInvoke)).Decode(&c)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return st, nil

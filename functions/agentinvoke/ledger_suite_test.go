@@ -13,6 +13,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 )
 
 // testDB returns a private database on the test MongoDB (FerretDB),
@@ -20,7 +22,7 @@ import (
 // (fails under CI=true).
 func testDB(t *testing.T) (*mongo.Client, *mongo.Database) {
 	t.Helper()
-	uri := need(t, "AGENTCHAT_TEST_MONGODB_URI")
+	uri := fntest.Need(t, "AGENTCHAT_TEST_MONGODB_URI")
 	c, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +63,7 @@ func ledgerSuite(t *testing.T, newLedger func() ledger) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			ok, err := l.Claim(ctx, k, "owner-"+seqOf(int64(i)), soon)
+			ok, err := l.Claim(ctx, k, invokeOf(k), "owner-"+seqOf(int64(i)), soon)
 			if err != nil {
 				t.Error(err)
 			}
@@ -73,6 +75,15 @@ func ledgerSuite(t *testing.T, newLedger func() ledger) {
 	wg.Wait()
 	if got := wins.Load(); got != 1 {
 		t.Fatalf("claims won = %d, want 1", got)
+	}
+	// The invoke the call was claimed with is kept for takeovers.
+	inv, ok, err := l.Invoke(ctx, k)
+	if err != nil || !ok || inv.AgentID != "bot" || inv.Message.Seq != k.Seq || inv.Message.Audience == nil ||
+		len(inv.Message.Audience.Devices) != 1 || inv.Message.Audience.Keys["d1"] != "a2V5" || len(inv.Message.Envelope.Keys) != 1 {
+		t.Errorf("invoke = %+v %v %v", inv, ok, err)
+	}
+	if _, ok, err := l.Invoke(ctx, callKey{Conversation: "nope", Seq: 1, Agent: "bot"}); ok || err != nil {
+		t.Errorf("invoke of an unknown call: %v %v", ok, err)
 	}
 	st, err := l.State(ctx, k)
 	if err != nil {
@@ -153,7 +164,7 @@ func ledgerSuite(t *testing.T, newLedger func() ledger) {
 
 	// Open lists it until it is finished.
 	other := callKey{Conversation: k.Conversation, Seq: 8, Agent: "bot"}
-	if _, err := l.Claim(ctx, other, "o", soon); err != nil {
+	if _, err := l.Claim(ctx, other, invokeOf(other), "o", soon); err != nil {
 		t.Fatal(err)
 	}
 	open, err := l.Open(ctx, 10)
@@ -173,4 +184,14 @@ func ledgerSuite(t *testing.T, newLedger func() ledger) {
 	if st, _ := l.State(ctx, callKey{Conversation: "nope", Seq: 1, Agent: "bot"}); st.Exists {
 		t.Errorf("state of an unknown call = %+v", st)
 	}
+}
+
+// invokeOf is an invoke for k as the ledger keeps it (shape only: the
+// ledger does not check keys or ciphertext).
+func invokeOf(k callKey) events.AgentInvoke {
+	env := &e2ee.Envelope{V: 1, Nonce: make([]byte, 12), Ciphertext: make([]byte, 16),
+		Keys: []e2ee.WrappedKey{{Device: "d1", Ephemeral: make([]byte, 32), Nonce: make([]byte, 12), Wrapped: make([]byte, 48)}}}
+	return events.AgentInvoke{AgentID: k.Agent, Message: events.Message{ConversationID: k.Conversation, Seq: k.Seq,
+		SenderID: "alice", SenderDevice: "d1", ClientMessageID: "m-1", Envelope: env, StoredAt: time.Now().UTC(),
+		Audience: &events.Audience{Devices: []events.DeviceRef{{User: "alice", Device: "d1"}}, Keys: map[string]string{"d1": "a2V5"}}}}
 }

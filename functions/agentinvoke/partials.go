@@ -7,6 +7,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 )
 
@@ -21,7 +22,7 @@ import (
 type partials struct {
 	t     *turn
 	ctx   context.Context
-	id    identity
+	id    agent.Self
 	rs    []e2ee.Recipient
 	every time.Duration
 
@@ -50,10 +51,14 @@ func (p *partials) flush() {
 	p.next++
 	k := p.t.k
 	p.t.send(p.ctx, "partial", func() (event.Event, error) {
-		env, err := sealText(e2ee.Content{Text: text}, e2ee.PartialAD(k.Conversation, p.id.Device, k.Seq, index), p.rs)
+		b, err := e2ee.Content{Text: text}.Marshal()
 		if err != nil {
 			return event.Event{}, err
 		}
-		return partialEvent(p.id, k, index, env)
+		env, err := e2ee.Seal(b, e2ee.PartialAD(k.Conversation, p.id.Device, k.Seq, index), p.rs)
+		if err != nil {
+			return event.Event{}, err
+		}
+		return p.id.Partial(k.Conversation, k.Seq, index, env)
 	})
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 )
@@ -24,17 +24,22 @@ import (
 //     here leaves no sent marker, so the next attempt calls the model;
 //  3. insert the sent marker (only one attempt can), call the model,
 //     stream partials — a crash here is step 1's "interrupted";
-//  4. seal the reply and insert it as the outcome (only one outcome can
-//     exist) — from here on every attempt posts that very reply;
-//  5. post the reply, confirm persist stored it, post agent.done, finish.
+//  4. seal the reply for the invoke's audience and insert it as the
+//     outcome (only one outcome can exist) — from here on every attempt
+//     posts that very reply;
+//  5. post the reply and keep the call for AGENT_CONFIRM_TIMEOUT: persist's
+//     answer (outcome.go) finishes it; without one, a sweep posts it again.
 type turn struct {
 	f     *Function
 	d     *deps
 	k     callKey
-	n     int             // the attempt this instance holds
-	msg   *events.Message // the triggering message, when an invoke carried it
-	fresh bool            // attempt 1, just claimed: the ledger holds nothing else yet
+	n     int                 // the attempt this instance holds
+	inv   *events.AgentInvoke // the invoke: from the broker, or read from the ledger
+	fresh bool                // attempt 1, just claimed: the ledger holds nothing else yet
 	log   *slog.Logger
+	// holdUntil, when set, is how long the attempt keeps its lease after
+	// the turn ends (a posted reply waiting for persist's answer).
+	holdUntil time.Time
 }
 
 // finishTimeout bounds the steps after the model call (deciding and
@@ -72,47 +77,25 @@ func (t *turn) run(ctx context.Context) {
 
 // answer is steps 2 to 5 for a call no request was sent for yet.
 func (t *turn) answer(ctx context.Context) {
-	id, err := t.f.identity(ctx, t.d, t.k.Agent)
-	if err != nil {
-		if ce := (*configError)(nil); errors.As(err, &ce) {
-			t.log.Error("agent-invoke: agent not set up", "reason", ce.reason)
-			t.fail(ctx, codeNotConfigured, "this agent is not set up on its runtime", false)
-		} else {
-			t.log.Warn("agent-invoke: read the agent", "err", err)
-		}
+	id, ok := t.identify(ctx)
+	if !ok {
 		return
 	}
-	msg := t.msg
-	if msg == nil {
-		m, ok, err := t.d.dir.Message(ctx, t.k.Conversation, t.k.Seq)
-		if err != nil {
-			t.log.Warn("agent-invoke: read the message", "err", err)
-			return
-		}
-		if !ok {
-			t.fail(ctx, codeUnreadable, "the message to answer was not found", false)
-			return
-		}
-		msg = &m
-	}
-	t.send(ctx, "typing", func() (event.Event, error) { return typingEvent(id, t.k.Conversation, events.TypingThinking) })
-	content, err := open(*msg, id)
+	msg := t.inv.Message
+	t.send(ctx, "typing", func() (event.Event, error) { return id.Typing(t.k.Conversation, events.TypingThinking) })
+	content, err := id.Open(msg)
 	if err != nil {
 		t.log.Warn("agent-invoke: the message does not open with the agent's key", "err", err)
-		t.fail(ctx, codeUnreadable, "the agent could not read this message", false)
+		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
+		return
+	}
+	recipients, err := msg.Audience.Recipients()
+	if err != nil { // Decode checked it: only a ledger from before audiences
+		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
 		return
 	}
 	cfg := t.d.cfg.modelFor(t.k.Agent)
-	history := t.history(ctx, id, *msg, cfg.Context)
-	recipients, members, err := t.d.dir.Recipients(ctx, t.k.Conversation)
-	if err != nil {
-		t.log.Warn("agent-invoke: read the key directory", "err", err)
-		return
-	}
-	if !slices.Contains(members, t.k.Agent) {
-		t.fail(ctx, codeNotStored, "the agent is no longer in this conversation", false)
-		return
-	}
+	history := t.history(ctx, id, msg, cfg.Context)
 	req := modelRequest{Config: cfg, Messages: make([]chatMessage, 0, len(history)+2)}
 	if cfg.SystemPrompt != "" {
 		req.Messages = append(req.Messages, chatMessage{Role: roleSystem, Content: cfg.SystemPrompt})
@@ -146,15 +129,62 @@ func (t *turn) answer(ctx context.Context) {
 	t.reply(ctx, id, text, recipients)
 }
 
+// errNoInvoke: the call's invoke is in no ledger entry (a call claimed
+// before invokes carried their audience). Nothing can be answered.
+var errNoInvoke = errors.New("agent-invoke: the call has no invoke to answer")
+
+// self loads the invoke if this attempt did not get it from the broker,
+// and returns the agent as it acts in the conversation: its device in the
+// invoke's audience, its key checked against it. On an *agent.ConfigError
+// the device is still named when known, to report the failure.
+func (t *turn) self(ctx context.Context) (agent.Self, error) {
+	if t.inv == nil {
+		inv, ok, err := t.d.ledger.Invoke(ctx, t.k)
+		switch {
+		case err != nil:
+			return agent.Self{}, err
+		case !ok || inv.Message.Audience == nil:
+			return agent.Self{}, errNoInvoke
+		}
+		t.inv = &inv
+	}
+	return agent.Identify(t.d.cfg.Keys[t.k.Agent], kindModel, t.inv.Message.Audience)
+}
+
+// identify is self for a turn about to answer: a call that cannot be
+// answered here fails visibly; false also when the ledger could not be
+// read (the next attempt tries again).
+func (t *turn) identify(ctx context.Context) (agent.Self, bool) {
+	id, err := t.self(ctx)
+	var ce *agent.ConfigError
+	switch {
+	case err == nil:
+		return id, true
+	case errors.Is(err, errNoInvoke):
+		t.log.Error("agent-invoke: the call has no invoke to answer")
+		t.fail(ctx, agent.CodeUnreadable, "the message to answer was not found", false)
+	case errors.As(err, &ce):
+		t.log.Error("agent-invoke: agent not set up", "reason", ce.Reason)
+		t.fail(ctx, agent.CodeNotConfigured, "this agent is not set up on its runtime", false)
+	default:
+		t.log.Warn("agent-invoke: read the call's invoke", "err", err)
+	}
+	return agent.Self{}, false
+}
+
 // resume finishes a call whose request an earlier attempt sent and whose
 // answer the endpoint stores under completion: it reads the stored answer
 // (polling while the endpoint is still generating it, up to
 // AGENT_CALL_TIMEOUT) and replies with it. The model is not called again.
 func (t *turn) resume(ctx context.Context, completion string) {
-	id, err := t.f.identity(ctx, t.d, t.k.Agent)
+	id, ok := t.identify(ctx)
+	if !ok {
+		return
+	}
+	recipients, err := t.inv.Message.Audience.Recipients()
 	if err != nil {
-		t.log.Warn("agent-invoke: read the agent", "err", err)
-		return // the next attempt tries again
+		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
+		return
 	}
 	cfg := t.d.cfg.modelFor(t.k.Agent)
 	ctx, cancel := context.WithTimeout(ctx, t.d.cfg.CallTimeout)
@@ -168,7 +198,7 @@ func (t *turn) resume(ctx context.Context, completion string) {
 			t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
 			return
 		case found:
-			t.reply(ctx, id, text, nil) // sealed for the devices of now
+			t.reply(ctx, id, text, recipients)
 			return
 		case err != nil:
 			t.log.Warn("agent-invoke: read the stored answer", "err", err)
@@ -182,19 +212,15 @@ func (t *turn) resume(ctx context.Context, completion string) {
 	}
 }
 
-// reply seals the answer for the conversation's devices as they are now
-// (a member may have come or gone during a long call), records it as the
-// outcome and delivers whichever outcome holds.
-func (t *turn) reply(ctx context.Context, id identity, text string, recipients []e2ee.Recipient) {
+// reply seals the answer for the invoke's audience — the devices persist
+// wants when the message was stored; should they have changed during the
+// call, persist's rejection carries the new audience and the reply is
+// sealed again (outcome.go) — records it as the outcome and delivers
+// whichever outcome holds.
+func (t *turn) reply(ctx context.Context, id agent.Self, text string, recipients []e2ee.Recipient) {
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	if rs, _, err := t.d.dir.Recipients(bg, t.k.Conversation); err == nil {
-		recipients = rs
-	} else if recipients == nil {
-		t.log.Warn("agent-invoke: read the key directory", "err", err)
-		return // not decided: the next attempt tries again
-	}
-	env, err := sealText(e2ee.Content{Text: text, ReplyTo: t.k.Seq}, replyAD(id, t.k), recipients)
+	env, err := id.SealReply(t.k.Conversation, t.k.Seq, e2ee.Content{Text: text}, recipients)
 	if err != nil {
 		t.log.Error("agent-invoke: seal the reply", "err", err)
 		t.fail(ctx, codeModelError, "the agent could not send its answer", true)
@@ -240,7 +266,7 @@ func (t *turn) decide(ctx context.Context, o outcome) (outcome, error) {
 // without running it (429, 503, no connection), with backoff — and
 // streams partials. The sent marker covers every try: a crash between
 // tries fails visibly too.
-func (t *turn) call(ctx context.Context, req modelRequest, id identity, rs []e2ee.Recipient) (string, *modelError) {
+func (t *turn) call(ctx context.Context, req modelRequest, id agent.Self, rs []e2ee.Recipient) (string, *modelError) {
 	ctx, cancel := context.WithTimeout(ctx, t.d.cfg.CallTimeout)
 	defer cancel()
 	p := &partials{t: t, ctx: ctx, id: id, rs: rs, every: t.d.cfg.PartialInterval}
@@ -289,7 +315,8 @@ func backoff(try int, retryAfter time.Duration) time.Duration {
 // keepLease renews the attempt's lease every third of AGENT_LEASE until
 // the returned func is called, which stops renewing and hands the lease
 // back (so that an unfinished call is taken over at the next sweep rather
-// than a lease later).
+// than a lease later) — or keeps it until holdUntil, while a posted reply
+// waits for persist's answer.
 func (t *turn) keepLease(ctx context.Context) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -315,7 +342,11 @@ func (t *turn) keepLease(ctx context.Context) func() {
 		<-done
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := t.d.ledger.Renew(c, t.k, t.n, t.f.owner, time.Now()); err != nil {
+		until := time.Now()
+		if t.holdUntil.After(until) {
+			until = t.holdUntil
+		}
+		if err := t.d.ledger.Renew(c, t.k, t.n, t.f.owner, until); err != nil {
 			t.log.Warn("agent-invoke: hand the lease back", "err", err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 )
@@ -24,7 +25,7 @@ type fixture struct {
 	w     *world
 	led   *memLedger
 	model *scriptModel
-	agent agentKey
+	agent agent.Key
 	alice []device
 	bob   []device
 }
@@ -37,7 +38,7 @@ func newFixture(t *testing.T, tune func(*config), replies ...func(context.Contex
 	fx.bob = w.addUser("bob", "bob-phone")
 	fx.agent = w.addAgent("bot")
 	cfg := config{
-		Keys:  map[string]agentKey{"bot": fx.agent},
+		Keys:  map[string]agent.Key{"bot": fx.agent},
 		Model: modelConfig{Model: "m", SystemPrompt: "be brief", Context: 20},
 		Lease: time.Minute, Sweep: time.Hour, Hold: 5 * time.Second, CallTimeout: 10 * time.Second,
 		MaxCalls: 4, Retries: 2, PartialInterval: 0, ConfirmTimeout: 300 * time.Millisecond,
@@ -47,18 +48,24 @@ func newFixture(t *testing.T, tune func(*config), replies ...func(context.Contex
 	}
 	fx.f = New()
 	fx.f.start(cfg, fx.led, w, fx.model, w, nil)
+	w.answers = func(e event.Event) {
+		if _, err := fx.f.Handle(context.Background(), e); err != nil && !errors.Is(err, errNotStarted) {
+			t.Errorf("persist's answer %s: %v", e.Type(), err)
+		}
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		fx.f.Stop(ctx)
 	})
+	t.Cleanup(w.wg.Wait) // runs first: answers on their way arrive before Stop
 	return fx
 }
 
 // handle sends the invoke of the bot for m and fails on an error.
 func (fx *fixture) handle(t *testing.T, m events.Message) {
 	t.Helper()
-	if _, err := fx.f.Handle(context.Background(), invokeFor(t, "bot", m)); err != nil {
+	if _, err := fx.f.Handle(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 }
@@ -102,7 +109,7 @@ func TestTurnReplies(t *testing.T) {
 	if r.Seq != 3 || r.ClientMessageID != "r-2" || r.SenderDevice != "dv-bot" {
 		t.Errorf("reply = seq %d id %s device %s, want 3, r-2, dv-bot", r.Seq, r.ClientMessageID, r.SenderDevice)
 	}
-	for _, d := range append(append(slices.Clone(fx.alice), fx.bob...), device{id: "dv-bot", key: fx.agent.Key}) {
+	for _, d := range append(append(slices.Clone(fx.alice), fx.bob...), device{id: "dv-bot", key: fx.agent.Private}) {
 		if got := openAs(t, r, d); got != "Hello there" {
 			t.Errorf("%s reads %q, want %q", d.id, got, "Hello there")
 		}
@@ -174,14 +181,14 @@ func TestTurnRedeliveredWhileRunning(t *testing.T) {
 	eventually(t, "the request reached the model", func() bool { return fx.model.count() == 1 })
 	var wg sync.WaitGroup
 	for range 5 {
-		wg.Go(func() { fx.f.Handle(context.Background(), invokeFor(t, "bot", m)) })
+		wg.Go(func() { fx.f.Handle(context.Background(), fx.w.invoke(t, "bot", m)) })
 	}
 	wg.Wait()
 	// Another instance on the same ledger: the lease is held, nothing to do.
 	other := New()
 	other.start(fx.f.deps.Load().cfg, fx.led, fx.w, fx.model, fx.w, nil)
 	defer other.Stop(context.Background())
-	if _, err := other.Handle(context.Background(), invokeFor(t, "bot", m)); err != nil {
+	if _, err := other.Handle(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -213,7 +220,7 @@ func TestTurnTakeover(t *testing.T) {
 			m := fx.w.say("alice", "hello")
 			k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
 			ctx := context.Background()
-			fx.led.Claim(ctx, k, "dead-instance", time.Now().Add(-time.Second))
+			fx.led.Claim(ctx, k, fx.w.invokeData(t, "bot", m), "dead-instance", time.Now().Add(-time.Second))
 			if c.sent {
 				fx.led.MarkSent(ctx, k, 1)
 			}
@@ -267,7 +274,7 @@ func TestTurnResumesStoredAnswer(t *testing.T) {
 			m := fx.w.say("alice", "hello")
 			k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
 			ctx := context.Background()
-			fx.led.Claim(ctx, k, "dead-instance", time.Now().Add(-time.Second))
+			fx.led.Claim(ctx, k, fx.w.invokeData(t, "bot", m), "dead-instance", time.Now().Add(-time.Second))
 			fx.led.MarkSent(ctx, k, 1)
 			fx.led.MarkStarted(ctx, k, 1, "cmpl-7")
 			eventually(t, "the call finished", func() bool { return fx.finished(k) })
@@ -302,10 +309,9 @@ func TestTurnDeliversRecordedReply(t *testing.T) {
 	m := fx.w.say("alice", "hello")
 	k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
 	ctx := context.Background()
-	id := identity{Agent: "bot", Device: "dv-bot", Key: fx.agent.Key}
-	rs, _, _ := fx.w.Recipients(ctx, "c-1")
-	env, _ := sealText(e2ee.Content{Text: "recorded", ReplyTo: 1}, replyAD(id, k), rs)
-	fx.led.Claim(ctx, k, "dead", time.Now().Add(-time.Second))
+	id := agent.Self{ID: "bot", Device: "dv-bot", Key: fx.agent.Private}
+	env, _ := id.SealReply("c-1", 1, e2ee.Content{Text: "recorded"}, fx.w.recipients())
+	fx.led.Claim(ctx, k, fx.w.invokeData(t, "bot", m), "dead", time.Now().Add(-time.Second))
 	fx.led.MarkSent(ctx, k, 1)
 	fx.led.Decide(ctx, k, outcome{State: stateReplied, Envelope: env, Attempt: 1})
 	eventually(t, "finished", func() bool { return fx.finished(k) })
@@ -313,23 +319,22 @@ func TestTurnDeliversRecordedReply(t *testing.T) {
 	if fx.model.count() != 0 || len(replies) != 1 || openAs(t, replies[0], fx.bob[0]) != "recorded" {
 		t.Errorf("model requests %d, replies %d; want 0 and the recorded one", fx.model.count(), len(replies))
 	}
+	if n := len(fx.w.posted(events.TypeAgentDone)); n != 1 {
+		t.Errorf("done events = %d, want 1", n)
+	}
 }
 
-// A member's device added after the reply was sealed: persist refuses the
-// first post, the agent seals it again and it is stored once.
+// A member's device added while the model answered: the reply, sealed for
+// the invoke's audience, is refused; the rejection carries the new
+// audience, the agent seals it again, and it is stored once — readable
+// by the new device too — then done.
 func TestTurnResealsForNewDevice(t *testing.T) {
 	release := make(chan struct{})
-	fx := newFixture(t, nil, blocking(release, "for everyone"))
+	fx := newFixture(t, func(c *config) { c.Hold = 10 * time.Millisecond }, blocking(release, "for everyone"))
 	m := fx.w.say("alice", "hello")
 	fx.handle(t, m)
 	eventually(t, "request", func() bool { return fx.model.count() == 1 })
 	k := callKey{Conversation: "c-1", Seq: 1, Agent: "bot"}
-	// The recorded outcome is sealed for the devices of the moment: make
-	// one appear between sealing and storing by sealing a stale outcome.
-	id := identity{Agent: "bot", Device: "dv-bot", Key: fx.agent.Key}
-	rs, _, _ := fx.w.Recipients(context.Background(), "c-1")
-	stale, _ := sealText(e2ee.Content{Text: "for everyone", ReplyTo: 1}, replyAD(id, k), rs)
-	fx.led.Decide(context.Background(), k, outcome{State: stateReplied, Envelope: stale, Attempt: 1})
 	newDev := fx.w.addUser("carol", "carol-phone")[0]
 	close(release)
 	eventually(t, "finished", func() bool { return fx.finished(k) })
@@ -339,6 +344,62 @@ func TestTurnResealsForNewDevice(t *testing.T) {
 	}
 	if got := openAs(t, replies[0], newDev); got != "for everyone" {
 		t.Errorf("carol reads %q", got)
+	}
+	if sent, done := len(fx.w.posted(events.TypeMessageSent)), len(fx.w.posted(events.TypeAgentDone)); sent != 2 || done != 1 {
+		t.Errorf("replies posted %d, done %d; want 2 (sealed again once) and 1", sent, done)
+	}
+	if st, _ := fx.led.State(context.Background(), k); fx.model.count() != 1 || st.Outcome == nil || st.Outcome.State != stateReplied {
+		t.Errorf("model requests %d, outcome %+v", fx.model.count(), st.Outcome)
+	}
+}
+
+// persist's answer to the reply was lost: a sweep takes the call over
+// once AGENT_CONFIRM_TIMEOUT has passed, posts the same reply again, and
+// persist's answer to that finishes it — one stored reply, one model call.
+func TestTurnRepostsWhenTheAnswerIsLost(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Sweep = 20 * time.Millisecond; c.ConfirmTimeout = 50 * time.Millisecond }, chunks("hi"))
+	fx.w.mu.Lock()
+	fx.w.drop = 1
+	fx.w.mu.Unlock()
+	m := fx.w.say("alice", "hello")
+	fx.handle(t, m)
+	k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
+	eventually(t, "finished", func() bool { return fx.finished(k) })
+	if sent := len(fx.w.posted(events.TypeMessageSent)); sent != 2 || len(fx.w.stored("bot")) != 1 || fx.model.count() != 1 {
+		t.Errorf("posted %d, stored %d, model requests %d; want 2, 1, 1", sent, len(fx.w.stored("bot")), fx.model.count())
+	}
+	if st, _ := fx.led.State(context.Background(), k); st.Latest.N != 2 {
+		t.Errorf("attempts = %d, want 2 (one takeover)", st.Latest.N)
+	}
+}
+
+// A reply persist refuses with nothing to seal it for (no audience in the
+// rejection) ends as agent.error not_stored.
+func TestTurnReplyNotStored(t *testing.T) {
+	fx := newFixture(t, nil, chunks("hi"))
+	m := fx.w.say("alice", "hello")
+	k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
+	id := agent.Self{ID: "bot", Device: "dv-bot", Key: fx.agent.Private}
+	env, _ := id.SealReply("c-1", m.Seq, e2ee.Content{Text: "hi"}, fx.w.recipients())
+	ctx := context.Background()
+	fx.led.Claim(ctx, k, fx.w.invokeData(t, "bot", m), "me", time.Now().Add(time.Minute))
+	fx.led.Decide(ctx, k, outcome{State: stateReplied, Envelope: env, Attempt: 1})
+	rej, _ := events.NewMessageRejected("c-1", "bot", "dv-bot", events.MessageRejected{ClientMessageID: "r-1",
+		Code: "not_member", Reason: "you are not a member of this conversation"})
+	rej.SetExtension(events.ExtAgentKind, "model")
+	if _, err := fx.f.Handle(ctx, rej); err != nil {
+		t.Fatal(err)
+	}
+	errs := fx.w.posted(events.TypeAgentError)
+	if len(errs) != 1 || !fx.finished(k) {
+		t.Fatalf("agent.errors %d, finished %v; want 1, true", len(errs), fx.finished(k))
+	}
+	if d, _ := events.Decode[events.AgentError](errs[0]); d.Code != codeNotStored || d.ReplyTo != m.Seq {
+		t.Errorf("agent.error = %+v", d)
+	}
+	// A redelivered answer about the finished call does nothing.
+	if _, err := fx.f.Handle(ctx, rej); err != nil || len(fx.w.posted(events.TypeAgentError)) != 1 {
+		t.Errorf("redelivery: %v, %d errors", err, len(fx.w.posted(events.TypeAgentError)))
 	}
 }
 
@@ -419,7 +480,7 @@ func TestHandleWithoutKey(t *testing.T) {
 	fx := newFixture(t, nil, chunks("x"))
 	fx.w.addAgent("stranger")
 	m := fx.w.say("alice", "hello")
-	if _, err := fx.f.Handle(context.Background(), invokeFor(t, "stranger", m)); err != nil {
+	if _, err := fx.f.Handle(context.Background(), fx.w.invoke(t, "stranger", m)); err != nil {
 		t.Fatal(err)
 	}
 	errs := fx.w.posted(events.TypeAgentError)
@@ -434,11 +495,11 @@ func TestHandleWithoutKey(t *testing.T) {
 func TestHandleRejects(t *testing.T) {
 	fx := newFixture(t, nil, chunks("x"))
 	m := fx.w.say("alice", "hello")
-	wrongType := invokeFor(t, "bot", m)
+	wrongType := fx.w.invoke(t, "bot", m)
 	wrongType.SetType(events.TypeAgentDone)
-	otherAgent := invokeFor(t, "bot", m)
+	otherAgent := fx.w.invoke(t, "bot", m)
 	otherAgent.SetExtension(events.ExtAgentID, "someone-else")
-	noData := invokeFor(t, "bot", m)
+	noData := fx.w.invoke(t, "bot", m)
 	noData.SetData("application/json", map[string]any{"agentId": "bot"})
 	for _, c := range []struct {
 		name string
@@ -455,14 +516,15 @@ func TestHandleRejects(t *testing.T) {
 	}
 }
 
-// A key for an agent that is not registered (or whose device key is
-// another): no model call, and the call is closed rather than swept again
-// and again.
+// A key that is not the one registered for the agent's device: no model
+// call, a visible not_configured, and the call is closed rather than
+// swept again and again.
 func TestTurnUnregisteredAgent(t *testing.T) {
 	ghost, _ := e2ee.GenerateKey()
-	fx := newFixture(t, func(c *config) { c.Keys["ghost"] = agentKey{Agent: "ghost", Key: ghost} }, chunks("x"))
+	fx := newFixture(t, func(c *config) { c.Keys["ghost"] = agent.Key{Agent: "ghost", Private: ghost} }, chunks("x"))
+	fx.w.addAgent("ghost") // registered with another key than the runtime's
 	m := fx.w.say("alice", "hello")
-	if _, err := fx.f.Handle(context.Background(), invokeFor(t, "ghost", m)); err != nil {
+	if _, err := fx.f.Handle(context.Background(), fx.w.invoke(t, "ghost", m)); err != nil {
 		t.Fatal(err)
 	}
 	k := callKey{"c-1", m.Seq, "ghost"}
