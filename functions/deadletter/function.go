@@ -14,20 +14,18 @@
 package function
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 
-	"github.com/kelseyhightower/envconfig"
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
-// Config is the sink's configuration, read once by Start from the
-// environment.
+// Config is the sink's configuration, read once by Start from func's
+// config map (the environment).
 type Config struct {
-	LogLevel string `envconfig:"LOG_LEVEL"` // DEBUG, INFO, WARN, ERROR; "" is INFO
+	LogLevel slog.Level `env:"LOG_LEVEL" default:"INFO"` // DEBUG, INFO, WARN, ERROR
 }
 
 // Key is what dead letters are counted by.
@@ -39,35 +37,28 @@ type Key struct {
 
 // Function is one dead-letter sink instance.
 type Function struct {
+	level slog.LevelVar
+	log   *slog.Logger // set by New; a test may replace it before use
+
 	mu     sync.Mutex // guards the fields below
-	log    *slog.Logger
 	counts map[Key]int64
 	total  int64
 }
 
 // New is called once by the func runtime.
 func New() *Function {
-	return &Function{log: newLogger(slog.LevelInfo), counts: map[Key]int64{}}
-}
-
-func newLogger(level slog.Level) *slog.Logger {
-	h := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
-	return slog.New(h).With("function", "deadletter")
+	f := &Function{counts: map[Key]int64{}}
+	f.log = fn.NewLogger("deadletter", &f.level)
+	return f
 }
 
 // Start reads the configuration.
-func (f *Function) Start(_ context.Context, _ map[string]string) error {
+func (f *Function) Start(_ context.Context, m map[string]string) error {
 	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		return fmt.Errorf("deadletter: config: %w", err)
+	if err := fn.Load(m, &c); err != nil {
+		return fmt.Errorf("deadletter: %w", err)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cmp.Or(c.LogLevel, "INFO"))); err != nil {
-		return fmt.Errorf("deadletter: config: LOG_LEVEL: %w", err)
-	}
-	f.mu.Lock()
-	f.log = newLogger(level)
-	f.mu.Unlock()
+	f.level.Set(c.LogLevel)
 	return nil
 }
 

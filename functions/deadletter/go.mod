@@ -5,7 +5,6 @@ go 1.26
 require (
 	github.com/agentchat/agentchat/sdk v0.1.0
 	github.com/cloudevents/sdk-go/v2 v2.16.2
-	github.com/kelseyhightower/envconfig v1.4.0
 )
 
 require (

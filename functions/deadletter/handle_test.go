@@ -65,3 +65,20 @@ func TestHandleCountsAndNeverLogsData(t *testing.T) {
 		}
 	}
 }
+
+// LOG_LEVEL comes from func's config map; an unknown level stops Start.
+func TestStartReadsTheLevel(t *testing.T) {
+	f := New()
+	if err := f.Start(context.Background(), map[string]string{"LOG_LEVEL": "WARN"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.level.Level() != slog.LevelWarn {
+		t.Errorf("level = %v, want WARN", f.level.Level())
+	}
+	if err := f.Start(context.Background(), map[string]string{"LOG_LEVEL": "LOUD"}); err == nil {
+		t.Error("LOG_LEVEL LOUD accepted")
+	}
+	if err := New().Start(context.Background(), nil); err != nil {
+		t.Errorf("no configuration: %v", err)
+	}
+}
