@@ -73,7 +73,7 @@ func TestAudienceCacheReadsOnce(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
 	f := New()
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, audiences: storedir.NewCached(dir.people, time.Minute)})
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, time.Minute)})
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {

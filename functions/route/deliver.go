@@ -3,13 +3,13 @@ package function
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store/deliveries"
 )
 
 // presence says which connector holds which device (the connectors keep
@@ -22,17 +22,8 @@ type presence interface {
 	Locate(ctx context.Context, devices []events.DeviceRef) (map[string][]events.DeviceRef, error)
 }
 
-// publisher hands deliveries to connectors.
-type publisher interface {
-	// Publish sends each payload on its connector's delivery channel, all
-	// in one round trip. Delivery is at most once (Redis pub/sub): a
-	// connector that is not subscribed at that moment misses it, and its
-	// devices catch up by syncing.
-	Publish(ctx context.Context, byConnector map[string][]byte) error
-}
-
 // deliver publishes inner to those of targets that are online: one
-// io.agentchat.delivery per connector, listing the devices it holds.
+// delivery per connector, listing the devices it holds.
 func (f *Function) deliver(ctx context.Context, d *deps, inner event.Event, targets []events.DeviceRef) error {
 	if len(targets) == 0 {
 		return nil
@@ -44,29 +35,26 @@ func (f *Function) deliver(ctx context.Context, d *deps, inner event.Event, targ
 	return f.publish(ctx, d, inner, where)
 }
 
-// publish wraps inner once per connector and publishes them together.
+// publish hands inner to the connectors in where, one delivery each
+// listing the devices it holds, all in one round trip. The delivery is a
+// plain message that carries inner's data as it came (store/deliveries):
+// nothing is encoded again, and nothing is wrapped in another event.
 func (f *Function) publish(ctx context.Context, d *deps, inner event.Event, where map[string][]events.DeviceRef) error {
 	if len(where) == 0 {
 		return nil
 	}
-	payloads := make(map[string][]byte, len(where))
+	byConnector := make(map[string]deliveries.Delivery, len(where))
 	for connector, devices := range where {
-		// Sorted, so that a redelivered event makes the same delivery id.
+		// Sorted, so that a redelivered event makes the same delivery.
 		slices.SortFunc(devices, func(a, b events.DeviceRef) int {
 			return cmp.Or(cmp.Compare(a.User, b.User), cmp.Compare(a.Device, b.Device))
 		})
-		del, err := events.NewDelivery(inner, devices)
-		if err != nil {
-			return fmt.Errorf("route: delivery of %s: %w", inner.Type(), err)
-		}
-		if payloads[connector], err = json.Marshal(del); err != nil {
-			return fmt.Errorf("route: delivery of %s: %w", inner.Type(), err)
-		}
+		byConnector[connector] = deliveries.Of(inner, devices)
 	}
-	if err := d.publisher.Publish(ctx, payloads); err != nil {
-		return err
+	if err := d.publisher.Publish(ctx, byConnector); err != nil {
+		return fmt.Errorf("route: delivery of %s: %w", inner.Type(), err)
 	}
-	f.stats.deliveries.Add(int64(len(payloads)))
+	f.stats.deliveries.Add(int64(len(byConnector)))
 	return nil
 }
 

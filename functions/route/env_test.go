@@ -2,9 +2,10 @@ package function
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store/deliveries"
+	"github.com/agentchat/agentchat/store/messages"
 	storepresence "github.com/agentchat/agentchat/store/presence"
 )
 
@@ -143,24 +146,31 @@ func (fx *fixture) conversation(id string, members ...string) {
 		"createdAt": time.Now(), "updatedAt": time.Now()})
 }
 
-// messages seeds seq 1..n of a conversation in persist's document shape,
-// each with ciphertext of ctSize bytes.
+// messages stores seq 1..n of a conversation through store/messages (as
+// persist does), each with ciphertext of ctSize bytes.
 func (fx *fixture) messages(conv string, n, ctSize int) {
 	fx.t.Helper()
-	var docs []any
-	for seq := int64(1); seq <= int64(n); seq++ {
-		m := message(conv, seq, "alice", "a1", ctSize)
-		keys := make([]wrappedKeyDoc, len(m.Envelope.Keys))
-		for i, k := range m.Envelope.Keys {
-			keys[i] = wrappedKeyDoc{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
-		}
-		docs = append(docs, messageDoc{ID: messageID(conv, seq), Conversation: conv, Seq: seq, Sender: m.SenderID,
-			SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID, StoredAt: m.StoredAt,
-			Envelope: envelopeDoc{V: m.Envelope.V, Nonce: m.Envelope.Nonce, Ciphertext: m.Envelope.Ciphertext, Keys: keys}})
-		if len(docs) == 100 || seq == int64(n) {
-			fx.insert(collMessages, docs...)
-			docs = nil
-		}
+	ctx := context.Background()
+	s, err := messages.NewMongoDB(ctx, fx.db)
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 8 {
+		wg.Go(func() {
+			for seq := int64(w + 1); seq <= int64(n); seq += 8 {
+				if err := s.Insert(ctx, message(conv, seq, "alice", "a1", ctSize)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		fx.t.Fatal(err)
 	}
 }
 
@@ -181,7 +191,34 @@ func message(conv string, seq int64, sender, device string, ctSize int) events.M
 	env := &e2ee.Envelope{V: e2ee.Version, Nonce: rnd(12), Ciphertext: rnd(ctSize),
 		Keys: []e2ee.WrappedKey{{Device: device, Ephemeral: rnd(32), Nonce: rnd(12), Wrapped: rnd(48)}}}
 	return events.Message{ConversationID: conv, Seq: seq, SenderID: sender, SenderDevice: device,
-		ClientMessageID: fmt.Sprintf("cm%d", seq), Envelope: env, StoredAt: time.Now().UTC().Truncate(time.Millisecond)}
+		ClientMessageID: fmt.Sprintf("cm%d", seq), Envelope: env, StoredAt: time.Now().UTC().Truncate(time.Millisecond),
+		Audience: audienceFor(dev(sender, device))}
+}
+
+// stored is persist's reply for m with the audience it checked.
+func stored(m events.Message, a *events.Audience) event.Event {
+	m.Audience = a
+	return must(events.NewMessageStored(m))
+}
+
+// audienceFor is who persist says a stored message is for.
+func audienceFor(devices ...events.DeviceRef) *events.Audience {
+	return &events.Audience{Devices: devices}
+}
+
+// withAgents marks agents in a and gives every device of a a public key,
+// as persist does when an agent is a member.
+func withAgents(a *events.Audience, agents ...events.AgentMember) *events.Audience {
+	a.Agents = agents
+	a.Keys = map[string]string{}
+	for _, d := range a.Devices {
+		k, err := ecdh.X25519().GenerateKey(rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		a.Keys[d.Device] = base64.StdEncoding.EncodeToString(k.PublicKey().Bytes())
+	}
+	return a
 }
 
 // must unwraps an event constructor's result; a test's own event that
@@ -214,7 +251,7 @@ type watch struct {
 func (fx *fixture) watch() *watch {
 	fx.t.Helper()
 	ctx := context.Background()
-	ps := fx.redis.PSubscribe(ctx, events.DeliveryChannel(fx.prefix, "*"))
+	ps := fx.redis.PSubscribe(ctx, deliveries.Channel(fx.prefix, "*"))
 	if _, err := ps.Receive(ctx); err != nil { // the subscription is confirmed
 		fx.t.Fatal(err)
 	}
@@ -223,7 +260,7 @@ func (fx *fixture) watch() *watch {
 	go func() {
 		for msg := range ps.Channel() {
 			w.mu.Lock()
-			connector := strings.TrimPrefix(msg.Channel, events.DeliveryChannel(fx.prefix, ""))
+			connector := strings.TrimPrefix(msg.Channel, deliveries.Channel(fx.prefix, ""))
 			if connector == "sentinel" {
 				w.seen[msg.Payload] = true
 			} else if p, err := decodeDelivery(connector, msg.Payload); err != nil {
@@ -238,16 +275,12 @@ func (fx *fixture) watch() *watch {
 }
 
 func decodeDelivery(connector, payload string) (published, error) {
-	var outer event.Event
-	if err := json.Unmarshal([]byte(payload), &outer); err != nil {
-		return published{}, err
-	}
-	d, err := events.Decode[events.Delivery](outer)
+	d, err := deliveries.Decode([]byte(payload))
 	if err != nil {
 		return published{}, err
 	}
-	inner, err := d.InnerEvent()
-	return published{connector: connector, targets: d.Targets, inner: inner}, err
+	inner := d.Event()
+	return published{connector: connector, targets: d.Targets, inner: inner}, events.Validate(inner)
 }
 
 // drain publishes a sentinel behind everything route has published (Handle
@@ -256,7 +289,7 @@ func decodeDelivery(connector, payload string) (published, error) {
 func (w *watch) drain() []published {
 	w.fx.t.Helper()
 	id := randomHex(8)
-	if err := w.fx.redis.Publish(context.Background(), events.DeliveryChannel(w.fx.prefix, "sentinel"), id).Err(); err != nil {
+	if err := w.fx.redis.Publish(context.Background(), deliveries.Channel(w.fx.prefix, "sentinel"), id).Err(); err != nil {
 		w.fx.t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

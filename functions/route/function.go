@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agentchat/agentchat/store/deliveries"
 	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
@@ -42,7 +43,7 @@ type Function struct {
 type deps struct {
 	dir       directory
 	presence  presence
-	publisher publisher
+	publisher deliveries.Publisher
 	invoker   invoker          // nil without K_SINK
 	audiences *storedir.Cached // receipts, typing, agent activity
 	closeFn   func(context.Context) error
@@ -50,7 +51,7 @@ type deps struct {
 
 // stats counts what tests and operators want to see.
 type stats struct {
-	deliveries atomic.Int64 // delivery events published (one per connector)
+	deliveries atomic.Int64 // deliveries published (one per connector)
 	invokes    atomic.Int64 // agent invokes posted
 }
 
@@ -77,7 +78,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		_ = dir.Close(ctx)
 		return err
 	}
-	d := &deps{dir: dir, presence: hub, publisher: hub, audiences: storedir.NewCached(dir.people, c.CacheTTL), closeFn: func(ctx context.Context) error {
+	d := &deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, c.CacheTTL), closeFn: func(ctx context.Context) error {
 		return errors.Join(dir.Close(ctx), hub.Close())
 	}}
 	if c.Sink != "" {

@@ -30,8 +30,12 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 			f.log.Debug("route: handled", "type", e.Type(), "event", e.ID(), "conversation", e.Subject(), "ms", time.Since(start).Milliseconds())
 		}()
 	}
-	if err := events.Validate(e); err != nil {
-		return nil, f.refuse(e, err)
+	// Each event's data is decoded once: by the handler that needs it
+	// (events.Decode validates as it decodes), else here to validate it.
+	if !decodedByHandler[e.Type()] {
+		if err := events.Validate(e); err != nil {
+			return nil, f.refuse(e, err)
+		}
 	}
 	a := actorOf(e)
 	switch e.Type() {
@@ -58,6 +62,12 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, d.audiences.Apply(e)
 	}
 	return nil, f.refuse(e, fmt.Errorf("type %q is not route's", e.Type()))
+}
+
+// decodedByHandler are the types whose handler decodes (and so
+// validates) the event's data itself, answering 400 when it is invalid.
+var decodedByHandler = map[string]bool{
+	events.TypeMessageStored: true, events.TypeSyncRequested: true, events.TypeResumeRequested: true,
 }
 
 // toMembers delivers e to every current device of the conversation's

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentchat/agentchat/store"
 	storedir "github.com/agentchat/agentchat/store/directory"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // Collection names (docs/data.md). route only reads: accounts owns users,
@@ -34,6 +35,7 @@ type mongoDirectory struct {
 	messages      *mongo.Collection
 	cursors       *mongo.Collection
 	people        *storedir.Mongo // accounts' users, devices and conversations
+	msgs          *messages.Mongo // persist's messages and cursors
 	// ferret is set on FerretDB, where no query uses an index: a query
 	// other than by _id decodes every document of the collection in Go
 	// (about 120 µs each on SQLite), one by _id scans in SQLite (about a
@@ -59,7 +61,13 @@ func openMongo(ctx context.Context, uri, database string, extra ...*options.Clie
 		return nil, fmt.Errorf("route: connect mongo: buildInfo: %w", err)
 	}
 	_, lookupErr := info.LookupErr("ferretdbVersion")
+	msgs, err := messages.NewMongoDB(ctx, db)
+	if err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("route: %w", err)
+	}
 	return &mongoDirectory{
+		msgs:          msgs,
 		client:        client,
 		users:         db.Collection(collUsers),
 		devices:       db.Collection(collDevices),

@@ -7,21 +7,20 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store/deliveries"
 	storepresence "github.com/agentchat/agentchat/store/presence"
 )
 
-// redisHub is presence (store/presence) and publisher on Redis, under a
-// key prefix.
+// redisHub is presence (store/presence) and the delivery channels
+// (store/deliveries) on Redis, under a key prefix.
 type redisHub struct {
-	client *redis.Client
-	prefix string
-	where  *storepresence.Redis
+	client    *redis.Client
+	prefix    string
+	where     *storepresence.Redis
+	publisher *deliveries.Redis
 }
 
-var (
-	_ presence  = (*redisHub)(nil)
-	_ publisher = (*redisHub)(nil)
-)
+var _ presence = (*redisHub)(nil)
 
 func openRedis(ctx context.Context, url, prefix string) (*redisHub, error) {
 	opts, err := redis.ParseURL(url)
@@ -29,7 +28,7 @@ func openRedis(ctx context.Context, url, prefix string) (*redisHub, error) {
 		return nil, fmt.Errorf("route: redis url: %w", err)
 	}
 	c := redis.NewClient(opts)
-	h := &redisHub{client: c, prefix: prefix, where: storepresence.NewRedis(c, prefix)}
+	h := &redisHub{client: c, prefix: prefix, where: storepresence.NewRedis(c, prefix), publisher: deliveries.NewRedis(c, prefix)}
 	if err := h.Ping(ctx); err != nil {
 		_ = h.client.Close()
 		return nil, err
@@ -45,20 +44,6 @@ func (h *redisHub) Locate(ctx context.Context, devices []events.DeviceRef) (map[
 		return nil, fmt.Errorf("route: %w", err)
 	}
 	return where, nil
-}
-
-// Publish pipelines one PUBLISH per connector.
-func (h *redisHub) Publish(ctx context.Context, byConnector map[string][]byte) error {
-	_, err := h.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for connector, payload := range byConnector {
-			p.Publish(ctx, events.DeliveryChannel(h.prefix, connector), payload)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("route: publish deliveries: %w", err)
-	}
-	return nil
 }
 
 func (h *redisHub) Ping(ctx context.Context) error {

@@ -2,9 +2,11 @@ package function
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	mongoevent "go.mongodb.org/mongo-driver/v2/event"
@@ -93,7 +95,7 @@ func TestRoundTrips(t *testing.T) {
 	hub.client.AddHook(counter)
 	f := New()
 	// the directory cache off (TTL 0): every event reads what it needs
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub, audiences: storedir.NewCached(dir.people, 0),
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, 0),
 		closeFn: func(context.Context) error { return nil }})
 	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
 	src := events.SourceConnectorPrefix + "A"
@@ -107,9 +109,11 @@ func TestRoundTrips(t *testing.T) {
 		run               func()
 		wantMongo, wantRd int
 	}{
-		// members (conversation, next change: none), devices ∥ users; MGET,
+		// nothing from MongoDB (the audience comes with the event); MGET,
 		// one pipelined PUBLISH per connector
-		{"message.stored", func() { handle(t, f, must(events.NewMessageStored(message("c1", 121, "alice", "a1", 16)))) }, 4, 2},
+		{"message.stored", func() {
+			handle(t, f, stored(message("c1", 121, "alice", "a1", 16), audienceFor(dev("alice", "a1"), dev("bob", "b1"), dev("bob", "b2"))))
+		}, 0, 2},
 		{"typing", func() { handle(t, f, must(events.NewTyping(src, "c1", "bob", "b1", events.TypingStarted))) }, 3, 2},
 		{"message.rejected", func() {
 			handle(t, f, must(events.NewMessageRejected("c1", "alice", "a1", events.MessageRejected{Code: "x", Reason: "y"})))
@@ -129,5 +133,66 @@ func TestRoundTrips(t *testing.T) {
 		if len(m) != tt.wantMongo || len(r) != tt.wantRd {
 			t.Errorf("%s: %d MongoDB and %d Redis round trips, want %d and %d", tt.name, len(m), len(r), tt.wantMongo, tt.wantRd)
 		}
+	}
+}
+
+// TestCommandsPerStoredMessage: in a direct conversation where each stored
+// message is acked delivered and read by the other member (persist's
+// receipts, which route fans out), route asks MongoDB for nothing once its
+// directory cache is warm: the stored message brings its audience, the
+// receipts are routed from the cache. (persist's TestCommandsPerMessage
+// counts the other side.)
+func TestCommandsPerStoredMessage(t *testing.T) {
+	fx := newFixture(t)
+	fx.user("alice", "a1")
+	fx.user("bob", "b1")
+	fx.conversation("d1", "alice", "bob")
+	fx.online("A", dev("alice", "a1"), dev("bob", "b1"))
+	counter := &tripCounter{}
+	ctx := context.Background()
+	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.client.AddHook(counter)
+	f := New()
+	// A cache that does not expire during the test: what is counted must
+	// not depend on the machine's speed.
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, time.Hour),
+		closeFn: func(context.Context) error { return nil }})
+	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	w := fx.watch()
+	both := audienceFor(dev("alice", "a1"), dev("bob", "b1"))
+	round := func(seq int64) {
+		from, to := dev("alice", "a1"), dev("bob", "b1")
+		if seq%2 == 0 {
+			from, to = to, from
+		}
+		handle(t, f, stored(message("d1", seq, from.User, from.Device, 16), both))
+		for _, typ := range []string{events.TypeReceiptDelivered, events.TypeReceiptRead} {
+			r := must(events.New(typ, events.DeriveID("persisted", typ, fmt.Sprint(seq)),
+				events.Meta{Source: events.SourcePersist, Conversation: "d1", Sender: to.User, Device: to.Device}, events.Receipt{Seq: seq}))
+			handle(t, f, r)
+		}
+	}
+	round(1) // warms the cache
+	counter.take()
+	const n = 20
+	for seq := int64(2); seq < 2+n; seq++ {
+		round(seq)
+	}
+	m, r := counter.take()
+	t.Logf("%d stored messages, each acked delivered+read: MongoDB %d %v; Redis %d", n, len(m), m, len(r))
+	if len(m) != 0 {
+		t.Errorf("%d MongoDB commands for %d stored messages and their receipts, want 0", len(m), n)
+	}
+	// Everything reached the devices: per message, the stored message to
+	// both, and each receipt to the sender.
+	if got := len(w.drain()); got != 3*(n+1) {
+		t.Errorf("%d deliveries, want %d", got, 3*(n+1))
 	}
 }

@@ -53,17 +53,42 @@ func TestStoredMessageGoesToOnlineMemberDevicesOncePerConnector(t *testing.T) {
 	seedGroup(fx)
 	w := fx.watch()
 	f := fx.start(nil)
-	stored := must(events.NewMessageStored(message("c1", 1, "alice", "a1", 32)))
-	handle(t, f, stored)
+	// The audience persist checked: every current device of the members.
+	st := stored(message("c1", 1, "alice", "a1", 32),
+		audienceFor(dev("alice", "a1"), dev("alice", "a2"), dev("bob", "b1"), dev("bob", "b2"), dev("carol", "c1d"), dev("dave", "d2")))
+	handle(t, f, st)
 	got := w.drain()
 	want := "A: alice/a1,bob/b1\nB: alice/a2,bob/b2,dave/d2"
 	if summary(got) != want {
 		t.Errorf("deliveries:\n%s\nwant:\n%s", summary(got), want)
 	}
 	for _, p := range got {
-		if p.inner.ID() != stored.ID() || p.inner.Type() != events.TypeMessageStored {
+		if p.inner.ID() != st.ID() || p.inner.Type() != events.TypeMessageStored || string(p.inner.Data()) != string(st.Data()) {
 			t.Errorf("%s got inner %s %s, want the stored event", p.connector, p.inner.Type(), p.inner.ID())
 		}
+	}
+}
+
+// TestStoredMessageGoesToItsAudience: route fans a stored message out to
+// the audience persist checked, whatever the directory says now (it reads
+// nothing for a stored message), and refuses one that carries none.
+func TestStoredMessageGoesToItsAudience(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	f := fx.start(nil)
+	// bob is a member in the directory, but not in this message's audience
+	// (persist stored it before bob joined, say).
+	handle(t, f, stored(message("c1", 1, "alice", "a1", 32), audienceFor(dev("alice", "a1"), dev("alice", "a2"), dev("eve", "e1"))))
+	if got, want := summary(w.drain()), "A: alice/a1,eve/e1\nB: alice/a2"; got != want {
+		t.Errorf("deliveries:\n%s\nwant:\n%s", got, want)
+	}
+	noAudience := stored(message("c1", 2, "alice", "a1", 32), nil)
+	if _, err := f.Handle(context.Background(), noAudience); !refused(err) {
+		t.Errorf("a stored message without an audience: %v, want 400", err)
+	}
+	if got := summary(w.drain()); got != "" {
+		t.Errorf("deliveries of a refused event: %q", got)
 	}
 }
 
@@ -142,13 +167,22 @@ func TestMalformedEventsAreRefused(t *testing.T) {
 	_ = bad.SetData("application/json", []byte(`{"state":"dancing"}`))
 	foreign := must(events.NewTyping(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.TypingStarted))
 	foreign.SetType(events.TypeMessageSent)
-	for _, e := range []event.Event{bad, foreign} {
-		_, err := f.Handle(context.Background(), e)
-		var r *cehttp.Result
-		if !errors.As(err, &r) || r.StatusCode != http.StatusBadRequest {
+	// The types whose handler decodes the data validate it there.
+	badStored := stored(message("c1", 1, "alice", "a1", 16), audienceFor(dev("alice", "a1")))
+	_ = badStored.SetData("application/json", []byte(`{"seq":"one"}`))
+	badSync := must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.SyncRequested{}))
+	_ = badSync.SetData("application/json", []byte(`{"after":-1}`))
+	for _, e := range []event.Event{bad, foreign, badStored, badSync} {
+		if _, err := f.Handle(context.Background(), e); !refused(err) {
 			t.Errorf("%s: err %v, want a 400 result", e.Type(), err)
 		}
 	}
+}
+
+// refused reports whether err is the 400 result brokers do not retry.
+func refused(err error) bool {
+	var r *cehttp.Result
+	return errors.As(err, &r) && r.StatusCode == http.StatusBadRequest
 }
 
 func TestHandleBeforeStartFails(t *testing.T) {
@@ -186,8 +220,8 @@ func TestMembershipFollowsTheChangeLog(t *testing.T) {
 		"members": []string{"alice", "carol", "dave", "eve"}})
 	w := fx.watch()
 	f := fx.start(nil)
-	handle(t, f, must(events.NewMessageStored(message("c1", 1, "alice", "a1", 32))))
-	if got, want := summary(w.drain()), "A: alice/a1,eve/e1\nB: alice/a2,dave/d2"; got != want {
+	handle(t, f, must(events.NewTyping(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.TypingStarted)))
+	if got, want := summary(w.drain()), "A: eve/e1\nB: alice/a2,dave/d2"; got != want {
 		t.Errorf("deliveries:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -2,62 +2,46 @@ package function
 
 import (
 	"context"
+	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
 )
 
-// routeStored delivers a stored message to every current device of the
-// conversation's members (the sending device too: its connector turns it
-// into the ✓ "stored" frame) and asks each agent member to answer it.
-// Round trips: conversation, then devices and users side by side
-// (MongoDB); presence and publish (Redis); one post per agent.
+// routeStored delivers a stored message to its audience — every current
+// device of the conversation's members as persist checked them when it
+// stored the message (the sending device too: its connector turns it into
+// the ✓ "stored" frame) — and asks each agent member to answer it. It
+// reads nothing from MongoDB: the audience comes with the event
+// (events.Message.Audience). Round trips: presence and publish (Redis);
+// one post per agent.
 func (f *Function) routeStored(ctx context.Context, d *deps, e event.Event) error {
-	m, err := events.Decode[events.Message](e)
+	m, err := events.Decode[events.Message](e) // validates e, decoding its data once
 	if err != nil {
 		return f.refuse(e, err)
 	}
-	members, found, err := d.dir.Members(ctx, m.ConversationID)
-	if err != nil {
+	if m.Audience == nil {
+		return f.refuse(e, fmt.Errorf("a stored message without its audience"))
+	}
+	if err := f.deliver(ctx, d, e, m.Audience.Devices); err != nil {
 		return err
 	}
-	if !found {
-		f.log.Warn("route: stored message of a conversation that does not exist", "conversation", m.ConversationID, "seq", m.Seq)
-		return nil
-	}
-	var (
-		devices           []events.DeviceRef
-		agents            []agent
-		devErr, agentsErr error
-		wg                sync.WaitGroup
-	)
-	wg.Go(func() { devices, devErr = d.dir.Devices(ctx, members) })
-	wg.Go(func() { agents, agentsErr = d.dir.Agents(ctx, members) })
-	wg.Wait()
-	if devErr != nil {
-		return devErr
-	}
-	if agentsErr != nil {
-		return agentsErr
-	}
-	if err := f.deliver(ctx, d, e, devices); err != nil {
-		return err
-	}
-	return f.invokeAgents(ctx, d, m, agents)
+	return f.invokeAgents(ctx, d, m)
 }
 
-// invokeAgents posts an invoke for every agent member but the sender. A
-// message sent by an agent invokes no agent at all: two agents in one
-// conversation would otherwise answer each other without end (and bill
-// a model call for every turn).
-func (f *Function) invokeAgents(ctx context.Context, d *deps, m events.Message, agents []agent) error {
+// invokeAgents posts an invoke for every agent member but the sender,
+// carrying the message with its audience (whom the agent seals its reply
+// for). A message sent by an agent invokes no agent at all: two agents in
+// one conversation would otherwise answer each other without end (and
+// bill a model call for every turn).
+func (f *Function) invokeAgents(ctx context.Context, d *deps, m events.Message) error {
+	agents := m.Audience.Agents
 	if len(agents) == 0 {
 		return nil
 	}
-	if slices.ContainsFunc(agents, func(a agent) bool { return a.ID == m.SenderID }) {
+	if slices.ContainsFunc(agents, func(a events.AgentMember) bool { return a.ID == m.SenderID }) {
 		return nil
 	}
 	if d.invoker == nil {

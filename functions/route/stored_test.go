@@ -46,8 +46,11 @@ func TestStoredMessageInvokesEachAgentMemberOnce(t *testing.T) {
 	f := fx.start(map[string]string{"K_SINK": srv.URL})
 
 	m := message("c2", 7, "alice", "a1", 32)
-	stored := must(events.NewMessageStored(m))
-	handle(t, f, stored)
+	m.Audience = withAgents(audienceFor(dev("alice", "a1"), dev("alice", "a2"), dev("bob", "b1"), dev("bob", "b2"),
+		dev("bot", "bot-d"), dev("helper", "helper-d")),
+		events.AgentMember{ID: "bot", Kind: "model"}, events.AgentMember{ID: "helper", Kind: "echo"})
+	st := must(events.NewMessageStored(m))
+	handle(t, f, st)
 	got := brokers.take()
 	if len(got) != 2 {
 		t.Fatalf("%d posts to K_SINK, want 2 (one per agent)", len(got))
@@ -73,12 +76,14 @@ func TestStoredMessageInvokesEachAgentMemberOnce(t *testing.T) {
 	}
 
 	// A redelivery posts the same ids again; the agent's runtime dedupes.
-	handle(t, f, stored)
+	handle(t, f, st)
 	if n := len(brokers.take()); n != 2 {
 		t.Errorf("redelivery: %d posts, want 2", n)
 	}
 	// An agent's own reply invokes no agent (no agent-to-agent loops).
-	handle(t, f, must(events.NewMessageStored(message("c2", 8, "bot", "bot-d", 32))))
+	reply := message("c2", 8, "bot", "bot-d", 32)
+	reply.Audience = m.Audience
+	handle(t, f, must(events.NewMessageStored(reply)))
 	if n := len(brokers.take()); n != 0 {
 		t.Errorf("an agent's message made %d invokes, want 0", n)
 	}
@@ -99,7 +104,8 @@ func TestInvokeFailureIsRetried(t *testing.T) {
 	}))
 	defer srv.Close()
 	f := fx.start(map[string]string{"K_SINK": srv.URL})
-	_, err := f.Handle(context.Background(), must(events.NewMessageStored(message("c2", 1, "alice", "a1", 32))))
+	_, err := f.Handle(context.Background(), stored(message("c2", 1, "alice", "a1", 32),
+		withAgents(audienceFor(dev("alice", "a1"), dev("bot", "bot-d")), events.AgentMember{ID: "bot", Kind: "model"})))
 	if err == nil {
 		t.Fatal("a refused invoke was not reported: the broker would not retry it")
 	}
@@ -111,7 +117,8 @@ func TestWithoutSinkAgentsAreSkipped(t *testing.T) {
 	fx.agent("bot", "model", "bot-d")
 	fx.conversation("c2", "alice", "bot")
 	f := fx.start(nil)
-	handle(t, f, must(events.NewMessageStored(message("c2", 1, "alice", "a1", 32))))
+	handle(t, f, stored(message("c2", 1, "alice", "a1", 32),
+		withAgents(audienceFor(dev("alice", "a1"), dev("bot", "bot-d")), events.AgentMember{ID: "bot", Kind: "model"})))
 	if n := f.stats.invokes.Load(); n != 0 {
 		t.Errorf("%d invokes without K_SINK", n)
 	}
