@@ -12,16 +12,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
 // Function is one media instance. Its store is set once Start has opened
 // it and the bucket exists; until then Ready is false and Handle refuses
 // events with a retryable status.
 type Function struct {
-	log *slog.Logger
+	level  slog.LevelVar
+	log    *slog.Logger
+	handle fn.Handler
 
 	mu     sync.Mutex // guards the fields below
 	cfg    Config
@@ -31,12 +35,10 @@ type Function struct {
 
 // New is called once by the func runtime.
 func New() *Function {
-	return &Function{log: newLogger(slog.LevelInfo)}
-}
-
-func newLogger(level slog.Level) *slog.Logger {
-	h := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
-	return slog.New(h).With("function", "media")
+	f := &Function{}
+	f.log = fn.NewLogger("media", &f.level)
+	f.handle = fn.Logged(f.log, fn.Only(f.upload, events.TypeMediaUploadRequested))
+	return f
 }
 
 // Start reads the configuration, opens the S3 client and makes sure the
@@ -44,8 +46,8 @@ func newLogger(level slog.Level) *slog.Logger {
 // restarts us with the error in the log); an unreachable S3 is retried with
 // backoff until it answers or Stop is called, and the function stays
 // unready meanwhile.
-func (f *Function) Start(ctx context.Context, _ map[string]string) error {
-	c, err := loadConfig()
+func (f *Function) Start(ctx context.Context, m map[string]string) error {
+	c, err := loadConfig(m)
 	if err != nil {
 		return fmt.Errorf("media: config: %w", err)
 	}
@@ -55,11 +57,11 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	f.level.Set(c.LogLevel)
 	f.mu.Lock()
-	f.log = newLogger(slog.Level(c.LogLevel))
 	f.cancel = cancel
-	log := f.log
 	f.mu.Unlock()
+	log := f.log
 
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
 		err := st.ensureBucket(ctx)
@@ -94,7 +96,7 @@ func (f *Function) Stop(context.Context) error {
 
 // Ready is true once Start has finished and S3 still has the bucket.
 func (f *Function) Ready(ctx context.Context) (bool, error) {
-	st, _, _ := f.current()
+	st, _ := f.current()
 	if st == nil {
 		return false, nil
 	}
@@ -108,9 +110,9 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 // way a restart would fix.
 func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
-// current returns the store (nil before Start is done), config and logger.
-func (f *Function) current() (*store, Config, *slog.Logger) {
+// current returns the store (nil before Start is done) and config.
+func (f *Function) current() (*store, Config) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.store, f.cfg, f.log
+	return f.store, f.cfg
 }

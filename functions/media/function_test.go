@@ -11,12 +11,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/minio/minio-go/v7"
@@ -27,7 +27,7 @@ import (
 // configured (failing under CI=true).
 func s3Env(t *testing.T) (endpoint, access, secret string) {
 	t.Helper()
-	return need(t, "AGENTCHAT_TEST_S3_ENDPOINT"), need(t, "AGENTCHAT_TEST_S3_ACCESS_KEY"), need(t, "AGENTCHAT_TEST_S3_SECRET_KEY")
+	return fntest.Need(t, "AGENTCHAT_TEST_S3_ENDPOINT"), fntest.Need(t, "AGENTCHAT_TEST_S3_ACCESS_KEY"), fntest.Need(t, "AGENTCHAT_TEST_S3_SECRET_KEY")
 }
 
 // startMedia starts a media instance on a fresh bucket, with extra
@@ -43,12 +43,6 @@ func startMedia(t *testing.T, extra map[string]string) (*Function, *minio.Client
 	for k, v := range extra {
 		env[k] = v
 	}
-	for k, v := range env {
-		t.Setenv(k, v)
-		if v == "" {
-			os.Unsetenv(k) // t.Setenv restores it at the end
-		}
-	}
 	admin, err := minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4(access, secret, "")})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +52,7 @@ func startMedia(t *testing.T, extra map[string]string) (*Function, *minio.Client
 	f := New()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := f.Start(ctx, nil); err != nil {
+	if err := f.Start(ctx, env); err != nil { // func's config map
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { f.Stop(context.Background()) })
@@ -297,13 +291,7 @@ func TestConfigErrors(t *testing.T) {
 			for k, v := range env {
 				base[k] = v
 			}
-			for k, v := range base {
-				t.Setenv(k, v)
-				if v == "" {
-					os.Unsetenv(k)
-				}
-			}
-			if err := New().Start(context.Background(), nil); err == nil {
+			if err := New().Start(context.Background(), base); err == nil {
 				t.Error("Start succeeded, want a config error")
 			}
 		})
@@ -311,23 +299,19 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestConfigEmptyMeansDefault(t *testing.T) {
-	for k, v := range map[string]string{
+	m := map[string]string{
 		"S3_ENDPOINT": "s3:9000", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b",
-		"S3_USE_SSL": "", "S3_PUBLIC_USE_SSL": "", "LOG_LEVEL": "", "MEDIA_MAX_SIZE": "", "MEDIA_URL_EXPIRY": "",
-	} {
-		t.Setenv(k, v)
+		"S3_USE_SSL": "", "S3_PUBLIC_USE_SSL": "", "LOG_LEVEL": "", "MEDIA_URL_EXPIRY": "",
 	}
-	os.Unsetenv("MEDIA_MAX_SIZE")
-	os.Unsetenv("MEDIA_URL_EXPIRY")
-	c, err := loadConfig()
+	c, err := loadConfig(m)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}
-	if c.S3UseSSL || c.PublicUseSSL || slog.Level(c.LogLevel) != slog.LevelInfo || c.MaxSize != events.MaxMediaSize || c.URLExpiry != 15*time.Minute {
+	if c.S3UseSSL || c.PublicUseSSL || c.LogLevel != slog.LevelInfo || c.MaxSize != events.MaxMediaSize || c.URLExpiry != 15*time.Minute {
 		t.Errorf("config = %+v, want defaults", c)
 	}
-	t.Setenv("S3_USE_SSL", "maybe")
-	if _, err := loadConfig(); err == nil {
+	m["S3_USE_SSL"] = "maybe"
+	if _, err := loadConfig(m); err == nil {
 		t.Error("S3_USE_SSL=maybe accepted")
 	}
 }

@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/agentchat/agentchat/sdk v0.1.0
 	github.com/cloudevents/sdk-go/v2 v2.16.2
-	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/minio/minio-go/v7 v7.4.1
 )
 

@@ -3,16 +3,16 @@ package function
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
-	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
-// Handle answers one upload request with a presigned PUT URL.
+// Handle answers one upload request with a presigned PUT URL (any other
+// type is refused).
 //
 // Status codes are chosen for Knative's delivery: a request that can never
 // succeed (malformed, too large, conflicting with an existing object) gets
@@ -23,21 +23,25 @@ import (
 // mediaId) and the reply's id only on the request's id, so a redelivered
 // request yields an equivalent reply (with a freshly signed URL).
 func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
-	st, cfg, log := f.current()
+	return f.handle(ctx, e)
+}
+
+// upload is Handle for an upload request (the only type media takes).
+func (f *Function) upload(ctx context.Context, e event.Event) (*event.Event, error) {
+	st, cfg := f.current()
+	log := f.log
 	if st == nil {
-		return nil, cehttp.NewResult(http.StatusServiceUnavailable, "media: %v", errNotStarted)
-	}
-	if e.Type() != events.TypeMediaUploadRequested {
-		return nil, f.reject(log, e, fmt.Errorf("type %q, want %s", e.Type(), events.TypeMediaUploadRequested))
+		return nil, fn.Unavailable("media: %v", errNotStarted)
 	}
 	req, err := events.Decode[events.MediaUploadRequested](e)
 	if err != nil {
-		return nil, f.reject(log, e, err)
+		return nil, fn.Refuse("media: %v", err)
 	}
 	if req.Size > cfg.MaxSize {
-		return nil, f.reject(log, e, fmt.Errorf("size %d over the %d byte limit", req.Size, cfg.MaxSize))
+		return nil, fn.Refuse("media: size %d over the %d byte limit", req.Size, cfg.MaxSize)
 	}
-	conv, sender, device := ext(e, events.ExtConversationID), ext(e, events.ExtSenderID), ext(e, events.ExtDeviceID)
+	a, _ := fn.ActorOf(e)
+	conv, sender, device := a.Conversation, a.User, a.Device
 	key := objectKey(conv, req.MediaID)
 
 	size, found, err := st.size(ctx, key)
@@ -46,7 +50,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		return nil, fmt.Errorf("media: %w", err)
 	}
 	if found && size != req.Size {
-		return nil, f.reject(log, e, fmt.Errorf("media %s already stored with another size", req.MediaID))
+		return nil, fn.Refuse("media: media %s already stored with another size", req.MediaID)
 	}
 	expires := time.Now().Add(cfg.URLExpiry).UTC().Truncate(time.Second)
 	u, err := st.presignPut(ctx, key, req.Size, cfg.URLExpiry)
@@ -54,7 +58,7 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 		log.Error("media: presign failed", "event", e.ID(), "conversation", conv, "media", req.MediaID, "err", err)
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	reply, err := newMediaUploadReady(e.ID(), conv, sender, device, ext(e, events.ExtTraceParent),
+	reply, err := newMediaUploadReady(e.ID(), conv, sender, device, fn.Ext(e, events.ExtTraceParent),
 		events.MediaUploadReady{MediaID: req.MediaID, UploadURL: u, ExpiresAt: expires})
 	if err != nil {
 		return nil, fmt.Errorf("media: reply: %w", err)
@@ -63,17 +67,4 @@ func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, err
 	log.Info("media: upload ready", "event", e.ID(), "conversation", conv, "sender", sender,
 		"media", req.MediaID, "size", req.Size, "existing", found)
 	return &reply, nil
-}
-
-// reject logs why e can never be handled and returns the non-retryable
-// result for it. The reason names ids and sizes only, never content.
-func (f *Function) reject(log *slog.Logger, e event.Event, reason error) error {
-	log.Warn("media: rejected", "event", e.ID(), "type", e.Type(), "source", e.Source(), "reason", reason.Error())
-	return cehttp.NewResult(http.StatusBadRequest, "media: %v", reason)
-}
-
-// ext reads a string extension attribute ("" when absent).
-func ext(e event.Event, name string) string {
-	s, _ := e.Extensions()[name].(string)
-	return s
 }
