@@ -2,12 +2,20 @@ package function
 
 import (
 	"context"
-	"fmt"
-	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/fn"
 )
+
+// An agent invoke (events.NewAgentInvoke, built in stored.go) carries the
+// stored message as persist answered it, Audience included: every member
+// device with its public key — exactly the set the agent must seal its
+// reply for. persist puts the keys in message.stored when an agent is a
+// member, so neither route nor the agent's runtime reads the directory
+// for them; an invoke without them is invalid (NewAgentInvoke refuses
+// it). The agent hears persist's answer to its reply through its own
+// Trigger (docs/agents.md): route is not involved.
 
 // invoker posts agent invokes to the broker.
 type invoker interface {
@@ -17,31 +25,20 @@ type invoker interface {
 	Invoke(ctx context.Context, e event.Event) error
 }
 
-// sinkInvoker posts to K_SINK in binary mode (the attributes as ce-
-// headers, the data as the body), as a Knative SinkBinding expects.
+// sinkInvoker posts to K_SINK (fn.BrokerSink: binary mode, as a Knative
+// SinkBinding expects, at most fn.SendTimeout per post).
 type sinkInvoker struct {
-	client cloudevents.Client
-	sink   string
+	sink fn.Sink
 }
 
 var _ invoker = (*sinkInvoker)(nil)
 
-// invokeTimeout bounds one post to the broker.
-const invokeTimeout = 10 * time.Second
-
 func newSinkInvoker(sink string) (*sinkInvoker, error) {
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(sink))
+	s, err := fn.NewSink("route", sink)
 	if err != nil {
-		return nil, fmt.Errorf("route: sink client: %w", err)
+		return nil, err
 	}
-	return &sinkInvoker{client: c, sink: sink}, nil
+	return &sinkInvoker{sink: s}, nil
 }
 
-func (s *sinkInvoker) Invoke(ctx context.Context, e event.Event) error {
-	ctx, cancel := context.WithTimeout(ctx, invokeTimeout)
-	defer cancel()
-	if res := s.client.Send(ctx, e); !cloudevents.IsACK(res) {
-		return fmt.Errorf("route: post %s to the broker: %w", e.Type(), res)
-	}
-	return nil
-}
+func (s *sinkInvoker) Invoke(ctx context.Context, e event.Event) error { return s.sink.Send(ctx, e) }
