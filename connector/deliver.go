@@ -4,44 +4,30 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/deliveries"
 )
 
 // deliver handles one message from the delivery channel: decode the
-// delivery, render its event once per variant (framesFor), and queue the
-// frame on each target socket held here. It runs on the subscription's
-// goroutine and never blocks: a full queue closes that socket (4008) and
-// everyone else carries on.
+// delivery (store/deliveries: a plain message, the event's attributes and
+// its data as route received it), render its event once per variant
+// (framesFor, which decodes the event's data, once), and queue the frame on
+// each target socket held here. It runs on the subscription's goroutine
+// and never blocks: a full queue closes that socket (4008) and everyone
+// else carries on.
 func (s *Server) deliver(payload []byte) {
 	s.m.deliveries.Inc()
-	// The wrapper is read in one pass (it is only an address label);
-	// the event it carries is validated in full by framesFor.
-	var outer struct {
-		Type string          `json:"type"`
-		Data events.Delivery `json:"data"`
-	}
-	if err := json.Unmarshal(payload, &outer); err != nil {
+	d, err := deliveries.Decode(payload)
+	if err != nil {
+		if isRevocation(payload) {
+			s.revoked(payload)
+			return
+		}
 		s.drop("malformed", err)
 		return
 	}
-	if outer.Type == events.TypeDeviceRevoked {
-		s.revoked(payload)
-		return
-	}
-	d := outer.Data
-	if outer.Type != events.TypeDelivery || len(d.Targets) == 0 {
-		s.drop("malformed", fmt.Errorf("connector: not a delivery: type %q, %d targets", outer.Type, len(d.Targets)))
-		return
-	}
-	var inner event.Event
-	if err := inner.UnmarshalJSON(d.Event); err != nil { // not json.Unmarshal: the outer pass already checked the syntax
-		s.drop("malformed", err)
-		return
-	}
-	fr, err := framesFor(inner) // validates the inner event
+	fr, err := framesFor(d.Event()) // validates the event as it decodes its data
 	if err != nil {
 		s.drop("unrenderable", err)
 		return
@@ -99,6 +85,15 @@ func storedKey(c *conn, conversation, id string) dedupeKey {
 func (s *Server) drop(reason string, err error) {
 	s.m.deliveryDrops.WithLabelValues(reason).Inc()
 	s.log.Warn("connector: delivery dropped", "reason", reason, "err", err)
+}
+
+// isRevocation reports whether payload is accounts' revocation
+// (events.DeviceRevoked), which comes on the same subscription.
+func isRevocation(payload []byte) bool {
+	var probe struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(payload, &probe) == nil && probe.Type == events.TypeDeviceRevoked
 }
 
 // revoked closes the socket of a device accounts just revoked, if it is

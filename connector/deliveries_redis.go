@@ -7,11 +7,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store/deliveries"
 )
 
 // RedisDeliveries subscribes to this connector's delivery channel
-// (events.DeliveryChannel) and to the deployment's revocation channel
-// (events.RevocationChannel), whose messages it hands to handle as well. go-redis re-establishes a broken subscription by
+// (store/deliveries.Channel) and to the deployment's revocation channel
+// (events.RevocationChannel), whose messages it hands to handle as well.
+// go-redis re-establishes a broken subscription by
 // itself (health-check pings, then reconnect and SUBSCRIBE again); each
 // SUBSCRIBE confirmation arrives as a *redis.Subscription, which is how Run
 // learns that it was down and deliveries may have been lost.
@@ -28,7 +30,7 @@ var _ Deliveries = (*RedisDeliveries)(nil)
 
 // NewRedisDeliveries subscribes to the channel of connectorID under prefix.
 func NewRedisDeliveries(c redis.UniversalClient, prefix, connectorID string) *RedisDeliveries {
-	return &RedisDeliveries{Client: c, Channel: events.DeliveryChannel(prefix, connectorID),
+	return &RedisDeliveries{Client: c, Channel: deliveries.Channel(prefix, connectorID),
 		Revocations: events.RevocationChannel(prefix), Buffer: 4096}
 }
 

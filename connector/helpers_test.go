@@ -32,6 +32,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/deliveries"
 	"github.com/agentchat/agentchat/store/presence"
 )
 
@@ -400,7 +401,7 @@ func (e *env) publish(inner event.Event, targets ...[2]string) {
 	}
 }
 
-func deliveryChannel(prefix, id string) string { return events.DeliveryChannel(prefix, id) }
+func deliveryChannel(prefix, id string) string { return deliveries.Channel(prefix, id) }
 
 func deliveryPayload(t testing.TB, inner event.Event, targets ...[2]string) []byte {
 	t.Helper()
@@ -408,11 +409,7 @@ func deliveryPayload(t testing.TB, inner event.Event, targets ...[2]string) []by
 	for i, tg := range targets {
 		refs[i] = events.DeviceRef{User: tg[0], Device: tg[1]}
 	}
-	d, err := events.NewDelivery(inner, refs)
-	if err != nil {
-		t.Fatalf("NewDelivery: %v", err)
-	}
-	data, err := json.Marshal(d)
+	data, err := deliveries.Encode(deliveries.Of(inner, refs))
 	if err != nil {
 		t.Fatal(err)
 	}
