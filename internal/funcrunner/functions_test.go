@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ var probes = map[string]probe{
 	"media": {env: s3Env, check: checkMedia},
 	"agent-invoke": {env: func(t *testing.T) map[string]string {
 		env := mongoEnv(t)
-		env["K_SINK"] = "http://127.0.0.1:9/unused" // an invoke for an agent it holds no key for posts nothing
+		env["K_SINK"] = acceptingBroker(t) // an invoke for an agent it holds no key for posts agent.error only
 		return env
 	}, check: func(t *testing.T, url string, _ *syncBuffer) {
 		if code, reply := post(t, url, agentInvoke(t)); code != http.StatusOK || reply != nil {
@@ -46,11 +47,8 @@ var probes = map[string]probe{
 		}
 	}},
 	"calc-agent": {env: func(t *testing.T) map[string]string {
-		env := mongoEnv(t)
-		key, _ := e2ee.GenerateKey()
-		env["K_SINK"] = "http://127.0.0.1:9/unused" // an agent not registered in this database answers nothing
-		env["AGENT_KEYS"] = "calc:" + base64.StdEncoding.EncodeToString(key.Bytes())
-		return env
+		key, _ := e2ee.GenerateKey() // not the key of calc's device in the invoke: it answers agent.error only
+		return map[string]string{"K_SINK": acceptingBroker(t), "AGENT_KEYS": "calc:" + base64.StdEncoding.EncodeToString(key.Bytes())}
 	}, check: func(t *testing.T, url string, _ *syncBuffer) {
 		e, err := events.NewAgentInvoke("calc", "calc", agentInvokeMessage())
 		if err != nil {
@@ -262,10 +260,26 @@ func envelope() *e2ee.Envelope {
 		Keys: []e2ee.WrappedKey{{Device: "bob-phone", Ephemeral: make([]byte, 32), Nonce: make([]byte, 12), Wrapped: make([]byte, 48)}}}
 }
 
+// acceptingBroker is a broker ingress that accepts every post.
+func acceptingBroker(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// agentInvokeMessage is a stored message of alice's in a conversation
+// with the agents bot and calc, with its audience (devices and keys).
 func agentInvokeMessage() events.Message {
+	aud := &events.Audience{Keys: map[string]string{},
+		Agents: []events.AgentMember{{ID: "bot", Kind: "model"}, {ID: "calc", Kind: "calc"}}}
+	for _, d := range []events.DeviceRef{{User: "alice", Device: "alice-phone"}, {User: "bot", Device: "dv-bot"}, {User: "calc", Device: "dv-calc"}} {
+		k, _ := e2ee.GenerateKey()
+		aud.Devices = append(aud.Devices, d)
+		aud.Keys[d.Device] = base64.StdEncoding.EncodeToString(k.PublicKeyBytes())
+	}
 	return events.Message{
 		ConversationID: "conv-1", Seq: 1, SenderID: "alice", SenderDevice: "alice-phone",
-		ClientMessageID: "cm-1", Envelope: envelope(), StoredAt: time.Now().UTC(),
+		ClientMessageID: "cm-1", Envelope: envelope(), StoredAt: time.Now().UTC(), Audience: aud,
 	}
 }
 

@@ -510,7 +510,7 @@ func TestAgentInvokeKilledMidCall(t *testing.T) {
 	// The broker redelivers (here: the test posts the invokes again, as a
 	// broker retry would), while the new instance's sweeper finds the
 	// calls once their leases run out.
-	redeliver(t, ap, conv, inflight, queued, streaming)
+	redeliver(t, ap, alice, conv, inflight, queued, streaming)
 
 	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() bool {
 		return len(wa.activity(conv, client.AgentError)) > 0 && len(wa.messages(conv, "helper")) >= 2
@@ -523,7 +523,7 @@ func TestAgentInvokeKilledMidCall(t *testing.T) {
 		return ap.callState(conv, inflight, "helper") == "failed" && ap.callState(conv, queued, "helper") == "replied" &&
 			ap.callState(conv, streaming, "helper") == "replied"
 	}, "the three calls finished in the ledger")
-	redeliver(t, ap, conv, inflight, queued, streaming) // after the end: nothing happens
+	redeliver(t, ap, alice, conv, inflight, queued, streaming) // after the end: nothing happens
 	replies := map[int64][]string{}
 	for _, m := range wa.messages(conv, "helper") {
 		replies[m.Content.ReplyTo] = append(replies[m.Content.ReplyTo], m.Content.Text)
@@ -544,12 +544,22 @@ func TestAgentInvokeKilledMidCall(t *testing.T) {
 }
 
 // redeliver posts route's invoke of helper for each stored seq to the
-// broker again.
-func redeliver(t *testing.T, ap *agentPlatform, conv string, seqs ...int64) {
+// broker again, with the conversation's audience as a member (who) reads
+// it from the key directory.
+func redeliver(t *testing.T, ap *agentPlatform, who *person, conv string, seqs ...int64) {
 	t.Helper()
 	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(ap.p.BrokerURL()))
 	if err != nil {
 		t.Fatal(err)
+	}
+	devices, err := who.sess.ConversationDeviceList(context.Background(), conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audience := &events.Audience{Agents: []events.AgentMember{{ID: "helper", Kind: "model"}}, Keys: map[string]string{}}
+	for _, d := range devices {
+		audience.Devices = append(audience.Devices, events.DeviceRef{User: d.UserID, Device: d.DeviceID})
+		audience.Keys[d.DeviceID] = d.PublicKey
 	}
 	for _, seq := range seqs {
 		var doc struct {
@@ -579,7 +589,7 @@ func redeliver(t *testing.T, ap *agentPlatform, conv string, seqs ...int64) {
 		}
 		inv, err := events.NewAgentInvoke("helper", "model", events.Message{ConversationID: conv, Seq: seq,
 			SenderID: doc.Sender, SenderDevice: doc.SenderDevice, ClientMessageID: doc.ClientMessageID,
-			Envelope: env, StoredAt: time.Now().UTC()})
+			Envelope: env, StoredAt: time.Now().UTC(), Audience: audience})
 		if err != nil {
 			t.Fatal(err)
 		}
