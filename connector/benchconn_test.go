@@ -285,7 +285,7 @@ func benchFleet(t *testing.T, total, k int, idle time.Duration) {
 			for _, d := range held[start:min(start+500, len(held))] {
 				targets = append(targets, [2]string{d.User, d.Device})
 			}
-			pipe.Publish(ctx, events.DeliveryChannel(prefix, m.id), deliveryPayload(t, msg, targets...))
+			pipe.Publish(ctx, deliveryChannel(prefix, m.id), deliveryPayload(t, msg, targets...))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

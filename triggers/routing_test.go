@@ -65,7 +65,6 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeSyncBatch, nil, ""},
 		{events.TypeResumeRequested, nil, "route"},
 		{events.TypeResumeBatch, nil, ""},
-		{events.TypeDelivery, nil, ""},
 		{events.TypeAgentInvoke, model, "agent-invoke"},
 		{events.TypeAgentInvoke, map[string]string{events.ExtAgentKind: "webhook"}, ""},
 		{events.TypeAgentInvoke, nil, ""},

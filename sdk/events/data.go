@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
@@ -189,14 +188,6 @@ type Cursor struct {
 	User      string `json:"user"`
 	Delivered int64  `json:"delivered"`
 	Read      int64  `json:"read"`
-}
-
-// Delivery is the data of TypeDelivery, published by route on a connector's
-// Redis channel: Event (a structured-mode CloudEvent of another type) for the
-// listed devices that this connector holds.
-type Delivery struct {
-	Targets []DeviceRef     `json:"targets"`
-	Event   json.RawMessage `json:"event"` // a structured-mode CloudEvent
 }
 
 // AgentInvoke is the data of TypeAgentInvoke: answer this message.

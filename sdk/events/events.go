@@ -161,17 +161,6 @@ func NewDeviceChanged(d DeviceChanged) (event.Event, error) {
 		Meta{Source: SourceAccounts, Sender: d.User, Device: d.Device}, d)
 }
 
-// NewDelivery wraps inner for the listed devices, to publish on a connector's channel.
-func NewDelivery(inner event.Event, targets []DeviceRef) (event.Event, error) {
-	raw, err := json.Marshal(inner)
-	if err != nil {
-		return event.Event{}, fmt.Errorf("%w: delivery: %v", ErrInvalid, err)
-	}
-	conv, _ := inner.Extensions()[ExtConversationID].(string)
-	return New(TypeDelivery, DeriveID("delivery", inner.ID(), fmt.Sprint(targets)),
-		Meta{Source: SourceRoute, Conversation: conv}, Delivery{Targets: targets, Event: raw})
-}
-
 // NewAgentInvoke asks agent to answer m, the stored message as persist
 // replied it: m.Audience (every member device with its public key) is
 // required, it is whom the agent seals its reply for. Its id is keyed by
@@ -185,15 +174,6 @@ func NewAgentInvoke(agentID, agentKind string, m Message) (event.Event, error) {
 		e.SetExtension(ExtAgentKind, agentKind)
 	}
 	return e, err
-}
-
-// InnerEvent decodes the CloudEvent a Delivery carries.
-func (d Delivery) InnerEvent() (event.Event, error) {
-	var e event.Event
-	if err := json.Unmarshal(d.Event, &e); err != nil {
-		return e, fmt.Errorf("%w: delivery: inner event: %v", ErrInvalid, err)
-	}
-	return e, Validate(e)
 }
 
 // Decode validates e and decodes its data into T, rejecting unknown fields.

@@ -172,10 +172,6 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 			return events.NewResumeBatch("bob", "dev-b", events.ResumeBatch{
 				Conversations: []events.ResumedConversation{{ConversationID: "conv-1", Messages: []events.Message{msg}, LastSeq: 7}}})
 		},
-		events.TypeDelivery: func() (event.Event, error) {
-			inner, _ := events.NewMessageStored(msg)
-			return events.NewDelivery(inner, []events.DeviceRef{{User: "bob", Device: "dev-b"}})
-		},
 		events.TypeAgentInvoke: func() (event.Event, error) { return events.NewAgentInvoke("agent-1", "model", withAudience(t, msg)) },
 		events.TypeAgentPartial: func() (event.Event, error) {
 			return events.New(events.TypeAgentPartial, "p1", events.Meta{Source: events.SourceAgentPrefix + "agent-1", Conversation: "conv-1", Sender: "agent-1", Device: "agent-1", AgentID: "agent-1"},
@@ -230,25 +226,6 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 	}
 	if len(build) != len(events.AllTypes) {
 		t.Errorf("examples for %d types, catalog has %d", len(build), len(events.AllTypes))
-	}
-}
-
-func TestDeliveryCarriesTheInnerEvent(t *testing.T) {
-	inner := sent(t)
-	d, err := events.NewDelivery(inner, []events.DeviceRef{{User: "bob", Device: "dev-b"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := events.Decode[events.Delivery](d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := data.InnerEvent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID() != inner.ID() || got.Type() != inner.Type() {
-		t.Errorf("inner = %s/%s, want %s/%s", got.Type(), got.ID(), inner.Type(), inner.ID())
 	}
 }
 

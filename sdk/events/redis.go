@@ -10,12 +10,6 @@ package events
 // DefaultRedisPrefix is used when REDIS_PREFIX is not set.
 const DefaultRedisPrefix = "agentchat:"
 
-// DeliveryChannel is the pub/sub channel a connector subscribes to; route
-// publishes TypeDelivery events (structured JSON) on it.
-func DeliveryChannel(prefix, connectorID string) string {
-	return prefix + "deliver:" + connectorID
-}
-
 // RevocationChannel is the pub/sub channel every connector subscribes to
 // besides its own: accounts publishes a DeviceRevoked (JSON) on it when a
 // device is revoked, and the connector holding that device closes its

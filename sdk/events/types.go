@@ -32,9 +32,6 @@ const (
 	TypeResumeRequested = "io.agentchat.resume.requested"
 	TypeResumeBatch     = "io.agentchat.resume.batch"
 
-	// Route to a connector over Redis: one event, the devices it is for.
-	TypeDelivery = "io.agentchat.delivery"
-
 	// Agents: route asks an agent's runtime to answer a stored message; the
 	// runtime streams partial tokens (ephemeral, encrypted), then its reply
 	// goes through persist as an ordinary message; done/error close the turn.
@@ -89,7 +86,7 @@ const (
 var AllTypes = []string{
 	TypeMessageSent, TypeMessageStored, TypeMessageRejected,
 	TypeReceiptDelivered, TypeReceiptRead, TypeTyping,
-	TypeSyncRequested, TypeSyncBatch, TypeResumeRequested, TypeResumeBatch, TypeDelivery,
+	TypeSyncRequested, TypeSyncBatch, TypeResumeRequested, TypeResumeBatch,
 	TypeAgentInvoke, TypeAgentPartial, TypeAgentDone, TypeAgentError,
 	TypeMediaUploadRequested, TypeMediaUploadReady, TypeMediaStored,
 	TypeConversationChanged, TypeDeviceChanged,

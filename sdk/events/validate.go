@@ -12,7 +12,7 @@ import (
 type spec struct {
 	actor bool          // senderid and deviceid must be present
 	agent bool          // agentid must be present
-	scope scope         // what the event is about: a conversation (most), a device, either
+	scope scope         // what the event is about: a conversation (most) or a device
 	data  func() dataer // a fresh data value to decode into
 }
 
@@ -28,9 +28,6 @@ const (
 	// partition key is the sender's user id, so a user's requests stay in
 	// order on Kafka.
 	aboutDevice
-	// aboutEither (a delivery): the conversation of the event it carries,
-	// when that has one.
-	aboutEither
 )
 
 // dataer is a data struct that can check its own fields.
@@ -47,7 +44,6 @@ var catalog = map[string]spec{
 	TypeSyncBatch:            {actor: true, data: func() dataer { return new(SyncBatch) }},
 	TypeResumeRequested:      {actor: true, scope: aboutDevice, data: func() dataer { return new(ResumeRequested) }},
 	TypeResumeBatch:          {actor: true, scope: aboutDevice, data: func() dataer { return new(ResumeBatch) }},
-	TypeDelivery:             {scope: aboutEither, data: func() dataer { return new(Delivery) }},
 	TypeAgentInvoke:          {actor: true, agent: true, data: func() dataer { return new(AgentInvoke) }},
 	TypeAgentPartial:         {actor: true, agent: true, data: func() dataer { return new(AgentPartial) }},
 	TypeAgentDone:            {actor: true, agent: true, data: func() dataer { return new(AgentDone) }},
@@ -87,9 +83,7 @@ func validate(e event.Event, into dataer) (decoded bool, err error) {
 		return false, fmt.Errorf("%w: %s: about a device: no %s and no subject", ErrInvalid, typ, ExtConversationID)
 	case sp.scope == aboutDevice && ext(ExtPartitionKey) != ext(ExtSenderID):
 		return false, fmt.Errorf("%w: %s: extension %s must be the sender id", ErrInvalid, typ, ExtPartitionKey)
-	case sp.scope == aboutEither && conv == "" && e.Subject() != "":
-		return false, fmt.Errorf("%w: %s: subject %q without a conversation", ErrInvalid, typ, e.Subject())
-	case sp.scope == aboutDevice, sp.scope == aboutEither && conv == "":
+	case sp.scope == aboutDevice:
 	case !ValidID(conv):
 		return false, fmt.Errorf("%w: %s: extension %s: bad conversation id %q", ErrInvalid, typ, ExtConversationID, conv)
 	case e.Subject() != conv:
@@ -277,18 +271,6 @@ func (d *ResumeBatch) check() error {
 	for i, id := range d.Gone {
 		if !ValidID(id) {
 			return fmt.Errorf("gone[%d]: bad conversation id %q", i, id)
-		}
-	}
-	return nil
-}
-
-func (d *Delivery) check() error {
-	if len(d.Targets) == 0 || len(d.Event) == 0 {
-		return fmt.Errorf("targets and event are required")
-	}
-	for i, t := range d.Targets {
-		if !ValidID(t.User) || !ValidID(t.Device) {
-			return fmt.Errorf("targets[%d]: bad user or device id", i)
 		}
 	}
 	return nil
