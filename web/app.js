@@ -14,6 +14,9 @@ const S = {
   ws: null,
   backoff: 500,
   stopped: false,   // revoked or replaced: no more reconnects
+  moving: false,    // a draining connector asked us to reconnect: no backoff
+  resumes: 0,       // resume requests sent, for their ids
+  resumeID: "",     // the resume whose answer is awaited
   convs: new Map(), // id → conversation state
   names: new Map(), // user id → display name
   current: null,
@@ -197,8 +200,11 @@ function connect() {
       if (ev.code === 4003) devices("delete", S.user.username);
       return;
     }
-    const wait = S.backoff * (0.5 + Math.random());
-    S.backoff = Math.min(S.backoff * 2, 30000);
+    // Moving off a draining connector (its reconnect frame): at once,
+    // with a little jitter; anything else backs off.
+    const wait = S.moving ? Math.random() * 250 : S.backoff * (0.5 + Math.random());
+    if (!S.moving) S.backoff = Math.min(S.backoff * 2, 30000);
+    S.moving = false;
     status("offline — reconnecting");
     setTimeout(async () => {
       if (ev.code === 4001 || ev.code === 1006) await refresh().catch(() => {});
@@ -218,9 +224,10 @@ async function onFrame(f) {
     case "hello":
       S.backoff = 500;
       status("online");
-      for (const c of S.convs.values()) { c.receipts = true; syncConv(c); }
+      resume("");
       for (const [id, s] of S.sends) if (!s.seq) sendEnvelope(id, s);
       break;
+    case "resumed": await onResumed(f); break;
     case "message": await onMessage(f); break;
     case "batch": await onBatch(f); break;
     case "stored": await onStored(f); break;
@@ -228,9 +235,48 @@ async function onFrame(f) {
     case "typing": onTyping(f); break;
     case "agent": await onAgent(f); break;
     case "error": onError(f); break;
-    case "resync": for (const c of S.convs.values()) { c.receipts = true; syncConv(c); } break;
-    case "reconnect": setTimeout(() => S.ws?.close(), f.afterMs || 0); break;
+    case "resync": resume(""); break;
+    case "reconnect": {
+      const ws = S.ws; // the socket keeps serving until we move
+      setTimeout(() => { if (S.ws === ws) { S.moving = true; ws.close(); } }, f.afterMs || 0);
+      break;
+    }
   }
+}
+
+// resume asks, in one frame, for what was missed in every conversation
+// (docs/protocol.md, "Reconnect and resume"): the last seq shown of each
+// one known, a page of 100 at most in id order after from. The answer
+// brings conversations we did not know too; a refusal, or no answer
+// within 10 s, falls back to one sync per conversation.
+function resume(from) {
+  const ids = [...S.convs.keys()].filter((id) => id > from).sort().slice(0, 100);
+  const id = "resume:" + ++S.resumes;
+  S.resumeID = id;
+  for (const x of ids) { const c = conv(x); c.syncing = true; c.receipts = true; }
+  send({ type: "resume", id, positions: ids.map((x) => ({ conversation: x, seq: conv(x).last })), from: from || undefined, receipts: true });
+  setTimeout(() => { if (S.resumeID === id) resumeFailed(); }, 10000);
+}
+
+function resumeFailed() {
+  S.resumeID = "";
+  for (const c of S.convs.values()) { c.syncing = false; c.receipts = true; syncConv(c); }
+}
+
+async function onResumed(f) {
+  const current = f.id === S.resumeID;
+  let fresh = false;
+  for (const b of f.batches || []) {
+    fresh = fresh || !S.convs.has(b.conversation);
+    await onBatch(b);
+  }
+  for (const id of f.gone || []) S.convs.delete(id);
+  if (fresh) loadConversations().catch(() => {}); // titles and members of the new ones
+  if (f.gone?.length) { if (f.gone.includes(S.current)) S.current = null; renderConversations(); }
+  if (!current) return;
+  S.resumeID = "";
+  for (const c of S.convs.values()) if (c.syncing && !(f.batches || []).some((b) => b.conversation === c.id) && (!f.next || c.id <= f.next)) { c.syncing = false; syncConv(c); }
+  if (f.next) resume(f.next);
 }
 
 // syncConv asks for what follows the last message shown: just the first
@@ -358,6 +404,7 @@ async function onAgent(f) {
 }
 
 function onError(f) {
+  if (f.id && f.id === S.resumeID) { resumeFailed(); return; }
   const s = f.id && S.sends.get(f.id);
   if (s && f.code === "missing_keys" && s.attempts < 5) {
     sealAndSend(f.id, s); // a device joined: seal again for the current directory
