@@ -2,16 +2,18 @@
 // each event its Triggers bring (a stored or rejected message, a receipt,
 // typing, a sync or resume request, agent activity, media notices) it works out
 // which devices the event is for, finds the connector that holds each
-// online one in Redis, and publishes one io.agentchat.delivery per
-// connector on that connector's Redis channel. A stored message also
-// becomes an io.agentchat.agent.invoke, posted to the broker, for every
-// agent in the conversation.
+// online one in Redis, and publishes one delivery per connector on that
+// connector's Redis channel (store/deliveries: a plain message carrying
+// the event's data as it came). A stored message also becomes an
+// io.agentchat.agent.invoke, posted to the broker, for every agent in the
+// conversation.
 //
 // It is an instanced func handler (New, Start, Stop, Ready, Alive,
-// Handle). It never replies through the broker. Membership and devices
-// are read afresh for every stored message and sync request; receipts,
-// typing and agent activity are routed from memory kept current by
-// accounts' change events (cache.go).
+// Handle). It never replies through the broker. A stored message carries
+// its audience (the member devices persist checked, the agent members):
+// route reads nothing from MongoDB for it. Sync requests read membership
+// and devices afresh; receipts, typing and agent activity are routed from
+// memory kept current by accounts' change events (cache.go).
 package function
 
 import (
