@@ -85,8 +85,9 @@
 // exponential, jittered backoff after errors or sockets that die young; after
 // about MaxBackoff when rate limited (4029); never after 4009 (this device
 // connected elsewhere: an *Error with CodeReplaced). A "reconnect" frame
-// (connector draining) makes the client move by itself after afterMs plus
-// jitter: the old socket serves until then. After every connect it resumes
+// (connector draining) makes the client move by itself after afterMs (the
+// connector spreads its clients; a hint of 0 gets jitter): the old socket
+// serves until then. After every connect it resumes
 // in one exchange: one "resume" frame with the lastSeq of every tracked
 // conversation (pages of protocol.MaxResumePositions, in id order), answered
 // by one "resumed" frame with a batch per conversation of the user's —

@@ -68,7 +68,13 @@ func (c *Client) handle(in inbound, now time.Time) {
 			Err: &protocol.Error{Code: f.Code, Message: f.Message, Ref: f.ID}})
 	case protocol.TypeReconnect:
 		if current {
-			c.s.switchAt = now.Add(time.Duration(f.AfterMs)*time.Millisecond + jitter(c.cfg.MinBackoff))
+			// The connector spread its clients' afterMs over its drain;
+			// only a hint of 0 (no spread) gets jitter of our own.
+			after := time.Duration(f.AfterMs) * time.Millisecond
+			if after <= 0 {
+				after = jitter(c.cfg.MinBackoff)
+			}
+			c.s.switchAt = now.Add(after)
 			c.log.Info("client: connector draining", "after_ms", f.AfterMs)
 			c.wake(c.s.switchAt)
 		}
