@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,7 @@ const (
 	benchIdleEnv       = "AGENTCHAT_BENCH_IDLE"       // idle window for the CPU (default 10s)
 	benchFleetEnv      = "AGENTCHAT_BENCH_FLEET"      // sockets across the fleet (0: no fleet run)
 	benchConnectorsEnv = "AGENTCHAT_BENCH_CONNECTORS" // connector processes of the fleet (default 6)
+	benchProfileEnv    = "AGENTCHAT_BENCH_CPUPROFILE" // a CPU profile of the idle window, to <path>.<server>
 
 	benchRoleEnv    = "AGENTCHAT_BENCH_ROLE" // "clients" or "connector": what this process is
 	benchAddrEnv    = "AGENTCHAT_BENCH_ADDR"
@@ -160,10 +162,20 @@ func benchRun(t *testing.T, name, addr, key string, n int, idle time.Duration, c
 	connected := time.Since(start)
 	eventually(t, time.Minute, name+": every socket registered", func() bool { return count() == n })
 	after := memNow()
+	stopProfile := func() {}
+	if path := os.Getenv(benchProfileEnv); path != "" {
+		f, err := os.Create(path + "." + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	cpu0 := cpuTime()
 	t0 := time.Now()
 	time.Sleep(idle) // the measurement window itself, not a wait for an outcome
 	cpu := cpuTime() - cpu0
+	stopProfile()
 	window := time.Since(t0)
 	cl.stop(t)
 	eventually(t, time.Minute, name+": every socket gone", func() bool { return count() == 0 })
@@ -186,9 +198,20 @@ func benchConnectWait(n int) time.Duration {
 // one client process per connector, the connectors' memory and CPU, Redis's
 // command rate while they idle, and one message delivered to every device.
 func benchFleet(t *testing.T, total, k int, idle time.Duration) {
-	per := total / k
-	if per*k != total || per > benchMaxPerProcess {
-		t.Fatalf("fleet: %d sockets over %d connectors: want a multiple, at most %d each", total, k, benchMaxPerProcess)
+	// Connector i holds the devices first[i] .. first[i+1]-1.
+	first := make([]int, k+1)
+	for i := range k {
+		first[i+1] = first[i] + total/k
+		if i < total%k {
+			first[i+1]++
+		}
+	}
+	if per := first[1]; per > benchMaxPerProcess || total < k {
+		t.Fatalf("fleet: %d sockets over %d connectors: %d each, want 1 to %d", total, k, per, benchMaxPerProcess)
+	}
+	connectorOf := func(u int) int {
+		i, _ := slices.BinarySearch(first, u+1)
+		return i - 1
 	}
 	rdb, url, prefix, private := benchRedis(t, total >= 1000)
 	is, sk := newIssuer(t), newSink(t)
@@ -216,17 +239,18 @@ func benchFleet(t *testing.T, total, k int, idle time.Duration) {
 	clients := make([]*benchProc, k)
 	for i, m := range fleet {
 		clients[i] = startBenchProc(t, "clients", benchAddrEnv+"="+m.addr, benchKeyEnv+"="+seed+":"+is.kid,
-			benchSocketsEnv+"="+strconv.Itoa(per), benchFirstEnv+"="+strconv.Itoa(i*per), benchSourcesEnv+"="+benchSources(1+i))
+			benchSocketsEnv+"="+strconv.Itoa(first[i+1]-first[i]), benchFirstEnv+"="+strconv.Itoa(first[i]),
+			benchSourcesEnv+"="+benchSources(1+i))
 	}
 	for _, c := range clients {
 		c.await(t, "ready ", benchConnectWait(total))
 	}
 	connected := time.Since(start)
 	var heap int64
-	for _, m := range fleet {
+	for i, m := range fleet {
 		m.after = m.proc.mem(t)
-		if m.after.conns != per {
-			t.Fatalf("fleet: connector %s holds %d sockets, want %d", m.id, m.after.conns, per)
+		if want := first[i+1] - first[i]; m.after.conns != want {
+			t.Fatalf("fleet: connector %s holds %d sockets, want %d", m.id, m.after.conns, want)
 		}
 		heap += m.after.heap + m.after.stack - m.before.heap - m.before.stack
 	}
@@ -268,8 +292,8 @@ func benchFleet(t *testing.T, total, k int, idle time.Duration) {
 		for _, d := range held {
 			var u int
 			fmt.Sscanf(d.User, "bench-u%d", &u)
-			if u/per != i {
-				t.Fatalf("fleet: presence puts %s at %s, its socket is on connector %d", d.User, m.id, u/per)
+			if connectorOf(u) != i {
+				t.Fatalf("fleet: presence puts %s at %s, its socket is on connector %d", d.User, m.id, connectorOf(u))
 			}
 		}
 	}
