@@ -164,6 +164,10 @@ func (c *Cached) CurrentDevices(ctx context.Context, users []string) ([]Device, 
 func (c *Cached) loadDevices(ctx context.Context, users []string, now time.Time) ([]Device, error) {
 	key := strings.Join(users, "\x00")
 	c.mu.Lock()
+	if ds, ok := c.cachedDevices(users, now); ok { // a read ended since the caller looked
+		c.mu.Unlock()
+		return ds, nil
+	}
 	if l, ok := c.loading[key]; ok {
 		c.mu.Unlock()
 		select {
@@ -196,6 +200,25 @@ func (c *Cached) loadDevices(ctx context.Context, users []string, now time.Time)
 	c.mu.Unlock()
 	close(l.done)
 	return l.devices, l.err
+}
+
+// MembershipsOf is not cached: it reads the storage.
+func (c *Cached) MembershipsOf(ctx context.Context, user, after string, limit int) ([]Membership, error) {
+	return c.r.MembershipsOf(ctx, user, after, limit)
+}
+
+// cachedDevices returns the devices of users if the cache holds every one
+// of them. Callers hold c.mu.
+func (c *Cached) cachedDevices(users []string, now time.Time) ([]Device, bool) {
+	var out []Device
+	for _, u := range users {
+		e, ok := c.devices[u]
+		if !ok || now.After(e.expires) {
+			return nil, false
+		}
+		out = append(out, e.devices...)
+	}
+	return out, true
 }
 
 // Agents answers from the cache (a user's kind never changes) and reads

@@ -60,6 +60,19 @@ func sortDevices(ds []Device) {
 	})
 }
 
+func (m *Memory) MembershipsOf(_ context.Context, user, after string, limit int) ([]Membership, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []Membership{}
+	for _, c := range m.convs {
+		if c.ID > after && c.IsMember(user) {
+			out = append(out, Membership{Conversation: c.ID, Kind: c.Kind, Members: slices.Clone(c.Members), Rev: c.Rev})
+		}
+	}
+	slices.SortFunc(out, func(a, b Membership) int { return cmp.Compare(a.Conversation, b.Conversation) })
+	return out[:min(len(out), limit)], nil
+}
+
 func (m *Memory) Agents(_ context.Context, users []string) ([]User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -128,6 +128,49 @@ func (s *Mongo) ConversationsOf(ctx context.Context, user string, limit int) ([]
 	return out[:min(len(out), limit)], nil
 }
 
+// MembershipsOf pages through the user's membership entries in
+// conversation order, reading each page's conversations, and skips the
+// entries their conversation does not confirm (stale ones).
+func (s *Mongo) MembershipsOf(ctx context.Context, user, after string, limit int) ([]Membership, error) {
+	out := []Membership{}
+	for len(out) < limit {
+		filter := bson.D{{Key: "user", Value: user}, {Key: "member", Value: true}}
+		if after != "" {
+			filter = append(filter, bson.E{Key: "conversation", Value: bson.D{{Key: "$gt", Value: after}}})
+		}
+		want := limit - len(out)
+		var ms []membershipDoc
+		if err := findAll(ctx, s.memberships, filter, &ms, options.Find().
+			SetSort(bson.D{{Key: "user", Value: 1}, {Key: "conversation", Value: 1}}).SetLimit(int64(want)).
+			SetProjection(bson.D{{Key: "conversation", Value: 1}})); err != nil {
+			return nil, err
+		}
+		if len(ms) == 0 {
+			break
+		}
+		ids := make([]string, len(ms))
+		for i, m := range ms {
+			ids[i] = m.Conversation
+		}
+		var cs []Conversation
+		if err := findAll(ctx, s.convs, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, &cs,
+			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).
+				SetProjection(bson.D{{Key: "kind", Value: 1}, {Key: "members", Value: 1}, {Key: "rev", Value: 1}})); err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.IsMember(user) {
+				out = append(out, Membership{Conversation: c.ID, Kind: c.Kind, Members: c.Members, Rev: c.Rev})
+			}
+		}
+		if len(ms) < want {
+			break
+		}
+		after = ids[len(ids)-1]
+	}
+	return out, nil
+}
+
 // sortConversations orders most recently changed first, then by id.
 func sortConversations(cs []Conversation) {
 	slices.SortFunc(cs, func(a, b Conversation) int {

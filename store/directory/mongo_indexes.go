@@ -17,6 +17,7 @@ import (
 // groups of about 100 members (FerretDB-on-PostgreSQL refuses the insert).
 var droppedIndexes = map[string][]string{
 	CollConversations: {"members_updatedAt"},
+	CollMemberships:   {"user"}, // replaced by user_conversation
 }
 
 // EnsureIndexes creates the indexes correctness depends on and drops the
@@ -36,7 +37,7 @@ func (s *Mongo) EnsureIndexes(ctx context.Context) error {
 		// one device per (user, public key): a retried login reuses its device
 		{s.devices, []mongo.IndexModel{{Keys: bson.D{{Key: "user", Value: 1}, {Key: "publicKey", Value: 1}}, Options: options.Index().SetName("user_publicKey_unique").SetUnique(true)}}},
 		// the conversations of a user
-		{s.memberships, []mongo.IndexModel{{Keys: bson.D{{Key: "user", Value: 1}}, Options: options.Index().SetName("user")}}},
+		{s.memberships, []mongo.IndexModel{{Keys: bson.D{{Key: "user", Value: 1}, {Key: "conversation", Value: 1}}, Options: options.Index().SetName("user_conversation")}}},
 	} {
 		if err := store.EnsureIndexes(ctx, w.coll, w.want); err != nil {
 			return fmt.Errorf("directory: %w", err)

@@ -17,6 +17,11 @@ type Reader interface {
 	// then creation, then id. Revocation is final: a device once revoked
 	// is never current again.
 	CurrentDevices(ctx context.Context, users []string) ([]Device, error)
+	// MembershipsOf returns up to limit of the conversations user is a
+	// member of whose id is above after ("": from the first), in id order,
+	// as their stored documents have them (a document may lag a logged
+	// change for a moment). Fewer than limit: there are no more.
+	MembershipsOf(ctx context.Context, user, after string, limit int) ([]Membership, error)
 	// Agents returns those of users that are agents (kind "agent"), in no
 	// particular order. A user's kind never changes.
 	Agents(ctx context.Context, users []string) ([]User, error)

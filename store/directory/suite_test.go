@@ -190,6 +190,27 @@ func testConversations(t *testing.T, d directory.Directory) {
 	if cs, _ := d.ConversationsOf(ctx, "u1", 1); len(cs) != 1 || cs[0].ID != "g1" {
 		t.Errorf("ConversationsOf(u1, limit 1) = %v", cs)
 	}
+	// in id order, paged
+	must(t, d.InsertConversation(ctx, directory.Conversation{ID: "a0", Kind: directory.Group, Members: []string{"u1"}}))
+	page := func(after string, limit int) []string {
+		ms, err := d.MembershipsOf(ctx, "u1", after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(ms, func(m directory.Membership) string { return m.Conversation })
+	}
+	for _, tc := range []struct {
+		after string
+		limit int
+		want  []string
+	}{{"", 10, []string{"a0", "c1", "g1"}}, {"", 2, []string{"a0", "c1"}}, {"c1", 2, []string{"g1"}}, {"g1", 2, []string{}}} {
+		if got := page(tc.after, tc.limit); !slices.Equal(got, tc.want) {
+			t.Errorf("MembershipsOf(u1, after %q, limit %d) = %v, want %v", tc.after, tc.limit, got, tc.want)
+		}
+	}
+	if ms, _ := d.MembershipsOf(ctx, "u3", "", 10); len(ms) != 1 || ms[0].Rev != 1 || ms[0].Kind != directory.Group || !slices.Equal(ms[0].Members, []string{"u1", "u3"}) {
+		t.Errorf("MembershipsOf(u3) = %+v", ms)
+	}
 }
 
 // add and remove are the next functions accounts passes to ChangeMembers.
@@ -239,6 +260,9 @@ func testChangeMembers(t *testing.T, d directory.Directory) {
 	}
 	if cs, _ := d.ConversationsOf(ctx, "u2", 10); len(cs) != 0 {
 		t.Errorf("ConversationsOf(u2) after removal = %v, want none", ids(cs, convID))
+	}
+	if ms, _ := d.MembershipsOf(ctx, "u2", "", 10); len(ms) != 0 {
+		t.Errorf("MembershipsOf(u2) after removal = %v, want none", ms)
 	}
 	// removed, then added back: listed again
 	if _, _, err := d.ChangeMembers(ctx, "g1", change(directory.OpAdd, "u2", at), add("u2")); err != nil {
