@@ -22,6 +22,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/store/deliveries"
+	storedir "github.com/agentchat/agentchat/store/directory"
 	"github.com/agentchat/agentchat/store/messages"
 	storepresence "github.com/agentchat/agentchat/store/presence"
 )
@@ -140,10 +141,15 @@ func (fx *fixture) revoke(device string) {
 	}
 }
 
+// conversation seeds a group as accounts does (store/directory: the
+// document at rev 1 and each member's membership entry).
 func (fx *fixture) conversation(id string, members ...string) {
 	fx.t.Helper()
-	fx.insert(collConversations, bson.M{"_id": id, "kind": "group", "members": members, "createdBy": members[0],
-		"createdAt": time.Now(), "updatedAt": time.Now()})
+	err := storedir.NewMongoDB(fx.db).InsertConversation(context.Background(), storedir.Conversation{ID: id, Kind: storedir.Group,
+		Members: members, CreatedBy: members[0], CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	if err != nil {
+		fx.t.Fatal(err)
+	}
 }
 
 // messages stores seq 1..n of a conversation through store/messages (as
