@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,7 +69,22 @@ func New(typ, id string, m Meta, data any) (event.Event, error) {
 	if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
 		return e, fmt.Errorf("%w: %s: data: %v", ErrInvalid, typ, err)
 	}
-	return e, Validate(e)
+	_, err := validate(e, nil, builtFrom(data)) // the data is checked as built, not decoded again
+	return e, err
+}
+
+// builtFrom is data as a dataer (a pointer to a copy of it), or nil.
+func builtFrom(data any) dataer {
+	if data == nil {
+		return nil
+	}
+	if d, ok := data.(dataer); ok {
+		return d
+	}
+	v := reflect.New(reflect.TypeOf(data))
+	v.Elem().Set(reflect.ValueOf(data))
+	d, _ := v.Interface().(dataer)
+	return d
 }
 
 // MessageID is the event id of a sent message: the same (user, device,
@@ -182,7 +198,7 @@ func NewAgentInvoke(agentID, agentKind string, m Message) (event.Event, error) {
 func Decode[T any](e event.Event) (T, error) {
 	var v T
 	into, _ := any(&v).(dataer)
-	decoded, err := validate(e, into)
+	decoded, err := validate(e, into, nil)
 	if err != nil || decoded {
 		return v, err
 	}

@@ -60,14 +60,16 @@ var catalog = map[string]spec{
 // type requires, and data that decodes strictly and passes its own checks.
 // Every error wraps ErrInvalid and says which part is wrong.
 func Validate(e event.Event) error {
-	_, err := validate(e, nil)
+	_, err := validate(e, nil, nil)
 	return err
 }
 
 // validate is Validate. When into is a pointer to e's catalog data type,
 // the data is decoded into it (and decoded reports true), so that a caller
 // who wants the data decodes it once, not once to check and once to use.
-func validate(e event.Event, into dataer) (decoded bool, err error) {
+// When built is (a pointer to) the value e's data was just encoded from,
+// of e's catalog data type, it is checked as it is, without decoding.
+func validate(e event.Event, into, built dataer) (decoded bool, err error) {
 	if err := e.Validate(); err != nil {
 		return false, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -109,6 +111,12 @@ func validate(e event.Event, into dataer) (decoded bool, err error) {
 		return false, fmt.Errorf("%w: %s: data over %d bytes", ErrInvalid, typ, MaxDataSize)
 	}
 	d := sp.data()
+	if built != nil && reflect.TypeOf(built) == reflect.TypeOf(d) {
+		if err := built.check(); err != nil {
+			return false, fmt.Errorf("%w: %s: %v", ErrInvalid, typ, err)
+		}
+		return false, nil
+	}
 	if into != nil && reflect.TypeOf(into) == reflect.TypeOf(d) {
 		d, decoded = into, true
 	}
