@@ -37,8 +37,8 @@ type Held = presence.Held
 // Deliveries is this connector's delivery channel (route → connector).
 type Deliveries interface {
 	// Run receives until ctx ends. It calls handle with each message's
-	// payload (a structured io.agentchat.delivery event, or an
-	// events.DeviceRevoked) and subscribed each
+	// payload (a store/deliveries.Delivery, or an events.DeviceRevoked)
+	// and subscribed each
 	// time the subscription is (re-)established; first is true the first
 	// time. Messages published while the subscription was down are lost
 	// (pub/sub is at-most-once): that is why subscribed exists. Both
