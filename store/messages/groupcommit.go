@@ -29,7 +29,8 @@ type GroupCommit struct {
 	mu      sync.Mutex
 	busy    map[string]*cursorQueue // cursors with a write lingering, in flight or due
 	written map[string]events.Cursor
-	wg      sync.WaitGroup // writers of follow-up batches
+	closed  bool           // Close was called: follow-ups are written inline
+	wg      sync.WaitGroup // writers of follow-up batches (Add under mu)
 }
 
 var _ Cursors = (*GroupCommit)(nil)
@@ -125,13 +126,21 @@ func (g *GroupCommit) writeDue(ctx context.Context, key string, q *cursorQueue) 
 		g.written[key] = events.Cursor{User: q.user, Delivered: max(w.Delivered, b.delivered), Read: max(w.Read, b.read)}
 	}
 	close(b.done)
-	more := q.due != nil
+	more, async := q.due != nil, !g.closed
 	if !more {
 		delete(g.busy, key)
+	} else if async {
+		g.wg.Add(1)
 	}
 	g.mu.Unlock()
-	if more {
-		g.wg.Go(func() { g.writeDue(ctx, key, q) })
+	switch {
+	case more && async:
+		go func() {
+			defer g.wg.Done()
+			g.writeDue(ctx, key, q)
+		}()
+	case more:
+		g.writeDue(ctx, key, q)
 	}
 }
 
@@ -155,8 +164,14 @@ func (g *GroupCommit) Get(ctx context.Context, conversation string, users []stri
 // machine's speed. Call it before the first Advance.
 func (g *GroupCommit) LingerUntil(wait func(ctx context.Context, joined func() int)) { g.linger = wait }
 
-// Close waits for the writes in flight.
-func (g *GroupCommit) Close() { g.wg.Wait() }
+// Close waits for the follow-up writes in flight; any later one is written
+// by the caller whose write came before it.
+func (g *GroupCommit) Close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
+}
 
 func sleeper(d time.Duration) func(ctx context.Context, joined func() int) {
 	return func(ctx context.Context, _ func() int) {
