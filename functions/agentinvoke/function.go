@@ -32,6 +32,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -220,8 +221,13 @@ func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
 func (f *Function) logger() *slog.Logger { return f.log }
 
-// Handle answers an invoke, or persist's answer to a reply (outcome.go);
+// Handle serves one event delivered over HTTP by a Trigger with
+// HandleEvent (fn.Serve says why not through func-go's cloudevents
+// runtime).
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
+
+// HandleEvent answers an invoke, or persist's answer to a reply (outcome.go);
 // any other type is refused (400).
-func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event, error) {
 	return f.handle(ctx, e)
 }

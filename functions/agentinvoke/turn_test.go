@@ -49,7 +49,7 @@ func newFixture(t *testing.T, tune func(*config), replies ...func(context.Contex
 	fx.f = New()
 	fx.f.start(cfg, fx.led, w, fx.model, w, nil)
 	w.answers = func(e event.Event) {
-		if _, err := fx.f.Handle(context.Background(), e); err != nil && !errors.Is(err, errNotStarted) {
+		if _, err := fx.f.HandleEvent(context.Background(), e); err != nil && !errors.Is(err, errNotStarted) {
 			t.Errorf("persist's answer %s: %v", e.Type(), err)
 		}
 	}
@@ -65,7 +65,7 @@ func newFixture(t *testing.T, tune func(*config), replies ...func(context.Contex
 // handle sends the invoke of the bot for m and fails on an error.
 func (fx *fixture) handle(t *testing.T, m events.Message) {
 	t.Helper()
-	if _, err := fx.f.Handle(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
+	if _, err := fx.f.HandleEvent(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 }
@@ -181,14 +181,14 @@ func TestTurnRedeliveredWhileRunning(t *testing.T) {
 	eventually(t, "the request reached the model", func() bool { return fx.model.count() == 1 })
 	var wg sync.WaitGroup
 	for range 5 {
-		wg.Go(func() { fx.f.Handle(context.Background(), fx.w.invoke(t, "bot", m)) })
+		wg.Go(func() { fx.f.HandleEvent(context.Background(), fx.w.invoke(t, "bot", m)) })
 	}
 	wg.Wait()
 	// Another instance on the same ledger: the lease is held, nothing to do.
 	other := New()
 	other.start(fx.f.deps.Load().cfg, fx.led, fx.w, fx.model, fx.w, nil)
 	defer other.Stop(context.Background())
-	if _, err := other.Handle(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
+	if _, err := other.HandleEvent(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -387,7 +387,7 @@ func TestTurnReplyNotStored(t *testing.T) {
 	rej, _ := events.NewMessageRejected("c-1", "bot", "dv-bot", events.MessageRejected{ClientMessageID: "r-1",
 		Code: "not_member", Reason: "you are not a member of this conversation"})
 	rej.SetExtension(events.ExtAgentKind, "model")
-	if _, err := fx.f.Handle(ctx, rej); err != nil {
+	if _, err := fx.f.HandleEvent(ctx, rej); err != nil {
 		t.Fatal(err)
 	}
 	errs := fx.w.posted(events.TypeAgentError)
@@ -398,7 +398,7 @@ func TestTurnReplyNotStored(t *testing.T) {
 		t.Errorf("agent.error = %+v", d)
 	}
 	// A redelivered answer about the finished call does nothing.
-	if _, err := fx.f.Handle(ctx, rej); err != nil || len(fx.w.posted(events.TypeAgentError)) != 1 {
+	if _, err := fx.f.HandleEvent(ctx, rej); err != nil || len(fx.w.posted(events.TypeAgentError)) != 1 {
 		t.Errorf("redelivery: %v, %d errors", err, len(fx.w.posted(events.TypeAgentError)))
 	}
 }
@@ -480,7 +480,7 @@ func TestHandleWithoutKey(t *testing.T) {
 	fx := newFixture(t, nil, chunks("x"))
 	fx.w.addAgent("stranger")
 	m := fx.w.say("alice", "hello")
-	if _, err := fx.f.Handle(context.Background(), fx.w.invoke(t, "stranger", m)); err != nil {
+	if _, err := fx.f.HandleEvent(context.Background(), fx.w.invoke(t, "stranger", m)); err != nil {
 		t.Fatal(err)
 	}
 	errs := fx.w.posted(events.TypeAgentError)
@@ -505,7 +505,7 @@ func TestHandleRejects(t *testing.T) {
 		name string
 		e    event.Event
 	}{{"wrong type", wrongType}, {"agentid mismatch", otherAgent}, {"bad data", noData}} {
-		reply, err := fx.f.Handle(context.Background(), c.e)
+		reply, err := fx.f.HandleEvent(context.Background(), c.e)
 		var r *cehttp.Result
 		if !errors.As(err, &r) || r.StatusCode != http.StatusBadRequest || reply != nil {
 			t.Errorf("%s: %v, reply %v; want 400 (dead-lettered, not retried)", c.name, err, reply)
@@ -524,7 +524,7 @@ func TestTurnUnregisteredAgent(t *testing.T) {
 	fx := newFixture(t, func(c *config) { c.Keys["ghost"] = agent.Key{Agent: "ghost", Private: ghost} }, chunks("x"))
 	fx.w.addAgent("ghost") // registered with another key than the runtime's
 	m := fx.w.say("alice", "hello")
-	if _, err := fx.f.Handle(context.Background(), fx.w.invoke(t, "ghost", m)); err != nil {
+	if _, err := fx.f.HandleEvent(context.Background(), fx.w.invoke(t, "ghost", m)); err != nil {
 		t.Fatal(err)
 	}
 	k := callKey{"c-1", m.Seq, "ghost"}

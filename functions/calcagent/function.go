@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -96,9 +97,14 @@ func (f *Function) Start(_ context.Context, m map[string]string) error {
 	return nil
 }
 
-// Handle answers an invoke, or persist's answer to a reply; any other
+// Handle serves one event delivered over HTTP by a Trigger with
+// HandleEvent (fn.Serve says why not through func-go's cloudevents
+// runtime).
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
+
+// HandleEvent answers an invoke, or persist's answer to a reply; any other
 // type is refused (400).
-func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event, error) {
 	return f.handle(ctx, e)
 }
 

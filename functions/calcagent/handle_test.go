@@ -74,7 +74,7 @@ func TestHandleAnswers(t *testing.T) {
 	f := start(t, b, r.keys["dv-calc"])
 
 	for range 2 { // the second is a redelivery
-		if _, err := f.Handle(ctx, r.invoke(t, 5, "2+3*4")); err != nil {
+		if _, err := f.HandleEvent(ctx, r.invoke(t, 5, "2+3*4")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,7 +111,7 @@ func TestHandleAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if _, err := f.Handle(ctx, stored); err != nil {
+		if _, err := f.HandleEvent(ctx, stored); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,7 +126,7 @@ func TestHandleAnswers(t *testing.T) {
 	// A reply persist refused (the members' devices changed meanwhile).
 	rej, _ := events.NewMessageRejected("c-1", "calc", "dv-calc", events.MessageRejected{ClientMessageID: "r-7",
 		Code: "missing_keys", Reason: "not wrapped for 1 member device(s)", MissingDevices: []string{"carol-phone"}})
-	if _, err := f.Handle(ctx, rej); err != nil {
+	if _, err := f.HandleEvent(ctx, rej); err != nil {
 		t.Fatal(err)
 	}
 	errs := b.OfType(events.TypeAgentError)
@@ -143,7 +143,7 @@ func TestHandleWhoIsHere(t *testing.T) {
 	r := newRoom(t)
 	b := fntest.NewBroker(t)
 	f := start(t, b, r.keys["dv-calc"])
-	if _, err := f.Handle(context.Background(), r.invoke(t, 2, "who is here?")); err != nil {
+	if _, err := f.HandleEvent(context.Background(), r.invoke(t, 2, "who is here?")); err != nil {
 		t.Fatal(err)
 	}
 	sent, _ := events.Decode[events.MessageSent](b.Events()[0])
@@ -165,7 +165,7 @@ func TestHandleFailures(t *testing.T) {
 	other, _ := e2ee.GenerateKey()
 	b := fntest.NewBroker(t)
 	f := start(t, b, other)
-	if _, err := f.Handle(ctx, r.invoke(t, 3, "1+1")); err != nil {
+	if _, err := f.HandleEvent(ctx, r.invoke(t, 3, "1+1")); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.Events(); len(got) != 1 || got[0].Type() != events.TypeAgentError {
@@ -178,7 +178,7 @@ func TestHandleFailures(t *testing.T) {
 	b2 := fntest.NewBroker(t)
 	f2 := start(t, b2, r.keys["dv-calc"])
 	b2.Refuse(1)
-	if _, err := f2.Handle(ctx, r.invoke(t, 3, "1+1")); err == nil || fn.IsRefusal(err) {
+	if _, err := f2.HandleEvent(ctx, r.invoke(t, 3, "1+1")); err == nil || fn.IsRefusal(err) {
 		t.Errorf("refused reply: %v, want a retried failure", err)
 	}
 	wrong := r.invoke(t, 3, "1+1")
@@ -186,7 +186,7 @@ func TestHandleFailures(t *testing.T) {
 	otherAgent := r.invoke(t, 3, "1+1")
 	otherAgent.SetExtension(events.ExtAgentID, "someone")
 	for name, e := range map[string]event.Event{"wrong type": wrong, "agentid mismatch": otherAgent} {
-		if _, err := f2.Handle(ctx, e); !fn.IsRefusal(err) {
+		if _, err := f2.HandleEvent(ctx, e); !fn.IsRefusal(err) {
 			t.Errorf("%s: %v, want 400", name, err)
 		}
 	}

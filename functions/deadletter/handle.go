@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -9,10 +10,15 @@ import (
 	"github.com/agentchat/agentchat/sdk/fn"
 )
 
-// Handle records one dead letter. It accepts any event, even one the
+// Handle serves one event delivered over HTTP by a Trigger with
+// HandleEvent (fn.Serve says why not through func-go's cloudevents
+// runtime).
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
+
+// HandleEvent records one dead letter. It accepts any event, even one the
 // catalog would refuse (a malformed event is a common reason to be here),
 // and never fails: a sink that refused would only make the broker retry.
-func (f *Function) Handle(_ context.Context, e event.Event) (*event.Event, error) {
+func (f *Function) HandleEvent(_ context.Context, e event.Event) (*event.Event, error) {
 	k := Key{Type: e.Type(), Dest: fn.Ext(e, events.ExtErrorDest), Code: fn.Ext(e, events.ExtErrorCode)}
 	f.mu.Lock()
 	f.counts[k]++

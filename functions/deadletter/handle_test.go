@@ -36,7 +36,7 @@ func TestHandleCountsAndNeverLogsData(t *testing.T) {
 		event.New(), // not even valid: still accepted
 	}
 	for _, e := range in {
-		reply, err := f.Handle(context.Background(), e)
+		reply, err := f.HandleEvent(context.Background(), e)
 		if reply != nil || err != nil {
 			t.Fatalf("Handle(%s) = %v, %v; want nil, nil", e.ID(), reply, err)
 		}

@@ -94,7 +94,7 @@ func request(t *testing.T, id, conv, mediaID string, body []byte, size int64) ev
 // ready handles e and decodes the reply, failing on anything else.
 func ready(t *testing.T, f *Function, e event.Event) (event.Event, events.MediaUploadReady) {
 	t.Helper()
-	reply, err := f.Handle(context.Background(), e)
+	reply, err := f.HandleEvent(context.Background(), e)
 	if err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -173,7 +173,7 @@ func TestPresignedPutUploads(t *testing.T) {
 func TestOversizedRejected(t *testing.T) {
 	f, _, _ := startMedia(t, map[string]string{"MEDIA_MAX_SIZE": "1000"})
 	big := make([]byte, 1001)
-	_, err := f.Handle(context.Background(), request(t, "req-big", "conv-1", "media-big", big, 1001))
+	_, err := f.HandleEvent(context.Background(), request(t, "req-big", "conv-1", "media-big", big, 1001))
 	if got, want := status(err), http.StatusBadRequest; got != want {
 		t.Fatalf("over MEDIA_MAX_SIZE: status %d (%v), want %d", got, err, want)
 	}
@@ -218,7 +218,7 @@ func TestIdempotent(t *testing.T) {
 	if got, want := objectPath(t, d3.UploadURL), objectPath(t, d1.UploadURL); got != want {
 		t.Errorf("third URL path %s, want %s", got, want)
 	}
-	_, err := f.Handle(context.Background(), request(t, "req-dup-3", "conv-2", "media-dup", body, 7))
+	_, err := f.HandleEvent(context.Background(), request(t, "req-dup-3", "conv-2", "media-dup", body, 7))
 	if got, want := status(err), http.StatusBadRequest; got != want {
 		t.Errorf("same mediaId, other size: status %d (%v), want %d", got, err, want)
 	}
@@ -262,7 +262,7 @@ func TestRejectsMalformed(t *testing.T) {
 	badData.SetData("application/json", map[string]any{"mediaId": "m", "size": 1, "sha256": "00", "extra": true})
 
 	for name, e := range map[string]event.Event{"wrong type": wrongType, "no device": noDevice, "bad data": badData} {
-		_, err := f.Handle(context.Background(), e)
+		_, err := f.HandleEvent(context.Background(), e)
 		if got, want := status(err), http.StatusBadRequest; got != want {
 			t.Errorf("%s: status %d (%v), want %d", name, got, err, want)
 		}
@@ -274,7 +274,7 @@ func TestNotStarted(t *testing.T) {
 	if ok, _ := f.Ready(context.Background()); ok {
 		t.Error("Ready before Start = true")
 	}
-	_, err := f.Handle(context.Background(), request(t, "req-early", "conv-5", "media-early", []byte("x"), 1))
+	_, err := f.HandleEvent(context.Background(), request(t, "req-early", "conv-5", "media-early", []byte("x"), 1))
 	if got, want := status(err), http.StatusServiceUnavailable; got != want {
 		t.Errorf("Handle before Start: status %d (%v), want %d (retryable)", got, err, want)
 	}

@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -11,7 +12,12 @@ import (
 	"github.com/agentchat/agentchat/sdk/fn"
 )
 
-// Handle answers one upload request with a presigned PUT URL (any other
+// Handle serves one event delivered over HTTP by a Trigger with
+// HandleEvent (fn.Serve says why not through func-go's cloudevents
+// runtime).
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
+
+// HandleEvent answers one upload request with a presigned PUT URL (any other
 // type is refused).
 //
 // Status codes are chosen for Knative's delivery: a request that can never
@@ -22,7 +28,7 @@ import (
 // Handling is idempotent: the object key depends only on (conversation,
 // mediaId) and the reply's id only on the request's id, so a redelivered
 // request yields an equivalent reply (with a freshly signed URL).
-func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event, error) {
 	return f.handle(ctx, e)
 }
 

@@ -98,6 +98,37 @@ func (fx *fixture) conversation(id string, members ...string) {
 		"createdAt": time.Now(), "updatedAt": time.Now()})
 }
 
+// people seeds n people with one current device each, ids shaped like
+// accounts' ("u-" and "dv-" with 24 random hex characters), in one bulk
+// insert per collection: a large group's members without n round trips.
+func (fx *fixture) people(n int) []events.DeviceRef {
+	fx.t.Helper()
+	refs := make([]events.DeviceRef, n)
+	users, devices := make([]any, n), make([]any, n)
+	now := time.Now()
+	for i := range refs {
+		id := randomHex(12)
+		refs[i] = events.DeviceRef{User: "u-" + id, Device: "dv-" + id}
+		users[i] = bson.M{"_id": refs[i].User, "kind": "user", "name": refs[i].User, "createdAt": now}
+		devices[i] = bson.M{"_id": refs[i].Device, "user": refs[i].User, "publicKey": "AAAA", "createdAt": now}
+	}
+	fx.insert(collUsers, users...)
+	fx.insert(collDevices, devices...)
+	return refs
+}
+
+// group seeds a group as accounts writes it (store/directory: a
+// membership entry per member, then the document at rev 1).
+func (fx *fixture) group(id string, members ...string) {
+	fx.t.Helper()
+	now := time.Now()
+	err := directory.NewMongoDB(fx.db).InsertConversation(context.Background(), directory.Conversation{ID: id,
+		Kind: directory.Group, Members: members, CreatedBy: members[0], CreatedAt: now, UpdatedAt: now})
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
 func (fx *fixture) revoke(device string) {
 	fx.t.Helper()
 	_, err := fx.db.Collection(collDevices).UpdateOne(context.Background(), bson.M{"_id": device},
@@ -169,13 +200,13 @@ func sent(t testing.TB, conv, user, device, cmid string, env *e2ee.Envelope) eve
 	return e
 }
 
-// handle calls f.Handle like a broker that retries on errors (500s).
+// handle calls f.HandleEvent like a broker that retries on errors (500s).
 func handle(t testing.TB, f *Function, e event.Event) *event.Event {
 	t.Helper()
 	var err error
 	for range 10 {
 		var reply *event.Event
-		if reply, err = f.Handle(context.Background(), e); err == nil {
+		if reply, err = f.HandleEvent(context.Background(), e); err == nil {
 			return reply
 		}
 	}

@@ -11,13 +11,19 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
-// Handle dispatches one event. A bad message gets a message.rejected reply
+// Handle serves one event delivered over HTTP by a Trigger with
+// HandleEvent (fn.Serve says why not through func-go's cloudevents
+// runtime).
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
+
+// HandleEvent dispatches one event. A bad message gets a message.rejected reply
 // (its sender's device is told why); an event that cannot be answered at
 // all gets 400 (dead-lettered, never retried); an infrastructure error is
 // returned as is, which func turns into a 500 and the broker into a retry.
-func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event, error) {
 	d := f.deps.Load()
 	if d == nil {
 		return nil, errNotStarted

@@ -25,7 +25,7 @@ func tryHandle(f *Function, e event.Event) (*event.Event, error) {
 	var err error
 	for range 10 {
 		var reply *event.Event
-		if reply, err = f.Handle(context.Background(), e); err == nil {
+		if reply, err = f.HandleEvent(context.Background(), e); err == nil {
 			return reply, nil
 		}
 	}
@@ -215,7 +215,7 @@ func TestUnanswerableEventsAreRefused(t *testing.T) {
 	unknown := sent(t, "c1", "alice", "a1", "y2", envelope("a1"))
 	unknown.SetType("io.agentchat.nonsense")
 	for _, e := range []event.Event{noSender, unknown} {
-		reply, err := f.Handle(context.Background(), e)
+		reply, err := f.HandleEvent(context.Background(), e)
 		if reply != nil || !refused(err) {
 			t.Errorf("%s: reply %v, err %v; want no reply and 400", e.ID(), reply, err)
 		}
@@ -288,7 +288,7 @@ func TestStartNeedsMongoURI(t *testing.T) {
 	if ok, _ := f.Ready(context.Background()); ok {
 		t.Error("Ready before a successful Start")
 	}
-	if _, err := f.Handle(context.Background(), event.New()); err == nil {
+	if _, err := f.HandleEvent(context.Background(), event.New()); err == nil {
 		t.Error("Handle before Start did not fail")
 	}
 }

@@ -151,7 +151,7 @@ func TestReceiptsFromOutsideAreRefused(t *testing.T) {
 		receipt(t, events.TypeReceiptRead, "c1", "mallory", "m1", 3),
 		receipt(t, events.TypeReceiptDelivered, "nope", "alice", "a1", 3),
 	} {
-		reply, err := f.Handle(context.Background(), *e)
+		reply, err := f.HandleEvent(context.Background(), *e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestReceiptsFromOutsideAreRefused(t *testing.T) {
 	}
 	malformed := receipt(t, events.TypeReceiptRead, "c1", "alice", "a1", 3)
 	_ = malformed.SetData("application/json", []byte(`{"seq": 0}`))
-	if reply, err := f.Handle(context.Background(), *malformed); reply != nil || !refused(err) {
+	if reply, err := f.HandleEvent(context.Background(), *malformed); reply != nil || !refused(err) {
 		t.Errorf("malformed: reply %v, err %v; want no reply and 400", reply, err)
 	}
 	if n := fx.count(collCursors, bson.M{}); n != 0 {

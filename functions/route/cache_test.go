@@ -78,7 +78,7 @@ func TestAudienceCacheReadsOnce(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			e := must(events.NewReceipt(events.TypeReceiptRead, events.SourceConnectorPrefix+"A", "c1", "bob", "b1", int64(i+1)))
-			if _, err := f.Handle(ctx, e); err != nil {
+			if _, err := f.HandleEvent(ctx, e); err != nil {
 				t.Error(err)
 			}
 		})

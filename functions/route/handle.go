@@ -12,14 +12,20 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
-// Handle routes one event and never replies. An event that can never be
+// Handle serves one event delivered over HTTP by a Trigger with
+// HandleEvent (fn.Serve says why not through func-go's cloudevents
+// runtime).
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
+
+// HandleEvent routes one event and never replies. An event that can never be
 // routed (malformed, or of a type route does not take) gets 400, which
 // brokers dead-letter without retrying; an infrastructure error is
 // returned as is (500: the broker retries, and every step is idempotent:
 // connectors drop deliveries they already have, invokes keep their id).
-func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
+func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event, error) {
 	d := f.deps.Load()
 	if d == nil {
 		return nil, errNotStarted

@@ -84,7 +84,7 @@ func TestStoredMessageGoesToItsAudience(t *testing.T) {
 		t.Errorf("deliveries:\n%s\nwant:\n%s", got, want)
 	}
 	noAudience := stored(message("c1", 2, "alice", "a1", 32), nil)
-	if _, err := f.Handle(context.Background(), noAudience); !refused(err) {
+	if _, err := f.HandleEvent(context.Background(), noAudience); !refused(err) {
 		t.Errorf("a stored message without an audience: %v, want 400", err)
 	}
 	if got := summary(w.drain()); got != "" {
@@ -173,7 +173,7 @@ func TestMalformedEventsAreRefused(t *testing.T) {
 	badSync := must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.SyncRequested{}))
 	_ = badSync.SetData("application/json", []byte(`{"after":-1}`))
 	for _, e := range []event.Event{bad, foreign, badStored, badSync} {
-		if _, err := f.Handle(context.Background(), e); !refused(err) {
+		if _, err := f.HandleEvent(context.Background(), e); !refused(err) {
 			t.Errorf("%s: err %v, want a 400 result", e.Type(), err)
 		}
 	}
@@ -190,7 +190,7 @@ func TestHandleBeforeStartFails(t *testing.T) {
 	if ok, _ := f.Ready(context.Background()); ok {
 		t.Error("ready before Start")
 	}
-	if _, err := f.Handle(context.Background(), event.New()); !errors.Is(err, errNotStarted) {
+	if _, err := f.HandleEvent(context.Background(), event.New()); !errors.Is(err, errNotStarted) {
 		t.Errorf("err %v, want errNotStarted", err)
 	}
 	if err := f.Start(context.Background(), map[string]string{"MONGODB_URI": "mongodb://x"}); err == nil {

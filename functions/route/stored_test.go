@@ -104,7 +104,7 @@ func TestInvokeFailureIsRetried(t *testing.T) {
 	}))
 	defer srv.Close()
 	f := fx.start(map[string]string{"K_SINK": srv.URL})
-	_, err := f.Handle(context.Background(), stored(message("c2", 1, "alice", "a1", 32),
+	_, err := f.HandleEvent(context.Background(), stored(message("c2", 1, "alice", "a1", 32),
 		withAgents(audienceFor(dev("alice", "a1"), dev("bot", "bot-d")), events.AgentMember{ID: "bot", Kind: "model"})))
 	if err == nil {
 		t.Fatal("a refused invoke was not reported: the broker would not retry it")

@@ -1,0 +1,72 @@
+package fn
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+)
+
+// MaxEventBytes bounds the HTTP body of one event a function accepts: a
+// message to a group of 1,024 devices with its wrapped keys is about
+// 200 KB, so this leaves room and still refuses a runaway body (413).
+const MaxEventBytes = 4 << 20
+
+// Serve answers one CloudEvent delivered over HTTP (binary or structured
+// mode, as Knative's brokers and the dev runner's send it) with h: h's
+// reply event in binary mode with 200; no reply, 200 with an empty body;
+// an error, its status (StatusOf: 400 for a refusal, 500 for a plain
+// failure, so that the broker retries) with the reason as text. A request
+// that is not a valid CloudEvent is answered 400, a body over
+// MaxEventBytes 413, a method other than POST 405. h runs with the
+// request's own context, cancelled when the broker gives up on it.
+//
+// Functions serve their events through Serve from func-go's http runtime
+// (func.yaml invoke: http) rather than through func-go's cloudevents
+// runtime: the latter's receiver (the CloudEvents SDK's
+// NewHTTPReceiveHandler) passes every request through one shared channel
+// to whichever goroutine waits, so a handler can run with another
+// request's context — cancelled when that request ends — and a request can
+// be left with no goroutine to take it until the next one arrives
+// (cloudevents/sdk-go#1224 and #1332, open as of v2.16.2). Under load that
+// stalled one delivery at a time for up to a redelivery, and at the end of
+// a burst left events in a function forever.
+func Serve(w http.ResponseWriter, r *http.Request, h Handler) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST a CloudEvent", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxEventBytes)
+	msg := cehttp.NewMessageFromHttpRequest(r)
+	defer msg.Finish(nil)
+	e, err := binding.ToEvent(r.Context(), msg)
+	if err != nil {
+		status := http.StatusBadRequest
+		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+			status = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, "not a CloudEvent: "+err.Error(), status)
+		return
+	}
+	if err := e.Validate(); err != nil {
+		http.Error(w, "not a valid CloudEvent: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	reply, err := h(r.Context(), *e)
+	if err != nil {
+		http.Error(w, errorText(err), StatusOf(err))
+		return
+	}
+	if reply == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if err := reply.Validate(); err != nil {
+		// A bug of the handler's, not of the event: the broker retries.
+		http.Error(w, "the reply is not a valid CloudEvent: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_ = cehttp.WriteResponseWriter(r.Context(), binding.ToMessage(reply), http.StatusOK, w)
+}
