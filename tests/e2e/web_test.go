@@ -21,13 +21,15 @@ import (
 // the Go SDK: the browser signs up and makes its device key, starts a chat,
 // and sends — the Go client opens what WebCrypto sealed; the Go client
 // answers — the browser opens what Go sealed; the Go client reads — the
-// browser shows the blue ticks. Then a new visit logs in again with the same
-// device (its key kept in the browser) and the history comes back by sync.
+// browser shows the blue ticks. Then the connector is restarted (SIGTERM:
+// it drains): the page moves when its reconnect hint says and what bob
+// sends next shows. Then a new visit logs in again with the same device
+// (its key kept in the browser) and the history comes back by resume.
 func TestWebClient(t *testing.T) {
 	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
 	_, here, _, _ := runtime.Caller(0)
 	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
-	e := start(t, opts{functions: spineFunctions, webDir: webDir})
+	e := start(t, opts{functions: spineFunctions, webDir: webDir, env: map[string]string{"RECONNECT_SPREAD": "1s"}})
 	page := strings.Replace(strings.TrimSuffix(e.p.ConnectorURLs()[0], "/ws"), "ws://", "http://", 1) + "/"
 
 	bob := signup(t, e, "bob")
@@ -113,8 +115,27 @@ func TestWebClient(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.msg.mine .ticks[data-state="read"]`)),
 	)
 
-	// A new visit: the same device logs in again and sync brings the history.
-	run("a new visit, log in again, history by sync",
+	// A deploy: the connector drains and restarts (a cluster's load
+	// balancer would send the page to another one); the page moves and
+	// what bob sends meanwhile shows.
+	restartCtx, cancelRestart := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelRestart()
+	if err := e.p.Connector(0).Stop(restartCtx); err != nil {
+		t.Fatalf("the connector did not drain and stop by itself: %v", err)
+	}
+	if err := e.p.Connector(0).Restart(restartCtx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Send(context.Background(), conv, e2ee.Content{Text: "sent across the deploy"}); err != nil {
+		t.Fatal(err)
+	}
+	run("the page moves and shows what bob sent across the deploy",
+		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="sent across the deploy"]`),
+		chromedp.WaitVisible(`//span[@id="status"][text()="online"]`),
+	)
+
+	// A new visit: the same device logs in again and resume brings the history.
+	run("a new visit, log in again, history by resume",
 		chromedp.Navigate(page), // a new document: the old one's form is gone
 		chromedp.WaitVisible(chromedp.CSS("#login-username")),
 		chromedp.WaitEnabled(chromedp.CSS("#login-submit")),
