@@ -49,7 +49,7 @@ TEST_P=${TEST_P:-4}       # go test -p of the unit step
 UNIT_JOBS=${UNIT_JOBS:-2} # modules tested side by side
 E2E_TIMEOUT=${E2E_TIMEOUT:-45m}
 # e2e tests that run on their own (see e2e_once); "" runs all in one go test.
-E2E_SOLO=${E2E_SOLO-^(TestSpineManyClients|TestSpineSurvivesCrashes)\$}
+E2E_SOLO=${E2E_SOLO-^(TestSpineManyClients|TestSpineSurvivesCrashes|TestSpineSurvivesRollingRestart)\$}
 RACE=${RACE:-all}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 export DEBIAN_FRONTEND=noninteractive
