@@ -92,7 +92,7 @@ func TestServeAnswers(t *testing.T) {
 	// Not an event, too big, not a POST.
 	for name, c := range map[string]struct {
 		method, ctype, body string
-		want               int
+		want                int
 	}{
 		"no attributes": {http.MethodPost, "application/json", `{}`, 400},
 		"too big":       {http.MethodPost, "application/cloudevents+json", `{"x":"` + strings.Repeat("a", MaxEventBytes) + `"}`, 413},

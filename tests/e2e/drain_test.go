@@ -165,7 +165,7 @@ func (l *moveLog) Handle(ctx context.Context, r slog.Record) error {
 	return l.handler(nil).Handle(ctx, r)
 }
 func (l *moveLog) WithAttrs(as []slog.Attr) slog.Handler { return l.handler(as) }
-func (l *moveLog) WithGroup(string) slog.Handler        { return l }
+func (l *moveLog) WithGroup(string) slog.Handler         { return l }
 
 type moveHandler struct {
 	log   *moveLog
