@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -41,6 +42,7 @@ func run() int {
 	flag.IntVar(&c.OpenLoad, "open", 1200, "messages of each open-loop load")
 	logs := flag.String("logs", "", "write the platform's output to this file")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after")
+	cpuprofile := flag.String("cpuprofile", "", "write this process's CPU profile (the load clients and the dev runner's broker) to this file")
 	flag.Parse()
 	if c.RedisURL == "" || c.MongoURI == "" {
 		fmt.Fprintln(os.Stderr, "benchpipeline: -redis and -mongo (or AGENTCHAT_TEST_REDIS_URL and AGENTCHAT_TEST_MONGODB_URI) are needed; make bench-pipeline starts them")
@@ -57,6 +59,17 @@ func run() int {
 		c.LogWriter = f
 	} else {
 		c.LogWriter = io.Discard
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchpipeline:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
