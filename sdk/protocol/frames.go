@@ -25,7 +25,11 @@ const (
 )
 
 // MaxFrameSize bounds one inbound frame: the largest envelope plus framing.
-const MaxFrameSize = 256 << 10
+// The largest envelope is the largest ciphertext (e2ee.MaxCiphertext,
+// base64 in JSON: ≈ 87 KiB) wrapped for the most devices
+// (e2ee.MaxRecipients, ≈ 193 bytes a key in JSON: ≈ 194 KiB), ≈ 285 KB as
+// a send frame; TestLargestEnvelopeFits keeps this true.
+const MaxFrameSize = 512 << 10
 
 // Cursor is how far one member has received and shown a conversation.
 type Cursor struct {
