@@ -4,8 +4,11 @@
 // the broker (Sink), who caused an event (Actor), refusing an event that
 // can never be handled (Refuse: 400, dead-lettered, not retried), typed
 // configuration read from func's config map (Load), the JSON logger
-// (NewLogger), and Handle wrappers, one concern each (Logged, Only, Mux).
+// (NewLogger), Handle wrappers, one concern each (Logged, Only, Mux), and
+// Serve, the one HTTP entry point of every function's events, which also
+// keeps and serves the function's metrics (metrics.go, GET /metrics).
 //
-// It depends on nothing but the SDK and cloudevents: no database driver.
+// It depends on nothing but the SDK, cloudevents and Prometheus's client:
+// no database driver.
 // Package fntest has the helpers for tests of functions.
 package fn

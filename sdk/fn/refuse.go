@@ -44,12 +44,16 @@ func StatusOf(err error) int {
 
 // IsRefusal reports whether err is a refusal: a 4xx that the broker
 // dead-letters rather than retries.
-func IsRefusal(err error) bool {
-	switch s := StatusOf(err); s {
+func IsRefusal(err error) bool { return refused(StatusOf(err)) }
+
+// refused reports whether the broker dead-letters an answer of status
+// without retrying it.
+func refused(status int) bool {
+	switch status {
 	case http.StatusNotFound, http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests:
 		return false
 	default:
-		return s >= 400 && s < 500
+		return status >= 400 && status < 500
 	}
 }
 

@@ -3,8 +3,10 @@ package fn
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
 
@@ -22,6 +24,10 @@ const MaxEventBytes = 4 << 20
 // MaxEventBytes 413, a method other than POST 405. h runs with the
 // request's own context, cancelled when the broker gives up on it.
 //
+// Serve also answers GET MetricsPath with the function's metrics, and
+// counts every event it serves (metrics.go: by type and outcome, with the
+// time to answer and the redeliveries).
+//
 // Functions serve their events through Serve from func-go's http runtime
 // (func.yaml invoke: http) rather than through func-go's cloudevents
 // runtime: the latter's receiver (the CloudEvents SDK's
@@ -33,11 +39,16 @@ const MaxEventBytes = 4 << 20
 // stalled one delivery at a time for up to a redelivery, and at the end of
 // a burst left events in a function forever.
 func Serve(w http.ResponseWriter, r *http.Request, h Handler) {
+	if r.URL.Path == MetricsPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		metrics.handler.ServeHTTP(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST a CloudEvent", http.StatusMethodNotAllowed)
 		return
 	}
+	start := time.Now()
 	r.Body = http.MaxBytesReader(w, r.Body, MaxEventBytes)
 	msg := cehttp.NewMessageFromHttpRequest(r)
 	defer msg.Finish(nil)
@@ -48,25 +59,36 @@ func Serve(w http.ResponseWriter, r *http.Request, h Handler) {
 			status = http.StatusRequestEntityTooLarge
 		}
 		http.Error(w, "not a CloudEvent: "+err.Error(), status)
+		metrics.badRequest()
 		return
 	}
 	if err := e.Validate(); err != nil {
 		http.Error(w, "not a valid CloudEvent: "+err.Error(), http.StatusBadRequest)
+		metrics.badRequest()
 		return
 	}
-	reply, err := h(r.Context(), *e)
+	typ := typeLabel(e.Type())
+	metrics.arrived(typ, e.Source(), e.ID())
+	metrics.answered(typ, answer(w, r, *e, h), start)
+}
+
+// answer writes h's answer to e and returns its status.
+func answer(w http.ResponseWriter, r *http.Request, e event.Event, h Handler) int {
+	reply, err := h(r.Context(), e)
 	if err != nil {
-		http.Error(w, errorText(err), StatusOf(err))
-		return
+		status := StatusOf(err)
+		http.Error(w, errorText(err), status)
+		return status
 	}
 	if reply == nil {
 		w.WriteHeader(http.StatusOK)
-		return
+		return http.StatusOK
 	}
 	if err := reply.Validate(); err != nil {
 		// A bug of the handler's, not of the event: the broker retries.
 		http.Error(w, "the reply is not a valid CloudEvent: "+err.Error(), http.StatusInternalServerError)
-		return
+		return http.StatusInternalServerError
 	}
 	_ = cehttp.WriteResponseWriter(r.Context(), binding.ToMessage(reply), http.StatusOK, w)
+	return http.StatusOK
 }
