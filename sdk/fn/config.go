@@ -19,13 +19,15 @@ import (
 //	type config struct {
 //		MongoURI string        `env:"MONGODB_URI" required:"true"`
 //		Database string        `env:"MONGODB_DATABASE" default:"agentchat"`
-//		Lease    time.Duration `env:"AGENT_LEASE" default:"30s"`
+//		Lease    time.Duration `env:"AGENT_LEASE" default:"30s" min:"1s"`
 //		LogLevel slog.Level    `env:"LOG_LEVEL" default:"INFO"`
 //	}
 //
 // An empty value means "not set" (a ConfigMap key that is present but
 // empty arrives empty): the default applies, and a required variable is
-// missing. Field types: string, bool, int and int64, float64,
+// missing. A number or duration may also have a min and a max tag, both
+// inclusive (`min:"0" max:"1m"`); a value outside them is an error that
+// names the range. Field types: string, bool, int and int64, float64,
 // time.Duration, and anything implementing encoding.TextUnmarshaler (so
 // slog.Level). Untagged fields are left alone, for the caller to fill.
 // Errors name the variable, never its value (it may be a secret).
@@ -56,7 +58,11 @@ func Load(m map[string]string, dst any) error {
 				continue
 			}
 		}
-		if err := set(v.Field(i), raw); err != nil {
+		err := set(v.Field(i), raw)
+		if err == nil {
+			err = checkBounds(f, v.Field(i))
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("config: %s: %w", name, err))
 		}
 	}
