@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/directory"
 	"github.com/agentchat/agentchat/store/messages"
@@ -33,7 +34,7 @@ type fixture struct {
 // when no test MongoDB is configured, unless CI=true.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	uri := need(t, "AGENTCHAT_TEST_MONGODB_URI")
+	uri := fntest.Need(t, "AGENTCHAT_TEST_MONGODB_URI")
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		t.Fatal(err)

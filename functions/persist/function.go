@@ -20,12 +20,14 @@ package function
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/directory"
 	"github.com/agentchat/agentchat/store/messages"
@@ -40,7 +42,9 @@ var errNotStarted = errors.New("persist: not started")
 // them through an atomic pointer.
 type Function struct {
 	deps   atomic.Pointer[deps]
+	level  slog.LevelVar // LOG_LEVEL, set by Start
 	log    *slog.Logger
+	handle fn.Handler
 	stats  stats
 	hints  seqHints
 	recent recentKeys
@@ -79,16 +83,19 @@ type stats struct {
 
 // New is called by func's runtime once per process.
 func New() *Function {
-	return &Function{log: newLogger(slog.LevelInfo), turns: newTurns()}
+	f := &Function{turns: newTurns()}
+	f.log = fn.NewLogger("persist", &f.level)
+	f.handle = fn.Logged(f.log, f.dispatch)
+	return f
 }
 
 // Start connects to MongoDB and ensures persist's indexes.
 func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
-	c, err := configFrom(cfg)
-	if err != nil {
-		return err
+	var c config
+	if err := fn.Load(cfg, &c); err != nil {
+		return fmt.Errorf("persist: %w", err)
 	}
-	f.log = newLogger(c.LogLevel)
+	f.level.Set(c.LogLevel)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	db, err := store.OpenMongo(c.MongoURI, c.Database, "persist")

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/messages"
@@ -26,31 +26,31 @@ import (
 // the insert, when this instance has stored in the conversation before;
 // a resend it remembers: the message by _id. docs/data.md has the rest.
 func (f *Function) storeMessage(ctx context.Context, d *deps, e event.Event) (*event.Event, error) {
-	a, ok := actorOf(e)
+	a, ok := fn.ActorOf(e)
 	if !ok {
-		return nil, f.refuse(e, fmt.Errorf("conversation, sender and device extensions are required"))
+		return nil, fn.Refuse("persist: conversation, sender and device extensions are required")
 	}
 	sent, rej := decodeSent(e)
 	if rej != nil {
 		return f.reject(a, *rej)
 	}
-	v, err := readView(ctx, d.dir, a.conversation, false)
+	v, err := readView(ctx, d.dir, a.Conversation, false)
 	if err != nil {
 		return nil, err
 	}
-	if !v.isMember(a.user) {
-		if v, err = readView(ctx, d.dir, a.conversation, true); err != nil {
+	if !v.isMember(a.User) {
+		if v, err = readView(ctx, d.dir, a.Conversation, true); err != nil {
 			return nil, err
 		}
-		if !v.isMember(a.user) {
+		if !v.isMember(a.User) {
 			return f.reject(a, events.MessageRejected{ClientMessageID: sent.ClientMessageID,
 				Code: protocol.CodeNotMember, Reason: "you are not a member of this conversation"})
 		}
 	}
-	key := messages.Key{Conversation: a.conversation, Sender: a.user, SenderDevice: a.device, ClientMessageID: sent.ClientMessageID}
+	key := messages.Key{Conversation: a.Conversation, Sender: a.User, SenderDevice: a.Device, ClientMessageID: sent.ClientMessageID}
 	if seq, ok := f.recent.get(key); ok {
 		// A resend of a message stored recently: answer with it.
-		m, err := d.msgs.At(ctx, a.conversation, seq)
+		m, err := d.msgs.At(ctx, a.Conversation, seq)
 		switch {
 		case err == nil && messages.KeyOf(m) == key:
 			f.stats.resends.Add(1)
@@ -62,10 +62,10 @@ func (f *Function) storeMessage(ctx context.Context, d *deps, e event.Event) (*e
 	rej = checkRecipients(a, sent, v.refs())
 	if rej != nil && !v.fresh {
 		// The cache may not know a device or member yet: look again.
-		if v, err = readView(ctx, d.dir, a.conversation, true); err != nil {
+		if v, err = readView(ctx, d.dir, a.Conversation, true); err != nil {
 			return nil, err
 		}
-		if !v.isMember(a.user) {
+		if !v.isMember(a.User) {
 			return f.reject(a, events.MessageRejected{ClientMessageID: sent.ClientMessageID,
 				Code: protocol.CodeNotMember, Reason: "you are not a member of this conversation"})
 		}
@@ -83,15 +83,15 @@ func (f *Function) storeMessage(ctx context.Context, d *deps, e event.Event) (*e
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
-		if v.isAgent(a.user) && (rej.Code == protocol.CodeMissingKeys || rej.Code == protocol.CodeBadEnvelope) {
+		if v.isAgent(a.User) && (rej.Code == protocol.CodeMissingKeys || rej.Code == protocol.CodeBadEnvelope) {
 			// An agent's runtime has no key directory: it seals its reply
 			// again for the audience it is told.
 			rej.Audience = v.audience()
 		}
 		return f.reject(a, *rej)
 	}
-	m, err := f.allocate(ctx, d.msgs, events.Message{ConversationID: a.conversation, SenderID: a.user,
-		SenderDevice: a.device, ClientMessageID: sent.ClientMessageID, Envelope: sent.Envelope})
+	m, err := f.allocate(ctx, d.msgs, events.Message{ConversationID: a.Conversation, SenderID: a.User,
+		SenderDevice: a.Device, ClientMessageID: sent.ClientMessageID, Envelope: sent.Envelope})
 	if err != nil {
 		return nil, err
 	}
@@ -133,10 +133,10 @@ func (f *Function) stored(m events.Message, v view) (*event.Event, error) {
 
 // reject builds the message.rejected reply, addressed (through route) to
 // the sending device.
-func (f *Function) reject(a actor, d events.MessageRejected) (*event.Event, error) {
-	f.log.Info("persist: message rejected", "conversation", a.conversation, "user", a.user,
-		"device", a.device, "clientMessageId", d.ClientMessageID, "code", d.Code)
-	e, err := events.NewMessageRejected(a.conversation, a.user, a.device, d)
+func (f *Function) reject(a fn.Actor, d events.MessageRejected) (*event.Event, error) {
+	f.log.Info("persist: message rejected", "conversation", a.Conversation, "user", a.User,
+		"device", a.Device, "clientMessageId", d.ClientMessageID, "code", d.Code)
+	e, err := events.NewMessageRejected(a.Conversation, a.User, a.Device, d)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package function
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -13,10 +12,10 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -216,16 +215,10 @@ func TestUnanswerableEventsAreRefused(t *testing.T) {
 	unknown.SetType("io.agentchat.nonsense")
 	for _, e := range []event.Event{noSender, unknown} {
 		reply, err := f.HandleEvent(context.Background(), e)
-		if reply != nil || !refused(err) {
+		if reply != nil || fn.StatusOf(err) != http.StatusBadRequest {
 			t.Errorf("%s: reply %v, err %v; want no reply and 400", e.ID(), reply, err)
 		}
 	}
-}
-
-// refused reports whether err is the 400 result brokers do not retry.
-func refused(err error) bool {
-	var r *cehttp.Result
-	return errors.As(err, &r) && r.StatusCode == http.StatusBadRequest
 }
 
 func TestResendAfterKeyChangeIsStillStored(t *testing.T) {

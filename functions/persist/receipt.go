@@ -9,6 +9,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/messages"
@@ -32,13 +33,13 @@ import (
 func (f *Function) moveCursor(ctx context.Context, d *deps, e event.Event) (*event.Event, error) {
 	r, err := events.Decode[events.Receipt](e)
 	if err != nil {
-		return nil, f.refuse(e, err)
+		return nil, fn.Refuse("persist: %v", err)
 	}
-	a, _ := actorOf(e) // valid: Decode checked the extensions
-	member, err := isMember(ctx, d.dir, a.conversation, a.user)
+	a, _ := fn.ActorOf(e) // valid: Decode checked the extensions
+	member, err := isMember(ctx, d.dir, a.Conversation, a.User)
 	if err == nil && !member {
-		d.dir.Forget(a.conversation) // the cache may lag: refuse only on a fresh read
-		member, err = isMember(ctx, d.dir, a.conversation, a.user)
+		d.dir.Forget(a.Conversation) // the cache may lag: refuse only on a fresh read
+		member, err = isMember(ctx, d.dir, a.Conversation, a.User)
 	}
 	if err != nil {
 		return nil, err
@@ -46,7 +47,7 @@ func (f *Function) moveCursor(ctx context.Context, d *deps, e event.Event) (*eve
 	if !member {
 		return f.refuseReceipt(e, a, protocol.CodeNotMember, "you are not a member of this conversation")
 	}
-	ok, err := f.hasSeq(ctx, d.msgs, a.conversation, r.Seq)
+	ok, err := f.hasSeq(ctx, d.msgs, a.Conversation, r.Seq)
 	if err != nil {
 		return nil, err
 	}
@@ -58,11 +59,11 @@ func (f *Function) moveCursor(ctx context.Context, d *deps, e event.Event) (*eve
 	if e.Type() == events.TypeReceiptRead {
 		read = r.Seq
 	}
-	if err := d.cursors.Advance(ctx, a.conversation, a.user, r.Seq, read); err != nil {
+	if err := d.cursors.Advance(ctx, a.Conversation, a.User, r.Seq, read); err != nil {
 		return nil, err
 	}
 	stored, err := events.New(e.Type(), events.DeriveID("persisted", e.ID()), events.Meta{Source: events.SourcePersist,
-		Conversation: a.conversation, Sender: a.user, Device: a.device}, r)
+		Conversation: a.Conversation, Sender: a.User, Device: a.Device}, r)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +96,10 @@ func (f *Function) hasSeq(ctx context.Context, msgs messages.Store, conversation
 // for the acking device (no client message id: the error frame names the
 // conversation and the code). Its id derives from the receipt's, so a
 // redelivered receipt gets the same answer.
-func (f *Function) refuseReceipt(e event.Event, a actor, code, reason string) (*event.Event, error) {
-	f.log.Info("persist: receipt refused", "conversation", a.conversation, "user", a.user, "device", a.device, "code", code)
+func (f *Function) refuseReceipt(e event.Event, a fn.Actor, code, reason string) (*event.Event, error) {
+	f.log.Info("persist: receipt refused", "conversation", a.Conversation, "user", a.User, "device", a.Device, "code", code)
 	rej, err := events.New(events.TypeMessageRejected, events.DeriveID("rejected-receipt", e.ID()),
-		events.Meta{Source: events.SourcePersist, Conversation: a.conversation, Sender: a.user, Device: a.device},
+		events.Meta{Source: events.SourcePersist, Conversation: a.Conversation, Sender: a.User, Device: a.Device},
 		events.MessageRejected{Code: code, Reason: reason})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -161,7 +163,7 @@ func TestReceiptsFromOutsideAreRefused(t *testing.T) {
 	}
 	malformed := receipt(t, events.TypeReceiptRead, "c1", "alice", "a1", 3)
 	_ = malformed.SetData("application/json", []byte(`{"seq": 0}`))
-	if reply, err := f.HandleEvent(context.Background(), *malformed); reply != nil || !refused(err) {
+	if reply, err := f.HandleEvent(context.Background(), *malformed); reply != nil || fn.StatusOf(err) != http.StatusBadRequest {
 		t.Errorf("malformed: reply %v, err %v; want no reply and 400", reply, err)
 	}
 	if n := fx.count(collCursors, bson.M{}); n != 0 {

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -17,11 +18,11 @@ import (
 // outside the conversation, so it is refused as bad_envelope; a missing
 // device is reported as missing_keys with the list, so the client can
 // refresh its key directory and send again. nil means the envelope fits.
-func checkRecipients(a actor, sent events.MessageSent, current []events.DeviceRef) *events.MessageRejected {
+func checkRecipients(a fn.Actor, sent events.MessageSent, current []events.DeviceRef) *events.MessageRejected {
 	rej := func(code, reason string) *events.MessageRejected {
 		return &events.MessageRejected{ClientMessageID: sent.ClientMessageID, Code: code, Reason: reason}
 	}
-	if !slices.Contains(current, events.DeviceRef{User: a.user, Device: a.device}) {
+	if !slices.Contains(current, a.DeviceRef()) {
 		return rej(protocol.CodeUnauthorized, "this device is not a current device of yours")
 	}
 	want := make(map[string]bool, len(current))
