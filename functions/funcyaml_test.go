@@ -108,14 +108,14 @@ func checkFuncYAML(t *testing.T, dir string, raw []byte) {
 	}
 }
 
-var (
-	moduleLine = regexp.MustCompile(`(?m)^module\s+function\s*$`)
-	sdkRequire = regexp.MustCompile(`(?m)^\s*(require\s+)?github\.com/agentchat/agentchat/sdk\s+v\S+`)
-	sdkReplace = regexp.MustCompile(`(?m)^replace\s+github\.com/agentchat/agentchat/sdk\s+=>\s+\.\./\.\./sdk\s*$`)
-)
+var moduleLine = regexp.MustCompile(`(?m)^module\s+function\s*$`)
 
-// checkGoMod wants func's module name and, when the SDK is required, the
-// local replace that lets `go test` run in the folder.
+// shared are the repository's modules a function may require, each with
+// the local replace that lets `go test` run in the folder.
+var shared = []string{"sdk", "store"}
+
+// checkGoMod wants func's module name and, for each shared module
+// required, its local replace.
 func checkGoMod(t *testing.T, dir string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, "go.mod"))
@@ -125,8 +125,13 @@ func checkGoMod(t *testing.T, dir string) {
 	if !moduleLine.Match(raw) {
 		t.Errorf("go.mod does not declare `module function` (func requires it)")
 	}
-	if sdkRequire.Match(raw) && !sdkReplace.Match(raw) {
-		t.Errorf("go.mod requires the SDK without `replace github.com/agentchat/agentchat/sdk => ../../sdk`")
+	for _, m := range shared {
+		path := "github.com/agentchat/agentchat/" + m
+		required := regexp.MustCompile(`(?m)^\s*(require\s+)?` + regexp.QuoteMeta(path) + `\s+v\S+`)
+		replaced := regexp.MustCompile(`(?m)^replace\s+` + regexp.QuoteMeta(path) + `\s+=>\s+\.\./\.\./` + m + `\s*$`)
+		if required.Match(raw) && !replaced.Match(raw) {
+			t.Errorf("go.mod requires %s without `replace %s => ../../%s`", path, path, m)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "go.sum")); err != nil {
 		t.Errorf("no go.sum: %v", err)

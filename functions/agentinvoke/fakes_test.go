@@ -16,6 +16,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // memLedger is the in-memory twin of mongoLedger: the same contract
@@ -162,7 +163,8 @@ func (l *memLedger) Open(_ context.Context, limit int) ([]callKey, error) {
 
 // world is a conversation as persist, accounts, route and the broker
 // would hold it, in memory: members and their devices (with private keys,
-// to check what the agent sealed), stored messages, and a broker sink
+// to check what the agent sealed), the message log (store/messages'
+// in-memory twin, which the agent reads its history from), and a broker sink
 // that stores message.sent the way persist does (next seq, once per
 // idempotency key, only when wrapped for exactly the current devices) and
 // brings persist's answer back to the agent's runtime, as the
@@ -175,7 +177,7 @@ type world struct {
 	members []string
 	devices map[string][]device // by user
 	agents  map[string]string   // agent → its device
-	msgs    map[int64]events.Message
+	log     *messages.Memory
 	events  []event.Event // everything the agent posted
 	// refuse makes the sink fail this many posts before accepting.
 	refuse int
@@ -192,7 +194,7 @@ type device struct {
 }
 
 func newWorld(t *testing.T) *world {
-	return &world{t: t, conv: "c-1", devices: map[string][]device{}, agents: map[string]string{}, msgs: map[int64]events.Message{}}
+	return &world{t: t, conv: "c-1", devices: map[string][]device{}, agents: map[string]string{}, log: messages.NewMemory()}
 }
 
 // addUser adds a member with one device per name.
@@ -243,23 +245,53 @@ func (w *world) recipients() []e2ee.Recipient {
 }
 
 // say stores a message from user's first device and returns it.
-func (w *world) say(user, text string) events.Message {
+func (w *world) say(user, text string) events.Message { return w.sayWithout(user, text, "") }
+
+// sayWithout is say with the message sealed for every member device but
+// skip, as one sent before that device joined.
+func (w *world) sayWithout(user, text, skip string) events.Message {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	d := w.devices[user][0]
-	seq := int64(len(w.msgs) + 1)
+	seq := w.lastLocked() + 1
 	cm := fmt.Sprintf("m-%d", seq)
 	ad := e2ee.AssociatedData{Conversation: w.conv, SenderDevice: d.id, ClientMessageID: cm}
-	rs, _ := w.audienceLocked().Recipients()
+	all, _ := w.audienceLocked().Recipients()
+	var rs []e2ee.Recipient
+	for _, r := range all {
+		if r.Device != skip {
+			rs = append(rs, r)
+		}
+	}
 	b, _ := e2ee.Content{Text: text}.Marshal()
 	env, err := e2ee.Seal(b, ad, rs)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	m := events.Message{ConversationID: w.conv, Seq: seq, SenderID: user, SenderDevice: d.id,
-		ClientMessageID: cm, Envelope: env, StoredAt: time.Now().UTC()}
-	w.msgs[seq] = m
+	m, err := w.storeLocked(events.Message{ConversationID: w.conv, Seq: seq, SenderID: user, SenderDevice: d.id,
+		ClientMessageID: cm, Envelope: env, StoredAt: time.Now().UTC()})
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	return m
+}
+
+// lastLocked is the conversation's last seq.
+func (w *world) lastLocked() int64 {
+	last, err := w.log.LastSeq(context.Background(), w.conv, 0, 0)
+	if err != nil {
+		w.t.Error(err)
+	}
+	return last
+}
+
+// storeLocked inserts m into the log and returns it as stored.
+func (w *world) storeLocked(m events.Message) (events.Message, error) {
+	ctx := context.Background()
+	if err := w.log.Insert(ctx, m); err != nil {
+		return events.Message{}, err
+	}
+	return w.log.At(ctx, m.ConversationID, m.Seq)
 }
 
 // invoke is route's invoke of agent for m: the stored message with the
@@ -285,17 +317,6 @@ func (w *world) invokeData(t *testing.T, agentID string, m events.Message) event
 	}
 	return inv
 }
-
-// messages
-
-func (w *world) Message(_ context.Context, conversation string, seq int64) (events.Message, bool, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	m, ok := w.msgs[seq]
-	return m, ok && conversation == w.conv, nil
-}
-
-func (w *world) Ping(context.Context) error { return nil }
 
 // sink
 
@@ -341,10 +362,9 @@ func (w *world) persistLocked(e event.Event) event.Event {
 		}
 		return out
 	}
-	for _, m := range w.msgs {
-		if m.SenderID == user && m.ClientMessageID == sent.ClientMessageID {
-			return answer(m) // a resend: stored once
-		}
+	if m, err := w.log.ByKey(context.Background(), messages.Key{Conversation: w.conv, Sender: user,
+		SenderDevice: dev, ClientMessageID: sent.ClientMessageID}); err == nil {
+		return answer(m) // a resend: stored once
 	}
 	want := map[string]bool{}
 	for _, d := range aud.Devices {
@@ -365,10 +385,11 @@ func (w *world) persistLocked(e event.Event) event.Event {
 		}
 		return out
 	}
-	seq := int64(len(w.msgs) + 1)
-	m := events.Message{ConversationID: w.conv, Seq: seq, SenderID: user, SenderDevice: dev,
-		ClientMessageID: sent.ClientMessageID, Envelope: sent.Envelope, StoredAt: time.Now().UTC()}
-	w.msgs[seq] = m
+	m, err := w.storeLocked(events.Message{ConversationID: w.conv, Seq: w.lastLocked() + 1, SenderID: user, SenderDevice: dev,
+		ClientMessageID: sent.ClientMessageID, Envelope: sent.Envelope, StoredAt: time.Now().UTC()})
+	if err != nil {
+		w.t.Error(err)
+	}
 	return answer(m)
 }
 
@@ -389,9 +410,13 @@ func (w *world) posted(typ string) []event.Event {
 func (w *world) stored(sender string) []events.Message {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	all, err := w.log.After(context.Background(), w.conv, 0, 1_000)
+	if err != nil {
+		w.t.Error(err)
+	}
 	var out []events.Message
-	for seq := int64(1); seq <= int64(len(w.msgs)); seq++ {
-		if m := w.msgs[seq]; m.SenderID == sender {
+	for _, m := range all {
+		if m.SenderID == sender {
 			out = append(out, m)
 		}
 	}

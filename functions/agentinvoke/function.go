@@ -41,12 +41,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // errNotStarted makes a Handle that races Start fail with 503, so the
@@ -80,10 +82,11 @@ type stats struct {
 type deps struct {
 	cfg    config
 	ledger ledger
-	msgs   messages
+	msgs   messages.Store // persist's message log, read only: the history
 	model  model
 	sink   fn.Sink
-	slots  chan struct{} // one per model call in flight (AGENT_MAX_CALLS)
+	ping   func(context.Context) error // MongoDB answers (nil: nothing to ask)
+	slots  chan struct{}               // one per model call in flight (AGENT_MAX_CALLS)
 
 	// ctx is the turns' context: cancelled only when Stop runs out of
 	// time, so that a request in flight ends as "interrupted".
@@ -141,12 +144,23 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return err
 	}
+	msgs, err := messages.NewMongoDB(ctx, db)
+	if err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return err
+	}
 	snk, err := fn.NewSink("agent-invoke", c.Sink)
 	if err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return err
 	}
-	f.start(c, led, newMongoMessages(client, db), newOpenAIModel(), snk, client.Disconnect)
+	ping := func(ctx context.Context) error {
+		if err := client.Ping(ctx, readpref.Primary()); err != nil {
+			return fmt.Errorf("agent-invoke: ping mongo: %w", err)
+		}
+		return nil
+	}
+	f.start(c, led, msgs, newOpenAIModel(), snk, ping, client.Disconnect)
 	agents := make([]string, 0, len(c.Keys))
 	for id := range c.Keys {
 		agents = append(agents, id)
@@ -156,10 +170,10 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 	return nil
 }
 
-// start installs deps and starts the sweeper.
-func (f *Function) start(c config, l ledger, msgs messages, m model, s fn.Sink, closeFn func(context.Context) error) {
+// start installs deps and starts the sweeper. ping and closeFn may be nil.
+func (f *Function) start(c config, l ledger, msgs messages.Store, m model, s fn.Sink, ping, closeFn func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &deps{cfg: c, ledger: l, msgs: msgs, model: m, sink: s, slots: make(chan struct{}, c.MaxCalls),
+	d := &deps{cfg: c, ledger: l, msgs: msgs, model: m, sink: s, ping: ping, slots: make(chan struct{}, c.MaxCalls),
 		ctx: ctx, cancel: cancel, stopping: make(chan struct{}), closeFn: closeFn}
 	f.deps.Store(d)
 	f.wg.Go(func() { f.sweep(d) })
@@ -209,8 +223,10 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 	if d == nil {
 		return false, nil
 	}
-	if err := d.msgs.Ping(ctx); err != nil {
-		return false, err
+	if d.ping != nil {
+		if err := d.ping(ctx); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
 }

@@ -5,51 +5,37 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 )
 
-// historyReaders bounds the lookups history runs at once.
-const historyReaders = 8
-
 // history is the context of a call: up to n messages before the one
-// being answered, oldest first, as the agent can read them. It reads them
-// by _id (conversation/seq) going back from the triggering seq — the one
-// cheap lookup on FerretDB — and skips what was not sealed for the
-// agent's device (sent before it joined) or does not open. The agent's
-// own messages are the assistant's turns, everyone else's the user's.
+// being answered, oldest first, as the agent can read them. Seqs are
+// gapless and the triggering one is stored, so those n are exactly the
+// page after trigger.Seq-n-1 (store/messages reads it by _id on FerretDB,
+// its one cheap lookup). It skips what was not sealed for the agent's
+// device (sent before it joined) or does not open. The agent's own
+// messages are the assistant's turns, everyone else's the user's. The
+// history is context, not a condition of the call: when it cannot be read
+// the model is called without it.
 func (t *turn) history(ctx context.Context, id agent.Self, trigger events.Message, n int) []chatMessage {
 	if n <= 0 || trigger.Seq <= 1 {
 		return nil
 	}
 	from := max(1, trigger.Seq-int64(n))
-	found := make([]*events.Message, trigger.Seq-from)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, historyReaders)
-	for seq := from; seq < trigger.Seq; seq++ {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			m, ok, err := t.d.msgs.Message(ctx, trigger.ConversationID, seq)
-			if err != nil {
-				t.log.Debug("agent-invoke: history: read", "seq", seq, "err", err)
-				return
-			}
-			if ok {
-				found[seq-from] = &m
-			}
-		})
+	page, err := t.d.msgs.After(ctx, trigger.ConversationID, from-1, int(trigger.Seq-from))
+	if err != nil {
+		t.log.Warn("agent-invoke: history: read", "from", from, "err", err)
+		return nil
 	}
-	wg.Wait()
 	var out []chatMessage
-	for _, m := range found {
-		if m == nil || !slices.Contains(m.Envelope.Devices(), id.Device) {
+	for _, m := range page {
+		if !slices.Contains(m.Envelope.Devices(), id.Device) {
 			continue
 		}
-		c, err := id.Open(*m)
+		c, err := id.Open(m)
 		if err != nil {
 			t.log.Debug("agent-invoke: history: does not open", "seq", m.Seq, "err", err)
 			continue

@@ -47,7 +47,7 @@ func newFixture(t *testing.T, tune func(*config), replies ...func(context.Contex
 		tune(&cfg)
 	}
 	fx.f = New()
-	fx.f.start(cfg, fx.led, w, fx.model, w, nil)
+	fx.f.start(cfg, fx.led, w.log, fx.model, w, nil, nil)
 	w.answers = func(e event.Event) {
 		if _, err := fx.f.HandleEvent(context.Background(), e); err != nil && !errors.Is(err, errNotStarted) {
 			t.Errorf("persist's answer %s: %v", e.Type(), err)
@@ -96,8 +96,8 @@ func (fx *fixture) finished(k callKey) bool {
 func TestTurnReplies(t *testing.T) {
 	fx := newFixture(t, nil, chunks("Hel", "lo ", "there"))
 	fx.w.say("alice", "earlier question")
-	fx.w.say("bob", "hi bot")
-	fx.handle(t, fx.w.msgs[2])
+	hi := fx.w.say("bob", "hi bot")
+	fx.handle(t, hi)
 
 	k := callKey{Conversation: "c-1", Seq: 2, Agent: "bot"}
 	eventually(t, "the call finished", func() bool { return fx.finished(k) })
@@ -153,14 +153,13 @@ func TestTurnReplies(t *testing.T) {
 
 	// A redelivery after the end calls nothing and posts nothing.
 	before := len(fx.w.events)
-	fx.handle(t, fx.w.msgs[2])
+	fx.handle(t, hi)
 	if fx.model.count() != 1 || len(fx.w.events) != before {
 		t.Errorf("after a redelivery: %d model requests, %d new events; want 1, 0", fx.model.count(), len(fx.w.events)-before)
 	}
 
 	// The next turn sees the agent's reply as the assistant's.
-	fx.w.say("alice", "and now?")
-	fx.handle(t, fx.w.msgs[4])
+	fx.handle(t, fx.w.say("alice", "and now?"))
 	eventually(t, "the second call finished", func() bool { return fx.finished(callKey{"c-1", 4, "bot"}) })
 	var roles []string
 	for _, m := range fx.model.requests[1].Messages {
@@ -168,6 +167,26 @@ func TestTurnReplies(t *testing.T) {
 	}
 	if want := "system,user,user,assistant,user"; strings.Join(roles, ",") != want {
 		t.Errorf("roles = %v, want %s", roles, want)
+	}
+}
+
+// The context is the AGENT_CONTEXT_MESSAGES messages before the one
+// answered, oldest first, without those not sealed for the agent's device.
+func TestTurnHistory(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Model.Context = 3 }, chunks("ok"))
+	fx.w.say("alice", "one") // outside the window
+	fx.w.say("bob", "two")
+	fx.w.sayWithout("alice", "three", "dv-bot") // sent before the agent could read
+	fx.w.say("bob", "four")
+	m := fx.w.say("alice", "five") // the one answered
+	fx.handle(t, m)
+	eventually(t, "the call finished", func() bool { return fx.finished(callKey{"c-1", m.Seq, "bot"}) })
+	var got []string
+	for _, cm := range fx.model.requests[0].Messages {
+		got = append(got, cm.Role+":"+cm.Content)
+	}
+	if want := "system:be brief|user:two|user:four|user:five"; strings.Join(got, "|") != want {
+		t.Errorf("model messages = %q, want %q", strings.Join(got, "|"), want)
 	}
 }
 
@@ -186,7 +205,7 @@ func TestTurnRedeliveredWhileRunning(t *testing.T) {
 	wg.Wait()
 	// Another instance on the same ledger: the lease is held, nothing to do.
 	other := New()
-	other.start(fx.f.deps.Load().cfg, fx.led, fx.w, fx.model, fx.w, nil)
+	other.start(fx.f.deps.Load().cfg, fx.led, fx.w.log, fx.model, fx.w, nil, nil)
 	defer other.Stop(context.Background())
 	if _, err := other.HandleEvent(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
 		t.Fatal(err)
