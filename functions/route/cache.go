@@ -3,7 +3,6 @@ package function
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/store"
@@ -17,16 +16,8 @@ import (
 // io.agentchat.device.changed, brought by triggers/route-directory.yaml).
 // Without it each of those events would read the conversation, its change
 // log and the devices again (3 round trips, and on FerretDB a scan of all
-// devices). Stored messages and sync batches never use the cache.
-
-// The cache's TTL (MEMBERSHIP_CACHE_TTL) is only a backstop, for a change
-// event that was lost or went to another replica of route: after a member
-// is removed or a device revoked, such an event may go on reaching them
-// for at most this long.
-const (
-	DefaultAudienceTTL = 10 * time.Second
-	MaxAudienceTTL     = time.Minute
-)
+// devices). Stored messages and sync batches never use the cache. The
+// TTL of an entry (MEMBERSHIP_CACHE_TTL, config.go) is only a backstop.
 
 // audience is who an event in a conversation is for.
 type audience struct {

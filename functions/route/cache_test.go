@@ -92,13 +92,16 @@ func TestAudienceCacheReadsOnce(t *testing.T) {
 func TestCacheTTLIsCapped(t *testing.T) {
 	for _, ttl := range []string{"2m", "-1s", "soon"} {
 		_, err := configFrom(map[string]string{"MONGODB_URI": "mongodb://x", "REDIS_URL": "redis://x", "MEMBERSHIP_CACHE_TTL": ttl})
-		if err == nil {
-			t.Errorf("MEMBERSHIP_CACHE_TTL=%s accepted", ttl)
+		if err == nil || !strings.HasPrefix(err.Error(), "route: config: MEMBERSHIP_CACHE_TTL") {
+			t.Errorf("MEMBERSHIP_CACHE_TTL=%s: %v, want an error naming it", ttl, err)
 		}
 	}
+	if _, err := configFrom(map[string]string{"MONGODB_URI": "mongodb://x"}); err == nil || !strings.Contains(err.Error(), "REDIS_URL is required") {
+		t.Errorf("without REDIS_URL: %v", err)
+	}
 	c, err := configFrom(map[string]string{"MONGODB_URI": "mongodb://x", "REDIS_URL": "redis://x"})
-	if err != nil || c.CacheTTL != DefaultAudienceTTL {
-		t.Errorf("default TTL %v (%v), want %v", c.CacheTTL, err, DefaultAudienceTTL)
+	if err != nil || c.CacheTTL != 10*time.Second || c.RedisPrefix != events.DefaultRedisPrefix {
+		t.Errorf("default TTL %v, prefix %q (%v), want 10s (config/README.md) and %q", c.CacheTTL, c.RedisPrefix, err, events.DefaultRedisPrefix)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 	"github.com/agentchat/agentchat/store/deliveries"
 	storedir "github.com/agentchat/agentchat/store/directory"
 	"github.com/agentchat/agentchat/store/messages"
@@ -40,8 +41,8 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	mongoURI := need(t, "AGENTCHAT_TEST_MONGODB_URI")
-	redisURL := need(t, "AGENTCHAT_TEST_REDIS_URL")
+	mongoURI := fntest.Need(t, "AGENTCHAT_TEST_MONGODB_URI")
+	redisURL := fntest.Need(t, "AGENTCHAT_TEST_REDIS_URL")
 	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
 	if err != nil {
 		t.Fatal(err)

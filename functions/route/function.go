@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store/deliveries"
 	storedir "github.com/agentchat/agentchat/store/directory"
 )
@@ -37,7 +38,9 @@ var errNotStarted = errors.New("route: not started")
 // through an atomic pointer.
 type Function struct {
 	deps      atomic.Pointer[deps]
+	level     slog.LevelVar // LOG_LEVEL, set by Start
 	log       *slog.Logger
+	handle    fn.Handler
 	stats     stats
 	noSinkLog sync.Once
 }
@@ -59,7 +62,10 @@ type stats struct {
 
 // New is called by func's runtime once per process.
 func New() *Function {
-	return &Function{log: newLogger(slog.LevelInfo)}
+	f := &Function{}
+	f.log = fn.NewLogger("route", &f.level)
+	f.handle = fn.Logged(f.log, f.dispatch)
+	return f
 }
 
 // Start connects to MongoDB and Redis and prepares the broker client.
@@ -68,7 +74,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	f.log = newLogger(c.LogLevel)
+	f.level.Set(c.LogLevel)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	dir, err := openMongo(ctx, c.MongoURI, c.Database)

@@ -2,14 +2,12 @@ package function
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
@@ -21,11 +19,16 @@ import (
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
 
 // HandleEvent routes one event and never replies. An event that can never be
-// routed (malformed, or of a type route does not take) gets 400, which
-// brokers dead-letter without retrying; an infrastructure error is
-// returned as is (500: the broker retries, and every step is idempotent:
-// connectors drop deliveries they already have, invokes keep their id).
+// routed (malformed, or of a type route does not take) gets 400
+// (fn.Refuse, logged by fn.Logged), which brokers dead-letter without
+// retrying; an infrastructure error is returned as is (500: the broker
+// retries, and every step is idempotent: connectors drop deliveries they
+// already have, invokes keep their id).
 func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event, error) {
+	return f.handle(ctx, e)
+}
+
+func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, error) {
 	d := f.deps.Load()
 	if d == nil {
 		return nil, errNotStarted
@@ -40,26 +43,28 @@ func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event
 	// (events.Decode validates as it decodes), else here to validate it.
 	if !decodedByHandler[e.Type()] {
 		if err := events.Validate(e); err != nil {
-			return nil, f.refuse(e, err)
+			return nil, fn.Refuse("route: %v", err)
 		}
 	}
-	a := actorOf(e)
+	// The extensions each type must carry are checked with its data
+	// (events.Validate above, or the handler's Decode).
+	a, _ := fn.ActorOf(e)
 	switch e.Type() {
 	case events.TypeMessageStored:
 		return nil, f.routeStored(ctx, d, e)
 	case events.TypeMessageRejected, events.TypeMediaUploadReady:
 		// For the device that sent the message or asked for the upload.
-		return nil, f.deliver(ctx, d, e, []events.DeviceRef{a.device()})
+		return nil, f.deliver(ctx, d, e, []events.DeviceRef{a.DeviceRef()})
 	case events.TypeReceiptDelivered, events.TypeReceiptRead:
 		// Only receipts persist stored (the route Trigger takes them from
 		// persist alone): a member's, for a seq the conversation has.
-		return nil, f.toMembers(ctx, d, e, a.user, a.device())
+		return nil, f.toMembers(ctx, d, e, a.User, a.DeviceRef())
 	case events.TypeTyping:
 		return nil, f.typing(ctx, d, e, a)
 	case events.TypeMediaStored:
-		return nil, f.toMembers(ctx, d, e, a.user, events.DeviceRef{})
+		return nil, f.toMembers(ctx, d, e, a.User, events.DeviceRef{})
 	case events.TypeAgentPartial, events.TypeAgentDone, events.TypeAgentError:
-		return nil, f.toMembers(ctx, d, e, a.agent, events.DeviceRef{})
+		return nil, f.toMembers(ctx, d, e, fn.Ext(e, events.ExtAgentID), events.DeviceRef{})
 	case events.TypeSyncRequested:
 		return nil, f.sync(ctx, d, e, a)
 	case events.TypeResumeRequested:
@@ -67,7 +72,7 @@ func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event
 	case events.TypeConversationChanged, events.TypeDeviceChanged:
 		return nil, d.audiences.Apply(e)
 	}
-	return nil, f.refuse(e, fmt.Errorf("type %q is not route's", e.Type()))
+	return nil, fn.Refuse("route: type %q is not route's", e.Type())
 }
 
 // decodedByHandler are the types whose handler decodes (and so
@@ -98,24 +103,4 @@ func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor 
 // audienceOf is a conversation's audience through the cache.
 func (f *Function) audienceOf(ctx context.Context, d *deps, conv string) (audience, error) {
 	return cachedAudience(ctx, d.audiences, conv)
-}
-
-// refuse logs why e can never be routed and returns the 400 result.
-func (f *Function) refuse(e event.Event, reason error) error {
-	f.log.Warn("route: refused", "event", e.ID(), "type", e.Type(), "source", e.Source(), "reason", reason.Error())
-	return cehttp.NewResult(http.StatusBadRequest, "route: %v", reason)
-}
-
-// actor is who caused an event (the extensions the connector stamped from
-// the authenticated connection, or an agent runtime set).
-type actor struct {
-	conversation, user, deviceID, agent string
-}
-
-func (a actor) device() events.DeviceRef { return events.DeviceRef{User: a.user, Device: a.deviceID} }
-
-func actorOf(e event.Event) actor {
-	ext := func(name string) string { s, _ := e.Extensions()[name].(string); return s }
-	return actor{conversation: ext(events.ExtConversationID), user: ext(events.ExtSenderID),
-		deviceID: ext(events.ExtDeviceID), agent: ext(events.ExtAgentID)}
 }

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -84,7 +84,7 @@ func TestStoredMessageGoesToItsAudience(t *testing.T) {
 		t.Errorf("deliveries:\n%s\nwant:\n%s", got, want)
 	}
 	noAudience := stored(message("c1", 2, "alice", "a1", 32), nil)
-	if _, err := f.HandleEvent(context.Background(), noAudience); !refused(err) {
+	if _, err := f.HandleEvent(context.Background(), noAudience); fn.StatusOf(err) != http.StatusBadRequest {
 		t.Errorf("a stored message without an audience: %v, want 400", err)
 	}
 	if got := summary(w.drain()); got != "" {
@@ -173,16 +173,10 @@ func TestMalformedEventsAreRefused(t *testing.T) {
 	badSync := must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.SyncRequested{}))
 	_ = badSync.SetData("application/json", []byte(`{"after":-1}`))
 	for _, e := range []event.Event{bad, foreign, badStored, badSync} {
-		if _, err := f.HandleEvent(context.Background(), e); !refused(err) {
+		if _, err := f.HandleEvent(context.Background(), e); fn.StatusOf(err) != http.StatusBadRequest {
 			t.Errorf("%s: err %v, want a 400 result", e.Type(), err)
 		}
 	}
-}
-
-// refused reports whether err is the 400 result brokers do not retry.
-func refused(err error) bool {
-	var r *cehttp.Result
-	return errors.As(err, &r) && r.StatusCode == http.StatusBadRequest
 }
 
 func TestHandleBeforeStartFails(t *testing.T) {

@@ -2,12 +2,12 @@ package function
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
 // routeStored delivers a stored message to its audience — every current
@@ -20,10 +20,10 @@ import (
 func (f *Function) routeStored(ctx context.Context, d *deps, e event.Event) error {
 	m, err := events.Decode[events.Message](e) // validates e, decoding its data once
 	if err != nil {
-		return f.refuse(e, err)
+		return fn.Refuse("route: %v", err)
 	}
 	if m.Audience == nil {
-		return f.refuse(e, fmt.Errorf("a stored message without its audience"))
+		return fn.Refuse("route: a stored message without its audience")
 	}
 	if err := f.deliver(ctx, d, e, m.Audience.Devices); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -30,38 +31,38 @@ const syncBudget = events.MaxDataSize / 2
 // not_member error with no message id, which clients read as "you were
 // removed: stop syncing this conversation"; a revoked device (its token
 // may still be valid for a while) gets unauthorized.
-func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a actor) error {
+func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a fn.Actor) error {
 	req, err := events.Decode[events.SyncRequested](e)
 	if err != nil {
-		return f.refuse(e, err)
+		return fn.Refuse("route: %v", err)
 	}
 	// Nobody to answer, nothing to read.
-	where, err := d.presence.Locate(ctx, []events.DeviceRef{a.device()})
+	where, err := d.presence.Locate(ctx, []events.DeviceRef{a.DeviceRef()})
 	if err != nil || len(where) == 0 {
 		return err
 	}
-	members, found, err := d.dir.Members(ctx, a.conversation)
+	members, found, err := d.dir.Members(ctx, a.Conversation)
 	if err != nil {
 		return err
 	}
 	refuse := func(code, reason string) error {
-		rej, err := events.NewMessageRejected(a.conversation, a.user, a.deviceID,
+		rej, err := events.NewMessageRejected(a.Conversation, a.User, a.Device,
 			events.MessageRejected{Code: code, Reason: reason, ClientMessageID: req.RequestID})
 		if err != nil {
 			return err
 		}
 		return f.publish(ctx, d, rej, where)
 	}
-	if !found || !slices.Contains(members, a.user) {
+	if !found || !slices.Contains(members, a.User) {
 		return refuse(protocol.CodeNotMember, "you are not a member of this conversation")
 	}
-	if current, err := d.dir.DeviceCurrent(ctx, a.user, a.deviceID); err != nil || !current {
+	if current, err := d.dir.DeviceCurrent(ctx, a.User, a.Device); err != nil || !current {
 		if err != nil {
 			return err
 		}
 		return refuse(protocol.CodeUnauthorized, "this device has been revoked")
 	}
-	batch, err := f.readBatch(ctx, d.dir, a.conversation, req)
+	batch, err := f.readBatch(ctx, d.dir, a.Conversation, req)
 	if err != nil {
 		return err
 	}
@@ -69,11 +70,11 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a actor) er
 	if req.Receipts && !batch.More {
 		// Receipt events are published at most once; this is how a device
 		// that missed one (a reconnect, a Redis restart) still gets its ticks.
-		if batch.Cursors, err = d.dir.Cursors(ctx, a.conversation, members); err != nil {
+		if batch.Cursors, err = d.dir.Cursors(ctx, a.Conversation, members); err != nil {
 			return err
 		}
 	}
-	out, err := events.NewSyncBatch(a.conversation, a.user, a.deviceID, batch)
+	out, err := events.NewSyncBatch(a.Conversation, a.User, a.Device, batch)
 	if err != nil {
 		return err
 	}
@@ -153,24 +154,24 @@ type conversationMembers struct {
 //
 // Reads: the user's conversations (one query), then per conversation what
 // a sync would read; a conversation past the budget costs one LastSeq.
-func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a actor) error {
+func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a fn.Actor) error {
 	req, err := events.Decode[events.ResumeRequested](e)
 	if err != nil {
-		return f.refuse(e, err)
+		return fn.Refuse("route: %v", err)
 	}
-	where, err := d.presence.Locate(ctx, []events.DeviceRef{a.device()})
+	where, err := d.presence.Locate(ctx, []events.DeviceRef{a.DeviceRef()})
 	if err != nil || len(where) == 0 {
 		return err
 	}
 	answer := func(b events.ResumeBatch) error {
 		b.RequestID = req.RequestID
-		out, err := events.NewResumeBatch(a.user, a.deviceID, b)
+		out, err := events.NewResumeBatch(a.User, a.Device, b)
 		if err != nil {
 			return err
 		}
 		return f.publish(ctx, d, out, where)
 	}
-	if current, err := d.dir.DeviceCurrent(ctx, a.user, a.deviceID); err != nil || !current {
+	if current, err := d.dir.DeviceCurrent(ctx, a.User, a.Device); err != nil || !current {
 		if err != nil {
 			return err
 		}
@@ -181,7 +182,7 @@ func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a actor) 
 		f.log.Error("route: the directory cannot list a user's conversations: resume refused")
 		return answer(events.ResumeBatch{Code: protocol.CodeInternal, Reason: "resume is not available: sync each conversation"})
 	}
-	page, err := resumePage(ctx, lister, a.user, req)
+	page, err := resumePage(ctx, lister, a.User, req)
 	if err != nil {
 		return err
 	}
