@@ -232,7 +232,7 @@ func TestRevokedDevice(t *testing.T) {
 
 func TestLoginRateLimit(t *testing.T) {
 	t.Parallel()
-	a := startAccounts(t, func(c *Config) { c.LoginRate.Decode("user=3/5m,ip=6/1m") })
+	a := startAccounts(t, func(c *Config) { c.LoginRate.UnmarshalText([]byte("user=3/5m,ip=6/1m")) })
 	a.signup("jack")
 	wrong := map[string]string{"username": "jack", "password": "wrong-password", "publicKey": newKey(t)}
 	for range 3 {

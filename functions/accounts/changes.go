@@ -2,42 +2,13 @@ package function
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/store/directory"
 )
-
-// changeSink is where accounts announces the directory changes it
-// commits: the broker (K_SINK), whose Triggers bring them to persist and
-// route (store/directory.Cached).
-type changeSink interface {
-	// Send returns once the broker has accepted e.
-	Send(ctx context.Context, e event.Event) error
-}
-
-// brokerSink posts to K_SINK in binary mode, as a Knative SinkBinding
-// expects.
-type brokerSink struct{ client cloudevents.Client }
-
-func newBrokerSink(target string) (*brokerSink, error) {
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(target))
-	if err != nil {
-		return nil, fmt.Errorf("accounts: K_SINK client: %w", err)
-	}
-	return &brokerSink{client: c}, nil
-}
-
-func (b *brokerSink) Send(ctx context.Context, e event.Event) error {
-	if res := b.client.Send(ctx, e); !cloudevents.IsACK(res) {
-		return fmt.Errorf("accounts: post %s to the broker: %w", e.Type(), res)
-	}
-	return nil
-}
 
 // announceTimeout bounds one announcement; the change is committed
 // either way.

@@ -2,14 +2,13 @@ package function
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 )
 
 // TestChangeEvents: every committed directory change is announced to the
@@ -18,39 +17,27 @@ import (
 // request that changes nothing announces nothing.
 func TestChangeEvents(t *testing.T) {
 	t.Parallel()
-	got := make(chan event.Event, 64)
-	broker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e, err := cehttp.NewEventFromHTTPRequest(r)
-		if err != nil || events.Validate(*e) != nil {
-			t.Errorf("broker got a bad event: %v / %v", err, events.Validate(*e))
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		got <- *e
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	defer broker.Close()
+	broker := fntest.NewBroker(t)
 	a := startAccounts(t, func(c *Config) { c.Sink = broker.URL })
 	// announced before the answer: each is there when the call returns
+	seen := 0
 	next := func(typ string) event.Event {
 		t.Helper()
-		select {
-		case e := <-got:
-			if e.Type() != typ {
-				t.Fatalf("event %s, want %s", e.Type(), typ)
-			}
-			return e
-		default:
+		got := broker.Events()
+		if len(got) == seen {
 			t.Fatalf("no %s announced by the time the request was answered", typ)
-			return event.Event{}
 		}
+		e := got[seen]
+		seen++
+		if err := events.Validate(e); err != nil || e.Type() != typ {
+			t.Fatalf("event %s (%v), want a valid %s", e.Type(), err, typ)
+		}
+		return e
 	}
 	none := func() {
 		t.Helper()
-		select {
-		case e := <-got:
-			t.Fatalf("unexpected %s", e.Type())
-		default:
+		if got := broker.Events(); len(got) > seen {
+			t.Fatalf("unexpected %s", got[seen].Type())
 		}
 	}
 	conv := func(e event.Event) events.ConversationChanged {

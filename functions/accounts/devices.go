@@ -102,7 +102,7 @@ func (s *service) announceRevoked(ctx context.Context, user, device string) {
 	defer cancel()
 	msg, _ := json.Marshal(events.DeviceRevoked{Type: events.TypeDeviceRevoked, User: user, Device: device})
 	pipe := s.redis.Pipeline()
-	pipe.Set(ctx, events.RevokedKey(s.cfg.RedisPrefix, user, device), "1", time.Duration(s.cfg.AccessTokenTTL))
+	pipe.Set(ctx, events.RevokedKey(s.cfg.RedisPrefix, user, device), "1", s.cfg.AccessTokenTTL)
 	pipe.Publish(ctx, events.RevocationChannel(s.cfg.RedisPrefix), msg)
 	if _, err := pipe.Exec(ctx); err != nil {
 		s.log.Warn("accounts: announce the revocation (connected sockets stay until their tokens expire)",

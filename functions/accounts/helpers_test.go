@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
+
 	"function/internal/token"
 )
 
@@ -27,7 +28,7 @@ import (
 // under CI=true); Redis is optional (the in-process limiter is used).
 func testEnv(t *testing.T) (mongoURI, redisURL string) {
 	t.Helper()
-	return need(t, "AGENTCHAT_TEST_MONGODB_URI"), os.Getenv("AGENTCHAT_TEST_REDIS_URL")
+	return fntest.Need(t, "AGENTCHAT_TEST_MONGODB_URI"), os.Getenv("AGENTCHAT_TEST_REDIS_URL")
 }
 
 // accounts is a started accounts instance behind a real HTTP server.
@@ -43,9 +44,7 @@ type accounts struct {
 // startAccounts starts an instance on a fresh database and Redis prefix
 // with the default configuration changed by edit (may be nil), serves it
 // through a real HTTP server and waits until it is ready. The database is
-// dropped when the test ends. TestStartFromEnvironment covers the path
-// through the environment (Start); the others use start so that they can
-// run in parallel.
+// dropped when the test ends. TestStartFromConfig covers Start itself.
 func startAccounts(t *testing.T, edit func(*Config)) *accounts {
 	t.Helper()
 	mongoURI, redisURL := testEnv(t)
@@ -54,14 +53,16 @@ func startAccounts(t *testing.T, edit func(*Config)) *accounts {
 		t.Fatal(err)
 	}
 	db := fmt.Sprintf("acct_%d", time.Now().UnixNano())
-	c := Config{
-		MongoURI: mongoURI, MongoDatabase: db, RedisURL: redisURL, RedisPrefix: "test:" + db + ":",
-		SigningKeys: token.FormatKey(key), AllowedOrigins: []string{"http://chat.example"}, LogLevel: LogLevel(slog.LevelWarn),
+	c, err := loadConfig(map[string]string{
+		"MONGODB_URI": mongoURI, "MONGODB_DATABASE": db, "REDIS_URL": redisURL, "REDIS_PREFIX": "test:" + db + ":",
+		"ACCOUNTS_SIGNING_KEYS": token.FormatKey(key), "ALLOWED_ORIGINS": "http://chat.example", "LOG_LEVEL": "WARN",
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if edit != nil {
 		edit(&c)
 	}
-	c.fill()
 	if err := c.check(); err != nil {
 		t.Fatal(err)
 	}

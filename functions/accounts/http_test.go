@@ -2,12 +2,16 @@ package function
 
 import (
 	"context"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"function/internal/ratelimit"
 	"function/internal/token"
 )
 
@@ -130,30 +134,31 @@ func TestNotStarted(t *testing.T) {
 	}
 }
 
-// TestStartFromEnvironment goes the way func does: configuration from the
-// environment, Start, Ready, Stop. ConfigMap keys that exist but are empty
-// mean "default".
-func TestStartFromEnvironment(t *testing.T) {
+// TestStartFromConfig goes the way func does: Start with func's config
+// map (the environment), Ready, Stop. ConfigMap keys that exist but are
+// empty mean "default" (docs/accounts.md); a bad value stops Start with
+// an error naming its variable.
+func TestStartFromConfig(t *testing.T) {
 	mongoURI, _ := testEnv(t)
 	key, _ := token.GenerateKey()
 	db := "acct_env_" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
-	for k, v := range map[string]string{
+	m := map[string]string{
 		"MONGODB_URI": mongoURI, "MONGODB_DATABASE": db, "REDIS_URL": "", "REDIS_PREFIX": "",
 		"ACCOUNTS_SIGNING_KEYS": token.FormatKey(key), "ACCESS_TOKEN_TTL": "", "REFRESH_TOKEN_TTL": "",
-		"LOGIN_RATE": "", "ALLOWED_ORIGINS": "", "LOG_LEVEL": "",
-	} {
-		t.Setenv(k, v)
+		"LOGIN_RATE": "", "REGISTER_RATE": "", "ALLOWED_ORIGINS": " ,", "TRUSTED_PROXY_HOPS": "", "LOG_LEVEL": "",
 	}
-	c, err := LoadConfig()
+	c, err := loadConfig(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AccessTokenTTL != Duration(15*time.Minute) || c.RefreshTokenTTL != Duration(720*time.Hour) ||
-		c.LoginRate.User.Limit != 5 || c.LoginRate.IP.Limit != 20 || c.RedisPrefix != "agentchat:" || len(c.AllowedOrigins) != 0 {
+	if c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 720*time.Hour || c.RedisPrefix != "agentchat:" ||
+		c.LoginRate != (LoginRate{User: ratelimit.Rule{Limit: 5, Window: 5 * time.Minute}, IP: ratelimit.Rule{Limit: 20, Window: time.Minute}}) ||
+		c.RegisterRate != (RegisterRate{Signup: ratelimit.Rule{Limit: 20, Window: time.Hour}, Device: ratelimit.Rule{Limit: 60, Window: time.Hour}}) ||
+		len(c.AllowedOrigins) != 0 || c.TrustedProxyHops != 0 || c.LogLevel != slog.LevelInfo {
 		t.Errorf("defaults = %+v", c)
 	}
 	f := New()
-	if err := f.Start(context.Background(), nil); err != nil {
+	if err := f.Start(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -164,14 +169,24 @@ func TestStartFromEnvironment(t *testing.T) {
 	})
 	eventually(t, 30*time.Second, func() bool { ok, _ := f.Ready(context.Background()); return ok })
 
-	t.Setenv("MONGODB_URI", "")
-	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "MONGODB_URI") {
-		t.Errorf("LoadConfig without MONGODB_URI: %v", err)
+	for _, bad := range []struct{ name, value, says string }{
+		{"MONGODB_URI", "", "accounts: config: MONGODB_URI is required"},
+		{"LOGIN_RATE", "user=5", "accounts: config: LOGIN_RATE"},
+		{"REGISTER_RATE", "signup=5/1h", "accounts: config: REGISTER_RATE"},
+		{"ACCESS_TOKEN_TTL", "30s", "accounts: config: ACCESS_TOKEN_TTL: want 1m to 24h"},
+		{"ACCESS_TOKEN_TTL", "25h", "accounts: config: ACCESS_TOKEN_TTL: want 1m to 24h"},
+		{"REFRESH_TOKEN_TTL", "10m", "accounts: config: REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL"},
+		{"TRUSTED_PROXY_HOPS", "-1", "accounts: config: TRUSTED_PROXY_HOPS: want at least 0"},
+	} {
+		m := maps.Clone(m)
+		m[bad.name] = bad.value
+		if err := New().Start(context.Background(), m); err == nil || !strings.HasPrefix(err.Error(), bad.says) {
+			t.Errorf("%s=%q: Start said %v, want %q", bad.name, bad.value, err, bad.says)
+		}
 	}
-	t.Setenv("MONGODB_URI", mongoURI)
-	t.Setenv("LOGIN_RATE", "user=5")
-	if _, err := LoadConfig(); err == nil {
-		t.Error("LoadConfig accepted a malformed LOGIN_RATE")
+	m["ALLOWED_ORIGINS"] = "http://a.example,,http://b.example"
+	if c, err := loadConfig(m); err != nil || !slices.Equal(c.AllowedOrigins, []string{"http://a.example", "http://b.example"}) {
+		t.Errorf("ALLOWED_ORIGINS: %q (%v)", c.AllowedOrigins, err)
 	}
 }
 

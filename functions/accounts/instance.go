@@ -8,28 +8,32 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/agentchat/agentchat/sdk/fn"
 )
 
 // Function is the instance func's runtime serves: New, then Start in the
 // background while the server already answers; Ready gates traffic.
 type Function struct {
-	svc atomic.Pointer[service]
-	log *slog.Logger
+	svc   atomic.Pointer[service]
+	level slog.LevelVar // LOG_LEVEL, set by start
+	log   *slog.Logger
 }
 
 // New returns an instance that answers 503 until Start has finished.
 func New() *Function {
-	return &Function{log: slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("component", "accounts")}
+	f := &Function{}
+	f.log = fn.NewLogger("accounts", &f.level)
+	return f
 }
 
-// Start reads the configuration from the environment (func also passes it
-// as cfg), connects to MongoDB and Redis, ensures indexes and loads keys.
-// An error ends the process, so that the platform restarts it.
+// Start reads the configuration from func's config map (the environment),
+// connects to MongoDB and Redis, ensures indexes and loads keys. An error
+// ends the process, so that the platform restarts it.
 func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
-	c, err := LoadConfig()
+	c, err := loadConfig(cfg)
 	if err != nil {
 		f.log.Error("accounts: start", "err", err)
 		return err
@@ -40,7 +44,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 // start opens a service for c and swaps it in (a second Start replaces the
 // first: how tests restart with rotated keys).
 func (f *Function) start(ctx context.Context, c Config) error {
-	f.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(c.LogLevel)})).With("component", "accounts")
+	f.level.Set(c.LogLevel)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	svc, err := open(ctx, c, f.log)

@@ -82,11 +82,11 @@ func TestRegistrationLimits(t *testing.T) {
 
 func TestRegisterRateConfig(t *testing.T) {
 	var r RegisterRate
-	if err := r.Decode(""); err != nil || r.Signup != (ratelimit.Rule{Limit: 20, Window: time.Hour}) || r.Device != (ratelimit.Rule{Limit: 60, Window: time.Hour}) {
-		t.Errorf("default = %+v, %v", r, err)
+	if err := r.UnmarshalText([]byte("device=6/1m, signup=2/1h")); err != nil || r.Signup != (ratelimit.Rule{Limit: 2, Window: time.Hour}) || r.Device != (ratelimit.Rule{Limit: 6, Window: time.Minute}) {
+		t.Errorf("parsed = %+v, %v", r, err)
 	}
-	for _, bad := range []string{"signup=5/1h", "signup=5/1h,device=x", "signup=5/1h,device=5/1h,other=1/1h", "signup=0/1h,device=5/1h"} {
-		if err := new(RegisterRate).Decode(bad); err == nil {
+	for _, bad := range []string{"", "signup=5/1h", "signup=5/1h,device=x", "signup=5/1h,device=5/1h,other=1/1h", "signup=0/1h,device=5/1h"} {
+		if err := new(RegisterRate).UnmarshalText([]byte(bad)); err == nil {
 			t.Errorf("REGISTER_RATE=%q accepted", bad)
 		}
 	}

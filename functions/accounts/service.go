@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/directory"
 
@@ -27,7 +28,7 @@ type service struct {
 	mongo   *store.Mongo
 	dir     *directory.Mongo
 	tokens  *refreshstore.Store
-	changes changeSink    // where change events go; nil without K_SINK
+	changes fn.Sink       // the broker, where change events go; nil without K_SINK
 	redis   *redis.Client // nil without REDIS_URL
 	limiter ratelimit.Limiter
 	signer  *token.Signer
@@ -41,7 +42,7 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	signer, err := token.NewSigner(keys, time.Duration(c.AccessTokenTTL))
+	signer, err := token.NewSigner(keys, c.AccessTokenTTL)
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
@@ -60,7 +61,7 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 	}
 	if c.Sink == "" {
 		log.Warn("accounts: K_SINK not set: no change events (persist and route notice changes only when their caches expire)")
-	} else if s.changes, err = newBrokerSink(c.Sink); err != nil {
+	} else if s.changes, err = fn.NewSink("accounts", c.Sink); err != nil {
 		s.mongo.Close(context.Background())
 		return nil, err
 	}

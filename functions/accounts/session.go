@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"time"
 
 	"function/internal/refreshstore"
 )
@@ -41,7 +40,7 @@ func (s *service) issue(ctx context.Context, user, device, parent string) (sessi
 	now := s.now().UTC()
 	raw, hash := newRefreshToken()
 	err := s.tokens.InsertRefreshToken(ctx, refreshstore.RefreshToken{
-		Hash: hash, User: user, Device: device, Parent: parent, CreatedAt: now, ExpiresAt: now.Add(time.Duration(s.cfg.RefreshTokenTTL)),
+		Hash: hash, User: user, Device: device, Parent: parent, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
 	})
 	if err != nil {
 		return sessionResponse{}, "", err
