@@ -78,9 +78,10 @@ func TestStructsDocumented(t *testing.T) {
 	}
 }
 
-// varInSource matches how the functions name their variables: envconfig
-// tags, func's config map (m["NAME"]), tables of {"NAME", ...}, Getenv.
-var varInSource = regexp.MustCompile(`(?:envconfig:"|\["|\{"|Getenv\(")([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"`)
+// varInSource matches how the functions name their variables: fn.Load's
+// and envconfig's tags, func's config map (m["NAME"]), tables of
+// {"NAME", ...}, Getenv.
+var varInSource = regexp.MustCompile(`(?:\benv(?:config)?:"|\["|\{"|Getenv\(")([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"`)
 
 // TestFunctionsDocumented reads every function folder: the variables its
 // code (not its tests) reads and its func.yaml sets must be documented in
