@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -14,12 +15,18 @@ type Handler func(ctx context.Context, e event.Event) (*event.Event, error)
 
 // Logged logs what h refused (400s: the event is dead-lettered, so the
 // log line is how an operator learns why) at WARN and its other errors
-// (retried) at ERROR, naming the event's id, type and source only.
+// (retried) at ERROR, naming the event's id, type and source only; at
+// DEBUG, also each event handled, with its conversation (the subject)
+// and the milliseconds it took.
 func Logged(log *slog.Logger, h Handler) Handler {
 	return func(ctx context.Context, e event.Event) (*event.Event, error) {
+		start := time.Now()
 		reply, err := h(ctx, e)
 		switch {
 		case err == nil:
+			if log.Enabled(ctx, slog.LevelDebug) { // spares the hot path the arguments
+				log.Debug("handled", "event", e.ID(), "type", e.Type(), "conversation", e.Subject(), "ms", time.Since(start).Milliseconds())
+			}
 		case IsRefusal(err):
 			log.Warn("refused", "event", e.ID(), "type", e.Type(), "source", e.Source(), "reason", errorText(err))
 		default:

@@ -78,6 +78,9 @@ func TestHandlerWrappers(t *testing.T) {
 		t.Errorf("Only let %s through: %v", typ.Type(), err)
 	}
 	out := buf.String()
+	if strings.Contains(out, `"msg":"handled"`) {
+		t.Errorf("handled events logged at INFO:\n%s", out)
+	}
 	for _, want := range []string{`"level":"WARN","msg":"refused"`, `"type":"` + events.TypeAgentDone, `"level":"ERROR"`, "store: down", `"event":"` + other.ID()} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s:\n%s", want, out)
@@ -88,6 +91,23 @@ func TestHandlerWrappers(t *testing.T) {
 	}
 	if strings.Contains(out, "envelope") || strings.Contains(out, `"data"`) {
 		t.Errorf("log carries data:\n%s", out)
+	}
+}
+
+// At DEBUG, Logged also logs each event handled, with its conversation;
+// at INFO it does not (TestHandlerWrappers).
+func TestLoggedAtDebug(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := fn.Logged(log, func(context.Context, event.Event) (*event.Event, error) { return nil, nil })
+	e := typing(t, events.TypingStarted)
+	if _, err := h(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"level":"DEBUG","msg":"handled"`, `"event":"` + e.ID(), `"conversation":"conv-1"`, `"ms":`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, buf.String())
+		}
 	}
 }
 
