@@ -2,9 +2,7 @@ package function
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -30,12 +28,6 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 	d := f.deps.Load()
 	if d == nil {
 		return nil, errNotStarted
-	}
-	if f.log.Enabled(ctx, slog.LevelDebug) {
-		start := time.Now()
-		defer func() {
-			f.log.Debug("persist: handled", "type", e.Type(), "event", e.ID(), "conversation", e.Subject(), "ms", time.Since(start).Milliseconds())
-		}()
 	}
 	switch e.Type() {
 	case events.TypeMessageSent:

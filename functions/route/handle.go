@@ -2,10 +2,8 @@ package function
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -32,12 +30,6 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 	d := f.deps.Load()
 	if d == nil {
 		return nil, errNotStarted
-	}
-	if f.log.Enabled(ctx, slog.LevelDebug) {
-		start := time.Now()
-		defer func() {
-			f.log.Debug("route: handled", "type", e.Type(), "event", e.ID(), "conversation", e.Subject(), "ms", time.Since(start).Milliseconds())
-		}()
 	}
 	// Each event's data is decoded once: by the handler that needs it
 	// (events.Decode validates as it decodes), else here to validate it.
