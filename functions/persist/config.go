@@ -13,9 +13,17 @@ type config struct {
 	MongoURI string     `env:"MONGODB_URI" required:"true"`
 	Database string     `env:"MONGODB_DATABASE" default:"agentchat"`
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"INFO"`
+	// RedisURL (redis://host:port/db), optional, is where the replicas of
+	// persist share the directory changes each applies
+	// (store/directory.Broadcast): a Trigger brings each change event to
+	// one replica only. Unset: the others learn of it when their entry's
+	// TTL ends (fine with one replica).
+	RedisURL    string `env:"REDIS_URL"`
+	RedisPrefix string `env:"REDIS_PREFIX"` // default events.DefaultRedisPrefix; must equal route's and the connector's
 	// CacheTTL is how long persist keeps a conversation's members and
 	// users' devices in memory (store/directory.Cached, kept current by
-	// accounts' change events): the backstop for a lost event. After a
+	// accounts' change events, shared among replicas with REDIS_URL): the
+	// backstop for a lost event. After a
 	// member is removed or a device revoked, and the change event lost,
 	// persist may go on accepting their messages and receipts for at most
 	// this long. A refusal is always checked against a fresh read.

@@ -18,6 +18,7 @@
 package function
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,9 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/directory"
@@ -58,6 +61,9 @@ type deps struct {
 	cursors messages.Cursors
 	db      *store.Mongo // nil for in-memory twins
 	group   *messages.GroupCommit
+	// unshare ends the directory's cross-replica sharing and closes its
+	// Redis client; nil without REDIS_URL.
+	unshare func()
 }
 
 // dirReader is what persist reads of the directory: store/directory's
@@ -69,8 +75,11 @@ type dirReader interface {
 	directory.Reader
 	Forget(conversation string, users ...string)
 	// Apply takes one of accounts' change events (conversation.changed,
-	// device.changed), which keep the cache current.
-	Apply(e event.Event) error
+	// device.changed), which keep the cache current, and shares it with
+	// the other replicas (REDIS_URL).
+	Apply(ctx context.Context, e event.Event) error
+	// Share makes the cache one replica among those of a Broadcast.
+	Share(ctx context.Context, b directory.Broadcast) (stop func(), err error)
 }
 
 // stats counts what an operator wants to see about seq contention.
@@ -107,9 +116,35 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		_ = db.Close(context.WithoutCancel(ctx))
 		return err
 	}
+	if c.RedisURL == "" {
+		f.log.Warn("persist: REDIS_URL unset: cross-replica directory invalidation is off; " +
+			"with several replicas, a change event reaches one and the others follow within MEMBERSHIP_CACHE_TTL")
+	} else if d.unshare, err = share(ctx, d.dir, c); err != nil {
+		d.group.Close()
+		_ = db.Close(context.WithoutCancel(ctx))
+		return err
+	}
 	f.deps.Store(d)
-	f.log.Info("persist: started", "database", c.Database, "directoryCacheTTL", c.CacheTTL.String(), "cursorLinger", c.CursorLinger.String())
+	f.log.Info("persist: started", "database", c.Database, "directoryCacheTTL", c.CacheTTL.String(),
+		"cursorLinger", c.CursorLinger.String(), "sharedDirectory", c.RedisURL != "")
 	return nil
+}
+
+// share subscribes the directory cache to the changes the other replicas
+// apply, on Redis (store/directory.RedisBroadcast), and has it publish
+// its own.
+func share(ctx context.Context, dir dirReader, c config) (func(), error) {
+	opts, err := redis.ParseURL(c.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("persist: redis url: %w", err)
+	}
+	client := redis.NewClient(opts)
+	stop, err := dir.Share(ctx, directory.NewRedisBroadcast(client, cmp.Or(c.RedisPrefix, events.DefaultRedisPrefix)))
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("persist: %w", err)
+	}
+	return func() { stop(); _ = client.Close() }, nil
 }
 
 // newMongoDeps is persist's storage on db: the message log (with its
@@ -141,6 +176,9 @@ func (f *Function) Stop(ctx context.Context) error {
 	}
 	if d.group != nil {
 		d.group.Close()
+	}
+	if d.unshare != nil {
+		d.unshare()
 	}
 	if d.db != nil {
 		return d.db.Close(ctx)

@@ -6,6 +6,7 @@ require (
 	github.com/agentchat/agentchat/sdk v0.1.0
 	github.com/agentchat/agentchat/store v0.1.0
 	github.com/cloudevents/sdk-go/v2 v2.16.2
+	github.com/redis/go-redis/v9 v9.23.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 )
 
@@ -25,6 +26,7 @@ require (
 	github.com/xdg-go/scram v1.4.0 // indirect
 	github.com/xdg-go/stringprep v1.0.4 // indirect
 	github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
 	golang.org/x/crypto v0.54.0 // indirect

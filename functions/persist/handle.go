@@ -2,12 +2,14 @@ package function
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
+	"github.com/agentchat/agentchat/store/directory"
 )
 
 // Handle serves one event delivered over HTTP by a Trigger with
@@ -35,8 +37,11 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 	case events.TypeReceiptDelivered, events.TypeReceiptRead:
 		return f.moveCursor(ctx, d, e)
 	case events.TypeConversationChanged, events.TypeDeviceChanged:
-		if err := d.dir.Apply(e); err != nil {
+		switch err := d.dir.Apply(ctx, e); {
+		case errors.Is(err, directory.ErrNotChange):
 			return nil, fn.Refuse("persist: %v", err)
+		case err != nil: // not shared with the other replicas: a retry applies and shares it again
+			return nil, err
 		}
 		return nil, nil
 	}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/directory"
 )
 
 // tryHandle is handle for goroutines: a broker's retries, errors returned.
@@ -414,4 +416,62 @@ func TestChangeEventsKeepTheCacheCurrent(t *testing.T) {
 	if rej.Code != protocol.CodeBadEnvelope {
 		t.Errorf("wrapped for a revoked device: %s, want bad_envelope", rej.Code)
 	}
+}
+
+// TestReplicasShareChangeEvents: a Trigger brings each change event to one
+// replica. Two persist instances on one database and one Redis: A gets the
+// events; B, never given them, follows through the Redis broadcast
+// (store/directory.Broadcast) — with a TTL of a minute, only the broadcast
+// can explain B refusing the removed member and the revoked device.
+func TestReplicasShareChangeEvents(t *testing.T) {
+	fx := newFixture(t)
+	fx.cfg["REDIS_URL"] = fntest.Need(t, "AGENTCHAT_TEST_REDIS_URL")
+	fx.cfg["REDIS_PREFIX"] = "test:persist:" + randomHex(4) + ":"
+	fx.cfg["MEMBERSHIP_CACHE_TTL"] = "1m"
+	all := seedTrio(fx)
+	a, b := fx.start(), fx.start()
+	handle(t, b, sent(t, "c1", "carol", "c1d", "before", envelope(all...))) // B's cache holds c1 and the devices
+	ctx := context.Background()
+
+	fx.insert(collChanges, bson.M{"_id": "c1/1", "conversation": "c1", "rev": 1, "op": "remove", "user": "carol",
+		"members": []string{"alice", "bob"}})
+	handle(t, a, must(events.NewConversationChanged("c1", "alice", "a1", events.ConversationChanged{Kind: "group", Rev: 1, Members: []string{"alice", "bob"}})))
+	waitUntil(t, "B's cache without carol", func() bool {
+		m, err := b.deps.Load().dir.Members(ctx, "c1")
+		return err == nil && m.Rev == 1 && !m.IsMember("carol")
+	})
+	rej := decodeReply[events.MessageRejected](t, handle(t, b, sent(t, "c1", "carol", "c1d", "after", envelope("a1", "a2", "b1"))), events.TypeMessageRejected)
+	if rej.Code != protocol.CodeNotMember {
+		t.Errorf("B, a removed member's message: %s, want not_member", rej.Code)
+	}
+
+	fx.revoke("a2")
+	handle(t, a, must(events.NewDeviceChanged(events.DeviceChanged{User: "alice", Device: "a2", Revoked: true})))
+	waitUntil(t, "B's cache without a2", func() bool {
+		ds, err := b.deps.Load().dir.CurrentDevices(ctx, []string{"alice"})
+		return err == nil && !slices.ContainsFunc(ds, func(d directory.Device) bool { return d.ID == "a2" })
+	})
+	rej = decodeReply[events.MessageRejected](t, handle(t, b, sent(t, "c1", "alice", "a1", "revoked", envelope("a1", "a2", "b1"))), events.TypeMessageRejected)
+	if rej.Code != protocol.CodeBadEnvelope {
+		t.Errorf("B, wrapped for a revoked device: %s, want bad_envelope", rej.Code)
+	}
+}
+
+// waitUntil polls cond until it holds, for at most 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -145,3 +145,39 @@ func TestAudienceFollowsChangeEvents(t *testing.T) {
 		t.Errorf("after device.changed, typing still reaches the revoked device: %q", got)
 	}
 }
+
+// TestReplicasShareChangeEvents: a Trigger brings each change event to one
+// replica of route. B, never given the event A got, stops typing to the
+// removed member once the Redis broadcast reached it — with a 1 m TTL,
+// nothing else can explain it.
+func TestReplicasShareChangeEvents(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	a := fx.start(map[string]string{"MEMBERSHIP_CACHE_TTL": "1m"})
+	b := fx.start(map[string]string{"MEMBERSHIP_CACHE_TTL": "1m"})
+	typing := func() string {
+		handle(t, b, must(events.NewTyping(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.TypingStarted)))
+		return summary(w.drain())
+	}
+	if got := typing(); !strings.Contains(got, "bob/b1") {
+		t.Fatalf("typing before the change: %q, want bob's devices in it", got)
+	}
+	removeMember(t, fx, "c1", "alice", "carol", "dave")
+	handle(t, a, must(events.NewConversationChanged("c1", "alice", "a1",
+		events.ConversationChanged{Kind: "group", Rev: 2, Members: []string{"alice", "carol", "dave"}})))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := b.deps.Load().audiences.Members(context.Background(), "c1")
+		if err == nil && m.Rev == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B's cache never got rev 2: %+v, %v", m, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := typing(); strings.Contains(got, "bob/") {
+		t.Errorf("B, after A got conversation.changed: typing still reaches bob: %q", got)
+	}
+}

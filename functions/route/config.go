@@ -23,8 +23,8 @@ type config struct {
 	Sink string `env:"K_SINK"`
 	// CacheTTL is how long the directory cache that routes receipts,
 	// typing and agent activity keeps an entry (cache.go): only a
-	// backstop, for a change event that was lost or went to another
-	// replica of route. After a member is removed or a device revoked,
+	// backstop, for a change event that was lost or whose broadcast to
+	// the other replicas of route (store/directory.Broadcast) was missed. After a member is removed or a device revoked,
 	// such an event may go on reaching them for at most this long.
 	CacheTTL time.Duration `env:"MEMBERSHIP_CACHE_TTL" default:"10s" min:"0" max:"1m"`
 	LogLevel slog.Level    `env:"LOG_LEVEL" default:"INFO"`

@@ -19,6 +19,7 @@ package function
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -86,7 +87,18 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		_ = dir.Close(ctx)
 		return err
 	}
-	d := &deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, c.CacheTTL), closeFn: func(ctx context.Context) error {
+	audiences := storedir.NewCached(dir.people, c.CacheTTL)
+	// A Trigger brings each change event to one replica: the replicas
+	// share what they apply on Redis, so that none routes to a removed
+	// member until its TTL ends.
+	unshare, err := audiences.Share(ctx, storedir.NewRedisBroadcast(hub.client, c.RedisPrefix))
+	if err != nil {
+		_ = dir.Close(ctx)
+		_ = hub.Close()
+		return fmt.Errorf("route: %w", err)
+	}
+	d := &deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: audiences, closeFn: func(ctx context.Context) error {
+		unshare()
 		return errors.Join(dir.Close(ctx), hub.Close())
 	}}
 	if c.Sink != "" {

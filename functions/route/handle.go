@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
+	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 // Handle serves one event delivered over HTTP by a Trigger with
@@ -62,7 +64,12 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 	case events.TypeResumeRequested:
 		return nil, f.resume(ctx, d, e, a)
 	case events.TypeConversationChanged, events.TypeDeviceChanged:
-		return nil, d.audiences.Apply(e)
+		if err := d.audiences.Apply(ctx, e); errors.Is(err, storedir.ErrNotChange) {
+			return nil, fn.Refuse("route: %v", err)
+		} else if err != nil { // not shared with the other replicas: a retry applies and shares it again
+			return nil, err
+		}
+		return nil, nil
 	}
 	return nil, fn.Refuse("route: type %q is not route's", e.Type())
 }

@@ -12,9 +12,9 @@ import (
 // pipeline: a conversation's membership, each user's current devices and
 // which users are agents. It is kept current by the change events accounts
 // emits after each committed change — the caller hands them to
-// ConversationChanged and DeviceChanged — and every entry also expires
-// after its TTL, a backstop for an event that was lost or went to another
-// replica. A caller that finds the cache refusing someone (a member or a
+// Apply — and, with several replicas, by the changes the others share
+// (Share, broadcast.go); every entry also expires after its TTL, a
+// backstop for a lost event. A caller that finds the cache refusing someone (a member or a
 // device it does not know yet: the event may still be on its way) calls
 // Forget and reads again before refusing.
 //
@@ -34,6 +34,7 @@ type Cached struct {
 	agents  map[string]*User        // by user id; nil: not an agent (kinds never change)
 	epoch   uint64                  // bumped by every device change and Forget
 	loading map[string]*devicesLoad // device reads in flight, by their users
+	shared  Broadcast               // set by Share: Apply publishes to the other replicas
 }
 
 // devicesLoad is one read of some users' devices that callers asking for

@@ -7,8 +7,10 @@
 // accounts is the only writer (Directory); persist and route only read
 // (Reader), through Cached, which keeps what they read in memory and is
 // kept current by the change events accounts emits after each committed
-// change (io.agentchat.conversation.changed, io.agentchat.device.changed),
-// with a TTL only as a backstop for a lost event.
+// change (io.agentchat.conversation.changed, io.agentchat.device.changed)
+// and, since a Trigger brings each event to one replica, by the changes the
+// other replicas share through a Broadcast (RedisBroadcast, or its twin
+// MemoryBroadcast), with a TTL only as a backstop for a lost event.
 //
 // Mongo is the implementation on MongoDB (and on the FerretDB stand-in),
 // Memory its in-memory twin; RunSuite (directorytest) checks both against
