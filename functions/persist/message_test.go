@@ -436,7 +436,7 @@ func TestReplicasShareChangeEvents(t *testing.T) {
 	fx.insert(collChanges, bson.M{"_id": "c1/1", "conversation": "c1", "rev": 1, "op": "remove", "user": "carol",
 		"members": []string{"alice", "bob"}})
 	handle(t, a, must(events.NewConversationChanged("c1", "alice", "a1", events.ConversationChanged{Kind: "group", Rev: 1, Members: []string{"alice", "bob"}})))
-	waitUntil(t, "B's cache without carol", func() bool {
+	fntest.Eventually(t, "B's cache without carol", func() bool {
 		m, err := b.deps.Load().dir.Members(ctx, "c1")
 		return err == nil && m.Rev == 1 && !m.IsMember("carol")
 	})
@@ -447,25 +447,13 @@ func TestReplicasShareChangeEvents(t *testing.T) {
 
 	fx.revoke("a2")
 	handle(t, a, must(events.NewDeviceChanged(events.DeviceChanged{User: "alice", Device: "a2", Revoked: true})))
-	waitUntil(t, "B's cache without a2", func() bool {
+	fntest.Eventually(t, "B's cache without a2", func() bool {
 		ds, err := b.deps.Load().dir.CurrentDevices(ctx, []string{"alice"})
 		return err == nil && !slices.ContainsFunc(ds, func(d directory.Device) bool { return d.ID == "a2" })
 	})
 	rej = decodeReply[events.MessageRejected](t, handle(t, b, sent(t, "c1", "alice", "a1", "revoked", envelope("a1", "a2", "b1"))), events.TypeMessageRejected)
 	if rej.Code != protocol.CodeBadEnvelope {
 		t.Errorf("B, wrapped for a revoked device: %s, want bad_envelope", rej.Code)
-	}
-}
-
-// waitUntil polls cond until it holds, for at most 10 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
@@ -166,17 +167,10 @@ func TestReplicasShareChangeEvents(t *testing.T) {
 	removeMember(t, fx, "c1", "alice", "carol", "dave")
 	handle(t, a, must(events.NewConversationChanged("c1", "alice", "a1",
 		events.ConversationChanged{Kind: "group", Rev: 2, Members: []string{"alice", "carol", "dave"}})))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	fntest.Eventually(t, "B's cache at rev 2", func() bool {
 		m, err := b.deps.Load().audiences.Members(context.Background(), "c1")
-		if err == nil && m.Rev == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("B's cache never got rev 2: %+v, %v", m, err)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return err == nil && m.Rev == 2
+	})
 	if got := typing(); strings.Contains(got, "bob/") {
 		t.Errorf("B, after A got conversation.changed: typing still reaches bob: %q", got)
 	}

@@ -8,12 +8,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 	"github.com/agentchat/agentchat/store/storetest"
 )
 
@@ -37,7 +37,7 @@ func TestBroadcast(t *testing.T) {
 				t.Fatal(err)
 			}
 			publish(t, NewRedisBroadcast(rdb, prefix), Change{User: "u1"})
-			waitFor(t, "the change after the undecodable message", func() bool { return len(got.all()) > 0 })
+			fntest.Eventually(t, "the change after the undecodable message", func() bool { return len(got.all()) > 0 })
 			if all := got.all(); len(all) != 1 || all[0].User != "u1" {
 				t.Errorf("got %+v, want only the change", all)
 			}
@@ -71,7 +71,7 @@ func broadcastSuite(t *testing.T, replica func() Broadcast) {
 			publish(t, a, c)
 		}
 		for name, got := range map[string]*received{"publisher": gotA, "other": gotB} {
-			waitFor(t, name+" receiving both changes", func() bool { return len(got.all()) == 2 })
+			fntest.Eventually(t, name+" receiving both changes", func() bool { return len(got.all()) == 2 })
 			if all := got.all(); !slices.EqualFunc(all, want, equalChange) {
 				t.Errorf("%s got %+v, want %+v", name, all, want)
 			}
@@ -94,7 +94,7 @@ func broadcastSuite(t *testing.T, replica func() Broadcast) {
 		stop() // twice is harmless
 		live := subscribe(t, b)
 		publish(t, b, Change{User: "u1"})
-		waitFor(t, "the live subscriber", func() bool { return len(live.all()) == 1 })
+		fntest.Eventually(t, "the live subscriber", func() bool { return len(live.all()) == 1 })
 	})
 
 	// Two caches over a storage that never changes: only the broadcast
@@ -120,7 +120,7 @@ func broadcastSuite(t *testing.T, replica func() Broadcast) {
 		if err := a.Apply(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "b dropping the removed member", func() bool {
+		fntest.Eventually(t, "b dropping the removed member", func() bool {
 			m, err := b.Members(ctx, "g1")
 			return err == nil && m.Rev == 2 && !m.IsMember("u2")
 		})
@@ -137,7 +137,7 @@ func broadcastSuite(t *testing.T, replica func() Broadcast) {
 		if err := a.Apply(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "b reading u1's devices again", func() bool {
+		fntest.Eventually(t, "b reading u1's devices again", func() bool {
 			b.CurrentDevices(ctx, []string{"u1"})
 			return rb.devices.Load() >= 2
 		})
@@ -180,17 +180,5 @@ func publish(t *testing.T, b Broadcast, c Change) {
 	t.Helper()
 	if err := b.Publish(context.Background(), c); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitFor polls cond until it holds, for at most 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
+
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 )
 
 // groupBackend is a backend whose cursors go through GroupCommit.
@@ -44,18 +46,6 @@ func (c *gatedCursors) Advance(ctx context.Context, conversation, user string, d
 	return c.Memory.Advance(ctx, conversation, user, delivered, read)
 }
 
-// waitFor polls cond until it holds; the test's own deadline bounds it.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // calls is how many Advance calls wait on the cursor's due batch.
 func (g *GroupCommit) calls(key string) int {
 	g.mu.Lock()
@@ -84,7 +74,7 @@ func TestGroupCommitShares(t *testing.T) {
 	for _, r := range [][2]int64{{3, 0}, {0, 2}, {2, 0}} {
 		go func() { results <- g.Advance(ctx, "c1", "bob", r[0], r[1]) }()
 	}
-	waitFor(t, "three receipts to join the next write", func() bool { return g.calls("c1/bob") == 3 })
+	fntest.Eventually(t, "three receipts to join the next write", func() bool { return g.calls("c1/bob") == 3 })
 	select {
 	case err := <-results:
 		t.Fatalf("a receipt returned (%v) before any write finished", err)
@@ -149,13 +139,13 @@ func TestGroupCommitLinger(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	waitFor(t, "the first receipt to linger", func() bool { return g.calls("c1/bob") == 1 })
+	fntest.Eventually(t, "the first receipt to linger", func() bool { return g.calls("c1/bob") == 1 })
 	wg.Go(func() {
 		if err := g.Advance(ctx, "c1", "bob", 5, 5); err != nil {
 			t.Error(err)
 		}
 	})
-	waitFor(t, "the second receipt to join", func() bool { return g.calls("c1/bob") == 2 })
+	fntest.Eventually(t, "the second receipt to join", func() bool { return g.calls("c1/bob") == 2 })
 	close(joined)
 	wg.Wait()
 	if m.n != 1 {
@@ -183,7 +173,7 @@ func TestGroupCommitErrors(t *testing.T) {
 	gaveUp, cancel := context.WithCancel(ctx)
 	third := make(chan error, 1)
 	go func() { third <- g.Advance(gaveUp, "c1", "bob", 3, 0) }()
-	waitFor(t, "two receipts to join", func() bool { return g.calls("c1/bob") == 2 })
+	fntest.Eventually(t, "two receipts to join", func() bool { return g.calls("c1/bob") == 2 })
 	cancel()
 	if err := <-third; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the receipt that gave up: %v", err)

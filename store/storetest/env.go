@@ -5,8 +5,9 @@
 package storetest
 
 import (
-	"os"
 	"testing"
+
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
 )
 
 // Environment variables the test command exports.
@@ -20,12 +21,5 @@ const (
 // by hand, a failure under CI=true, where nothing may be missing.
 func Need(t testing.TB, name string) string {
 	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set (CI=true: nothing may be missing; make test provides it)", name)
-	}
-	t.Skipf("%s is not set: run make test, or see tests/README.md", name)
-	return ""
+	return fntest.Need(t, name)
 }
