@@ -319,9 +319,13 @@ func (p *Platform) startBroker() error {
 	if err != nil {
 		return fmt.Errorf("platform: trigger manifests: %w", err)
 	}
-	// Handlers wait on MongoDB more than they compute: 8 deliveries at once
-	// per Trigger keep the functions busy without flooding the database.
-	p.broker, err = local.New(local.Config{Broker: b, Triggers: ts, Workers: 8, QueueSize: 5000,
+	// As many deliveries at once per Trigger as one replica of a function
+	// is sized to take on the cluster (func.yaml: scale target 50
+	// concurrent requests; Knative's brokers set no lower bound of their
+	// own). Handlers wait on MongoDB and Redis more than they compute: with
+	// 8, persist's deliveries were the queue and the closed loop of `make
+	// bench-pipeline` left a third of the CPU idle (docs/performance.md).
+	p.broker, err = local.New(local.Config{Broker: b, Triggers: ts, Workers: 50, QueueSize: 5000,
 		Logger: p.log.With("component", "broker")})
 	if err != nil {
 		return fmt.Errorf("platform: broker: %w", err)
