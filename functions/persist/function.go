@@ -51,7 +51,7 @@ type Function struct {
 	stats  stats
 	hints  seqHints
 	recent recentKeys
-	turns  *turns
+	queue  *batches
 }
 
 // deps is what persist reads and writes.
@@ -88,11 +88,12 @@ type stats struct {
 	resends   atomic.Int64 // sends answered with an already stored message
 	conflicts atomic.Int64 // inserts refused because another instance took the seq
 	probes    atomic.Int64 // lookups to find the last seq
+	batches   atomic.Int64 // insert commands of queued messages (stored/batches: messages per insert)
 }
 
 // New is called by func's runtime once per process.
 func New() *Function {
-	f := &Function{turns: newTurns()}
+	f := &Function{queue: newBatches()}
 	f.log = fn.NewLogger("persist", &f.level)
 	f.handle = fn.Logged(f.log, f.dispatch)
 	return f

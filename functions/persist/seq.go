@@ -23,7 +23,83 @@ const (
 	seqBackoffMax  = 20 * time.Millisecond
 )
 
-// allocate stores m under its conversation's next seq: insert last+1.
+// allocate stores m under its conversation's next seq, together with the
+// conversation's other messages queued in this instance meanwhile
+// (batches): it returns m as stored, or as stored before if it is a
+// resend.
+func (f *Function) allocate(ctx context.Context, msgs messages.Store, m events.Message) (events.Message, error) {
+	p := f.queue.join(m)
+	select {
+	case <-p.done: // stored by another request's batch
+		return p.out, p.err
+	case <-p.lead:
+	}
+	batch := f.queue.take(m.ConversationID)
+	// The batch holds other requests' messages: it is stored even if this
+	// request goes away meanwhile, within a deadline of its own.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	f.storeBatch(bctx, msgs, batch)
+	cancel()
+	f.queue.handOff(m.ConversationID)
+	<-p.done
+	return p.out, p.err
+}
+
+// batchTimeout bounds storing one batch (a broker's delivery waits 30 s by
+// default).
+const batchTimeout = 10 * time.Second
+
+// storeBatch stores a conversation's queued messages at last+1, last+2,
+// ... in one insert command, and finishes each. The unique indexes are
+// the only arbiter (see allocateOne), so seqs stay gapless and unique with
+// any number of persist instances: the insert stops at the first message
+// refused — a resend, or a seq another instance took — and that message
+// and those after it take the single-message path, which tells the two
+// apart.
+func (f *Function) storeBatch(ctx context.Context, msgs messages.Store, batch []*pending) {
+	conv := batch[0].m.ConversationID
+	last, known := f.hints.get(conv)
+	if !known {
+		var err error
+		if last, err = f.lastSeq(ctx, msgs, conv, 0); err != nil {
+			for _, p := range batch {
+				p.finish(p.m, err)
+			}
+			return
+		}
+	}
+	// BSON dates hold milliseconds: truncate so that the reply to this
+	// send and to any resend read back from the store are equal.
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ms := make([]events.Message, len(batch))
+	for i, p := range batch {
+		ms[i] = p.m
+		ms[i].Seq, ms[i].StoredAt = last+1+int64(i), now
+	}
+	n, err := msgs.InsertMany(ctx, ms)
+	f.stats.batches.Add(1)
+	for i := range n {
+		f.hints.raise(conv, ms[i].Seq)
+		f.recent.put(messages.KeyOf(ms[i]), ms[i].Seq)
+		f.stats.stored.Add(1)
+		batch[i].finish(ms[i], nil)
+	}
+	if n == len(batch) {
+		return
+	}
+	if !errors.Is(err, store.ErrDuplicate) {
+		for _, p := range batch[n:] {
+			p.finish(p.m, err)
+		}
+		return
+	}
+	batch[n].finish(f.allocateOne(ctx, msgs, batch[n].m, ms[n].Seq))
+	for _, p := range batch[n+1:] {
+		p.finish(f.allocateOne(ctx, msgs, p.m, 0))
+	}
+}
+
+// allocateOne stores m under its conversation's next seq: insert last+1.
 // The unique indexes make the insert the only arbiter, so seqs stay
 // gapless and unique with any number of persist instances on a database
 // without transactions or atomic updates. last comes from this instance's
@@ -33,14 +109,13 @@ const (
 // the stored message) or a lost race for the seq, most likely because
 // another instance stored since: the seq refused is then known to exist,
 // so the next attempt inserts right after it, and only a second loss
-// searches for the last seq (backing off).
-func (f *Function) allocate(ctx context.Context, msgs messages.Store, m events.Message) (events.Message, error) {
+// searches for the last seq (backing off). refused, when above 0, is the
+// seq a batch's insert of m was just refused at: the first attempt finds
+// out why instead of inserting. The caller holds the conversation's lead
+// (batches).
+func (f *Function) allocateOne(ctx context.Context, msgs messages.Store, m events.Message, refused int64) (events.Message, error) {
 	key := messages.KeyOf(m)
-	done, err := f.turns.take(ctx, m.ConversationID)
-	if err != nil {
-		return m, err
-	}
-	defer done()
+	var err error
 	last, known := f.hints.get(m.ConversationID)
 	if !known {
 		if last, err = f.lastSeq(ctx, msgs, m.ConversationID, 0); err != nil {
@@ -48,11 +123,16 @@ func (f *Function) allocate(ctx context.Context, msgs messages.Store, m events.M
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		m.Seq = last + 1
-		// BSON dates hold milliseconds: truncate so that the reply to this
-		// send and to any resend read back from the store are equal.
-		m.StoredAt = time.Now().UTC().Truncate(time.Millisecond)
-		err = msgs.Insert(ctx, m)
+		if attempt == 1 && refused > 0 {
+			m.Seq, err = refused, store.ErrDuplicate
+		} else {
+			m.Seq = last + 1
+			// BSON dates hold milliseconds: truncate so that the reply to
+			// this send and to any resend read back from the store are
+			// equal.
+			m.StoredAt = time.Now().UTC().Truncate(time.Millisecond)
+			err = msgs.Insert(ctx, m)
+		}
 		if err == nil {
 			f.hints.raise(m.ConversationID, m.Seq)
 			f.recent.put(key, m.Seq)

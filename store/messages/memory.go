@@ -56,6 +56,15 @@ func (s *Memory) Insert(_ context.Context, m events.Message) error {
 	return nil
 }
 
+func (s *Memory) InsertMany(ctx context.Context, ms []events.Message) (int, error) {
+	for i, m := range ms {
+		if err := s.Insert(ctx, m); err != nil {
+			return i, err
+		}
+	}
+	return len(ms), nil
+}
+
 func (s *Memory) At(_ context.Context, conversation string, seq int64) (events.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -28,6 +28,13 @@ type Store interface {
 	// its idempotency key is stored already. It is atomic on every backend.
 	// Callers keep seqs gapless by inserting last+1 only.
 	Insert(ctx context.Context, m events.Message) error
+	// InsertMany stores ms in order as Insert would, in as few commands as
+	// the backend allows, stopping at the first one Insert would refuse:
+	// it returns how many were stored — always the first n of ms — and,
+	// when n < len(ms), why ms[n] was not (store.ErrDuplicate for a unique
+	// index). After any other error n counts what is known stored; more may
+	// be (a retry finds them as duplicates).
+	InsertMany(ctx context.Context, ms []events.Message) (n int, err error)
 	// At returns the message with seq, or store.ErrNotFound.
 	At(ctx context.Context, conversation string, seq int64) (events.Message, error)
 	// Has reports whether the conversation has a message with seq, reading

@@ -155,6 +155,35 @@ func (s *Mongo) Insert(ctx context.Context, m events.Message) error {
 	return nil
 }
 
+// InsertMany is one ordered insert command (the driver splits one that
+// outgrows a command's size, keeping the order): the server stops at the
+// first document refused, so what is stored is a prefix, and the first
+// write error's index says how long.
+func (s *Mongo) InsertMany(ctx context.Context, ms []events.Message) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	docs := make([]any, len(ms))
+	for i, m := range ms {
+		docs[i] = toDoc(m)
+	}
+	_, err := s.messages.InsertMany(ctx, docs)
+	if err == nil {
+		return len(ms), nil
+	}
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) && bwe.WriteConcernError == nil && len(bwe.WriteErrors) > 0 {
+		n := bwe.WriteErrors[0].Index
+		if n >= 0 && n < len(ms) {
+			if mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
+				return n, fmt.Errorf("messages: insert %s: %w", docID(ms[n].ConversationID, ms[n].Seq), store.ErrDuplicate)
+			}
+			return n, fmt.Errorf("messages: insert %s: %w", docID(ms[n].ConversationID, ms[n].Seq), err)
+		}
+	}
+	return 0, fmt.Errorf("messages: insert: %w", err)
+}
+
 // At is one lookup by _id.
 func (s *Mongo) At(ctx context.Context, conversation string, seq int64) (events.Message, error) {
 	var doc messageDoc

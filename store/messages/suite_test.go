@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +96,48 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 		// The same seq and key in another conversation are another message.
 		if err := s.Insert(ctx, message("c2", 1, "alice", "a1", "m1")); err != nil {
 			t.Errorf("other conversation: %v", err)
+		}
+	})
+	t.Run("a batch is stored in order up to the first refused", func(t *testing.T) {
+		s := fresh(t)
+		stored := func(conv string) string {
+			t.Helper()
+			page, err := s.After(ctx, conv, 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for i, m := range page {
+				if m.Seq != int64(i+1) {
+					t.Fatalf("%s: page[%d].Seq = %d: not gapless", conv, i, m.Seq)
+				}
+				ids = append(ids, m.ClientMessageID)
+			}
+			return strings.Join(ids, ",")
+		}
+		if n, err := s.InsertMany(ctx, []events.Message{message("c0", 1, "alice", "a1", "m1"), message("c0", 2, "bob", "b1", "m2")}); n != 2 || err != nil {
+			t.Fatalf("InsertMany = %d, %v; want 2, nil", n, err)
+		}
+		if got := stored("c0"); got != "m1,m2" {
+			t.Errorf("stored %s, want m1,m2", got)
+		}
+		for conv, batch := range map[string][]events.Message{
+			"c1": {message("c1", 2, "bob", "b1", "m2"), message("c1", 3, "alice", "a1", "m1"), message("c1", 4, "bob", "b1", "m4")}, // a resend
+			"c2": {message("c2", 2, "bob", "b1", "m2"), message("c2", 1, "bob", "b1", "m3"), message("c2", 4, "bob", "b1", "m4")},   // a seq taken
+		} {
+			if err := s.Insert(ctx, message(conv, 1, "alice", "a1", "m1")); err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.InsertMany(ctx, batch)
+			if n != 1 || !errors.Is(err, store.ErrDuplicate) {
+				t.Errorf("%s: InsertMany = %d, %v; want 1, ErrDuplicate", conv, n, err)
+			}
+			if got := stored(conv); got != "m1,m2" {
+				t.Errorf("%s: stored %s, want m1,m2 (nothing past the refused one)", conv, got)
+			}
+		}
+		if n, err := s.InsertMany(ctx, nil); n != 0 || err != nil {
+			t.Errorf("InsertMany(nil) = %d, %v", n, err)
 		}
 	})
 	t.Run("concurrent writers get each seq once", func(t *testing.T) {
