@@ -10,7 +10,9 @@
 // with the configuration, and Handle for every event its Triggers deliver.
 // Every handler is idempotent, because every broker delivers at least once.
 //
-// Storage per stored message, in the common case: one insert. The
+// Storage per stored message, in the common case: one insert, or less —
+// the messages of a conversation that queue while its insert is under
+// way share the next one (batches). The
 // directory (members, devices, agents) is read through store/directory's
 // Cached, kept current by accounts' change events; the seq comes from this
 // instance's hint of the conversation's last seq; receipts' cursor writes
