@@ -11,6 +11,14 @@
 // answers requested with "store": true (as OpenAI's stored completions: the
 // answer is kept once generated, also when the client went away mid-stream;
 // 404 before that); and GET {base}/models.
+//
+// Usage is reported as OpenAI reports it: in every JSON completion, and in
+// a stream only when the request asks with stream_options: {include_usage:
+// true} — then every chunk carries "usage": null and one more chunk, with
+// no choices and the usage, comes before [DONE] (not after a dropped
+// stream). The counts are the script's (Reply.Usage) or, by default, one
+// prompt token per word of the request's messages and one completion
+// token per chunk: a test can predict them.
 package modeltest
 
 import (
@@ -36,6 +44,7 @@ type Request struct {
 	Messages      []Message
 	Stream        bool
 	Store         bool
+	IncludeUsage  bool   // stream_options.include_usage
 	Authorization string // the Authorization header, e.g. "Bearer sk-…"
 	At            time.Time
 }
@@ -75,6 +84,35 @@ type Reply struct {
 	// Drop closes the connection after the chunks, without the final
 	// chunk and [DONE]: a stream broken half way.
 	Drop bool
+	// Usage, if set, is the usage reported instead of the default counts
+	// (Reply.UsageFor); NoUsage reports none, as an endpoint that ignores
+	// stream_options does.
+	Usage   *Usage
+	NoUsage bool
+}
+
+// Usage is the token usage the server reports for one answer.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// UsageFor is the usage the server reports for reply to req: reply.Usage
+// if set, else one prompt token per word of req's messages and one
+// completion token per chunk.
+func (reply Reply) UsageFor(req Request) Usage {
+	if reply.Usage != nil {
+		u := *reply.Usage
+		u.TotalTokens = u.PromptTokens + u.CompletionTokens
+		return u
+	}
+	u := Usage{CompletionTokens: len(reply.Chunks)}
+	for _, m := range req.Messages {
+		u.PromptTokens += len(strings.Fields(m.Content))
+	}
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	return u
 }
 
 // Server is a running test model endpoint. Its methods may be called from
@@ -99,6 +137,7 @@ type Server struct {
 type storedAnswer struct {
 	req     Request
 	text    string
+	usage   *Usage // nil: none reported
 	readyAt time.Time
 	gen     *generation // nil unless paced
 }
@@ -231,10 +270,13 @@ func (s *Server) update(fn func()) {
 }
 
 type chatRequest struct {
-	Model    string    `json:"model"`
-	Messages []Message `json:"messages"`
-	Stream   bool      `json:"stream"`
-	Store    bool      `json:"store"`
+	Model         string    `json:"model"`
+	Messages      []Message `json:"messages"`
+	Stream        bool      `json:"stream"`
+	Store         bool      `json:"store"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
@@ -247,7 +289,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var script func(Request) Reply
 	s.update(func() {
 		req = Request{N: len(s.requests) + 1, Model: body.Model, Messages: body.Messages, Stream: body.Stream,
-			Store: body.Store, Authorization: r.Header.Get("Authorization"), At: time.Now()}
+			Store: body.Store, IncludeUsage: body.StreamOptions != nil && body.StreamOptions.IncludeUsage,
+			Authorization: r.Header.Get("Authorization"), At: time.Now()}
 		s.requests = append(s.requests, req)
 		s.inFlight++
 		script = s.script
@@ -264,6 +307,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		})
 	}()
 	reply := script(req)
+	var usage *Usage
+	if !reply.NoUsage {
+		u := reply.UsageFor(req)
+		usage = &u
+	}
 	var gen *generation
 	if reply.Pace != nil && (reply.Status == 0 || reply.Status == http.StatusOK) {
 		gen = generate(len(reply.Chunks), reply.Pace)
@@ -272,7 +320,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		// The model generates the whole answer whatever the client does.
 		took := reply.Delay + time.Duration(max(0, len(reply.Chunks)-1))*reply.ChunkDelay
 		s.update(func() {
-			s.stored[completionID(req)] = storedAnswer{req: req, text: Join(reply.Chunks), readyAt: req.At.Add(took), gen: gen}
+			s.stored[completionID(req)] = storedAnswer{req: req, text: Join(reply.Chunks), usage: usage, readyAt: req.At.Add(took), gen: gen}
 		})
 	}
 	if !wait(r, reply.Delay) {
@@ -290,26 +338,27 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		if !gen.wait(r, len(reply.Chunks)-1) {
 			return
 		}
-		writeCompletion(w, req, strings.Join(reply.Chunks, ""))
+		writeCompletion(w, req, strings.Join(reply.Chunks, ""), usage)
 		finished = true
 		return
 	}
-	finished = stream(w, r, req, reply, gen)
+	if !req.IncludeUsage {
+		usage = nil
+	}
+	finished = stream(w, r, req, reply, gen, usage)
 }
 
-// stream writes reply as server-sent events; false if the client went
-// away or the script dropped the connection.
-func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply, gen *generation) bool {
+// stream writes reply as server-sent events, and the usage chunk when
+// the request asked for it (usage: nil when it did not, or none is
+// reported); false if the client went away or the script dropped the
+// connection.
+func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply, gen *generation, usage *Usage) bool {
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	id := completionID(req)
-	send := func(delta map[string]string, finish any) bool {
-		chunk := map[string]any{
-			"id": id, "object": "chat.completion.chunk", "created": req.At.Unix(), "model": req.Model,
-			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
-		}
+	write := func(chunk map[string]any) bool {
 		b, _ := json.Marshal(chunk)
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
 			return false
@@ -318,6 +367,16 @@ func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply, ge
 			flusher.Flush()
 		}
 		return true
+	}
+	send := func(delta map[string]string, finish any) bool {
+		chunk := map[string]any{
+			"id": id, "object": "chat.completion.chunk", "created": req.At.Unix(), "model": req.Model,
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
+		}
+		if req.IncludeUsage {
+			chunk["usage"] = nil
+		}
+		return write(chunk)
 	}
 	if !send(map[string]string{"role": "assistant", "content": ""}, nil) {
 		return false
@@ -339,6 +398,10 @@ func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply, ge
 		return false
 	}
 	if !send(map[string]string{}, "stop") {
+		return false
+	}
+	if usage != nil && !write(map[string]any{"id": id, "object": "chat.completion.chunk", "created": req.At.Unix(),
+		"model": req.Model, "choices": []any{}, "usage": usage}) {
 		return false
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
@@ -379,17 +442,22 @@ func (s *Server) retrieve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "No completion found with id "+r.PathValue("id"))
 		return
 	}
-	writeCompletion(w, a.req, a.text)
+	writeCompletion(w, a.req, a.text, a.usage)
 }
 
-func writeCompletion(w http.ResponseWriter, req Request, text string) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{
+// writeCompletion answers with one chat.completion; usage nil leaves it
+// out.
+func writeCompletion(w http.ResponseWriter, req Request, text string, usage *Usage) {
+	c := map[string]any{
 		"id": completionID(req), "object": "chat.completion", "created": req.At.Unix(), "model": req.Model,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
 			"message": map[string]string{"role": "assistant", "content": text}}},
-		"usage": map[string]int{"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-	})
+	}
+	if usage != nil {
+		c["usage"] = usage
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(c)
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg string) {

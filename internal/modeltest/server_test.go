@@ -277,3 +277,89 @@ func TestServerStoresAnswer(t *testing.T) {
 		t.Errorf("unknown id: %d, want 404", code)
 	}
 }
+
+// Usage as OpenAI reports it: with stream_options.include_usage, "usage":
+// null on every chunk and one last chunk with no choices and the counts
+// (the script's, or one per word of the prompt and one per chunk); none
+// in a stream that did not ask, none after a dropped stream, and in every
+// JSON completion.
+func TestServerReportsUsage(t *testing.T) {
+	s := New()
+	defer s.Close()
+	type chunk struct {
+		Choices []json.RawMessage `json:"choices"`
+		Usage   *Usage            `json:"usage"`
+	}
+	streamed := func(includeUsage bool) (chunks []chunk, raw []map[string]any) {
+		body := map[string]any{"model": "m", "stream": true,
+			"messages": []Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: "three words here"}}}
+		if includeUsage {
+			body["stream_options"] = map[string]any{"include_usage": true}
+		}
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(s.URL()+"/chat/completions", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok || line == "[DONE]" {
+				continue
+			}
+			var c chunk
+			var m map[string]any
+			json.Unmarshal([]byte(line), &c)
+			json.Unmarshal([]byte(line), &m)
+			chunks, raw = append(chunks, c), append(raw, m)
+		}
+		return chunks, raw
+	}
+
+	s.Script(Answer("a b c d"))
+	chunks, raw := streamed(true)
+	last := chunks[len(chunks)-1]
+	if len(last.Choices) != 0 || last.Usage == nil || *last.Usage != (Usage{PromptTokens: 5, CompletionTokens: 4, TotalTokens: 9}) {
+		t.Errorf("last chunk = %+v, want no choices and usage 5+4", last)
+	}
+	for i, m := range raw[:len(raw)-1] {
+		if u, ok := m["usage"]; !ok || u != nil {
+			t.Errorf("chunk %d: usage %v (present %v), want null", i, u, ok)
+		}
+	}
+	if r := s.Requests()[0]; !r.IncludeUsage {
+		t.Errorf("request = %+v, want IncludeUsage", r)
+	}
+
+	s.Script(func(Request) Reply {
+		return Reply{Chunks: []string{"x"}, Usage: &Usage{PromptTokens: 60, CompletionTokens: 50}}
+	})
+	chunks, _ = streamed(true)
+	if u := chunks[len(chunks)-1].Usage; u == nil || *u != (Usage{60, 50, 110}) {
+		t.Errorf("scripted usage = %+v, want 60+50", u)
+	}
+	for name, reply := range map[string]Reply{"not asked": {Chunks: []string{"x"}}, "dropped": {Chunks: []string{"x"}, Drop: true},
+		"none reported": {Chunks: []string{"x"}, NoUsage: true}} {
+		s.Script(func(Request) Reply { return reply })
+		_, raw := streamed(name != "not asked")
+		for i, m := range raw {
+			if m["usage"] != nil {
+				t.Errorf("%s: chunk %d has usage %v", name, i, m["usage"])
+			}
+		}
+	}
+
+	s.Script(Answer("one two"))
+	b, _ := json.Marshal(map[string]any{"model": "m", "messages": []Message{{Role: "user", Content: "q"}}})
+	resp, err := http.Post(s.URL()+"/chat/completions", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct{ Usage Usage }
+	json.NewDecoder(resp.Body).Decode(&c)
+	if c.Usage != (Usage{1, 2, 3}) {
+		t.Errorf("completion usage = %+v, want 1+2", c.Usage)
+	}
+}
