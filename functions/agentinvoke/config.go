@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/fn"
+	"github.com/agentchat/agentchat/store/usage"
 )
 
 // config is what Start reads. func hands Start one map (its ./cfg file
@@ -37,6 +39,12 @@ type config struct {
 	MaxCalls        int           `env:"AGENT_MAX_CALLS" default:"16"`           // model calls at once in this instance
 	Retries         int           `env:"AGENT_RETRIES" default:"3"`              // retries of a refused request (429, 503, connection refused)
 	PartialInterval time.Duration `env:"AGENT_PARTIAL_INTERVAL" default:"150ms"` // least time between partials
+	// EndpointTimeout is how long an endpoint that is not the agent's
+	// last may take to start its answer (the first chunk) before the
+	// call moves to the next one.
+	EndpointTimeout time.Duration `env:"AGENT_ENDPOINT_TIMEOUT" default:"30s" min:"1ms"`
+	// BudgetPeriod is the period token budgets count in (usage.PeriodOf).
+	BudgetPeriod string `env:"AGENT_BUDGET_PERIOD" default:"month"`
 	// ConfirmTimeout is how long a posted reply waits for persist's
 	// answer (message.stored or message.rejected, brought by the
 	// agent-invoke-outcome Trigger) before a sweep posts it again.
@@ -47,29 +55,79 @@ type config struct {
 // modelEnv is the part of the model configuration read by fn.Load.
 type modelEnv struct {
 	BaseURL      string `env:"OPENAI_BASE_URL"`
+	Fallbacks    string `env:"OPENAI_FALLBACK_BASE_URLS"` // comma-separated, tried in order after OPENAI_BASE_URL
 	APIKey       string `env:"OPENAI_API_KEY"`
 	Model        string `env:"OPENAI_MODEL" default:"gpt-4o-mini"`
 	SystemPrompt string `env:"AGENT_SYSTEM_PROMPT"`
 	Context      int    `env:"AGENT_CONTEXT_MESSAGES" default:"20"`
 	MaxTokens    int    `env:"AGENT_MAX_TOKENS"`
 	Store        bool   `env:"OPENAI_STORE"`
+	TokenBudget  int64  `env:"AGENT_TOKEN_BUDGET" min:"0"`
+	ConvBudget   int64  `env:"AGENT_CONVERSATION_TOKEN_BUDGET" min:"0"`
 }
 
-// modelConfig is one agent's model: an OpenAI-compatible endpoint.
+// endpoint is one OpenAI-compatible endpoint an agent's calls go to.
+type endpoint struct {
+	BaseURL string // e.g. http://ollama:11434/v1; "" is OpenAI's
+	APIKey  string // sent as Authorization: Bearer
+	Model   string // e.g. llama3.2, gpt-4o-mini
+}
+
+// modelConfig is one agent's model: its endpoints and how it asks them.
 type modelConfig struct {
-	BaseURL      string `json:"baseURL,omitempty"`      // e.g. http://ollama:11434/v1; "" is OpenAI's
-	APIKey       string `json:"-"`                      // from OPENAI_API_KEY or the variable APIKeyEnv names
-	APIKeyEnv    string `json:"apiKeyEnv,omitempty"`    // name of the variable holding this agent's API key
-	Model        string `json:"model,omitempty"`        // e.g. llama3.2, gpt-4o-mini
-	SystemPrompt string `json:"systemPrompt,omitempty"` // the first message of every call
-	Context      int    `json:"contextMessages,omitempty"`
-	MaxTokens    int    `json:"maxTokens,omitempty"` // 0: the endpoint's default
+	// Endpoints are tried in this order: a call moves to the next one
+	// when an endpoint refuses it (429, 503, unreachable), fails it with
+	// another 5xx, or does not start answering within
+	// AGENT_ENDPOINT_TIMEOUT (docs/agents.md, "Failover"). At least one.
+	Endpoints    []endpoint
+	SystemPrompt string // the first message of every call
+	Context      int    // history messages sent
+	MaxTokens    int    // 0: the endpoint's default
 	// Store asks the endpoint to keep each answer (OpenAI's store: true),
 	// so that a call whose runtime died mid-stream is finished by reading
 	// the stored answer instead of failing as interrupted. The endpoint
 	// then keeps the conversation's text (its retention policy applies):
 	// off unless OPENAI_STORE=true or the agent's "store": true.
-	Store bool `json:"store,omitempty"`
+	Store bool
+	// TokenBudget is what the agent may spend in a budget period over
+	// all conversations, ConversationTokenBudget what it may spend in
+	// one conversation; 0: no limit (docs/agents.md, "Budgets and usage").
+	TokenBudget             int64
+	ConversationTokenBudget int64
+}
+
+// endpointFor returns the endpoint whose base URL is baseURL, else the
+// first (a completion recorded before the configuration changed).
+func (m modelConfig) endpointFor(baseURL string) endpoint {
+	for _, e := range m.Endpoints {
+		if e.BaseURL == baseURL {
+			return e
+		}
+	}
+	return m.Endpoints[0]
+}
+
+// agentJSON is one agent's entry in AGENT_CONFIG: the fields that differ
+// from the defaults.
+type agentJSON struct {
+	BaseURL      string         `json:"baseURL"`
+	APIKeyEnv    string         `json:"apiKeyEnv"` // the variable holding this agent's API key
+	Model        string         `json:"model"`
+	Endpoints    []endpointJSON `json:"endpoints"` // instead of baseURL: several, in failover order
+	SystemPrompt string         `json:"systemPrompt"`
+	Context      int            `json:"contextMessages"`
+	MaxTokens    int            `json:"maxTokens"`
+	Store        bool           `json:"store"`
+	TokenBudget  int64          `json:"tokenBudget"`
+	ConvBudget   int64          `json:"conversationTokenBudget"`
+}
+
+// endpointJSON is one of an agent's "endpoints"; model and apiKeyEnv
+// default to the agent's.
+type endpointJSON struct {
+	BaseURL   string `json:"baseURL"`
+	APIKeyEnv string `json:"apiKeyEnv"`
+	Model     string `json:"model"`
 }
 
 // Defaults (those of fn.Load's tags, named for tests).
@@ -89,14 +147,23 @@ func configFrom(m map[string]string) (config, error) {
 	if err := fn.Load(m, &me); err != nil {
 		return c, fmt.Errorf("agent-invoke: %w", err)
 	}
-	c.Model = modelConfig{BaseURL: me.BaseURL, APIKey: me.APIKey, Model: me.Model,
-		SystemPrompt: cmp.Or(me.SystemPrompt, defaultSystemPrompt), Context: me.Context, MaxTokens: me.MaxTokens, Store: me.Store}
+	c.Model = modelConfig{Endpoints: []endpoint{{BaseURL: me.BaseURL, APIKey: me.APIKey, Model: me.Model}},
+		SystemPrompt: cmp.Or(me.SystemPrompt, defaultSystemPrompt), Context: me.Context, MaxTokens: me.MaxTokens, Store: me.Store,
+		TokenBudget: me.TokenBudget, ConversationTokenBudget: me.ConvBudget}
+	for _, u := range strings.Split(me.Fallbacks, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.Model.Endpoints = append(c.Model.Endpoints, endpoint{BaseURL: u, APIKey: me.APIKey, Model: me.Model})
+		}
+	}
 	var err error
 	if c.Keys, err = agent.ParseKeys(m["AGENT_KEYS"]); err != nil {
 		return c, fmt.Errorf("agent-invoke: config: AGENT_KEYS: %w", err)
 	}
 	if c.Lease < time.Second || c.Sweep <= 0 || c.MaxCalls < 1 || c.Retries < 0 || c.Model.Context < 0 {
 		return c, fmt.Errorf("agent-invoke: config: AGENT_LEASE must be >= 1s, AGENT_SWEEP_INTERVAL and AGENT_MAX_CALLS positive")
+	}
+	if !usage.ValidPeriod(c.BudgetPeriod) {
+		return c, fmt.Errorf("agent-invoke: config: AGENT_BUDGET_PERIOD must be month, day or total")
 	}
 	if c.Agents, err = agentConfigs(m["AGENT_CONFIG"], c.Model, m); err != nil {
 		return c, fmt.Errorf("agent-invoke: config: AGENT_CONFIG: %w", err)
@@ -105,32 +172,63 @@ func configFrom(m map[string]string) (config, error) {
 }
 
 // agentConfigs reads AGENT_CONFIG, a JSON object from agent id to the
-// fields of modelConfig that differ from the defaults, e.g.
+// fields of agentJSON that differ from the defaults, e.g.
 //
 //	{"helper": {"model": "llama3.2", "baseURL": "http://ollama:11434/v1",
-//	            "systemPrompt": "You are Helper.", "contextMessages": 10}}
+//	            "systemPrompt": "You are Helper.", "contextMessages": 10},
+//	 "writer": {"endpoints": [{"baseURL": "https://api.openai.com/v1", "apiKeyEnv": "WRITER_KEY"},
+//	                          {"baseURL": "http://vllm:8000/v1", "model": "qwen2.5"}],
+//	            "tokenBudget": 2000000, "conversationTokenBudget": 50000}}
+//
+// An agent names one endpoint (baseURL, model, apiKeyEnv: each defaults
+// to OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY) or several
+// (endpoints, in failover order: an entry without model or apiKeyEnv
+// takes the agent's); not both. A budget of 0 or absent is the default
+// (AGENT_TOKEN_BUDGET, AGENT_CONVERSATION_TOKEN_BUDGET).
 func agentConfigs(raw string, defaults modelConfig, env map[string]string) (map[string]modelConfig, error) {
 	out := map[string]modelConfig{}
 	if raw == "" {
 		return out, nil
 	}
-	var in map[string]modelConfig
+	var in map[string]agentJSON
 	if err := json.Unmarshal([]byte(raw), &in); err != nil {
 		return nil, err
 	}
 	for id, o := range in {
 		c := defaults
-		c.BaseURL = cmp.Or(o.BaseURL, c.BaseURL)
-		c.Model = cmp.Or(o.Model, c.Model)
+		first := defaults.Endpoints[0]
+		first.Model = cmp.Or(o.Model, first.Model)
+		if o.APIKeyEnv != "" {
+			first.APIKey = env[o.APIKeyEnv]
+		}
+		switch {
+		case o.BaseURL != "" && len(o.Endpoints) > 0:
+			return nil, fmt.Errorf("%s: baseURL and endpoints: name one endpoint or list several, not both", id)
+		case len(o.Endpoints) > 0:
+			c.Endpoints = make([]endpoint, len(o.Endpoints))
+			for i, e := range o.Endpoints {
+				c.Endpoints[i] = endpoint{BaseURL: e.BaseURL, APIKey: first.APIKey, Model: cmp.Or(e.Model, first.Model)}
+				if e.APIKeyEnv != "" {
+					c.Endpoints[i].APIKey = env[e.APIKeyEnv]
+				}
+			}
+		case o.BaseURL != "":
+			first.BaseURL = o.BaseURL
+			c.Endpoints = []endpoint{first}
+		default: // the default endpoints, with the agent's model and key
+			c.Endpoints = make([]endpoint, len(defaults.Endpoints))
+			for i, e := range defaults.Endpoints {
+				c.Endpoints[i] = endpoint{BaseURL: e.BaseURL, APIKey: first.APIKey, Model: first.Model}
+			}
+		}
 		c.SystemPrompt = cmp.Or(o.SystemPrompt, c.SystemPrompt)
 		c.Context = cmp.Or(o.Context, c.Context)
 		c.MaxTokens = cmp.Or(o.MaxTokens, c.MaxTokens)
 		c.Store = c.Store || o.Store
-		if o.APIKeyEnv != "" {
-			c.APIKey = env[o.APIKeyEnv]
-		}
-		if c.Context < 0 {
-			return nil, fmt.Errorf("%s: contextMessages must be >= 0", id)
+		c.TokenBudget = cmp.Or(o.TokenBudget, c.TokenBudget)
+		c.ConversationTokenBudget = cmp.Or(o.ConvBudget, c.ConversationTokenBudget)
+		if c.Context < 0 || c.TokenBudget < 0 || c.ConversationTokenBudget < 0 {
+			return nil, fmt.Errorf("%s: contextMessages and budgets must be >= 0", id)
 		}
 		out[id] = c
 	}

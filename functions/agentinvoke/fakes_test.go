@@ -27,7 +27,7 @@ type memLedger struct {
 	invokes  map[string]events.AgentInvoke
 	attempts map[string]attempt // by attemptID
 	sent     map[string]bool
-	started  map[string]string
+	started  map[string][2]string // completion, endpoint
 	outcomes map[string]outcome
 }
 
@@ -35,7 +35,7 @@ var _ ledger = (*memLedger)(nil)
 
 func newMemLedger() *memLedger {
 	return &memLedger{calls: map[string]*callDoc{}, invokes: map[string]events.AgentInvoke{}, attempts: map[string]attempt{},
-		sent: map[string]bool{}, started: map[string]string{}, outcomes: map[string]outcome{}}
+		sent: map[string]bool{}, started: map[string][2]string{}, outcomes: map[string]outcome{}}
 }
 
 func (l *memLedger) Claim(_ context.Context, k callKey, inv events.AgentInvoke, owner string, leaseUntil time.Time) (bool, error) {
@@ -78,7 +78,8 @@ func (l *memLedger) State(_ context.Context, k callKey) (callState, error) {
 	}
 	st.Sent = l.sent[k.id()]
 	if st.Sent {
-		st.Completion = l.started[k.id()]
+		s := l.started[k.id()]
+		st.Completion, st.Endpoint = s[0], s[1]
 	}
 	if o, ok := l.outcomes[k.id()]; ok {
 		st.Outcome = &o
@@ -116,11 +117,11 @@ func (l *memLedger) MarkSent(_ context.Context, k callKey, _ int) (bool, error) 
 	return true, nil
 }
 
-func (l *memLedger) MarkStarted(_ context.Context, k callKey, _ int, completion string) error {
+func (l *memLedger) MarkStarted(_ context.Context, k callKey, _ int, completion, endpoint string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, ok := l.started[k.id()]; !ok {
-		l.started[k.id()] = completion
+		l.started[k.id()] = [2]string{completion, endpoint}
 	}
 	return nil
 }
@@ -424,41 +425,65 @@ func (w *world) stored(sender string) []events.Message {
 }
 
 // scriptModel answers with chunks, or fails as told; it counts requests
-// and can block until released.
+// and can block until released. Every answer reports scriptUsage.
 type scriptModel struct {
 	mu       sync.Mutex
 	requests []modelRequest
 	replies  []func(ctx context.Context, onDelta func(string)) (string, error)
 	arrived  chan struct{} // gets a value per request, when not nil
+	// quiet endpoints (by base URL) never start answering: no first chunk
+	// (onStart) before the reply's content.
+	quiet map[string]bool
 	// stored is what Retrieve finds, by completion id ("cmpl-<n>" for
-	// request n); retrievals counts its calls.
-	stored     map[string]string
-	retrievals int
+	// request n); retrievals counts its calls and the endpoints it asked.
+	stored      map[string]string
+	retrievals  int
+	retrievedAt []string
 }
 
-func (m *scriptModel) Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (string, error) {
+// scriptUsage is the usage every scripted answer reports.
+var scriptUsage = tokenUsage{Prompt: 10, Completion: 5, Reported: true}
+
+func (m *scriptModel) Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (answer, error) {
 	m.mu.Lock()
 	m.requests = append(m.requests, req)
 	i := len(m.requests) - 1
 	reply := m.replies[min(i, len(m.replies)-1)]
 	arrived := m.arrived
+	quiet := m.quiet[req.Endpoint.BaseURL]
 	m.mu.Unlock()
 	if arrived != nil {
 		arrived <- struct{}{}
 	}
-	if onStart != nil {
+	if onStart != nil && !quiet {
 		onStart("cmpl-" + strconv.Itoa(i+1))
 	}
-	return reply(ctx, onDelta)
+	text, err := reply(ctx, onDelta)
+	if err != nil {
+		return answer{Text: text}, err
+	}
+	return answer{Text: text, Usage: scriptUsage}, nil
 }
 
 // Retrieve answers from stored, by completion id.
-func (m *scriptModel) Retrieve(_ context.Context, _ modelConfig, completion string) (string, bool, error) {
+func (m *scriptModel) Retrieve(_ context.Context, e endpoint, completion string) (answer, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.retrievals++
+	m.retrievedAt = append(m.retrievedAt, e.BaseURL)
 	text, ok := m.stored[completion]
-	return text, ok, nil
+	return answer{Text: text, Usage: scriptUsage}, ok, nil
+}
+
+// endpoints lists the base URL each request went to, in order.
+func (m *scriptModel) endpoints() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, r := range m.requests {
+		out = append(out, r.Endpoint.BaseURL)
+	}
+	return out
 }
 
 func (m *scriptModel) count() int {

@@ -49,6 +49,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/messages"
+	"github.com/agentchat/agentchat/store/usage"
 )
 
 // errNotStarted makes a Handle that races Start fail with 503, so the
@@ -82,6 +83,7 @@ type stats struct {
 type deps struct {
 	cfg    config
 	ledger ledger
+	usage  usage.Store    // tokens spent per turn, and the totals budgets are checked against
 	msgs   messages.Store // persist's message log, read only: the history
 	model  model
 	sink   fn.Sink
@@ -149,6 +151,11 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return err
 	}
+	used, err := usage.NewMongo(ctx, db)
+	if err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return fmt.Errorf("agent-invoke: %w", err)
+	}
 	snk, err := fn.NewSink("agent-invoke", c.Sink)
 	if err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
@@ -160,7 +167,7 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 		}
 		return nil
 	}
-	f.start(c, led, msgs, newOpenAIModel(), snk, ping, client.Disconnect)
+	f.start(c, led, used, msgs, newOpenAIModel(), snk, ping, client.Disconnect)
 	agents := make([]string, 0, len(c.Keys))
 	for id := range c.Keys {
 		agents = append(agents, id)
@@ -171,9 +178,9 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 }
 
 // start installs deps and starts the sweeper. ping and closeFn may be nil.
-func (f *Function) start(c config, l ledger, msgs messages.Store, m model, s fn.Sink, ping, closeFn func(context.Context) error) {
+func (f *Function) start(c config, l ledger, u usage.Store, msgs messages.Store, m model, s fn.Sink, ping, closeFn func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &deps{cfg: c, ledger: l, msgs: msgs, model: m, sink: s, ping: ping, slots: make(chan struct{}, c.MaxCalls),
+	d := &deps{cfg: c, ledger: l, usage: u, msgs: msgs, model: m, sink: s, ping: ping, slots: make(chan struct{}, c.MaxCalls),
 		ctx: ctx, cancel: cancel, stopping: make(chan struct{}), closeFn: closeFn}
 	f.deps.Store(d)
 	f.wg.Go(func() { f.sweep(d) })

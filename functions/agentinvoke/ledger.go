@@ -66,7 +66,10 @@ type callState struct {
 	// ("" until its first chunk arrived): where the endpoint stores
 	// completions, a takeover reads the answer by it instead of asking again.
 	Completion string
-	Outcome    *outcome // nil until decided
+	// Endpoint is the base URL of the endpoint generating Completion (a
+	// call may have moved to another endpoint than its first).
+	Endpoint string
+	Outcome  *outcome // nil until decided
 }
 
 // ledger records agent calls so that each triggering message is answered
@@ -96,9 +99,9 @@ type ledger interface {
 	// called. false: the marker exists, so a request may have gone out
 	// already and must not be sent again.
 	MarkSent(ctx context.Context, k callKey, n int) (bool, error)
-	// MarkStarted records the endpoint's id for the answer being
-	// generated (the first one recorded holds).
-	MarkStarted(ctx context.Context, k callKey, n int, completion string) error
+	// MarkStarted records the id endpoint (its base URL) gave the answer
+	// being generated (the first one recorded holds).
+	MarkStarted(ctx context.Context, k callKey, n int, completion, endpoint string) error
 	// Decide inserts o as the outcome. It returns the outcome that holds:
 	// o (ours true), or the one another attempt recorded first.
 	Decide(ctx context.Context, k callKey, o outcome) (held outcome, ours bool, err error)

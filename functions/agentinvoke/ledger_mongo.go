@@ -22,7 +22,7 @@ import (
 //	                   invoke: the invoke's data (JSON: the message and its audience, ciphertext and public keys only)}
 //	agent_call_steps  {_id: <call>/attempt/<n>, call, n, owner, leaseUntil, at}
 //	                  {_id: <call>/sent, call, attempt, at}
-//	                  {_id: <call>/completion, call, attempt, completion, at}
+//	                  {_id: <call>/completion, call, attempt, completion, endpoint, at}
 //	                  {_id: <call>/outcome, call, attempt, state, code?, message?, retryable?, envelope?, at}
 const (
 	collCalls = "agent_calls"
@@ -82,6 +82,7 @@ type completionDoc struct {
 	Call       string    `bson:"call"`
 	Attempt    int       `bson:"attempt"`
 	Completion string    `bson:"completion"`
+	Endpoint   string    `bson:"endpoint"` // base URL
 	At         time.Time `bson:"at"`
 }
 
@@ -171,9 +172,9 @@ func (l *mongoLedger) MarkSent(ctx context.Context, k callKey, n int) (bool, err
 	return true, nil
 }
 
-func (l *mongoLedger) MarkStarted(ctx context.Context, k callKey, n int, completion string) error {
+func (l *mongoLedger) MarkStarted(ctx context.Context, k callKey, n int, completion, endpoint string) error {
 	_, err := l.steps.InsertOne(ctx, completionDoc{ID: k.id() + "/completion", Call: k.id(), Attempt: n,
-		Completion: completion, At: time.Now().UTC()})
+		Completion: completion, Endpoint: endpoint, At: time.Now().UTC()})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("agent-invoke: ledger: mark started: %w", err)
 	}
@@ -263,7 +264,7 @@ func (l *mongoLedger) State(ctx context.Context, k callKey) (callState, error) {
 		err = l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: k.id() + "/completion"}}).Decode(&c)
 		switch {
 		case err == nil:
-			st.Completion = c.Completion
+			st.Completion, st.Endpoint = c.Completion, c.Endpoint
 		case !errors.Is(err, mongo.ErrNoDocuments):
 			return st, fmt.Errorf("agent-invoke: ledger: read completion: %w", err)
 		}

@@ -139,14 +139,14 @@ func ledgerSuite(t *testing.T, newLedger func() ledger) {
 	}
 
 	// The completion id: the first recorded holds.
-	if err := l.MarkStarted(ctx, k, 1, "chatcmpl-a"); err != nil {
+	if err := l.MarkStarted(ctx, k, 1, "chatcmpl-a", "http://second/v1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.MarkStarted(ctx, k, 2, "chatcmpl-b"); err != nil {
+	if err := l.MarkStarted(ctx, k, 2, "chatcmpl-b", "http://first/v1"); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ = l.State(ctx, k); st.Completion != "chatcmpl-a" {
-		t.Errorf("completion = %q, want the first one recorded", st.Completion)
+	if st, _ = l.State(ctx, k); st.Completion != "chatcmpl-a" || st.Endpoint != "http://second/v1" {
+		t.Errorf("completion = %q at %q, want the first one recorded", st.Completion, st.Endpoint)
 	}
 
 	// The outcome: the first holds, later ones get it back.

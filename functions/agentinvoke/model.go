@@ -19,25 +19,42 @@ const (
 	roleAssistant = "assistant"
 )
 
-// modelRequest is one chat-completions call.
+// modelRequest is one chat-completions request to one endpoint.
 type modelRequest struct {
-	Config   modelConfig
-	Messages []chatMessage
+	Endpoint  endpoint
+	Messages  []chatMessage
+	MaxTokens int  // 0: the endpoint's default
+	Store     bool // ask the endpoint to keep the answer (modelConfig.Store)
 }
 
-// model is an OpenAI-compatible chat-completions endpoint.
+// answer is a model's whole answer and what the endpoint said it cost.
+type answer struct {
+	Text  string
+	Usage tokenUsage
+}
+
+// tokenUsage is the usage an endpoint reported for one answer.
+type tokenUsage struct {
+	Prompt, Completion int64
+	Reported           bool // false: the endpoint reported none (the counts are 0)
+}
+
+// model is the OpenAI-compatible chat-completions API, at whichever
+// endpoint a request names.
 type model interface {
 	// Stream sends one streaming request — never more: it does not retry
-	// — and calls onDelta with each piece of the answer's content, in
-	// order, as it arrives. It returns the whole answer, or a *modelError.
-	// onStart, if not nil, is called once with the endpoint's id for the
-	// answer, as soon as the first chunk names it.
-	Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (string, error)
-	// Retrieve reads a completion the endpoint stored (requests made with
-	// Config.Store) by its id: found is false while the endpoint has none
-	// under that id (not stored, not finished, or not supported). It never
-	// runs the model.
-	Retrieve(ctx context.Context, c modelConfig, completion string) (text string, found bool, err error)
+	// —, asking for the usage (stream_options.include_usage), and calls
+	// onDelta with each piece of the answer's content, in order, as it
+	// arrives. It returns the whole answer with its usage, or a
+	// *modelError. onStart, if not nil, is called once as soon as the
+	// first chunk arrives, with the endpoint's id for the answer ("" if
+	// the chunk names none).
+	Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (answer, error)
+	// Retrieve reads a completion endpoint e stored (requests made with
+	// Store) by its id: found is false while the endpoint has none under
+	// that id (not stored, not finished, or not supported). It never runs
+	// the model.
+	Retrieve(ctx context.Context, e endpoint, completion string) (a answer, found bool, err error)
 }
 
 // modelError is a failed model request, classified for the agent.error
@@ -50,6 +67,7 @@ type modelError struct {
 	// call the model twice. Never set once any content has arrived.
 	Refused    bool
 	RetryAfter time.Duration // what the endpoint asked for, if anything
+	Status     int           // the endpoint's error status (0: it answered none)
 	Retryable  bool          // asking again later may work (for the user)
 	Err        error         // the cause, for logs (no content in it)
 }
@@ -68,4 +86,5 @@ const (
 	codeUnreadable    = "unreadable"     // the message was not sealed for the agent's device, or did not open
 	codeNotStored     = "not_stored"     // persist would not store the reply
 	codeEmptyAnswer   = "empty_answer"   // the model answered nothing
+	codeBudgetReached = "budget_reached" // the agent or the conversation spent its token budget: no request sent
 )

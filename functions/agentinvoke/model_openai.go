@@ -42,7 +42,7 @@ func newOpenAIModel() *openAIModel {
 	}}
 }
 
-func (m *openAIModel) client(c modelConfig) openai.Client {
+func (m *openAIModel) client(c endpoint) openai.Client {
 	key := c.BaseURL + "\x00" + c.APIKey
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -58,7 +58,7 @@ func (m *openAIModel) client(c modelConfig) openai.Client {
 	return cl
 }
 
-func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (string, error) {
+func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (answer, error) {
 	msgs := make([]openai.ChatCompletionMessageParamUnion, 0, len(req.Messages))
 	for _, cm := range req.Messages {
 		switch cm.Role {
@@ -70,53 +70,70 @@ func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onD
 			msgs = append(msgs, openai.UserMessage(cm.Content))
 		}
 	}
-	params := openai.ChatCompletionNewParams{Model: req.Config.Model, Messages: msgs}
-	if req.Config.MaxTokens > 0 {
-		params.MaxTokens = openai.Int(int64(req.Config.MaxTokens))
+	// The usage comes in one more chunk, with no choices, before [DONE]
+	// (OpenAI's stream_options; compatible servers that ignore it report
+	// none, and the turn is recorded as unreported).
+	params := openai.ChatCompletionNewParams{Model: req.Endpoint.Model, Messages: msgs,
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}}
+	if req.MaxTokens > 0 {
+		params.MaxTokens = openai.Int(int64(req.MaxTokens))
 	}
-	if req.Config.Store {
+	if req.Store {
 		params.Store = openai.Bool(true)
 	}
-	cl := m.client(req.Config)
+	cl := m.client(req.Endpoint)
 	stream := cl.Chat.Completions.NewStreaming(ctx, params)
 	defer stream.Close()
-	var answer strings.Builder
+	var text strings.Builder
+	var used tokenUsage
 	for stream.Next() {
-		if id := stream.Current().ID; onStart != nil && id != "" {
-			onStart(id)
+		chunk := stream.Current()
+		if onStart != nil {
+			onStart(chunk.ID)
 			onStart = nil
 		}
-		for _, choice := range stream.Current().Choices {
+		for _, choice := range chunk.Choices {
 			if choice.Index == 0 && choice.Delta.Content != "" {
-				answer.WriteString(choice.Delta.Content)
+				text.WriteString(choice.Delta.Content)
 				onDelta(choice.Delta.Content)
 			}
 		}
+		if chunk.JSON.Usage.Valid() {
+			used = usageOf(chunk.Usage)
+		}
 	}
 	if err := stream.Err(); err != nil {
-		return answer.String(), classify(ctx, err, answer.Len() > 0)
+		return answer{Text: text.String()}, classify(ctx, err, text.Len() > 0)
 	}
-	return answer.String(), nil
+	return answer{Text: text.String(), Usage: used}, nil
 }
 
-func (m *openAIModel) Retrieve(ctx context.Context, c modelConfig, completion string) (string, bool, error) {
-	cl := m.client(c)
+func usageOf(u openai.CompletionUsage) tokenUsage {
+	return tokenUsage{Prompt: u.PromptTokens, Completion: u.CompletionTokens, Reported: true}
+}
+
+func (m *openAIModel) Retrieve(ctx context.Context, e endpoint, completion string) (answer, bool, error) {
+	cl := m.client(e)
 	cc, err := cl.Chat.Completions.Get(ctx, completion)
 	var apiErr *openai.Error
 	switch {
 	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
-		return "", false, nil
+		return answer{}, false, nil
 	case errors.As(err, &apiErr):
-		return "", false, errors.New("retrieve the completion: status " + strconv.Itoa(apiErr.StatusCode))
+		return answer{}, false, errors.New("retrieve the completion: status " + strconv.Itoa(apiErr.StatusCode))
 	case err != nil:
-		return "", false, fmt.Errorf("retrieve the completion: %w", err)
+		return answer{}, false, fmt.Errorf("retrieve the completion: %w", err)
 	}
 	for _, choice := range cc.Choices {
 		if choice.Index == 0 && choice.FinishReason != "" {
-			return choice.Message.Content, true, nil
+			a := answer{Text: choice.Message.Content}
+			if cc.JSON.Usage.Valid() {
+				a.Usage = usageOf(cc.Usage)
+			}
+			return a, true, nil
 		}
 	}
-	return "", false, nil // not finished yet
+	return answer{}, false, nil // not finished yet
 }
 
 // classify turns a failed request into the error the user sees and says
@@ -132,6 +149,7 @@ func classify(ctx context.Context, err error, streamed bool) *modelError {
 		e.Code, e.Message = codeInterrupted, "the agent was interrupted; ask again"
 	case errors.As(err, &apiErr):
 		e.Err = errors.New("status " + strconv.Itoa(apiErr.StatusCode)) // the body may quote the prompt
+		e.Status = apiErr.StatusCode
 		switch code := apiErr.StatusCode; {
 		case code == http.StatusTooManyRequests:
 			e.Code, e.Message, e.Refused = codeRateLimited, "the model is busy (rate limited); ask again later", true
@@ -154,7 +172,7 @@ func classify(ctx context.Context, err error, streamed bool) *modelError {
 		e.Message = "the model's answer broke off"
 	}
 	if streamed {
-		e.Refused = false // content arrived: the model ran
+		e.Refused, e.Status = false, 0 // content arrived: the model ran
 	}
 	return e
 }

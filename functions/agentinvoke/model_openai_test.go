@@ -50,15 +50,19 @@ func TestOpenAIModelStreams(t *testing.T) {
 		writeChunks(w, true, "Hel", "lo")
 	})
 	var deltas []string
-	text, err := newOpenAIModel().Stream(context.Background(), modelRequest{
-		Config:   modelConfig{BaseURL: url, Model: "llama", MaxTokens: 64},
+	a, err := newOpenAIModel().Stream(context.Background(), modelRequest{
+		Endpoint: endpoint{BaseURL: url, Model: "llama"}, MaxTokens: 64,
 		Messages: []chatMessage{{Role: roleSystem, Content: "sys"}, {Role: roleUser, Content: "q"}, {Role: roleAssistant, Content: "a"}},
 	}, nil, func(d string) { deltas = append(deltas, d) })
-	if err != nil || text != "Hello" || strings.Join(deltas, "|") != "Hel|lo" {
-		t.Fatalf("Stream = %q %v, deltas %q", text, err, deltas)
+	if err != nil || a.Text != "Hello" || strings.Join(deltas, "|") != "Hel|lo" {
+		t.Fatalf("Stream = %+v %v, deltas %q", a, err, deltas)
+	}
+	if a.Usage.Reported {
+		t.Errorf("usage = %+v from a stream without a usage chunk, want none reported", a.Usage)
 	}
 	msgs, _ := json.Marshal(got["messages"])
-	if got["model"] != "llama" || got["stream"] != true || got["max_tokens"] != float64(64) ||
+	opts, _ := json.Marshal(got["stream_options"])
+	if got["model"] != "llama" || got["stream"] != true || got["max_tokens"] != float64(64) || string(opts) != `{"include_usage":true}` ||
 		string(msgs) != `[{"content":"sys","role":"system"},{"content":"q","role":"user"},{"content":"a","role":"assistant"}]` {
 		t.Errorf("request body = %v", got)
 	}
@@ -112,7 +116,7 @@ func TestOpenAIModelErrors(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, c.timeout)
 				defer cancel()
 			}
-			_, err := newOpenAIModel().Stream(ctx, modelRequest{Config: modelConfig{BaseURL: url, Model: "m"},
+			_, err := newOpenAIModel().Stream(ctx, modelRequest{Endpoint: endpoint{BaseURL: url, Model: "m"},
 				Messages: []chatMessage{{Role: roleUser, Content: "q"}}}, nil, func(string) {})
 			me, ok := err.(*modelError)
 			if !ok {
@@ -121,10 +125,39 @@ func TestOpenAIModelErrors(t *testing.T) {
 			if me.Code != c.wantCode || me.Refused != c.wantRefused || me.RetryAfter != c.wantRetry || me.Retryable != c.wantUser {
 				t.Errorf("got %+v, want code %s refused %v retryAfter %v retryable %v", me, c.wantCode, c.wantRefused, c.wantRetry, c.wantUser)
 			}
+			if wantStatus := map[string]int{"429 with Retry-After": 429, "503": 503, "500": 500, "401": 401, "404 model": 404}[c.name]; me.Status != wantStatus {
+				t.Errorf("status = %d, want %d", me.Status, wantStatus)
+			}
 			if strings.Contains(me.Error(), "secret prompt echo") {
 				t.Errorf("the error carries the endpoint's body: %v", me)
 			}
 		})
+	}
+}
+
+// The usage chunk OpenAI sends with stream_options.include_usage (no
+// choices, after the last content) is the answer's usage; the first
+// chunk starts the answer, with the endpoint's id.
+func TestOpenAIModelUsage(t *testing.T) {
+	url := sseServer(t, func(w http.ResponseWriter, _ map[string]any) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, c := range []string{
+			`{"id":"chatcmpl-9","object":"chat.completion.chunk","model":"m","usage":null,"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`,
+			`{"id":"chatcmpl-9","object":"chat.completion.chunk","model":"m","usage":null,"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]}`,
+			`{"id":"chatcmpl-9","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":31,"completion_tokens":7,"total_tokens":38}}`,
+			`[DONE]`,
+		} {
+			fmt.Fprintf(w, "data: %s\n\n", c)
+		}
+	})
+	var started []string
+	a, err := newOpenAIModel().Stream(context.Background(), modelRequest{Endpoint: endpoint{BaseURL: url, Model: "m"},
+		Messages: []chatMessage{{Role: roleUser, Content: "q"}}}, func(id string) { started = append(started, id) }, func(string) {})
+	if err != nil || a.Text != "ok" || a.Usage != (tokenUsage{Prompt: 31, Completion: 7, Reported: true}) {
+		t.Errorf("Stream = %+v, %v; want ok with usage 31+7", a, err)
+	}
+	if len(started) != 1 || started[0] != "chatcmpl-9" {
+		t.Errorf("onStart calls = %q, want one with the id", started)
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -20,10 +22,14 @@ import (
 //  1. read the ledger (a takeover only): an outcome → deliver it again;
 //     the sent marker without an outcome → the previous owner may have
 //     had the request in flight: fail with "interrupted", never call again;
-//  2. open the message, read the history, wait for a call slot — a crash
-//     here leaves no sent marker, so the next attempt calls the model;
-//  3. insert the sent marker (only one attempt can), call the model,
-//     stream partials — a crash here is step 1's "interrupted";
+//  2. check the token budgets (over budget: fail with budget_reached, no
+//     request), open the message, read the history, wait for a call slot
+//     — a crash here leaves no sent marker, so the next attempt calls
+//     the model;
+//  3. insert the sent marker (only one attempt can), call the model —
+//     moving to the agent's next endpoint when one refuses, fails with a
+//     5xx or does not start answering: still the one call —, stream
+//     partials, record the usage — a crash here is step 1's "interrupted";
 //  4. seal the reply for the invoke's audience and insert it as the
 //     outcome (only one outcome can exist) — from here on every attempt
 //     posts that very reply;
@@ -62,7 +68,7 @@ func (t *turn) run(ctx context.Context) {
 		case st.Sent && st.Completion != "" && t.d.cfg.modelFor(t.k.Agent).Store:
 			// The endpoint was generating an answer it stores: read it
 			// rather than ask again.
-			t.resume(ctx, st.Completion)
+			t.resume(ctx, st.Completion, st.Endpoint)
 			return
 		case st.Sent:
 			// The previous owner died (or stalled) after it may have sent
@@ -82,6 +88,10 @@ func (t *turn) answer(ctx context.Context) {
 		return
 	}
 	msg := t.inv.Message
+	cfg := t.d.cfg.modelFor(t.k.Agent)
+	if !t.withinBudget(ctx, cfg) {
+		return
+	}
 	t.send(ctx, "typing", func() (event.Event, error) { return id.Typing(t.k.Conversation, events.TypingThinking) })
 	content, err := id.Open(msg)
 	if err != nil {
@@ -94,9 +104,8 @@ func (t *turn) answer(ctx context.Context) {
 		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
 		return
 	}
-	cfg := t.d.cfg.modelFor(t.k.Agent)
 	history := t.history(ctx, id, msg, cfg.Context)
-	req := modelRequest{Config: cfg, Messages: make([]chatMessage, 0, len(history)+2)}
+	req := modelRequest{MaxTokens: cfg.MaxTokens, Store: cfg.Store, Messages: make([]chatMessage, 0, len(history)+2)}
 	if cfg.SystemPrompt != "" {
 		req.Messages = append(req.Messages, chatMessage{Role: roleSystem, Content: cfg.SystemPrompt})
 	}
@@ -116,12 +125,14 @@ func (t *turn) answer(ctx context.Context) {
 		t.log.Warn("agent-invoke: not calling the model", "err", err, "sentByAnother", err == nil)
 		return
 	}
-	text, merr := t.call(ctx, req, id, recipients)
+	a, at, merr := t.call(ctx, cfg, req, id, recipients)
 	if merr != nil {
 		t.log.Warn("agent-invoke: model call failed", "code", merr.Code, "err", merr.Err)
 		t.fail(ctx, merr.Code, merr.Message, merr.Retryable)
 		return
 	}
+	t.recordUsage(ctx, at, a.Usage)
+	text := a.Text
 	if strings.TrimSpace(text) == "" {
 		t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
 		return
@@ -173,10 +184,11 @@ func (t *turn) identify(ctx context.Context) (agent.Self, bool) {
 }
 
 // resume finishes a call whose request an earlier attempt sent and whose
-// answer the endpoint stores under completion: it reads the stored answer
-// (polling while the endpoint is still generating it, up to
-// AGENT_CALL_TIMEOUT) and replies with it. The model is not called again.
-func (t *turn) resume(ctx context.Context, completion string) {
+// answer the endpoint at base URL at stores under completion: it reads
+// the stored answer (polling while the endpoint is still generating it,
+// up to AGENT_CALL_TIMEOUT), records its usage and replies with it. The
+// model is not called again.
+func (t *turn) resume(ctx context.Context, completion, at string) {
 	id, ok := t.identify(ctx)
 	if !ok {
 		return
@@ -186,19 +198,22 @@ func (t *turn) resume(ctx context.Context, completion string) {
 		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
 		return
 	}
-	cfg := t.d.cfg.modelFor(t.k.Agent)
+	ep := t.d.cfg.modelFor(t.k.Agent).endpointFor(at)
 	ctx, cancel := context.WithTimeout(ctx, t.d.cfg.CallTimeout)
 	defer cancel()
 	t.log.Info("agent-invoke: the previous attempt died mid-answer: reading the stored answer", "completion", completion)
 	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
 		t.f.stats.retrievals.Add(1)
-		text, found, err := t.d.model.Retrieve(ctx, cfg, completion)
+		a, found, err := t.d.model.Retrieve(ctx, ep, completion)
+		if found {
+			t.recordUsage(ctx, ep, a.Usage)
+		}
 		switch {
-		case found && strings.TrimSpace(text) == "":
+		case found && strings.TrimSpace(a.Text) == "":
 			t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
 			return
 		case found:
-			t.reply(ctx, id, text, recipients)
+			t.reply(ctx, id, a.Text, recipients)
 			return
 		case err != nil:
 			t.log.Warn("agent-invoke: read the stored answer", "err", err)
@@ -262,45 +277,114 @@ func (t *turn) decide(ctx context.Context, o outcome) (outcome, error) {
 	}
 }
 
-// call sends the request — again only when the endpoint refused it
-// without running it (429, 503, no connection), with backoff — and
-// streams partials. The sent marker covers every try: a crash between
-// tries fails visibly too.
-func (t *turn) call(ctx context.Context, req modelRequest, id agent.Self, rs []e2ee.Recipient) (string, *modelError) {
+// call is the one model call of the turn, over the agent's endpoints in
+// order (failover): an endpoint that refuses the request (429, 503, no
+// connection), fails it with another 5xx, or — unless it is the last —
+// does not start answering within AGENT_ENDPOINT_TIMEOUT passes it to the
+// next one at once. Once every endpoint has had its turn, those that only
+// refused are asked again after a backoff (Retry-After, the soonest any
+// of them asked for), up to AGENT_RETRIES rounds; those that failed
+// otherwise are not. Nothing moves once content has streamed: the
+// partials shown are that endpoint's answer. The sent marker covers every
+// request of the call, whichever endpoint: a crash between them fails
+// visibly too. It returns the answer and the endpoint that gave it.
+func (t *turn) call(ctx context.Context, cfg modelConfig, req modelRequest, id agent.Self, rs []e2ee.Recipient) (answer, endpoint, *modelError) {
 	ctx, cancel := context.WithTimeout(ctx, t.d.cfg.CallTimeout)
 	defer cancel()
 	p := &partials{t: t, ctx: ctx, id: id, rs: rs, every: t.d.cfg.PartialInterval}
 	defer p.flush()
-	started := func(completion string) {
-		if err := t.d.ledger.MarkStarted(ctx, t.k, t.n, completion); err != nil {
-			t.log.Warn("agent-invoke: record the completion id (a crash now fails as interrupted)", "err", err)
+	eps := cfg.Endpoints
+	out := make([]bool, len(eps)) // failed this call other than by refusing: not asked again
+	var last *modelError
+	for round := 0; round <= t.d.cfg.Retries; round++ {
+		var soonest time.Duration // the least Retry-After of this round's refusals
+		asked := false
+		for i, ep := range eps {
+			if out[i] {
+				continue
+			}
+			asked = true
+			req.Endpoint = ep
+			a, me, moveOn := t.try(ctx, req, p, i < len(eps)-1)
+			if me == nil {
+				return a, ep, nil
+			}
+			last = me
+			if ctx.Err() != nil || !moveOn {
+				return answer{}, ep, me
+			}
+			if !me.Refused {
+				out[i] = true
+			} else if me.RetryAfter > 0 && (soonest == 0 || me.RetryAfter < soonest) {
+				soonest = me.RetryAfter
+			}
+			if i+1 < len(eps) {
+				t.log.Info("agent-invoke: endpoint did not answer: moving the call to the next", "endpoint", i, "code", me.Code, "status", me.Status)
+			}
 		}
-	}
-	if !req.Config.Store {
-		started = nil // nothing to read back after a crash
-	}
-	for try := 0; ; try++ {
-		t.f.stats.requests.Add(1)
-		text, err := t.d.model.Stream(ctx, req, started, p.add)
-		if err == nil {
-			return text, nil
+		if !asked || round == t.d.cfg.Retries || !slices.Contains(out, false) {
+			break
 		}
-		me := (*modelError)(nil)
-		if !errors.As(err, &me) {
-			me = &modelError{Code: codeModelError, Message: "the model could not answer", Retryable: true, Err: err}
-		}
-		if !me.Refused || try >= t.d.cfg.Retries {
-			return "", me
-		}
-		wait := backoff(try, me.RetryAfter)
-		t.log.Info("agent-invoke: the model refused the request: trying again", "code", me.Code, "try", try+1, "in", wait.String())
+		wait := backoff(round, soonest)
+		t.log.Info("agent-invoke: the model refused the request: trying again", "code", last.Code, "try", round+1, "in", wait.String())
 		if sleep(ctx, wait) != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return "", &modelError{Code: me.Code, Message: me.Message, Retryable: true, Err: me.Err}
+				return answer{}, endpoint{}, &modelError{Code: last.Code, Message: last.Message, Retryable: true, Err: last.Err}
 			}
-			return "", &modelError{Code: codeInterrupted, Message: "the agent was interrupted; ask again", Retryable: true, Err: ctx.Err()}
+			return answer{}, endpoint{}, &modelError{Code: codeInterrupted, Message: "the agent was interrupted; ask again", Retryable: true, Err: ctx.Err()}
 		}
 	}
+	return answer{}, endpoint{}, last
+}
+
+// try sends req to its endpoint once. moveOn is set when the call may
+// move to the next endpoint: nothing streamed, and the endpoint refused
+// the request, failed it with a 5xx, or — with limit, for an endpoint
+// that is not the agent's last — did not start answering (its first
+// chunk) within AGENT_ENDPOINT_TIMEOUT. When the endpoint stores answers,
+// try records the answer's completion id and endpoint as soon as the
+// first chunk names them (the sent marker is in place).
+func (t *turn) try(ctx context.Context, req modelRequest, p *partials, limit bool) (a answer, me *modelError, moveOn bool) {
+	t.f.stats.requests.Add(1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	began, timedOut := false, false // the first chunk arrived; the endpoint took too long for it
+	if limit {
+		first := time.AfterFunc(t.d.cfg.EndpointTimeout, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !began {
+				timedOut = true
+				cancel()
+			}
+		})
+		defer first.Stop()
+	}
+	started := func(completion string) {
+		mu.Lock()
+		began = true
+		mu.Unlock()
+		if req.Store && completion != "" {
+			if err := t.d.ledger.MarkStarted(ctx, t.k, t.n, completion, req.Endpoint.BaseURL); err != nil {
+				t.log.Warn("agent-invoke: record the completion id (a crash now fails as interrupted)", "err", err)
+			}
+		}
+	}
+	a, err := t.d.model.Stream(ctx, req, started, p.add)
+	if err == nil {
+		return a, nil, false
+	}
+	if !errors.As(err, &me) {
+		me = &modelError{Code: codeModelError, Message: "the model could not answer", Retryable: true, Err: err}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if timedOut { // nothing arrived: no content either
+		return answer{}, &modelError{Code: codeTimeout, Message: "the model did not answer in time", Retryable: true,
+			Err: errors.New("no first chunk within AGENT_ENDPOINT_TIMEOUT")}, true
+	}
+	return answer{}, me, me.Refused || me.Status >= 500
 }
 
 // backoff is what the endpoint asked for (at most a minute), else 1 s

@@ -16,6 +16,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store/usage"
 )
 
 // fixture is an agent-invoke instance over a world, an in-memory ledger
@@ -24,6 +25,7 @@ type fixture struct {
 	f     *Function
 	w     *world
 	led   *memLedger
+	used  *usage.Memory
 	model *scriptModel
 	agent agent.Key
 	alice []device
@@ -33,21 +35,22 @@ type fixture struct {
 func newFixture(t *testing.T, tune func(*config), replies ...func(context.Context, func(string)) (string, error)) *fixture {
 	t.Helper()
 	w := newWorld(t)
-	fx := &fixture{w: w, led: newMemLedger(), model: &scriptModel{replies: replies}}
+	fx := &fixture{w: w, led: newMemLedger(), used: usage.NewMemory(), model: &scriptModel{replies: replies}}
 	fx.alice = w.addUser("alice", "alice-phone", "alice-laptop")
 	fx.bob = w.addUser("bob", "bob-phone")
 	fx.agent = w.addAgent("bot")
 	cfg := config{
 		Keys:  map[string]agent.Key{"bot": fx.agent},
-		Model: modelConfig{Model: "m", SystemPrompt: "be brief", Context: 20},
+		Model: modelConfig{Endpoints: []endpoint{{BaseURL: "http://first/v1", Model: "m"}}, SystemPrompt: "be brief", Context: 20},
 		Lease: time.Minute, Sweep: time.Hour, Hold: 5 * time.Second, CallTimeout: 10 * time.Second,
 		MaxCalls: 4, Retries: 2, PartialInterval: 0, ConfirmTimeout: 300 * time.Millisecond,
+		EndpointTimeout: 5 * time.Second, BudgetPeriod: usage.PeriodMonth,
 	}
 	if tune != nil {
 		tune(&cfg)
 	}
 	fx.f = New()
-	fx.f.start(cfg, fx.led, w.log, fx.model, w, nil, nil)
+	fx.f.start(cfg, fx.led, fx.used, w.log, fx.model, w, nil, nil)
 	w.answers = func(e event.Event) {
 		if _, err := fx.f.HandleEvent(context.Background(), e); err != nil && !errors.Is(err, errNotStarted) {
 			t.Errorf("persist's answer %s: %v", e.Type(), err)
@@ -205,7 +208,7 @@ func TestTurnRedeliveredWhileRunning(t *testing.T) {
 	wg.Wait()
 	// Another instance on the same ledger: the lease is held, nothing to do.
 	other := New()
-	other.start(fx.f.deps.Load().cfg, fx.led, fx.w.log, fx.model, fx.w, nil, nil)
+	other.start(fx.f.deps.Load().cfg, fx.led, fx.used, fx.w.log, fx.model, fx.w, nil, nil)
 	defer other.Stop(context.Background())
 	if _, err := other.HandleEvent(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
 		t.Fatal(err)
@@ -295,7 +298,7 @@ func TestTurnResumesStoredAnswer(t *testing.T) {
 			ctx := context.Background()
 			fx.led.Claim(ctx, k, fx.w.invokeData(t, "bot", m), "dead-instance", time.Now().Add(-time.Second))
 			fx.led.MarkSent(ctx, k, 1)
-			fx.led.MarkStarted(ctx, k, 1, "cmpl-7")
+			fx.led.MarkStarted(ctx, k, 1, "cmpl-7", "http://first/v1")
 			eventually(t, "the call finished", func() bool { return fx.finished(k) })
 			if got := fx.model.count(); got != 0 {
 				t.Errorf("model requests = %d, want 0", got)
