@@ -48,6 +48,21 @@ type Config struct {
 	RateBurst    int           `envconfig:"RATE_BURST" default:"100"`
 	RateStrikes  int           `envconfig:"RATE_STRIKES" default:"100"`
 	StrikeWindow time.Duration `envconfig:"RATE_STRIKE_WINDOW" default:"10s"`
+	// UserSendRate (sends per second) and UserSendBurst bound the messages
+	// of one user across all of their devices and every connector
+	// (store/userlimit, in Redis): a send over them is answered
+	// rate_limited with its id and afterMs, and not posted. The default,
+	// 100/s after a burst of 200, is twice a socket's own limit: one device
+	// never meets it before its socket's limit, and no person typing (or
+	// test, or benchmark: bench-pipeline sends ~60/s per user) comes near
+	// it; it stops a user's many sockets from adding up to many times a
+	// socket's rate. UserTypingRate and UserTypingBurst do the same for
+	// typing frames (dropped, with the same error). A negative rate turns a
+	// limit off.
+	UserSendRate    float64 `envconfig:"USER_SEND_RATE" default:"100"`
+	UserSendBurst   int     `envconfig:"USER_SEND_BURST" default:"200"`
+	UserTypingRate  float64 `envconfig:"USER_TYPING_RATE" default:"10"`
+	UserTypingBurst int     `envconfig:"USER_TYPING_BURST" default:"40"`
 
 	// PingInterval is how often the writer pings; a socket that shows no
 	// sign of life (no frame, no pong) for two intervals is closed.
@@ -130,6 +145,16 @@ func (c Config) withDefaults() Config {
 	if c.RateStrikes <= 0 {
 		c.RateStrikes = 100
 	}
+	defRate := func(rate *float64, burst *int, r float64, b int) {
+		if *rate == 0 {
+			*rate = r
+		}
+		if *burst <= 0 {
+			*burst = b
+		}
+	}
+	defRate(&c.UserSendRate, &c.UserSendBurst, 100, 200)
+	defRate(&c.UserTypingRate, &c.UserTypingBurst, 10, 40)
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentchat/agentchat/store/presence"
+	"github.com/agentchat/agentchat/store/userlimit"
 )
 
 // Sink takes the events the connector emits: the broker's ingress.
@@ -46,6 +47,13 @@ type Deliveries interface {
 	Run(ctx context.Context, handle func(payload []byte), subscribed func(first bool)) error
 }
 
+// UserLimits are the per-user rate limits every connector shares:
+// store/userlimit's Limiter, whose Take states the contract (one token per
+// frame from the user's bucket, atomic across connectors, a refused frame
+// takes nothing). Redis: userlimit.NewRedis(client, prefix); tests may use
+// userlimit.NewMemory().
+type UserLimits = userlimit.Limiter
+
 // Identity is who a verified token speaks for.
 type Identity struct {
 	User    string
@@ -62,12 +70,14 @@ type Verifier interface {
 }
 
 // Deps are the connector's collaborators. Sink, Presence, Deliveries and
-// Tokens are required; Logger and Registry have defaults.
+// Tokens are required; Logger and Registry have defaults; without Limits
+// there are no per-user limits (only each socket's).
 type Deps struct {
 	Sink       Sink
 	Presence   Presence
 	Deliveries Deliveries
 	Tokens     Verifier
+	Limits     UserLimits
 
 	Logger *slog.Logger
 	// Registry receives the connector's metrics; default: a new one, served

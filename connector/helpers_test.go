@@ -34,6 +34,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/protocol"
 	"github.com/agentchat/agentchat/store/deliveries"
 	"github.com/agentchat/agentchat/store/presence"
+	"github.com/agentchat/agentchat/store/userlimit"
 )
 
 // testRedis connects to the test Redis (AGENTCHAT_TEST_REDIS_URL) and
@@ -244,6 +245,7 @@ func startConnectorWith(t testing.TB, rdb redis.UniversalClient, prefix string, 
 		Presence:   presence.NewRedis(rdb, prefix).Connector(cfg.ConnectorID),
 		Deliveries: NewRedisDeliveries(rdb, prefix, cfg.ConnectorID),
 		Tokens:     NewJWKSVerifier(cfg.JWKSURL, cfg.TokenAudience, cfg.TokenIssuer),
+		Limits:     userlimit.NewRedis(rdb, prefix),
 		Logger:     log,
 	})
 	if err != nil {

@@ -42,6 +42,11 @@ func (s *Server) handleFrame(c *conn, data []byte) int {
 		c.sendError(perr)
 		return 0
 	}
+	if wait := s.userWait(c, f.Type); wait > 0 {
+		// Refused before anything was posted: the client sends it again.
+		s.userLimited(c, f, wait)
+		return 0
+	}
 	if f.Type == protocol.TypeSend {
 		// A resend (its stored may have been lost, or the client just
 		// wants it again) gets its stored back, even if this socket had

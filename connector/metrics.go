@@ -22,6 +22,9 @@ type metrics struct {
 	closes         *prometheus.CounterVec // by close code
 	resubscribes   prometheus.Counter
 	presenceErrors prometheus.Counter
+	// per-user limits (userlimit.go)
+	userLimited     *prometheus.CounterVec // by frame type
+	userLimitErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,9 +49,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		closes:         vec("closes_total", "Sockets closed, by close code.", "code"),
 		resubscribes:   counter("resubscribes_total", "Times the delivery subscription was re-established."),
 		presenceErrors: counter("presence_errors_total", "Failed presence writes to Redis."),
+		userLimited:    vec("user_limited_total", "Frames refused by their user's rate limit (shared by every connector), by type.", "type"),
+		userLimitErrors: counter("user_limit_errors_total",
+			"Batches of per-user limit checks that failed (their frames were let through)."),
 	}
 	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.eventsPosted, m.eventsFailed, m.deliveries,
-		m.deliveryDrops, m.slowConsumers, m.authFailures, m.closes, m.resubscribes, m.presenceErrors)
+		m.deliveryDrops, m.slowConsumers, m.authFailures, m.closes, m.resubscribes, m.presenceErrors,
+		m.userLimited, m.userLimitErrors)
 	return m
 }
 

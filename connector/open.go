@@ -10,10 +10,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentchat/agentchat/store/presence"
+	"github.com/agentchat/agentchat/store/userlimit"
 )
 
 // Open builds a Server with the production implementations: the HTTP sink
-// at cfg.Sink, presence and deliveries in Redis at cfg.RedisURL, and tokens
+// at cfg.Sink, presence, deliveries and the per-user limits in Redis at
+// cfg.RedisURL, and tokens
 // verified with the JWKS at cfg.JWKSURL. Call the returned close function
 // (it closes the Redis client) after the server has stopped.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Server, func() error, error) {
@@ -44,6 +46,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Server, func() er
 		Presence:   presence.NewRedis(rdb, cfg.RedisPrefix).Connector(cfg.ConnectorID),
 		Deliveries: NewRedisDeliveries(rdb, cfg.RedisPrefix, cfg.ConnectorID),
 		Tokens:     NewJWKSVerifier(cfg.JWKSURL, cfg.TokenAudience, cfg.TokenIssuer),
+		Limits:     userlimit.NewRedis(rdb, cfg.RedisPrefix),
 		Logger:     log,
 	})
 	if err != nil {

@@ -54,7 +54,8 @@ type Server struct {
 	beats    beatWheel     // the sockets of byDevice, by heartbeat slot
 	idle     chan struct{} // closed when draining and no socket is left
 
-	releases releases // presence records to release, in batches (presence.go)
+	releases releases   // presence records to release, in batches (presence.go)
+	limits   userLimits // per-user limit checks, in batches (userlimit.go)
 }
 
 // New checks cfg and deps and returns a server that is not yet running:

@@ -410,6 +410,11 @@ function onError(f) {
     sealAndSend(f.id, s); // a device joined: seal again for the current directory
     return;
   }
+  if (s && f.code === "rate_limited" && f.afterMs) {
+    // Over the account's send rate (all its devices): nothing was taken; send it again then.
+    setTimeout(() => { if (!s.seq) sendEnvelope(f.id, s); }, f.afterMs);
+    return;
+  }
   if (s && !["rate_limited", "unavailable"].includes(f.code)) s.failed = f.message || f.code;
   if (f.code === "not_member" && !f.id && f.conversation) S.convs.delete(f.conversation);
   $("chat-error").textContent = f.message || f.code;

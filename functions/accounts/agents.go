@@ -80,9 +80,14 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 		return err
 	}
 
-	// A new agent is a new device: counted against the caller's address.
+	// A new agent is a new device: counted against the caller's address;
+	// and an agent of the caller's: counted against the caller's account.
 	if err := s.takeRegistration(ctx, "device:ip:"+clientIP(r, s.cfg.TrustedProxyHops), s.cfg.RegisterRate.Device,
-		"too many new devices from this address; try again later"); err != nil {
+		codeDevicesPerAddress, "too many new devices from this address; try again later"); err != nil {
+		return err
+	}
+	if err := s.takeRegistration(ctx, "agent:user:"+p.User, s.cfg.UserRegisterRate.Agent,
+		codeAgentsPerUser, "too many new agents for this account; try again later"); err != nil {
 		return err
 	}
 	now := s.now().UTC()

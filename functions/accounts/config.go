@@ -39,6 +39,9 @@ type Config struct {
 	LoginRate LoginRate `env:"LOGIN_RATE" default:"user=5/5m,ip=20/1m"`
 	// RegisterRate limits sign-ups and new devices per client address.
 	RegisterRate RegisterRate `env:"REGISTER_RATE" default:"signup=20/1h,device=60/1h"`
+	// UserRegisterRate limits what one account creates, from any address:
+	// its new devices, and the agents it registers.
+	UserRegisterRate UserRegisterRate `env:"USER_REGISTER_RATE" default:"device=20/1h,agent=20/1h"`
 
 	// AllowedOrigins may call the API from a browser (the connector's
 	// origin, which serves the web client); "*" allows any origin.
@@ -91,6 +94,22 @@ type RegisterRate struct {
 // UnmarshalText reads REGISTER_RATE (for fn.Load).
 func (l *RegisterRate) UnmarshalText(b []byte) (err error) {
 	l.Signup, l.Device, err = decodeRules(string(b), "signup", "device")
+	return err
+}
+
+// UserRegisterRate holds the per-account limits on creating things:
+// "device=N/window,agent=N/window". Every device a user gets costs each of
+// their conversations a wrapped key per message (a key directory entry,
+// an envelope slot), so a stolen password must not mint them by the
+// thousand; an agent is a new user with a device of its own.
+type UserRegisterRate struct {
+	Device ratelimit.Rule
+	Agent  ratelimit.Rule
+}
+
+// UnmarshalText reads USER_REGISTER_RATE (for fn.Load).
+func (l *UserRegisterRate) UnmarshalText(b []byte) (err error) {
+	l.Device, l.Agent, err = decodeRules(string(b), "device", "agent")
 	return err
 }
 

@@ -145,7 +145,7 @@ func TestStartFromConfig(t *testing.T) {
 	m := map[string]string{
 		"MONGODB_URI": mongoURI, "MONGODB_DATABASE": db, "REDIS_URL": "", "REDIS_PREFIX": "",
 		"ACCOUNTS_SIGNING_KEYS": token.FormatKey(key), "ACCESS_TOKEN_TTL": "", "REFRESH_TOKEN_TTL": "",
-		"LOGIN_RATE": "", "REGISTER_RATE": "", "ALLOWED_ORIGINS": " ,", "TRUSTED_PROXY_HOPS": "", "LOG_LEVEL": "",
+		"LOGIN_RATE": "", "REGISTER_RATE": "", "USER_REGISTER_RATE": "", "ALLOWED_ORIGINS": " ,", "TRUSTED_PROXY_HOPS": "", "LOG_LEVEL": "",
 	}
 	c, err := loadConfig(m)
 	if err != nil {
@@ -154,6 +154,7 @@ func TestStartFromConfig(t *testing.T) {
 	if c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 720*time.Hour || c.RedisPrefix != "agentchat:" ||
 		c.LoginRate != (LoginRate{User: ratelimit.Rule{Limit: 5, Window: 5 * time.Minute}, IP: ratelimit.Rule{Limit: 20, Window: time.Minute}}) ||
 		c.RegisterRate != (RegisterRate{Signup: ratelimit.Rule{Limit: 20, Window: time.Hour}, Device: ratelimit.Rule{Limit: 60, Window: time.Hour}}) ||
+		c.UserRegisterRate != (UserRegisterRate{Device: ratelimit.Rule{Limit: 20, Window: time.Hour}, Agent: ratelimit.Rule{Limit: 20, Window: time.Hour}}) ||
 		len(c.AllowedOrigins) != 0 || c.TrustedProxyHops != 0 || c.LogLevel != slog.LevelInfo {
 		t.Errorf("defaults = %+v", c)
 	}
@@ -173,6 +174,7 @@ func TestStartFromConfig(t *testing.T) {
 		{"MONGODB_URI", "", "accounts: config: MONGODB_URI is required"},
 		{"LOGIN_RATE", "user=5", "accounts: config: LOGIN_RATE"},
 		{"REGISTER_RATE", "signup=5/1h", "accounts: config: REGISTER_RATE"},
+		{"USER_REGISTER_RATE", "device=5/1h", "accounts: config: USER_REGISTER_RATE"},
 		{"ACCESS_TOKEN_TTL", "30s", "accounts: config: ACCESS_TOKEN_TTL: want 1m to 24h"},
 		{"ACCESS_TOKEN_TTL", "25h", "accounts: config: ACCESS_TOKEN_TTL: want 1m to 24h"},
 		{"REFRESH_TOKEN_TTL", "10m", "accounts: config: REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL"},

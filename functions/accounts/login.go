@@ -105,10 +105,20 @@ func (s *service) takeLoginAttempt(ctx context.Context, userKey, ipKey string) e
 	return nil
 }
 
-// takeRegistration counts one creation (a sign-up, a new device) for the
-// client address key; 429 with Retry-After and detail over the rule. Like
-// the login limits it fails open on a limiter outage (logged).
-func (s *service) takeRegistration(ctx context.Context, key string, rule ratelimit.Rule, detail string) error {
+// Codes of the 429 problems of the registration limits (Problem.Code):
+// which limit refused, so that a client can say who must wait.
+const (
+	codeSignupsPerAddress = "signups_per_address" // REGISTER_RATE signup
+	codeDevicesPerAddress = "devices_per_address" // REGISTER_RATE device (new devices and agents)
+	codeDevicesPerUser    = "devices_per_user"    // USER_REGISTER_RATE device
+	codeAgentsPerUser     = "agents_per_user"     // USER_REGISTER_RATE agent
+)
+
+// takeRegistration counts one creation (a sign-up, a new device, an agent)
+// for key (a client address's or an account's); 429 with Retry-After, code
+// and detail over the rule. Like the login limits it fails open on a
+// limiter outage (logged).
+func (s *service) takeRegistration(ctx context.Context, key string, rule ratelimit.Rule, code, detail string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	wait, err := s.limiter.Take(ctx, key, rule)
@@ -118,7 +128,7 @@ func (s *service) takeRegistration(ctx context.Context, key string, rule ratelim
 	}
 	if wait > 0 {
 		s.log.Info("accounts: registration limited", "key", key)
-		return &Problem{Status: http.StatusTooManyRequests, Detail: detail, retryAfter: wait}
+		return &Problem{Status: http.StatusTooManyRequests, Detail: detail, Code: code, retryAfter: wait}
 	}
 	return nil
 }
@@ -135,8 +145,9 @@ func (s *service) forgiveLogin(ctx context.Context, userKey, ipKey string) {
 // must be the user's and not revoked. Without, the device holding the
 // public key is reused when the user already has it (a retried login makes
 // no second device), else a new one is inserted — counted against the
-// client address's device limit (REGISTER_RATE); the unique (user,
-// publicKey) index settles concurrent retries.
+// client address's device limit (REGISTER_RATE) and the user's
+// (USER_REGISTER_RATE); the unique (user, publicKey) index settles
+// concurrent retries.
 func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey, addr string) (directory.Device, error) {
 	if id != "" {
 		d, err := s.dir.DeviceByID(ctx, id)
@@ -163,7 +174,12 @@ func (s *service) loginDevice(ctx context.Context, user, id, name, publicKey, ad
 			return d, err
 		}
 		if attempt == 0 {
-			if err := s.takeRegistration(ctx, "device:ip:"+addr, s.cfg.RegisterRate.Device, "too many new devices from this address; try again later"); err != nil {
+			if err := s.takeRegistration(ctx, "device:ip:"+addr, s.cfg.RegisterRate.Device,
+				codeDevicesPerAddress, "too many new devices from this address; try again later"); err != nil {
+				return d, err
+			}
+			if err := s.takeRegistration(ctx, "device:user:"+user, s.cfg.UserRegisterRate.Device,
+				codeDevicesPerUser, "too many new devices for this account; try again later"); err != nil {
 				return d, err
 			}
 		}

@@ -36,7 +36,8 @@ func (s *service) signup(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Counted before the (costly) hash, taken name or not.
 	addr := clientIP(r, s.cfg.TrustedProxyHops)
-	if err := s.takeRegistration(r.Context(), "signup:ip:"+addr, s.cfg.RegisterRate.Signup, "too many sign-ups from this address; try again later"); err != nil {
+	if err := s.takeRegistration(r.Context(), "signup:ip:"+addr, s.cfg.RegisterRate.Signup,
+		codeSignupsPerAddress, "too many sign-ups from this address; try again later"); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(r.Context(), req.Password)

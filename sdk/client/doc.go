@@ -39,7 +39,8 @@
 // after ResendInterval (backing off, up to ten times it) and after every reconnect until a "stored" frame (or
 // the message echoed back) gives it a seq. Error frames about it: missing_keys
 // or bad_envelope refresh the cached directory and seal again under the same
-// id (at most 5 times); unavailable, rate_limited and internal back off;
+// id (at most 5 times); unavailable, rate_limited and internal back off (a
+// rate_limited with afterMs — the user's send rate — for at least afterMs);
 // anything else (not_member, bad_frame, ...) fails it: Status StateFailed.
 //
 // # Receiving: order, dedupe, gaps

@@ -170,6 +170,11 @@ func (c *Client) sendError(e *entry, f protocol.Frame, now time.Time) {
 	case protocol.CodeUnavailable, protocol.CodeRateLimited, protocol.CodeInternal:
 		e.attempts++
 		e.due = now.Add(backoff(e.attempts, 4*c.cfg.MinBackoff, 3*c.cfg.MaxBackoff))
+		// A refusal by the user's send rate says when a token is back:
+		// not before then (sooner would be refused again).
+		if after := time.Duration(f.AfterMs) * time.Millisecond; e.due.Before(now.Add(after)) {
+			e.due = now.Add(after)
+		}
 		c.wake(e.due)
 	default:
 		c.fail(e, perr)

@@ -1,5 +1,7 @@
 package protocol
 
+import "time"
+
 // Error is the one protocol error: a stable machine code and a message safe
 // to show the user. Infrastructure errors never reach a client: they become
 // CodeInternal with a generic message.
@@ -7,13 +9,20 @@ type Error struct {
 	Code    string
 	Message string
 	Ref     string // the client message id the error is about, if any
+	// RetryAfter, when above 0, is how long the client should wait before
+	// sending the frame again (afterMs, rounded up to a millisecond).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Frame turns the error into an error frame.
 func (e *Error) Frame() Frame {
-	return Frame{Type: TypeError, Code: e.Code, Message: e.Message, ID: e.Ref}
+	f := Frame{Type: TypeError, Code: e.Code, Message: e.Message, ID: e.Ref}
+	if e.RetryAfter > 0 {
+		f.AfterMs = int64((e.RetryAfter + time.Millisecond - 1) / time.Millisecond)
+	}
+	return f
 }
 
 // Error codes carried in error frames. The connection stays open after each.
@@ -21,7 +30,7 @@ const (
 	CodeBadFrame     = "bad_frame"    // malformed JSON or missing fields
 	CodeUnknownType  = "unknown_type" // a frame type this protocol version lacks
 	CodeTooLarge     = "too_large"    // frame over MaxFrameSize (the socket is also closed with 1009)
-	CodeRateLimited  = "rate_limited" // too many frames; slow down
+	CodeRateLimited  = "rate_limited" // too many frames (the socket's limit), or sends from your account (the user's: with the send's id and afterMs); slow down
 	CodeNotMember    = "not_member"   // the conversation does not exist or you are not in it
 	CodeBadEnvelope  = "bad_envelope" // the envelope's shape is wrong
 	CodeMissingKeys  = "missing_keys" // the envelope lacks member devices: see missingDevices

@@ -132,7 +132,8 @@ type Frame struct {
 	Device    string `json:"device,omitempty"`
 	Connector string `json:"connector,omitempty"`
 
-	// reconnect
+	// reconnect: when to move; error (rate_limited for a send): when to
+	// send it again
 	AfterMs int64 `json:"afterMs,omitempty"`
 }
 
