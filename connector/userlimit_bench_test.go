@@ -81,3 +81,36 @@ func BenchmarkInboundSend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInboundSendLatency measures one send at a time from one client:
+// each op is a send and a ping, and ends with the pong (the socket's frames
+// are handled in order, so the pong comes after the send was posted).
+// With the limits on, each send waits for its own Redis round trip: the
+// difference is what a send's latency pays for the check.
+func BenchmarkInboundSendLatency(b *testing.B) {
+	for _, on := range []bool{true, false} {
+		name := "user-limits-off"
+		if on {
+			name = "user-limits-on"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := startConnector(b, func(c *Config) {
+				c.RateLimit, c.RateBurst = 1e9, 1<<30
+				c.UserSendRate, c.UserSendBurst = 1e9, 1<<30
+				if !on {
+					c.UserSendRate = -1
+				}
+			})
+			c := e.dial("u", "d")
+			env := envelope(256, "d", "e")
+			i := 0
+			for b.Loop() {
+				i++
+				c.sendFrame(protocol.Frame{Type: protocol.TypeSend, ID: fmt.Sprintf("m-%d", i), Conversation: "conv-1", Envelope: env})
+				if got := c.settle(); len(got) != 0 {
+					b.Fatalf("answers %+v", got)
+				}
+			}
+		})
+	}
+}
