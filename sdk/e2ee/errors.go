@@ -38,6 +38,12 @@ var (
 	// refuses to bind a message to nothing.
 	ErrAssociatedData = errors.New("e2ee: incomplete associated data")
 
-	// ErrKey means a key's bytes are not a usable X25519 key.
+	// ErrKey means a key's bytes are not a usable X25519 key (or, from
+	// ValidateSigningKey and Verify, Ed25519 key).
 	ErrKey = errors.New("e2ee: bad key")
+
+	// ErrSignature means an Ed25519 signature does not verify: another
+	// key signed, the message differs, or the signature was changed or
+	// made by no key at all. A client shows such a message as unverified.
+	ErrSignature = errors.New("e2ee: signature does not verify")
 )

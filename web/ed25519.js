@@ -1,0 +1,68 @@
+// Ed25519 (RFC 8032) over WebCrypto: the signatures of sdk/e2ee's
+// SigningKey and Verify (docs/e2ee.md, "Primitives for sender keys"),
+// including its key check, which WebCrypto does not make: under a key of
+// small order a signature can be made without any private key, and
+// Chromium verifies it. sdk/e2ee/testdata/primitives_check.js checks this
+// module against RFC 8032 7.1 (in Node and in headless Chromium).
+import { concat } from "./e2ee.js";
+
+const subtle = globalThis.crypto.subtle;
+const ALG = { name: "Ed25519" };
+const PKCS8_ED25519 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+
+// generateSigningKey makes a device's signing key: {privateKey, publicRaw}.
+// The private key is not extractable (kept as a CryptoKey, as the device's
+// X25519 key is).
+export async function generateSigningKey() {
+  const kp = await subtle.generateKey(ALG, false, ["sign", "verify"]);
+  return { privateKey: kp.privateKey, publicRaw: new Uint8Array(await subtle.exportKey("raw", kp.publicKey)) };
+}
+
+// importSigningKey loads RFC 8032's 32-byte secret key (for test vectors).
+export async function importSigningKey(seed) {
+  if (seed.length !== 32) throw new Error("signing key seed must be 32 bytes");
+  const privateKey = await subtle.importKey("pkcs8", concat(PKCS8_ED25519, seed), ALG, true, ["sign"]);
+  const jwk = await subtle.exportKey("jwk", privateKey);
+  const publicRaw = Uint8Array.from(atob(jwk.x.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  return { privateKey, publicRaw };
+}
+
+export const sign = async (privateKey, message) => new Uint8Array(await subtle.sign(ALG, privateKey, message));
+
+// validateSigningKey throws unless raw is a key sdk/e2ee's
+// ValidateSigningKey accepts: 32 bytes; y (bits 0–254, little-endian) not
+// of small order modulo p (0, 1, p-1, the two y of order 8), whatever bit
+// 255 says ("low-order"); y < p ("non-canonical"); and some x has that y
+// ("not a point").
+const P = (1n << 255n) - 19n;
+const SMALL_Y = [0n, 1n, P - 1n,
+  0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n,
+  0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n];
+const modpow = (b, e) => { let r = 1n; b %= P; for (; e > 0n; e >>= 1n, b = b * b % P) if (e & 1n) r = r * b % P; return r; };
+const D = (P - 121665n) * modpow(121666n, P - 2n) % P;
+export function validateSigningKey(raw) {
+  const b = new Uint8Array(raw);
+  if (b.length !== 32) throw new Error("signing public key must be 32 bytes");
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(b[i]);
+  y &= (1n << 255n) - 1n;
+  if (SMALL_Y.includes(y % P)) throw new Error("low-order signing public key");
+  if (y >= P) throw new Error("non-canonical signing public key encoding");
+  const y2 = y * y % P;
+  const x2 = (y2 - 1n + P) * modpow(D * y2 + 1n, P - 2n) % P;
+  if (modpow(x2, (P - 1n) / 2n) !== 1n) throw new Error("signing public key is not a point on edwards25519");
+}
+
+// verify is true only for a key validateSigningKey accepts and a signature
+// WebCrypto verifies; a bad key, a bad length or a key WebCrypto cannot
+// import are all false (the message is shown as unverified).
+export async function verify(publicRaw, message, signature) {
+  try {
+    validateSigningKey(publicRaw);
+    if (signature.length !== 64) return false;
+    const key = await subtle.importKey("raw", publicRaw, ALG, true, ["verify"]);
+    return await subtle.verify(ALG, key, signature, message);
+  } catch {
+    return false;
+  }
+}
