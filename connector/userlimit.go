@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -87,6 +88,9 @@ func (s *Server) userWait(c *conn, typ string) time.Duration {
 	ctx, cancel := context.WithTimeout(s.ctx, userLimitTimeout)
 	waits, err := s.deps.Limits.Take(ctx, reqs)
 	cancel()
+	if err == nil && len(waits) != len(reqs) {
+		err = fmt.Errorf("%d answers for %d checks", len(waits), len(reqs))
+	}
 	if err != nil {
 		s.m.userLimitErrors.Inc()
 		s.log.Warn("connector: per-user limits unavailable; not limiting", "frames", len(batch), "err", err)

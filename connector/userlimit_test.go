@@ -216,28 +216,38 @@ func TestUserTypingRate(t *testing.T) {
 	eventually(t, frameWait, "2 typing and 1 send at the sink", func() bool { return len(e.sink.received()) == 3 })
 }
 
-// failingLimits is a store that is down.
-type failingLimits struct{ calls int }
-
-func (f *failingLimits) Take(context.Context, []userlimit.Request) ([]time.Duration, error) {
-	f.calls++
-	return nil, errors.New("redis: connection refused")
+// brokenLimits is a store that is down (err), or answers fewer checks
+// than it was asked.
+type brokenLimits struct {
+	err   error
+	calls int
 }
 
-// A limiter outage lets sends through (counted), rather than refusing
-// every user's messages.
+func (f *brokenLimits) Take(context.Context, []userlimit.Request) ([]time.Duration, error) {
+	f.calls++
+	return nil, f.err
+}
+
+// A limiter outage (or a broken answer) lets sends through (counted),
+// rather than refusing every user's messages.
 func TestUserLimitsFailOpen(t *testing.T) {
-	rdb, prefix := testRedis(t)
-	down := &failingLimits{}
-	e := startConnectorWith(t, rdb, prefix, newIssuer(t), newSink(t), nil, func(s *Server) { s.deps.Limits = down })
-	c := e.dial("alice", "d1")
-	c.sendFrame(protocol.Frame{Type: protocol.TypeSend, ID: "m-1", Conversation: "conv-1", Envelope: envelope(16, "d1")})
-	if got := c.settle(); len(got) != 0 {
-		t.Fatalf("answers %+v; want none", got)
-	}
-	eventually(t, frameWait, "the send at the sink", func() bool { return len(e.sink.received()) == 1 })
-	if n := testutil.ToFloat64(e.srv.m.userLimitErrors); n != 1 || down.calls != 1 {
-		t.Errorf("user_limit_errors_total = %v after %d calls, want 1 after 1", n, down.calls)
+	for name, down := range map[string]*brokenLimits{
+		"down":         {err: errors.New("redis: connection refused")},
+		"short answer": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rdb, prefix := testRedis(t)
+			e := startConnectorWith(t, rdb, prefix, newIssuer(t), newSink(t), nil, func(s *Server) { s.deps.Limits = down })
+			c := e.dial("alice", "d1")
+			c.sendFrame(protocol.Frame{Type: protocol.TypeSend, ID: "m-1", Conversation: "conv-1", Envelope: envelope(16, "d1")})
+			if got := c.settle(); len(got) != 0 {
+				t.Fatalf("answers %+v; want none", got)
+			}
+			eventually(t, frameWait, "the send at the sink", func() bool { return len(e.sink.received()) == 1 })
+			if n := testutil.ToFloat64(e.srv.m.userLimitErrors); n != 1 || down.calls != 1 {
+				t.Errorf("user_limit_errors_total = %v after %d calls, want 1 after 1", n, down.calls)
+			}
+		})
 	}
 }
 
