@@ -126,7 +126,7 @@ function conv(id) {
   let c = S.convs.get(id);
   if (!c) {
     c = { id, title: id, kind: "", members: [], last: 0, seen: 0, msgs: [], pending: new Map(),
-      own: new Map(), peerDelivered: 0, peerRead: 0, unread: 0, partials: new Map(),
+      own: new Map(), peerDelivered: 0, peerRead: 0, unread: 0, partials: new Map(), ended: new Set(),
       syncing: false, gapTimer: null, receipts: true, typing: new Map() };
     S.convs.set(id, c);
   }
@@ -321,7 +321,10 @@ async function show(c, f) {
     m.notice = "🔒 this message could not be decrypted on this device (" + err.message + ")";
   }
   if (m.mine) c.own.set(m.seq, m);
-  c.partials.delete(f.sender); // the agent's reply replaces its partial answer
+  // An agent's reply replaces its partial answer, and ends it: partials
+  // of it that come later (replayed after a resume, late) are dropped.
+  if (!m.mine && m.content?.replyTo) endAnswer(c, answerKey(f.sender, m.content.replyTo));
+  else for (const [k, p] of c.partials) if (p.agent === f.sender) c.partials.delete(k);
   c.msgs.push(m);
   name(f.sender);
   if (!m.mine) {
@@ -383,24 +386,50 @@ function onTyping(f) {
   renderTyping();
 }
 
+// An agent's answer streams as partials, index 0, 1, … each the text since
+// the previous one; after a reload or a reconnect the platform replays
+// what was streamed so far (docs/protocol.md, "Answers in progress"), so
+// the same index may come twice and indexes may pass each other: chunks
+// are kept by index and only the unbroken run from 0 is shown.
+const answerKey = (agent, replyTo) => `${agent}/${replyTo}`;
+
+function endAnswer(c, key) {
+  c.partials.delete(key);
+  c.ended.add(key);
+  if (c.ended.size > 64) c.ended.delete(c.ended.values().next().value); // the oldest
+}
+
 async function onAgent(f) {
   const c = conv(f.conversation);
   const agent = f.agent || f.sender;
+  const key = answerKey(agent, f.replyTo);
   if (f.kind === "partial") {
+    if (c.ended.has(key)) return;
+    const p = c.partials.get(key) || { agent, replyTo: f.replyTo, chunks: [] };
+    if (p.chunks[f.index || 0] !== undefined) return; // had it
+    let text = "";
     try {
-      const part = await e2ee.open(f.envelope, e2ee.partialAD(c.id, f.senderDevice, f.replyTo, f.index), S.user.deviceId, S.identity);
-      const p = c.partials.get(agent) || { replyTo: f.replyTo, chunks: [] };
-      p.chunks[f.index] = part.text;
-      c.partials.set(agent, p);
-    } catch { /* not sealed for this device */ }
+      text = (await e2ee.open(f.envelope, e2ee.partialAD(c.id, f.senderDevice, f.replyTo, f.index || 0), S.user.deviceId, S.identity)).text || "";
+    } catch { /* not sealed for this device: it still takes its place */ }
+    if (c.ended.has(key)) return; // the reply came while it was opened
+    p.chunks[f.index || 0] = text;
+    c.partials.set(key, p);
   } else if (f.kind === "error") {
-    c.partials.delete(agent);
+    endAnswer(c, key);
     c.msgs.push({ notice: `${S.names.get(agent) || agent} could not answer: ${f.message || f.code}`, sender: agent });
   } else if (f.kind === "done") {
-    c.partials.delete(agent);
+    endAnswer(c, key);
   }
   name(agent);
   if (S.current === c.id) renderMessages();
+}
+
+// streamed is the text of an answer so far: its chunks from index 0 up
+// to the first one missing.
+function streamed(p) {
+  let text = "";
+  for (let i = 0; i < p.chunks.length && p.chunks[i] !== undefined; i++) text += p.chunks[i];
+  return text;
 }
 
 function onError(f) {
@@ -516,8 +545,13 @@ function renderMessages() {
     li.append(meta);
     ol.append(li);
   }
-  for (const [agent, p] of c.partials) {
-    ol.append(el("li", "msg partial", `${S.names.get(agent) || agent}: ${p.chunks.join("")}…`));
+  for (const p of c.partials.values()) {
+    const text = streamed(p);
+    if (!text) continue;
+    const li = el("li", "msg partial", `${S.names.get(p.agent) || p.agent}: ${text}…`);
+    li.dataset.agent = p.agent;
+    li.dataset.replyTo = p.replyTo;
+    ol.append(li);
   }
   ol.scrollTop = ol.scrollHeight;
   renderTyping();

@@ -28,6 +28,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store/deliveries"
 	storedir "github.com/agentchat/agentchat/store/directory"
+	"github.com/agentchat/agentchat/store/partials"
 )
 
 // errNotStarted makes a Handle that races Start fail with 500, so the
@@ -52,6 +53,7 @@ type deps struct {
 	publisher deliveries.Publisher
 	invoker   invoker          // nil without K_SINK
 	audiences *storedir.Cached // receipts, typing, agent activity
+	partials  partials.Store   // answers in progress (answers.go)
 	closeFn   func(context.Context) error
 }
 
@@ -101,6 +103,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		unshare()
 		return errors.Join(dir.Close(ctx), hub.Close())
 	}}
+	d.partials = partials.NewRedis(hub.client, c.RedisPrefix, partials.Limits{})
 	if c.Sink != "" {
 		inv, err := newSinkInvoker(c.Sink)
 		if err != nil {

@@ -57,8 +57,10 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 		return nil, f.typing(ctx, d, e, a)
 	case events.TypeMediaStored:
 		return nil, f.toMembers(ctx, d, e, a.User, events.DeviceRef{})
-	case events.TypeAgentPartial, events.TypeAgentDone, events.TypeAgentError:
-		return nil, f.toMembers(ctx, d, e, fn.Ext(e, events.ExtAgentID), events.DeviceRef{})
+	case events.TypeAgentPartial:
+		return nil, f.agentPartial(ctx, d, e)
+	case events.TypeAgentDone, events.TypeAgentError:
+		return nil, f.agentEnded(ctx, d, e)
 	case events.TypeSyncRequested:
 		return nil, f.sync(ctx, d, e, a)
 	case events.TypeResumeRequested:
@@ -78,6 +80,7 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 // validates) the event's data itself, answering 400 when it is invalid.
 var decodedByHandler = map[string]bool{
 	events.TypeMessageStored: true, events.TypeSyncRequested: true, events.TypeResumeRequested: true,
+	events.TypeAgentPartial: true, events.TypeAgentDone: true, events.TypeAgentError: true,
 }
 
 // toMembers delivers e to every current device of the conversation's
@@ -87,16 +90,27 @@ var decodedByHandler = map[string]bool{
 // (cache.go): toMembers carries receipts, typing, agent activity and
 // media notices, never a stored message.
 func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor string, skip events.DeviceRef) error {
+	devices, ok, err := f.membersBut(ctx, d, e, actor, skip)
+	if err != nil || !ok {
+		return err
+	}
+	return f.deliver(ctx, d, e, devices)
+}
+
+// membersBut is toMembers' audience: every current device of the
+// conversation's members but skip, and ok, if actor is a member; not ok
+// (logged) otherwise.
+func (f *Function) membersBut(ctx context.Context, d *deps, e event.Event, actor string, skip events.DeviceRef) ([]events.DeviceRef, bool, error) {
 	conv := e.Subject()
 	a, err := f.audienceOf(ctx, d, conv)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	if !a.found || !slices.Contains(a.members, actor) {
 		f.log.Info("route: ignoring an event from a non-member", "type", e.Type(), "conversation", conv, "user", actor)
-		return nil
+		return nil, false, nil
 	}
-	return f.deliver(ctx, d, e, except(slices.Clone(a.devices), skip))
+	return except(slices.Clone(a.devices), skip), true, nil
 }
 
 // audienceOf is a conversation's audience through the cache.

@@ -78,7 +78,15 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a fn.Actor)
 	if err != nil {
 		return err
 	}
-	return f.publish(ctx, d, out, where)
+	if err := f.publish(ctx, d, out, where); err != nil {
+		return err
+	}
+	if !req.Receipts {
+		return nil
+	}
+	// A sync with receipts is how a client catches up after a reconnect
+	// when it cannot resume: the answers in progress follow its batch.
+	return f.replay(ctx, d, where, []string{a.Conversation})
 }
 
 // readBatch reads one batch: limit+1 messages (the extra one tells
@@ -188,14 +196,21 @@ func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a fn.Acto
 	}
 	b := events.ResumeBatch{Gone: page.gone, Next: page.next, Conversations: make([]events.ResumedConversation, 0, len(page.convs))}
 	budget := syncBudget
+	ids := make([]string, 0, len(page.convs))
 	for _, c := range page.convs {
 		rc, err := f.resumeOne(ctx, d.dir, c, page.after[c.ID], req, &budget)
 		if err != nil {
 			return err
 		}
 		b.Conversations = append(b.Conversations, rc)
+		ids = append(ids, c.ID)
 	}
-	return answer(b)
+	if err := answer(b); err != nil {
+		return err
+	}
+	// What agents have streamed so far in the page's conversations
+	// follows the answer: the rest of those answers comes live.
+	return f.replay(ctx, d, where, ids)
 }
 
 // resumeOne reads one conversation's part of a resume answer after seq,

@@ -30,6 +30,8 @@ type conv struct {
 	// Other members' cursors, and own messages whose ticks they move.
 	peerDelivered, peerRead int64
 	own                     map[int64]*ownMsg // by seq, until read
+
+	answers map[answerKey]*answer // agents' answers, partials in order (answers.go)
 }
 
 // pendingMsg is a message waiting for its turn: a frame to decrypt, or an

@@ -93,7 +93,9 @@ type Typing struct {
 
 // AgentActivity is an agent working on a reply to the message ReplyTo.
 // Kind "partial": Content is the Index-th streamed chunk (decrypted; the
-// reply itself arrives later as an ordinary Message). Kind "done": the reply
+// reply itself arrives later as an ordinary Message). Partials of an answer
+// come once each, in index order — also when the platform replays them after
+// a reconnect — and none after its done, error or reply (answers.go). Kind "done": the reply
 // is stored. Kind "error": Code and Text say why the agent could not answer.
 type AgentActivity struct {
 	Conversation string

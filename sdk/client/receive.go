@@ -199,6 +199,10 @@ func (c *Client) deliver(cv *conv, p pendingMsg) {
 		return
 	}
 	m.Content = content
+	if content.ReplyTo > 0 && !m.Own {
+		// The reply itself: what is left of its partials is dropped.
+		cv.endAnswer(answerKey{agent: f.Sender, replyTo: content.ReplyTo})
+	}
 	c.emit(m)
 }
 
@@ -241,7 +245,8 @@ func (c *Client) receipt(f protocol.Frame, now time.Time) {
 }
 
 // agent reports an agent's activity; partial chunks are content, sealed
-// with e2ee.PartialAD, and decrypted here.
+// with e2ee.PartialAD, and decrypted here. Partials reach the application
+// once each, in index order (answers.go); done and error end the answer.
 func (c *Client) agent(f protocol.Frame, now time.Time) {
 	a := &AgentActivity{Conversation: f.Conversation, Agent: f.Agent, Device: f.SenderDevice,
 		ReplyTo: f.ReplyTo, Kind: f.Kind, Index: f.Index}
@@ -253,28 +258,51 @@ func (c *Client) agent(f protocol.Frame, now time.Time) {
 		// and its messages have shown which.
 		a.Device = c.s.lastDevice[a.Agent]
 	}
+	if !validID(f.Conversation) || !validID(a.Agent) {
+		return
+	}
+	cv := c.conv(f.Conversation)
 	switch f.Kind {
 	case AgentPartial:
+		if f.Index < 0 {
+			return
+		}
 		plain, err := e2ee.Open(f.Envelope, e2ee.PartialAD(f.Conversation, a.Device, f.ReplyTo, f.Index),
 			c.cfg.Device, c.cfg.Key)
 		if err != nil {
-			code := CodeUndecryptable
-			if errors.Is(err, e2ee.ErrNotRecipient) {
-				code = CodeNotRecipient
+			// It takes its place in the order all the same, and is
+			// reported once.
+			ready, fresh := cv.partial(agentKey(f), f.Index, nil)
+			if fresh {
+				code := CodeUndecryptable
+				if errors.Is(err, e2ee.ErrNotRecipient) {
+					code = CodeNotRecipient
+				}
+				c.emit(&Error{Conversation: f.Conversation, Seq: f.ReplyTo, Sender: a.Agent, SenderDevice: a.Device,
+					Code: code, Err: err})
 			}
-			c.emit(&Error{Conversation: f.Conversation, Seq: f.ReplyTo, Sender: a.Agent, SenderDevice: a.Device,
-				Code: code, Err: err})
-			return
+			for _, r := range ready {
+				c.emit(r)
+			}
+			break
 		}
 		a.Content = partialContent(plain)
+		ready, _ := cv.partial(agentKey(f), f.Index, a)
+		for _, r := range ready {
+			c.emit(r)
+		}
 	case AgentDone:
 		a.ID = f.ID
+		cv.endAnswer(agentKey(f))
+		c.emit(a)
 	case AgentError:
 		a.Code, a.Text, a.Retryable = f.Code, f.Message, f.Retryable
+		cv.endAnswer(agentKey(f))
+		c.emit(a)
+	default:
+		c.emit(a)
 	}
-	c.emit(a)
-	if f.ReplyTo > 0 && validID(f.Conversation) {
-		cv := c.conv(f.Conversation)
+	if f.ReplyTo > 0 {
 		cv.note(f.ReplyTo)
 		c.maybeSync(cv, now)
 	}
