@@ -88,20 +88,27 @@ func (s *Server) drop(reason string, err error) {
 }
 
 // isRevocation reports whether payload is accounts' revocation
-// (events.DeviceRevoked), which comes on the same subscription.
+// (events.DeviceRevoked) or suspension (events.UserSuspended), which come
+// on the same subscription.
 func isRevocation(payload []byte) bool {
 	var probe struct {
 		Type string `json:"type"`
 	}
-	return json.Unmarshal(payload, &probe) == nil && probe.Type == events.TypeDeviceRevoked
+	return json.Unmarshal(payload, &probe) == nil &&
+		(probe.Type == events.TypeDeviceRevoked || probe.Type == events.TypeUserSuspended)
 }
 
-// revoked closes the socket of a device accounts just revoked, if it is
-// here: its token would otherwise keep it connected until it expires.
+// revoked closes the socket of a device accounts just revoked, or every
+// socket of a user an admin suspended (suspend.go), if here: their tokens
+// would otherwise keep them connected until they expire.
 func (s *Server) revoked(payload []byte) {
-	var r events.DeviceRevoked
-	if err := json.Unmarshal(payload, &r); err != nil || r.User == "" || r.Device == "" {
+	var r events.DeviceRevoked // an events.UserSuspended has its fields but Device
+	if err := json.Unmarshal(payload, &r); err != nil || r.User == "" || r.Device == "" && r.Type != events.TypeUserSuspended {
 		s.drop("malformed", fmt.Errorf("connector: bad revocation: %v", err))
+		return
+	}
+	if r.Type == events.TypeUserSuspended {
+		s.suspended(r.User)
 		return
 	}
 	if c := s.lookup(events.DeviceRef{User: r.User, Device: r.Device}); c != nil {

@@ -47,7 +47,7 @@ func (s *Server) Handler() http.Handler {
 // it. Refusals are HTTP problems (RFC 9457) and never an upgraded socket,
 // checked in this order (docs/protocol.md): draining 503, origin 403, the
 // handshake itself 400 (bad_handshake, then unsupported_protocol), token
-// 401, revoked device 401.
+// 401, revoked device 401, suspended account 403.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		w.Header().Set("Retry-After", "1")
@@ -89,6 +89,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("connector: upgrade refused", "reason", "revoked", "user", id.User, "device", id.Device)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="agentchat", error="invalid_token"`)
 		problem(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "this device has been revoked")
+		return
+	}
+	if adm.Suspended {
+		s.m.authFailures.WithLabelValues("suspended").Inc()
+		s.log.Info("connector: upgrade refused", "reason", "suspended", "user", id.User, "device", id.Device)
+		problem(w, http.StatusForbidden, protocol.CodeSuspended, "this account is suspended")
 		return
 	}
 	hj := &wireHijacker{ResponseWriter: w}

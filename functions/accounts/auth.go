@@ -20,8 +20,9 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, p principal) error
 
 // authed checks the bearer access token (signature, kid, audience, issuer,
 // expiry) and that its device still exists, belongs to its user and is not
-// revoked — so revoking a device cuts it off here at once, not only when its
-// access token expires.
+// revoked, and that the user is not suspended — so revoking a device or
+// suspending a user cuts it off here at once, not only when its access
+// token expires.
 func (s *service) authed(h authedFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
@@ -49,6 +50,9 @@ func (s *service) authenticate(ctx context.Context, header string) (principal, e
 	case err != nil:
 		return principal{}, err
 	}
+	if err := s.checkNotSuspended(ctx, c.Subject); err != nil {
+		return principal{}, err
+	}
 	return principal{User: c.Subject, Device: c.Device}, nil
 }
 
@@ -60,4 +64,26 @@ func (s *service) handle(h func(w http.ResponseWriter, r *http.Request) error) h
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// checkNotSuspended refuses a suspended account (403, code "suspended"):
+// at login, refresh and every authenticated request.
+func (s *service) checkNotSuspended(ctx context.Context, user string) error {
+	u, err := s.dir.UserByID(ctx, user)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return unauthorized("invalid_token", "user unknown")
+	case err != nil:
+		return err
+	case u.Suspended():
+		return suspendedProblem()
+	}
+	return nil
+}
+
+// codeSuspended is the Problem.Code of a suspended account's refusals.
+const codeSuspended = "suspended"
+
+func suspendedProblem() *Problem {
+	return &Problem{Status: http.StatusForbidden, Code: codeSuspended, Detail: "this account is suspended"}
 }

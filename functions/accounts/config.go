@@ -50,6 +50,10 @@ type Config struct {
 	// X-Forwarded-For; 0 uses the peer address. See clientIP.
 	TrustedProxyHops int `env:"TRUSTED_PROXY_HOPS" default:"0" min:"0"`
 
+	// Admins are the user ids that hold the admin role (admin.go); none
+	// by default.
+	Admins userIDs `env:"ACCOUNTS_ADMINS"`
+
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"INFO"`
 }
 

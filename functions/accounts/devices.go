@@ -44,9 +44,18 @@ func (s *service) myDevices(w http.ResponseWriter, r *http.Request, p principal)
 // revokeDevice revokes one of the caller's devices (possibly the calling
 // one) and its refresh tokens; revoking twice is fine.
 func (s *service) revokeDevice(w http.ResponseWriter, r *http.Request, p principal) error {
-	id := r.PathValue("deviceId")
+	if err := s.revoke(r.Context(), p.User, r.PathValue("deviceId"), p); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revoke revokes user's device id and its refresh tokens, and tells the
+// connectors and the pipeline; by is who asked (the owner, or an admin).
+func (s *service) revoke(ctx context.Context, user, id string, by principal) error {
 	now := s.now().UTC()
-	d, err := s.dir.RevokeDevice(r.Context(), p.User, id, now)
+	d, err := s.dir.RevokeDevice(ctx, user, id, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("device")
@@ -56,13 +65,12 @@ func (s *service) revokeDevice(w http.ResponseWriter, r *http.Request, p princip
 	// The device is the authority (refresh and authentication check it),
 	// so a failure before the tokens are revoked leaves none usable, and
 	// repeating the call finishes the job.
-	if err := s.tokens.RevokeDeviceTokens(r.Context(), id, now); err != nil {
+	if err := s.tokens.RevokeDeviceTokens(ctx, id, now); err != nil {
 		return err
 	}
-	s.log.Info("accounts: device revoked", "user", p.User, "device", id, "by", p.Device)
-	s.announceRevoked(r.Context(), p.User, id)
-	s.announceDevice(r.Context(), d)
-	w.WriteHeader(http.StatusNoContent)
+	s.log.Info("accounts: device revoked", "user", user, "device", id, "by", by.User, "byDevice", by.Device)
+	s.announceRevoked(ctx, user, id)
+	s.announceDevice(ctx, d)
 	return nil
 }
 

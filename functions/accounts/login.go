@@ -73,6 +73,9 @@ func (s *service) login(w http.ResponseWriter, r *http.Request) error {
 		return unauthorized("", "wrong username or password")
 	}
 	s.forgiveLogin(ctx, userKey, ipKey)
+	if u.Suspended() {
+		return suspendedProblem() // told only to whoever knows the password
+	}
 
 	d, err := s.loginDevice(ctx, u.ID, req.DeviceID, deviceName, publicKey, addr)
 	if err != nil {

@@ -46,6 +46,9 @@ func (s *service) refresh(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
+	if err := s.checkNotSuspended(ctx, t.User); err != nil {
+		return err
+	}
 	// Insert the new token before claiming the old one: if the claim fails
 	// the new token is unclaimed and its secret was never handed out.
 	resp, childHash, err := s.issue(ctx, t.User, t.Device, hash)

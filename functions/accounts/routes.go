@@ -31,6 +31,8 @@ func (s *service) routes() http.Handler {
 	mux.Handle("POST /v1/agents", s.authed(s.registerAgent))
 	mux.Handle("GET /v1/agents", s.authed(s.listAgents))
 
+	s.adminRoutes(mux) // admin.go
+
 	var h http.Handler = problemsForUnmatched(mux)
 	h = cors(s.cfg.AllowedOrigins, h)
 	h = secureHeaders(h)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/audit"
 	"github.com/agentchat/agentchat/store/directory"
 
 	"function/internal/password"
@@ -28,6 +29,7 @@ type service struct {
 	mongo   *store.Mongo
 	dir     *directory.Mongo
 	tokens  *refreshstore.Store
+	audit   audit.Log     // the admin API's audit log (admin.go)
 	changes fn.Sink       // the broker, where change events go; nil without K_SINK
 	redis   *redis.Client // nil without REDIS_URL
 	limiter ratelimit.Limiter
@@ -55,7 +57,9 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	s.dir, s.tokens = directory.NewMongo(s.mongo), refreshstore.New(s.mongo)
-	if err := ensureIndexes(ctx, log, s.dir.EnsureIndexes, s.tokens.EnsureIndexes); err != nil {
+	auditLog := audit.NewMongo(s.mongo)
+	s.audit = auditLog
+	if err := ensureIndexes(ctx, log, s.dir.EnsureIndexes, s.tokens.EnsureIndexes, auditLog.EnsureIndexes); err != nil {
 		s.mongo.Close(context.Background())
 		return nil, fmt.Errorf("accounts: mongo: %w", err)
 	}

@@ -151,7 +151,8 @@ func (c *Client) dialDone(r dialResult, now time.Time) {
 // socket and schedules the next dial, on the next URL. How soon depends on
 // why: a drain (reconnect frame, 1012, 1001) or a slow-consumer cut (4008)
 // comes back at once with jitter; rate limiting (4029) waits; a socket that
-// died young or by network error backs off; replaced (4009) stops for good.
+// died young or by network error backs off; replaced (4009), revoked (4003)
+// and suspended (4004) stop for good.
 func (c *Client) disconnected(w *wsConn, cause error, now time.Time) {
 	s := &c.s
 	if w != s.conn {
@@ -184,6 +185,12 @@ func (c *Client) disconnected(w *wsConn, cause error, now time.Time) {
 		s.fatal = true
 		c.log.Warn("client: this device was revoked; not reconnecting")
 		c.emit(&Error{Code: CodeRevoked, Err: cause})
+		c.emit(&Connection{URL: w.url, Err: cause})
+		return
+	case code == protocol.CloseSuspended:
+		s.fatal = true
+		c.log.Warn("client: this account was suspended; not reconnecting")
+		c.emit(&Error{Code: CodeSuspended, Err: cause})
 		c.emit(&Connection{URL: w.url, Err: cause})
 		return
 	case graceful || !s.switchAt.IsZero():

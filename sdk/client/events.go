@@ -144,6 +144,7 @@ const (
 	CodeBadContent    = "bad_content"   // decrypted, but not valid content
 	CodeReplaced      = "replaced"      // this device connected elsewhere (close 4009): no more reconnects
 	CodeRevoked       = "revoked"       // this device was revoked (close 4003): no more reconnects; log in as a new device
+	CodeSuspended     = "suspended"     // the account was suspended by an admin (close 4004): no more reconnects
 	CodeUnauthorized  = "unauthorized"  // the token was refused at upgrade; reconnects go on
 )
 

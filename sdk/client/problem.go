@@ -20,6 +20,9 @@ type ProblemError struct {
 	Type   string
 	Title  string
 	Detail string
+	// Code is the problem's code member, where accounts tells refusals of
+	// one status apart (e.g. "suspended", a 429's limit); often empty.
+	Code string
 	// RetryAfter is the server's Retry-After on 429 and 503, else zero.
 	RetryAfter time.Duration
 }
@@ -55,9 +58,10 @@ func readProblem(resp *http.Response) *ProblemError {
 		Type   string `json:"type"`
 		Title  string `json:"title"`
 		Detail string `json:"detail"`
+		Code   string `json:"code"`
 	}
 	if json.Unmarshal(body, &doc) == nil && (doc.Title != "" || doc.Detail != "") {
-		p.Type, p.Title, p.Detail = doc.Type, doc.Title, doc.Detail
+		p.Type, p.Title, p.Detail, p.Code = doc.Type, doc.Title, doc.Detail, doc.Code
 		return p
 	}
 	p.Detail = strings.TrimSpace(string(body))

@@ -38,6 +38,7 @@ const (
 	CodeUnavailable  = "unavailable"  // the platform could not take the frame now; retry
 	CodeInternal     = "internal"     // something failed on our side
 	CodeUnauthorized = "unauthorized" // token missing, forged or expired (at upgrade: HTTP 401)
+	CodeSuspended    = "suspended"    // the account is suspended by an admin (at upgrade: HTTP 403)
 )
 
 // WebSocket close codes. 1000–1015 are RFC 6455's; 4000–4099 are agentchat's.
@@ -50,6 +51,7 @@ const (
 
 	CloseTokenExpired = 4001 // token expired during the session: get a new one, reconnect
 	CloseRevoked      = 4003 // this device was revoked: do not reconnect; log in again as a new device
+	CloseSuspended    = 4004 // the account was suspended by an admin: do not reconnect (upgrades are refused with 403 suspended)
 	CloseSlowConsumer = 4008 // outbound queue overflowed: reconnect and sync
 	CloseRateLimited  = 4029 // kept sending after rate_limited errors
 	CloseReplaced     = 4009 // the same device connected again elsewhere

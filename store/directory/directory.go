@@ -29,6 +29,13 @@ type Directory interface {
 	UserByUsername(ctx context.Context, username string) (User, error)
 	// ExistingUsers returns which of ids exist (users or agents).
 	ExistingUsers(ctx context.Context, ids []string) (map[string]bool, error)
+	// Users lists users and agents by id, those after the id after ("":
+	// from the first), at most limit: the admin API's pages.
+	Users(ctx context.Context, after string, limit int) ([]User, error)
+	// SetSuspended suspends the user (at non-nil: the time, kept if it
+	// is suspended already) or lifts its suspension (nil), and returns it;
+	// store.ErrNotFound if there is no such user or agent.
+	SetSuspended(ctx context.Context, id string, at *time.Time) (User, error)
 	// AllAgents lists every agent, oldest first (then by id), at most limit.
 	AllAgents(ctx context.Context, limit int) ([]User, error)
 

@@ -136,6 +136,37 @@ func (m *Memory) ExistingUsers(_ context.Context, ids []string) (map[string]bool
 	return out, nil
 }
 
+func (m *Memory) Users(_ context.Context, after string, limit int) ([]User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []User{}
+	for _, u := range m.users {
+		if u.ID > after {
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b User) int { return cmp.Compare(a.ID, b.ID) })
+	return out[:min(len(out), max(1, limit))], nil
+}
+
+func (m *Memory) SetSuspended(_ context.Context, id string, at *time.Time) (User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[id]
+	if !ok {
+		return User{}, store.ErrNotFound
+	}
+	switch {
+	case at == nil:
+		u.SuspendedAt = nil
+	case u.SuspendedAt == nil:
+		t := storedTime(*at)
+		u.SuspendedAt = &t
+	}
+	m.users[id] = u
+	return u, nil
+}
+
 func (m *Memory) AllAgents(_ context.Context, limit int) ([]User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

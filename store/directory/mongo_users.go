@@ -41,6 +41,30 @@ func (s *Mongo) ExistingUsers(ctx context.Context, ids []string) (map[string]boo
 	return out, nil
 }
 
+func (s *Mongo) Users(ctx context.Context, after string, limit int) ([]User, error) {
+	out := []User{}
+	err := findAll(ctx, s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}}, &out,
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(max(1, limit))))
+	return out, err
+}
+
+// SetSuspended sets suspendedAt only where it is null (the first time
+// stays), or unsets it; then reads the user back.
+func (s *Mongo) SetSuspended(ctx context.Context, id string, at *time.Time) (User, error) {
+	var err error
+	if at != nil {
+		_, err = s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "suspendedAt", Value: nil}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "suspendedAt", Value: storedTime(*at)}}}})
+	} else {
+		_, err = s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "$unset", Value: bson.D{{Key: "suspendedAt", Value: ""}}}})
+	}
+	if err != nil {
+		return User{}, storeErr("suspend user", err)
+	}
+	return s.UserByID(ctx, id)
+}
+
 func (s *Mongo) AllAgents(ctx context.Context, limit int) ([]User, error) {
 	out := []User{}
 	err := findAll(ctx, s.users, bson.D{{Key: "kind", Value: KindAgent}}, &out,

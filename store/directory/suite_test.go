@@ -49,6 +49,7 @@ func runSuite(t *testing.T, open func(*testing.T) directory.Directory) {
 		run  func(*testing.T, directory.Directory)
 	}{
 		{"Users", testUsers},
+		{"ListAndSuspend", testListAndSuspend},
 		{"Devices", testDevices},
 		{"Conversations", testConversations},
 		{"ChangeMembers", testChangeMembers},
@@ -103,6 +104,46 @@ func testUsers(t *testing.T, d directory.Directory) {
 		t.Errorf("Agents(u1 a1 zz) = %+v, %v; want a1 only", agents, err)
 	}
 }
+
+func testListAndSuspend(t *testing.T, d directory.Directory) {
+	ctx := context.Background()
+	for _, id := range []string{"u3", "u1", "u2"} {
+		must(t, d.InsertUser(ctx, directory.User{ID: id, Kind: directory.KindUser, Username: "n" + id, CreatedAt: t0}))
+	}
+	page1, err := d.Users(ctx, "", 2)
+	must(t, err)
+	page2, err := d.Users(ctx, page1[len(page1)-1].ID, 2)
+	must(t, err)
+	if got, want := append(ids(page1, userID2), ids(page2, userID2)...), []string{"u1", "u2", "u3"}; !slices.Equal(got, want) {
+		t.Errorf("Users pages = %v, want %v", got, want)
+	}
+	at := t0.Add(time.Hour)
+	u, err := d.SetSuspended(ctx, "u2", &at)
+	if err != nil || !u.Suspended() || !u.SuspendedAt.Equal(at) {
+		t.Fatalf("SetSuspended = %+v, %v", u, err)
+	}
+	later := at.Add(time.Hour)
+	if u, err := d.SetSuspended(ctx, "u2", &later); err != nil || !u.SuspendedAt.Equal(at) {
+		t.Errorf("suspending again = %+v, %v; want the first time kept", u, err)
+	}
+	if u, err := d.UserByUsername(ctx, "nu2"); err != nil || !u.Suspended() {
+		t.Errorf("UserByUsername after suspend = %+v, %v", u, err)
+	}
+	if u, err := d.UserByID(ctx, "u1"); err != nil || u.Suspended() {
+		t.Errorf("another user: %+v, %v; want not suspended", u, err)
+	}
+	if u, err := d.SetSuspended(ctx, "u2", nil); err != nil || u.Suspended() {
+		t.Errorf("lifting = %+v, %v", u, err)
+	}
+	if u, err := d.UserByID(ctx, "u2"); err != nil || u.Suspended() {
+		t.Errorf("after lifting: %+v, %v", u, err)
+	}
+	if _, err := d.SetSuspended(ctx, "nobody", &at); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetSuspended(absent) = %v, want ErrNotFound", err)
+	}
+}
+
+func userID2(u directory.User) string { return u.ID }
 
 func testDevices(t *testing.T, d directory.Directory) {
 	ctx := context.Background()

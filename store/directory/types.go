@@ -30,7 +30,13 @@ type User struct {
 	DeviceID     string    `bson:"deviceId,omitempty"`
 	PublicKey    string    `bson:"publicKey,omitempty"`
 	CreatedAt    time.Time `bson:"createdAt"`
+	// SuspendedAt is set while an admin has suspended the account
+	// (SetSuspended): it may not log in, refresh or use its tokens.
+	SuspendedAt *time.Time `bson:"suspendedAt,omitempty"`
 }
+
+// Suspended reports whether the account is suspended.
+func (u User) Suspended() bool { return u.SuspendedAt != nil }
 
 // Device is one key-holding endpoint of a user or agent. Its public key
 // (base64 std of a 32-byte X25519 key) is what senders wrap message keys

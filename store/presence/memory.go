@@ -21,6 +21,8 @@ type Memory struct {
 	mu      sync.Mutex
 	records map[events.DeviceRef]memRecord
 	revoked map[events.DeviceRef]time.Time // until
+	// suspended users, until (events.SuspendedKey)
+	suspended map[string]time.Time
 	// last is the clock's last reading in stamps: the next is above it
 	// even within one microsecond (Redis's clock moves on between two
 	// round trips).
@@ -39,7 +41,8 @@ var (
 
 // NewMemory is an empty presence store.
 func NewMemory() *Memory {
-	return &Memory{records: make(map[events.DeviceRef]memRecord), revoked: make(map[events.DeviceRef]time.Time)}
+	return &Memory{records: make(map[events.DeviceRef]memRecord), revoked: make(map[events.DeviceRef]time.Time),
+		suspended: make(map[string]time.Time)}
 }
 
 func (m *Memory) now() time.Time {
@@ -97,6 +100,18 @@ func (m *Memory) Revoke(dev events.DeviceRef, ttl time.Duration) {
 	m.revoked[dev] = m.now().Add(ttl)
 }
 
+// Suspend marks user suspended for ttl, as accounts does
+// (events.SuspendedKey); a ttl of 0 lifts the suspension.
+func (m *Memory) Suspend(user string, ttl time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ttl <= 0 {
+		delete(m.suspended, user)
+		return
+	}
+	m.suspended[user] = m.now().Add(ttl)
+}
+
 // Connector is the Registry of connector id.
 func (m *Memory) Connector(id string) Registry { return &memRegistry{m: m, id: id} }
 
@@ -142,7 +157,12 @@ func (p *memRegistry) Admit(ctx context.Context, dev events.DeviceRef) (Admissio
 		delete(m.revoked, dev)
 		revoked = false
 	}
-	return Admission{Revoked: revoked, Stamp: stamp}, nil
+	until, suspended := m.suspended[dev.User]
+	if suspended && !now.Before(until) {
+		delete(m.suspended, dev.User)
+		suspended = false
+	}
+	return Admission{Revoked: revoked, Suspended: suspended, Stamp: stamp}, nil
 }
 
 func (p *memRegistry) Claim(ctx context.Context, dev events.DeviceRef, stamp uint64) (bool, error) {

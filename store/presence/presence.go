@@ -33,7 +33,8 @@ import (
 type Registry interface {
 	// Admit is called before a socket of dev is upgraded, in one round
 	// trip: it reports whether accounts marked dev revoked while tokens
-	// issued to it may still be valid (events.RevokedKey), and the
+	// issued to it may still be valid (events.RevokedKey), whether it
+	// marked dev's user suspended (events.SuspendedKey), and the
 	// socket's stamp: microseconds of the store's clock, above the stamp of
 	// every socket of dev admitted before (by any connector sharing the
 	// store), even if the clock stepped back.
@@ -80,8 +81,9 @@ type Store interface {
 
 // Admission is what Registry.Admit knows about a socket before its upgrade.
 type Admission struct {
-	Revoked bool
-	Stamp   uint64 // microseconds of the store's clock (or above, see Admit)
+	Revoked   bool
+	Suspended bool   // the user's account is suspended (refuse like Revoked)
+	Stamp     uint64 // microseconds of the store's clock (or above, see Admit)
 }
 
 // Held is a socket that holds its device on this connector.

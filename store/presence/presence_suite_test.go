@@ -24,6 +24,8 @@ type fixture struct {
 	raw    func(t *testing.T, dev events.DeviceRef) (string, time.Duration)
 	setRaw func(t *testing.T, dev events.DeviceRef, value string, ttl time.Duration)
 	revoke func(t *testing.T, dev events.DeviceRef)
+	// suspend marks user suspended (on) or lifts it (off).
+	suspend func(t *testing.T, user string, on bool)
 }
 
 // TestPresence runs one suite against the real Redis, against miniredis
@@ -53,6 +55,9 @@ func TestPresence(t *testing.T) {
 			raw:    func(_ *testing.T, d events.DeviceRef) (string, time.Duration) { return m.Raw(d) },
 			setRaw: func(_ *testing.T, d events.DeviceRef, v string, ttl time.Duration) { m.SetRaw(d, v, ttl) },
 			revoke: func(_ *testing.T, d events.DeviceRef) { m.Revoke(d, time.Minute) },
+			suspend: func(_ *testing.T, user string, on bool) {
+				m.Suspend(user, map[bool]time.Duration{true: time.Minute}[on])
+			},
 		})
 	})
 }
@@ -88,6 +93,16 @@ func redisFixture(rdb redis.UniversalClient, prefix string) fixture {
 		revoke: func(t *testing.T, d events.DeviceRef) {
 			t.Helper()
 			if err := rdb.Set(ctx, events.RevokedKey(prefix, d.User, d.Device), "1", time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+		},
+		suspend: func(t *testing.T, user string, on bool) {
+			t.Helper()
+			err := rdb.Del(ctx, events.SuspendedKey(prefix, user)).Err()
+			if on {
+				err = rdb.Set(ctx, events.SuspendedKey(prefix, user), "1", time.Minute).Err()
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -164,6 +179,24 @@ func suite(t *testing.T, fx fixture) {
 		a, err := one.Admit(ctx, d)
 		if err != nil || !a.Revoked || a.Stamp == 0 {
 			t.Errorf("Admit: got %+v, %v; want revoked with a stamp", a, err)
+		}
+	})
+
+	t.Run("suspended users are reported, for each of their devices, until lifted", func(t *testing.T) {
+		d := events.DeviceRef{User: "u-suspended", Device: "d1"}
+		other := events.DeviceRef{User: d.User, Device: "d2"}
+		fx.suspend(t, d.User, true)
+		for _, x := range []events.DeviceRef{d, other} {
+			if a, err := one.Admit(ctx, x); err != nil || !a.Suspended || a.Revoked || a.Stamp == 0 {
+				t.Errorf("Admit(%v): got %+v, %v; want suspended with a stamp", x, a, err)
+			}
+		}
+		if a, err := one.Admit(ctx, dev("not-suspended")); err != nil || a.Suspended {
+			t.Errorf("Admit(another user): got %+v, %v; want not suspended", a, err)
+		}
+		fx.suspend(t, d.User, false)
+		if a, err := one.Admit(ctx, d); err != nil || a.Suspended {
+			t.Errorf("Admit after lifting: got %+v, %v; want not suspended", a, err)
 		}
 	})
 

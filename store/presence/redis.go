@@ -105,15 +105,16 @@ type redisRegistry struct {
 	id string
 }
 
-// Admit pipelines the revocation mark's EXISTS and the stamp script: one
-// round trip.
+// Admit pipelines the revocation and suspension marks' EXISTS and the
+// stamp script: one round trip.
 func (p *redisRegistry) Admit(ctx context.Context, dev events.DeviceRef) (Admission, error) {
 	var (
-		revoked *redis.IntCmd
-		stamp   *redis.Cmd
+		revoked, suspended *redis.IntCmd
+		stamp              *redis.Cmd
 	)
 	err := pipelineScript(ctx, p.client, admitScript, func(pipe redis.Pipeliner) {
 		revoked = pipe.Exists(ctx, events.RevokedKey(p.prefix, dev.User, dev.Device))
+		suspended = pipe.Exists(ctx, events.SuspendedKey(p.prefix, dev.User))
 		stamp = admitScript.EvalSha(ctx, pipe, []string{p.key(dev)})
 	})
 	if err != nil {
@@ -123,7 +124,7 @@ func (p *redisRegistry) Admit(ctx context.Context, dev events.DeviceRef) (Admiss
 	if err != nil || n == 0 {
 		return Admission{}, fmt.Errorf("presence: admit: stamp %v: %v", stamp.Val(), err)
 	}
-	return Admission{Revoked: revoked.Val() == 1, Stamp: n}, nil
+	return Admission{Revoked: revoked.Val() == 1, Suspended: suspended.Val() == 1, Stamp: n}, nil
 }
 
 // Claim runs the claim script: the record becomes this socket's unless a
