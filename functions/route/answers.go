@@ -18,10 +18,12 @@ import (
 // up where the members' devices are, so that a partial a device was not
 // yet online to receive live is kept for its resume — drops an answer's
 // partials when the agent says it is done or failed, and replays what is
-// kept to a device that resumes (or syncs with receipts, the fallback of a
-// reconnect). A device gets every partial of an answer once live, or
-// kept-then-replayed, or both: clients drop duplicates by index. None of
-// this touches the stored-message path.
+// kept to a device that resumes — what clients send after every connect.
+// Not after a sync: clients sync on gaps and, with receipts as after a
+// reconnect, every 20 s when idle; a replay per sync would send every
+// answer in progress to every device again and again. A device gets every
+// partial of an answer once live, or kept-then-replayed, or both: clients
+// drop duplicates by index. None of this touches the stored-message path.
 
 // replayBudget bounds one replay to a device: frames and bytes of the
 // records, so that a resumed answer plus its partials stays well inside a

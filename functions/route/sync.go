@@ -78,15 +78,7 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a fn.Actor)
 	if err != nil {
 		return err
 	}
-	if err := f.publish(ctx, d, out, where); err != nil {
-		return err
-	}
-	if !req.Receipts {
-		return nil
-	}
-	// A sync with receipts is how a client catches up after a reconnect
-	// when it cannot resume: the answers in progress follow its batch.
-	return f.replay(ctx, d, where, []string{a.Conversation})
+	return f.publish(ctx, d, out, where)
 }
 
 // readBatch reads one batch: limit+1 messages (the extra one tells
