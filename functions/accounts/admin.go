@@ -26,6 +26,9 @@ func (s *service) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/admin/users/{userId}/unsuspend", s.admin("user.unsuspend", "userId", s.adminUnsuspend))
 	mux.Handle("DELETE /v1/admin/devices/{deviceId}", s.admin("device.revoke", "deviceId", s.adminRevokeDevice))
 	mux.Handle("GET /v1/admin/audit", s.admin("audit.list", "", s.adminListAudit))
+	mux.Handle("GET /v1/admin/deadletters", s.admin("deadletter.list", "", s.adminListDeadLetters))
+	mux.Handle("GET /v1/admin/deadletters/{id}", s.admin("deadletter.get", "id", s.adminGetDeadLetter))
+	mux.Handle("POST /v1/admin/deadletters/{id}/replay", s.admin("deadletter.replay", "id", s.adminReplayDeadLetter))
 }
 
 // isAdmin reports whether user holds the admin role (ACCOUNTS_ADMINS).

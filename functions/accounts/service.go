@@ -14,6 +14,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/audit"
+	"github.com/agentchat/agentchat/store/deadletters"
 	"github.com/agentchat/agentchat/store/directory"
 
 	"function/internal/password"
@@ -29,9 +30,10 @@ type service struct {
 	mongo   *store.Mongo
 	dir     *directory.Mongo
 	tokens  *refreshstore.Store
-	audit   audit.Log     // the admin API's audit log (admin.go)
-	changes fn.Sink       // the broker, where change events go; nil without K_SINK
-	redis   *redis.Client // nil without REDIS_URL
+	audit   audit.Log         // the admin API's audit log (admin.go)
+	letters deadletters.Store // what the deadletter function stored (admin_deadletters.go)
+	changes fn.Sink           // the broker: change events, dead-letter replays; nil without K_SINK
+	redis   *redis.Client     // nil without REDIS_URL
 	limiter ratelimit.Limiter
 	signer  *token.Signer
 	hasher  *password.Hasher
@@ -57,9 +59,9 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	s.dir, s.tokens = directory.NewMongo(s.mongo), refreshstore.New(s.mongo)
-	auditLog := audit.NewMongo(s.mongo)
-	s.audit = auditLog
-	if err := ensureIndexes(ctx, log, s.dir.EnsureIndexes, s.tokens.EnsureIndexes, auditLog.EnsureIndexes); err != nil {
+	auditLog, letters := audit.NewMongo(s.mongo), deadletters.NewMongo(s.mongo)
+	s.audit, s.letters = auditLog, letters
+	if err := ensureIndexes(ctx, log, s.dir.EnsureIndexes, s.tokens.EnsureIndexes, auditLog.EnsureIndexes, letters.EnsureIndexes); err != nil {
 		s.mongo.Close(context.Background())
 		return nil, fmt.Errorf("accounts: mongo: %w", err)
 	}

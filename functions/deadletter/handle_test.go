@@ -3,9 +3,14 @@ package function
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/fn/fntest"
+	"github.com/agentchat/agentchat/store/deadletters"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -24,9 +29,17 @@ func deadLetter(id, typ, dest string, code any) event.Event {
 	return e
 }
 
+// withTwin is a sink on the in-memory letters store, not started.
+func withTwin(max int) (*Function, *deadletters.Memory) {
+	f := New()
+	m := deadletters.NewMemory()
+	f.letters, f.cfg.MaxEventBytes = m, max
+	return f, m
+}
+
 func TestHandleCountsAndNeverLogsData(t *testing.T) {
 	var buf bytes.Buffer
-	f := New()
+	f, _ := withTwin(1 << 20)
 	f.log = slog.New(slog.NewJSONHandler(&buf, nil))
 
 	in := []event.Event{
@@ -66,19 +79,110 @@ func TestHandleCountsAndNeverLogsData(t *testing.T) {
 	}
 }
 
-// LOG_LEVEL comes from func's config map; an unknown level stops Start.
-func TestStartReadsTheLevel(t *testing.T) {
-	f := New()
-	if err := f.Start(context.Background(), map[string]string{"LOG_LEVEL": "WARN"}); err != nil {
+// Each letter is stored whole, with its error attributes, once per
+// (source, id); one over the bound keeps its metadata only.
+func TestHandleStoresLetters(t *testing.T) {
+	f, m := withTwin(2048)
+	ctx := context.Background()
+	e := deadLetter("1", events.TypeMessageSent, "http://persist", "500")
+	for range 2 { // a redelivery to the sink is the same letter
+		if _, err := f.HandleEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := deadLetter("2", events.TypeAgentInvoke, "http://agent-invoke", "400")
+	big.SetData("application/json", map[string]string{"pad": strings.Repeat("x", 4096)})
+	if _, err := f.HandleEvent(ctx, big); err != nil {
 		t.Fatal(err)
 	}
-	if f.level.Level() != slog.LevelWarn {
-		t.Errorf("level = %v, want WARN", f.level.Level())
+	all, err := m.List(ctx, deadletters.Query{Limit: 10})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("stored %d letters (%v), want 2", len(all), err)
 	}
-	if err := f.Start(context.Background(), map[string]string{"LOG_LEVEL": "LOUD"}); err == nil {
-		t.Error("LOG_LEVEL LOUD accepted")
+	got, err := m.Get(ctx, deadletters.Key(e.Source(), e.ID()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := New().Start(context.Background(), nil); err != nil {
-		t.Errorf("no configuration: %v", err)
+	if got.Type != events.TypeMessageSent || got.Conversation != "conv-1" || got.ErrorDest != "http://persist" ||
+		got.ErrorCode != "500" || got.ErrorData != "SECRET-RESPONSE-BODY" || got.State != deadletters.Dead || got.Truncated {
+		t.Errorf("letter = %+v", got)
+	}
+	var back event.Event
+	if err := back.UnmarshalJSON(got.Event); err != nil || back.ID() != "1" || string(back.Data()) != string(e.Data()) ||
+		back.Extensions()[events.ExtErrorDest] != "http://persist" {
+		t.Errorf("stored event %s (%v): want the event whole", got.Event, err)
+	}
+	if got.Size != len(got.Event) {
+		t.Errorf("size %d, want %d", got.Size, len(got.Event))
+	}
+	gotBig, _ := m.Get(ctx, deadletters.Key(big.Source(), big.ID()))
+	if !gotBig.Truncated || gotBig.Event != nil || gotBig.Size <= 4096 || gotBig.Type != events.TypeAgentInvoke {
+		t.Errorf("over the bound: %+v, want metadata only, truncated, with its size", gotBig)
+	}
+	if _, total := f.Counts(); total != 3 {
+		t.Errorf("total = %d, want 3 deliveries counted", total)
+	}
+}
+
+// A letter that cannot be stored is refused, so that the broker delivers
+// it again.
+func TestHandleFailsWhenTheStoreFails(t *testing.T) {
+	f, _ := withTwin(1 << 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the twin refuses a done context, as a store that is down
+	if _, err := f.HandleEvent(ctx, deadLetter("1", events.TypeMessageSent, "http://persist", "500")); err == nil {
+		t.Fatal("HandleEvent succeeded without storing")
+	}
+	if _, total := f.Counts(); total != 0 {
+		t.Errorf("counted %d, want 0", total)
+	}
+}
+
+// The configuration comes from func's config map: a bad level or bound
+// stops Start; without MongoDB letters are logged only; with it Start
+// connects (the test MongoDB) and letters are stored.
+func TestStartReadsTheConfig(t *testing.T) {
+	uri := fntest.Need(t, "AGENTCHAT_TEST_MONGODB_URI")
+	db := fmt.Sprintf("deadletter_%d", time.Now().UnixNano())
+	ctx := context.Background()
+	logOnly := New()
+	if err := logOnly.Start(ctx, map[string]string{"LOG_LEVEL": "WARN"}); err != nil {
+		t.Fatalf("no MONGODB_URI: %v", err)
+	}
+	if ok, _ := logOnly.Ready(ctx); !ok {
+		t.Error("log-only sink not ready")
+	}
+	if _, err := logOnly.HandleEvent(ctx, deadLetter("0", events.TypeMessageSent, "http://persist", "500")); err != nil {
+		t.Errorf("log-only sink refused a letter: %v", err)
+	}
+	for _, bad := range []map[string]string{
+		{"MONGODB_URI": uri, "LOG_LEVEL": "LOUD"},
+		{"MONGODB_URI": uri, "DEADLETTER_MAX_EVENT_BYTES": "10"},
+	} {
+		if err := New().Start(ctx, bad); err == nil {
+			t.Errorf("Start(%v) accepted", bad)
+		}
+	}
+	f := New()
+	if err := f.Start(ctx, map[string]string{"MONGODB_URI": uri, "MONGODB_DATABASE": db, "LOG_LEVEL": "WARN"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if f.mongo != nil {
+			f.mongo.DB.Drop(ctx)
+		}
+		f.Stop(ctx)
+	})
+	if f.level.Level() != slog.LevelWarn || f.cfg.MaxEventBytes != 1<<20 {
+		t.Errorf("level %v, bound %d", f.level.Level(), f.cfg.MaxEventBytes)
+	}
+	if ok, _ := f.Ready(ctx); !ok {
+		t.Error("not ready")
+	}
+	if _, err := f.HandleEvent(ctx, deadLetter("1", events.TypeMessageSent, "http://persist", "500")); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := f.letters.Get(ctx, deadletters.Key("/agentchat/connector/c1", "1")); err != nil || l.Event == nil {
+		t.Errorf("letter in MongoDB: %+v, %v", l, err)
 	}
 }

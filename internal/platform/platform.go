@@ -181,6 +181,11 @@ func (p *Platform) Function(name string) *funcrunner.Process {
 	return p.functions[name]
 }
 
+// SetSubscriber points the broker's deliveries for the Service name (a
+// Trigger's subscriber, or the dead-letter sink) at url: how a test stands
+// in for a function that it did not start.
+func (p *Platform) SetSubscriber(name, url string) { p.broker.SetSubscriber(name, url) }
+
 // FunctionEnv is the environment every function gets; tests use it to
 // start extra instances (e.g. several persist processes).
 func (p *Platform) FunctionEnv() map[string]string {
