@@ -194,9 +194,9 @@ function connect() {
     if (S.ws !== ws) return;
     S.ws = null;
     for (const c of S.convs.values()) c.syncing = false;
-    if (ev.code === 4003 || ev.code === 4009) {
+    if (ev.code === 4003 || ev.code === 4004 || ev.code === 4009) {
       S.stopped = true;
-      status(ev.code === 4003 ? "this device was revoked" : "opened elsewhere");
+      status({ 4003: "this device was revoked", 4004: "this account is suspended", 4009: "opened elsewhere" }[ev.code]);
       if (ev.code === 4003) devices("delete", S.user.username);
       return;
     }
