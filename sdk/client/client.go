@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -51,6 +52,10 @@ type Config struct {
 	EventBuffer    int           // capacity of the Events channel; default 256
 	FrameRate      float64       // frames per second written at most; default 40, negative: no limit
 	FrameBurst     int           // frames written at once before FrameRate applies; default 80
+	// HTTPClient carries media uploads and downloads to and from the media
+	// store's presigned URLs; default a client without a timeout (each
+	// call's context bounds it).
+	HTTPClient *http.Client
 	// Dialer for the WebSocket (e.g. with a NetDialContext bound to a source
 	// address, as a load generator needs); default websocket.DefaultDialer's
 	// settings.
@@ -102,6 +107,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{}
 	}
 	if c.Dialer == nil {
 		d := *websocket.DefaultDialer

@@ -105,6 +105,21 @@
 // under the connector's per-socket rate limit, so that resuming hundreds of
 // conversations does not get the socket closed with 4029.
 //
+// # Media
+//
+// SendFile encrypts a file under a fresh key (e2ee.SealMedia), asks media
+// for an upload URL ("upload" frame), PUTs the blob straight to the media
+// store, says it is done ("uploaded") and, once media answers that the
+// store holds exactly that blob, sends an ordinary message whose content's
+// Media (e2ee.Media: id, key, digest, name, MIME type, size, an optional
+// thumbnail) names it. Any refusal (not_member, media_too_large,
+// media_mismatch: a *protocol.Error; the store's: a *StoreError) fails
+// SendFile before a message is sent. Download asks for a short-lived GET
+// URL ("download"), fetches the blob, checks it against the message's
+// digest and decrypts it. Media requests are written again every
+// ResendInterval until answered (media answers a repeat the same way);
+// their answers go to the caller, not to Events.
+//
 // # Concurrency
 //
 // A Client is safe for concurrent use. One loop goroutine owns all state;

@@ -24,8 +24,9 @@ type state struct {
 	lastDevice map[string]string // user → the device of their latest message (agents have one)
 	outbox     []*entry          // in send order
 	byID       map[string]*entry
-	syncs      int         // sync requests written, for their ids
-	resume     resumeState // the resume under way, if any
+	syncs      int                     // sync requests written, for their ids
+	resume     resumeState             // the resume under way, if any
+	media      map[string][]*mediaWait // media requests waiting for their answer, by media id
 
 	queue     []Event          // events the application has not taken yet
 	writes    []protocol.Frame // frames the writer has not taken yet
@@ -42,6 +43,7 @@ func (s *state) init(user string, pace *pacer, t timer) {
 	s.convs = make(map[string]*conv)
 	s.lastDevice = make(map[string]string)
 	s.byID = make(map[string]*entry)
+	s.media = make(map[string][]*mediaWait)
 	s.timer = t
 }
 

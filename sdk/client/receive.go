@@ -45,10 +45,15 @@ func (c *Client) handle(in inbound, now time.Time) {
 		}
 	case protocol.TypeAgent:
 		c.agent(f, now)
+	case protocol.TypeMedia:
+		c.mediaAnswer(f)
 	case protocol.TypeError:
 		if e := c.s.byID[f.ID]; f.ID != "" && e != nil {
 			c.sendError(e, f, now)
 			return
+		}
+		if f.ID != "" && c.mediaAnswer(f) {
+			return // a media request's refusal: its caller gets it
 		}
 		if f.ID != "" && f.ID == c.s.resume.id {
 			c.resumeFailed(now) // refused (or a platform without resume): sync each

@@ -28,7 +28,15 @@ type Media struct {
 	Name   string `json:"name,omitempty"`   // file name, if the sender shares it
 	Width  int    `json:"width,omitempty"`  // pixels, for images and video
 	Height int    `json:"height,omitempty"` // pixels, for images and video
+	// Thumbnail is an optional small preview (e.g. a JPEG of an image or a
+	// video's first frame) made on the sender's device; it is encrypted
+	// with the rest of the content, at most MaxThumbnail bytes.
+	Thumbnail []byte `json:"thumbnail,omitempty"`
 }
+
+// MaxThumbnail caps Media.Thumbnail, so that a content with one stays well
+// inside MaxCiphertext.
+const MaxThumbnail = 16 << 10
 
 // Marshal is the JSON a client seals: compact, HTML characters unescaped
 // (as JavaScript's JSON.stringify writes them).
@@ -73,6 +81,8 @@ func (c Content) check() error {
 		return fmt.Errorf("e2ee: content: media key must be %d bytes", mediaKeySize)
 	case c.Media.Size < 0 || c.Media.Width < 0 || c.Media.Height < 0:
 		return fmt.Errorf("e2ee: content: negative media size")
+	case len(c.Media.Thumbnail) > MaxThumbnail:
+		return fmt.Errorf("e2ee: content: thumbnail over %d bytes", MaxThumbnail)
 	}
 	return nil
 }

@@ -222,29 +222,81 @@ type AgentError struct {
 }
 
 // MediaUploadRequested is the data of TypeMediaUploadRequested: a device
-// wants to upload Size bytes of encrypted media.
+// wants to upload Size bytes of encrypted media (e2ee.SealMedia's blob)
+// whose SHA-256 is SHA256, into the conversation of the event. Media's
+// presigned PUT is bound to exactly that size and digest.
 type MediaUploadRequested struct {
-	MediaID string `json:"mediaId"`
-	Size    int64  `json:"size"`
-	SHA256  string `json:"sha256"` // hex of the ciphertext
+	MediaID string `json:"mediaId"` // chosen by the device; the object is conversation/mediaId
+	Size    int64  `json:"size"`    // bytes of the encrypted blob
+	SHA256  string `json:"sha256"`  // hex SHA-256 of the encrypted blob
+	Kind    string `json:"kind"`    // coarse kind, one of MediaKinds: the server sees no finer type
 }
 
-// MediaUploadReady is the data of TypeMediaUploadReady.
+// Coarse media kinds, the only hint of a blob's type the server gets (the
+// MIME type and name travel inside the message's encrypted content).
+const (
+	MediaImage = "image"
+	MediaVideo = "video"
+	MediaAudio = "audio"
+	MediaFile  = "file"
+)
+
+// MediaKinds lists the coarse media kinds.
+var MediaKinds = []string{MediaImage, MediaVideo, MediaAudio, MediaFile}
+
+// MediaUploadReady is the data of TypeMediaUploadReady: PUT the blob to
+// UploadURL before ExpiresAt with the headers in Headers (Content-Length
+// and the base64 x-amz-checksum-sha256 of the declared size and digest,
+// which the URL's signature covers: S3 refuses any other body).
 type MediaUploadReady struct {
-	MediaID   string    `json:"mediaId"`
-	UploadURL string    `json:"uploadUrl"` // presigned PUT
-	ExpiresAt time.Time `json:"expiresAt"`
+	MediaID   string            `json:"mediaId"`
+	UploadURL string            `json:"uploadUrl"` // presigned PUT
+	ExpiresAt time.Time         `json:"expiresAt"`
+	Headers   map[string]string `json:"headers,omitempty"`
 }
 
-// MediaStored is the data of TypeMediaStored.
+// MediaStored is the data of TypeMediaStored: the object of MediaID holds
+// Size bytes whose SHA-256 is SHA256, as S3 verified and media checked. It
+// is also the data of TypeMediaUploadCompleted, the device's word that its
+// upload of that size and digest is done (media checks it against the
+// object, not the other way round).
 type MediaStored struct {
 	MediaID string `json:"mediaId"`
 	Size    int64  `json:"size"`
 	SHA256  string `json:"sha256"`
 }
 
-// MaxMediaSize caps one media object.
-const MaxMediaSize = 100 << 20
+// MediaDownloadRequested is the data of TypeMediaDownloadRequested: a
+// member wants to fetch the object of MediaID in the event's conversation.
+type MediaDownloadRequested struct {
+	MediaID string `json:"mediaId"`
+}
+
+// MediaDownloadReady is the data of TypeMediaDownloadReady: GET
+// DownloadURL before ExpiresAt; the object has Size bytes and digest
+// SHA256 (as stored: the client still checks what it fetched against the
+// digest in the message, which the sender signed).
+type MediaDownloadReady struct {
+	MediaID     string    `json:"mediaId"`
+	DownloadURL string    `json:"downloadUrl"` // presigned GET
+	ExpiresAt   time.Time `json:"expiresAt"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+}
+
+// MediaRejected is the data of TypeMediaRejected: media refused the
+// request of type Request (upload.requested, upload.completed or
+// download.requested) about MediaID. Code is a protocol error code,
+// Reason a message safe to show.
+type MediaRejected struct {
+	MediaID string `json:"mediaId"`
+	Request string `json:"request"`
+	Code    string `json:"code"`
+	Reason  string `json:"reason"`
+}
+
+// MaxMediaSize is the largest MEDIA_MAX_SIZE media accepts.
+const MaxMediaSize = 5 << 30 // S3's limit for one PUT
 
 // ConversationChanged is the data of TypeConversationChanged: accounts
 // committed revision Rev of a conversation's membership (1: created).

@@ -187,7 +187,7 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 		},
 		events.TypeMediaUploadRequested: func() (event.Event, error) {
 			return events.New(events.TypeMediaUploadRequested, "u1", events.Meta{Source: src, Conversation: "conv-1", Sender: "alice", Device: "dev-a"},
-				events.MediaUploadRequested{MediaID: "media-1", Size: 10, SHA256: strings.Repeat("a", 64)})
+				events.MediaUploadRequested{MediaID: "media-1", Size: 10, SHA256: strings.Repeat("a", 64), Kind: events.MediaImage})
 		},
 		events.TypeMediaUploadReady: func() (event.Event, error) {
 			return events.New(events.TypeMediaUploadReady, "u2", events.Meta{Source: events.SourceMedia, Conversation: "conv-1", Sender: "alice", Device: "dev-a"},
@@ -196,6 +196,26 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 		events.TypeMediaStored: func() (event.Event, error) {
 			return events.New(events.TypeMediaStored, "u3", events.Meta{Source: events.SourceMedia, Conversation: "conv-1", Sender: "alice", Device: "dev-a"},
 				events.MediaStored{MediaID: "media-1", Size: 10, SHA256: strings.Repeat("a", 64)})
+		},
+		events.TypeMediaUploadCompleted: func() (event.Event, error) {
+			return events.NewMediaRequest(events.TypeMediaUploadCompleted, src, "conv-1", "alice", "dev-a",
+				events.MediaStored{MediaID: "media-1", Size: 10, SHA256: strings.Repeat("a", 64)})
+		},
+		events.TypeMediaDownloadRequested: func() (event.Event, error) {
+			return events.NewMediaRequest(events.TypeMediaDownloadRequested, src, "conv-1", "bob", "dev-b",
+				events.MediaDownloadRequested{MediaID: "media-1"})
+		},
+		events.TypeMediaDownloadReady: func() (event.Event, error) {
+			req, _ := events.NewMediaRequest(events.TypeMediaDownloadRequested, src, "conv-1", "bob", "dev-b",
+				events.MediaDownloadRequested{MediaID: "media-1"})
+			return events.NewMediaAnswer(events.TypeMediaDownloadReady, req, events.MediaDownloadReady{MediaID: "media-1",
+				DownloadURL: "http://127.0.0.1/x", ExpiresAt: time.Now(), Size: 10, SHA256: strings.Repeat("b", 64)})
+		},
+		events.TypeMediaRejected: func() (event.Event, error) {
+			req, _ := events.NewMediaRequest(events.TypeMediaDownloadRequested, src, "conv-1", "eve", "dev-e",
+				events.MediaDownloadRequested{MediaID: "media-1"})
+			return events.NewMediaAnswer(events.TypeMediaRejected, req, events.MediaRejected{MediaID: "media-1",
+				Request: events.TypeMediaDownloadRequested, Code: "not_member", Reason: "you are not a member of this conversation"})
 		},
 	}
 	build[events.TypeConversationChanged] = func() (event.Event, error) {

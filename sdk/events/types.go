@@ -41,10 +41,18 @@ const (
 	TypeAgentError   = "io.agentchat.agent.error"
 
 	// Media: a device asks to upload (encrypted bytes), media answers with a
-	// presigned URL, and confirms once the object is in the bucket.
-	TypeMediaUploadRequested = "io.agentchat.media.upload.requested"
-	TypeMediaUploadReady     = "io.agentchat.media.upload.ready"
-	TypeMediaStored          = "io.agentchat.media.stored"
+	// presigned PUT URL; the device PUTs the blob straight to S3 and says it
+	// is done (completed), and media, having checked the object, confirms
+	// (stored). A member asks to download and gets a presigned GET URL.
+	// Media refuses any of the three requests with media.rejected. route
+	// brings each answer to the asking device only.
+	TypeMediaUploadRequested   = "io.agentchat.media.upload.requested"
+	TypeMediaUploadReady       = "io.agentchat.media.upload.ready"
+	TypeMediaUploadCompleted   = "io.agentchat.media.upload.completed"
+	TypeMediaStored            = "io.agentchat.media.stored"
+	TypeMediaDownloadRequested = "io.agentchat.media.download.requested"
+	TypeMediaDownloadReady     = "io.agentchat.media.download.ready"
+	TypeMediaRejected          = "io.agentchat.media.rejected"
 
 	// Directory changes, emitted by accounts after each committed change:
 	// persist and route keep their directory caches current with them. A
@@ -88,6 +96,7 @@ var AllTypes = []string{
 	TypeReceiptDelivered, TypeReceiptRead, TypeTyping,
 	TypeSyncRequested, TypeSyncBatch, TypeResumeRequested, TypeResumeBatch,
 	TypeAgentInvoke, TypeAgentPartial, TypeAgentDone, TypeAgentError,
-	TypeMediaUploadRequested, TypeMediaUploadReady, TypeMediaStored,
+	TypeMediaUploadRequested, TypeMediaUploadReady, TypeMediaUploadCompleted, TypeMediaStored,
+	TypeMediaDownloadRequested, TypeMediaDownloadReady, TypeMediaRejected,
 	TypeConversationChanged, TypeDeviceChanged,
 }

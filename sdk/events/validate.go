@@ -3,6 +3,8 @@ package events
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -34,25 +36,29 @@ const (
 type dataer interface{ check() error }
 
 var catalog = map[string]spec{
-	TypeMessageSent:          {actor: true, data: func() dataer { return new(MessageSent) }},
-	TypeMessageStored:        {actor: true, data: func() dataer { return new(Message) }},
-	TypeMessageRejected:      {actor: true, data: func() dataer { return new(MessageRejected) }},
-	TypeReceiptDelivered:     {actor: true, data: func() dataer { return new(Receipt) }},
-	TypeReceiptRead:          {actor: true, data: func() dataer { return new(Receipt) }},
-	TypeTyping:               {actor: true, data: func() dataer { return new(Typing) }},
-	TypeSyncRequested:        {actor: true, data: func() dataer { return new(SyncRequested) }},
-	TypeSyncBatch:            {actor: true, data: func() dataer { return new(SyncBatch) }},
-	TypeResumeRequested:      {actor: true, scope: aboutDevice, data: func() dataer { return new(ResumeRequested) }},
-	TypeResumeBatch:          {actor: true, scope: aboutDevice, data: func() dataer { return new(ResumeBatch) }},
-	TypeAgentInvoke:          {actor: true, agent: true, data: func() dataer { return new(AgentInvoke) }},
-	TypeAgentPartial:         {actor: true, agent: true, data: func() dataer { return new(AgentPartial) }},
-	TypeAgentDone:            {actor: true, agent: true, data: func() dataer { return new(AgentDone) }},
-	TypeAgentError:           {actor: true, agent: true, data: func() dataer { return new(AgentError) }},
-	TypeMediaUploadRequested: {actor: true, data: func() dataer { return new(MediaUploadRequested) }},
-	TypeMediaUploadReady:     {actor: true, data: func() dataer { return new(MediaUploadReady) }},
-	TypeMediaStored:          {actor: true, data: func() dataer { return new(MediaStored) }},
-	TypeConversationChanged:  {actor: true, data: func() dataer { return new(ConversationChanged) }},
-	TypeDeviceChanged:        {actor: true, scope: aboutDevice, data: func() dataer { return new(DeviceChanged) }},
+	TypeMessageSent:            {actor: true, data: func() dataer { return new(MessageSent) }},
+	TypeMessageStored:          {actor: true, data: func() dataer { return new(Message) }},
+	TypeMessageRejected:        {actor: true, data: func() dataer { return new(MessageRejected) }},
+	TypeReceiptDelivered:       {actor: true, data: func() dataer { return new(Receipt) }},
+	TypeReceiptRead:            {actor: true, data: func() dataer { return new(Receipt) }},
+	TypeTyping:                 {actor: true, data: func() dataer { return new(Typing) }},
+	TypeSyncRequested:          {actor: true, data: func() dataer { return new(SyncRequested) }},
+	TypeSyncBatch:              {actor: true, data: func() dataer { return new(SyncBatch) }},
+	TypeResumeRequested:        {actor: true, scope: aboutDevice, data: func() dataer { return new(ResumeRequested) }},
+	TypeResumeBatch:            {actor: true, scope: aboutDevice, data: func() dataer { return new(ResumeBatch) }},
+	TypeAgentInvoke:            {actor: true, agent: true, data: func() dataer { return new(AgentInvoke) }},
+	TypeAgentPartial:           {actor: true, agent: true, data: func() dataer { return new(AgentPartial) }},
+	TypeAgentDone:              {actor: true, agent: true, data: func() dataer { return new(AgentDone) }},
+	TypeAgentError:             {actor: true, agent: true, data: func() dataer { return new(AgentError) }},
+	TypeMediaUploadRequested:   {actor: true, data: func() dataer { return new(MediaUploadRequested) }},
+	TypeMediaUploadReady:       {actor: true, data: func() dataer { return new(MediaUploadReady) }},
+	TypeMediaStored:            {actor: true, data: func() dataer { return new(MediaStored) }},
+	TypeMediaUploadCompleted:   {actor: true, data: func() dataer { return new(MediaStored) }},
+	TypeMediaDownloadRequested: {actor: true, data: func() dataer { return new(MediaDownloadRequested) }},
+	TypeMediaDownloadReady:     {actor: true, data: func() dataer { return new(MediaDownloadReady) }},
+	TypeMediaRejected:          {actor: true, data: func() dataer { return new(MediaRejected) }},
+	TypeConversationChanged:    {actor: true, data: func() dataer { return new(ConversationChanged) }},
+	TypeDeviceChanged:          {actor: true, scope: aboutDevice, data: func() dataer { return new(DeviceChanged) }},
 }
 
 // Validate checks e against the catalog: CloudEvents attributes, a known
@@ -316,10 +322,28 @@ func (d *AgentError) check() error {
 }
 
 func (d *MediaUploadRequested) check() error {
-	if !ValidID(d.MediaID) || d.Size < 1 || d.Size > MaxMediaSize || len(d.SHA256) != 64 {
-		return fmt.Errorf("mediaId, size (1..%d) and a hex sha256 are required", MaxMediaSize)
+	switch {
+	case !ValidID(d.MediaID) || d.Size < 1 || !validSHA256(d.SHA256):
+		return fmt.Errorf("mediaId, size >= 1 and a hex sha256 (64 lower-case hex digits) are required")
+	case !slices.Contains(MediaKinds, d.Kind):
+		return fmt.Errorf("kind %q, want one of %s", d.Kind, strings.Join(MediaKinds, ", "))
 	}
+	// The size limit is media's (MEDIA_MAX_SIZE), which refuses a larger
+	// upload with a clear answer; a 400 here would only dead-letter it.
 	return nil
+}
+
+// validSHA256 reports whether s is a SHA-256 digest in lower-case hex.
+func validSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *MediaUploadReady) check() error {
@@ -330,8 +354,32 @@ func (d *MediaUploadReady) check() error {
 }
 
 func (d *MediaStored) check() error {
-	if !ValidID(d.MediaID) || d.Size < 1 || len(d.SHA256) != 64 {
-		return fmt.Errorf("mediaId, size and sha256 are required")
+	if !ValidID(d.MediaID) || d.Size < 1 || !validSHA256(d.SHA256) {
+		return fmt.Errorf("mediaId, size and a hex sha256 are required")
+	}
+	return nil
+}
+
+func (d *MediaDownloadRequested) check() error {
+	if !ValidID(d.MediaID) {
+		return fmt.Errorf("mediaId is required")
+	}
+	return nil
+}
+
+func (d *MediaDownloadReady) check() error {
+	if !ValidID(d.MediaID) || d.DownloadURL == "" || d.ExpiresAt.Before(time.Unix(0, 0)) || d.Size < 1 || !validSHA256(d.SHA256) {
+		return fmt.Errorf("mediaId, downloadUrl, expiresAt, size and sha256 are required")
+	}
+	return nil
+}
+
+func (d *MediaRejected) check() error {
+	switch {
+	case !ValidID(d.MediaID) || d.Code == "" || d.Reason == "":
+		return fmt.Errorf("mediaId, code and reason are required")
+	case d.Request != TypeMediaUploadRequested && d.Request != TypeMediaUploadCompleted && d.Request != TypeMediaDownloadRequested:
+		return fmt.Errorf("request %q is not a media request type", d.Request)
 	}
 	return nil
 }

@@ -39,6 +39,12 @@ const (
 	CodeInternal     = "internal"     // something failed on our side
 	CodeUnauthorized = "unauthorized" // token missing, forged or expired (at upgrade: HTTP 401)
 	CodeSuspended    = "suspended"    // the account is suspended by an admin (at upgrade: HTTP 403)
+
+	// Media requests (upload, uploaded, download) refused; the error
+	// frame's id is the media id. not_member applies to them too.
+	CodeMediaTooLarge = "media_too_large" // the declared size is over the platform's limit
+	CodeMediaMismatch = "media_mismatch"  // the upload is missing, or not the size and sha256 declared (or the media id is taken by another blob)
+	CodeMediaNotFound = "media_not_found" // no stored media with this id in the conversation
 )
 
 // WebSocket close codes. 1000–1015 are RFC 6455's; 4000–4099 are agentchat's.

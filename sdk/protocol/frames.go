@@ -62,6 +62,12 @@ const (
 	TypeSync      = "sync"      // give me conversation's messages after seq
 	TypeResume    = "resume"    // give me what I missed in all my conversations: positions, one frame
 	TypePing      = "ping"      // application-level keepalive; answered with pong
+
+	// Media (docs/protocol.md, "Media"): the bytes go straight to S3
+	// through presigned URLs, never through the connector.
+	TypeUpload   = "upload"   // I want to upload: id (media id), conversation, size and sha256 of the encrypted blob, kind
+	TypeUploaded = "uploaded" // my upload of id is done (size, sha256): check it and confirm
+	TypeDownload = "download" // I want to fetch media id of conversation
 )
 
 // Frame types, connector → client.
@@ -80,6 +86,18 @@ const (
 	// connector's Redis subscription was re-established): sync every
 	// conversation after the last seq it has. The socket stays open.
 	TypeResync = "resync"
+	// TypeMedia answers a media request (kind MediaUpload: url, headers
+	// and expiresAt to PUT the blob; MediaStored: the blob is in, size and
+	// sha256 as stored; MediaDownload: url and expiresAt to GET it). A
+	// refused request gets an error frame with the media id instead.
+	TypeMedia = "media"
+)
+
+// Kinds of the media frame.
+const (
+	MediaUpload   = "upload"
+	MediaStored   = "stored"
+	MediaDownload = "download"
 )
 
 // Frame is every frame's shape; which fields are set depends on Type.
@@ -126,6 +144,15 @@ type Frame struct {
 	Message        string   `json:"message,omitempty"`
 	MissingDevices []string `json:"missingDevices,omitempty"`
 	Retryable      bool     `json:"retryable,omitempty"` // agent error: asking again may work
+
+	// upload / uploaded / media: the encrypted blob's size and hex SHA-256;
+	// upload's kind is the coarse media kind (image, video, audio, file).
+	// media: a presigned URL, the headers a PUT must carry, its expiry.
+	Size      int64             `json:"size,omitempty"`
+	SHA256    string            `json:"sha256,omitempty"`
+	URL       string            `json:"url,omitempty"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	ExpiresAt time.Time         `json:"expiresAt,omitzero"`
 
 	// hello
 	User      string `json:"user,omitempty"`
@@ -185,6 +212,18 @@ func (f *Frame) check() error {
 		if err := f.checkPositions(); err != "" {
 			return bad(err)
 		}
+	case TypeUpload:
+		if f.ID == "" || f.Conversation == "" || f.Size < 1 || f.SHA256 == "" || f.Kind == "" {
+			return bad("id, conversation, size >= 1, sha256 and kind are required")
+		}
+	case TypeUploaded:
+		if f.ID == "" || f.Conversation == "" || f.Size < 1 || f.SHA256 == "" {
+			return bad("id, conversation, size >= 1 and sha256 are required")
+		}
+	case TypeDownload:
+		if f.ID == "" || f.Conversation == "" {
+			return bad("id and conversation are required")
+		}
 	case TypePing:
 	case "":
 		return bad("type is required")
@@ -210,6 +249,9 @@ var ClientFields = map[string][]string{
 	TypeSync:      {"id", "conversation", "after", "limit", "receipts"},
 	TypeResume:    {"id", "positions", "from", "limit", "receipts"},
 	TypePing:      {"id"},
+	TypeUpload:    {"id", "conversation", "size", "sha256", "kind"},
+	TypeUploaded:  {"id", "conversation", "size", "sha256"},
+	TypeDownload:  {"id", "conversation"},
 }
 
 // checkPositions says what is wrong with a resume's positions ("" if

@@ -1,0 +1,350 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// Media: a file travels as an encrypted blob in the media store (S3), and
+// as an ordinary end-to-end encrypted message whose content's Media
+// (e2ee.Media: blob id, key, digest, name, MIME type, size, optional
+// thumbnail) says how to fetch and open it. The blob's bytes go between
+// this client and S3 through presigned URLs only; the connector and the
+// functions see sizes, digests and ids.
+//
+//	m, id, err := c.SendFile(ctx, conv, data, client.File{Name: "cat.jpg", Type: "image/jpeg"})
+//	...
+//	case *client.Message: // with e.Content.Media != nil
+//		data, err := c.Download(ctx, e.Conversation, e.Content.Media)
+
+// File describes a file for SendFile: what goes into the message's
+// encrypted content besides the blob's reference and key.
+type File struct {
+	Name string // file name shown to the members ("" to keep it private)
+	Type string // MIME type of the plaintext, e.g. image/jpeg; default application/octet-stream
+	// Kind is the coarse kind the server sees (image, video, audio or
+	// file); default from Type.
+	Kind          string
+	Width, Height int    // pixels, for images and video
+	Thumbnail     []byte // a small preview (e2ee.MaxThumbnail), made on this device; inside the sealed content
+	Caption       string // the message's text
+}
+
+// UploadGrant is media's answer to an upload request: PUT the blob to URL
+// with Headers before ExpiresAt.
+type UploadGrant struct {
+	MediaID   string
+	URL       string
+	Headers   map[string]string
+	ExpiresAt time.Time
+}
+
+// DownloadGrant is media's answer to a download request: GET URL before
+// ExpiresAt; the blob has Size bytes and digest SHA256 as stored.
+type DownloadGrant struct {
+	MediaID   string
+	URL       string
+	ExpiresAt time.Time
+	Size      int64
+	SHA256    string
+}
+
+// StoreError is the media store's (S3's) refusal of a PUT or GET through
+// a presigned URL: an expired URL, a body that is not the size and
+// digest the URL was signed for, a missing object.
+type StoreError struct {
+	Status  int    // HTTP status
+	Code    string // S3's error code, e.g. AccessDenied, SignatureDoesNotMatch
+	Message string // S3's message, e.g. "Request has expired"
+}
+
+func (e *StoreError) Error() string {
+	return fmt.Sprintf("client: media store refused: %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// Expired reports whether the URL had expired: ask for a new one.
+func (e *StoreError) Expired() bool {
+	return e.Status == http.StatusForbidden && strings.Contains(strings.ToLower(e.Message), "expired")
+}
+
+// ErrMediaDigest is returned by Download when the fetched blob's SHA-256
+// is not the one in the (signed) message: the blob was swapped.
+var ErrMediaDigest = errors.New("client: media: the blob's sha256 is not the message's")
+
+// SendFile encrypts data under a fresh key (e2ee.SealMedia), uploads the
+// blob (RequestUpload, a PUT to the presigned URL, CompleteUpload), and
+// once media has confirmed it is stored sends an ordinary message into
+// conversation whose content carries the blob's id, key and digest and
+// f's description. It returns that content's Media and the message's
+// client message id (its Status events follow as for Send). When any step
+// is refused — not a member, too large, the store refused the upload —
+// no message is sent.
+func (c *Client) SendFile(ctx context.Context, conversation string, data []byte, f File) (*e2ee.Media, string, error) {
+	if c.keys == nil {
+		return nil, "", fmt.Errorf("client: send file: no Directory configured")
+	}
+	if f.Type == "" {
+		f.Type = "application/octet-stream"
+	}
+	if f.Kind == "" {
+		f.Kind = mediaKind(f.Type)
+	}
+	sealed, err := e2ee.SealMedia(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("client: send file: %w", err)
+	}
+	id := newMediaID()
+	size := int64(len(sealed.Blob))
+	grant, err := c.RequestUpload(ctx, conversation, id, size, sealed.SHA256, f.Kind)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := c.Put(ctx, grant, sealed.Blob); err != nil {
+		return nil, "", err
+	}
+	if err := c.CompleteUpload(ctx, conversation, id, size, sealed.SHA256); err != nil {
+		return nil, "", err
+	}
+	m := &e2ee.Media{ID: id, Type: f.Type, Size: int64(len(data)), Key: sealed.Key, SHA256: sealed.SHA256,
+		Name: f.Name, Width: f.Width, Height: f.Height, Thumbnail: f.Thumbnail}
+	msgID, err := c.Send(ctx, conversation, e2ee.Content{Text: f.Caption, Media: m})
+	if err != nil {
+		return nil, "", err
+	}
+	return m, msgID, nil
+}
+
+// Download fetches the blob m describes from conversation (a member's
+// RequestDownload, then a GET of the presigned URL), checks it against
+// the digest in m (which the sender signed with the message) and decrypts
+// it. A URL that expires before the GET gets a *StoreError with Expired
+// true.
+func (c *Client) Download(ctx context.Context, conversation string, m *e2ee.Media) ([]byte, error) {
+	if m == nil {
+		return nil, errors.New("client: download: no media")
+	}
+	grant, err := c.RequestDownload(ctx, conversation, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := c.Get(ctx, grant)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(blob)
+	if hex.EncodeToString(sum[:]) != m.SHA256 {
+		return nil, ErrMediaDigest
+	}
+	data, err := e2ee.OpenMedia(blob, m.Key)
+	if err != nil {
+		return nil, fmt.Errorf("client: download: %w", err)
+	}
+	if m.Size > 0 && int64(len(data)) != m.Size {
+		return nil, fmt.Errorf("client: download: %d bytes, the message says %d", len(data), m.Size)
+	}
+	return data, nil
+}
+
+// RequestUpload asks media for a URL to upload size bytes (the encrypted
+// blob) whose SHA-256 is sha256Hex, under mediaID in conversation. A
+// refusal is a *protocol.Error (not_member, media_too_large,
+// media_mismatch, bad_frame).
+func (c *Client) RequestUpload(ctx context.Context, conversation, mediaID string, size int64, sha256Hex, kind string) (*UploadGrant, error) {
+	f, err := c.mediaRequest(ctx, protocol.Frame{Type: protocol.TypeUpload, ID: mediaID, Conversation: conversation,
+		Size: size, SHA256: sha256Hex, Kind: kind}, protocol.MediaUpload)
+	if err != nil {
+		return nil, err
+	}
+	return &UploadGrant{MediaID: mediaID, URL: f.URL, Headers: f.Headers, ExpiresAt: f.ExpiresAt}, nil
+}
+
+// CompleteUpload tells media the upload of mediaID is done and waits until
+// it has checked the stored object against size and sha256Hex.
+func (c *Client) CompleteUpload(ctx context.Context, conversation, mediaID string, size int64, sha256Hex string) error {
+	f, err := c.mediaRequest(ctx, protocol.Frame{Type: protocol.TypeUploaded, ID: mediaID, Conversation: conversation,
+		Size: size, SHA256: sha256Hex}, protocol.MediaStored)
+	if err != nil {
+		return err
+	}
+	if f.Size != size || f.SHA256 != sha256Hex {
+		return fmt.Errorf("client: upload: media stored %d bytes with sha256 %s, not what was uploaded", f.Size, f.SHA256)
+	}
+	return nil
+}
+
+// RequestDownload asks media for a short-lived URL to fetch mediaID of
+// conversation; a refusal is a *protocol.Error (not_member,
+// media_not_found).
+func (c *Client) RequestDownload(ctx context.Context, conversation, mediaID string) (*DownloadGrant, error) {
+	f, err := c.mediaRequest(ctx, protocol.Frame{Type: protocol.TypeDownload, ID: mediaID, Conversation: conversation},
+		protocol.MediaDownload)
+	if err != nil {
+		return nil, err
+	}
+	return &DownloadGrant{MediaID: mediaID, URL: f.URL, ExpiresAt: f.ExpiresAt, Size: f.Size, SHA256: f.SHA256}, nil
+}
+
+// Put uploads blob through an upload grant.
+func (c *Client) Put(ctx context.Context, g *UploadGrant, blob []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, g.URL, bytes.NewReader(blob))
+	if err != nil {
+		return fmt.Errorf("client: upload: %w", err)
+	}
+	for k, v := range g.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("client: upload: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return storeError(resp)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return nil
+}
+
+// Get fetches a blob through a download grant: at most the grant's size.
+func (c *Client) Get(ctx context.Context, g *DownloadGrant) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: download: %w", err)
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("client: download: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, storeError(resp)
+	}
+	blob, err := io.ReadAll(io.LimitReader(resp.Body, g.Size+1))
+	if err != nil {
+		return nil, fmt.Errorf("client: download: %w", err)
+	}
+	if int64(len(blob)) != g.Size {
+		return nil, fmt.Errorf("client: download: %d bytes, want %d", len(blob), g.Size)
+	}
+	return blob, nil
+}
+
+// storeError reads S3's XML error body (bounded) into a *StoreError.
+func storeError(resp *http.Response) error {
+	var body struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	_ = xml.NewDecoder(io.LimitReader(resp.Body, 16<<10)).Decode(&body)
+	return &StoreError{Status: resp.StatusCode, Code: body.Code, Message: body.Message}
+}
+
+// mediaRequest writes f (a media request naming a media id) and waits for
+// the media frame of kind want about that id, or an error frame about it.
+// It writes f again every ResendInterval while no answer came (the socket
+// may have been replaced): media answers a repeated request the same way.
+// It gives up when ctx ends, or when the client will not reconnect (this
+// device connected elsewhere, or was revoked).
+func (c *Client) mediaRequest(ctx context.Context, f protocol.Frame, want string) (protocol.Frame, error) {
+	if !validID(f.ID) || !validID(f.Conversation) {
+		return protocol.Frame{}, fmt.Errorf("client: media: bad media id %q or conversation %q", f.ID, f.Conversation)
+	}
+	w := &mediaWait{want: want, ch: make(chan protocol.Frame, 1)}
+	if err := c.do(func() {
+		c.s.media[f.ID] = append(c.s.media[f.ID], w)
+		c.write(f)
+	}); err != nil {
+		return protocol.Frame{}, err
+	}
+	defer c.do(func() { c.dropMediaWait(f.ID, w) })
+	t := time.NewTicker(c.cfg.ResendInterval)
+	defer t.Stop()
+	for {
+		select {
+		case a := <-w.ch:
+			if a.Type == protocol.TypeError {
+				return a, &protocol.Error{Code: a.Code, Message: a.Message, Ref: a.ID}
+			}
+			return a, nil
+		case <-t.C:
+			fatal, err := query(c, func() bool {
+				c.write(f)
+				return c.s.fatal
+			})
+			if err != nil {
+				return protocol.Frame{}, err
+			}
+			if fatal { // replaced elsewhere or revoked: no socket will come back
+				return protocol.Frame{}, fmt.Errorf("client: media %s: the connection ended for good (replaced or revoked)", f.Type)
+			}
+		case <-ctx.Done():
+			return protocol.Frame{}, fmt.Errorf("client: media %s: %w", f.Type, ctx.Err())
+		case <-c.done:
+			return protocol.Frame{}, ErrClosed
+		}
+	}
+}
+
+// mediaWait is one media request waiting for its answer (on the loop's
+// state, by media id).
+type mediaWait struct {
+	want string              // the media frame's kind that answers it
+	ch   chan protocol.Frame // buffered 1: the loop never blocks on it
+}
+
+// mediaAnswer hands a media frame, or an error frame about a media id, to
+// the requests waiting for it; it reports whether any took it.
+func (c *Client) mediaAnswer(f protocol.Frame) bool {
+	took := false
+	for _, w := range c.s.media[f.ID] {
+		if f.Type == protocol.TypeError || f.Kind == w.want {
+			select {
+			case w.ch <- f:
+			default: // answered already (a repeated request's answer)
+			}
+			took = true
+		}
+	}
+	return took
+}
+
+func (c *Client) dropMediaWait(id string, w *mediaWait) {
+	ws := c.s.media[id]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(c.s.media, id)
+		return
+	}
+	c.s.media[id] = ws
+}
+
+// newMediaID is a media id: "m" and 128 random bits in hex (the object's
+// name in the store, unguessable like a message id).
+func newMediaID() string { return "m" + newMessageID() }
+
+// mediaKind is the coarse kind (events.MediaKinds) of a MIME type.
+func mediaKind(mime string) string {
+	for _, k := range []string{"image", "video", "audio"} {
+		if strings.HasPrefix(mime, k+"/") {
+			return k
+		}
+	}
+	return "file"
+}
