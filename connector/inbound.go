@@ -102,6 +102,15 @@ func (s *Server) eventFor(c *conn, f protocol.Frame) (event.Event, *protocol.Err
 			req.Positions[i] = events.ResumePosition{ConversationID: p.Conversation, Seq: p.Seq}
 		}
 		e, err = events.NewResumeRequested(s.source, user, device, req)
+	case protocol.TypeUpload:
+		e, err = events.NewMediaRequest(events.TypeMediaUploadRequested, s.source, f.Conversation, user, device,
+			events.MediaUploadRequested{MediaID: f.ID, Size: f.Size, SHA256: f.SHA256, Kind: f.Kind})
+	case protocol.TypeUploaded:
+		e, err = events.NewMediaRequest(events.TypeMediaUploadCompleted, s.source, f.Conversation, user, device,
+			events.MediaStored{MediaID: f.ID, Size: f.Size, SHA256: f.SHA256})
+	case protocol.TypeDownload:
+		e, err = events.NewMediaRequest(events.TypeMediaDownloadRequested, s.source, f.Conversation, user, device,
+			events.MediaDownloadRequested{MediaID: f.ID})
 	default:
 		return e, &protocol.Error{Code: protocol.CodeUnknownType, Message: "unknown frame type " + f.Type}
 	}

@@ -66,7 +66,8 @@ func frameLabel(typ string) string {
 	case protocol.TypeSend, protocol.TypeDelivered, protocol.TypeRead, protocol.TypeTyping, protocol.TypeSync,
 		protocol.TypePing, protocol.TypeHello, protocol.TypeStored, protocol.TypeMessage, protocol.TypeReceipt,
 		protocol.TypeBatch, protocol.TypeAgent, protocol.TypeError, protocol.TypePong, protocol.TypeReconnect,
-		protocol.TypeResync, protocol.TypeResume, protocol.TypeResumed:
+		protocol.TypeResync, protocol.TypeResume, protocol.TypeResumed,
+		protocol.TypeUpload, protocol.TypeUploaded, protocol.TypeDownload, protocol.TypeMedia:
 		return typ
 	}
 	return "other"

@@ -84,6 +84,21 @@ func framesFor(e event.Event) (frames, error) {
 		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "error", Agent: d.AgentID, Conversation: conv,
 			Sender: fr.actor.User, SenderDevice: fr.actor.Device,
 			ReplyTo: d.ReplyTo, Code: d.Code, Message: d.Message, Retryable: d.Retryable}, err)
+	case events.TypeMediaUploadReady:
+		d, err := events.Decode[events.MediaUploadReady](e)
+		return same(protocol.Frame{Type: protocol.TypeMedia, Kind: protocol.MediaUpload, ID: d.MediaID, Conversation: conv,
+			URL: d.UploadURL, Headers: d.Headers, ExpiresAt: d.ExpiresAt}, err)
+	case events.TypeMediaStored:
+		d, err := events.Decode[events.MediaStored](e)
+		return same(protocol.Frame{Type: protocol.TypeMedia, Kind: protocol.MediaStored, ID: d.MediaID, Conversation: conv,
+			Size: d.Size, SHA256: d.SHA256}, err)
+	case events.TypeMediaDownloadReady:
+		d, err := events.Decode[events.MediaDownloadReady](e)
+		return same(protocol.Frame{Type: protocol.TypeMedia, Kind: protocol.MediaDownload, ID: d.MediaID, Conversation: conv,
+			URL: d.DownloadURL, ExpiresAt: d.ExpiresAt, Size: d.Size, SHA256: d.SHA256}, err)
+	case events.TypeMediaRejected:
+		d, err := events.Decode[events.MediaRejected](e)
+		return same(protocol.Frame{Type: protocol.TypeError, ID: d.MediaID, Conversation: conv, Code: d.Code, Message: d.Reason}, err)
 	}
 	return fr, fmt.Errorf("connector: no frame for event type %q", e.Type())
 }

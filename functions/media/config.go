@@ -11,9 +11,10 @@ import (
 
 // Config is media's configuration, read once by Start from func's config
 // map (the environment, plus an optional ./cfg file, which agentchat does
-// not use). func.yaml maps these variables to the agentchat-s3 Secret and
-// the agentchat-config ConfigMap on a cluster. An empty value means "not
-// set" (a ConfigMap key that is present but empty arrives empty).
+// not use). func.yaml maps these variables to the agentchat-s3 and
+// agentchat-mongodb Secrets and the agentchat-config ConfigMap on a
+// cluster. An empty value means "not set" (a ConfigMap key that is
+// present but empty arrives empty).
 type Config struct {
 	// S3Endpoint is host:port of the S3 API as this function reaches it.
 	S3Endpoint  string `env:"S3_ENDPOINT" required:"true"`
@@ -30,10 +31,21 @@ type Config struct {
 	PublicEndpoint string `env:"S3_PUBLIC_ENDPOINT"`
 	PublicUseSSL   bool   `env:"S3_PUBLIC_USE_SSL"`
 
-	// MaxSize caps one upload; it may only lower events.MaxMediaSize.
+	// MongoURI and Database are where the directory is: media asks it
+	// whether the requesting user is a member of the conversation
+	// (store/directory, the contract persist and route read too).
+	MongoURI string `env:"MONGODB_URI" required:"true"`
+	Database string `env:"MONGODB_DATABASE" default:"agentchat"`
+
+	// MaxSize caps one upload (the encrypted blob), at most
+	// events.MaxMediaSize (S3's limit for one PUT).
 	MaxSize int64 `env:"MEDIA_MAX_SIZE" default:"104857600"`
 	// URLExpiry is how long a presigned PUT URL stays valid.
 	URLExpiry time.Duration `env:"MEDIA_URL_EXPIRY" default:"15m"`
+	// DownloadExpiry is how long a presigned GET URL stays valid: short,
+	// since whoever holds the URL can fetch the (encrypted) blob; a client
+	// asks again for a new one.
+	DownloadExpiry time.Duration `env:"MEDIA_DOWNLOAD_EXPIRY" default:"5m"`
 
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"INFO"`
 }
@@ -49,6 +61,8 @@ func loadConfig(m map[string]string) (Config, error) {
 		return c, fmt.Errorf("MEDIA_MAX_SIZE %d, want 1..%d", c.MaxSize, events.MaxMediaSize)
 	case c.URLExpiry < time.Second || c.URLExpiry > 7*24*time.Hour:
 		return c, fmt.Errorf("MEDIA_URL_EXPIRY %s, want 1s..168h (the S3 limit)", c.URLExpiry)
+	case c.DownloadExpiry < time.Second || c.DownloadExpiry > 7*24*time.Hour:
+		return c, fmt.Errorf("MEDIA_DOWNLOAD_EXPIRY %s, want 1s..168h (the S3 limit)", c.DownloadExpiry)
 	}
 	return c, nil
 }

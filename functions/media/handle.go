@@ -2,14 +2,18 @@ package function
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
+	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store"
 )
 
 // Handle serves one event delivered over HTTP by a Trigger with
@@ -17,60 +21,172 @@ import (
 // runtime).
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
 
-// HandleEvent answers one upload request with a presigned PUT URL (any other
-// type is refused).
+// HandleEvent answers one media request (any other type is refused).
 //
-// Status codes are chosen for Knative's delivery: a request that can never
-// succeed (malformed, too large, conflicting with an existing object) gets
-// 400, which the broker does not retry and sends to the dead-letter sink;
-// a failure of S3 or of this instance gets 5xx, which it retries.
+// Status codes are chosen for Knative's delivery: an event that can never
+// be handled (malformed, of another type) gets 400, which the broker does
+// not retry and sends to the dead-letter sink; a failure of S3, MongoDB or
+// of this instance gets 5xx, which it retries. A request media refuses on
+// its merits (not a member, too large, no such upload) is answered, with
+// media.rejected, so that the device hears why.
 //
 // Handling is idempotent: the object key depends only on (conversation,
-// mediaId) and the reply's id only on the request's id, so a redelivered
-// request yields an equivalent reply (with a freshly signed URL).
+// mediaId) and each reply's id only on the request's id, so a redelivered
+// request yields an equivalent reply (with freshly signed URLs).
 func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event, error) {
 	return f.handle(ctx, e)
 }
 
-// upload is Handle for an upload request (the only type media takes).
-func (f *Function) upload(ctx context.Context, e event.Event) (*event.Event, error) {
-	st, cfg := f.current()
-	log := f.log
-	if st == nil {
-		return nil, fn.Unavailable("media: %v", errNotStarted)
+// open is the start of every request: its deps, its data (decoded, which
+// validates the event) and its actor; or the error to return.
+func open[T any](f *Function, e event.Event) (*deps, T, fn.Actor, error) {
+	var zero T
+	d := f.current()
+	if d == nil {
+		return nil, zero, fn.Actor{}, fn.Unavailable("media: %v", errNotStarted)
 	}
-	req, err := events.Decode[events.MediaUploadRequested](e)
+	req, err := events.Decode[T](e)
 	if err != nil {
-		return nil, fn.Refuse("media: %v", err)
+		return nil, zero, fn.Actor{}, fn.Refuse("media: %v", err)
 	}
-	if req.Size > cfg.MaxSize {
-		return nil, fn.Refuse("media: size %d over the %d byte limit", req.Size, cfg.MaxSize)
-	}
-	a, _ := fn.ActorOf(e)
-	conv, sender, device := a.Conversation, a.User, a.Device
-	key := objectKey(conv, req.MediaID)
+	a, _ := fn.ActorOf(e) // Decode checked the extensions
+	return d, req, a, nil
+}
 
-	size, found, err := st.size(ctx, key)
+// member reports whether user is a member of conversation (false for a
+// conversation that does not exist).
+func member(ctx context.Context, d *deps, conversation, user string) (bool, error) {
+	mb, err := d.dir.Members(ctx, conversation)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
-		log.Error("media: stat failed", "event", e.ID(), "conversation", conv, "media", req.MediaID, "err", err)
-		return nil, fmt.Errorf("media: %w", err)
+		return false, fmt.Errorf("media: members of %s: %w", conversation, err)
 	}
-	if found && size != req.Size {
-		return nil, fn.Refuse("media: media %s already stored with another size", req.MediaID)
-	}
-	expires := time.Now().Add(cfg.URLExpiry).UTC().Truncate(time.Second)
-	u, err := st.presignPut(ctx, key, req.Size, cfg.URLExpiry)
-	if err != nil {
-		log.Error("media: presign failed", "event", e.ID(), "conversation", conv, "media", req.MediaID, "err", err)
-		return nil, fmt.Errorf("media: %w", err)
-	}
-	reply, err := newMediaUploadReady(e.ID(), conv, sender, device, fn.Ext(e, events.ExtTraceParent),
-		events.MediaUploadReady{MediaID: req.MediaID, UploadURL: u, ExpiresAt: expires})
+	return slices.Contains(mb.Members, user), nil
+}
+
+// reject is the answer refusing request e about mediaID.
+func (f *Function) reject(e event.Event, mediaID, code, reason string) (*event.Event, error) {
+	a, _ := fn.ActorOf(e)
+	f.log.Info("media: refused", "event", e.ID(), "type", e.Type(), "conversation", a.Conversation,
+		"user", a.User, "media", mediaID, "code", code)
+	r, err := events.NewMediaAnswer(events.TypeMediaRejected, e,
+		events.MediaRejected{MediaID: mediaID, Request: e.Type(), Code: code, Reason: reason})
 	if err != nil {
 		return nil, fmt.Errorf("media: reply: %w", err)
 	}
+	return &r, nil
+}
+
+// answer is the reply of type typ with data to request e.
+func answer(e event.Event, typ string, data any) (*event.Event, error) {
+	r, err := events.NewMediaAnswer(typ, e, data)
+	if err != nil {
+		return nil, fmt.Errorf("media: reply: %w", err)
+	}
+	return &r, nil
+}
+
+const notMember = "you are not a member of this conversation"
+
+// upload answers an upload request with a PUT URL bound to the declared
+// size and digest, after checking membership and the size limit.
+func (f *Function) upload(ctx context.Context, e event.Event) (*event.Event, error) {
+	d, req, a, err := open[events.MediaUploadRequested](f, e)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := member(ctx, d, a.Conversation, a.User); err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
+		return f.reject(e, req.MediaID, protocol.CodeNotMember, notMember)
+	}
+	if req.Size > d.cfg.MaxSize {
+		return f.reject(e, req.MediaID, protocol.CodeMediaTooLarge,
+			fmt.Sprintf("the file is %d bytes encrypted; the limit is %d bytes", req.Size, d.cfg.MaxSize))
+	}
+	key := objectKey(a.Conversation, req.MediaID)
+	have, found, err := d.bucket.stat(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	if found && (have.Size != req.Size || have.SHA256 != req.SHA256) {
+		return f.reject(e, req.MediaID, protocol.CodeMediaMismatch, "this media id already holds another file: upload under a new id")
+	}
+	expires := time.Now().Add(d.cfg.URLExpiry).UTC().Truncate(time.Second)
+	u, headers, err := d.bucket.presignPut(ctx, key, req.Size, req.SHA256, d.cfg.URLExpiry)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
 	// The URL is a bearer capability: it is never logged.
-	log.Info("media: upload ready", "event", e.ID(), "conversation", conv, "sender", sender,
-		"media", req.MediaID, "size", req.Size, "existing", found)
-	return &reply, nil
+	f.log.Info("media: upload ready", "event", e.ID(), "conversation", a.Conversation, "user", a.User,
+		"media", req.MediaID, "size", req.Size, "kind", req.Kind, "existing", found)
+	return answer(e, events.TypeMediaUploadReady,
+		events.MediaUploadReady{MediaID: req.MediaID, UploadURL: u, Headers: headers, ExpiresAt: expires})
+}
+
+// complete checks a finished upload against the object S3 holds: there,
+// of the size the device declared, with the checksum S3 verified as it
+// took the bytes. It never reads the object.
+func (f *Function) complete(ctx context.Context, e event.Event) (*event.Event, error) {
+	d, req, a, err := open[events.MediaStored](f, e)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := member(ctx, d, a.Conversation, a.User); err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
+		return f.reject(e, req.MediaID, protocol.CodeNotMember, notMember)
+	}
+	have, found, err := d.bucket.stat(ctx, objectKey(a.Conversation, req.MediaID))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("media: %w", err)
+	case !found:
+		return f.reject(e, req.MediaID, protocol.CodeMediaMismatch,
+			"no upload arrived for this media id (S3 refuses a body that is not the size and sha256 declared, or a URL that expired): ask for a new upload URL")
+	case have.Size != req.Size || have.SHA256 != req.SHA256:
+		// Not deleted: the object may be another member's upload under the
+		// same id (ids are the devices' choice), which this request must
+		// not be able to destroy. An object no message refers to expires.
+		return f.reject(e, req.MediaID, protocol.CodeMediaMismatch,
+			"the stored object is not the size and sha256 declared")
+	}
+	f.log.Info("media: stored", "event", e.ID(), "conversation", a.Conversation, "user", a.User,
+		"media", req.MediaID, "size", have.Size)
+	return answer(e, events.TypeMediaStored, events.MediaStored{MediaID: req.MediaID, Size: have.Size, SHA256: have.SHA256})
+}
+
+// download answers a member with a short-lived GET URL for a stored blob.
+func (f *Function) download(ctx context.Context, e event.Event) (*event.Event, error) {
+	d, req, a, err := open[events.MediaDownloadRequested](f, e)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := member(ctx, d, a.Conversation, a.User); err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
+		return f.reject(e, req.MediaID, protocol.CodeNotMember, notMember)
+	}
+	key := objectKey(a.Conversation, req.MediaID)
+	have, found, err := d.bucket.stat(ctx, key)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("media: %w", err)
+	case !found || have.SHA256 == "":
+		return f.reject(e, req.MediaID, protocol.CodeMediaNotFound, "no stored media with this id in this conversation")
+	}
+	expires := time.Now().Add(d.cfg.DownloadExpiry).UTC().Truncate(time.Second)
+	u, err := d.bucket.presignGet(ctx, key, d.cfg.DownloadExpiry)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	f.log.Info("media: download ready", "event", e.ID(), "conversation", a.Conversation, "user", a.User,
+		"media", req.MediaID, "size", have.Size)
+	return answer(e, events.TypeMediaDownloadReady, events.MediaDownloadReady{MediaID: req.MediaID,
+		DownloadURL: u, ExpiresAt: expires, Size: have.Size, SHA256: have.SHA256})
 }

@@ -9,7 +9,7 @@ import (
 	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
-// Receipts, typing, agent activity and media notices are routed by
+// Receipts, typing and agent activity are routed by
 // store/directory's Cached (deps.audiences): each conversation's members
 // and each user's current devices stay in memory, kept current by the
 // change events accounts emits (io.agentchat.conversation.changed,

@@ -46,8 +46,11 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 	switch e.Type() {
 	case events.TypeMessageStored:
 		return nil, f.routeStored(ctx, d, e)
-	case events.TypeMessageRejected, events.TypeMediaUploadReady:
-		// For the device that sent the message or asked for the upload.
+	case events.TypeMessageRejected, events.TypeMediaUploadReady, events.TypeMediaStored,
+		events.TypeMediaDownloadReady, events.TypeMediaRejected:
+		// For the device that sent the message or made the media request
+		// (media checked its membership): members learn of a blob from
+		// the message that carries it, not from the bucket.
 		return nil, f.deliver(ctx, d, e, []events.DeviceRef{a.DeviceRef()})
 	case events.TypeReceiptDelivered, events.TypeReceiptRead:
 		// Only receipts persist stored (the route Trigger takes them from
@@ -55,8 +58,6 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 		return nil, f.toMembers(ctx, d, e, a.User, a.DeviceRef())
 	case events.TypeTyping:
 		return nil, f.typing(ctx, d, e, a)
-	case events.TypeMediaStored:
-		return nil, f.toMembers(ctx, d, e, a.User, events.DeviceRef{})
 	case events.TypeAgentPartial:
 		return nil, f.agentPartial(ctx, d, e)
 	case events.TypeAgentDone, events.TypeAgentError:

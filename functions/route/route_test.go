@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -217,5 +218,38 @@ func TestMembershipFollowsTheChangeLog(t *testing.T) {
 	handle(t, f, must(events.NewTyping(events.SourceConnectorPrefix+"A", "c1", "alice", "a1", events.TypingStarted)))
 	if got, want := summary(w.drain()), "A: eve/e1\nB: alice/a2,dave/d2"; got != want {
 		t.Errorf("deliveries:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestMediaAnswersGoToTheAskingDeviceOnly: every answer of media (a URL,
+// a stored blob, a refusal) is for the device that asked, not for the
+// conversation's members — not even for eve, a non-member whose request
+// media refused.
+func TestMediaAnswersGoToTheAskingDeviceOnly(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	f := fx.start(nil)
+	sum := strings.Repeat("c", 64)
+	ask := func(user, device string) event.Event {
+		return must(events.NewMediaRequest(events.TypeMediaDownloadRequested, "/x", "c1", user, device,
+			events.MediaDownloadRequested{MediaID: "m1"}))
+	}
+	for _, a := range []struct {
+		typ, user, device, want string
+		data                    any
+	}{
+		{events.TypeMediaUploadReady, "alice", "a2", "B: alice/a2",
+			events.MediaUploadReady{MediaID: "m1", UploadURL: "http://s3/x", ExpiresAt: time.Now()}},
+		{events.TypeMediaStored, "alice", "a2", "B: alice/a2", events.MediaStored{MediaID: "m1", Size: 5, SHA256: sum}},
+		{events.TypeMediaDownloadReady, "bob", "b1", "A: bob/b1",
+			events.MediaDownloadReady{MediaID: "m1", DownloadURL: "http://s3/x", ExpiresAt: time.Now(), Size: 5, SHA256: sum}},
+		{events.TypeMediaRejected, "eve", "e1", "A: eve/e1", events.MediaRejected{MediaID: "m1",
+			Request: events.TypeMediaDownloadRequested, Code: protocol.CodeNotMember, Reason: "not a member"}},
+	} {
+		handle(t, f, must(events.NewMediaAnswer(a.typ, ask(a.user, a.device), a.data)))
+		if got := summary(w.drain()); got != a.want {
+			t.Errorf("%s: deliveries %q, want %q", a.typ, got, a.want)
+		}
 	}
 }

@@ -1,12 +1,12 @@
 package funcrunner_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,7 +31,11 @@ type probe struct {
 }
 
 var probes = map[string]probe{
-	"media": {env: s3Env, check: checkMedia},
+	"media": {env: func(t *testing.T) map[string]string {
+		env := s3Env(t)
+		maps.Copy(env, mongoEnv(t))
+		return env
+	}, check: checkMedia},
 	"agent-invoke": {env: func(t *testing.T) map[string]string {
 		env := mongoEnv(t)
 		env["K_SINK"] = acceptingBroker(t) // an invoke for an agent it holds no key for posts agent.error only
@@ -226,13 +230,15 @@ func s3Env(t *testing.T) map[string]string {
 	}
 }
 
-// checkMedia asks for an upload URL over the wire and uploads through it.
+// checkMedia asks for an upload URL over the wire, from a user of a
+// conversation the (empty) directory does not have: media, having read the
+// directory in MongoDB, answers with its refusal (200 and a reply, for the
+// device to hear); a request of another type is refused (400). The upload
+// itself is tested in functions/media and tests/e2e.
 func checkMedia(t *testing.T, url string, _ *syncBuffer) {
-	body := bytes.Repeat([]byte{0xA5}, 4096)
-	sum := sha256.Sum256(body)
-	e, err := events.New(events.TypeMediaUploadRequested, "req-1",
-		events.Meta{Source: events.SourceConnectorPrefix + "c1", Conversation: "conv-1", Sender: "alice", Device: "alice-phone"},
-		events.MediaUploadRequested{MediaID: "m-1", Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])})
+	sum := sha256.Sum256([]byte("blob"))
+	e, err := events.NewMediaRequest(events.TypeMediaUploadRequested, events.SourceConnectorPrefix+"c1", "conv-1", "alice", "alice-phone",
+		events.MediaUploadRequested{MediaID: "m-1", Size: 4, SHA256: hex.EncodeToString(sum[:]), Kind: events.MediaFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,18 +246,14 @@ func checkMedia(t *testing.T, url string, _ *syncBuffer) {
 	if code != http.StatusOK || reply == nil {
 		t.Fatalf("upload.requested: %d, reply %v; want 200 and a reply", code, reply)
 	}
-	ready, err := events.Decode[events.MediaUploadReady](*reply)
-	if err != nil || reply.Type() != events.TypeMediaUploadReady {
-		t.Fatalf("reply %s: %v", reply.Type(), err)
+	d, err := events.Decode[events.MediaRejected](*reply)
+	if err != nil || reply.Type() != events.TypeMediaRejected || d.Code != "not_member" {
+		t.Fatalf("reply %s %s: %v; want media.rejected not_member", reply.Type(), reply.Data(), err)
 	}
-	req, _ := http.NewRequest(http.MethodPut, ready.UploadURL, bytes.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("PUT to the presigned URL: %d, want 200", resp.StatusCode)
+	bad := e.Clone()
+	bad.SetType(events.TypeMediaStored)
+	if code, _ := post(t, url, bad); code != http.StatusBadRequest {
+		t.Errorf("wrong type: %d, want 400", code)
 	}
 }
 
