@@ -37,6 +37,12 @@ var agentFunctions = []string{"accounts", "persist", "route", "agent-invoke", "c
 
 func startAgents(t *testing.T, invokeEnv map[string]string) *agentPlatform {
 	t.Helper()
+	return startAgentsWith(t, invokeEnv)
+}
+
+// startAgentsWith is startAgents with more functions running (media, say).
+func startAgentsWith(t *testing.T, invokeEnv map[string]string, more ...string) *agentPlatform {
+	t.Helper()
 	model := modeltest.New()
 	t.Cleanup(model.Close)
 	keys := map[string]*e2ee.PrivateKey{}
@@ -51,7 +57,7 @@ func startAgents(t *testing.T, invokeEnv map[string]string) *agentPlatform {
 	for k, v := range invokeEnv {
 		ai[k] = v
 	}
-	e := start(t, opts{functions: agentFunctions, envFor: map[string]map[string]string{
+	e := start(t, opts{functions: append(slices.Clip(agentFunctions), more...), envFor: map[string]map[string]string{
 		"agent-invoke": ai,
 		"calc-agent":   {"AGENT_KEYS": b64("calc")},
 	}})

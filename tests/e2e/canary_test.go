@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -17,22 +18,29 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/internal/testenv"
+	"github.com/agentchat/agentchat/sdk/client"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
 // TestCanary: messages carrying a unique plaintext marker go through the
 // running system — people to people, people to a model agent (whose
 // streamed, stored reply repeats the marker) and to the example agent —
-// and then every MongoDB collection, every Redis key, every payload
-// published on Redis during the run and the logs of the broker, the
-// connectors and the functions are searched for the marker in every form
-// it could take (raw, base64 at each alignment, hex): zero hits. Then one
-// message whose "ciphertext" is the plaintext itself — what a client that
-// skipped encryption would send, which the server cannot tell apart — is
-// found by the same search in MongoDB and in the Redis publishes: the
-// search would have caught content sent in clear.
+// and a file whose bytes and name carry it too (sent with the Go client,
+// downloaded and decrypted by its recipient); then every MongoDB
+// collection, every Redis key, every payload published on Redis during
+// the run, every object in the media bucket (MinIO) and the logs of the
+// broker, the connectors and the functions are searched for the marker in
+// every form it could take (raw, base64 at each alignment, hex): zero
+// hits. Then one message whose "ciphertext" is the plaintext itself — what
+// a client that skipped encryption would send, which the server cannot
+// tell apart — is found by the same search in MongoDB and in the Redis
+// publishes, and a blob uploaded in clear through the same media flow is
+// found in MinIO: the search would have caught content sent in clear.
 func TestCanary(t *testing.T) {
-	ap := startAgents(t, nil)
+	ap := startAgentsWith(t, nil, "media")
+	if ap.env.s3.Bucket == "" {
+		testenv.Missing(t, "the canary scan covers media: it needs the test S3 service (%s)", testenv.EnvS3Endpoint)
+	}
 	tap := tapRedis(t, ap.env)
 	marker := newMarker("canary")
 	ctx := context.Background()
@@ -68,17 +76,48 @@ func TestCanary(t *testing.T) {
 		return ap.callState(group, wb.messages(group, alice.id)[n-1].Seq, "helper") == "replied"
 	}, "the agent ledger finished")
 
-	got := scanSinks(t, ap.env, tap, marker)
-	t.Logf("canary scan: %s", got)
-	if len(got.hits) > 0 {
-		t.Errorf("plaintext found on the server side:\n  %s", strings.Join(got.hits, "\n  "))
+	// A file, its bytes and its name marked, from alice to bob. (Media
+	// requests wait for their answer as long as their context lets them.)
+	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	file := []byte(strings.Repeat("a file about "+marker+"\n", 2000))
+	m, _, err := ca.SendFile(mctx, direct.ID, file, client.File{Name: marker + ".txt", Type: "text/plain"})
+	if err != nil {
+		t.Fatalf("SendFile: %v", err)
 	}
-	if got.docs == 0 || got.publishes == 0 || got.keys == 0 || got.logBytes == 0 {
-		t.Errorf("the scan saw too little to mean anything: %s", got)
+	got := waitMedia(t, wb, direct.ID, alice.id, 1)[0]
+	if data, err := cb.Download(mctx, direct.ID, got.Content.Media); err != nil || !bytes.Equal(data, file) || got.Content.Media.Name != m.Name {
+		t.Fatalf("bob's download of the marked file: %d bytes, %v", len(data), err)
+	}
+
+	scan := scanSinks(t, ap.env, tap, marker)
+	t.Logf("canary scan: %s", scan)
+	if len(scan.hits) > 0 {
+		t.Errorf("plaintext found on the server side:\n  %s", strings.Join(scan.hits, "\n  "))
+	}
+	if scan.docs == 0 || scan.publishes == 0 || scan.keys == 0 || scan.logBytes == 0 || scan.objects == 0 {
+		t.Errorf("the scan saw too little to mean anything: %s", scan)
 	}
 
 	// The control: the same search finds content sent in clear.
 	control := newMarker("control")
+	// A blob uploaded in clear: a client that skipped SealMedia. The
+	// server cannot tell (it sees a size and a digest), the scan must.
+	// (Before the raw socket below, which replaces alice's client.)
+	inClear := []byte("uploaded in clear: " + control + " (a client that skipped encryption)")
+	sum := sha256.Sum256(inClear)
+	digest := hex.EncodeToString(sum[:])
+	g, err := ca.RequestUpload(mctx, direct.ID, "m-in-clear", int64(len(inClear)), digest, "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Put(mctx, g, inClear); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.CompleteUpload(mctx, direct.ID, "m-in-clear", int64(len(inClear)), digest); err != nil {
+		t.Fatal(err)
+	}
+
 	tok, err := alice.sess.Token(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -103,9 +142,10 @@ func TestCanary(t *testing.T) {
 		}
 		return false
 	}, "the message in clear published to bob's connector")
+
 	found := scanSinks(t, ap.env, tap, control)
 	t.Logf("control scan: %s", found)
-	for _, sink := range []string{"mongodb", "redis publish"} {
+	for _, sink := range []string{"mongodb", "redis publish", "minio"} {
 		if !slices.ContainsFunc(found.hits, func(h string) bool { return strings.HasPrefix(h, sink) }) {
 			t.Errorf("content sent in clear was not found in %s: the scan is blind there", sink)
 		}
@@ -212,18 +252,19 @@ func (r *redisTap) payloads() []string {
 
 // scanResult is what a scan looked at and where it found the marker.
 type scanResult struct {
-	hits                                         []string // "<sink>: <where>"
-	collections, docs, keys, publishes, logBytes int
+	hits                                                  []string // "<sink>: <where>"
+	collections, docs, keys, publishes, objects, logBytes int
+	objectBytes                                           int64
 }
 
 func (s scanResult) String() string {
-	return fmt.Sprintf("%d MongoDB documents in %d collections, %d Redis keys, %d Redis publishes, %d bytes of logs: %d hits",
-		s.docs, s.collections, s.keys, s.publishes, s.logBytes, len(s.hits))
+	return fmt.Sprintf("%d MongoDB documents in %d collections, %d Redis keys, %d Redis publishes, %d MinIO objects (%d bytes), %d bytes of logs: %d hits",
+		s.docs, s.collections, s.keys, s.publishes, s.objects, s.objectBytes, s.logBytes, len(s.hits))
 }
 
 // scanSinks searches the test's MongoDB database, its Redis keys, the
-// tapped publishes (tap may be nil: none) and every process's log for
-// marker.
+// tapped publishes (tap may be nil: none), every object of its media
+// bucket (when it has one) and every process's log for marker.
 func scanSinks(t *testing.T, e *env, tap *redisTap, marker string) scanResult {
 	t.Helper()
 	ns := needles(marker)
@@ -276,6 +317,17 @@ func scanSinks(t *testing.T, e *env, tap *redisTap, marker string) scanResult {
 		if containsAny([]byte(p), ns) {
 			channel, _, _ := strings.Cut(p, " ")
 			res.hits = append(res.hits, fmt.Sprintf("redis publish: #%d on %s", i, channel))
+		}
+	}
+
+	if e.s3.Bucket != "" {
+		for _, key := range bucketKeys(t, e) {
+			obj := readObject(t, e, key)
+			res.objects++
+			res.objectBytes += int64(len(obj))
+			if containsAny(append([]byte(key+"\x00"), obj...), ns) {
+				res.hits = append(res.hits, "minio: "+key)
+			}
 		}
 	}
 

@@ -50,6 +50,7 @@ type env struct {
 	p     *platform.Platform
 	logs  *logSink
 	mongo *mongo.Database
+	s3    testenv.S3Config // the media bucket; zero without S3 (media not started)
 }
 
 type opts struct {
@@ -87,8 +88,9 @@ func start(t *testing.T, o opts) *env {
 		Connectors: max(1, o.connectors), Functions: o.functions, Env: withLoopbackUsers(o.env), EnvFor: o.envFor, WebDir: o.webDir,
 		LogWriter: w, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
+	var s3 testenv.S3Config
 	if os.Getenv("AGENTCHAT_TEST_S3_ENDPOINT") != "" {
-		s3 := testenv.S3(t)
+		s3 = testenv.S3(t)
 		cfg.S3 = platform.S3{Endpoint: s3.Endpoint, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Bucket: s3.Bucket}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -101,7 +103,7 @@ func start(t *testing.T, o opts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{p: p, logs: logs, mongo: mc.Database(db)}
+	e := &env{p: p, logs: logs, mongo: mc.Database(db), s3: s3}
 	t.Cleanup(func() {
 		// Room for the worst case of platform.Close (internal/platform),
 		// which stops one stage after the other: the connectors' 15 s
