@@ -7,7 +7,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 # Every Go module of the repository: the root, sdk/, store/, functions/*/.
 GO_MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod store/go.mod functions/*/go.mod))
 
-.PHONY: run test unit e2e fuzz bench bench-connector bench-pipeline build minio
+.PHONY: run test unit e2e fuzz verify-deploy bench bench-connector bench-pipeline build minio
 
 run: ## the platform on one machine (dev runner)
 	go run ./cmd/agentchat
@@ -23,6 +23,9 @@ e2e: ## the end-to-end tests in tests/, with the services (REPEAT=N: N runs in a
 
 fuzz: ## every fuzz target for FUZZTIME (default 10s)
 	bash tests/run.sh fuzz
+
+verify-deploy: ## the deploy path as docs/deploy.md writes it: every function built by the func CLI (host builder) against a module proxy made from this checkout, both overlays applied to a real API server (tests/run.sh)
+	bash tests/run.sh verify-deploy
 
 bench: ## benchmarks of every module (services: export AGENTCHAT_TEST_*)
 	@set -e; for m in $(GO_MODULES); do echo "== $$m"; (cd $$m && go test -run='^$$' -bench=. -benchmem ./...); done

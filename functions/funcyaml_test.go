@@ -84,6 +84,12 @@ func checkFuncYAML(t *testing.T, dir string, raw []byte) {
 	if err := f.Validate(); err != nil {
 		t.Errorf("func's validation: %v", err)
 	}
+	// func writes func.yaml back after every build in its own form
+	// (gopkg.in/yaml.v2 of its Function: its field order, no comments); a
+	// file in any other form changes in the checkout at every build.
+	if own, err := yaml.Marshal(&f); err != nil || string(own) != string(raw) {
+		t.Errorf("func.yaml is not in func's own form, which func build writes back (comments dropped, fields reordered): write it as\n%s", own)
+	}
 	switch {
 	case !f.Initialized():
 		t.Errorf("no created timestamp: func would treat the folder as uninitialised")

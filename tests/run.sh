@@ -13,6 +13,12 @@
 #   tests/run.sh e2e N                   the e2e suite N times in a row against
 #                                        the same services (a flake hunt;
 #                                        also REPEAT=N), each run counted
+#   tests/run.sh verify-deploy           make verify-deploy: builds every
+#                                        function with the func CLI as
+#                                        docs/deploy.md says, against a module
+#                                        proxy made from this checkout, and
+#                                        applies both overlays to a real API
+#                                        server (run_verify_deploy)
 #   tests/run.sh services                starts the services, writes their
 #                                        environment to $WORK/env and waits
 #                                        until SIGINT or SIGTERM, also when
@@ -57,8 +63,8 @@ export DEBIAN_FRONTEND=noninteractive
 # and tests never read the stamp.
 [[ ${GOFLAGS:-} == *-buildvcs* ]] || export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
 
-case $MODE in all | unit | fuzz | e2e | services) ;; *)
-	echo "usage: tests/run.sh [all|unit|fuzz|e2e [N]|services]" >&2
+case $MODE in all | unit | fuzz | e2e | services | verify-deploy) ;; *)
+	echo "usage: tests/run.sh [all|unit|fuzz|e2e [N]|services|verify-deploy]" >&2
 	exit 2
 	;;
 esac
@@ -85,6 +91,11 @@ die() {
 failed() {
 	echo "FAIL  $*"
 	echo "0 1 0" >>"${GOTEST_COUNTS:-$COUNTS}"
+}
+# passed NAME records a check that is not a go test and passed.
+passed() {
+	echo "ok    $*"
+	echo "1 0 0" >>"${GOTEST_COUNTS:-$COUNTS}"
 }
 
 # ---------------------------------------------------------------- jobs
@@ -130,6 +141,7 @@ kill_tree() {
 REDIS_PIDFILE=$WORK/redis.pid
 SLEEP_PID= # services mode's wait
 KAPI_PID=  # the kube-apiserver build, while it runs
+DEPLOY_TREE= # verify-deploy's worktree, while it exists
 FERRET_PID=
 MINIO_PID=
 PG_CTL=
@@ -185,6 +197,7 @@ cleanup() {
 		wait "$KAPI_PID" 2>/dev/null
 	fi
 	stop_services
+	[[ -z $DEPLOY_TREE ]] || git worktree remove --force "$DEPLOY_TREE" 2>/dev/null || true
 	if [[ ${KEEP_WORK:-} == 1 ]]; then
 		echo "tests/run.sh: kept $WORK"
 	else
@@ -623,16 +636,101 @@ run_e2e() {
 	fi
 }
 
+# ---------------------------------------------------------------- deploy
+
+# run_verify_deploy checks the deploy path as a platform team walks it
+# (docs/deploy.md), without a cluster or a container engine:
+#  1. the func CLI the docs name (knative/hack/build-func.sh, once);
+#  2. a Go module proxy serving this checkout's sdk and store modules at the
+#     versions the functions require, made as a tag would publish them
+#     (knative/hack/modproxy): no tag has to exist;
+#  3. every function built with the documented command, in a worktree of
+#     this checkout (tracked files as they are now, uncommitted changes
+#     included): each must produce its image (an OCI layout), and the
+#     worktree must stay as it was but for the registry and builder func
+#     records in func.yaml;
+#  4. both overlays applied server-side (dry run) to a real kube-apiserver
+#     with Knative's CRDs (knative's TestServerSideApply, which may not
+#     skip here).
+FUNC_VERSION=v0.44.0
+run_verify_deploy() {
+	say "verify-deploy: the func CLI $FUNC_VERSION"
+	kube_apiserver_start
+	AGENTCHAT_CACHE=$CACHE bash knative/hack/build-func.sh >"$WORK/func-cli.log" 2>&1 || {
+		tail -n 30 "$WORK/func-cli.log"
+		failed "building the func CLI (knative/hack/build-func.sh)"
+		return 0
+	}
+	tail -n 1 "$WORK/func-cli.log"
+	local func=$BIN/func-$FUNC_VERSION proxy=$WORK/goproxy rev
+	say "verify-deploy: a module proxy made from this checkout"
+	go run ./knative/hack/modproxy -out "$proxy" functions/*/go.mod || {
+		failed "knative/hack/modproxy"
+		return 0
+	}
+	rev=$(git stash create)
+	DEPLOY_TREE=$WORK/deploy-tree
+	git worktree add -q --detach "$DEPLOY_TREE" "${rev:-HEAD}" || die "git worktree add failed"
+	local dir name start
+	for dir in "$DEPLOY_TREE"/functions/*/; do
+		name=$(basename "$dir")
+		[[ -f $dir/func.yaml ]] || continue
+		say "verify-deploy: func build $name (host builder, as docs/deploy.md says)"
+		start=$SECONDS
+		# The documented command and environment (docs/deploy.md, "Deploy
+		# the functions"); GOPROXY puts this checkout's modules first.
+		if (cd "$dir" && FUNC_ENABLE_HOST_BUILDER=true GOFLAGS=-mod=mod \
+			GOPROXY="file://$proxy,$(go env GOPROXY)" GONOSUMDB=github.com/agentchat/agentchat \
+			"$func" build --builder=host --registry registry.example.com/agentchat) >"$WORK/build-$name.log" 2>&1 &&
+			[[ -f $dir/.func/builds/last/oci/index.json ]]; then
+			passed "func build $name ($((SECONDS - start))s)"
+		else
+			tail -n 30 "$WORK/build-$name.log"
+			failed "func build $name: no image (log above)"
+		fi
+	done
+	say "verify-deploy: the checkout after the builds"
+	local changed=() f
+	mapfile -t changed < <(git -C "$DEPLOY_TREE" status --porcelain --untracked-files=all)
+	local dirty=0
+	for f in "${changed[@]}"; do
+		if [[ $f =~ ^\ M\ (functions/[^/]+/func\.yaml)$ ]]; then
+			# func records the registry and the builder it was given; any
+			# other change (a comment dropped, a field moved) is a
+			# func.yaml not in func's own form.
+			if git -C "$DEPLOY_TREE" diff -U0 -- "${BASH_REMATCH[1]}" | grep -E '^[-+][^-+]' |
+				grep -vqE '^\+(registry: |build:$|  builder: host$)'; then
+				git -C "$DEPLOY_TREE" diff -- "${BASH_REMATCH[1]}"
+				echo "$f: func rewrote it (write it in func's own form, as above)"
+				dirty=1
+			fi
+			continue
+		fi
+		echo "$f: left by func build"
+		dirty=1
+	done
+	if ((dirty)); then failed "func build left the checkout changed (above)"; else passed "func build leaves the checkout clean"; fi
+	git worktree remove --force "$DEPLOY_TREE" && DEPLOY_TREE=
+	kube_apiserver_wait
+	say "verify-deploy: both overlays on a real API server"
+	CI=true gotest "verify-deploy" -v -count=1 -run '^TestServerSideApply$' ./knative/
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
 	say "agentchat tests ($MODE): $(go version | cut -d' ' -f3-), $(nproc) cores, cache $CACHE"
 	build_helpers
-	if [[ $MODE != fuzz ]]; then
+	if [[ $MODE == verify-deploy ]]; then
+		# etcd for the API server; kubectl comes with this kind of machine.
+		apt_need etcd etcd-server
+		export AGENTCHAT_CACHE=$CACHE
+	elif [[ $MODE != fuzz ]]; then
 		install_services
 		start_services
 	fi
 	case $MODE in
+	verify-deploy) run_verify_deploy ;;
 	all)
 		run_unit
 		run_fuzz
