@@ -58,7 +58,7 @@ func loadConfig(m map[string]string) (Config, error) {
 	}
 	switch {
 	case c.MaxSize < 1 || c.MaxSize > events.MaxMediaSize:
-		return c, fmt.Errorf("MEDIA_MAX_SIZE %d, want 1..%d", c.MaxSize, events.MaxMediaSize)
+		return c, fmt.Errorf("MEDIA_MAX_SIZE %d, want 1..%d", c.MaxSize, int64(events.MaxMediaSize))
 	case c.URLExpiry < time.Second || c.URLExpiry > 7*24*time.Hour:
 		return c, fmt.Errorf("MEDIA_URL_EXPIRY %s, want 1s..168h (the S3 limit)", c.URLExpiry)
 	case c.DownloadExpiry < time.Second || c.DownloadExpiry > 7*24*time.Hour:
