@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,6 +52,11 @@ func TestFunctionFolders(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkFuncYAML(t, dir, raw)
+			// func writes a .gitignore (/.func) into a folder without one at
+			// every build: keep it committed, so a build leaves nothing new.
+			if ig, err := os.ReadFile(filepath.Join(dir, ".gitignore")); err != nil || !slices.Contains(strings.Fields(string(ig)), "/.func") {
+				t.Errorf(".gitignore with /.func is missing (func build writes one; commit it)")
+			}
 			checkGoMod(t, dir)
 			checkSignature(t, dir)
 		})
