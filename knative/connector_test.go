@@ -260,3 +260,31 @@ func TestConnectorRulesCatch(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectorImageCarriesTheWebClient: the connector's image holds the
+// web client (ko bundles cmd/connector/kodata, where web is a link to the
+// repository's web/, at KO_DATA_PATH=/var/run/ko) and the Deployment
+// serves it from there.
+func TestConnectorImageCarriesTheWebClient(t *testing.T) {
+	if _, err := os.Stat("../cmd/connector/kodata/web/index.html"); err != nil {
+		t.Errorf("cmd/connector/kodata/web/index.html: %v (kodata/web must link to ../../../web)", err)
+	}
+	raw, err := os.ReadFile("base/connector-deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := decodeAll("base/connector-deployment.yaml", raw, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := objs[0].Value.(*appsv1.Deployment)
+	var webDir string
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "WEB_DIR" {
+			webDir = e.Value
+		}
+	}
+	if webDir != "/var/run/ko/web" {
+		t.Errorf("WEB_DIR %q, want /var/run/ko/web (ko's KO_DATA_PATH + web)", webDir)
+	}
+}
