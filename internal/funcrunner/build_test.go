@@ -56,15 +56,15 @@ func TestInspect(t *testing.T) {
 	}
 }
 
-// TestBuildCache builds a copy of the deadletter function against a copy
+// TestBuildCache builds a copy of the calc-agent function (it requires the SDK only) against a copy
 // of the SDK: the second Build must be a cache hit, and a change to either
 // folder must produce a new binary.
 func TestBuildCache(t *testing.T) {
 	root := repoRoot(t)
 	work := t.TempDir()
 	copyTree(t, filepath.Join(root, "sdk"), filepath.Join(work, "sdk"))
-	fnDir := filepath.Join(work, "functions", "deadletter")
-	copyTree(t, filepath.Join(root, "functions", "deadletter"), fnDir)
+	fnDir := filepath.Join(work, "functions", "calcagent")
+	copyTree(t, filepath.Join(root, "functions", "calcagent"), fnDir)
 	cache := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -95,8 +95,8 @@ func TestBuildCache(t *testing.T) {
 	// Another checkout of the same sources (a clean clone elsewhere) shares it.
 	elsewhere := t.TempDir()
 	copyTree(t, filepath.Join(work, "sdk"), filepath.Join(elsewhere, "sdk"))
-	copyTree(t, fnDir, filepath.Join(elsewhere, "functions", "deadletter"))
-	other, err := funcrunner.Build(ctx, funcrunner.Options{FunctionDir: filepath.Join(elsewhere, "functions", "deadletter"), CacheDir: cache})
+	copyTree(t, fnDir, filepath.Join(elsewhere, "functions", "calcagent"))
+	other, err := funcrunner.Build(ctx, funcrunner.Options{FunctionDir: filepath.Join(elsewhere, "functions", "calcagent"), CacheDir: cache})
 	if err != nil || other != first {
 		t.Errorf("Build of a copy elsewhere = %s, %v; want the cached %s", other, err, first)
 	}
@@ -138,8 +138,8 @@ func TestBuildCache(t *testing.T) {
 // lock makes one build and the other find its binary.
 func TestConcurrentBuilds(t *testing.T) {
 	root := repoRoot(t)
-	fnDir := filepath.Join(t.TempDir(), "deadletter")
-	copyTree(t, filepath.Join(root, "functions", "deadletter"), fnDir)
+	fnDir := filepath.Join(t.TempDir(), "calcagent")
+	copyTree(t, filepath.Join(root, "functions", "calcagent"), fnDir)
 	var logs syncBuffer
 	o := funcrunner.Options{
 		FunctionDir: fnDir, SDKDir: filepath.Join(root, "sdk"), CacheDir: t.TempDir(),

@@ -125,8 +125,8 @@ func TestStartGivenAddr(t *testing.T) {
 
 func TestStartNotReadyInTime(t *testing.T) {
 	// media without any S3 configuration exits at once: Start must say why.
-	// With an S3 that never answers it stays unready: Start must give up at
-	// ctx's deadline and leave no process behind.
+	// With an S3 and a MongoDB that never answer it stays unready: Start
+	// must give up at ctx's deadline and leave no process behind.
 	bin, err := buildOnce(t, filepath.Join(repoRoot(t), "functions", "media"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +145,7 @@ func TestStartNotReadyInTime(t *testing.T) {
 	defer cancel()
 	_, err = funcrunner.Start(ctx, funcrunner.StartOptions{Binary: bin, LogWriter: &syncBuffer{}, Env: map[string]string{
 		"S3_ENDPOINT": l.Addr().String(), "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b",
+		"MONGODB_URI": "mongodb://" + l.Addr().String() + "/?connectTimeoutMS=60000&serverSelectionTimeoutMS=60000",
 	}})
 	if err == nil || !strings.Contains(err.Error(), "not ready") {
 		t.Fatalf("Start = %v, want a not-ready error", err)
