@@ -80,6 +80,13 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeMediaDownloadRequested, nil, "media"},
 		{events.TypeMediaDownloadReady, nil, "route-media"},
 		{events.TypeMediaRejected, nil, "route-media"},
+		// A tool call goes to the tool's function (toolname); its result
+		// back to the runtime of the agent's kind.
+		{events.TypeToolCalled, map[string]string{events.ExtToolName: "history", events.ExtAgentKind: "model"}, "history-tool"},
+		{events.TypeToolCalled, map[string]string{events.ExtToolName: "http", events.ExtAgentKind: "model"}, "http-tool"},
+		{events.TypeToolCalled, map[string]string{events.ExtToolName: "unknown"}, ""},
+		{events.TypeToolResult, map[string]string{events.ExtToolName: "http", events.ExtAgentKind: "model"}, "agent-invoke-tool-result"},
+		{events.TypeToolResult, map[string]string{events.ExtToolName: "http", events.ExtAgentKind: "calc"}, ""},
 		{events.TypeConversationChanged, nil, "persist-directory,route-directory"},
 		{events.TypeDeviceChanged, nil, "persist-directory,route-directory"},
 		{"io.agentchat.agent.unknown", nil, "route-agent"},

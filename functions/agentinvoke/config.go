@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/agent"
+	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/store/usage"
 )
@@ -49,7 +50,15 @@ type config struct {
 	// answer (message.stored or message.rejected, brought by the
 	// agent-invoke-outcome Trigger) before a sweep posts it again.
 	ConfirmTimeout time.Duration `env:"AGENT_CONFIRM_TIMEOUT" default:"15s"`
-	LogLevel       slog.Level    `env:"LOG_LEVEL" default:"INFO"`
+	// ToolTimeout is how long a tool call may take (from its tool.called
+	// to its tool.result) unless the tool names its own timeout: then the
+	// model is given an error result instead (docs/agents.md, "Tools").
+	ToolTimeout time.Duration `env:"AGENT_TOOL_TIMEOUT" default:"30s" min:"1ms"`
+	// MaxToolSteps bounds the model requests of one answer when the model
+	// keeps asking for tools: the last one still asking fails the call
+	// with tool_steps.
+	MaxToolSteps int        `env:"AGENT_MAX_TOOL_STEPS" default:"8" min:"1"`
+	LogLevel     slog.Level `env:"LOG_LEVEL" default:"INFO"`
 }
 
 // modelEnv is the part of the model configuration read by fn.Load.
@@ -94,6 +103,31 @@ type modelConfig struct {
 	// one conversation; 0: no limit (docs/agents.md, "Budgets and usage").
 	TokenBudget             int64
 	ConversationTokenBudget int64
+	// Tools are offered to the model with every request (AGENT_CONFIG's
+	// "tools"); each is a function bound by a Trigger to tool.called
+	// with its name (docs/agents.md, "Add a tool in minutes").
+	Tools []toolSpec
+}
+
+// toolSpec is one tool an agent offers its model.
+type toolSpec struct {
+	Name        string         `json:"name"`        // the tool function's Trigger filters toolname on it
+	Description string         `json:"description"` // what the model reads to decide when to call it
+	Parameters  map[string]any `json:"parameters"`  // the JSON schema of its arguments (an object schema)
+	// Timeout overrides AGENT_TOOL_TIMEOUT for this tool (a duration:
+	// "20s"); empty: the default.
+	Timeout string `json:"timeout,omitempty"`
+	timeout time.Duration
+}
+
+// toolFor is the agent's tool named name.
+func (m modelConfig) toolFor(name string) (toolSpec, bool) {
+	for _, t := range m.Tools {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return toolSpec{}, false
 }
 
 // endpointFor returns the endpoint whose base URL is baseURL, else the
@@ -120,6 +154,7 @@ type agentJSON struct {
 	Store        bool           `json:"store"`
 	TokenBudget  int64          `json:"tokenBudget"`
 	ConvBudget   int64          `json:"conversationTokenBudget"`
+	Tools        []toolSpec     `json:"tools"`
 }
 
 // endpointJSON is one of an agent's "endpoints"; model and apiKeyEnv
@@ -178,12 +213,14 @@ func configFrom(m map[string]string) (config, error) {
 //	            "systemPrompt": "You are Helper.", "contextMessages": 10},
 //	 "writer": {"endpoints": [{"baseURL": "https://api.openai.com/v1", "apiKeyEnv": "WRITER_KEY"},
 //	                          {"baseURL": "http://vllm:8000/v1", "model": "qwen2.5"}],
-//	            "tokenBudget": 2000000, "conversationTokenBudget": 50000}}
+//	            "tokenBudget": 2000000, "conversationTokenBudget": 50000,
+//	            "tools": [{"name": "history", "description": "Reads earlier messages.",
+//	                       "parameters": {"type": "object", "properties": {"count": {"type": "integer"}}}}]}}
 //
 // An agent names one endpoint (baseURL, model, apiKeyEnv: each defaults
 // to OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY) or several
 // (endpoints, in failover order: an entry without model or apiKeyEnv
-// takes the agent's); not both. A budget of 0 or absent is the default
+// takes the agent's); not both. tools are offered to its model (checkTools). A budget of 0 or absent is the default
 // (AGENT_TOKEN_BUDGET, AGENT_CONVERSATION_TOKEN_BUDGET).
 func agentConfigs(raw string, defaults modelConfig, env map[string]string) (map[string]modelConfig, error) {
 	out := map[string]modelConfig{}
@@ -230,9 +267,55 @@ func agentConfigs(raw string, defaults modelConfig, env map[string]string) (map[
 		if c.Context < 0 || c.TokenBudget < 0 || c.ConversationTokenBudget < 0 {
 			return nil, fmt.Errorf("%s: contextMessages and budgets must be >= 0", id)
 		}
+		var err error
+		if c.Tools, err = checkTools(o.Tools); err != nil {
+			return nil, fmt.Errorf("%s: tools: %w", id, err)
+		}
 		out[id] = c
 	}
 	return out, nil
+}
+
+// checkTools checks an agent's tools: names as OpenAI and Trigger
+// filters accept them, each once, a description, an object schema (an
+// empty one when absent) and a readable timeout.
+func checkTools(in []toolSpec) ([]toolSpec, error) {
+	seen := map[string]bool{}
+	out := make([]toolSpec, 0, len(in))
+	for _, t := range in {
+		switch {
+		case !events.ValidToolName(t.Name):
+			return nil, fmt.Errorf("name %q: 1-64 of letters, digits, _ and -", t.Name)
+		case seen[t.Name]:
+			return nil, fmt.Errorf("%s: named twice", t.Name)
+		case strings.TrimSpace(t.Description) == "":
+			return nil, fmt.Errorf("%s: a description is required (the model chooses tools by it)", t.Name)
+		}
+		seen[t.Name] = true
+		if t.Parameters == nil {
+			t.Parameters = map[string]any{"type": "object", "properties": map[string]any{}}
+		}
+		if typ, _ := t.Parameters["type"].(string); typ != "object" {
+			return nil, fmt.Errorf("%s: parameters must be a JSON schema of type object", t.Name)
+		}
+		if t.Timeout != "" {
+			d, err := time.ParseDuration(t.Timeout)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("%s: timeout %q is not a positive duration", t.Name, t.Timeout)
+			}
+			t.timeout = d
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// toolTimeout is how long a call of tool t may take.
+func (c config) toolTimeout(t toolSpec) time.Duration {
+	if t.timeout > 0 {
+		return t.timeout
+	}
+	return c.ToolTimeout
 }
 
 // modelFor is agent's model configuration.

@@ -29,13 +29,17 @@ type memLedger struct {
 	sent     map[string]bool
 	started  map[string][2]string // completion, endpoint
 	outcomes map[string]outcome
+	marks    map[string]bool       // step sent markers, by stepSentID
+	tsteps   map[string]toolStep   // by stepToolsID
+	results  map[string]toolResult // by toolResultID
 }
 
 var _ ledger = (*memLedger)(nil)
 
 func newMemLedger() *memLedger {
 	return &memLedger{calls: map[string]*callDoc{}, invokes: map[string]events.AgentInvoke{}, attempts: map[string]attempt{},
-		sent: map[string]bool{}, started: map[string][2]string{}, outcomes: map[string]outcome{}}
+		sent: map[string]bool{}, started: map[string][2]string{}, outcomes: map[string]outcome{},
+		marks: map[string]bool{}, tsteps: map[string]toolStep{}, results: map[string]toolResult{}}
 }
 
 func (l *memLedger) Claim(_ context.Context, k callKey, inv events.AgentInvoke, owner string, leaseUntil time.Time) (bool, error) {
@@ -84,7 +88,57 @@ func (l *memLedger) State(_ context.Context, k callKey) (callState, error) {
 	if o, ok := l.outcomes[k.id()]; ok {
 		st.Outcome = &o
 	}
+	if !st.Sent {
+		return st, nil
+	}
+	for s := 0; s < maxAttempts; s++ {
+		ts, ok := l.tsteps[stepToolsID(k, s)]
+		if !ok {
+			break
+		}
+		st.Steps = append(st.Steps, ts)
+	}
+	for s := 1; s <= len(st.Steps) && l.marks[stepSentID(k, s)]; s++ {
+		st.StepSent = s
+	}
 	return st, nil
+}
+
+func (l *memLedger) MarkStepSent(_ context.Context, k callKey, step, _ int) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.marks[stepSentID(k, step)] {
+		return false, nil
+	}
+	l.marks[stepSentID(k, step)] = true
+	return true, nil
+}
+
+func (l *memLedger) RecordStep(_ context.Context, k callKey, s toolStep) (toolStep, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if held, ok := l.tsteps[stepToolsID(k, s.Step)]; ok {
+		return held, nil
+	}
+	l.tsteps[stepToolsID(k, s.Step)] = s
+	return s, nil
+}
+
+func (l *memLedger) RecordToolResult(_ context.Context, k callKey, r toolResult) (toolResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if held, ok := l.results[toolResultID(k, r.CallID)]; ok {
+		return held, nil
+	}
+	l.results[toolResultID(k, r.CallID)] = r
+	return r, nil
+}
+
+func (l *memLedger) ToolResult(_ context.Context, k callKey, callID string) (toolResult, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.results[toolResultID(k, callID)]
+	return r, ok, nil
 }
 
 func (l *memLedger) TakeOver(_ context.Context, k callKey, n int, owner string, leaseUntil time.Time) (bool, error) {
@@ -186,7 +240,10 @@ type world struct {
 	// makes the next answers get lost instead.
 	answers func(event.Event)
 	drop    int
-	wg      sync.WaitGroup // answers on their way
+	// tool, when set, gets each tool.called posted (on a goroutine of its
+	// own), as a tool function's Trigger would.
+	tool func(event.Event)
+	wg   sync.WaitGroup // answers on their way
 }
 
 type device struct {
@@ -333,6 +390,9 @@ func (w *world) Send(_ context.Context, e event.Event) error {
 		return errors.New("broker: 503")
 	}
 	w.events = append(w.events, e)
+	if e.Type() == events.TypeToolCalled && w.tool != nil {
+		w.wg.Go(func() { w.tool(e) })
+	}
 	if e.Type() != events.TypeMessageSent {
 		return nil
 	}
@@ -434,6 +494,8 @@ type scriptModel struct {
 	// quiet endpoints (by base URL) never start answering: no first chunk
 	// (onStart) before the reply's content.
 	quiet map[string]bool
+	// toolCalls are the tool calls request i (0-based) answers with.
+	toolCalls map[int][]toolCall
 	// stored is what Retrieve finds, by completion id ("cmpl-<n>" for
 	// request n); retrievals counts its calls and the endpoints it asked.
 	stored      map[string]string
@@ -451,6 +513,7 @@ func (m *scriptModel) Stream(ctx context.Context, req modelRequest, onStart, onD
 	reply := m.replies[min(i, len(m.replies)-1)]
 	arrived := m.arrived
 	quiet := m.quiet[req.Endpoint.BaseURL]
+	calls := m.toolCalls[i]
 	m.mu.Unlock()
 	if arrived != nil {
 		arrived <- struct{}{}
@@ -462,7 +525,7 @@ func (m *scriptModel) Stream(ctx context.Context, req modelRequest, onStart, onD
 	if err != nil {
 		return answer{Text: text}, err
 	}
-	return answer{Text: text, Usage: scriptUsage}, nil
+	return answer{Text: text, ToolCalls: calls, Usage: scriptUsage}, nil
 }
 
 // Retrieve answers from stored, by completion id.

@@ -65,8 +65,9 @@ type Function struct {
 	owner  string // this instance in the ledger's attempts
 
 	mu      sync.Mutex
-	running map[string]*worker // turns this instance runs, by call id
-	wg      sync.WaitGroup     // those turns and the sweeper
+	running map[string]*worker     // turns this instance runs, by call id
+	tools   map[string]*toolWaiter // turns here waiting for a tool result, by the result's ledger _id
+	wg      sync.WaitGroup         // those turns and the sweeper
 
 	stats stats
 }
@@ -105,12 +106,13 @@ type worker struct {
 
 // New is called once by the func runtime.
 func New() *Function {
-	f := &Function{owner: newOwnerID(), running: map[string]*worker{}}
+	f := &Function{owner: newOwnerID(), running: map[string]*worker{}, tools: map[string]*toolWaiter{}}
 	f.log = fn.NewLogger("agent-invoke", &f.level)
 	f.handle = fn.Logged(f.log, fn.Mux{
 		events.TypeAgentInvoke:     f.invoked,
 		events.TypeMessageStored:   f.heard,
 		events.TypeMessageRejected: f.heard,
+		events.TypeToolResult:      f.toolResulted,
 	}.Handle)
 	return f
 }
@@ -249,8 +251,8 @@ func (f *Function) logger() *slog.Logger { return f.log }
 // runtime).
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { fn.Serve(w, r, f.HandleEvent) }
 
-// HandleEvent answers an invoke, or persist's answer to a reply (outcome.go);
-// any other type is refused (400).
+// HandleEvent answers an invoke, persist's answer to a reply (outcome.go)
+// or a tool's result (tools.go); any other type is refused (400).
 func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event, error) {
 	return f.handle(ctx, e)
 }

@@ -70,6 +70,30 @@ type callState struct {
 	// call may have moved to another endpoint than its first).
 	Endpoint string
 	Outcome  *outcome // nil until decided
+	// Steps are the model requests of the call that ended in tool calls,
+	// in order (step 0, 1, ...); StepSent is the last step whose request
+	// was sent (0: only the first, the sent marker). StepSent == len(Steps)
+	// means a request after the last tool results may be in flight.
+	Steps    []toolStep
+	StepSent int
+}
+
+// toolStep is one model request of a call that ended in tool calls. Its
+// content (what the model said, the calls and their arguments) is
+// Sealed with the agent's ledger key (seal.go): the ledger never holds a
+// conversation's plaintext.
+type toolStep struct {
+	Step    int
+	Attempt int
+	Sealed  []byte // stepContent, sealed
+}
+
+// toolResult is the result of one tool call, Sealed like a step
+// (toolOutput): whichever is recorded first — the tool's reply or the
+// timeout's error — is the result the model sees.
+type toolResult struct {
+	CallID string
+	Sealed []byte
 }
 
 // ledger records agent calls so that each triggering message is answered
@@ -110,4 +134,19 @@ type ledger interface {
 	Finish(ctx context.Context, k callKey, state string) error
 	// Open lists up to limit calls that are not finished, oldest first.
 	Open(ctx context.Context, limit int) ([]callKey, error)
+
+	// MarkStepSent inserts the sent marker of request step (≥ 1: step 0's
+	// is MarkSent's) before it is sent. false: it exists, so that request
+	// may have gone out already.
+	MarkStepSent(ctx context.Context, k callKey, step, n int) (bool, error)
+	// RecordStep inserts s, a request that ended in tool calls. It returns
+	// the step that holds: s, or the one recorded first (the calls the
+	// tools run for are always those).
+	RecordStep(ctx context.Context, k callKey, s toolStep) (toolStep, error)
+	// RecordToolResult inserts r as the result of tool call r.CallID. It
+	// returns the result that holds: r, or the one recorded first.
+	RecordToolResult(ctx context.Context, k callKey, r toolResult) (toolResult, error)
+	// ToolResult reads the result of tool call callID; ok is false while
+	// it has none.
+	ToolResult(ctx context.Context, k callKey, callID string) (r toolResult, ok bool, err error)
 }

@@ -24,6 +24,9 @@ import (
 //	                  {_id: <call>/sent, call, attempt, at}
 //	                  {_id: <call>/completion, call, attempt, completion, endpoint, at}
 //	                  {_id: <call>/outcome, call, attempt, state, code?, message?, retryable?, envelope?, at}
+//	                  {_id: <call>/step/<s>/sent, call, attempt, at}             (s ≥ 1: request s of a call with tools)
+//	                  {_id: <call>/step/<s>/tools, call, step, attempt, sealed, at} (request s ended in tool calls)
+//	                  {_id: <call>/tool/<callId>, call, callId, sealed, at}      (a tool call's result)
 const (
 	collCalls = "agent_calls"
 	collSteps = "agent_call_steps"
@@ -98,7 +101,30 @@ type outcomeDoc struct {
 	At        time.Time      `bson:"at"`
 }
 
+type stepDoc struct {
+	ID      string    `bson:"_id"`
+	Call    string    `bson:"call"`
+	Step    int       `bson:"step"`
+	Attempt int       `bson:"attempt"`
+	Sealed  []byte    `bson:"sealed"`
+	At      time.Time `bson:"at"`
+}
+
+type toolResultDoc struct {
+	ID     string    `bson:"_id"`
+	Call   string    `bson:"call"`
+	CallID string    `bson:"callId"`
+	Sealed []byte    `bson:"sealed"`
+	At     time.Time `bson:"at"`
+}
+
 func attemptID(k callKey, n int) string { return k.id() + "/attempt/" + strconv.Itoa(n) }
+
+func stepSentID(k callKey, s int) string  { return k.id() + "/step/" + strconv.Itoa(s) + "/sent" }
+func stepToolsID(k callKey, s int) string { return k.id() + "/step/" + strconv.Itoa(s) + "/tools" }
+func toolResultID(k callKey, callID string) string {
+	return k.id() + "/tool/" + callID
+}
 
 func (l *mongoLedger) Claim(ctx context.Context, k callKey, inv events.AgentInvoke, owner string, leaseUntil time.Time) (bool, error) {
 	now := time.Now().UTC()
@@ -269,8 +295,87 @@ func (l *mongoLedger) State(ctx context.Context, k callKey) (callState, error) {
 			return st, fmt.Errorf("agent-invoke: ledger: read completion: %w", err)
 		}
 	}
-	st.Outcome, err = l.outcome(ctx, k)
-	return st, err
+	if st.Outcome, err = l.outcome(ctx, k); err != nil || !st.Sent {
+		return st, err
+	}
+	for s := 0; s < maxAttempts; s++ {
+		var d stepDoc
+		err := l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: stepToolsID(k, s)}}).Decode(&d)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return st, fmt.Errorf("agent-invoke: ledger: read step: %w", err)
+		}
+		st.Steps = append(st.Steps, toolStep{Step: d.Step, Attempt: d.Attempt, Sealed: d.Sealed})
+	}
+	for s := 1; s <= len(st.Steps); s++ {
+		err := l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: stepSentID(k, s)}},
+			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return st, fmt.Errorf("agent-invoke: ledger: read step sent: %w", err)
+		}
+		st.StepSent = s
+	}
+	return st, nil
+}
+
+func (l *mongoLedger) MarkStepSent(ctx context.Context, k callKey, step, n int) (bool, error) {
+	_, err := l.steps.InsertOne(ctx, sentDoc{ID: stepSentID(k, step), Call: k.id(), Attempt: n, At: time.Now().UTC()})
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("agent-invoke: ledger: mark step %d sent: %w", step, err)
+	}
+	return true, nil
+}
+
+func (l *mongoLedger) RecordStep(ctx context.Context, k callKey, s toolStep) (toolStep, error) {
+	_, err := l.steps.InsertOne(ctx, stepDoc{ID: stepToolsID(k, s.Step), Call: k.id(), Step: s.Step, Attempt: s.Attempt,
+		Sealed: s.Sealed, At: time.Now().UTC()})
+	switch {
+	case err == nil:
+		return s, nil
+	case !mongo.IsDuplicateKeyError(err):
+		return s, fmt.Errorf("agent-invoke: ledger: record step %d: %w", s.Step, err)
+	}
+	var d stepDoc
+	if err := l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: stepToolsID(k, s.Step)}}).Decode(&d); err != nil {
+		return s, fmt.Errorf("agent-invoke: ledger: read step %d: %w", s.Step, err)
+	}
+	return toolStep{Step: d.Step, Attempt: d.Attempt, Sealed: d.Sealed}, nil
+}
+
+func (l *mongoLedger) RecordToolResult(ctx context.Context, k callKey, r toolResult) (toolResult, error) {
+	_, err := l.steps.InsertOne(ctx, toolResultDoc{ID: toolResultID(k, r.CallID), Call: k.id(), CallID: r.CallID,
+		Sealed: r.Sealed, At: time.Now().UTC()})
+	switch {
+	case err == nil:
+		return r, nil
+	case !mongo.IsDuplicateKeyError(err):
+		return r, fmt.Errorf("agent-invoke: ledger: record tool result: %w", err)
+	}
+	held, ok, err := l.ToolResult(ctx, k, r.CallID)
+	if err == nil && !ok {
+		err = fmt.Errorf("agent-invoke: ledger: record tool result: duplicate not found")
+	}
+	return held, err
+}
+
+func (l *mongoLedger) ToolResult(ctx context.Context, k callKey, callID string) (toolResult, bool, error) {
+	var d toolResultDoc
+	err := l.steps.FindOne(ctx, bson.D{{Key: "_id", Value: toolResultID(k, callID)}}).Decode(&d)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return toolResult{}, false, nil
+	case err != nil:
+		return toolResult{}, false, fmt.Errorf("agent-invoke: ledger: read tool result: %w", err)
+	}
+	return toolResult{CallID: d.CallID, Sealed: d.Sealed}, true, nil
 }
 
 func (l *mongoLedger) Open(ctx context.Context, limit int) ([]callKey, error) {

@@ -149,6 +149,68 @@ func ledgerSuite(t *testing.T, newLedger func() ledger) {
 		t.Errorf("completion = %q at %q, want the first one recorded", st.Completion, st.Endpoint)
 	}
 
+	// Tool steps: request 0 ended in tool calls; the first record holds
+	// (a takeover that asked again would run the first calls).
+	if st, _ = l.State(ctx, k); len(st.Steps) != 0 || st.StepSent != 0 {
+		t.Errorf("steps before any = %+v %d", st.Steps, st.StepSent)
+	}
+	held0, err := l.RecordStep(ctx, k, toolStep{Step: 0, Attempt: 1, Sealed: []byte("calls-a")})
+	if err != nil || string(held0.Sealed) != "calls-a" {
+		t.Fatalf("record step 0 = %+v %v", held0, err)
+	}
+	if held0, err = l.RecordStep(ctx, k, toolStep{Step: 0, Attempt: 2, Sealed: []byte("calls-b")}); err != nil ||
+		string(held0.Sealed) != "calls-a" || held0.Attempt != 1 {
+		t.Errorf("record step 0 again = %+v %v, want the first", held0, err)
+	}
+	// Each tool call's result: concurrent records (the tool's reply and
+	// the timeout's error racing), one holds and all get it back.
+	var firsts sync.Map
+	for i := range 8 {
+		wg.Go(func() {
+			r, err := l.RecordToolResult(ctx, k, toolResult{CallID: "tc-1", Sealed: []byte("result-" + seqOf(int64(i)))})
+			if err != nil {
+				t.Error(err)
+			}
+			firsts.Store(string(r.Sealed), true)
+		})
+	}
+	wg.Wait()
+	n := 0
+	firsts.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Errorf("tool results held = %d different, want 1", n)
+	}
+	if r, ok, err := l.ToolResult(ctx, k, "tc-1"); !ok || err != nil || r.CallID != "tc-1" || len(r.Sealed) == 0 {
+		t.Errorf("tool result = %+v %v %v", r, ok, err)
+	}
+	if _, ok, err := l.ToolResult(ctx, k, "tc-2"); ok || err != nil {
+		t.Errorf("a missing tool result: %v %v", ok, err)
+	}
+	// Request 1's marker: once; then request 1 too ended in tool calls.
+	wins.Store(0)
+	for range 4 {
+		wg.Go(func() {
+			if ok, err := l.MarkStepSent(ctx, k, 1, 2); err != nil {
+				t.Error(err)
+			} else if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := wins.Load(); got != 1 {
+		t.Errorf("step 1 sent markers inserted = %d, want 1", got)
+	}
+	if st, _ = l.State(ctx, k); len(st.Steps) != 1 || st.StepSent != 1 {
+		t.Errorf("after step 1 sent: steps %d, step sent %d; want 1, 1 (its request may be in flight)", len(st.Steps), st.StepSent)
+	}
+	if _, err := l.RecordStep(ctx, k, toolStep{Step: 1, Attempt: 2, Sealed: []byte("calls-c")}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = l.State(ctx, k); len(st.Steps) != 2 || st.Steps[1].Step != 1 || string(st.Steps[1].Sealed) != "calls-c" || st.StepSent != 1 {
+		t.Errorf("after step 1 recorded: %+v, step sent %d", st.Steps, st.StepSent)
+	}
+
 	// The outcome: the first holds, later ones get it back.
 	env := &e2ee.Envelope{V: 1, Nonce: make([]byte, 12), Ciphertext: make([]byte, 16),
 		Keys: []e2ee.WrappedKey{{Device: "d1", Ephemeral: make([]byte, 32), Nonce: make([]byte, 12), Wrapped: make([]byte, 48)}}}

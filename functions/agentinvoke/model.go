@@ -8,8 +8,20 @@ import (
 
 // chatMessage is one message of a model request.
 type chatMessage struct {
-	Role    string // roleSystem, roleUser or roleAssistant
+	Role    string // roleSystem, roleUser, roleAssistant or roleTool
 	Content string
+	// ToolCalls are the calls an assistant message made (a step of the
+	// turn that asked for tools); ToolCallID is the call a roleTool
+	// message answers.
+	ToolCalls  []toolCall
+	ToolCallID string
+}
+
+// toolCall is one tool call a model made.
+type toolCall struct {
+	ID        string `json:"id" bson:"id"`               // the model's id for it, sent back with its result
+	Name      string `json:"name" bson:"name"`           // the tool
+	Arguments string `json:"arguments" bson:"arguments"` // JSON, as the model wrote it
 }
 
 // Chat roles.
@@ -17,26 +29,39 @@ const (
 	roleSystem    = "system"
 	roleUser      = "user"
 	roleAssistant = "assistant"
+	roleTool      = "tool"
 )
 
 // modelRequest is one chat-completions request to one endpoint.
 type modelRequest struct {
 	Endpoint  endpoint
 	Messages  []chatMessage
-	MaxTokens int  // 0: the endpoint's default
-	Store     bool // ask the endpoint to keep the answer (modelConfig.Store)
+	Tools     []toolSpec // offered to the model (the agent's tools)
+	MaxTokens int        // 0: the endpoint's default
+	Store     bool       // ask the endpoint to keep the answer (modelConfig.Store)
 }
 
 // answer is a model's whole answer and what the endpoint said it cost.
+// With ToolCalls the model asks for tools before it answers: Text is then
+// whatever it said along with them (often nothing).
 type answer struct {
-	Text  string
-	Usage tokenUsage
+	Text      string
+	ToolCalls []toolCall
+	Usage     tokenUsage
 }
 
 // tokenUsage is the usage an endpoint reported for one answer.
 type tokenUsage struct {
 	Prompt, Completion int64
 	Reported           bool // false: the endpoint reported none (the counts are 0)
+}
+
+// plus is u and v together (reported when both were).
+func (u tokenUsage) plus(v tokenUsage) tokenUsage {
+	if u == (tokenUsage{}) {
+		return v
+	}
+	return tokenUsage{Prompt: u.Prompt + v.Prompt, Completion: u.Completion + v.Completion, Reported: u.Reported && v.Reported}
 }
 
 // model is the OpenAI-compatible chat-completions API, at whichever
@@ -87,4 +112,5 @@ const (
 	codeNotStored     = "not_stored"     // persist would not store the reply
 	codeEmptyAnswer   = "empty_answer"   // the model answered nothing
 	codeBudgetReached = "budget_reached" // the agent or the conversation spent its token budget: no request sent
+	codeToolSteps     = "tool_steps"     // the model still asked for tools after AGENT_MAX_TOOL_STEPS requests
 )

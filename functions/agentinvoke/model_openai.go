@@ -13,6 +13,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared"
 )
 
 // openAIModel calls any OpenAI-compatible endpoint (OpenAI, Ollama, vLLM,
@@ -61,11 +62,15 @@ func (m *openAIModel) client(c endpoint) openai.Client {
 func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onDelta func(string)) (answer, error) {
 	msgs := make([]openai.ChatCompletionMessageParamUnion, 0, len(req.Messages))
 	for _, cm := range req.Messages {
-		switch cm.Role {
-		case roleSystem:
+		switch {
+		case cm.Role == roleSystem:
 			msgs = append(msgs, openai.SystemMessage(cm.Content))
-		case roleAssistant:
+		case cm.Role == roleAssistant && len(cm.ToolCalls) > 0:
+			msgs = append(msgs, assistantToolCalls(cm))
+		case cm.Role == roleAssistant:
 			msgs = append(msgs, openai.AssistantMessage(cm.Content))
+		case cm.Role == roleTool:
+			msgs = append(msgs, openai.ToolMessage(cm.Content, cm.ToolCallID))
 		default:
 			msgs = append(msgs, openai.UserMessage(cm.Content))
 		}
@@ -78,6 +83,10 @@ func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onD
 	if req.MaxTokens > 0 {
 		params.MaxTokens = openai.Int(int64(req.MaxTokens))
 	}
+	for _, t := range req.Tools {
+		params.Tools = append(params.Tools, openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+			Name: t.Name, Description: openai.String(t.Description), Parameters: t.Parameters}))
+	}
 	if req.Store {
 		params.Store = openai.Bool(true)
 	}
@@ -86,6 +95,7 @@ func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onD
 	defer stream.Close()
 	var text strings.Builder
 	var used tokenUsage
+	var calls []toolCall // by the index the stream gives each
 	for stream.Next() {
 		chunk := stream.Current()
 		if onStart != nil {
@@ -93,9 +103,28 @@ func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onD
 			onStart = nil
 		}
 		for _, choice := range chunk.Choices {
-			if choice.Index == 0 && choice.Delta.Content != "" {
+			if choice.Index != 0 {
+				continue
+			}
+			if choice.Delta.Content != "" {
 				text.WriteString(choice.Delta.Content)
 				onDelta(choice.Delta.Content)
+			}
+			// A tool call streams as a first delta with its index, id and
+			// name, then its arguments in pieces under the same index.
+			for _, d := range choice.Delta.ToolCalls {
+				i := int(d.Index)
+				if i < 0 || i >= maxToolCalls {
+					continue
+				}
+				for len(calls) <= i {
+					calls = append(calls, toolCall{})
+				}
+				if d.ID != "" {
+					calls[i].ID = d.ID
+				}
+				calls[i].Name += d.Function.Name
+				calls[i].Arguments += d.Function.Arguments
 			}
 		}
 		if chunk.JSON.Usage.Valid() {
@@ -105,7 +134,25 @@ func (m *openAIModel) Stream(ctx context.Context, req modelRequest, onStart, onD
 	if err := stream.Err(); err != nil {
 		return answer{Text: text.String()}, classify(ctx, err, text.Len() > 0)
 	}
-	return answer{Text: text.String(), Usage: used}, nil
+	return answer{Text: text.String(), ToolCalls: calls, Usage: used}, nil
+}
+
+// maxToolCalls bounds the tool calls one model answer may make.
+const maxToolCalls = 16
+
+// assistantToolCalls is an assistant message that made tool calls, sent
+// back with their results.
+func assistantToolCalls(cm chatMessage) openai.ChatCompletionMessageParamUnion {
+	a := openai.ChatCompletionAssistantMessageParam{}
+	if cm.Content != "" {
+		a.Content.OfString = openai.String(cm.Content)
+	}
+	for _, c := range cm.ToolCalls {
+		a.ToolCalls = append(a.ToolCalls, openai.ChatCompletionMessageToolCallUnionParam{
+			OfFunction: &openai.ChatCompletionMessageFunctionToolCallParam{ID: c.ID,
+				Function: openai.ChatCompletionMessageFunctionToolCallFunctionParam{Name: c.Name, Arguments: c.Arguments}}})
+	}
+	return openai.ChatCompletionMessageParamUnion{OfAssistant: &a}
 }
 
 func usageOf(u openai.CompletionUsage) tokenUsage {
@@ -127,6 +174,9 @@ func (m *openAIModel) Retrieve(ctx context.Context, e endpoint, completion strin
 	for _, choice := range cc.Choices {
 		if choice.Index == 0 && choice.FinishReason != "" {
 			a := answer{Text: choice.Message.Content}
+			for _, c := range choice.Message.ToolCalls {
+				a.ToolCalls = append(a.ToolCalls, toolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments})
+			}
 			if cc.JSON.Usage.Valid() {
 				a.Usage = usageOf(cc.Usage)
 			}

@@ -35,6 +35,14 @@ import (
 //     posts that very reply;
 //  5. post the reply and keep the call for AGENT_CONFIRM_TIMEOUT: persist's
 //     answer (outcome.go) finishes it; without one, a sweep posts it again.
+//
+// When the model answers a request with tool calls (tools.go), step 3
+// repeats: the calls are recorded, the tools run (once per call id), and
+// the results go back to the model in the next request of the same call,
+// behind a sent marker of its own. A crash while the tools run leaves the
+// calls and the results recorded so far: the next attempt rebuilds the
+// requests from the ledger and goes on from there (continueTools); a
+// crash while a later request is in flight is step 1's "interrupted".
 type turn struct {
 	f     *Function
 	d     *deps
@@ -65,7 +73,12 @@ func (t *turn) run(ctx context.Context) {
 		case st.Outcome != nil:
 			t.deliver(ctx, *st.Outcome)
 			return
-		case st.Sent && st.Completion != "" && t.d.cfg.modelFor(t.k.Agent).Store:
+		case len(st.Steps) > 0 && st.StepSent < len(st.Steps):
+			// The previous owner died while the tools of its last request
+			// ran: the request after them was not sent.
+			t.continueTools(ctx, st)
+			return
+		case len(st.Steps) == 0 && st.Sent && st.Completion != "" && t.d.cfg.modelFor(t.k.Agent).Store:
 			// The endpoint was generating an answer it stores: read it
 			// rather than ask again.
 			t.resume(ctx, st.Completion, st.Endpoint)
@@ -87,57 +100,177 @@ func (t *turn) answer(ctx context.Context) {
 	if !ok {
 		return
 	}
-	msg := t.inv.Message
 	cfg := t.d.cfg.modelFor(t.k.Agent)
 	if !t.withinBudget(ctx, cfg) {
 		return
 	}
 	t.send(ctx, "typing", func() (event.Event, error) { return id.Typing(t.k.Conversation, events.TypingThinking) })
-	content, err := id.Open(msg)
-	if err != nil {
-		t.log.Warn("agent-invoke: the message does not open with the agent's key", "err", err)
-		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
+	req, recipients, ok := t.prepare(ctx, id, cfg)
+	if !ok {
 		return
 	}
-	recipients, err := msg.Audience.Recipients()
-	if err != nil { // Decode checked it: only a ledger from before audiences
-		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
+	release, ok := t.slot(ctx)
+	if !ok {
 		return
 	}
-	history := t.history(ctx, id, msg, cfg.Context)
-	req := modelRequest{MaxTokens: cfg.MaxTokens, Store: cfg.Store, Messages: make([]chatMessage, 0, len(history)+2)}
-	if cfg.SystemPrompt != "" {
-		req.Messages = append(req.Messages, chatMessage{Role: roleSystem, Content: cfg.SystemPrompt})
-	}
-	req.Messages = append(append(req.Messages, history...), chatMessage{Role: roleUser, Content: contentText(content)})
-
-	select {
-	case t.d.slots <- struct{}{}:
-		defer func() { <-t.d.slots }()
-	case <-t.d.stopping:
-		t.log.Info("agent-invoke: stopping before the call: handing it over")
-		return
-	case <-ctx.Done():
-		return
-	}
+	defer release()
 	sent, err := t.d.ledger.MarkSent(ctx, t.k, t.n)
 	if err != nil || !sent {
 		t.log.Warn("agent-invoke: not calling the model", "err", err, "sentByAnother", err == nil)
 		return
 	}
-	a, at, merr := t.call(ctx, cfg, req, id, recipients)
-	if merr != nil {
-		t.log.Warn("agent-invoke: model call failed", "code", merr.Code, "err", merr.Err)
-		t.fail(ctx, merr.Code, merr.Message, merr.Retryable)
+	t.converse(ctx, cfg, req, id, recipients, 0)
+}
+
+// prepare opens the message and builds the call's first request: the
+// system prompt, the history the agent can read, the message, the tools.
+// false: the call failed visibly (the message does not open).
+func (t *turn) prepare(ctx context.Context, id agent.Self, cfg modelConfig) (modelRequest, []e2ee.Recipient, bool) {
+	msg := t.inv.Message
+	content, err := id.Open(msg)
+	if err != nil {
+		t.log.Warn("agent-invoke: the message does not open with the agent's key", "err", err)
+		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
+		return modelRequest{}, nil, false
+	}
+	recipients, err := msg.Audience.Recipients()
+	if err != nil { // Decode checked it: only a ledger from before audiences
+		t.fail(ctx, agent.CodeUnreadable, "the agent could not read this message", false)
+		return modelRequest{}, nil, false
+	}
+	history := t.history(ctx, id, msg, cfg.Context)
+	req := modelRequest{MaxTokens: cfg.MaxTokens, Store: cfg.Store, Tools: cfg.Tools, Messages: make([]chatMessage, 0, len(history)+2)}
+	if cfg.SystemPrompt != "" {
+		req.Messages = append(req.Messages, chatMessage{Role: roleSystem, Content: cfg.SystemPrompt})
+	}
+	req.Messages = append(append(req.Messages, history...), chatMessage{Role: roleUser, Content: contentText(content)})
+	return req, recipients, true
+}
+
+// slot waits for a model call slot (AGENT_MAX_CALLS); false when the
+// instance stops first (the call is handed over) or ctx ends.
+func (t *turn) slot(ctx context.Context) (release func(), ok bool) {
+	select {
+	case t.d.slots <- struct{}{}:
+		return func() { <-t.d.slots }, true
+	case <-t.d.stopping:
+		t.log.Info("agent-invoke: stopping before the call: handing it over")
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+// converse sends the call's requests from step on — req is what step
+// sends; the sent marker of step 0 is in place — running the tools the
+// model asks for between them (tools.go), and replies with the answer
+// of the first request that asks for none.
+func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, id agent.Self, rs []e2ee.Recipient, step int) {
+	box, err := newLedgerBox(id.Key)
+	if err != nil {
+		t.fail(ctx, agent.CodeNotConfigured, "this agent is not set up on its runtime", false)
 		return
 	}
-	t.recordUsage(ctx, at, a.Usage)
-	text := a.Text
-	if strings.TrimSpace(text) == "" {
-		t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
+	p := &partials{t: t, ctx: ctx, id: id, rs: rs, every: t.d.cfg.PartialInterval}
+	defer p.flush()
+	var spent tokenUsage
+	var at endpoint
+	for ; ; step++ {
+		if step > 0 {
+			sent, err := t.d.ledger.MarkStepSent(ctx, t.k, step, t.n)
+			if err != nil || !sent {
+				t.log.Warn("agent-invoke: not sending the request after the tools", "step", step, "err", err, "sentByAnother", err == nil)
+				return
+			}
+		}
+		a, ep, merr := t.call(ctx, cfg, req, p)
+		if merr != nil {
+			t.log.Warn("agent-invoke: model call failed", "code", merr.Code, "step", step, "err", merr.Err)
+			if step > 0 {
+				t.recordUsage(ctx, at, spent)
+			}
+			t.fail(ctx, merr.Code, merr.Message, merr.Retryable)
+			return
+		}
+		spent, at = spent.plus(a.Usage), ep
+		if len(a.ToolCalls) == 0 || len(cfg.Tools) == 0 {
+			t.recordUsage(ctx, at, spent)
+			if strings.TrimSpace(a.Text) == "" {
+				t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
+				return
+			}
+			t.reply(ctx, id, a.Text, rs)
+			return
+		}
+		if step+1 >= t.d.cfg.MaxToolSteps {
+			t.recordUsage(ctx, at, spent)
+			t.fail(ctx, codeToolSteps, "the agent used too many tools for one answer", true)
+			return
+		}
+		a.ToolCalls = withCallIDs(a.ToolCalls, step)
+		sc, err := t.recordStep(ctx, box, step, a)
+		if err != nil {
+			t.log.Error("agent-invoke: record the tool calls", "step", step, "err", err)
+			t.recordUsage(ctx, at, spent)
+			t.fail(ctx, codeInterrupted, "the agent was interrupted while answering; ask again", true)
+			return
+		}
+		req.Messages = append(req.Messages, chatMessage{Role: roleAssistant, Content: sc.Text, ToolCalls: sc.Calls})
+		results, err := t.runTools(ctx, box, id, cfg, step, sc.Calls)
+		if err != nil {
+			// Stopping (or the ledger failed): the call's next attempt
+			// goes on from the ledger. What the requests so far cost is
+			// recorded now, the rest by that attempt.
+			t.log.Info("agent-invoke: handing the call over while its tools run", "step", step, "err", err)
+			t.recordUsage(ctx, at, spent)
+			return
+		}
+		req.Messages = append(req.Messages, results...)
+	}
+}
+
+// continueTools takes over a call whose previous attempt died while the
+// tools of its last request ran: it rebuilds the requests from the
+// ledger (the message, the history, each step's calls and results), gets
+// the results still missing (tool.called posted again: tools run once per
+// call id) and goes on with the next request.
+func (t *turn) continueTools(ctx context.Context, st callState) {
+	id, ok := t.identify(ctx)
+	if !ok {
 		return
 	}
-	t.reply(ctx, id, text, recipients)
+	cfg := t.d.cfg.modelFor(t.k.Agent)
+	t.log.Info("agent-invoke: the previous attempt died while tools ran: going on from the ledger", "steps", len(st.Steps))
+	t.send(ctx, "typing", func() (event.Event, error) { return id.Typing(t.k.Conversation, events.TypingThinking) })
+	req, rs, ok := t.prepare(ctx, id, cfg)
+	if !ok {
+		return
+	}
+	box, err := newLedgerBox(id.Key)
+	if err != nil {
+		t.fail(ctx, agent.CodeNotConfigured, "this agent is not set up on its runtime", false)
+		return
+	}
+	for _, s := range st.Steps {
+		sc, err := t.openStep(box, s)
+		if err != nil {
+			t.log.Error("agent-invoke: a recorded step does not open with the agent's key", "step", s.Step, "err", err)
+			t.fail(ctx, codeInterrupted, "the agent was interrupted while answering; ask again", true)
+			return
+		}
+		req.Messages = append(req.Messages, chatMessage{Role: roleAssistant, Content: sc.Text, ToolCalls: sc.Calls})
+		results, err := t.runTools(ctx, box, id, cfg, s.Step, sc.Calls)
+		if err != nil {
+			t.log.Info("agent-invoke: handing the call over while its tools run", "step", s.Step, "err", err)
+			return
+		}
+		req.Messages = append(req.Messages, results...)
+	}
+	release, ok := t.slot(ctx)
+	if !ok {
+		return
+	}
+	defer release()
+	t.converse(ctx, cfg, req, id, rs, len(st.Steps))
 }
 
 // errNoInvoke: the call's invoke is in no ledger entry (a call claimed
@@ -209,6 +342,11 @@ func (t *turn) resume(ctx context.Context, completion, at string) {
 			t.recordUsage(ctx, ep, a.Usage)
 		}
 		switch {
+		case found && len(a.ToolCalls) > 0:
+			// The stored answer asks for tools; its calls were never
+			// recorded, so they cannot be run exactly once from here.
+			t.fail(ctx, codeInterrupted, "the agent was interrupted while answering; ask again", true)
+			return
 		case found && strings.TrimSpace(a.Text) == "":
 			t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
 			return
@@ -288,11 +426,9 @@ func (t *turn) decide(ctx context.Context, o outcome) (outcome, error) {
 // partials shown are that endpoint's answer. The sent marker covers every
 // request of the call, whichever endpoint: a crash between them fails
 // visibly too. It returns the answer and the endpoint that gave it.
-func (t *turn) call(ctx context.Context, cfg modelConfig, req modelRequest, id agent.Self, rs []e2ee.Recipient) (answer, endpoint, *modelError) {
+func (t *turn) call(ctx context.Context, cfg modelConfig, req modelRequest, p *partials) (answer, endpoint, *modelError) {
 	ctx, cancel := context.WithTimeout(ctx, t.d.cfg.CallTimeout)
 	defer cancel()
-	p := &partials{t: t, ctx: ctx, id: id, rs: rs, every: t.d.cfg.PartialInterval}
-	defer p.flush()
 	eps := cfg.Endpoints
 	out := make([]bool, len(eps)) // failed this call other than by refusing: not asked again
 	var last *modelError

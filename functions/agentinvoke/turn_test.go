@@ -44,7 +44,7 @@ func newFixture(t *testing.T, tune func(*config), replies ...func(context.Contex
 		Model: modelConfig{Endpoints: []endpoint{{BaseURL: "http://first/v1", Model: "m"}}, SystemPrompt: "be brief", Context: 20},
 		Lease: time.Minute, Sweep: time.Hour, Hold: 5 * time.Second, CallTimeout: 10 * time.Second,
 		MaxCalls: 4, Retries: 2, PartialInterval: 0, ConfirmTimeout: 300 * time.Millisecond,
-		EndpointTimeout: 5 * time.Second, BudgetPeriod: usage.PeriodMonth,
+		EndpointTimeout: 5 * time.Second, BudgetPeriod: usage.PeriodMonth, ToolTimeout: 5 * time.Second, MaxToolSteps: 8,
 	}
 	if tune != nil {
 		tune(&cfg)

@@ -62,6 +62,37 @@ var probes = map[string]probe{
 			t.Errorf("agent.invoke: %d, reply %v; want 200 and no reply", code, reply)
 		}
 	}},
+	"history-tool": {env: func(t *testing.T) map[string]string {
+		env := mongoEnv(t)
+		key, _ := e2ee.GenerateKey()
+		env["AGENT_KEYS"] = "bot:" + base64.StdEncoding.EncodeToString(key.Bytes())
+		return env
+	}, check: func(t *testing.T, url string, _ *syncBuffer) {
+		// An empty conversation: nothing earlier to read, once per call id.
+		call := toolCalled(t, "history", `{"count": 5}`)
+		if code, reply := post(t, url, call); code != http.StatusOK || reply == nil {
+			t.Fatalf("tool.called: %d, reply %v; want 200 and a tool.result", code, reply)
+		} else if r, err := events.Decode[events.ToolResult](*reply); err != nil || r.Error || r.Content != "no earlier messages found" {
+			t.Errorf("tool.result = %+v %v", r, err)
+		}
+		if code, reply := post(t, url, call); code != http.StatusOK || reply != nil {
+			t.Errorf("the same call again: %d, reply %v; want 200 and no reply (run once)", code, reply)
+		}
+	}},
+	"http-tool": {env: func(t *testing.T) map[string]string {
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("pong")) }))
+		t.Cleanup(api.Close)
+		env := mongoEnv(t)
+		env["HTTP_TOOL_ALLOW"] = api.URL + "/"
+		return env
+	}, check: func(t *testing.T, url string, _ *syncBuffer) {
+		refused := toolCalled(t, "http", `{"url": "http://example.com/"}`)
+		if code, reply := post(t, url, refused); code != http.StatusOK || reply == nil {
+			t.Fatalf("tool.called: %d, reply %v; want 200 and a tool.result", code, reply)
+		} else if r, _ := events.Decode[events.ToolResult](*reply); !r.Error || !strings.Contains(r.Content, "allow-list") {
+			t.Errorf("a URL off the allow-list: %+v, want an error result", r)
+		}
+	}},
 	"deadletter": {check: func(t *testing.T, url string, out *syncBuffer) {
 		e := event.New()
 		e.SetID("dl-1")
@@ -267,6 +298,17 @@ func acceptingBroker(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// toolCalled is a call of tool by the agent bot, with a call id of its own.
+func toolCalled(t *testing.T, tool, arguments string) event.Event {
+	t.Helper()
+	e, err := events.NewToolCalled("conv-1", "dv-bot", "model", events.ToolCalled{CallID: "tc-" + events.RandomID(), Tool: tool,
+		AgentID: "bot", ReplyTo: 3, Arguments: arguments})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // agentInvokeMessage is a stored message of alice's in a conversation

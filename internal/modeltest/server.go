@@ -12,6 +12,14 @@
 // answer is kept once generated, also when the client went away mid-stream;
 // 404 before that); and GET {base}/models.
 //
+// Tool calls are streamed as OpenAI streams them: a Reply with ToolCalls
+// sends, after any content, for each call a first delta with its index,
+// id, type "function", name and empty arguments, then its arguments in
+// pieces (deltas with the index only), and ends with finish_reason
+// "tool_calls". Requests record the tools offered and the assistant
+// tool_calls and tool messages sent back, so a test can check what the
+// model was shown.
+//
 // Usage is reported as OpenAI reports it: in every JSON completion, and in
 // a stream only when the request asks with stream_options: {include_usage:
 // true} — then every chunk carries "usage": null and one more chunk, with
@@ -31,10 +39,51 @@ import (
 	"time"
 )
 
-// Message is one chat message of a request.
+// Message is one chat message of a request: an assistant message may
+// carry the tool calls it made, a "tool" message the result of one.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string     `json:"role"`
+	Content    string     `json:"content"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
+}
+
+// ToolCall is one call of a function tool, as a request sends it back
+// (ID, Name, Arguments) and as a Reply scripts it.
+type ToolCall struct {
+	ID        string `json:"id"`
+	Name      string `json:"-"`
+	Arguments string `json:"-"` // the JSON the model writes
+}
+
+// UnmarshalJSON reads OpenAI's {"id", "type": "function", "function":
+// {"name", "arguments"}}.
+func (c *ToolCall) UnmarshalJSON(b []byte) error {
+	var w struct {
+		ID       string `json:"id"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	c.ID, c.Name, c.Arguments = w.ID, w.Function.Name, w.Function.Arguments
+	return nil
+}
+
+// MarshalJSON writes OpenAI's shape (what UnmarshalJSON reads).
+func (c ToolCall) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]any{"id": c.ID, "type": "function",
+		"function": map[string]string{"name": c.Name, "arguments": c.Arguments}})
+}
+
+// Tool is a function tool a request offers.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  json.RawMessage // its JSON schema
 }
 
 // Request is what the server received: one model call.
@@ -42,6 +91,7 @@ type Request struct {
 	N             int // 1-based arrival order
 	Model         string
 	Messages      []Message
+	Tools         []Tool // the function tools offered
 	Stream        bool
 	Store         bool
 	IncludeUsage  bool   // stream_options.include_usage
@@ -84,6 +134,11 @@ type Reply struct {
 	// Drop closes the connection after the chunks, without the final
 	// chunk and [DONE]: a stream broken half way.
 	Drop bool
+	// ToolCalls, if set, are the tool calls the answer ends with (after
+	// Chunks, if any), streamed in pieces of ArgumentChunk bytes (all at
+	// once when 0); finish_reason is then "tool_calls".
+	ToolCalls     []ToolCall
+	ArgumentChunk int
 	// Usage, if set, is the usage reported instead of the default counts
 	// (Reply.UsageFor); NoUsage reports none, as an endpoint that ignores
 	// stream_options does.
@@ -137,6 +192,7 @@ type Server struct {
 type storedAnswer struct {
 	req     Request
 	text    string
+	calls   []ToolCall
 	usage   *Usage // nil: none reported
 	readyAt time.Time
 	gen     *generation // nil unless paced
@@ -270,10 +326,18 @@ func (s *Server) update(fn func()) {
 }
 
 type chatRequest struct {
-	Model         string    `json:"model"`
-	Messages      []Message `json:"messages"`
-	Stream        bool      `json:"stream"`
-	Store         bool      `json:"store"`
+	Model    string    `json:"model"`
+	Messages []Message `json:"messages"`
+	Tools    []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			Parameters  json.RawMessage `json:"parameters"`
+		} `json:"function"`
+	} `json:"tools"`
+	Stream        bool `json:"stream"`
+	Store         bool `json:"store"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -285,10 +349,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "body: "+err.Error())
 		return
 	}
+	var tools []Tool
+	for _, t := range body.Tools {
+		if t.Type != "function" {
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "tools: only function tools")
+			return
+		}
+		tools = append(tools, Tool{Name: t.Function.Name, Description: t.Function.Description, Parameters: t.Function.Parameters})
+	}
 	var req Request
 	var script func(Request) Reply
 	s.update(func() {
-		req = Request{N: len(s.requests) + 1, Model: body.Model, Messages: body.Messages, Stream: body.Stream,
+		req = Request{N: len(s.requests) + 1, Model: body.Model, Messages: body.Messages, Tools: tools, Stream: body.Stream,
 			Store: body.Store, IncludeUsage: body.StreamOptions != nil && body.StreamOptions.IncludeUsage,
 			Authorization: r.Header.Get("Authorization"), At: time.Now()}
 		s.requests = append(s.requests, req)
@@ -320,7 +392,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		// The model generates the whole answer whatever the client does.
 		took := reply.Delay + time.Duration(max(0, len(reply.Chunks)-1))*reply.ChunkDelay
 		s.update(func() {
-			s.stored[completionID(req)] = storedAnswer{req: req, text: Join(reply.Chunks), usage: usage, readyAt: req.At.Add(took), gen: gen}
+			s.stored[completionID(req)] = storedAnswer{req: req, text: Join(reply.Chunks), calls: reply.ToolCalls, usage: usage, readyAt: req.At.Add(took), gen: gen}
 		})
 	}
 	if !wait(r, reply.Delay) {
@@ -338,7 +410,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		if !gen.wait(r, len(reply.Chunks)-1) {
 			return
 		}
-		writeCompletion(w, req, strings.Join(reply.Chunks, ""), usage)
+		writeCompletion(w, req, strings.Join(reply.Chunks, ""), reply.ToolCalls, usage)
 		finished = true
 		return
 	}
@@ -368,7 +440,7 @@ func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply, ge
 		}
 		return true
 	}
-	send := func(delta map[string]string, finish any) bool {
+	send := func(delta map[string]any, finish any) bool {
 		chunk := map[string]any{
 			"id": id, "object": "chat.completion.chunk", "created": req.At.Unix(), "model": req.Model,
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
@@ -378,15 +450,26 @@ func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply, ge
 		}
 		return write(chunk)
 	}
-	if !send(map[string]string{"role": "assistant", "content": ""}, nil) {
+	if !send(map[string]any{"role": "assistant", "content": ""}, nil) {
 		return false
 	}
 	for i, c := range reply.Chunks {
 		if i > 0 && (!gen.wait(r, i) || !wait(r, reply.ChunkDelay)) {
 			return false
 		}
-		if !send(map[string]string{"content": c}, nil) {
+		if !send(map[string]any{"content": c}, nil) {
 			return false
+		}
+	}
+	for i, c := range reply.ToolCalls {
+		first := map[string]any{"index": i, "id": c.ID, "type": "function", "function": map[string]any{"name": c.Name, "arguments": ""}}
+		if !send(map[string]any{"tool_calls": []any{first}}, nil) {
+			return false
+		}
+		for _, piece := range pieces(c.Arguments, reply.ArgumentChunk) {
+			if !send(map[string]any{"tool_calls": []any{map[string]any{"index": i, "function": map[string]any{"arguments": piece}}}}, nil) {
+				return false
+			}
 		}
 	}
 	if reply.Drop {
@@ -397,7 +480,11 @@ func stream(w http.ResponseWriter, r *http.Request, req Request, reply Reply, ge
 		}
 		return false
 	}
-	if !send(map[string]string{}, "stop") {
+	finish := "stop"
+	if len(reply.ToolCalls) > 0 {
+		finish = "tool_calls"
+	}
+	if !send(map[string]any{}, finish) {
 		return false
 	}
 	if usage != nil && !write(map[string]any{"id": id, "object": "chat.completion.chunk", "created": req.At.Unix(),
@@ -442,16 +529,38 @@ func (s *Server) retrieve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "No completion found with id "+r.PathValue("id"))
 		return
 	}
-	writeCompletion(w, a.req, a.text, a.usage)
+	writeCompletion(w, a.req, a.text, a.calls, a.usage)
+}
+
+// pieces splits s into pieces of n bytes (one piece when n is 0).
+func pieces(s string, n int) []string {
+	if n <= 0 || len(s) <= n {
+		return []string{s}
+	}
+	var out []string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	return append(out, s)
 }
 
 // writeCompletion answers with one chat.completion; usage nil leaves it
 // out.
-func writeCompletion(w http.ResponseWriter, req Request, text string, usage *Usage) {
+func writeCompletion(w http.ResponseWriter, req Request, text string, calls []ToolCall, usage *Usage) {
+	msg := map[string]any{"role": "assistant", "content": text}
+	finish := "stop"
+	if len(calls) > 0 {
+		finish = "tool_calls"
+		tcs := make([]any, len(calls))
+		for i, c := range calls {
+			tcs[i] = map[string]any{"id": c.ID, "type": "function", "function": map[string]any{"name": c.Name, "arguments": c.Arguments}}
+		}
+		msg["tool_calls"] = tcs
+	}
 	c := map[string]any{
 		"id": completionID(req), "object": "chat.completion", "created": req.At.Unix(), "model": req.Model,
-		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
-			"message": map[string]string{"role": "assistant", "content": text}}},
+		"choices": []any{map[string]any{"index": 0, "finish_reason": finish, "message": msg}},
 	}
 	if usage != nil {
 		c["usage"] = usage

@@ -185,6 +185,16 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 			return events.New(events.TypeAgentError, "e1", events.Meta{Source: events.SourceAgentPrefix + "agent-1", Conversation: "conv-1", Sender: "agent-1", Device: "agent-1", AgentID: "agent-1"},
 				events.AgentError{AgentID: "agent-1", ReplyTo: 7, Code: "timeout", Message: "the model did not answer"})
 		},
+		events.TypeToolCalled: func() (event.Event, error) {
+			return events.NewToolCalled("conv-1", "agent-1", "model", events.ToolCalled{CallID: "tc-1", Tool: "history", AgentID: "agent-1", ReplyTo: 7, Arguments: `{"last":5}`})
+		},
+		events.TypeToolResult: func() (event.Event, error) {
+			call, err := events.NewToolCalled("conv-1", "agent-1", "model", events.ToolCalled{CallID: "tc-1", Tool: "history", AgentID: "agent-1", ReplyTo: 7, Arguments: `{}`})
+			if err != nil {
+				return call, err
+			}
+			return events.NewToolResult(call, "no earlier messages", false)
+		},
 		events.TypeMediaUploadRequested: func() (event.Event, error) {
 			return events.New(events.TypeMediaUploadRequested, "u1", events.Meta{Source: src, Conversation: "conv-1", Sender: "alice", Device: "dev-a"},
 				events.MediaUploadRequested{MediaID: "media-1", Size: 10, SHA256: strings.Repeat("a", 64), Kind: events.MediaImage})

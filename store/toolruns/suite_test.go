@@ -1,0 +1,69 @@
+package toolruns
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agentchat/agentchat/store"
+	"github.com/agentchat/agentchat/store/storetest"
+)
+
+func TestMemory(t *testing.T) { suite(t, NewMemory()) }
+
+func TestMongo(t *testing.T) {
+	uri := storetest.Need(t, storetest.EnvMongoURI)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	db, err := store.OpenMongo(uri, "toolruns_"+hex.EncodeToString(b), "toolruns-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = db.DB.Drop(ctx)
+		_ = db.Close(ctx)
+	})
+	suite(t, NewMongo(db.DB))
+}
+
+// runs is sdk/tool's Runs, as the tool functions use it.
+type runs interface {
+	Claim(ctx context.Context, tool, callID string) (bool, error)
+}
+
+// suite: of concurrent claims of one call exactly one wins, whichever
+// handle; calls and tools are claimed apart.
+func suite(t *testing.T, runs runs) {
+	ctx := context.Background()
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			ok, err := runs.Claim(ctx, "http", "tc-1")
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("claims won = %d, want 1", wins.Load())
+	}
+	for _, c := range []struct{ tool, call string }{{"http", "tc-2"}, {"history", "tc-1"}} {
+		if ok, err := runs.Claim(ctx, c.tool, c.call); !ok || err != nil {
+			t.Errorf("claim %s/%s = %v %v, want a first claim", c.tool, c.call, ok, err)
+		}
+	}
+	if ok, _ := runs.Claim(ctx, "history", "tc-1"); ok {
+		t.Error("a second claim won")
+	}
+}
