@@ -93,6 +93,11 @@ type Config struct {
 	// as /config.json); empty: the connector's own origin, for a cluster
 	// whose ingress routes /v1/ to accounts.
 	WebAccountsURL string `envconfig:"WEB_ACCOUNTS_URL"`
+	// WebMediaURL is the media store (S3) as browsers reach it, e.g.
+	// https://media.example.com: the web client PUTs and GETs encrypted
+	// blobs there through presigned URLs, so the page's content security
+	// policy must let it connect there. Empty: no media from the web client.
+	WebMediaURL string `envconfig:"WEB_MEDIA_URL"`
 }
 
 // DefaultOutboundQueueBytes is OUTBOUND_QUEUE_BYTES's default, 1 MiB: two

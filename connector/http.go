@@ -38,7 +38,7 @@ func (s *Server) Handler() http.Handler {
 			w.Header().Set("Cache-Control", "no-store")
 			json.NewEncoder(w).Encode(map[string]string{"accountsURL": s.cfg.WebAccountsURL})
 		})
-		mux.Handle("/", webHeaders(s.cfg.WebAccountsURL, s.cfg.Web))
+		mux.Handle("/", webHeaders(s.cfg.Web, s.cfg.WebAccountsURL, s.cfg.WebMediaURL))
 	}
 	return mux
 }
@@ -169,12 +169,15 @@ func problem(w http.ResponseWriter, status int, code, detail string) {
 
 // webHeaders serves the web client with a content security policy: its
 // own scripts and styles only (no inline code, nothing from elsewhere),
-// connections to this origin (the WebSocket) and to accounts, no framing.
-// The page holds a device's private key; injected script must not run.
-func webHeaders(accountsURL string, next http.Handler) http.Handler {
+// connections to this origin (the WebSocket), to accounts and to the media
+// store (presigned PUTs and GETs of encrypted blobs), no framing. The page
+// holds a device's private key; injected script must not run.
+func webHeaders(next http.Handler, origins ...string) http.Handler {
 	connect := "'self'"
-	if u, err := url.Parse(accountsURL); err == nil && u.Scheme != "" && u.Host != "" {
-		connect += " " + u.Scheme + "://" + u.Host
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Scheme != "" && u.Host != "" {
+			connect += " " + u.Scheme + "://" + u.Host
+		}
 	}
 	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
 		"connect-src " + connect + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

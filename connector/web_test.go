@@ -23,20 +23,25 @@ func TestWebDirServesTheWebClient(t *testing.T) {
 }
 
 // The page holds a device's private key: it is served with a policy that
-// runs only its own scripts and talks only to the connector and accounts.
+// runs only its own scripts and talks only to the connector, accounts and
+// the media store.
 func TestWebClientSecurityHeaders(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<title>agentchat</title>"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := startConnector(t, func(c *Config) { c.WebDir = dir; c.WebAccountsURL = "http://127.0.0.1:8081" })
+	e := startConnector(t, func(c *Config) {
+		c.WebDir = dir
+		c.WebAccountsURL = "http://127.0.0.1:8081"
+		c.WebMediaURL = "http://127.0.0.1:9000"
+	})
 	resp, err := http.Get(e.url + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	csp := resp.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"script-src 'self'", "connect-src 'self' http://127.0.0.1:8081", "frame-ancestors 'none'", "object-src 'none'"} {
+	for _, want := range []string{"script-src 'self'", "connect-src 'self' http://127.0.0.1:8081 http://127.0.0.1:9000", "frame-ancestors 'none'", "object-src 'none'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
 		}

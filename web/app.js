@@ -20,7 +20,9 @@ const S = {
   convs: new Map(), // id → conversation state
   names: new Map(), // user id → display name
   current: null,
-  sends: new Map(), // client message id → {conv, text, attempts}
+  sends: new Map(), // client message id → {conv, text, content?, media?, attempts}
+  mediaWaits: new Map(), // media id → media requests awaiting media's answer
+  transfers: new Map(),  // media id → {dir, phase, loaded, total, url?, error?}
   inbox: Promise.resolve(),
 };
 
@@ -172,7 +174,7 @@ function openConversation(id) {
   S.current = id;
   const c = conv(id);
   c.unread = 0;
-  $("composer").disabled = $("send").disabled = false;
+  $("composer").disabled = $("send").disabled = $("attach").disabled = false;
   $("composer").focus();
   renderConversations();
   renderMessages();
@@ -234,6 +236,7 @@ async function onFrame(f) {
     case "receipt": onReceipt(f); break;
     case "typing": onTyping(f); break;
     case "agent": await onAgent(f); break;
+    case "media": onMedia(f); break;
     case "error": onError(f); break;
     case "resync": resume(""); break;
     case "reconnect": {
@@ -366,7 +369,7 @@ async function onStored(f) {
   // The connector does not echo a message to the device that sent it: it
   // takes its place in the order from here, its content known.
   await onMessage({ type: "message", id: f.id, conversation: f.conversation, seq: f.seq, sender: S.user.userId,
-    senderDevice: S.user.deviceId, storedAt: f.storedAt, own: { text: s.text } });
+    senderDevice: S.user.deviceId, storedAt: f.storedAt, own: s.content || { text: s.text } });
 }
 
 function onReceipt(f) {
@@ -434,6 +437,7 @@ function streamed(p) {
 
 function onError(f) {
   if (f.id && f.id === S.resumeID) { resumeFailed(); return; }
+  if (f.id && S.mediaWaits.has(f.id)) { mediaRefused(f); return; }
   const s = f.id && S.sends.get(f.id);
   if (s && f.code === "missing_keys" && s.attempts < 5) {
     sealAndSend(f.id, s); // a device joined: seal again for the current directory
@@ -457,7 +461,7 @@ async function sealAndSend(id, s) {
   const { devices } = await api("GET", `/v1/conversations/${encodeURIComponent(s.conv)}/devices`);
   const recipients = devices.map((d) => ({ device: d.deviceId, publicKey: e2ee.unb64(d.publicKey) }));
   if (!recipients.some((r) => r.device === S.user.deviceId)) recipients.push({ device: S.user.deviceId, publicKey: S.identity.publicRaw });
-  s.envelope = await e2ee.seal({ text: s.text }, { conversation: s.conv, senderDevice: S.user.deviceId, clientMessageId: id }, recipients);
+  s.envelope = await e2ee.seal(s.content || { text: s.text }, { conversation: s.conv, senderDevice: S.user.deviceId, clientMessageId: id }, recipients);
   sendEnvelope(id, s);
 }
 
@@ -476,6 +480,264 @@ async function sendText(text) {
     s.failed = err.message;
     renderMessages();
   }
+}
+
+// ---------------------------------------------------------------- media
+
+// Media (docs/protocol.md, "Media"): the file is sealed here under a fresh
+// key (e2ee.sealMedia, the Go SDK's e2ee.SealMedia byte for byte), the
+// blob goes to the media store through a presigned PUT that media hands
+// out, bound to its size and SHA-256; once media has confirmed the object,
+// an ordinary sealed message carries the blob's id, key and digest, the
+// file's name, type and size, and for an image a small JPEG thumbnail
+// made here. The bytes never pass through the connector.
+
+const MAX_THUMBNAIL = 16 << 10; // e2ee.MaxThumbnail
+const newID = () => crypto.randomUUID().replaceAll("-", "");
+const mediaKind = (type) => ["image", "video", "audio"].find((k) => type.startsWith(k + "/")) || "file";
+
+// mediaRequest writes a media request (upload, uploaded, download: its id
+// is the media id) and resolves with media's answer of kind want, or
+// rejects with media's refusal. It writes the request again every 3 s
+// while no answer came — the socket may have been replaced — as media
+// answers a repeated request the same way; after a minute it gives up.
+function mediaRequest(frame, want) {
+  return new Promise((resolve, reject) => {
+    const w = { want, tries: 0 };
+    const finish = () => {
+      clearInterval(w.timer);
+      const ws = (S.mediaWaits.get(frame.id) || []).filter((x) => x !== w);
+      if (ws.length) S.mediaWaits.set(frame.id, ws); else S.mediaWaits.delete(frame.id);
+    };
+    w.resolve = (f) => { finish(); resolve(f); };
+    w.reject = (err) => { finish(); reject(err); };
+    S.mediaWaits.set(frame.id, [...(S.mediaWaits.get(frame.id) || []), w]);
+    w.timer = setInterval(() => {
+      if (++w.tries > 20) w.reject(new Error("the media service did not answer"));
+      else send(frame);
+    }, 3000);
+    send(frame);
+  });
+}
+
+function onMedia(f) {
+  for (const w of S.mediaWaits.get(f.id) || []) if (w.want === f.kind) w.resolve(f);
+}
+
+function mediaRefused(f) {
+  const err = new Error(f.message || f.code);
+  err.code = f.code;
+  for (const w of S.mediaWaits.get(f.id) || []) w.reject(err);
+}
+
+// transfer sets the state of a media id's upload or download, shown in
+// its bubble; progress alone updates the bar in place.
+function transfer(id, state) {
+  const t = Object.assign(S.transfers.get(id) || { loaded: 0, total: 0 }, state);
+  S.transfers.set(id, t);
+  renderMessages();
+  return t;
+}
+
+function progress(id, loaded, total) {
+  const t = S.transfers.get(id);
+  if (!t) return;
+  t.loaded = loaded;
+  if (total) t.total = total;
+  for (const p of document.querySelectorAll(`progress[data-media="${id}"]`)) { p.max = t.total || 1; p.value = loaded; }
+}
+
+// storeRequest is one PUT or GET of a presigned URL, with progress. A
+// refusal (S3 answers 403 to an expired URL) or a response the browser
+// cannot read (an error without CORS headers) rejects with renew set: ask
+// media for a fresh URL.
+function storeRequest(method, url, { headers = {}, body, onprogress } = {}) {
+  return new Promise((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    x.open(method, url);
+    x.responseType = "arraybuffer";
+    for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() !== "content-length") x.setRequestHeader(k, v); // the browser sets it from the body
+    (method === "PUT" ? x.upload : x).onprogress = (ev) => onprogress?.(ev.loaded, ev.lengthComputable ? ev.total : 0);
+    x.onload = () => {
+      if (x.status === 200) { resolve(new Uint8Array(x.response)); return; }
+      const text = new TextDecoder().decode(x.response || new ArrayBuffer(0));
+      const err = new Error(`the media store refused: ${x.status} ${(/<Message>([^<]*)/.exec(text) || [])[1] || ""}`.trim());
+      err.renew = x.status === 403;
+      reject(err);
+    };
+    x.onerror = () => { const err = new Error("the media store could not be reached"); err.renew = true; reject(err); };
+    x.send(body);
+  });
+}
+
+// withFreshURL asks media for a URL and uses it; a URL that expired (or
+// was refused) on the way is renewed by asking again, up to three times.
+async function withFreshURL(ask, use) {
+  for (let i = 1; ; i++) {
+    try {
+      return await use(await ask());
+    } catch (err) {
+      if (!err.renew || i >= 3) throw err;
+    }
+  }
+}
+
+// thumbnail decodes an image and draws a JPEG of at most MAX_THUMBNAIL
+// bytes, smaller and coarser until it fits: {width, height, thumbnail}
+// (base64, as in the content's JSON), or {} when the image cannot be read.
+async function thumbnail(file) {
+  let bmp;
+  try {
+    bmp = await createImageBitmap(file);
+  } catch {
+    return {};
+  }
+  try {
+    const out = { width: bmp.width, height: bmp.height };
+    for (const edge of [320, 200, 120, 64]) {
+      const scale = Math.min(1, edge / Math.max(bmp.width, bmp.height));
+      const canvas = new OffscreenCanvas(Math.max(1, Math.round(bmp.width * scale)), Math.max(1, Math.round(bmp.height * scale)));
+      canvas.getContext("2d").drawImage(bmp, 0, 0, canvas.width, canvas.height);
+      for (const quality of [0.7, 0.5, 0.3]) {
+        const jpeg = new Uint8Array(await (await canvas.convertToBlob({ type: "image/jpeg", quality })).arrayBuffer());
+        if (jpeg.length <= MAX_THUMBNAIL) return { ...out, thumbnail: e2ee.b64(jpeg) };
+      }
+    }
+    return out;
+  } finally {
+    bmp.close();
+  }
+}
+
+// sendFile seals, uploads and then sends file into the current
+// conversation. Any refusal on the way (not a member, too large, the
+// store refused the upload) leaves no message: the bubble says why.
+async function sendFile(file) {
+  const convID = S.current;
+  if (!convID) return;
+  const id = newID();
+  const type = file.type || "application/octet-stream";
+  const media = { id: "m" + newID(), type, size: file.size, name: file.name };
+  const s = { conv: convID, text: "", media, attempts: 0 };
+  S.sends.set(id, s);
+  transfer(media.id, { dir: "up", phase: "preparing" });
+  try {
+    const data = new Uint8Array(await file.arrayBuffer());
+    if (type.startsWith("image/")) Object.assign(media, await thumbnail(file));
+    const sealed = await e2ee.sealMedia(data);
+    const size = sealed.blob.length;
+    transfer(media.id, { phase: "uploading", loaded: 0, total: size });
+    await withFreshURL(
+      () => mediaRequest({ type: "upload", id: media.id, conversation: convID, size, sha256: sealed.sha256, kind: mediaKind(type) }, "upload"),
+      (g) => storeRequest("PUT", g.url, { headers: g.headers, body: sealed.blob, onprogress: (n) => progress(media.id, n) }));
+    transfer(media.id, { phase: "confirming", loaded: size });
+    await mediaRequest({ type: "uploaded", id: media.id, conversation: convID, size, sha256: sealed.sha256 }, "stored");
+    media.key = sealed.key;
+    media.sha256 = sealed.sha256;
+    s.content = { text: "", media };
+    // The sender's own copy opens from the file itself: nothing to fetch.
+    transfer(media.id, { phase: "done", url: URL.createObjectURL(file) });
+    await sealAndSend(id, s);
+  } catch (err) {
+    s.failed = err.message;
+    transfer(media.id, { phase: "failed", error: err.message });
+  }
+}
+
+// download fetches media m of conversation through a fresh presigned GET,
+// checks the blob's SHA-256 against the message's and decrypts it; the
+// plaintext becomes an object URL on its transfer. One download per media
+// id at a time; a done one is not fetched again.
+function download(convID, m) {
+  const t = S.transfers.get(m.id);
+  if (t?.url || t?.phase === "downloading") return t.done || Promise.resolve(t);
+  const cur = transfer(m.id, { dir: "down", phase: "downloading", loaded: 0, total: 0, error: "" });
+  cur.done = (async () => {
+    try {
+      const blob = await withFreshURL(
+        () => mediaRequest({ type: "download", id: m.id, conversation: convID }, "download"),
+        (g) => { progress(m.id, 0, g.size); return storeRequest("GET", g.url, { onprogress: (n) => progress(m.id, n) }); });
+      const data = await e2ee.openMedia(blob, m);
+      return transfer(m.id, { phase: "done", url: URL.createObjectURL(new Blob([data], { type: m.type })) });
+    } catch (err) {
+      transfer(m.id, { phase: "failed", error: err.message });
+      throw err;
+    }
+  })();
+  return cur.done;
+}
+
+// openMedia shows an image full size, or saves a file, downloading it
+// first when needed.
+async function openMedia(convID, m) {
+  let t;
+  try {
+    t = await download(convID, m);
+  } catch {
+    return; // the bubble says why; a tap tries again
+  }
+  if (m.type.startsWith("image/")) {
+    $("viewer-img").src = t.url;
+    $("viewer-img").alt = m.name || "photo";
+    $("viewer-save").href = t.url;
+    $("viewer-save").download = m.name || "photo";
+    $("viewer").hidden = false;
+  } else {
+    const a = el("a");
+    a.href = t.url;
+    a.download = m.name || "file";
+    a.click();
+  }
+}
+
+function formatSize(n) {
+  if (n < 1024) return n + " B";
+  if (n < 1 << 20) return (n / 1024).toFixed(1) + " KB";
+  return (n / (1 << 20)).toFixed(1) + " MB";
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+// mediaBox is a bubble's attachment: the thumbnail of an image (a tap
+// opens it full size), else the file's name and size (a tap saves it),
+// with a progress bar while it moves.
+function mediaBox(m, convID) {
+  const box = el("div", "media");
+  box.dataset.media = m.id;
+  const t = S.transfers.get(m.id);
+  box.dataset.state = t?.phase || "remote";
+  if (typeof m.thumbnail === "string" && BASE64.test(m.thumbnail) && String(m.type).startsWith("image/")) {
+    const img = el("img", "thumb");
+    img.src = "data:image/jpeg;base64," + m.thumbnail;
+    img.alt = m.name || "photo";
+    box.append(img);
+  } else {
+    const f = el("div", "file");
+    f.append(el("span", "file-name", m.name || "file"), el("span", "file-size", formatSize(Number(m.size) || 0)));
+    box.append(f);
+  }
+  if (t && ["uploading", "downloading"].includes(t.phase)) {
+    const p = el("progress");
+    p.dataset.media = m.id;
+    p.max = t.total || 1;
+    p.value = t.loaded;
+    box.append(p);
+  } else if (t && t.phase !== "done" && t.phase !== "failed") {
+    box.append(el("div", "media-phase", t.phase + "…"));
+  }
+  if (t?.phase === "failed") box.append(el("div", "error", t.error));
+  if (t?.url) {
+    const a = el("a", "save", "Save");
+    a.href = t.url;
+    a.download = m.name || "file";
+    a.onclick = (ev) => ev.stopPropagation();
+    box.append(a);
+  }
+  if (typeof m.key === "string" && typeof m.sha256 === "string") {
+    box.classList.add("openable");
+    box.onclick = () => openMedia(convID, m);
+  }
+  return box;
 }
 
 // ---------------------------------------------------------------- rendering
@@ -520,7 +782,8 @@ function renderMessages() {
     const li = el("li", "msg " + (m.mine ? "mine" : "theirs"));
     li.dataset.seq = m.seq;
     if (!m.mine && c.kind === "group") li.append(el("div", "from", S.names.get(m.sender) || m.sender));
-    li.append(el("div", "text", m.content ? m.content.text : m.notice));
+    if (m.content?.media) li.append(mediaBox(m.content.media, c.id));
+    if (!m.content?.media || m.content.text) li.append(el("div", "text", m.content ? m.content.text : m.notice));
     const meta = el("div", "meta", m.at ? new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + " " : "");
     if (m.mine) {
       const [state, mark] = ticks(m.seq, c);
@@ -536,7 +799,8 @@ function renderMessages() {
     if (s.conv !== c.id || shownIds.has(id)) continue;
     const li = el("li", "msg mine" + (s.failed ? " failed" : ""));
     li.dataset.id = id;
-    li.append(el("div", "text", s.text));
+    if (s.media) li.append(mediaBox(s.media, c.id));
+    else li.append(el("div", "text", s.text));
     const [state, mark] = s.failed ? ["failed", "✗ " + s.failed] : ticks(s.seq, c);
     const t = el("span", "ticks", mark);
     t.dataset.state = state;
@@ -608,6 +872,21 @@ async function main() {
     }
   };
   window.onfocus = () => { if (S.current) ackRead(conv(S.current)); };
+  // Attachments: the attach button's file picker, or files dropped on the chat.
+  $("attach").onclick = () => $("attach-input").click();
+  $("attach-input").onchange = () => {
+    for (const f of $("attach-input").files) sendFile(f);
+    $("attach-input").value = "";
+  };
+  const chat = document.querySelector("main");
+  chat.ondragover = (ev) => { if (S.current && ev.dataTransfer?.types.includes("Files")) { ev.preventDefault(); chat.classList.add("dropping"); } };
+  chat.ondragleave = () => chat.classList.remove("dropping");
+  chat.ondrop = (ev) => {
+    ev.preventDefault();
+    chat.classList.remove("dropping");
+    if (S.current) for (const f of ev.dataTransfer.files) sendFile(f);
+  };
+  $("viewer").onclick = (ev) => { if (ev.target !== $("viewer-save")) $("viewer").hidden = true; };
   $("login-submit").disabled = $("signup").disabled = false; // wired up: a click now logs in
   setInterval(() => { for (const c of S.convs.values()) { c.receipts = true; syncConv(c); } }, 20000); // idle sync
 }

@@ -153,3 +153,33 @@ export async function open(env, ad, device, identity) {
   if (typeof c !== "object" || c === null || typeof c.text !== "string") throw new Error("bad content");
   return c;
 }
+
+// Media (docs/e2ee.md, "Media"; sdk/e2ee/media.go is the reference): a
+// file is sealed under a fresh key, blob = nonce (12) || AES-256-GCM(key,
+// nonce, data, AD "agentchat/e2ee/v1/media"); the key and the blob's hex
+// SHA-256 go into the message's content (base64 key, as Go's []byte in
+// JSON), the blob to the media store.
+const MEDIA_AD = enc.encode("agentchat/e2ee/v1/media");
+
+export async function sha256Hex(bytes) {
+  const d = new Uint8Array(await subtle.digest("SHA-256", bytes));
+  return Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+// sealMedia encrypts data (a Uint8Array): {blob, key (base64), sha256 (hex)}.
+export async function sealMedia(data) {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const blob = concat(nonce, await gcm("encrypt", key, nonce, data, MEDIA_AD));
+  return { blob, key: b64(key), sha256: await sha256Hex(blob) };
+}
+
+// openMedia checks a fetched blob against the digest in the (signed)
+// message, then decrypts it with the message's key; it throws on a
+// swapped or tampered blob.
+export async function openMedia(blob, media) {
+  if (await sha256Hex(blob) !== media.sha256) throw new Error("the file's SHA-256 is not the message's: not opened");
+  const key = unb64(media.key);
+  if (key.length !== 32 || blob.length < 28) throw new Error("bad media key or blob");
+  return gcm("decrypt", key, blob.subarray(0, 12), blob.subarray(12), MEDIA_AD);
+}

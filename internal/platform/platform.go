@@ -10,6 +10,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -434,6 +435,13 @@ func (p *Platform) startConnector(ctx context.Context, i int) error {
 	if p.cfg.WebDir != "" {
 		env["WEB_DIR"] = p.cfg.WebDir
 		env["WEB_ACCOUNTS_URL"] = p.AccountsURL()
+		if s := p.cfg.S3; s.Endpoint != "" {
+			// Where presigned URLs point (media signs them for the public
+			// endpoint): the page's policy must let it connect there. MinIO
+			// answers CORS for any origin by default, so nothing more is
+			// needed for the browser's PUTs and GETs.
+			env["WEB_MEDIA_URL"] = "http://" + cmp.Or(s.PublicEndpoint, s.Endpoint)
+		}
 	}
 	for k, v := range p.cfg.Env {
 		env[k] = v

@@ -1,0 +1,389 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/agentchat/agentchat/internal/testenv"
+	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// TestWebMedia: Alice, in a real headless Chromium, attaches a 5 MB photo
+// in a group with Bob (the Go client) and an agent. The browser makes the
+// thumbnail (a JPEG of at most 16 KiB), seals the photo with WebCrypto,
+// PUTs the blob to the real MinIO through the presigned URL (a progress
+// bar while it goes) and sends the message; Bob's Go client downloads it,
+// its SHA-256 is the photo's, and the agent's device is among the
+// message's recipients. The thumbnail shows in the browser, and a tap opens
+// the photo full size. Then Bob sends a file and a photo back from Go: the
+// browser shows the file's name and size and the photo's thumbnail; a tap
+// downloads each (a fresh presigned GET, the digest checked, decrypted in
+// the page), and what the page holds is byte for byte what Bob sent.
+func TestWebMedia(t *testing.T) {
+	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
+	_, here, _, _ := runtime.Caller(0)
+	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
+	calcKey, _ := e2ee.GenerateKey()
+	e := start(t, opts{functions: []string{"accounts", "persist", "route", "media", "calc-agent", "deadletter"}, webDir: webDir,
+		envFor: map[string]map[string]string{"calc-agent": {"AGENT_KEYS": "calc:" + base64.StdEncoding.EncodeToString(calcKey.Bytes())}}})
+	if e.s3.Bucket == "" {
+		testenv.Missing(t, "media needs the test S3 service ("+testenv.EnvS3Endpoint+")")
+	}
+	page := strings.Replace(strings.TrimSuffix(e.p.ConnectorURLs()[0], "/ws"), "ws://", "http://", 1) + "/"
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	bob := signup(t, e, "bob")
+	if _, err := bob.sess.RegisterAgent(ctx, "Calc", "calc", calcKey.PublicKey(), "calc"); err != nil {
+		t.Fatal(err)
+	}
+	cb := bob.dial(t, e)
+	wb := watch(cb)
+
+	// A 5 MB photo the browser can decode: a PNG of noise does not compress.
+	const photoW, photoH = 1150, 1100
+	photo := pngOf(t, photoW, photoH, true)
+	if len(photo) < 5_000_000 {
+		t.Fatalf("the photo is %d bytes, want 5 MB", len(photo))
+	}
+	photoPath := filepath.Join(t.TempDir(), "beach.png")
+	if err := os.WriteFile(photoPath, photo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, chromium)
+	alice := fmt.Sprintf("alice%d", time.Now().UnixNano()%1e9)
+	b.run("sign up in the browser",
+		chromedp.Navigate(page),
+		chromedp.WaitEnabled(chromedp.CSS("#login-submit")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), alice),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#signup")),
+		chromedp.WaitVisible(`//span[@id="status"][text()="online"]`),
+	)
+	b.run("a group with bob and the agent",
+		chromedp.SendKeys(chromedp.CSS("#new-chat-name"), bob.name+", calc"),
+		chromedp.Click(chromedp.CSS("#new-chat")),
+		chromedp.WaitVisible(chromedp.CSS(".conv.current")),
+		chromedp.WaitEnabled(chromedp.CSS("#attach")),
+	)
+	// Every phase a media bubble shows a progress bar in, as the page
+	// redraws: recorded by the page itself, so nothing has to catch it.
+	b.eval("watch progress bars", `(() => {
+		window.progressSeen = [];
+		new MutationObserver(() => {
+			for (const p of document.querySelectorAll(".media progress")) {
+				const s = p.closest(".media").dataset.state;
+				if (!window.progressSeen.includes(s)) window.progressSeen.push(s);
+			}
+		}).observe(document.getElementById("messages"), { childList: true, subtree: true });
+		return true;
+	})()`)
+	b.run("attach the photo: thumbnail, upload, message stored",
+		chromedp.SetUploadFiles(chromedp.CSS("#attach-input"), []string{photoPath}, chromedp.NodeReady),
+		chromedp.WaitVisible(chromedp.CSS(`.msg.mine[data-seq] .media[data-state="done"] img.thumb`)),
+		chromedp.WaitVisible(chromedp.CSS(`.msg.mine .ticks[data-state="stored"], .msg.mine .ticks[data-state="delivered"]`)),
+	)
+	if !b.evalBool(`window.progressSeen.includes("uploading")`) {
+		t.Errorf("no progress bar was shown while the photo was uploading")
+	}
+	if !b.evalBool(`(() => { const i = document.querySelector(".msg.mine .media img.thumb"); return i.complete && i.naturalWidth > 0 && i.naturalWidth <= 320; })()`) {
+		t.Errorf("the photo's thumbnail is not a picture the browser shows")
+	}
+
+	// Bob gets the message, downloads the blob from MinIO and opens it.
+	aliceUser, err := bob.sess.FindUser(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *client.Message
+	testenv.Eventually(t, 60*time.Second, 20*time.Millisecond, func() bool {
+		wb.mu.Lock()
+		defer wb.mu.Unlock()
+		for _, ev := range wb.evs {
+			if m, ok := ev.(*client.Message); ok && m.Sender == aliceUser.UserID && m.Content.Media != nil {
+				got = m
+				return true
+			}
+			if x, ok := ev.(*client.Error); ok {
+				t.Fatalf("bob could not open the browser's message: %v", x)
+			}
+		}
+		return false
+	}, "bob receives alice's photo")
+	conv, m := got.Conversation, got.Content.Media
+	if m.Name != "beach.png" || m.Type != "image/png" || m.Size != int64(len(photo)) || m.Width != photoW || m.Height != photoH {
+		t.Errorf("the photo's description: name %q, type %q, %d bytes, %dx%d; want beach.png, image/png, %d bytes, %dx%d",
+			m.Name, m.Type, m.Size, m.Width, m.Height, len(photo), photoW, photoH)
+	}
+	if len(m.Thumbnail) == 0 || len(m.Thumbnail) > e2ee.MaxThumbnail {
+		t.Errorf("thumbnail of %d bytes, want 1..%d", len(m.Thumbnail), e2ee.MaxThumbnail)
+	} else if cfg, err := jpeg.DecodeConfig(bytes.NewReader(m.Thumbnail)); err != nil || cfg.Width > 320 || cfg.Height > 320 {
+		t.Errorf("thumbnail: %v, %dx%d; want a JPEG within 320 px", err, cfg.Width, cfg.Height)
+	}
+	data, err := cb.Download(ctx, conv, m)
+	if err != nil {
+		t.Fatalf("bob's download of the browser's photo: %v", err)
+	}
+	if sha256.Sum256(data) != sha256.Sum256(photo) {
+		t.Fatalf("bob's download: %d bytes whose SHA-256 is not the photo's", len(data))
+	}
+	if obj := readObject(t, e, conv+"/"+m.ID); bytes.Contains(obj, photo[1000:1064]) {
+		t.Errorf("the bucket holds the photo's plaintext")
+	}
+	// The agent is a recipient of the photo's message, like every member device.
+	devices, err := bob.sess.ConversationDeviceList(ctx, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agentDevice string
+	for _, d := range devices {
+		if d.UserID == "calc" {
+			agentDevice = d.DeviceID
+		}
+	}
+	if wrapped := e.envelopeDevices(t, conv, got.Seq); agentDevice == "" || !slices.Contains(wrapped, agentDevice) || len(wrapped) != 3 {
+		t.Errorf("the photo's message is wrapped for %v; want alice's, bob's and the agent's (%q) devices", wrapped, agentDevice)
+	}
+
+	b.run("tap the thumbnail: the photo full size",
+		jsClick(".msg.mine .media img.thumb"),
+		chromedp.WaitVisible(chromedp.CSS("#viewer img")),
+	)
+	if w := b.evalInt(`(async () => { const i = document.getElementById("viewer-img"); await i.decode(); return i.naturalWidth; })()`); w != photoW {
+		t.Errorf("the full-size photo is %d px wide, want %d", w, photoW)
+	}
+	b.run("close the viewer", jsClick("#viewer"), chromedp.WaitNotVisible(chromedp.CSS("#viewer")))
+
+	// Bob → the group from Go: a file and a photo with a Go-made thumbnail.
+	report := make([]byte, 700<<10)
+	for i := range report {
+		report[i] = byte(rand.N(256))
+	}
+	fileMedia, _, err := cb.SendFile(ctx, conv, report, client.File{Name: "report.pdf", Type: "application/pdf"})
+	if err != nil {
+		t.Fatalf("bob's SendFile: %v", err)
+	}
+	small := pngOf(t, 200, 150, false)
+	var thumb bytes.Buffer
+	if err := jpeg.Encode(&thumb, solid(40, 30), nil); err != nil {
+		t.Fatal(err)
+	}
+	photoMedia, _, err := cb.SendFile(ctx, conv, small, client.File{Name: "dog.png", Type: "image/png", Width: 200, Height: 150, Thumbnail: thumb.Bytes()})
+	if err != nil {
+		t.Fatalf("bob's SendFile: %v", err)
+	}
+
+	fileBox := fmt.Sprintf(`.msg.theirs .media[data-media=%q]`, fileMedia.ID)
+	b.run("the browser shows bob's file: name and size",
+		chromedp.WaitVisible(chromedp.CSS(fileBox+` .file-name`)),
+	)
+	if text := b.evalString(`document.querySelector(` + jsString(fileBox) + `).innerText`); !strings.Contains(text, "report.pdf") || !strings.Contains(text, "700.0 KB") {
+		t.Errorf("bob's file shows as %q, want its name and size (report.pdf, 700.0 KB)", text)
+	}
+	downloads := b.saveDownloads()
+	b.run("tap it: downloaded, checked and decrypted in the page, then saved",
+		jsClick(fileBox),
+		chromedp.WaitVisible(chromedp.CSS(fileBox+`[data-state="done"] a.save`)),
+	)
+	if !b.evalBool(`window.progressSeen.includes("downloading")`) {
+		t.Errorf("no progress bar was shown while bob's file was downloading")
+	}
+	if saved := waitDownload(t, downloads); hexSHA256(saved) != hexSHA256(report) {
+		t.Errorf("the browser saved %d bytes of bob's file whose SHA-256 is not the file's", len(saved))
+	}
+
+	photoBox := fmt.Sprintf(`.msg.theirs .media[data-media=%q]`, photoMedia.ID)
+	b.run("the browser shows bob's photo's thumbnail; a tap opens it full size",
+		chromedp.WaitVisible(chromedp.CSS(photoBox+` img.thumb`)),
+		jsClick(photoBox+` img.thumb`),
+		chromedp.WaitVisible(chromedp.CSS("#viewer img")),
+	)
+	if w := b.evalInt(`(async () => { const i = document.getElementById("viewer-img"); await i.decode(); return i.naturalWidth; })()`); w != 200 {
+		t.Errorf("bob's photo full size is %d px wide, want 200", w)
+	}
+	b.run("save it", jsClick("#viewer-save"))
+	if saved := waitDownload(t, downloads); hexSHA256(saved) != hexSHA256(small) {
+		t.Errorf("the browser saved %d bytes of bob's photo whose SHA-256 is not the photo's", len(saved))
+	}
+	if text := b.evalString(`document.getElementById("messages").innerText`); strings.Contains(text, "could not be decrypted") {
+		t.Errorf("the chat shows an error:\n%s", text)
+	}
+}
+
+// browser is one headless Chromium page for a test; each step gets its own
+// deadline and a failure shows the page's text.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func newBrowser(t *testing.T, chromium string) *browser {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true))
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, on a context without a deadline
+		t.Fatal(err)
+	}
+	// The page's console (warnings, errors, CORS refusals) goes to the test's log.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.Type != chromedp.ConsoleDebug && m.Type != chromedp.ConsoleLog {
+				t.Logf("browser console: %s", m)
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return &browser{t: t, ctx: ctx}
+}
+
+func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	step, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := chromedp.Do(step, steps...); err != nil {
+		shotCtx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		shot, _ := chromedp.Run(shotCtx, chromedp.Evaluate[string](`document.body.innerText`))
+		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, shot)
+	}
+	b.t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
+}
+
+func evalIn[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func (b *browser) eval(what, expr string)        { b.t.Helper(); evalIn[bool](b, expr) }
+func (b *browser) evalBool(expr string) bool     { b.t.Helper(); return evalIn[bool](b, expr) }
+func (b *browser) evalInt(expr string) int       { b.t.Helper(); return evalIn[int](b, expr) }
+func (b *browser) evalString(expr string) string { b.t.Helper(); return evalIn[string](b, expr) }
+
+// saveDownloads has the browser save what the page downloads into a
+// folder of the test, and sends each file's path once it is complete.
+func (b *browser) saveDownloads() <-chan string {
+	b.t.Helper()
+	dir := b.t.TempDir()
+	events := chromedp.BrowserEvents(b.ctx, cdpbrowser.DownloadProgress) // subscribed before any download starts
+	yes := true
+	if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &yes}); err != nil {
+		b.t.Fatal(err)
+	}
+	done := make(chan string, 16)
+	go func() {
+		for ev, err := range events {
+			if err != nil {
+				return
+			}
+			if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+				done <- filepath.Join(dir, ev.GUID) // allowAndName: saved under its guid
+			}
+		}
+	}()
+	return done
+}
+
+// waitDownload reads the next file the browser saved.
+func waitDownload(t *testing.T, downloads <-chan string) []byte {
+	t.Helper()
+	select {
+	case path := <-downloads:
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	case <-time.After(time.Minute):
+		t.Fatal("the browser saved no file within a minute")
+		return nil
+	}
+}
+
+func jsString(s string) string { return fmt.Sprintf("%q", s) }
+
+// jsClick clicks the element sel names once it is there, in one step in the
+// page: the chat list is redrawn as messages come (the agent answers), so
+// a node found first and clicked after may be gone.
+func jsClick(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := chromedp.WaitVisible(chromedp.CSS(sel))(ctx, tg); err != nil {
+			return err
+		}
+		_, err := chromedp.Evaluate[bool](`(document.querySelector(`+jsString(sel)+`).click(), true)`)(ctx, tg)
+		return err
+	})
+}
+
+func hexSHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// pngOf is a PNG of w×h pixels: noise (which does not compress, so the
+// file is about 4 bytes a pixel) or a gradient.
+func pngOf(t *testing.T, w, h int, noise bool) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.NRGBA{uint8(x), uint8(y), 128, 255}
+			if noise {
+				v := rand.Uint32()
+				c = color.NRGBA{uint8(v), uint8(v >> 8), uint8(v >> 16), uint8(v>>24) | 0x80}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func solid(w, h int) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = 200
+	}
+	return img
+}
