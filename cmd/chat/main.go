@@ -4,7 +4,8 @@
 // conversation with a person or an agent, then type lines to send them.
 // Received messages print as they come, in order; your own messages get
 // ticks (✓ stored, ✓✓ delivered, blue ✓✓ read); typing indicators go both
-// ways when stdin is a terminal.
+// ways when stdin is a terminal. /send PATH sends a file (encrypted here,
+// uploaded to the media store); /save N [DIR] saves message #N's file.
 //
 //	chat -user ann -signup -with bob
 //	chat -user ann -agent echo
@@ -137,7 +138,8 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 	scr := newScreen("> ")
 	defer scr.close()
 	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names,
-		sent: map[string]string{}, typing: map[string]string{}}
+		sent: map[string]string{}, typing: map[string]string{},
+		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}}
 	go func() {
 		for ev := range c.Events() {
 			v.show(ev)
@@ -170,7 +172,13 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 			case line == "/quit":
 				return false
 			case line == "/help":
-				scr.println("   type a line to send it; /quit leaves")
+				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /quit leaves")
+				return true
+			case strings.HasPrefix(line, "/send "):
+				v.sendFile(ctx, strings.TrimSpace(strings.TrimPrefix(line, "/send ")))
+				return true
+			case line == "/save" || strings.HasPrefix(line, "/save "):
+				v.save(ctx, strings.Fields(line)[1:])
 				return true
 			}
 			scr.println("you: " + line)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
 )
 
 // view turns client events into lines on the screen, and marks what it
@@ -26,6 +27,9 @@ type view struct {
 	sent    map[string]string // own client message ids of this run → text
 	typing  map[string]string // user → last typing state shown
 	wasDown bool
+
+	media     map[int64]*e2ee.Media  // seq → the file of that message of conv, for /save
+	sentMedia map[string]*e2ee.Media // own client message ids of this run → their files
 }
 
 func (v *view) name(user string) string {
@@ -79,7 +83,17 @@ func (v *view) show(ev client.Event) {
 		if !e.StoredAt.IsZero() {
 			at = " " + e.StoredAt.Local().Format("15:04")
 		}
-		v.scr.println(fmt.Sprintf("%s[#%d%s] %s: %s", prefix, e.Seq, at, v.name(e.Sender), e.Content.Text))
+		text := e.Content.Text
+		if m := e.Content.Media; m != nil {
+			text = strings.TrimSpace(fmt.Sprintf("📎 %s (%s, %s) %s", fileName(m), size(m.Size), m.Type, text))
+			if e.Conversation == v.conv {
+				v.mu.Lock()
+				v.media[e.Seq] = m
+				v.mu.Unlock()
+				text += fmt.Sprintf(" — /save %d", e.Seq)
+			}
+		}
+		v.scr.println(fmt.Sprintf("%s[#%d%s] %s: %s", prefix, e.Seq, at, v.name(e.Sender), text))
 		v.mu.Lock()
 		delete(v.typing, e.Sender)
 		v.mu.Unlock()
@@ -90,6 +104,11 @@ func (v *view) show(ev client.Event) {
 		text, _ := v.sentText(e.ID)
 		switch e.State {
 		case client.StateStored:
+			v.mu.Lock()
+			if m := v.sentMedia[e.ID]; m != nil {
+				v.media[e.Seq] = m // own files can be saved again too
+			}
+			v.mu.Unlock()
 			v.scr.println(fmt.Sprintf("   ✓  #%d %s", e.Seq, snippet(text)))
 		case client.StateDelivered:
 			v.scr.println(fmt.Sprintf("   ✓✓ #%d %s", e.Seq, snippet(text)))
