@@ -12,10 +12,12 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,14 +40,18 @@ import (
 // the photo full size. Then Bob sends a file and a photo back from Go: the
 // browser shows the file's name and size and the photo's thumbnail; a tap
 // downloads each (a fresh presigned GET, the digest checked, decrypted in
-// the page), and what the page holds is byte for byte what Bob sent.
+// the page), and what the page saves is byte for byte what Bob sent. A
+// download whose URL expired before its GET is renewed by asking again.
 func TestWebMedia(t *testing.T) {
 	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
 	_, here, _, _ := runtime.Caller(0)
 	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
 	calcKey, _ := e2ee.GenerateKey()
 	e := start(t, opts{functions: []string{"accounts", "persist", "route", "media", "calc-agent", "deadletter"}, webDir: webDir,
-		envFor: map[string]map[string]string{"calc-agent": {"AGENT_KEYS": "calc:" + base64.StdEncoding.EncodeToString(calcKey.Bytes())}}})
+		envFor: map[string]map[string]string{
+			"calc-agent": {"AGENT_KEYS": "calc:" + base64.StdEncoding.EncodeToString(calcKey.Bytes())},
+			"media":      {"MEDIA_DOWNLOAD_EXPIRY": mediaURLExpiry.String()}, // short enough to wait out
+		}})
 	if e.s3.Bucket == "" {
 		testenv.Missing(t, "media needs the test S3 service ("+testenv.EnvS3Endpoint+")")
 	}
@@ -226,6 +232,46 @@ func TestWebMedia(t *testing.T) {
 	if saved := waitDownload(t, downloads); hexSHA256(saved) != hexSHA256(small) {
 		t.Errorf("the browser saved %d bytes of bob's photo whose SHA-256 is not the photo's", len(saved))
 	}
+	// An expired download URL is renewed without the user seeing it: the
+	// page's first GET of the store is held until its URL has expired.
+	late := randomBytes(t, 50<<10)
+	lateMedia, _, err := cb.SendFile(ctx, conv, late, client.File{Name: "late.bin"})
+	if err != nil {
+		t.Fatalf("bob's SendFile: %v", err)
+	}
+	b.eval("hold the page's next GET of the store", `(() => {
+		const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+		window.storeGets = [];
+		const held = new Promise((resolve) => { window.releaseGet = resolve; });
+		XMLHttpRequest.prototype.open = function (method, url) {
+			this.storeGet = method === "GET" && String(url).includes("X-Amz-Signature=");
+			if (this.storeGet) window.storeGets.push(String(url));
+			return open.apply(this, arguments);
+		};
+		XMLHttpRequest.prototype.send = function (body) {
+			if (this.storeGet && window.storeGets.length === 1) { held.then(() => send.call(this, body)); return; }
+			return send.call(this, body);
+		};
+		return true;
+	})()`)
+	lateBox := fmt.Sprintf(`.msg.theirs .media[data-media=%q]`, lateMedia.ID)
+	b.run("tap bob's next file", jsClick(lateBox))
+	var first string
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		first = b.evalString(`window.storeGets[0] || ""`)
+		return first != ""
+	}, "the page's GET of the store")
+	waitPast(t, presignedExpiry(t, first))
+	b.eval("let the GET go", `(window.releaseGet(), true)`)
+	b.run("the expired URL renewed, the file downloaded and saved",
+		chromedp.WaitVisible(chromedp.CSS(lateBox+`[data-state="done"] a.save`)))
+	if n := b.evalInt(`window.storeGets.length`); n != 2 {
+		t.Errorf("the page made %d GETs of the store, want 2 (the expired URL, then a fresh one)", n)
+	}
+	if saved := waitDownload(t, downloads); !bytes.Equal(saved, late) {
+		t.Errorf("the browser saved %d bytes of bob's late file, not the %d sent", len(saved), len(late))
+	}
+
 	if text := b.evalString(`document.getElementById("messages").innerText`); strings.Contains(text, "could not be decrypted") {
 		t.Errorf("the chat shows an error:\n%s", text)
 	}
@@ -339,6 +385,23 @@ func waitDownload(t *testing.T, downloads <-chan string) []byte {
 }
 
 func jsString(s string) string { return fmt.Sprintf("%q", s) }
+
+// presignedExpiry is when a presigned S3 URL expires: X-Amz-Date plus
+// X-Amz-Expires seconds.
+func presignedExpiry(t *testing.T, rawURL string) time.Time {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	at, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	secs, err2 := strconv.Atoi(q.Get("X-Amz-Expires"))
+	if err != nil || err2 != nil {
+		t.Fatalf("not a presigned URL: %s", rawURL)
+	}
+	return at.Add(time.Duration(secs) * time.Second)
+}
 
 // jsClick clicks the element sel names once it is there, in one step in the
 // page: the chat list is redrawn as messages come (the agent answers), so
