@@ -106,8 +106,11 @@ func (s *Server) eventFor(c *conn, f protocol.Frame) (event.Event, *protocol.Err
 		e, err = events.NewMediaRequest(events.TypeMediaUploadRequested, s.source, f.Conversation, user, device,
 			events.MediaUploadRequested{MediaID: f.ID, Size: f.Size, SHA256: f.SHA256, Kind: f.Kind})
 	case protocol.TypeUploaded:
-		e, err = events.NewMediaRequest(events.TypeMediaUploadCompleted, s.source, f.Conversation, user, device,
-			events.MediaStored{MediaID: f.ID, Size: f.Size, SHA256: f.SHA256})
+		d := events.MediaStored{MediaID: f.ID, Size: f.Size, SHA256: f.SHA256}
+		for _, p := range f.Parts {
+			d.Parts = append(d.Parts, p.SHA256)
+		}
+		e, err = events.NewMediaRequest(events.TypeMediaUploadCompleted, s.source, f.Conversation, user, device, d)
 	case protocol.TypeDownload:
 		e, err = events.NewMediaRequest(events.TypeMediaDownloadRequested, s.source, f.Conversation, user, device,
 			events.MediaDownloadRequested{MediaID: f.ID})

@@ -86,8 +86,12 @@ func framesFor(e event.Event) (frames, error) {
 			ReplyTo: d.ReplyTo, Code: d.Code, Message: d.Message, Retryable: d.Retryable}, err)
 	case events.TypeMediaUploadReady:
 		d, err := events.Decode[events.MediaUploadReady](e)
-		return same(protocol.Frame{Type: protocol.TypeMedia, Kind: protocol.MediaUpload, ID: d.MediaID, Conversation: conv,
-			URL: d.UploadURL, Headers: d.Headers, ExpiresAt: d.ExpiresAt}, err)
+		f := protocol.Frame{Type: protocol.TypeMedia, Kind: protocol.MediaUpload, ID: d.MediaID, Conversation: conv,
+			URL: d.UploadURL, Headers: d.Headers, ExpiresAt: d.ExpiresAt}
+		for _, p := range d.Parts {
+			f.Parts = append(f.Parts, protocol.Part{URL: p.URL, Size: p.Size})
+		}
+		return same(f, err)
 	case events.TypeMediaStored:
 		d, err := events.Decode[events.MediaStored](e)
 		return same(protocol.Frame{Type: protocol.TypeMedia, Kind: protocol.MediaStored, ID: d.MediaID, Conversation: conv,

@@ -43,15 +43,7 @@ func configEnv(t *testing.T) map[string]string {
 // TestConnectorDeployment checks the base manifest (the overlays are
 // checked with the same function in TestOverlays).
 func TestConnectorDeployment(t *testing.T) {
-	raw, err := os.ReadFile("base/connector-deployment.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := decodeAll("base/connector-deployment.yaml", raw, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := objs[0].Value.(*appsv1.Deployment)
+	d := baseConnector(t)
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
 		t.Errorf("base replicas %v, want 2", deref(d.Spec.Replicas))
 	}
@@ -269,6 +261,20 @@ func TestConnectorImageCarriesTheWebClient(t *testing.T) {
 	if _, err := os.Stat("../cmd/connector/kodata/web/index.html"); err != nil {
 		t.Errorf("cmd/connector/kodata/web/index.html: %v (kodata/web must link to ../../../web)", err)
 	}
+	var webDir string
+	for _, e := range baseConnector(t).Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "WEB_DIR" {
+			webDir = e.Value
+		}
+	}
+	if webDir != "/var/run/ko/web" {
+		t.Errorf("WEB_DIR %q, want /var/run/ko/web (ko's KO_DATA_PATH + web)", webDir)
+	}
+}
+
+// baseConnector decodes the base manifest's connector Deployment.
+func baseConnector(t *testing.T) *appsv1.Deployment {
+	t.Helper()
 	raw, err := os.ReadFile("base/connector-deployment.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -277,14 +283,5 @@ func TestConnectorImageCarriesTheWebClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := objs[0].Value.(*appsv1.Deployment)
-	var webDir string
-	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
-		if e.Name == "WEB_DIR" {
-			webDir = e.Value
-		}
-	}
-	if webDir != "/var/run/ko/web" {
-		t.Errorf("WEB_DIR %q, want /var/run/ko/web (ko's KO_DATA_PATH + web)", webDir)
-	}
+	return objs[0].Value.(*appsv1.Deployment)
 }

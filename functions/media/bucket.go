@@ -20,6 +20,7 @@ import (
 // presigned URLs.
 type bucket struct {
 	client *minio.Client // talks to S3
+	core   minio.Core    // client's lower-level API (multipart uploads)
 	signer *minio.Client // presigns for the address clients use; may be client
 	name   string
 }
@@ -42,7 +43,7 @@ func newBucket(c Config) (*bucket, error) {
 			return nil, fmt.Errorf("s3 public client: %w", err)
 		}
 	}
-	return &bucket{client: client, signer: signer, name: c.Bucket}, nil
+	return &bucket{client: client, core: minio.Core{Client: client}, signer: signer, name: c.Bucket}, nil
 }
 
 // objectKey is where a media object lives. The same (conversation, mediaId)
@@ -87,10 +88,20 @@ func (b *bucket) ping(ctx context.Context) error {
 // blob is what S3 says of a stored object: its size and the SHA-256 S3
 // computed and checked when it was uploaded (hex; "" when the upload
 // carried none, which no URL of media's allows).
+//
+// An object completed from parts has no SHA-256 of its own in S3, only
+// Composite, the checksum of its parts' checksums ("<base64>-<parts>");
+// its SHA256 is then the digest declared when the upload was requested,
+// which media kept in the object's metadata (multipart.go).
 type blob struct {
-	Size   int64
-	SHA256 string
+	Size      int64
+	SHA256    string
+	Composite string
 }
+
+// metaSHA256 is the user metadata (x-amz-meta-sha256) in which a
+// multipart object keeps the whole blob's declared digest.
+const metaSHA256 = "Sha256"
 
 // stat reports the object at key, and whether it exists. It reads the
 // checksum S3 stored with the object, never the object itself.
@@ -101,6 +112,13 @@ func (b *bucket) stat(ctx context.Context, key string) (blob, bool, error) {
 			return blob{}, false, nil
 		}
 		return blob{}, false, fmt.Errorf("stat %s: %w", key, err)
+	}
+	if isComposite(info.ChecksumSHA256) {
+		sum := info.UserMetadata[metaSHA256]
+		if raw, err := hex.DecodeString(sum); err != nil || len(raw) != 32 {
+			sum = ""
+		}
+		return blob{Size: info.Size, SHA256: sum, Composite: info.ChecksumSHA256}, true, nil
 	}
 	sum := ""
 	if raw, err := base64.StdEncoding.DecodeString(info.ChecksumSHA256); err == nil && len(raw) == 32 {
@@ -114,13 +132,16 @@ const checksumHeader = "X-Amz-Checksum-Sha256"
 
 // presignPut returns a URL that lets its holder PUT exactly the blob of
 // size bytes whose SHA-256 is sha256Hex at key until it expires, and the
-// header the PUT must carry besides Content-Length. Both are signed
+// headers the PUT must carry besides Content-Length. All are signed
 // headers: S3 refuses a body of any other length (the signature does not
 // match), a PUT without the checksum header or with another one (the
 // same), and a body whose digest is not the signed one
 // (XAmzContentChecksumMismatch) — verified against MinIO in
 // TestUploadBoundToSizeAndChecksum. S3 keeps the checksum with the object,
-// which is how complete checks an upload without reading it.
+// which is how complete checks an upload without reading it. The object
+// is tagged pending (the tagging header is signed too: the uploader
+// cannot leave it off), so that it expires unless complete confirms it
+// (lifecycle.go).
 func (b *bucket) presignPut(ctx context.Context, key string, size int64, sha256Hex string, expiry time.Duration) (string, map[string]string, error) {
 	raw, err := hex.DecodeString(sha256Hex)
 	if err != nil {
@@ -130,11 +151,12 @@ func (b *bucket) presignPut(ctx context.Context, key string, size int64, sha256H
 	h := http.Header{}
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	h.Set(checksumHeader, sum)
+	h.Set(taggingHeader, pendingTagging)
 	u, err := b.signer.PresignHeader(ctx, http.MethodPut, b.name, key, expiry, nil, h)
 	if err != nil {
 		return "", nil, fmt.Errorf("presign %s: %w", key, err)
 	}
-	return u.String(), map[string]string{checksumHeader: sum}, nil
+	return u.String(), map[string]string{checksumHeader: sum, taggingHeader: pendingTagging}, nil
 }
 
 // presignGet returns a URL that lets its holder GET the object at key

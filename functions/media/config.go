@@ -47,6 +47,20 @@ type Config struct {
 	// asks again for a new one.
 	DownloadExpiry time.Duration `env:"MEDIA_DOWNLOAD_EXPIRY" default:"5m"`
 
+	// MultipartThreshold: a blob larger than this is uploaded in parts
+	// (presigned UploadPart URLs), so that a large file is not one
+	// request that a flaky network must carry from start to end.
+	MultipartThreshold int64 `env:"MEDIA_MULTIPART_THRESHOLD" default:"67108864" min:"1"`
+	// PartSize is a multipart upload's part size, at least S3's minimum
+	// for every part but the last; media raises it for a blob that would
+	// otherwise need more than events.MaxMediaParts parts.
+	PartSize int64 `env:"MEDIA_PART_SIZE" default:"16777216" min:"5242880" max:"5368709120"`
+	// PendingExpiryDays is the age in days (S3 lifecycle's unit) at which
+	// an upload that was never confirmed expires: Start installs a bucket
+	// lifecycle rule for objects tagged state=pending (lifecycle.go). 0 leaves
+	// the bucket's lifecycle alone (an operator who manages it).
+	PendingExpiryDays int `env:"MEDIA_PENDING_EXPIRY_DAYS" default:"1" min:"0" max:"36500"`
+
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"INFO"`
 }
 

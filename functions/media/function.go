@@ -3,7 +3,8 @@
 //
 //   - io.agentchat.media.upload.requested: a presigned PUT URL for the
 //     object conversation/mediaId, bound to the declared size and SHA-256
-//     of the encrypted blob (reply io.agentchat.media.upload.ready);
+//     of the encrypted blob, or for a blob over the multipart threshold
+//     presigned UploadPart URLs (reply io.agentchat.media.upload.ready);
 //   - io.agentchat.media.upload.completed: the device says its PUT is
 //     done; media checks the object's size and the checksum S3 verified
 //     (reply io.agentchat.media.stored);
@@ -73,7 +74,8 @@ func New() *Function {
 }
 
 // Start reads the configuration, opens the S3 client and the directory,
-// and makes sure the bucket exists. A bad configuration is fatal (func-go
+// and makes sure the bucket exists with the lifecycle rule that expires
+// unconfirmed uploads (lifecycle.go). A bad configuration is fatal (func-go
 // exits, the platform restarts us with the error in the log); an
 // unreachable S3 is retried with backoff until it answers or Stop is
 // called, and the function stays unready meanwhile. The directory is
@@ -101,6 +103,9 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
 		err := b.ensure(ctx)
+		if err == nil && c.PendingExpiryDays > 0 {
+			err = b.ensureLifecycle(ctx, c.PendingExpiryDays)
+		}
 		if err == nil {
 			break
 		}
@@ -116,7 +121,8 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 	f.deps = &deps{cfg: c, bucket: b, dir: directory.NewMongo(db), db: db}
 	f.mu.Unlock()
 	f.log.Info("media: started", "bucket", c.Bucket, "maxSize", c.MaxSize,
-		"urlExpiry", c.URLExpiry.String(), "downloadExpiry", c.DownloadExpiry.String())
+		"urlExpiry", c.URLExpiry.String(), "downloadExpiry", c.DownloadExpiry.String(),
+		"multipartThreshold", c.MultipartThreshold, "partSize", c.PartSize, "pendingExpiryDays", c.PendingExpiryDays)
 	return nil
 }
 

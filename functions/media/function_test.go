@@ -249,7 +249,7 @@ func TestUploadBoundToSizeAndChecksum(t *testing.T) {
 		{"shorter", body[:5], d.Headers, http.StatusForbidden},
 		{"another digest", other, d.Headers, http.StatusBadRequest},
 		{"no checksum header", other, nil, http.StatusBadRequest},
-		{"its own checksum header", other, map[string]string{checksumHeader: b64(otherSum[:])}, http.StatusForbidden},
+		{"its own checksum header", other, map[string]string{checksumHeader: b64(otherSum[:]), taggingHeader: pendingTagging}, http.StatusForbidden},
 	} {
 		if code, b := do(t, http.MethodPut, d.UploadURL, c.body, c.headers); code != c.want {
 			t.Errorf("PUT %s: %d %.200s, want %d", c.name, code, b, c.want)

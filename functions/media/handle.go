@@ -91,7 +91,9 @@ func answer(e event.Event, typ string, data any) (*event.Event, error) {
 const notMember = "you are not a member of this conversation"
 
 // upload answers an upload request with a PUT URL bound to the declared
-// size and digest, after checking membership and the size limit.
+// size and digest (or, over the multipart threshold, part URLs bound to
+// their sizes: multipart.go), after checking membership and the size
+// limit. Either way the object is born tagged pending (lifecycle.go).
 func (f *Function) upload(ctx context.Context, e event.Event) (*event.Event, error) {
 	d, req, a, err := open[events.MediaUploadRequested](f, e)
 	if err != nil {
@@ -116,20 +118,32 @@ func (f *Function) upload(ctx context.Context, e event.Event) (*event.Event, err
 		return f.reject(e, req.MediaID, protocol.CodeMediaMismatch, "this media id already holds another file: upload under a new id")
 	}
 	expires := time.Now().Add(d.cfg.URLExpiry).UTC().Truncate(time.Second)
-	u, headers, err := d.bucket.presignPut(ctx, key, req.Size, req.SHA256, d.cfg.URLExpiry)
-	if err != nil {
+	ready := events.MediaUploadReady{MediaID: req.MediaID, ExpiresAt: expires}
+	if req.Size > d.cfg.MultipartThreshold {
+		// In parts (multipart.go); a repeated request gets fresh URLs for
+		// the same upload.
+		id, err := d.bucket.startMultipart(ctx, key, req.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("media: %w", err)
+		}
+		if ready.Parts, err = d.bucket.presignParts(ctx, key, id, req.Size, partSize(req.Size, d.cfg.PartSize), d.cfg.URLExpiry); err != nil {
+			return nil, fmt.Errorf("media: %w", err)
+		}
+	} else if ready.UploadURL, ready.Headers, err = d.bucket.presignPut(ctx, key, req.Size, req.SHA256, d.cfg.URLExpiry); err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	// The URL is a bearer capability: it is never logged.
+	// The URLs are bearer capabilities: they are never logged.
 	f.log.Info("media: upload ready", "event", e.ID(), "conversation", a.Conversation, "user", a.User,
-		"media", req.MediaID, "size", req.Size, "kind", req.Kind, "existing", found)
-	return answer(e, events.TypeMediaUploadReady,
-		events.MediaUploadReady{MediaID: req.MediaID, UploadURL: u, Headers: headers, ExpiresAt: expires})
+		"media", req.MediaID, "size", req.Size, "kind", req.Kind, "parts", len(ready.Parts), "existing", found)
+	return answer(e, events.TypeMediaUploadReady, ready)
 }
 
 // complete checks a finished upload against the object S3 holds: there,
 // of the size the device declared, with the checksum S3 verified as it
-// took the bytes. It never reads the object.
+// took the bytes (for an upload in parts: first completed from exactly
+// the declared parts, multipart.go). It never reads the object. A
+// verified object is retagged stored, out of the reach of the lifecycle
+// rule that expires unconfirmed uploads (lifecycle.go).
 func (f *Function) complete(ctx context.Context, e event.Event) (*event.Event, error) {
 	d, req, a, err := open[events.MediaStored](f, e)
 	if err != nil {
@@ -141,22 +155,39 @@ func (f *Function) complete(ctx context.Context, e event.Event) (*event.Event, e
 		}
 		return f.reject(e, req.MediaID, protocol.CodeNotMember, notMember)
 	}
-	have, found, err := d.bucket.stat(ctx, objectKey(a.Conversation, req.MediaID))
+	key := objectKey(a.Conversation, req.MediaID)
+	have, found, err := d.bucket.stat(ctx, key)
+	if err == nil && !found && len(req.Parts) > 0 {
+		var done bool
+		if done, err = d.bucket.completeMultipart(ctx, key, req.Size, req.Parts); err == nil && done {
+			have, found, err = d.bucket.stat(ctx, key)
+		}
+	}
+	want := ""
+	if len(req.Parts) > 0 {
+		if want, err = composite(req.Parts); err != nil { // Decode checked each digest
+			return nil, fmt.Errorf("media: %w", err)
+		}
+	}
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("media: %w", err)
 	case !found:
 		return f.reject(e, req.MediaID, protocol.CodeMediaMismatch,
-			"no upload arrived for this media id (S3 refuses a body that is not the size and sha256 declared, or a URL that expired): ask for a new upload URL")
-	case have.Size != req.Size || have.SHA256 != req.SHA256:
+			"no upload arrived for this media id (S3 refuses a body that is not the size and sha256 declared, or a URL that expired; "+
+				"an upload in parts needs every part, with the digests declared): ask for a new upload URL")
+	case have.Size != req.Size || have.SHA256 != req.SHA256 || have.Composite != want:
 		// Not deleted: the object may be another member's upload under the
 		// same id (ids are the devices' choice), which this request must
-		// not be able to destroy. An object no message refers to expires.
+		// not be able to destroy. An object never confirmed expires.
 		return f.reject(e, req.MediaID, protocol.CodeMediaMismatch,
 			"the stored object is not the size and sha256 declared")
 	}
+	if err := d.bucket.markStored(ctx, key); err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
 	f.log.Info("media: stored", "event", e.ID(), "conversation", a.Conversation, "user", a.User,
-		"media", req.MediaID, "size", have.Size)
+		"media", req.MediaID, "size", have.Size, "parts", len(req.Parts))
 	return answer(e, events.TypeMediaStored, events.MediaStored{MediaID: req.MediaID, Size: have.Size, SHA256: have.SHA256})
 }
 

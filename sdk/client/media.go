@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -43,10 +44,13 @@ type File struct {
 }
 
 // UploadGrant is media's answer to an upload request: PUT the blob to URL
-// with Headers before ExpiresAt.
+// with Headers before ExpiresAt. A blob over media's multipart threshold
+// gets Parts instead of URL: each consecutive slice of the blob of a
+// part's Size goes to that part's URL (Put does either).
 type UploadGrant struct {
 	MediaID   string
 	URL       string
+	Parts     []protocol.Part // url and size of each part, in order
 	Headers   map[string]string
 	ExpiresAt time.Time
 }
@@ -84,7 +88,8 @@ func (e *StoreError) Expired() bool {
 var ErrMediaDigest = errors.New("client: media: the blob's sha256 is not the message's")
 
 // SendFile encrypts data under a fresh key (e2ee.SealMedia), uploads the
-// blob (RequestUpload, a PUT to the presigned URL, CompleteUpload), and
+// blob (RequestUpload, a PUT to the presigned URL — or, for a blob over
+// media's multipart threshold, one PUT per part —, CompleteUpload), and
 // once media has confirmed it is stored sends an ordinary message into
 // conversation whose content carries the blob's id, key and digest and
 // f's description. It returns that content's Media and the message's
@@ -111,10 +116,16 @@ func (c *Client) SendFile(ctx context.Context, conversation string, data []byte,
 	if err != nil {
 		return nil, "", err
 	}
-	if err := c.Put(ctx, grant, sealed.Blob); err != nil {
+	// A large upload may outlive its URLs: ask again (media hands out
+	// fresh URLs for the same upload) and go on where it stopped.
+	renew := func() (*UploadGrant, error) {
+		return c.RequestUpload(ctx, conversation, id, size, sealed.SHA256, f.Kind)
+	}
+	parts, err := c.put(ctx, grant, sealed.Blob, renew)
+	if err != nil {
 		return nil, "", err
 	}
-	if err := c.CompleteUpload(ctx, conversation, id, size, sealed.SHA256); err != nil {
+	if err := c.CompleteUpload(ctx, conversation, id, size, sealed.SHA256, parts...); err != nil {
 		return nil, "", err
 	}
 	m := &e2ee.Media{ID: id, Type: f.Type, Size: int64(len(data)), Key: sealed.Key, SHA256: sealed.SHA256,
@@ -129,19 +140,28 @@ func (c *Client) SendFile(ctx context.Context, conversation string, data []byte,
 // Download fetches the blob m describes from conversation (a member's
 // RequestDownload, then a GET of the presigned URL), checks it against
 // the digest in m (which the sender signed with the message) and decrypts
-// it. A URL that expires before the GET gets a *StoreError with Expired
-// true.
+// it. When the store says the URL expired before the GET (a slow network,
+// a clock ahead of the store's), it asks for a new URL once; a second
+// expiry is returned as a *StoreError with Expired true.
 func (c *Client) Download(ctx context.Context, conversation string, m *e2ee.Media) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("client: download: no media")
 	}
-	grant, err := c.RequestDownload(ctx, conversation, m.ID)
-	if err != nil {
-		return nil, err
-	}
-	blob, err := c.Get(ctx, grant)
-	if err != nil {
-		return nil, err
+	var blob []byte
+	for try := 0; ; try++ {
+		grant, err := c.RequestDownload(ctx, conversation, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		blob, err = c.Get(ctx, grant)
+		var se *StoreError
+		if errors.As(err, &se) && se.Expired() && try == 0 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	sum := sha256.Sum256(blob)
 	if hex.EncodeToString(sum[:]) != m.SHA256 {
@@ -167,14 +187,19 @@ func (c *Client) RequestUpload(ctx context.Context, conversation, mediaID string
 	if err != nil {
 		return nil, err
 	}
-	return &UploadGrant{MediaID: mediaID, URL: f.URL, Headers: f.Headers, ExpiresAt: f.ExpiresAt}, nil
+	return &UploadGrant{MediaID: mediaID, URL: f.URL, Parts: f.Parts, Headers: f.Headers, ExpiresAt: f.ExpiresAt}, nil
 }
 
 // CompleteUpload tells media the upload of mediaID is done and waits until
-// it has checked the stored object against size and sha256Hex.
-func (c *Client) CompleteUpload(ctx context.Context, conversation, mediaID string, size int64, sha256Hex string) error {
-	f, err := c.mediaRequest(ctx, protocol.Frame{Type: protocol.TypeUploaded, ID: mediaID, Conversation: conversation,
-		Size: size, SHA256: sha256Hex}, protocol.MediaStored)
+// it has checked the stored object against size and sha256Hex. After an
+// upload in parts, parts are the hex SHA-256 of each part, in order (what
+// PutParts returns): media completes the upload only with exactly those.
+func (c *Client) CompleteUpload(ctx context.Context, conversation, mediaID string, size int64, sha256Hex string, parts ...string) error {
+	fr := protocol.Frame{Type: protocol.TypeUploaded, ID: mediaID, Conversation: conversation, Size: size, SHA256: sha256Hex}
+	for _, p := range parts {
+		fr.Parts = append(fr.Parts, protocol.Part{SHA256: p})
+	}
+	f, err := c.mediaRequest(ctx, fr, protocol.MediaStored)
 	if err != nil {
 		return err
 	}
@@ -196,13 +221,87 @@ func (c *Client) RequestDownload(ctx context.Context, conversation, mediaID stri
 	return &DownloadGrant{MediaID: mediaID, URL: f.URL, ExpiresAt: f.ExpiresAt, Size: f.Size, SHA256: f.SHA256}, nil
 }
 
-// Put uploads blob through an upload grant.
+// Put uploads blob through an upload grant of one URL. A grant in parts
+// needs PutParts, whose digests CompleteUpload declares.
 func (c *Client) Put(ctx context.Context, g *UploadGrant, blob []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, g.URL, bytes.NewReader(blob))
+	if len(g.Parts) > 0 {
+		return errors.New("client: upload: the grant is in parts: use PutParts")
+	}
+	return c.putOne(ctx, g.URL, g.Headers, blob)
+}
+
+// PutParts uploads blob through an upload grant in parts: each part with
+// the x-amz-checksum-sha256 of its bytes, which S3 requires and checks.
+// It returns the hex SHA-256 of each part, in order, for CompleteUpload.
+func (c *Client) PutParts(ctx context.Context, g *UploadGrant, blob []byte) ([]string, error) {
+	if len(g.Parts) == 0 {
+		return nil, errors.New("client: upload: the grant is one URL: use Put")
+	}
+	return c.put(ctx, g, blob, nil)
+}
+
+// put uploads blob through g, in one PUT or in parts, and returns the
+// parts' digests (none for one PUT). When renew is set, a URL found
+// expired is renewed through it once per part, and the upload goes on
+// from that part (media's new URLs are for the same upload).
+func (c *Client) put(ctx context.Context, g *UploadGrant, blob []byte, renew func() (*UploadGrant, error)) ([]string, error) {
+	if len(g.Parts) == 0 {
+		err := c.putOne(ctx, g.URL, g.Headers, blob)
+		var se *StoreError
+		if renew != nil && errors.As(err, &se) && se.Expired() {
+			if g, err = renew(); err == nil {
+				return c.put(ctx, g, blob, nil)
+			}
+		}
+		return nil, err
+	}
+	var sums []string
+	off := int64(0)
+	for i := 0; i < len(g.Parts); i++ {
+		p := g.Parts[i]
+		if p.Size < 1 || off+p.Size > int64(len(blob)) {
+			return nil, fmt.Errorf("client: upload: part %d of %d bytes does not fit the %d-byte blob", i+1, p.Size, len(blob))
+		}
+		part := blob[off : off+p.Size]
+		sum := sha256.Sum256(part)
+		h := map[string]string{checksumHeader: base64.StdEncoding.EncodeToString(sum[:])}
+		for k, v := range g.Headers {
+			h[k] = v
+		}
+		err := c.putOne(ctx, p.URL, h, part)
+		var se *StoreError
+		if renew != nil && errors.As(err, &se) && se.Expired() {
+			ng, rerr := renew()
+			if rerr != nil {
+				return nil, rerr
+			}
+			if len(ng.Parts) != len(g.Parts) {
+				return nil, fmt.Errorf("client: upload: renewed in %d parts, was %d", len(ng.Parts), len(g.Parts))
+			}
+			g, err = ng, c.putOne(ctx, ng.Parts[i].URL, h, part)
+		}
+		if err != nil {
+			return nil, err
+		}
+		sums = append(sums, hex.EncodeToString(sum[:]))
+		off += p.Size
+	}
+	if off != int64(len(blob)) {
+		return nil, fmt.Errorf("client: upload: the parts cover %d bytes of %d", off, len(blob))
+	}
+	return sums, nil
+}
+
+// checksumHeader carries a body's base64 SHA-256 to S3.
+const checksumHeader = "X-Amz-Checksum-Sha256"
+
+// putOne PUTs body to a presigned URL with headers.
+func (c *Client) putOne(ctx context.Context, url string, headers map[string]string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("client: upload: %w", err)
 	}
-	for k, v := range g.Headers {
+	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)

@@ -245,25 +245,55 @@ const (
 var MediaKinds = []string{MediaImage, MediaVideo, MediaAudio, MediaFile}
 
 // MediaUploadReady is the data of TypeMediaUploadReady: PUT the blob to
-// UploadURL before ExpiresAt with the headers in Headers (Content-Length
-// and the base64 x-amz-checksum-sha256 of the declared size and digest,
-// which the URL's signature covers: S3 refuses any other body).
+// UploadURL before ExpiresAt with the headers in Headers (Content-Length,
+// the base64 x-amz-checksum-sha256 of the declared size and digest and
+// the object's x-amz-tagging, which the URL's signature covers: S3
+// refuses any other body).
+//
+// A blob over media's multipart threshold gets Parts instead of
+// UploadURL: PUT each consecutive slice of the blob of the part's Size to
+// its URL (Headers apply to every part), with the base64
+// x-amz-checksum-sha256 of that slice, which S3 requires and checks; then
+// declare the parts' digests in upload.completed (docs/protocol.md,
+// "Large files").
 type MediaUploadReady struct {
 	MediaID   string            `json:"mediaId"`
-	UploadURL string            `json:"uploadUrl"` // presigned PUT
+	UploadURL string            `json:"uploadUrl,omitempty"` // presigned PUT of the whole blob
+	Parts     []MediaPart       `json:"parts,omitempty"`     // or presigned PUTs of its parts, in order
 	ExpiresAt time.Time         `json:"expiresAt"`
 	Headers   map[string]string `json:"headers,omitempty"`
 }
+
+// MediaPart is one part of a multipart upload: a presigned UploadPart URL
+// bound to the part's Size (Content-Length is signed).
+type MediaPart struct {
+	URL  string `json:"url"`
+	Size int64  `json:"size"`
+}
+
+// MaxMediaParts bounds the parts of one upload (media chooses a part size
+// that keeps under it; S3 allows 10,000): every part's URL travels in one
+// answer and every part's digest in one upload.completed.
+const MaxMediaParts = 1000
 
 // MediaStored is the data of TypeMediaStored: the object of MediaID holds
 // Size bytes whose SHA-256 is SHA256, as S3 verified and media checked. It
 // is also the data of TypeMediaUploadCompleted, the device's word that its
 // upload of that size and digest is done (media checks it against the
 // object, not the other way round).
+//
+// For a multipart upload the device also declares Parts, the hex SHA-256
+// of each part it PUT, in order (upload.completed only): S3 checked each
+// part against its digest, media checks that they are these and
+// completes the upload with them. SHA256, the whole blob's digest, is
+// then the one declared when the upload was requested (S3 keeps only a
+// checksum of the parts' checksums); recipients check it against the
+// signed message as always.
 type MediaStored struct {
-	MediaID string `json:"mediaId"`
-	Size    int64  `json:"size"`
-	SHA256  string `json:"sha256"`
+	MediaID string   `json:"mediaId"`
+	Size    int64    `json:"size"`
+	SHA256  string   `json:"sha256"`
+	Parts   []string `json:"parts,omitempty"`
 }
 
 // MediaDownloadRequested is the data of TypeMediaDownloadRequested: a

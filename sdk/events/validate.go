@@ -347,8 +347,18 @@ func validSHA256(s string) bool {
 }
 
 func (d *MediaUploadReady) check() error {
-	if !ValidID(d.MediaID) || d.UploadURL == "" || d.ExpiresAt.Before(time.Unix(0, 0)) {
-		return fmt.Errorf("mediaId, uploadUrl and expiresAt are required")
+	switch {
+	case !ValidID(d.MediaID) || d.ExpiresAt.Before(time.Unix(0, 0)):
+		return fmt.Errorf("mediaId and expiresAt are required")
+	case (d.UploadURL == "") == (len(d.Parts) == 0):
+		return fmt.Errorf("either uploadUrl or parts is required")
+	case len(d.Parts) > MaxMediaParts:
+		return fmt.Errorf("%d parts, at most %d", len(d.Parts), MaxMediaParts)
+	}
+	for i, p := range d.Parts {
+		if p.URL == "" || p.Size < 1 {
+			return fmt.Errorf("parts[%d]: url and size >= 1 are required", i)
+		}
 	}
 	return nil
 }
@@ -356,6 +366,14 @@ func (d *MediaUploadReady) check() error {
 func (d *MediaStored) check() error {
 	if !ValidID(d.MediaID) || d.Size < 1 || !validSHA256(d.SHA256) {
 		return fmt.Errorf("mediaId, size and a hex sha256 are required")
+	}
+	if len(d.Parts) > MaxMediaParts {
+		return fmt.Errorf("%d parts, at most %d", len(d.Parts), MaxMediaParts)
+	}
+	for i, p := range d.Parts {
+		if !validSHA256(p) {
+			return fmt.Errorf("parts[%d]: a hex sha256 is required", i)
+		}
 	}
 	return nil
 }

@@ -66,7 +66,7 @@ const (
 	// Media (docs/protocol.md, "Media"): the bytes go straight to S3
 	// through presigned URLs, never through the connector.
 	TypeUpload   = "upload"   // I want to upload: id (media id), conversation, size and sha256 of the encrypted blob, kind
-	TypeUploaded = "uploaded" // my upload of id is done (size, sha256): check it and confirm
+	TypeUploaded = "uploaded" // my upload of id is done (size, sha256; parts: each part's sha256 after a multipart upload): check it and confirm
 	TypeDownload = "download" // I want to fetch media id of conversation
 )
 
@@ -99,6 +99,15 @@ const (
 	MediaStored   = "stored"
 	MediaDownload = "download"
 )
+
+// Part is one part of a multipart upload: in media's answer, the
+// presigned URL to PUT it to and its size; in the uploaded frame, the hex
+// SHA-256 of what was PUT.
+type Part struct {
+	URL    string `json:"url,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
 
 // Frame is every frame's shape; which fields are set depends on Type.
 type Frame struct {
@@ -148,11 +157,15 @@ type Frame struct {
 	// upload / uploaded / media: the encrypted blob's size and hex SHA-256;
 	// upload's kind is the coarse media kind (image, video, audio, file).
 	// media: a presigned URL, the headers a PUT must carry, its expiry.
+	// A large blob's upload (docs/protocol.md, "Large files"): media's
+	// answer has parts (url and size of each) instead of url, and the
+	// uploaded frame declares parts (sha256 of each).
 	Size      int64             `json:"size,omitempty"`
 	SHA256    string            `json:"sha256,omitempty"`
 	URL       string            `json:"url,omitempty"`
 	Headers   map[string]string `json:"headers,omitempty"`
 	ExpiresAt time.Time         `json:"expiresAt,omitzero"`
+	Parts     []Part            `json:"parts,omitempty"`
 
 	// hello
 	User      string `json:"user,omitempty"`
@@ -220,6 +233,11 @@ func (f *Frame) check() error {
 		if f.ID == "" || f.Conversation == "" || f.Size < 1 || f.SHA256 == "" {
 			return bad("id, conversation, size >= 1 and sha256 are required")
 		}
+		for i, p := range f.Parts {
+			if p.SHA256 == "" || p.URL != "" || p.Size != 0 {
+				return bad(fmt.Sprintf("parts[%d]: sha256, and only sha256, is required", i))
+			}
+		}
 	case TypeDownload:
 		if f.ID == "" || f.Conversation == "" {
 			return bad("id and conversation are required")
@@ -250,7 +268,7 @@ var ClientFields = map[string][]string{
 	TypeResume:    {"id", "positions", "from", "limit", "receipts"},
 	TypePing:      {"id"},
 	TypeUpload:    {"id", "conversation", "size", "sha256", "kind"},
-	TypeUploaded:  {"id", "conversation", "size", "sha256"},
+	TypeUploaded:  {"id", "conversation", "size", "sha256", "parts"},
 	TypeDownload:  {"id", "conversation"},
 }
 
