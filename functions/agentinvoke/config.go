@@ -107,6 +107,9 @@ type modelConfig struct {
 	// "tools"); each is a function bound by a Trigger to tool.called
 	// with its name (docs/agents.md, "Add a tool in minutes").
 	Tools []toolSpec
+	// MCPServers' tools are offered too (AGENT_CONFIG's "mcpServers",
+	// mcp.go).
+	MCPServers []mcpServer
 }
 
 // toolSpec is one tool an agent offers its model.
@@ -155,6 +158,7 @@ type agentJSON struct {
 	TokenBudget  int64          `json:"tokenBudget"`
 	ConvBudget   int64          `json:"conversationTokenBudget"`
 	Tools        []toolSpec     `json:"tools"`
+	MCPServers   []mcpServer    `json:"mcpServers"`
 }
 
 // endpointJSON is one of an agent's "endpoints"; model and apiKeyEnv
@@ -220,7 +224,8 @@ func configFrom(m map[string]string) (config, error) {
 // An agent names one endpoint (baseURL, model, apiKeyEnv: each defaults
 // to OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY) or several
 // (endpoints, in failover order: an entry without model or apiKeyEnv
-// takes the agent's); not both. tools are offered to its model (checkTools). A budget of 0 or absent is the default
+// takes the agent's); not both. tools are offered to its model (checkTools),
+// and so are the tools of its mcpServers ([{"name", "url", "timeout"}]). A budget of 0 or absent is the default
 // (AGENT_TOKEN_BUDGET, AGENT_CONVERSATION_TOKEN_BUDGET).
 func agentConfigs(raw string, defaults modelConfig, env map[string]string) (map[string]modelConfig, error) {
 	out := map[string]modelConfig{}
@@ -270,6 +275,9 @@ func agentConfigs(raw string, defaults modelConfig, env map[string]string) (map[
 		var err error
 		if c.Tools, err = checkTools(o.Tools); err != nil {
 			return nil, fmt.Errorf("%s: tools: %w", id, err)
+		}
+		if c.MCPServers, err = checkMCPServers(o.MCPServers); err != nil {
+			return nil, fmt.Errorf("%s: mcpServers: %w", id, err)
 		}
 		out[id] = c
 	}

@@ -134,6 +134,17 @@ func (l *memLedger) RecordToolResult(_ context.Context, k callKey, r toolResult)
 	return r, nil
 }
 
+func (l *memLedger) MarkToolStarted(_ context.Context, k callKey, callID string) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id := toolResultID(k, callID) + "/started"
+	if l.marks[id] {
+		return false, nil
+	}
+	l.marks[id] = true
+	return true, nil
+}
+
 func (l *memLedger) ToolResult(_ context.Context, k callKey, callID string) (toolResult, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

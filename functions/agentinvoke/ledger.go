@@ -146,6 +146,10 @@ type ledger interface {
 	// RecordToolResult inserts r as the result of tool call r.CallID. It
 	// returns the result that holds: r, or the one recorded first.
 	RecordToolResult(ctx context.Context, k callKey, r toolResult) (toolResult, error)
+	// MarkToolStarted inserts the "started" marker of tool call callID
+	// before agent-invoke runs it itself (an MCP tool). false: it exists,
+	// so the call may have run already and must not run again.
+	MarkToolStarted(ctx context.Context, k callKey, callID string) (bool, error)
 	// ToolResult reads the result of tool call callID; ok is false while
 	// it has none.
 	ToolResult(ctx context.Context, k callKey, callID string) (r toolResult, ok bool, err error)

@@ -27,6 +27,7 @@ import (
 //	                  {_id: <call>/step/<s>/sent, call, attempt, at}             (s ≥ 1: request s of a call with tools)
 //	                  {_id: <call>/step/<s>/tools, call, step, attempt, sealed, at} (request s ended in tool calls)
 //	                  {_id: <call>/tool/<callId>, call, callId, sealed, at}      (a tool call's result)
+//	                  {_id: <call>/tool/<callId>/started, call, attempt, at}    (an MCP tool call about to run)
 const (
 	collCalls = "agent_calls"
 	collSteps = "agent_call_steps"
@@ -364,6 +365,17 @@ func (l *mongoLedger) RecordToolResult(ctx context.Context, k callKey, r toolRes
 		err = fmt.Errorf("agent-invoke: ledger: record tool result: duplicate not found")
 	}
 	return held, err
+}
+
+func (l *mongoLedger) MarkToolStarted(ctx context.Context, k callKey, callID string) (bool, error) {
+	_, err := l.steps.InsertOne(ctx, sentDoc{ID: toolResultID(k, callID) + "/started", Call: k.id(), At: time.Now().UTC()})
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("agent-invoke: ledger: mark tool started: %w", err)
+	}
+	return true, nil
 }
 
 func (l *mongoLedger) ToolResult(ctx context.Context, k callKey, callID string) (toolResult, bool, error) {

@@ -186,6 +186,21 @@ func ledgerSuite(t *testing.T, newLedger func() ledger) {
 	if _, ok, err := l.ToolResult(ctx, k, "tc-2"); ok || err != nil {
 		t.Errorf("a missing tool result: %v %v", ok, err)
 	}
+	// An MCP tool call's started marker: once.
+	wins.Store(0)
+	for range 4 {
+		wg.Go(func() {
+			if ok, err := l.MarkToolStarted(ctx, k, "tc-3"); err != nil {
+				t.Error(err)
+			} else if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := wins.Load(); got != 1 {
+		t.Errorf("tool started markers inserted = %d, want 1", got)
+	}
 	// Request 1's marker: once; then request 1 too ended in tool calls.
 	wins.Store(0)
 	for range 4 {

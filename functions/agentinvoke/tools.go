@@ -129,8 +129,9 @@ var errStopped = errors.New("agent-invoke: stopped while waiting for a tool")
 
 // runTools gets the results of step's tool calls, in the calls' order, as
 // the tool messages of the next request: each from the ledger when
-// recorded, else by posting tool.called and waiting for the result.
-func (t *turn) runTools(ctx context.Context, box ledgerBox, id agent.Self, cfg modelConfig, step int, calls []toolCall) ([]chatMessage, error) {
+// recorded, else by posting tool.called and waiting for the result — or,
+// for an MCP tool (mt), by calling its server once (mcp.go).
+func (t *turn) runTools(ctx context.Context, box ledgerBox, id agent.Self, cfg modelConfig, mt *mcpTools, step int, calls []toolCall) ([]chatMessage, error) {
 	out := make([]chatMessage, len(calls))
 	type pending struct {
 		i        int
@@ -141,6 +142,13 @@ func (t *turn) runTools(ctx context.Context, box ledgerBox, id agent.Self, cfg m
 		wake     <-chan struct{}
 	}
 	var waits []pending
+	type direct struct {
+		i      int
+		callID string
+		tool   mcpTool
+		args   string
+	}
+	var mcps []direct
 	for i, c := range calls {
 		callID := events.ToolCallID(t.k.Conversation, t.k.Seq, t.k.Agent, step, i)
 		out[i] = chatMessage{Role: roleTool, ToolCallID: c.ID}
@@ -150,6 +158,10 @@ func (t *turn) runTools(ctx context.Context, box ledgerBox, id agent.Self, cfg m
 		}
 		if ok {
 			out[i].Content = o.forModel()
+			continue
+		}
+		if tool, ok := mt.tools[c.Name]; ok {
+			mcps = append(mcps, direct{i: i, callID: callID, tool: tool, args: c.Arguments})
 			continue
 		}
 		spec, known := cfg.toolFor(c.Name)
@@ -172,6 +184,14 @@ func (t *turn) runTools(ctx context.Context, box ledgerBox, id agent.Self, cfg m
 		}
 		waits = append(waits, p)
 	}
+	// MCP tools run here, while the tool functions run theirs.
+	for _, m := range mcps {
+		o, err := t.runMCP(ctx, box, mt, m.callID, m.tool, m.args)
+		if err != nil {
+			return nil, err
+		}
+		out[m.i].Content = o.forModel()
+	}
 	for _, p := range waits {
 		o, err := t.awaitResult(ctx, box, p.callID, p.name, p.timeout, p.deadline, p.wake)
 		if err != nil {
@@ -180,6 +200,29 @@ func (t *turn) runTools(ctx context.Context, box ledgerBox, id agent.Self, cfg m
 		out[p.i].Content = o.forModel()
 	}
 	return out, nil
+}
+
+// runMCP makes MCP tool call callID once: it inserts the started marker
+// first, and records what the server answered as the result. A marker
+// that exists (an earlier attempt died during the call) gets an error
+// result instead: the call may have run, so it is not made again.
+func (t *turn) runMCP(ctx context.Context, box ledgerBox, mt *mcpTools, callID string, tool mcpTool, args string) (toolOutput, error) {
+	started, err := t.d.ledger.MarkToolStarted(ctx, t.k, callID)
+	if err != nil {
+		return toolOutput{}, err
+	}
+	if !started {
+		t.log.Warn("agent-invoke: an MCP tool call may have run before a crash: not running it again", "server", tool.server.Name, "tool", tool.name, "call", callID)
+		return t.recordResult(ctx, box, callID, toolOutput{Error: true,
+			Content: "the tool call was interrupted (the agent restarted while it ran); it was not run again"})
+	}
+	timeout := tool.server.timeout
+	if timeout <= 0 {
+		timeout = t.d.cfg.ToolTimeout
+	}
+	t.log.Info("agent-invoke: MCP tool call", "server", tool.server.Name, "tool", tool.name, "call", callID)
+	o := mt.call(ctx, tool, args, timeout)
+	return t.recordResult(context.WithoutCancel(ctx), box, callID, o)
 }
 
 // postToolCall posts call, trying again while the broker refuses it, up

@@ -197,11 +197,13 @@ func TestToolsSurviveACrash(t *testing.T) {
 	if fx.finished(k) {
 		t.Fatal("the call finished without its tools")
 	}
-	// A new instance over the same ledger and broker; the first tool's
-	// result arrives before it takes the call over (at the invoke's
-	// redelivery: its sweeper would, later).
+	// A crash leaves the attempt's lease running until it expires (Stop
+	// handed it back). A new instance over the same ledger and broker: the
+	// first tool's result arrives before its sweeper takes the call over.
+	if err := fx.led.Renew(ctx, k, 1, fx.f.owner, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	next := New()
-	cfg.Sweep = time.Hour
 	next.start(cfg, fx.led, fx.used, fx.w.log, fx.model, fx.w, nil, nil)
 	t.Cleanup(func() { next.Stop(context.Background()) })
 	cur.Lock()
@@ -213,9 +215,6 @@ func TestToolsSurviveACrash(t *testing.T) {
 		_, ok, _ := fx.led.ToolResult(context.Background(), k, a)
 		return ok
 	})
-	if _, err := next.HandleEvent(context.Background(), fx.w.invoke(t, "bot", m)); err != nil {
-		t.Fatal(err)
-	}
 	eventually(t, "the second call posted again by the takeover", func() bool { _, d := ft.count(b); return d == 2 })
 	onceB.Do(func() { close(releaseB) })
 	eventually(t, "the call finished", func() bool { return fx.finished(k) })
@@ -235,8 +234,8 @@ func TestToolsSurviveACrash(t *testing.T) {
 	if _, d := ft.count(a); d != 1 {
 		t.Errorf("the first call was delivered %d times, want 1 (its result was in the ledger)", d)
 	}
-	if st, _ := fx.led.State(context.Background(), k); st.Latest.N != 2 || st.Latest.Owner != next.owner {
-		t.Errorf("attempt = %+v, want 2 by the new instance", st.Latest)
+	if st, _ := fx.led.State(context.Background(), k); st.Latest.N < 2 || st.Latest.Owner != next.owner {
+		t.Errorf("attempt = %+v, want a takeover by the new instance", st.Latest)
 	}
 }
 

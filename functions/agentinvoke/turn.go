@@ -109,6 +109,9 @@ func (t *turn) answer(ctx context.Context) {
 	if !ok {
 		return
 	}
+	mt := t.openMCP(ctx, cfg)
+	defer mt.close()
+	req.Tools = append(req.Tools, mt.specs...)
 	release, ok := t.slot(ctx)
 	if !ok {
 		return
@@ -119,7 +122,7 @@ func (t *turn) answer(ctx context.Context) {
 		t.log.Warn("agent-invoke: not calling the model", "err", err, "sentByAnother", err == nil)
 		return
 	}
-	t.converse(ctx, cfg, req, id, recipients, 0)
+	t.converse(ctx, cfg, req, id, recipients, 0, mt)
 }
 
 // prepare opens the message and builds the call's first request: the
@@ -162,9 +165,9 @@ func (t *turn) slot(ctx context.Context) (release func(), ok bool) {
 
 // converse sends the call's requests from step on — req is what step
 // sends; the sent marker of step 0 is in place — running the tools the
-// model asks for between them (tools.go), and replies with the answer
-// of the first request that asks for none.
-func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, id agent.Self, rs []e2ee.Recipient, step int) {
+// model asks for between them (tools.go; mt: the turn's MCP tools), and
+// replies with the answer of the first request that asks for none.
+func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, id agent.Self, rs []e2ee.Recipient, step int, mt *mcpTools) {
 	box, err := newLedgerBox(id.Key)
 	if err != nil {
 		t.fail(ctx, agent.CodeNotConfigured, "this agent is not set up on its runtime", false)
@@ -192,7 +195,7 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 			return
 		}
 		spent, at = spent.plus(a.Usage), ep
-		if len(a.ToolCalls) == 0 || len(cfg.Tools) == 0 {
+		if len(a.ToolCalls) == 0 || len(req.Tools) == 0 {
 			t.recordUsage(ctx, at, spent)
 			if strings.TrimSpace(a.Text) == "" {
 				t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
@@ -215,7 +218,7 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 			return
 		}
 		req.Messages = append(req.Messages, chatMessage{Role: roleAssistant, Content: sc.Text, ToolCalls: sc.Calls})
-		results, err := t.runTools(ctx, box, id, cfg, step, sc.Calls)
+		results, err := t.runTools(ctx, box, id, cfg, mt, step, sc.Calls)
 		if err != nil {
 			// Stopping (or the ledger failed): the call's next attempt
 			// goes on from the ledger. What the requests so far cost is
@@ -250,6 +253,9 @@ func (t *turn) continueTools(ctx context.Context, st callState) {
 		t.fail(ctx, agent.CodeNotConfigured, "this agent is not set up on its runtime", false)
 		return
 	}
+	mt := t.openMCP(ctx, cfg)
+	defer mt.close()
+	req.Tools = append(req.Tools, mt.specs...)
 	for _, s := range st.Steps {
 		sc, err := t.openStep(box, s)
 		if err != nil {
@@ -258,7 +264,7 @@ func (t *turn) continueTools(ctx context.Context, st callState) {
 			return
 		}
 		req.Messages = append(req.Messages, chatMessage{Role: roleAssistant, Content: sc.Text, ToolCalls: sc.Calls})
-		results, err := t.runTools(ctx, box, id, cfg, s.Step, sc.Calls)
+		results, err := t.runTools(ctx, box, id, cfg, mt, s.Step, sc.Calls)
 		if err != nil {
 			t.log.Info("agent-invoke: handing the call over while its tools run", "step", s.Step, "err", err)
 			return
@@ -270,7 +276,7 @@ func (t *turn) continueTools(ctx context.Context, st callState) {
 		return
 	}
 	defer release()
-	t.converse(ctx, cfg, req, id, rs, len(st.Steps))
+	t.converse(ctx, cfg, req, id, rs, len(st.Steps), mt)
 }
 
 // errNoInvoke: the call's invoke is in no ledger entry (a call claimed
