@@ -570,6 +570,33 @@ function storeRequest(method, url, { headers = {}, body, onprogress } = {}) {
   });
 }
 
+// putBlob uploads blob through an upload grant: one PUT to its url, or —
+// a blob over media's multipart threshold (docs/protocol.md, "Large
+// files") — one PUT per part, each consecutive slice of the part's size
+// with the x-amz-checksum-sha256 of its own bytes, which S3 checks. It
+// returns the parts' hex SHA-256 for the uploaded frame (none for one PUT).
+// A renewed grant starts over: a part PUT again replaces the first one.
+async function putBlob(g, blob, onprogress) {
+  if (!g.parts?.length) {
+    await storeRequest("PUT", g.url, { headers: g.headers, body: blob, onprogress });
+    return [];
+  }
+  const sums = [];
+  let off = 0;
+  for (const p of g.parts) {
+    if (!(p.size >= 1) || off + p.size > blob.length) throw new Error("the upload's parts do not fit the file");
+    const part = blob.subarray(off, off + p.size);
+    const sum = new Uint8Array(await crypto.subtle.digest("SHA-256", part));
+    const base = off;
+    await storeRequest("PUT", p.url, { headers: { "X-Amz-Checksum-Sha256": e2ee.b64(sum), ...g.headers }, body: part,
+      onprogress: (n) => onprogress(base + n) });
+    sums.push(Array.from(sum, (x) => x.toString(16).padStart(2, "0")).join(""));
+    off += p.size;
+  }
+  if (off !== blob.length) throw new Error("the upload's parts do not cover the file");
+  return sums;
+}
+
 // withFreshURL asks media for a URL and uses it; a URL that expired (or
 // was refused) on the way is renewed by asking again, up to three times.
 async function withFreshURL(ask, use) {
@@ -627,11 +654,12 @@ async function sendFile(file) {
     const sealed = await e2ee.sealMedia(data);
     const size = sealed.blob.length;
     transfer(media.id, { phase: "uploading", loaded: 0, total: size });
-    await withFreshURL(
+    const parts = await withFreshURL(
       () => mediaRequest({ type: "upload", id: media.id, conversation: convID, size, sha256: sealed.sha256, kind: mediaKind(type) }, "upload"),
-      (g) => storeRequest("PUT", g.url, { headers: g.headers, body: sealed.blob, onprogress: (n) => progress(media.id, n) }));
+      (g) => putBlob(g, sealed.blob, (n) => progress(media.id, n)));
     transfer(media.id, { phase: "confirming", loaded: size });
-    await mediaRequest({ type: "uploaded", id: media.id, conversation: convID, size, sha256: sealed.sha256 }, "stored");
+    await mediaRequest({ type: "uploaded", id: media.id, conversation: convID, size, sha256: sealed.sha256,
+      parts: parts.length ? parts.map((sha256) => ({ sha256 })) : undefined }, "stored");
     media.key = sealed.key;
     media.sha256 = sealed.sha256;
     s.content = { text: "", media };
