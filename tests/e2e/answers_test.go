@@ -55,7 +55,7 @@ func (g gate) pace(int) {
 //     again — not twice —, then the rest as it streams, then the stored
 //     reply, once, and no partial left.
 func TestAnswerSurvivesReconnect(t *testing.T) {
-	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
+	testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM") // first: without a browser the test ends before the platform starts
 	_, here, _, _ := runtime.Caller(0)
 	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
 
@@ -144,29 +144,11 @@ func TestAnswerSurvivesReconnect(t *testing.T) {
 
 	t.Run("browser reload", func(t *testing.T) {
 		page := strings.Replace(strings.TrimSuffix(e.p.ConnectorURLs()[0], "/ws"), "ws://", "http://", 1) + "/"
-		alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-			chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-			chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true))
-		defer cancel()
-		ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
-		defer cancel()
-		if err := chromedp.Do(ctx); err != nil {
-			t.Fatal(err)
-		}
+		b := newHeadless(t)
+		ctx := b.ctx
 		run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 			t.Helper()
-			step, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			began := time.Now()
-			if err := chromedp.Do(step, steps...); err != nil {
-				shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				defer cancel()
-				shot, _ := chromedp.Run(shotCtx, chromedp.Evaluate[string](`document.body.innerText`))
-				t.Fatalf("%s: %v\npage text:\n%s", what, err, shot)
-			}
-			t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
+			b.run(what, "", steps...)
 		}
 		// partial is the text of the answer being streamed, as shown.
 		partial := func() string {

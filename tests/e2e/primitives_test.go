@@ -30,7 +30,7 @@ import (
 // browser sealed for it and verifies the browser's signature.
 // It needs no platform: only a page from 127.0.0.1 (a secure context).
 func TestPrimitivesInChromium(t *testing.T) {
-	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
+	testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM") // first: without a browser the test ends before the platform starts
 	_, here, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(here), "..", "..")
 	files := http.FileServer(http.Dir(root))
@@ -46,15 +46,8 @@ func TestPrimitivesInChromium(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true))
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+	ctx := newHeadless(t).ctx
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
 		t.Fatal(err)

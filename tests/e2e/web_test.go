@@ -26,7 +26,7 @@ import (
 // sends next shows. Then a new visit logs in again with the same device
 // (its key kept in the browser) and the history comes back by resume.
 func TestWebClient(t *testing.T) {
-	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
+	testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM") // first: without a browser the test ends before the platform starts
 	_, here, _, _ := runtime.Caller(0)
 	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
 	e := start(t, opts{functions: spineFunctions, webDir: webDir, env: map[string]string{"RECONNECT_SPREAD": "1s"}})
@@ -36,30 +36,11 @@ func TestWebClient(t *testing.T) {
 	cb := bob.dial(t, e)
 	wb := watch(cb)
 
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true))
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil { // starts the browser, on a context without a deadline
-		t.Fatal(err)
-	}
-	// Each step gets its own deadline.
+	b := newHeadless(t)
+	ctx := b.ctx
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		step, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		began := time.Now()
-		if err := chromedp.Do(step, steps...); err != nil {
-			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			shot, _ := chromedp.Run(shotCtx, chromedp.Evaluate[string](`document.body.innerText + "\nusername field: " + document.getElementById("login-username").value`))
-			t.Fatalf("%s: %v\npage text:\n%s", what, err, shot)
-		}
-		t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
+		b.run(what, `"username field: " + document.getElementById("login-username").value`, steps...)
 	}
 
 	alice := fmt.Sprintf("alice%d", time.Now().UnixNano()%1e9)
