@@ -65,6 +65,8 @@ func framesFor(e event.Event) (frames, error) {
 			Batches: make([]protocol.Frame, len(d.Conversations))}
 		for i, c := range d.Conversations {
 			f.Batches[i] = batchFrame(c.ConversationID, c.Messages, c.More, c.LastSeq, c.Cursors)
+			// a conversation new to the device: what names it
+			f.Batches[i].Kind, f.Batches[i].Rev, f.Batches[i].Members, f.Batches[i].Title = c.Kind, c.Rev, c.Members, c.Title
 		}
 		return same(f, err)
 	case events.TypeAgentPartial:
@@ -100,6 +102,12 @@ func framesFor(e event.Event) (frames, error) {
 		d, err := events.Decode[events.MediaDownloadReady](e)
 		return same(protocol.Frame{Type: protocol.TypeMedia, Kind: protocol.MediaDownload, ID: d.MediaID, Conversation: conv,
 			URL: d.DownloadURL, ExpiresAt: d.ExpiresAt, Size: d.Size, SHA256: d.SHA256}, err)
+	case events.TypeConversationChanged:
+		// Who is in it and what it is called; the removed users it also
+		// reaches find themselves missing from members.
+		d, err := events.Decode[events.ConversationChanged](e)
+		return same(protocol.Frame{Type: protocol.TypeConversation, Conversation: conv, Kind: d.Kind, Rev: d.Rev,
+			Members: d.Members, Title: d.Title, Sender: fr.actor.User, SenderDevice: fr.actor.Device}, err)
 	case events.TypeMediaRejected:
 		d, err := events.Decode[events.MediaRejected](e)
 		return same(protocol.Frame{Type: protocol.TypeError, ID: d.MediaID, Conversation: conv, Code: d.Code, Message: d.Reason}, err)

@@ -54,6 +54,9 @@ func TestFramesFor(t *testing.T) {
 			`{"type":"agent","id":"r-1","conversation":"conv-1","sender":"bot","senderDevice":"bot-d","kind":"done","agent":"bot","replyTo":3}`, ""},
 		{"agent error", agentEvent(events.TypeAgentError, events.AgentError{AgentID: "bot", ReplyTo: 3, Code: "timeout", Message: "the model did not answer", Retryable: true}),
 			`{"type":"agent","conversation":"conv-1","sender":"bot","senderDevice":"bot-d","kind":"error","agent":"bot","replyTo":3,"code":"timeout","message":"the model did not answer","retryable":true}`, ""},
+		{"conversation", ev(events.NewConversationChanged("g-1", "alice", "a1", events.ConversationChanged{Kind: "group", Rev: 3,
+			Members: []string{"alice", "carol"}, Title: "Team", Removed: []string{"bob"}})),
+			`{"type":"conversation","conversation":"g-1","sender":"alice","senderDevice":"a1","kind":"group","rev":3,"members":["alice","carol"],"title":"Team"}`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fr, err := framesFor(tc.in)

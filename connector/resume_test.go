@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/agentchat/agentchat/sdk/events"
@@ -48,7 +49,7 @@ func TestResumeBatchBecomesOneResumedFrame(t *testing.T) {
 	b := must(events.NewResumeBatch("alice", "d1", events.ResumeBatch{RequestID: "resume:1",
 		Conversations: []events.ResumedConversation{
 			{ConversationID: "c-1", Messages: []events.Message{m}, LastSeq: 18, Cursors: []events.Cursor{{User: "bob", Delivered: 18, Read: 17}}},
-			{ConversationID: "c-2", LastSeq: 40, More: true},
+			{ConversationID: "c-2", LastSeq: 40, More: true, Kind: "group", Rev: 3, Members: []string{"alice", "bob"}, Title: "Plans"},
 		},
 		Gone: []string{"c-9"}, Next: "c-2"}))
 	e.publish(b, [2]string{"alice", "d1"})
@@ -63,6 +64,11 @@ func TestResumeBatchBecomesOneResumedFrame(t *testing.T) {
 	}
 	if b2.Conversation != "c-2" || b2.LastSeq != 40 || !b2.More || len(b2.Messages) != 0 {
 		t.Errorf("second batch: %+v", b2)
+	}
+	// what names a conversation new to the device, only where route set it
+	if b1.Kind != "" || b1.Rev != 0 || b1.Members != nil || b1.Title != "" ||
+		b2.Kind != "group" || b2.Rev != 3 || strings.Join(b2.Members, ",") != "alice,bob" || b2.Title != "Plans" {
+		t.Errorf("names: first %q %d %v %q, second %q %d %v %q", b1.Kind, b1.Rev, b1.Members, b1.Title, b2.Kind, b2.Rev, b2.Members, b2.Title)
 	}
 
 	refusal := must(events.NewResumeBatch("alice", "d1", events.ResumeBatch{RequestID: "resume:2", Code: protocol.CodeUnauthorized, Reason: "this device has been revoked"}))

@@ -35,10 +35,13 @@ func (s *service) announce(ctx context.Context, e event.Event, err error) {
 }
 
 // announceConversation: conversation c is now at revision c.Rev, changed
-// by p.
-func (s *service) announceConversation(ctx context.Context, c directory.Conversation, p principal) {
+// by p; removed are the users that revision took out. The event also
+// reaches the devices of the members and of the removed (route renders it
+// as a conversation frame), so it carries the title a client names the
+// conversation by.
+func (s *service) announceConversation(ctx context.Context, c directory.Conversation, p principal, removed ...string) {
 	e, err := events.NewConversationChanged(c.ID, p.User, p.Device,
-		events.ConversationChanged{Kind: c.Kind, Rev: c.Rev, Members: c.Members})
+		events.ConversationChanged{Kind: c.Kind, Rev: c.Rev, Members: c.Members, Title: c.Title, Removed: removed})
 	s.announce(ctx, e, err)
 }
 

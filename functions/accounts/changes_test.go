@@ -64,20 +64,22 @@ func TestChangeEvents(t *testing.T) {
 	ivy := a.user("ivy")
 	next(events.TypeDeviceChanged)
 	var g conversationView
-	a.must(a.call("POST", "/v1/conversations", hal.AccessToken, map[string]any{"kind": "group", "members": []string{}}), http.StatusCreated, &g)
+	a.must(a.call("POST", "/v1/conversations", hal.AccessToken, map[string]any{"kind": "group", "members": []string{}, "title": "Plans"}), http.StatusCreated, &g)
 	e := next(events.TypeConversationChanged)
-	if d := conv(e); d.Rev != 1 || d.Kind != "group" || !slices.Equal(d.Members, []string{hal.UserID}) || e.Subject() != g.ConversationID {
+	if d := conv(e); d.Rev != 1 || d.Kind != "group" || !slices.Equal(d.Members, []string{hal.UserID}) || e.Subject() != g.ConversationID ||
+		d.Title != "Plans" || d.Removed != nil {
 		t.Errorf("creation: %+v about %s", d, e.Subject())
 	}
 	path := "/v1/conversations/" + g.ConversationID + "/members"
 	a.must(a.call("POST", path, hal.AccessToken, map[string]string{"userId": ivy.UserID}), http.StatusNoContent, nil)
-	if d := conv(next(events.TypeConversationChanged)); d.Rev != 2 || !slices.Equal(d.Members, []string{hal.UserID, ivy.UserID}) {
+	if d := conv(next(events.TypeConversationChanged)); d.Rev != 2 || !slices.Equal(d.Members, []string{hal.UserID, ivy.UserID}) || d.Title != "Plans" || d.Removed != nil {
 		t.Errorf("add: %+v", d)
 	}
 	a.must(a.call("POST", path, hal.AccessToken, map[string]string{"userId": ivy.UserID}), http.StatusNoContent, nil)
 	none() // already a member: nothing changed
 	a.must(a.call("DELETE", path+"/"+hal.UserID, hal.AccessToken, nil), http.StatusNoContent, nil)
-	if d := conv(next(events.TypeConversationChanged)); d.Rev != 3 || !slices.Equal(d.Members, []string{ivy.UserID}) {
+	// the one who left is named, so that route tells their devices too
+	if d := conv(next(events.TypeConversationChanged)); d.Rev != 3 || !slices.Equal(d.Members, []string{ivy.UserID}) || !slices.Equal(d.Removed, []string{hal.UserID}) {
 		t.Errorf("leave: %+v", d)
 	}
 	a.must(a.call("DELETE", "/v1/devices/"+ivy.DeviceID, ivy.AccessToken, nil), http.StatusNoContent, nil)

@@ -81,7 +81,11 @@ func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p princi
 	}
 	if changed {
 		s.log.Info("accounts: members changed", "conversation", c.ID, "op", mc.Op, "rev", c.Rev, "by", p.User)
-		s.announceConversation(r.Context(), c, p)
+		var removed []string
+		if mc.Op == directory.OpRemove {
+			removed = []string{mc.User}
+		}
+		s.announceConversation(r.Context(), c, p, removed...)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/fn/fntest"
 	storedir "github.com/agentchat/agentchat/store/directory"
 )
@@ -128,12 +130,14 @@ func TestAudienceFollowsChangeEvents(t *testing.T) {
 	}
 	handle(t, f, must(events.NewConversationChanged("c1", "alice", "a1",
 		events.ConversationChanged{Kind: "group", Rev: 2, Members: []string{"alice", "carol", "dave"}})))
+	w.drain() // the change itself, for the members' devices (TestConversationChangeReachesMembersAndTheRemoved)
 	if got := typing(); strings.Contains(got, "bob/") {
 		t.Errorf("after conversation.changed, typing still reaches bob: %q", got)
 	}
 	// a late, older revision changes nothing
 	handle(t, f, must(events.NewConversationChanged("c1", "alice", "a1",
 		events.ConversationChanged{Kind: "group", Rev: 1, Members: []string{"alice", "bob", "carol", "dave"}})))
+	w.drain()
 	if got := typing(); strings.Contains(got, "bob/") {
 		t.Errorf("an older revision brought bob back: %q", got)
 	}
@@ -144,6 +148,47 @@ func TestAudienceFollowsChangeEvents(t *testing.T) {
 	handle(t, f, must(events.NewDeviceChanged(events.DeviceChanged{User: "dave", Device: "d2", Revoked: true})))
 	if got := typing(); strings.Contains(got, "dave/d2") {
 		t.Errorf("after device.changed, typing still reaches the revoked device: %q", got)
+	}
+}
+
+// TestConversationChangeReachesMembersAndTheRemoved: accounts' change is
+// delivered, as it came, to the online current devices of the members at
+// the new revision and of the users it removed — nobody else.
+func TestConversationChangeReachesMembersAndTheRemoved(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	w := fx.watch()
+	f := fx.start(nil)
+	removeMember(t, fx, "c1", "alice", "carol", "dave")
+	e := must(events.NewConversationChanged("c1", "alice", "a1",
+		events.ConversationChanged{Kind: "group", Rev: 2, Members: []string{"alice", "carol", "dave"}, Title: "T", Removed: []string{"bob"}}))
+	handle(t, f, e)
+	got := w.drain()
+	// carol is offline, d1 revoked, eve no member
+	if want := "A: alice/a1,bob/b1\nB: alice/a2,bob/b2,dave/d2"; summary(got) != want {
+		t.Errorf("deliveries:\n%s\nwant:\n%s", summary(got), want)
+	}
+	for _, p := range got {
+		if p.inner.ID() != e.ID() || p.inner.Type() != events.TypeConversationChanged || string(p.inner.Data()) != string(e.Data()) {
+			t.Errorf("%s got inner %s %s, want the change event as it came", p.connector, p.inner.Type(), p.inner.ID())
+		}
+	}
+	// a change of a conversation that is new to the cache: its members' devices
+	fx.conversation("c2", "eve", "bob")
+	handle(t, f, must(events.NewConversationChanged("c2", "eve", "e1",
+		events.ConversationChanged{Kind: "direct", Rev: 1, Members: []string{"bob", "eve"}})))
+	if got, want := summary(w.drain()), "A: bob/b1,eve/e1\nB: bob/b2"; got != want {
+		t.Errorf("deliveries of a new conversation:\n%s\nwant:\n%s", got, want)
+	}
+	// data that does not decode is refused, and delivered to nobody
+	bad := must(events.NewConversationChanged("c2", "eve", "e1",
+		events.ConversationChanged{Kind: "direct", Rev: 1, Members: []string{"bob", "eve"}}))
+	_ = bad.SetData("application/json", map[string]any{"kind": "direct", "rev": 1, "members": []string{"bob"}, "removed": []string{"bob"}})
+	if _, err := f.HandleEvent(context.Background(), bad); fn.StatusOf(err) != http.StatusBadRequest {
+		t.Errorf("a change removing a member it keeps: %v, want 400", err)
+	}
+	if got := summary(w.drain()); got != "" {
+		t.Errorf("deliveries of a refused change: %q", got)
 	}
 }
 

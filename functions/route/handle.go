@@ -66,7 +66,9 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 		return nil, f.sync(ctx, d, e, a)
 	case events.TypeResumeRequested:
 		return nil, f.resume(ctx, d, e, a)
-	case events.TypeConversationChanged, events.TypeDeviceChanged:
+	case events.TypeConversationChanged:
+		return nil, f.conversationChanged(ctx, d, e)
+	case events.TypeDeviceChanged:
 		if err := d.audiences.Apply(ctx, e); errors.Is(err, storedir.ErrNotChange) {
 			return nil, fn.Refuse("route: %v", err)
 		} else if err != nil { // not shared with the other replicas: a retry applies and shares it again
@@ -82,6 +84,7 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 var decodedByHandler = map[string]bool{
 	events.TypeMessageStored: true, events.TypeSyncRequested: true, events.TypeResumeRequested: true,
 	events.TypeAgentPartial: true, events.TypeAgentDone: true, events.TypeAgentError: true,
+	events.TypeConversationChanged: true,
 }
 
 // toMembers delivers e to every current device of the conversation's

@@ -16,7 +16,7 @@ func (d *mongoDirectory) ConversationsOf(ctx context.Context, user, after string
 	}
 	out := make([]conversationMembers, len(ms))
 	for i, m := range ms {
-		out[i] = conversationMembers{ID: m.Conversation, Members: m.Members}
+		out[i] = conversationMembers{ID: m.Conversation, Members: m.Members, Kind: m.Kind, Rev: m.Rev, Title: m.Title}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package function
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 // resumeReq sends req as user/device (on the connector online says) and
@@ -50,7 +52,10 @@ func convIDs(b events.ResumeBatch) []string {
 func TestResumeAnswersEveryConversationInOneBatch(t *testing.T) {
 	fx := newFixture(t)
 	seedGroup(fx) // c1: alice, bob, carol, dave
-	fx.conversation("c2", "alice", "bob")
+	if err := storedir.NewMongoDB(fx.db).InsertConversation(context.Background(), storedir.Conversation{ID: "c2", Kind: storedir.Group,
+		Title: "Pair", Members: []string{"alice", "bob"}, CreatedBy: "alice"}); err != nil {
+		t.Fatal(err)
+	}
 	fx.conversation("c3", "bob", "carol")
 	fx.messages("c1", 5, 16)
 	fx.messages("c2", 2, 16)
@@ -79,6 +84,13 @@ func TestResumeAnswersEveryConversationInOneBatch(t *testing.T) {
 	}
 	if len(c2.Messages) != 2 || c2.Messages[0].Seq != 1 || c2.LastSeq != 2 {
 		t.Errorf("c2 (not named: new to the device): %d messages, lastSeq %d; want both", len(c2.Messages), c2.LastSeq)
+	}
+	// what names it comes with a conversation new to the device, only
+	if c2.Kind != storedir.Group || c2.Rev != 1 || !slices.Equal(c2.Members, []string{"alice", "bob"}) || c2.Title != "Pair" {
+		t.Errorf("c2 (new to the device): kind %q rev %d members %v title %q; want group, 1, alice and bob, Pair", c2.Kind, c2.Rev, c2.Members, c2.Title)
+	}
+	if c1.Kind != "" || c1.Rev != 0 || c1.Members != nil || c1.Title != "" {
+		t.Errorf("c1 (named): %+v, want no kind, rev, members or title", c1)
 	}
 
 	// Up to date: nothing but where each conversation is.

@@ -137,10 +137,14 @@ type memberships interface {
 	ConversationsOf(ctx context.Context, user, after string, limit int) ([]conversationMembers, error)
 }
 
-// conversationMembers is one conversation and its members.
+// conversationMembers is one conversation and its members, with what
+// names it (kind and title) at membership revision Rev.
 type conversationMembers struct {
 	ID      string
 	Members []string
+	Kind    string
+	Rev     int64
+	Title   string
 }
 
 // resume answers a device back after a gap, in one exchange: for every
@@ -190,9 +194,13 @@ func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a fn.Acto
 	budget := syncBudget
 	ids := make([]string, 0, len(page.convs))
 	for _, c := range page.convs {
-		rc, err := f.resumeOne(ctx, d.dir, c, page.after[c.ID], req, &budget)
+		after, named := page.after[c.ID]
+		rc, err := f.resumeOne(ctx, d.dir, c, after, req, &budget)
 		if err != nil {
 			return err
+		}
+		if !named {
+			describe(&rc, c, &budget)
 		}
 		b.Conversations = append(b.Conversations, rc)
 		ids = append(ids, c.ID)
@@ -238,6 +246,19 @@ func (f *Function) resumeOne(ctx context.Context, dir directory, c conversationM
 		}
 	}
 	return rc, nil
+}
+
+// describe names a conversation new to the device in its part of the
+// answer (kind, rev, members, title: what a conversation frame carries,
+// read with the page at no extra cost), if that fits the budget; if not,
+// the device asks accounts.
+func describe(rc *events.ResumedConversation, c conversationMembers, budget *int) {
+	size := jsonSize(c.Members) + len(c.Title) + len(c.Kind) + 64
+	if size > *budget {
+		return
+	}
+	*budget -= size
+	rc.Kind, rc.Rev, rc.Members, rc.Title = c.Kind, c.Rev, c.Members, c.Title
 }
 
 // page is the part of the user's conversations one resume answer covers.

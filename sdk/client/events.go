@@ -8,7 +8,8 @@ import (
 )
 
 // Event is what Client.Events delivers: one of *Message, *Status, *Receipt,
-// *Typing, *AgentActivity, *Error or *Connection. Use a type switch.
+// *Typing, *AgentActivity, *ConversationChange, *Error or *Connection. Use a type
+// switch.
 type Event interface{ isEvent() }
 
 // Message is a stored message, decrypted, delivered strictly in seq order
@@ -118,6 +119,23 @@ const (
 	AgentError   = "error"
 )
 
+// ConversationChange is a conversation of this user created, or its members
+// changed (a conversation frame): Members is the whole list at revision
+// Rev, By who made the change. Member false means this user is no longer
+// in it (removed, or left from another device): the client stops
+// following it. A conversation new to the client is followed (synced)
+// from its start. Revisions may come twice or out of order: keep the
+// highest.
+type ConversationChange struct {
+	ID      string
+	Kind    string // KindDirect or KindGroup
+	Rev     int64
+	Members []string
+	Title   string
+	By      string
+	Member  bool
+}
+
 // Error reports something the application should know about and that is
 // not an own message's failure (those are Status StateFailed): a message
 // that could not be decrypted (Code CodeUndecryptable or CodeNotRecipient;
@@ -157,10 +175,11 @@ type Connection struct {
 	RetryIn time.Duration
 }
 
-func (*Message) isEvent()       {}
-func (*Status) isEvent()        {}
-func (*Receipt) isEvent()       {}
-func (*Typing) isEvent()        {}
-func (*AgentActivity) isEvent() {}
-func (*Error) isEvent()         {}
-func (*Connection) isEvent()    {}
+func (*Message) isEvent()            {}
+func (*Status) isEvent()             {}
+func (*Receipt) isEvent()            {}
+func (*Typing) isEvent()             {}
+func (*AgentActivity) isEvent()      {}
+func (*ConversationChange) isEvent() {}
+func (*Error) isEvent()              {}
+func (*Connection) isEvent()         {}

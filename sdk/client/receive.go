@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -47,6 +48,8 @@ func (c *Client) handle(in inbound, now time.Time) {
 		c.agent(f, now)
 	case protocol.TypeMedia:
 		c.mediaAnswer(f)
+	case protocol.TypeConversation:
+		c.conversation(f, now)
 	case protocol.TypeError:
 		if e := c.s.byID[f.ID]; f.ID != "" && e != nil {
 			c.sendError(e, f, now)
@@ -247,6 +250,27 @@ func (c *Client) receipt(f protocol.Frame, now time.Time) {
 		c.peerReceipt(cv, f.Kind, f.Seq)
 	}
 	c.maybeSync(cv, now)
+}
+
+// conversation follows a conversation this user was put in (from its
+// start: its messages come by sync) and stops following one the user is no
+// longer in, and tells the application either way.
+func (c *Client) conversation(f protocol.Frame, now time.Time) {
+	if !validID(f.Conversation) || f.Rev < 1 {
+		return
+	}
+	ev := &ConversationChange{ID: f.Conversation, Kind: f.Kind, Rev: f.Rev, Members: f.Members, Title: f.Title, By: f.Sender,
+		Member: slices.Contains(f.Members, c.s.user)}
+	c.emit(ev)
+	cv, known := c.s.convs[f.Conversation]
+	switch {
+	case !ev.Member && known:
+		delete(c.s.convs, f.Conversation)
+	case ev.Member && !known:
+		cv = c.conv(f.Conversation)
+		cv.receipts = true
+		c.sync(cv, now)
+	}
 }
 
 // agent reports an agent's activity; partial chunks are content, sealed

@@ -63,6 +63,11 @@ func (c *Client) resumed(f protocol.Frame, now time.Time) {
 		if !validID(b.Conversation) {
 			continue
 		}
+		if _, known := s.convs[b.Conversation]; !known && b.Kind != "" {
+			// new to this client (started, or joined, while it was away):
+			// what a conversation frame would have said
+			c.emit(&ConversationChange{ID: b.Conversation, Kind: b.Kind, Rev: b.Rev, Members: b.Members, Title: b.Title, Member: true})
+		}
 		b.ID, b.End = f.ID, true
 		c.batch(b, now)
 		// More: a long backlog, or the answer's size ran out before this

@@ -173,13 +173,21 @@ type ResumeBatch struct {
 // ResumedConversation is one conversation's part of a ResumeBatch: a sync
 // batch for it. More says the device should sync the conversation after
 // the last message here (a long backlog, or the answer's size budget ran
-// out: then it may hold no message, and no cursors).
+// out: then it may hold no message, and no cursors). For a conversation
+// the request did not name (new to the device: started, or joined, while
+// it was away) Kind, Rev, Members and Title say what a conversation
+// frame would have said, so that the device can name it at once — unless
+// the answer's size budget ran out first (Kind empty: ask accounts).
 type ResumedConversation struct {
 	ConversationID string    `json:"conversationId"`
 	Messages       []Message `json:"messages,omitempty"`
 	More           bool      `json:"more,omitempty"`
 	LastSeq        int64     `json:"lastSeq"`
 	Cursors        []Cursor  `json:"cursors,omitempty"`
+	Kind           string    `json:"kind,omitempty"`
+	Rev            int64     `json:"rev,omitempty"`
+	Members        []string  `json:"members,omitempty"`
+	Title          string    `json:"title,omitempty"`
 }
 
 // Cursor is how far one member of a conversation has received
@@ -334,10 +342,18 @@ const MaxMediaSize = 5 << 30 // S3's limit for one PUT
 // newest revision it has seen and ignores older ones (events may arrive
 // out of order or twice). The conversation is the event's subject; the
 // sender is who made the change.
+//
+// The event also tells the members' devices (route delivers it to them
+// as a conversation frame): Title is the group's title (what a client
+// needs to name it besides the members' names), and Removed lists the
+// users this revision took out (a removal, or someone leaving), whose
+// devices are told too, though they are no longer members.
 type ConversationChanged struct {
 	Kind    string   `json:"kind"` // direct or group
 	Rev     int64    `json:"rev"`
 	Members []string `json:"members"`
+	Title   string   `json:"title,omitempty"`
+	Removed []string `json:"removed,omitempty"`
 }
 
 // DeviceChanged is the data of TypeDeviceChanged: a device of User was

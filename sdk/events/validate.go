@@ -414,8 +414,20 @@ func (d *ConversationChanged) check() error {
 			return fmt.Errorf("members[%d]: bad user id", i)
 		}
 	}
+	for i, m := range d.Removed {
+		if !ValidID(m) || slices.Contains(d.Members, m) {
+			return fmt.Errorf("removed[%d]: bad user id, or still a member", i)
+		}
+	}
+	if len(d.Title) > MaxTitleBytes {
+		return fmt.Errorf("title over %d bytes", MaxTitleBytes)
+	}
 	return nil
 }
+
+// MaxTitleBytes bounds a conversation's title in a change event (accounts
+// allows 128 characters, at most 4 bytes each).
+const MaxTitleBytes = 512
 
 func (d *DeviceChanged) check() error {
 	if !ValidID(d.User) || !ValidID(d.Device) {

@@ -91,6 +91,11 @@ const (
 	// sha256 as stored; MediaDownload: url and expiresAt to GET it). A
 	// refused request gets an error frame with the media id instead.
 	TypeMedia = "media"
+	// TypeConversation tells the members' devices that a conversation
+	// they are in was created or changed its members (and a removed
+	// member's devices that they are out): kind, rev, members, title, and
+	// sender who made the change. Keep the highest rev.
+	TypeConversation = "conversation"
 )
 
 // Kinds of the media frame.
@@ -123,7 +128,7 @@ type Frame struct {
 	SenderDevice string    `json:"senderDevice,omitempty"`
 	StoredAt     time.Time `json:"storedAt,omitzero"`
 
-	Kind  string `json:"kind,omitempty"`  // receipt: delivered|read; agent: partial|done|error
+	Kind  string `json:"kind,omitempty"`  // receipt: delivered|read; agent: partial|done|error; conversation: direct|group
 	State string `json:"state,omitempty"` // typing: typing|paused|thinking
 
 	// sync / batch (limit 0: DefaultSyncLimit)
@@ -166,6 +171,12 @@ type Frame struct {
 	Headers   map[string]string `json:"headers,omitempty"`
 	ExpiresAt time.Time         `json:"expiresAt,omitzero"`
 	Parts     []Part            `json:"parts,omitempty"`
+
+	// conversation (its kind is Kind: direct or group): the membership
+	// at revision Rev, and the group's title
+	Rev     int64    `json:"rev,omitempty"`
+	Members []string `json:"members,omitempty"`
+	Title   string   `json:"title,omitempty"`
 
 	// hello
 	User      string `json:"user,omitempty"`

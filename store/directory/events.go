@@ -26,6 +26,13 @@ func (c *Cached) Apply(ctx context.Context, e event.Event) error {
 	if err != nil {
 		return err
 	}
+	return c.ApplyChange(ctx, ch)
+}
+
+// ApplyChange is Apply for a change its caller decoded itself (route
+// reads more of a conversation.changed event than the cache needs, and
+// decodes it once).
+func (c *Cached) ApplyChange(ctx context.Context, ch Change) error {
 	c.applyChange(ch)
 	c.mu.Lock()
 	b := c.shared

@@ -66,7 +66,7 @@ func (m *Memory) MembershipsOf(_ context.Context, user, after string, limit int)
 	out := []Membership{}
 	for _, c := range m.convs {
 		if c.ID > after && c.IsMember(user) {
-			out = append(out, Membership{Conversation: c.ID, Kind: c.Kind, Members: slices.Clone(c.Members), Rev: c.Rev})
+			out = append(out, Membership{Conversation: c.ID, Kind: c.Kind, Members: slices.Clone(c.Members), Rev: c.Rev, Title: c.Title})
 		}
 	}
 	slices.SortFunc(out, func(a, b Membership) int { return cmp.Compare(a.Conversation, b.Conversation) })

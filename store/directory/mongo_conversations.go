@@ -155,12 +155,12 @@ func (s *Mongo) MembershipsOf(ctx context.Context, user, after string, limit int
 		var cs []Conversation
 		if err := findAll(ctx, s.convs, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, &cs,
 			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).
-				SetProjection(bson.D{{Key: "kind", Value: 1}, {Key: "members", Value: 1}, {Key: "rev", Value: 1}})); err != nil {
+				SetProjection(bson.D{{Key: "kind", Value: 1}, {Key: "members", Value: 1}, {Key: "rev", Value: 1}, {Key: "title", Value: 1}})); err != nil {
 			return nil, err
 		}
 		for _, c := range cs {
 			if c.IsMember(user) {
-				out = append(out, Membership{Conversation: c.ID, Kind: c.Kind, Members: c.Members, Rev: c.Rev})
+				out = append(out, Membership{Conversation: c.ID, Kind: c.Kind, Members: c.Members, Rev: c.Rev, Title: c.Title})
 			}
 		}
 		if len(ms) < want {

@@ -249,8 +249,8 @@ func testConversations(t *testing.T, d directory.Directory) {
 			t.Errorf("MembershipsOf(u1, after %q, limit %d) = %v, want %v", tc.after, tc.limit, got, tc.want)
 		}
 	}
-	if ms, _ := d.MembershipsOf(ctx, "u3", "", 10); len(ms) != 1 || ms[0].Rev != 1 || ms[0].Kind != directory.Group || !slices.Equal(ms[0].Members, []string{"u1", "u3"}) {
-		t.Errorf("MembershipsOf(u3) = %+v", ms)
+	if ms, _ := d.MembershipsOf(ctx, "u3", "", 10); len(ms) != 1 || ms[0].Rev != 1 || ms[0].Kind != directory.Group || !slices.Equal(ms[0].Members, []string{"u1", "u3"}) || ms[0].Title != "G" {
+		t.Errorf("MembershipsOf(u3) = %+v, want g1 at rev 1 with its kind, members and title", ms)
 	}
 }
 

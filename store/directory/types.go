@@ -76,6 +76,7 @@ type Membership struct {
 	Kind         string
 	Members      []string
 	Rev          int64
+	Title        string // set by MembershipsOf only (a resume names new conversations by it)
 }
 
 // IsMember reports whether user is a member.
