@@ -127,8 +127,8 @@ async function name(userId) {
 function conv(id) {
   let c = S.convs.get(id);
   if (!c) {
-    c = { id, title: id, kind: "", members: [], last: 0, seen: 0, msgs: [], pending: new Map(),
-      own: new Map(), peerDelivered: 0, peerRead: 0, unread: 0, partials: new Map(), ended: new Set(),
+    c = { id, title: id, kind: "", members: [], rev: 0, last: 0, seen: 0, msgs: [], pending: new Map(),
+      own: new Map(), peerDelivered: 0, peerRead: 0, read: 0, at: "", partials: new Map(), ended: new Set(),
       syncing: false, gapTimer: null, receipts: true, typing: new Map() };
     S.convs.set(id, c);
   }
@@ -138,13 +138,41 @@ function conv(id) {
 async function loadConversations() {
   const { conversations } = await api("GET", "/v1/conversations");
   for (const x of conversations) {
-    const c = conv(x.conversationId);
-    c.kind = x.kind;
-    c.members = x.members || [];
-    c.title = x.title || "";
-    for (const m of c.members) name(m);
+    describe(conv(x.conversationId), { kind: x.kind, members: x.members || [], title: x.title || "", at: x.updatedAt });
   }
   renderConversations();
+}
+
+// describe sets what names a conversation and who is in it: from accounts'
+// list, a conversation frame or a resume answer (docs/protocol.md). A
+// frame's rev is kept; an older one changes nothing.
+function describe(c, d) {
+  if (d.rev && d.rev < c.rev) return;
+  if (d.rev) c.rev = d.rev;
+  c.kind = d.kind;
+  c.members = d.members || [];
+  c.title = d.title || "";
+  if (d.at && !c.at) c.at = d.at;
+  for (const m of c.members) name(m);
+}
+
+// onConversation: a conversation was started with us, we were added to a
+// group, or its members changed (docs/protocol.md, "conversation"). One we
+// are not in any more leaves the list; a new one is synced from its start.
+function onConversation(f) {
+  const known = S.convs.has(f.conversation);
+  if (!(f.members || []).includes(S.user.userId)) {
+    if (!known) return;
+    S.convs.delete(f.conversation);
+    if (S.current === f.conversation) { S.current = null; renderMessages(); }
+    renderConversations();
+    return;
+  }
+  const c = conv(f.conversation);
+  describe(c, { kind: f.kind, members: f.members, title: f.title, rev: f.rev, at: new Date().toISOString() });
+  if (!known) syncConv(c);
+  renderConversations();
+  if (S.current === c.id) renderMessages();
 }
 
 function titleOf(c) {
@@ -173,7 +201,6 @@ async function startChat(input) {
 function openConversation(id) {
   S.current = id;
   const c = conv(id);
-  c.unread = 0;
   $("composer").disabled = $("send").disabled = $("attach").disabled = false;
   $("composer").focus();
   renderConversations();
@@ -230,6 +257,7 @@ async function onFrame(f) {
       for (const [id, s] of S.sends) if (!s.seq) sendEnvelope(id, s);
       break;
     case "resumed": await onResumed(f); break;
+    case "conversation": onConversation(f); break;
     case "message": await onMessage(f); break;
     case "batch": await onBatch(f); break;
     case "stored": await onStored(f); break;
@@ -270,6 +298,7 @@ async function onResumed(f) {
   const current = f.id === S.resumeID;
   let fresh = false;
   for (const b of f.batches || []) {
+    if (!S.convs.has(b.conversation) && b.kind) describe(conv(b.conversation), b); // named in the answer
     fresh = fresh || !S.convs.has(b.conversation);
     await onBatch(b);
   }
@@ -334,8 +363,9 @@ async function show(c, f) {
     // Acks are cumulative: one per burst (a sync batch) is enough.
     clearTimeout(c.ackTimer);
     c.ackTimer = setTimeout(() => send({ type: "delivered", conversation: c.id, seq: c.last }), 300);
-    if (S.current === c.id && document.hasFocus()) ackRead(c); else c.unread++;
+    if (S.current === c.id && document.hasFocus()) ackRead(c);
   }
+  if (m.at && m.at > c.at) c.at = m.at;
   if (S.current === c.id) renderMessages();
   renderConversations();
 }
@@ -344,7 +374,29 @@ async function show(c, f) {
 // burst, since acks are cumulative.
 function ackRead(c) {
   clearTimeout(c.readTimer);
-  c.readTimer = setTimeout(() => { if (c.last > 0) send({ type: "read", conversation: c.id, seq: c.last }); }, 300);
+  c.readTimer = setTimeout(() => {
+    if (c.last <= 0) return;
+    send({ type: "read", conversation: c.id, seq: c.last });
+    if (c.last > c.read) { c.read = c.last; renderConversations(); }
+  }, 300);
+}
+
+// unread counts the messages of others after our own read cursor — the
+// member's, moved by any of our devices — so every device shows the same.
+function unread(c) {
+  let n = 0;
+  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && !c.msgs[i].mine) n++;
+  return n;
+}
+
+// preview is the last message of a conversation as the list shows it,
+// decrypted here like the message itself.
+function preview(c) {
+  const m = c.msgs.findLast((x) => x.seq);
+  if (!m) return "";
+  const body = m.content ? (m.content.text || (m.content.media ? "📎 " + (m.content.media.name || "file") : "")) : "🔒";
+  const who = m.mine ? "You" : c.kind === "group" ? S.names.get(m.sender) || m.sender : "";
+  return who ? `${who}: ${body}` : body;
 }
 
 async function onBatch(f) {
@@ -354,11 +406,12 @@ async function onBatch(f) {
   for (const m of f.messages || []) await onMessage({ ...m, conversation: c.id });
   if (!f.more) c.receipts = false;
   for (const cur of f.cursors || []) {
-    if (cur.user === S.user.userId) continue;
+    if (cur.user === S.user.userId) { c.read = Math.max(c.read, cur.read); continue; } // ours, from any of our devices
     c.peerDelivered = Math.max(c.peerDelivered, cur.delivered);
     c.peerRead = Math.max(c.peerRead, cur.read);
   }
   if (S.current === c.id) renderMessages();
+  renderConversations();
   if (f.more && gap(c)) syncConv(c);
 }
 
@@ -373,8 +426,12 @@ async function onStored(f) {
 }
 
 function onReceipt(f) {
-  if (f.sender === S.user.userId) return; // my other devices
+  if (!S.convs.has(f.conversation)) return;
   const c = conv(f.conversation);
+  if (f.sender === S.user.userId) { // my other devices: read there is read here
+    if (f.kind === "read" && f.seq > c.read) { c.read = f.seq; renderConversations(); }
+    return;
+  }
   if (f.kind === "read") c.peerRead = Math.max(c.peerRead, f.seq);
   c.peerDelivered = Math.max(c.peerDelivered, f.seq);
   if (S.current === c.id) renderMessages();
@@ -780,11 +837,16 @@ function el(tag, cls, text) {
 function renderConversations() {
   const ul = $("conversations");
   ul.replaceChildren();
-  for (const c of S.convs.values()) {
+  // Most recent first: by the last message, else by the last change.
+  const recent = [...S.convs.values()].sort((a, b) => (b.at > a.at) - (b.at < a.at) || (a.id > b.id) - (a.id < b.id));
+  for (const c of recent) {
     const li = el("li", "conv" + (c.id === S.current ? " current" : ""));
     li.dataset.id = c.id;
-    li.append(el("span", "title", titleOf(c)));
-    if (c.unread) li.append(el("span", "unread", String(c.unread)));
+    const text = el("div", "summary");
+    text.append(el("span", "title", titleOf(c)), el("span", "preview", preview(c)));
+    li.append(text);
+    const n = unread(c);
+    if (n) li.append(el("span", "unread", String(n)));
     li.onclick = () => openConversation(c.id);
     ul.append(li);
   }

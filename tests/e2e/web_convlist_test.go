@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/agentchat/agentchat/internal/testenv"
+	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// TestWebConversationList: the web client's conversation list stays true
+// without a reload, against the running platform, with people on the Go
+// SDK on the other side (docs/protocol.md, "conversation"):
+//   - a direct conversation carol starts with alice appears at once, named
+//     after carol; a group bob creates with alice in it appears with its
+//     title;
+//   - bob's messages count on the group's unread badge, with the last one
+//     as its preview (decrypted in the browser);
+//   - alice reading on her other device (Go) clears the browser's badge;
+//     alice reading in the browser reaches her other device as her own
+//     read receipt;
+//   - bob removing alice takes the group out of her list;
+//   - a group created while alice's Go device was away reaches it, named,
+//     in the resume answer of its next connect.
+func TestWebConversationList(t *testing.T) {
+	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
+	_, here, _, _ := runtime.Caller(0)
+	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
+	e := start(t, opts{functions: spineFunctions, webDir: webDir})
+	page := strings.Replace(strings.TrimSuffix(e.p.ConnectorURLs()[0], "/ws"), "ws://", "http://", 1) + "/"
+	ctx := context.Background()
+
+	bob, carol := signup(t, e, "bob"), signup(t, e, "carol")
+	cb := bob.dial(t, e)
+
+	alloc, cancel := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true))
+	defer cancel()
+	bctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
+	defer cancel()
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatal(err)
+	}
+	// Each step waits for what the page shows, within its own deadline.
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		step, cancel := context.WithTimeout(bctx, time.Minute)
+		defer cancel()
+		began := time.Now()
+		if err := chromedp.Do(step, steps...); err != nil {
+			shotCtx, cancel := context.WithTimeout(bctx, 5*time.Second)
+			defer cancel()
+			shot, _ := chromedp.Run(shotCtx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Fatalf("%s: %v\npage text:\n%s", what, err, shot)
+		}
+		t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
+	}
+	item := func(conv string) string { return fmt.Sprintf(`//li[contains(@class,"conv")][@data-id=%q]`, conv) }
+	badge := func(conv string) string { return item(conv) + `/span[@class="unread"]` }
+
+	aliceName := fmt.Sprintf("alice%d", time.Now().UnixNano()%1e9)
+	run("alice signs up in the browser",
+		chromedp.Navigate(page),
+		chromedp.WaitEnabled(chromedp.CSS("#login-submit")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), aliceName),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#signup")),
+		chromedp.WaitVisible(`//span[@id="status"][text()="online"]`),
+	)
+	u, err := bob.sess.FindUser(ctx, aliceName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// alice's other device, on the Go SDK: the same account, its own key.
+	key, _ := e2ee.GenerateKey()
+	sess, err := client.NewAccounts(e.p.AccountsURL(), nil).Login(ctx, client.LoginRequest{Username: aliceName,
+		Password: "correct horse battery", PublicKey: key.PublicKey(), DeviceName: "phone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := &person{name: aliceName, id: u.UserID, sess: sess, key: key}
+	ca := alice.dial(t, e)
+	wa := watch(ca)
+
+	d, err := carol.sess.CreateConversation(ctx, client.KindDirect, []string{alice.id}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("a direct conversation carol starts appears, named after carol",
+		chromedp.WaitVisible(item(d.ID)+fmt.Sprintf(`//span[@class="title"][text()=%q]`, carol.name)))
+	g, err := bob.sess.CreateConversation(ctx, client.KindGroup, []string{alice.id, carol.id}, "Weekend plans")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("a group bob creates with alice in it appears with its title",
+		chromedp.WaitVisible(item(g.ID)+`//span[@class="title"][text()="Weekend plans"]`))
+
+	// One after the other: two sends in a row may be stored in either order.
+	for i, text := range []string{"first", "second"} {
+		if _, err := cb.Send(ctx, g.ID, e2ee.Content{Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		run(fmt.Sprintf("bob's message %d counts on the badge and is the preview", i+1),
+			chromedp.WaitVisible(badge(g.ID)+fmt.Sprintf(`[text()="%d"]`, i+1)),
+			chromedp.WaitVisible(item(g.ID)+fmt.Sprintf(`//span[@class="preview"][text()=%q]`, bob.name+": "+text)))
+	}
+
+	// Read on alice's other device: the member's cursor moves, and the
+	// browser, told by her own read receipt, clears its badge.
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool { return len(wa.messages(g.ID, bob.id)) == 2 },
+		"alice's Go device has bob's two messages")
+	if err := ca.MarkRead(g.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	run("read on alice's other device clears the browser's badge",
+		chromedp.WaitNotPresent(badge(g.ID)),
+		chromedp.WaitVisible(item(g.ID)+`//span[@class="preview"][contains(text(),": second")]`))
+
+	if _, err := cb.Send(ctx, g.ID, e2ee.Content{Text: "third"}); err != nil {
+		t.Fatal(err)
+	}
+	run("a new message counts again", chromedp.WaitVisible(badge(g.ID)+`[text()="1"]`))
+	run("opening the group in the browser reads it",
+		chromedp.Click(item(g.ID)),
+		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="third"]`),
+		chromedp.WaitNotPresent(badge(g.ID)))
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		wa.mu.Lock()
+		defer wa.mu.Unlock()
+		for _, ev := range wa.evs {
+			if r, ok := ev.(*client.Receipt); ok && r.Conversation == g.ID && r.User == alice.id && r.Device != sess.DeviceID() &&
+				r.Kind == client.ReceiptRead && r.Seq == 3 {
+				return true
+			}
+		}
+		return false
+	}, "alice's Go device gets her own read receipt from the browser")
+
+	// Taken out of the group: it leaves the list, at once.
+	if err := bob.sess.RemoveMember(ctx, g.ID, alice.id); err != nil {
+		t.Fatal(err)
+	}
+	run("removed by bob, the group leaves alice's list",
+		chromedp.WaitNotPresent(item(g.ID)),
+		chromedp.WaitVisible(item(d.ID)))
+
+	// Away: a group created meanwhile comes, named, with the next resume.
+	ca.Close()
+	later, err := bob.sess.CreateConversation(ctx, client.KindGroup, []string{alice.id}, "Later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("the browser, online, shows it at once",
+		chromedp.WaitVisible(item(later.ID)+`//span[@class="title"][text()="Later"]`))
+	wa2 := watch(alice.dial(t, e))
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		wa2.mu.Lock()
+		defer wa2.mu.Unlock()
+		for _, ev := range wa2.evs {
+			if ch, ok := ev.(*client.ConversationChange); ok && ch.ID == later.ID {
+				if ch.Title != "Later" || ch.Kind != client.KindGroup || !ch.Member || len(ch.Members) != 2 {
+					t.Fatalf("the new group as the resume answer names it: %+v", ch)
+				}
+				return true
+			}
+		}
+		return false
+	}, "alice's Go device, back, learns of the group created while it was away")
+}
