@@ -77,6 +77,8 @@ func agentEnv(agents []demoAgent) map[string]map[string]string {
 		env[a.Function]["AGENT_KEYS"] = a.ID + ":" + base64.StdEncoding.EncodeToString(a.Key.Bytes())
 	}
 	if env["agent-invoke"] != nil {
+		// The history tool reads what the model agents can read: their keys.
+		env["history-tool"] = map[string]string{"AGENT_KEYS": env["agent-invoke"]["AGENT_KEYS"]}
 		for _, name := range []string{"OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "AGENT_SYSTEM_PROMPT"} {
 			if v := os.Getenv(name); v != "" {
 				env["agent-invoke"][name] = v

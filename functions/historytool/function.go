@@ -49,8 +49,10 @@ type config struct {
 	MongoURI string `env:"MONGODB_URI" required:"true"`
 	Database string `env:"MONGODB_DATABASE" default:"agentchat"`
 	// Keys are the agents whose history it may read ("agentId:base64key",
-	// comma-separated): the model agents' keys.
-	Keys     string     `env:"AGENT_KEYS" required:"true"`
+	// comma-separated): the model agents' keys. Empty: it serves no agent
+	// (each call gets an error result), as agent-invoke answers for none —
+	// the dev runner starts every function, keys or not.
+	Keys     string     `env:"AGENT_KEYS"`
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"INFO"`
 }
 
