@@ -381,11 +381,12 @@ function ackRead(c) {
   }, 300);
 }
 
-// unread counts the messages of others after our own read cursor — the
-// member's, moved by any of our devices — so every device shows the same.
+// unread counts the messages of others (not those we sent from another
+// device) after our own read cursor — the member's, moved by any of our
+// devices — so every device shows the same.
 function unread(c) {
   let n = 0;
-  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && !c.msgs[i].mine) n++;
+  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && c.msgs[i].sender !== S.user.userId) n++;
   return n;
 }
 
@@ -395,7 +396,7 @@ function preview(c) {
   const m = c.msgs.findLast((x) => x.seq);
   if (!m) return "";
   const body = m.content ? (m.content.text || (m.content.media ? "📎 " + (m.content.media.name || "file") : "")) : "🔒";
-  const who = m.mine ? "You" : c.kind === "group" ? S.names.get(m.sender) || m.sender : "";
+  const who = m.sender === S.user.userId ? "You" : c.kind === "group" ? S.names.get(m.sender) || m.sender : "";
   return who ? `${who}: ${body}` : body;
 }
 

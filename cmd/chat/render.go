@@ -145,6 +145,8 @@ func (v *view) show(ev client.Event) {
 		default:
 			v.scr.println(fmt.Sprintf("   ! %s", strings.TrimPrefix(e.Error(), "client: ")))
 		}
+	case *client.ConversationChange:
+		v.scr.println("   • " + v.conversationLine(e))
 	case *client.Connection:
 		v.mu.Lock()
 		wasDown := v.wasDown
@@ -157,4 +159,32 @@ func (v *view) show(ev client.Event) {
 			v.scr.println(fmt.Sprintf("   — disconnected (%v); retrying in %s", e.Err, e.RetryIn.Round(time.Millisecond)))
 		}
 	}
+}
+
+// conversationLine says what a conversation change means to this user: a
+// conversation started with them or a group they were added to (at once,
+// or named in the resume answer after being away), members coming and
+// going, or being taken out. Members are shown by the names known, else by
+// id; a group by its title.
+func (v *view) conversationLine(e *client.ConversationChange) string {
+	what := e.ID
+	if e.Title != "" {
+		what = fmt.Sprintf("%q (%s)", e.Title, e.ID)
+	}
+	var others []string
+	for _, m := range e.Members {
+		if m != v.me {
+			others = append(others, v.name(m))
+		}
+	}
+	with := strings.Join(others, ", ")
+	switch {
+	case !e.Member:
+		return fmt.Sprintf("you are no longer in %s", what)
+	case e.Rev == 1 && e.Kind == client.KindDirect:
+		return fmt.Sprintf("new conversation %s with %s — chat -conv %s", e.ID, with, e.ID)
+	case e.Rev == 1:
+		return fmt.Sprintf("new group %s with %s — chat -conv %s", what, with, e.ID)
+	}
+	return fmt.Sprintf("%s now: you, %s", what, with)
 }

@@ -24,9 +24,9 @@ import (
 //     title;
 //   - bob's messages count on the group's unread badge, with the last one
 //     as its preview (decrypted in the browser);
-//   - alice reading on her other device (Go) clears the browser's badge;
-//     alice reading in the browser reaches her other device as her own
-//     read receipt;
+//   - alice reading on her other device (Go) clears the browser's badge,
+//     and what she sends from it counts as nothing; alice reading in the
+//     browser reaches her other device as her own read receipt;
 //   - bob removing alice takes the group out of her list;
 //   - a group created while alice's Go device was away reaches it, named,
 //     in the resume answer of its next connect.
@@ -127,6 +127,13 @@ func TestWebConversationList(t *testing.T) {
 		chromedp.WaitNotPresent(badge(g.ID)),
 		chromedp.WaitVisible(item(g.ID)+`//span[@class="preview"][contains(text(),": second")]`))
 
+	// What alice sends from her other device is hers: no unread.
+	if _, err := ca.Send(ctx, g.ID, e2ee.Content{Text: "from my phone"}); err != nil {
+		t.Fatal(err)
+	}
+	run("alice's own message from her other device is the preview, and counts as nothing",
+		chromedp.WaitVisible(item(g.ID)+`//span[@class="preview"][text()="You: from my phone"]`),
+		chromedp.WaitNotPresent(badge(g.ID)))
 	if _, err := cb.Send(ctx, g.ID, e2ee.Content{Text: "third"}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +147,7 @@ func TestWebConversationList(t *testing.T) {
 		defer wa.mu.Unlock()
 		for _, ev := range wa.evs {
 			if r, ok := ev.(*client.Receipt); ok && r.Conversation == g.ID && r.User == alice.id && r.Device != sess.DeviceID() &&
-				r.Kind == client.ReceiptRead && r.Seq == 3 {
+				r.Kind == client.ReceiptRead && r.Seq == 4 {
 				return true
 			}
 		}
