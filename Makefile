@@ -7,7 +7,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 # Every Go module of the repository: the root, sdk/, store/, functions/*/.
 GO_MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod store/go.mod functions/*/go.mod))
 
-.PHONY: run test unit e2e fuzz verify-deploy bench bench-connector bench-pipeline build minio
+.PHONY: run test unit e2e fuzz verify-deploy bench bench-connector bench-media bench-pipeline build minio
 
 run: ## the platform on one machine (dev runner)
 	go run ./cmd/agentchat
@@ -35,6 +35,10 @@ bench-connector: ## idle sockets: N (19000) against one connector, then a bare g
 		AGENTCHAT_BENCH_CONNECTORS=$(or $(CONNECTORS),6) AGENTCHAT_BENCH_IDLE=$(or $(IDLE),50s) \
 		go test -count=1 -v -timeout 60m -run '^TestBenchConnector$$' ./connector/ 2>&1); status=$$?; \
 	echo "$$out" | grep -E '^(connector|gorilla-bare|fleet): |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
+
+bench-media: ## media through the platform's presigned URLs against MinIO's own PUT and GET in one run, MIB (16) per blob (services: export AGENTCHAT_TEST_*); one line "media: ..." (docs/performance.md)
+	@out=$$(AGENTCHAT_BENCH_MEDIA=$(or $(MIB),16) go test -count=1 -v -timeout 20m -run '^TestBenchMedia$$' ./tests/e2e/ 2>&1); status=$$?; \
+	echo "$$out" | grep -E '^media: |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
 
 bench-pipeline: ## the pipeline against its own storage in one run (starts the services); ends with one line "pipeline: ..." (docs/performance.md)
 	@bash tests/bench-pipeline.sh
