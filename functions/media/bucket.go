@@ -142,7 +142,10 @@ const checksumHeader = "X-Amz-Checksum-Sha256"
 // is tagged pending (the tagging header is signed too: the uploader
 // cannot leave it off), so that it expires unless complete confirms it
 // (lifecycle.go).
-func (b *bucket) presignPut(ctx context.Context, key string, size int64, sha256Hex string, expiry time.Duration) (string, map[string]string, error) {
+// state is the tag it is born with: tagPending, or tagStored when the
+// same bytes are there and confirmed already (a re-upload must not put a
+// confirmed file back within the rule's reach).
+func (b *bucket) presignPut(ctx context.Context, key string, size int64, sha256Hex, state string, expiry time.Duration) (string, map[string]string, error) {
 	raw, err := hex.DecodeString(sha256Hex)
 	if err != nil {
 		return "", nil, fmt.Errorf("presign %s: sha256: %w", key, err)
@@ -151,12 +154,13 @@ func (b *bucket) presignPut(ctx context.Context, key string, size int64, sha256H
 	h := http.Header{}
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	h.Set(checksumHeader, sum)
-	h.Set(taggingHeader, pendingTagging)
+	tagging := tagKey + "=" + state // x-amz-tagging is URL-query encoded
+	h.Set(taggingHeader, tagging)
 	u, err := b.signer.PresignHeader(ctx, http.MethodPut, b.name, key, expiry, nil, h)
 	if err != nil {
 		return "", nil, fmt.Errorf("presign %s: %w", key, err)
 	}
-	return u.String(), map[string]string{checksumHeader: sum, taggingHeader: pendingTagging}, nil
+	return u.String(), map[string]string{checksumHeader: sum, taggingHeader: tagging}, nil
 }
 
 // presignGet returns a URL that lets its holder GET the object at key

@@ -117,19 +117,30 @@ func (f *Function) upload(ctx context.Context, e event.Event) (*event.Event, err
 	if found && (have.Size != req.Size || have.SHA256 != req.SHA256) {
 		return f.reject(e, req.MediaID, protocol.CodeMediaMismatch, "this media id already holds another file: upload under a new id")
 	}
+	// The same bytes again (a retry, or any member who downloaded them):
+	// the new object keeps the state the old one has, so that a confirmed
+	// file cannot be put back within the reach of the expiry rule.
+	state := tagPending
+	if found {
+		if s, err := d.bucket.state(ctx, key); err != nil {
+			return nil, fmt.Errorf("media: %w", err)
+		} else if s == tagStored {
+			state = tagStored
+		}
+	}
 	expires := time.Now().Add(d.cfg.URLExpiry).UTC().Truncate(time.Second)
 	ready := events.MediaUploadReady{MediaID: req.MediaID, ExpiresAt: expires}
 	if req.Size > d.cfg.MultipartThreshold {
 		// In parts (multipart.go); a repeated request gets fresh URLs for
 		// the same upload.
-		id, err := d.bucket.startMultipart(ctx, key, req.SHA256)
+		id, err := d.bucket.startMultipart(ctx, key, req.SHA256, state)
 		if err != nil {
 			return nil, fmt.Errorf("media: %w", err)
 		}
 		if ready.Parts, err = d.bucket.presignParts(ctx, key, id, req.Size, partSize(req.Size, d.cfg.PartSize), d.cfg.URLExpiry); err != nil {
 			return nil, fmt.Errorf("media: %w", err)
 		}
-	} else if ready.UploadURL, ready.Headers, err = d.bucket.presignPut(ctx, key, req.Size, req.SHA256, d.cfg.URLExpiry); err != nil {
+	} else if ready.UploadURL, ready.Headers, err = d.bucket.presignPut(ctx, key, req.Size, req.SHA256, state, d.cfg.URLExpiry); err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
 	// The URLs are bearer capabilities: they are never logged.

@@ -89,6 +89,15 @@ func (b *bucket) ensureLifecycle(ctx context.Context, days int) error {
 	return nil
 }
 
+// state is the object's state tag (tagPending, tagStored, or "" for none).
+func (b *bucket) state(ctx context.Context, key string) (string, error) {
+	t, err := b.client.GetObjectTagging(ctx, b.name, key, minio.GetObjectTaggingOptions{})
+	if err != nil {
+		return "", fmt.Errorf("tags of %s: %w", key, err)
+	}
+	return t.ToMap()[tagKey], nil
+}
+
 // markStored retags the object at key state=stored: out of the rule's
 // reach. Idempotent.
 func (b *bucket) markStored(ctx context.Context, key string) error {

@@ -118,3 +118,29 @@ func TestUploadsTaggedPendingUntilConfirmed(t *testing.T) {
 		t.Errorf("tag after a refused confirmation = %q, want pending", tag)
 	}
 }
+
+// TestReuploadKeepsAConfirmedFileStored: a member who downloaded a
+// confirmed file knows its bytes, size and digest, and may ask to upload
+// them again under the same id (as a retry would). The new grant must not
+// put the file back within the reach of the expiry rule (pending), which
+// would delete it for everyone.
+func TestReuploadKeepsAConfirmedFileStored(t *testing.T) {
+	f, admin, bucket := startMedia(t, nil)
+	body := []byte("a file alice sent and confirmed")
+	_, d := reply[events.MediaUploadReady](t, f, uploadReq(t, "alice", "conv-1", "media-r", body), events.TypeMediaUploadReady)
+	if code, b := do(t, http.MethodPut, d.UploadURL, body, d.Headers); code != http.StatusOK {
+		t.Fatalf("PUT = %d %s", code, b)
+	}
+	reply[events.MediaStored](t, f, completeReq(t, "alice", "conv-1", "media-r", int64(len(body)), digest(body)), events.TypeMediaStored)
+
+	_, again := reply[events.MediaUploadReady](t, f, uploadReq(t, "bob", "conv-1", "media-r", body), events.TypeMediaUploadReady)
+	if again.Headers[taggingHeader] != "state=stored" {
+		t.Errorf("a grant for the confirmed bytes carries %s %q, want state=stored", taggingHeader, again.Headers[taggingHeader])
+	}
+	if code, b := do(t, http.MethodPut, again.UploadURL, body, again.Headers); code != http.StatusOK {
+		t.Fatalf("PUT again = %d %s", code, b)
+	}
+	if tag := objectTag(t, admin, bucket, "conv-1/media-r"); tag != "stored" {
+		t.Errorf("tag after the same bytes were uploaded again = %q, want stored (pending would expire alice's file)", tag)
+	}
+}

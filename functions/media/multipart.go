@@ -98,7 +98,7 @@ func (b *bucket) uploads(ctx context.Context, key string) ([]minio.ObjectMultipa
 // hands out URLs for the same upload and no part already sent is lost),
 // or a new one with the SHA-256 checksum algorithm, tagged pending and
 // keeping sha256Hex in its metadata.
-func (b *bucket) startMultipart(ctx context.Context, key, sha256Hex string) (string, error) {
+func (b *bucket) startMultipart(ctx context.Context, key, sha256Hex, state string) (string, error) {
 	ups, err := b.uploads(ctx, key)
 	if err != nil {
 		return "", err
@@ -107,7 +107,7 @@ func (b *bucket) startMultipart(ctx context.Context, key, sha256Hex string) (str
 		return ups[0].UploadID, nil
 	}
 	id, err := b.core.NewMultipartUpload(ctx, b.name, key, minio.PutObjectOptions{
-		UserTags: map[string]string{tagKey: tagPending},
+		UserTags: map[string]string{tagKey: state},
 		UserMetadata: map[string]string{
 			"X-Amz-Checksum-Algorithm": "SHA256",
 			metaSHA256:                 sha256Hex,
