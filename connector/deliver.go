@@ -32,6 +32,9 @@ func (s *Server) deliver(payload []byte) {
 		s.drop("unrenderable", err)
 		return
 	}
+	if s.tracer != nil {
+		defer s.startDeliverSpan(&d, &fr).End()
+	}
 	var own, other *outFrame
 	for _, t := range d.Targets {
 		c := s.lookup(t)

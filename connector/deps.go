@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"time"
 
@@ -80,6 +81,9 @@ type Deps struct {
 	Limits     UserLimits
 
 	Logger *slog.Logger
+	// Tracer traces frames, deliveries and acks (trace.go); nil: tracing
+	// is off (cmd/connector sets it from the OTEL_* variables).
+	Tracer trace.Tracer
 	// Registry receives the connector's metrics; default: a new one, served
 	// at /metrics.
 	Registry *prometheus.Registry

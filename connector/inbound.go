@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
@@ -54,8 +55,13 @@ func (s *Server) handleFrame(c *conn, data []byte) int {
 		s.dedupe.forget(storedKey(c, f.Conversation, f.ID))
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.SinkTimeout)
+	var span trace.Span // nil: tracing is off
+	if s.tracer != nil {
+		ctx, span = s.startFrameSpan(ctx, c, f, &e)
+	}
 	err = s.deps.Sink.Post(ctx, e)
 	cancel()
+	endSpan(span, err)
 	if err != nil {
 		s.m.eventsFailed.WithLabelValues(e.Type()).Inc()
 		s.log.Warn("connector: post failed", "type", e.Type(), "id", e.ID(), "err", err)

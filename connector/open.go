@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/agentchat/agentchat/sdk/tracing"
 	"github.com/agentchat/agentchat/store/presence"
 	"github.com/agentchat/agentchat/store/userlimit"
 )
@@ -48,6 +49,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Server, func() er
 		Tokens:     NewJWKSVerifier(cfg.JWKSURL, cfg.TokenAudience, cfg.TokenIssuer),
 		Limits:     userlimit.NewRedis(rdb, cfg.RedisPrefix),
 		Logger:     log,
+		Tracer:     tracing.Tracer(), // nil unless main set tracing up (otlp.Setup)
 	})
 	if err != nil {
 		rdb.Close()

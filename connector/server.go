@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"math"
 	"net"
@@ -36,6 +37,8 @@ type Server struct {
 	cancel   context.CancelFunc
 	serial   atomic.Uint64
 	dedupe   *recent
+	tracer   trace.Tracer // nil: tracing is off (trace.go)
+	acks     *acks        // the deliver spans of messages, for receipts; nil when off
 	// lastStamp is the highest socket stamp seen here: stamps made here
 	// (when the presence store cannot be asked) continue above it.
 	lastStamp atomic.Uint64
@@ -81,6 +84,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		all:      make(map[*conn]struct{}),
 		byDevice: make(map[events.DeviceRef]*conn),
 		idle:     make(chan struct{}),
+	}
+	if deps.Tracer != nil {
+		s.tracer, s.acks = deps.Tracer, newAcks(ackMemory)
 	}
 	if p, err := newPoller(s.readable); err == nil {
 		s.poll = p

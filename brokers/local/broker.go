@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net"
 	"net/http"
@@ -76,6 +77,13 @@ type Config struct {
 	// Client sends deliveries; a pooled client that does not follow
 	// redirects is made when nil.
 	Client *http.Client
+	// Tracer, when set, traces each delivery attempt in a span "deliver
+	// <trigger>", the child of the event's traceparent, and the event
+	// goes to the subscriber carrying that span (traceparent), as
+	// Knative's broker does. nil: no spans; every extension, the
+	// distributed-tracing ones included, still travels unchanged, on
+	// deliveries and on replies.
+	Tracer trace.Tracer
 }
 
 // Broker routes CloudEvents from its ingress to Trigger subscribers.

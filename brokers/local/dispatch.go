@@ -12,6 +12,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentchat/agentchat/sdk/events"
 )
@@ -165,9 +166,9 @@ func (b *Broker) finish(t *trigger) {
 // headers, within the policy's timeout. With wantReply, a 2xx response
 // must be empty or a CloudEvent (anything else counts as 502, as in
 // Knative's broker filter).
-func (b *Broker) attempt(t *trigger, d destinationRef, e event.Event, wantReply bool) result {
+func (b *Broker) attempt(t *trigger, d destinationRef, e event.Event, wantReply bool) (r result) {
 	url, ok := b.resolve(d)
-	r := result{dest: url}
+	r = result{dest: url}
 	if !ok {
 		r.code = http.StatusNotFound
 		r.body = []byte(fmt.Sprintf("localbroker: no URL for %s yet (SetSubscriber)", url))
@@ -175,6 +176,11 @@ func (b *Broker) attempt(t *trigger, d destinationRef, e event.Event, wantReply 
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, t.policy.timeout)
 	defer cancel()
+	if b.cfg.Tracer != nil {
+		var span trace.Span
+		ctx, span = b.startAttemptSpan(ctx, t, url, &e)
+		defer func() { endAttemptSpan(span, r) }()
+	}
 	if t.policy.structured {
 		ctx = binding.WithForceStructured(ctx)
 	}

@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/agentchat/agentchat/connector"
+	"github.com/agentchat/agentchat/sdk/tracing/otlp"
 )
 
 func main() {
@@ -35,6 +37,17 @@ func run(log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// Tracing, from the OTEL_* variables (docs/operations.md); off when
+	// they ask for no exporter. The spans still buffered go out on exit.
+	flush, err := otlp.Setup("connector")
+	if err != nil {
+		return fmt.Errorf("connector: %w", err)
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = flush(fctx)
+	}()
 
 	srv, closeRedis, err := connector.Open(ctx, cfg, log)
 	if err != nil {

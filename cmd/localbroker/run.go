@@ -16,6 +16,8 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/agentchat/agentchat/brokers/local"
+	"github.com/agentchat/agentchat/sdk/tracing"
+	"github.com/agentchat/agentchat/sdk/tracing/otlp"
 	"github.com/agentchat/agentchat/triggers"
 )
 
@@ -32,6 +34,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Tracing, from the OTEL_* variables (docs/operations.md): a span per
+	// delivery attempt; off when they ask for no exporter.
+	flush, err := otlp.Setup("broker")
+	if err != nil {
+		return fmt.Errorf("localbroker: %w", err)
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = flush(fctx)
+	}()
+	bc.Tracer = tracing.Tracer()
 	b, err := local.New(bc)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/tracing"
 )
 
 // claimOrResume makes sure someone works on call k: this instance if it
@@ -20,7 +21,7 @@ func (f *Function) claimOrResume(ctx context.Context, d *deps, k callKey, inv *e
 		return nil, err
 	}
 	if claimed {
-		return f.spawn(d, k, 1, inv, true), nil
+		return f.spawn(ctx, d, k, 1, inv, true), nil
 	}
 	return f.resume(ctx, d, k, inv)
 }
@@ -47,7 +48,7 @@ func (f *Function) resume(ctx context.Context, d *deps, k callKey, inv *events.A
 	f.stats.takeovers.Add(1)
 	f.logger().Info("agent-invoke: took a call over", "agent", k.Agent, "conversation", k.Conversation, "seq", k.Seq,
 		"attempt", n, "from", st.Latest.Owner, "sent", st.Sent, "decided", st.Outcome != nil)
-	return f.spawn(d, k, n, inv, false), nil
+	return f.spawn(ctx, d, k, n, inv, false), nil
 }
 
 func (f *Function) runningWorker(k callKey) *worker {
@@ -59,8 +60,9 @@ func (f *Function) runningWorker(k callKey) *worker {
 // spawn runs attempt n of call k in the background, tracked so that Stop
 // can wait for it. nil when the instance is stopping: the attempt's lease
 // then runs out and another instance takes the call over. inv is nil for
-// a sweep's takeover: the turn reads it from the ledger.
-func (f *Function) spawn(d *deps, k callKey, n int, inv *events.AgentInvoke, fresh bool) *worker {
+// a sweep's takeover: the turn reads it from the ledger. The turn
+// outlives ctx (the invoke's request) but stays in its trace.
+func (f *Function) spawn(ctx context.Context, d *deps, k callKey, n int, inv *events.AgentInvoke, fresh bool) *worker {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	select {
@@ -83,7 +85,7 @@ func (f *Function) spawn(d *deps, k callKey, n int, inv *events.AgentInvoke, fre
 			f.mu.Unlock()
 			close(w.done)
 		}()
-		t.run(d.ctx)
+		t.run(tracing.Detach(d.ctx, ctx))
 	})
 	return w
 }

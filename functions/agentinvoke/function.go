@@ -182,7 +182,7 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 // start installs deps and starts the sweeper. ping and closeFn may be nil.
 func (f *Function) start(c config, l ledger, u usage.Store, msgs messages.Store, m model, s fn.Sink, ping, closeFn func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &deps{cfg: c, ledger: l, usage: u, msgs: msgs, model: m, sink: s, ping: ping, slots: make(chan struct{}, c.MaxCalls),
+	d := &deps{cfg: c, ledger: l, usage: u, msgs: msgs, model: traced(m), sink: s, ping: ping, slots: make(chan struct{}, c.MaxCalls),
 		ctx: ctx, cancel: cancel, stopping: make(chan struct{}), closeFn: closeFn}
 	f.deps.Store(d)
 	f.wg.Go(func() { f.sweep(d) })

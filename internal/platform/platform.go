@@ -30,10 +30,15 @@ import (
 	"sync"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/agentchat/agentchat/brokers"
 	"github.com/agentchat/agentchat/brokers/local"
 	"github.com/agentchat/agentchat/connector"
 	"github.com/agentchat/agentchat/internal/funcrunner"
+	"github.com/agentchat/agentchat/sdk/tracing"
+	"github.com/agentchat/agentchat/sdk/tracing/otlp"
 	"github.com/agentchat/agentchat/triggers"
 )
 
@@ -96,6 +101,8 @@ type Platform struct {
 	brokerSrv  *http.Server
 	brokerURL  string
 	signingKey string
+	// tracerProvider exports the broker's spans; nil: tracing is off.
+	tracerProvider *sdktrace.TracerProvider
 
 	mu         sync.Mutex
 	functions  map[string]*funcrunner.Process // by func name
@@ -190,7 +197,8 @@ func (p *Platform) SetSubscriber(name, url string) { p.broker.SetSubscriber(name
 // FunctionEnv is the environment every function gets; tests use it to
 // start extra instances (e.g. several persist processes).
 func (p *Platform) FunctionEnv() map[string]string {
-	env := map[string]string{
+	env := otelEnv()
+	for k, v := range map[string]string{
 		"MONGODB_URI":           p.cfg.MongoURI,
 		"MONGODB_DATABASE":      p.cfg.Database,
 		"REDIS_URL":             p.cfg.RedisURL,
@@ -198,6 +206,8 @@ func (p *Platform) FunctionEnv() map[string]string {
 		"K_SINK":                p.brokerURL,
 		"ACCOUNTS_SIGNING_KEYS": p.signingKey,
 		"ALLOWED_ORIGINS":       strings.Join(p.AllowedOrigins(), ","),
+	} {
+		env[k] = v
 	}
 	if s := p.cfg.S3; s.Endpoint != "" {
 		env["S3_ENDPOINT"] = s.Endpoint
@@ -308,6 +318,9 @@ func (p *Platform) close(ctx context.Context) error {
 	if p.brokerSrv != nil {
 		errs = append(errs, p.brokerSrv.Close())
 	}
+	if p.tracerProvider != nil { // the broker's last spans
+		_ = p.tracerProvider.Shutdown(ctx)
+	}
 	procs := make([]*funcrunner.Process, 0, len(fns))
 	for _, f := range fns {
 		procs = append(procs, f)
@@ -331,8 +344,27 @@ func (p *Platform) startBroker() error {
 	// own). Handlers wait on MongoDB and Redis more than they compute: with
 	// 8, persist's deliveries were the queue and the closed loop of `make
 	// bench-pipeline` left a third of the CPU idle (docs/performance.md).
+	// The broker runs in this process: its tracing comes from the same
+	// OTEL_* variables as every other process's (the platform's Env over
+	// this process's environment), as service "broker".
+	tp, err := otlp.New(func(k string) string {
+		if v, ok := p.cfg.Env[k]; ok {
+			return v
+		}
+		if k == "OTEL_SERVICE_NAME" {
+			return "broker"
+		}
+		return os.Getenv(k)
+	}, "broker")
+	if err != nil {
+		return fmt.Errorf("platform: broker: %w", err)
+	}
+	var tracer trace.Tracer
+	if tp != nil {
+		p.tracerProvider, tracer = tp, tp.Tracer(tracing.Scope)
+	}
 	p.broker, err = local.New(local.Config{Broker: b, Triggers: ts, Workers: 50, QueueSize: 5000,
-		Logger: p.log.With("component", "broker")})
+		Logger: p.log.With("component", "broker"), Tracer: tracer})
 	if err != nil {
 		return fmt.Errorf("platform: broker: %w", err)
 	}
@@ -405,6 +437,7 @@ func (p *Platform) StartFunction(ctx context.Context, dir, name string, extra ma
 		return nil, fmt.Errorf("platform: build %s: %w", name, err)
 	}
 	env := p.FunctionEnv()
+	env["OTEL_SERVICE_NAME"] = name // each process its own service in a trace
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -423,7 +456,8 @@ func (p *Platform) startConnector(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	env := map[string]string{
+	env := otelEnv()
+	for k, v := range map[string]string{
 		"CONNECTOR_ID":    fmt.Sprintf("connector-%d", i),
 		"K_SINK":          p.brokerURL,
 		"REDIS_URL":       p.cfg.RedisURL,
@@ -431,6 +465,8 @@ func (p *Platform) startConnector(ctx context.Context, i int) error {
 		"JWKS_URL":        p.AccountsURL() + "/.well-known/jwks.json",
 		"ALLOWED_ORIGINS": strings.Join(p.AllowedOrigins(), ","),
 		"DRAIN_TIMEOUT":   "10s",
+	} {
+		env[k] = v
 	}
 	if p.cfg.WebDir != "" {
 		env["WEB_DIR"] = p.cfg.WebDir
@@ -446,6 +482,7 @@ func (p *Platform) startConnector(ctx context.Context, i int) error {
 	for k, v := range p.cfg.Env {
 		env[k] = v
 	}
+	env["OTEL_SERVICE_NAME"] = "connector"
 	for k, v := range p.cfg.ConnectorEnv {
 		env[k] = v
 	}
@@ -523,4 +560,19 @@ func (p *Platform) SigningKey() (kid string, key ed25519.PrivateKey) {
 	kid, enc, _ := strings.Cut(p.signingKey, ":")
 	seed, _ := base64.StdEncoding.DecodeString(enc)
 	return kid, ed25519.NewKeyFromSeed(seed)
+}
+
+// otelEnv is the OTEL_* variables of this process's environment, which
+// every process the platform starts inherits (funcrunner passes only a
+// few variables on): tracing is turned on for the whole platform by
+// setting them where it runs (docs/operations.md). Config.Env wins over
+// them; OTEL_SERVICE_NAME is set per process.
+func otelEnv() map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "OTEL_") {
+			env[k] = v
+		}
+	}
+	return env
 }

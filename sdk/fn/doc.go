@@ -8,7 +8,8 @@
 // Serve, the one HTTP entry point of every function's events, which also
 // keeps and serves the function's metrics (metrics.go, GET /metrics).
 //
-// It depends on nothing but the SDK, cloudevents and Prometheus's client:
-// no database driver.
+// It depends on nothing but the SDK, cloudevents, Prometheus's client and
+// OpenTelemetry (tracing, trace.go: on only when the OTEL_* variables ask
+// for an exporter): no database driver.
 // Package fntest has the helpers for tests of functions.
 package fn

@@ -1,6 +1,7 @@
 package fn
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/agentchat/agentchat/sdk/tracing"
 )
 
 // MaxEventBytes bounds the HTTP body of one event a function accepts: a
@@ -26,7 +29,9 @@ const MaxEventBytes = 4 << 20
 //
 // Serve also answers GET MetricsPath with the function's metrics, and
 // counts every event it serves (metrics.go: by type and outcome, with the
-// time to answer and the redeliveries).
+// time to answer and the redeliveries). When tracing is on (the OTEL_*
+// variables, trace.go), each event is served in a span "process <type>",
+// a child of the event's traceparent, and a reply carries that span on.
 //
 // Functions serve their events through Serve from func-go's http runtime
 // (func.yaml invoke: http) rather than through func-go's cloudevents
@@ -69,26 +74,32 @@ func Serve(w http.ResponseWriter, r *http.Request, h Handler) {
 	}
 	typ := typeLabel(e.Type())
 	metrics.arrived(typ, e.Source(), e.ID())
-	metrics.answered(typ, answer(w, r, *e, h), start)
+	ctx, span := startSpan(r.Context(), e) // nil span: tracing is off
+	status, err := answer(ctx, w, *e, h)
+	endSpan(span, status, err)
+	metrics.answered(typ, status, start)
 }
 
-// answer writes h's answer to e and returns its status.
-func answer(w http.ResponseWriter, r *http.Request, e event.Event, h Handler) int {
-	reply, err := h(r.Context(), e)
+// answer writes h's answer to e and returns its status, and h's error or
+// the reply's. A reply carries the trace of ctx (its traceparent: the
+// span Serve started for e, when tracing is on).
+func answer(ctx context.Context, w http.ResponseWriter, e event.Event, h Handler) (int, error) {
+	reply, err := h(ctx, e)
 	if err != nil {
 		status := StatusOf(err)
 		http.Error(w, errorText(err), status)
-		return status
+		return status, err
 	}
 	if reply == nil {
 		w.WriteHeader(http.StatusOK)
-		return http.StatusOK
+		return http.StatusOK, nil
 	}
 	if err := reply.Validate(); err != nil {
 		// A bug of the handler's, not of the event: the broker retries.
 		http.Error(w, "the reply is not a valid CloudEvent: "+err.Error(), http.StatusInternalServerError)
-		return http.StatusInternalServerError
+		return http.StatusInternalServerError, err
 	}
-	_ = cehttp.WriteResponseWriter(r.Context(), binding.ToMessage(reply), http.StatusOK, w)
-	return http.StatusOK
+	tracing.Inject(ctx, reply)
+	_ = cehttp.WriteResponseWriter(ctx, binding.ToMessage(reply), http.StatusOK, w)
+	return http.StatusOK, nil
 }

@@ -7,6 +7,9 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentchat/agentchat/sdk/tracing"
 )
 
 // Sink posts events to the broker.
@@ -42,8 +45,14 @@ func NewSink(component, target string) (*BrokerSink, error) {
 	return &BrokerSink{client: c, component: component}, nil
 }
 
-// Send posts e, waiting at most SendTimeout.
+// Send posts e, waiting at most SendTimeout. When tracing is on, e
+// carries the span of ctx (its traceparent): the event belongs to the
+// trace of the work that sent it.
 func (s *BrokerSink) Send(ctx context.Context, e event.Event) error {
+	if tracing.Tracer() != nil && trace.SpanContextFromContext(ctx).IsValid() {
+		e = e.Clone() // e's attributes are the caller's
+		tracing.Inject(ctx, &e)
+	}
 	ctx, cancel := context.WithTimeout(ctx, SendTimeout)
 	defer cancel()
 	if res := s.client.Send(ctx, e); !cloudevents.IsACK(res) {

@@ -3,7 +3,8 @@
 // pub/sub channel per connector (Channel), carrying Delivery messages.
 //
 // A Delivery is a plain message: the event's type, id and the attributes
-// a connector renders (conversation, sender, device, agent), the devices
+// a connector renders (conversation, sender, device, agent) and its trace
+// context (traceparent, tracestate), the devices
 // it is for, and the event's data exactly as route received it — not
 // re-encoded, and not a CloudEvent wrapped in another one. A connector
 // decodes it once (Decode), and the event's data once more when it
@@ -27,6 +28,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/tracing"
 )
 
 // Channel is the pub/sub channel of a connector, under the deployment's
@@ -44,6 +46,12 @@ type Delivery struct {
 	Sender       string             `json:"sender,omitempty"` // senderid
 	Device       string             `json:"device,omitempty"` // deviceid
 	Agent        string             `json:"agent,omitempty"`  // agentid
+	// TraceParent and TraceState are the W3C trace context the delivery
+	// belongs to (the CloudEvents distributed-tracing extension): the
+	// event's, or — when the publisher traces — the publisher's span
+	// (Publish). Empty when nobody traces.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 	// Data is the event's data (JSON), as it came.
 	Data json.RawMessage `json:"data"`
 }
@@ -53,7 +61,8 @@ func Of(e event.Event, targets []events.DeviceRef) Delivery {
 	ext := func(name string) string { s, _ := e.Extensions()[name].(string); return s }
 	return Delivery{Targets: targets, Type: e.Type(), ID: e.ID(), Source: e.Source(),
 		Conversation: ext(events.ExtConversationID), Sender: ext(events.ExtSenderID),
-		Device: ext(events.ExtDeviceID), Agent: ext(events.ExtAgentID), Data: e.Data()}
+		Device: ext(events.ExtDeviceID), Agent: ext(events.ExtAgentID), Data: e.Data(),
+		TraceParent: ext(tracing.ExtTraceParent), TraceState: ext(tracing.ExtTraceState)}
 }
 
 // Event is the event d carries, with its attributes as the catalog's
@@ -71,7 +80,8 @@ func (d Delivery) Event() event.Event {
 	} else if d.Sender != "" {
 		e.SetExtension(events.ExtPartitionKey, d.Sender) // an event about a device
 	}
-	for name, v := range map[string]string{events.ExtSenderID: d.Sender, events.ExtDeviceID: d.Device, events.ExtAgentID: d.Agent} {
+	for name, v := range map[string]string{events.ExtSenderID: d.Sender, events.ExtDeviceID: d.Device, events.ExtAgentID: d.Agent,
+		tracing.ExtTraceParent: d.TraceParent, tracing.ExtTraceState: d.TraceState} {
 		if v != "" {
 			e.SetExtension(name, v)
 		}
@@ -91,6 +101,8 @@ type header struct {
 	Sender       string             `json:"sender,omitempty"`
 	Device       string             `json:"device,omitempty"`
 	Agent        string             `json:"agent,omitempty"`
+	TraceParent  string             `json:"traceparent,omitempty"`
+	TraceState   string             `json:"tracestate,omitempty"`
 }
 
 // Encode is d as published. The data is copied in as it is: it must be
@@ -100,7 +112,8 @@ func Encode(d Delivery) ([]byte, error) {
 		return nil, fmt.Errorf("deliveries: a delivery needs targets, a type and data")
 	}
 	h, err := json.Marshal(header{Targets: d.Targets, Type: d.Type, ID: d.ID, Source: d.Source,
-		Conversation: d.Conversation, Sender: d.Sender, Device: d.Device, Agent: d.Agent})
+		Conversation: d.Conversation, Sender: d.Sender, Device: d.Device, Agent: d.Agent,
+		TraceParent: d.TraceParent, TraceState: d.TraceState})
 	if err != nil {
 		return nil, fmt.Errorf("deliveries: %w", err)
 	}
@@ -130,6 +143,25 @@ func Decode(payload []byte) (Delivery, error) {
 type Publisher interface {
 	// Publish sends each connector its delivery on its Channel, all in one
 	// round trip. At most once: a connector that is not subscribed at that
-	// moment misses it.
+	// moment misses it. When the process traces (sdk/tracing), each
+	// delivery goes in the trace of ctx's span (TraceParent).
 	Publish(ctx context.Context, byConnector map[string]Delivery) error
+}
+
+// traced is byConnector with every delivery in the trace of ctx's span,
+// when this process traces and ctx has one; otherwise byConnector as is.
+func traced(ctx context.Context, byConnector map[string]Delivery) map[string]Delivery {
+	if tracing.Tracer() == nil {
+		return byConnector
+	}
+	tp, ts := tracing.Headers(ctx)
+	if tp == "" {
+		return byConnector
+	}
+	out := make(map[string]Delivery, len(byConnector))
+	for c, d := range byConnector {
+		d.TraceParent, d.TraceState = tp, ts
+		out[c] = d
+	}
+	return out
 }

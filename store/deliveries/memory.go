@@ -37,13 +37,13 @@ func (m *Memory) Subscribe(connector string, handle func(payload []byte)) (cance
 	}
 }
 
-func (m *Memory) Publish(_ context.Context, byConnector map[string]Delivery) error {
+func (m *Memory) Publish(ctx context.Context, byConnector map[string]Delivery) error {
 	type out struct {
 		handles []func([]byte)
 		payload []byte
 	}
 	var outs []out
-	for connector, d := range byConnector {
+	for connector, d := range traced(ctx, byConnector) {
 		p, err := Encode(d)
 		if err != nil {
 			return err

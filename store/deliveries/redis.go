@@ -23,7 +23,7 @@ func NewRedis(c redis.UniversalClient, prefix string) *Redis {
 // Publish pipelines one PUBLISH per connector.
 func (r *Redis) Publish(ctx context.Context, byConnector map[string]Delivery) error {
 	payloads := make(map[string][]byte, len(byConnector))
-	for connector, d := range byConnector {
+	for connector, d := range traced(ctx, byConnector) {
 		p, err := Encode(d)
 		if err != nil {
 			return err
