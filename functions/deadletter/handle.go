@@ -49,13 +49,20 @@ func (f *Function) HandleEvent(ctx context.Context, e event.Event) (*event.Event
 }
 
 // letterOf is e as a letter: its metadata, and its JSON when it is at
-// most max bytes.
+// most max bytes — never for an event whose data is content in clear
+// (events.InClear: a tool call's arguments or result), whose letter keeps
+// only the metadata, without the subscriber's error body either (it may
+// quote the data).
 func letterOf(e event.Event, max int) deadletters.Letter {
 	l := deadletters.Letter{
 		EventID: e.ID(), Source: e.Source(), Type: e.Type(), Subject: e.Subject(),
 		Conversation: fn.Ext(e, events.ExtConversationID),
 		ErrorDest:    fn.Ext(e, events.ExtErrorDest), ErrorCode: fn.Ext(e, events.ExtErrorCode),
 		ErrorData: fn.Ext(e, events.ExtErrorData),
+	}
+	if events.InClear(e.Type()) {
+		l.ErrorData, l.Truncated = "", true
+		return l
 	}
 	raw, err := e.MarshalJSON()
 	switch {

@@ -124,6 +124,28 @@ func TestHandleStoresLetters(t *testing.T) {
 	}
 }
 
+// A tool call's arguments and a tool's result are content in clear: their
+// letters keep the metadata only, not the event nor the subscriber's
+// error body (which may quote them), and cannot be replayed.
+func TestHandleKeepsNoClearContent(t *testing.T) {
+	f, m := withTwin(1 << 20)
+	ctx := context.Background()
+	for i, typ := range []string{events.TypeToolCalled, events.TypeToolResult} {
+		e := deadLetter(fmt.Sprint("t", i), typ, "http://http-tool", "500")
+		e.SetData("application/json", map[string]string{"arguments": "SECRET-ARGUMENTS"})
+		if _, err := f.HandleEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Get(ctx, deadletters.Key(e.Source(), e.ID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Event != nil || !got.Truncated || got.ErrorData != "" || got.Type != typ || got.ErrorCode != "500" {
+			t.Errorf("%s: letter %+v, want metadata only (no event, no error body), not replayable", typ, got)
+		}
+	}
+}
+
 // A letter that cannot be stored is refused, so that the broker delivers
 // it again.
 func TestHandleFailsWhenTheStoreFails(t *testing.T) {

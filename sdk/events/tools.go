@@ -32,6 +32,14 @@ func init() {
 	AllTypes = append(AllTypes, TypeToolCalled, TypeToolResult)
 }
 
+// InClear reports whether the data of events of type typ is conversation
+// content in clear: the tool events (the arguments a model wrote, what a
+// tool answered), which agent-invoke and the tool functions exchange
+// inside the platform. Every other event's content is end-to-end
+// encrypted. Whatever keeps events (the dead-letter store) keeps only the
+// metadata of these.
+func InClear(typ string) bool { return typ == TypeToolCalled || typ == TypeToolResult }
+
 // toolNamePattern is OpenAI's rule for function names, which is also a
 // valid extension value.
 var toolNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
