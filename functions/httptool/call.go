@@ -66,9 +66,16 @@ func newCaller(allow string, timeout time.Duration, maxBytes int) (*caller, erro
 
 // allowed: u is under one of the prefixes — the same scheme and host (a
 // prefix of the string alone would let api.example.com.evil.net in), and
-// the path under the prefix's, after cleaning (no .. out of it).
+// the path under the prefix's, after cleaning (no .. out of it). A path
+// with an encoded dot, slash or backslash is refused: Clean does not see
+// "%2e%2e" or "%2f" as a segment, but a server that decodes before it
+// normalises would (".../weather/%2e%2e/admin" is ".../admin" there).
 func (c *caller) allowed(u *url.URL) bool {
 	if u.User != nil {
+		return false
+	}
+	escaped := strings.ToLower(u.EscapedPath())
+	if strings.Contains(escaped, "%2e") || strings.Contains(escaped, "%2f") || strings.Contains(escaped, "%5c") || strings.Contains(escaped, "\\") {
 		return false
 	}
 	p := path.Clean("/" + u.EscapedPath())

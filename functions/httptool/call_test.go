@@ -71,6 +71,10 @@ func TestHTTPTool(t *testing.T) {
 	for i, u := range []string{
 		api.URL + "/v2/other", api.URL + "/v1/../admin", "http://example.com/v1/weather",
 		strings.Replace(api.URL, "127.0.0.1", "127.0.0.1.nip.io", 1) + "/v1/weather", "file:///etc/passwd",
+		// Encoded dot segments and slashes: a server that decodes before
+		// it normalises would serve /admin.
+		api.URL + "/v1/weather/%2e%2e/%2e%2e/admin", api.URL + "/v1/a%2f..%2f..%2fadmin", api.URL + "/v1/%2E%2E/admin",
+		api.URL + "/v1/a%5c..%5cadmin",
 	} {
 		got, _ := ask("tc-deny-"+string(rune('a'+i)), `{"url": "`+u+`"}`)
 		if !got.Error || !strings.Contains(got.Content, "url") {
