@@ -102,8 +102,20 @@ func run(ctx context.Context, o *options) error {
 	for _, a := range agents {
 		names[a.AgentID] = a.Name
 	}
+	dial := func(autoAck bool) (*client.Client, error) {
+		return client.Dial(ctx, client.Config{
+			URLs:             strings.Split(o.connectors, ","),
+			Token:            sess.Token,
+			User:             sess.UserID(),
+			Device:           sess.DeviceID(),
+			Key:              key,
+			Directory:        sess,
+			Logger:           log,
+			AutoDeliveredAck: autoAck,
+		})
+	}
 	if o.list {
-		return list(ctx, sess, agents)
+		return list(ctx, sess, agents, names, dial)
 	}
 	conv, err := pick(ctx, sess, o, agents)
 	if err != nil {
@@ -113,16 +125,7 @@ func run(ctx context.Context, o *options) error {
 	fmt.Fprintf(os.Stderr, "conversation %s (%s) with %s — type to send, /quit to leave\n",
 		conv.ID, conv.Kind, strings.Join(others(conv.Members, sess.UserID(), names), ", "))
 
-	c, err := client.Dial(ctx, client.Config{
-		URLs:             strings.Split(o.connectors, ","),
-		Token:            sess.Token,
-		User:             sess.UserID(),
-		Device:           sess.DeviceID(),
-		Key:              key,
-		Directory:        sess,
-		Logger:           log,
-		AutoDeliveredAck: true,
-	})
+	c, err := dial(true)
 	if err != nil {
 		return err
 	}
@@ -211,19 +214,56 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 	return nil
 }
 
-// list prints the user's conversations and the agents.
-func list(ctx context.Context, sess *client.Session, agents []client.Agent) error {
+// listWait bounds how long -list waits to have caught up for the unread
+// counts.
+const listWait = 15 * time.Second
+
+// list prints the user's conversations, each with its title or the other
+// members' names and how many messages in it are unread (the same count
+// every device of the user shows: from the member's read cursor), then
+// the agents. The counts need the messages: it connects, as this device,
+// and takes what it missed (without acking anything); if that takes
+// longer than listWait the counts are left out.
+func list(ctx context.Context, sess *client.Session, agents []client.Agent, names map[string]string,
+	dial func(autoAck bool) (*client.Client, error)) error {
 	convs, err := sess.Conversations(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Println("conversations:")
-	for _, c := range convs {
-		fmt.Printf("  %s  %-6s %s %s\n", c.ID, c.Kind, strings.Join(c.Members, ","), c.Title)
+	c, err := dial(false)
+	if err != nil {
+		return err
 	}
-	fmt.Println("agents:")
+	defer c.Close()
+	go func() { // the events are not shown: only the counts
+		for range c.Events() {
+		}
+	}()
+	caught := false
+	for deadline := time.Now().Add(listWait); !caught && time.Now().Before(deadline) && ctx.Err() == nil; {
+		if caught, _ = c.CaughtUp(); !caught {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	fmt.Fprintln(stdout, "conversations:")
+	for _, cv := range convs {
+		nameMembers(ctx, sess, cv.Members, names)
+		title := cv.Title
+		if title == "" {
+			title = strings.Join(others(cv.Members, sess.UserID(), names), ", ")
+		}
+		unread := ""
+		if n, err := c.Unread(cv.ID); caught && err == nil && n > 0 {
+			unread = fmt.Sprintf("  [%d unread]", n)
+		}
+		fmt.Fprintf(stdout, "  %s  %-6s %s%s\n", cv.ID, cv.Kind, title, unread)
+	}
+	if !caught {
+		fmt.Fprintln(stdout, "  (unread counts left out: not caught up with the server in time)")
+	}
+	fmt.Fprintln(stdout, "agents:")
 	for _, a := range agents {
-		fmt.Printf("  %s  %s (%s)\n", a.AgentID, a.Name, a.AgentKind)
+		fmt.Fprintf(stdout, "  %s  %s (%s)\n", a.AgentID, a.Name, a.AgentKind)
 	}
 	return nil
 }

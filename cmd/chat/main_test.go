@@ -73,6 +73,10 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 		}
 		writeJSON(w, http.StatusCreated, map[string]any{"conversationId": "c-ann-bob", "kind": "direct", "members": []string{"u-ann", "u-bob"}})
 	})
+	mux.HandleFunc("GET /v1/conversations", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"conversations": []any{
+			map[string]any{"conversationId": "c-ann-bob", "kind": "direct", "members": []string{"u-ann", "u-bob"}}}})
+	})
 	mux.HandleFunc("GET /v1/conversations/{id}/devices", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -104,6 +108,10 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 				return
 			}
 			switch f.Type {
+			case protocol.TypeResume: // bob's message, which ann has not read
+				send(protocol.Frame{Type: protocol.TypeResumed, ID: f.ID, Batches: []protocol.Frame{{Type: protocol.TypeBatch,
+					Conversation: "c-ann-bob", Messages: []protocol.Frame{p.fromBob("c-ann-bob")}, LastSeq: 1,
+					Cursors: []protocol.Cursor{{User: "u-ann", Delivered: 1}, {User: "u-bob", Delivered: 1, Read: 1}}}}})
 			case protocol.TypeSync:
 				send(protocol.Frame{Type: protocol.TypeBatch, Conversation: f.Conversation,
 					Messages: []protocol.Frame{p.fromBob(f.Conversation)}, LastSeq: 1})
@@ -186,5 +194,30 @@ func TestChatSignsUpSendsAndShowsTicks(t *testing.T) {
 	st, err := loadState(statePath(o.stateDir, o.accounts, o.user))
 	if err != nil || st.DeviceID != "d-ann" || len(st.PrivateKey) != 32 || st.RefreshToken != "r1" {
 		t.Fatalf("state %+v, %v", st, err)
+	}
+}
+
+// TestListShowsUnread: -list names each conversation and counts its unread
+// messages from the member's read cursor, having caught up first.
+func TestListShowsUnread(t *testing.T) {
+	p := newFakePlatform(t)
+	out := &syncBuffer{}
+	stdout = out
+	o := &options{
+		accounts:   p.accounts.URL,
+		connectors: "ws" + strings.TrimPrefix(p.conn.URL, "http"),
+		user:       "ann", password: "secret-pw", signup: true, list: true,
+		stateDir: t.TempDir(),
+	}
+	if err := run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "c-ann-bob  direct bob (u-bob)  [1 unread]"; !strings.Contains(got, want) {
+		t.Errorf("list:\n%s\nwant a line %q", got, want)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.acks) != 0 {
+		t.Errorf("-list acked %+v; it must not move any cursor", p.acks)
 	}
 }

@@ -244,6 +244,39 @@ func (c *Client) LastSeq(conversation string) (int64, error) {
 	})
 }
 
+// Unread is how many messages of other users in conversation came after
+// this user's own read cursor — the member's, which a read on any of its
+// devices moves (MarkRead here, read receipts of its other devices, the
+// cursors a sync or resume brings) — among the messages handed to Events.
+// Every device of the user that has the messages counts the same.
+func (c *Client) Unread(conversation string) (int, error) {
+	return query(c, func() int {
+		if cv := c.s.convs[conversation]; cv != nil {
+			return len(cv.unread)
+		}
+		return 0
+	})
+}
+
+// CaughtUp reports whether the client is connected and has everything it
+// knows to exist: this connection's resume has answered (every page), no
+// sync is out and no conversation has a gap. A list of conversations with
+// unread counts (Unread) is true from then on, and stays so as messages
+// arrive.
+func (c *Client) CaughtUp() (bool, error) {
+	return query(c, func() bool {
+		if c.s.conn == nil || !c.s.resumeDone || c.s.resume.id != "" {
+			return false
+		}
+		for _, cv := range c.s.convs {
+			if cv.syncing || cv.order.gap(cv.seen) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // Pending is the number of messages in the outbox (sent, not yet stored).
 func (c *Client) Pending() (int, error) {
 	return query(c, func() int { return len(c.s.outbox) })

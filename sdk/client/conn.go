@@ -101,7 +101,7 @@ func (c *Client) connected(ws *websocket.Conn, url string) {
 	now := c.cfg.clock.Now()
 	s.gen++
 	w := &wsConn{ws: ws, url: url, gen: s.gen, since: now, out: make(chan protocol.Frame, outQueue)}
-	s.conn, s.dialing, s.switchAt = w, false, time.Time{}
+	s.conn, s.dialing, s.switchAt, s.resumeDone = w, false, time.Time{}, false
 	s.lastWrite, s.lastIdle = now, now
 	c.wg.Add(2)
 	go c.reader(w)

@@ -31,6 +31,12 @@ type conv struct {
 	peerDelivered, peerRead int64
 	own                     map[int64]*ownMsg // by seq, until read
 
+	// This user's own read cursor (the member's: moved by any of its
+	// devices), and the seqs of other users' messages handed to the
+	// application after it, in order: the unread ones.
+	ownRead int64
+	unread  []int64
+
 	answers map[answerKey]*answer // agents' answers, partials in order (answers.go)
 }
 
@@ -180,6 +186,7 @@ func (c *Client) ack(cv *conv, seq int64, read bool) {
 	cv.wantDelivered = max(cv.wantDelivered, seq)
 	if read {
 		cv.wantRead = max(cv.wantRead, seq)
+		cv.ownReadTo(seq)
 	}
 	c.scheduleAck(cv, c.cfg.clock.Now())
 }
@@ -209,6 +216,21 @@ func (c *Client) flushAcks(cv *conv, now time.Time) {
 		c.write(protocol.Frame{Type: protocol.TypeRead, Conversation: cv.id, Seq: cv.wantRead})
 		cv.sentRead = cv.wantRead
 	}
+}
+
+// ownReadTo moves this user's own read cursor (its acks, its other
+// devices' read receipts, the cursors of a batch): what is up to it is
+// no longer unread.
+func (cv *conv) ownReadTo(seq int64) {
+	if seq <= cv.ownRead {
+		return
+	}
+	cv.ownRead = seq
+	i := 0
+	for i < len(cv.unread) && cv.unread[i] <= seq {
+		i++
+	}
+	cv.unread = cv.unread[i:]
 }
 
 // peerReceipt moves another member's cursor and the ticks of own messages

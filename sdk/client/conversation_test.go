@@ -81,3 +81,51 @@ func TestResumedNamesNewConversations(t *testing.T) {
 		t.Errorf("LastSeq(new) = %d, want 1: followed from the answer", last)
 	}
 }
+
+// TestUnreadFollowsTheOwnReadCursor: unread counts other users' messages
+// after this user's own read cursor, whichever device moved it: the
+// cursors of the resume answer, a read receipt of another own device, a
+// MarkRead here; own messages from another device never count. CaughtUp
+// says when the count covers everything known.
+func TestUnreadFollowsTheOwnReadCursor(t *testing.T) {
+	alice, alice2, bob := newDevice(t, "alice", "a1"), newDevice(t, "alice", "a2"), newDevice(t, "bob", "b1")
+	fc := newFakeConnector(t, "tok")
+	c := dial(t, testConfig(alice, nil, fc.URL))
+	sc := fc.accept()
+	r := sc.expect(protocol.TypeResume)
+	if ok, _ := c.CaughtUp(); ok {
+		t.Error("caught up before the resume answer")
+	}
+	sc.send(protocol.Frame{Type: protocol.TypeResumed, ID: r.ID, Batches: []protocol.Frame{
+		{Type: protocol.TypeBatch, Conversation: "g", LastSeq: 3, Messages: []protocol.Frame{
+			message(t, "g", 1, bob, "one", alice), message(t, "g", 2, bob, "two", alice), message(t, "g", 3, bob, "three", alice)},
+			Cursors: []protocol.Cursor{{User: "alice", Delivered: 3, Read: 1}, {User: "bob", Delivered: 3, Read: 3}}},
+	}})
+	handled(t, c, sc)
+	unread := func(want int, why string) {
+		t.Helper()
+		if n, err := c.Unread("g"); err != nil || n != want {
+			t.Errorf("%s: unread %d (%v), want %d", why, n, err, want)
+		}
+	}
+	unread(2, "alice's cursor at 1 of bob's 3")
+	if ok, _ := c.CaughtUp(); !ok {
+		t.Error("not caught up after the whole resume answer")
+	}
+	sc.send(protocol.Frame{Type: protocol.TypeReceipt, Kind: ReceiptRead, Conversation: "g", Sender: "alice", SenderDevice: "a2", Seq: 3})
+	handled(t, c, sc)
+	unread(0, "read on alice's other device")
+	sc.send(message(t, "g", 4, bob, "four", alice))
+	handled(t, c, sc)
+	unread(1, "a new message of bob's")
+	if err := c.MarkRead("g", 4); err != nil {
+		t.Fatal(err)
+	}
+	unread(0, "read here")
+	sc.send(message(t, "g", 5, alice2, "from my phone", alice))
+	handled(t, c, sc)
+	unread(0, "alice's own message from her other device")
+	if ok, _ := c.CaughtUp(); !ok {
+		t.Error("not caught up")
+	}
+}

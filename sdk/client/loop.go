@@ -26,6 +26,7 @@ type state struct {
 	byID       map[string]*entry
 	syncs      int                     // sync requests written, for their ids
 	resume     resumeState             // the resume under way, if any
+	resumeDone bool                    // this connection's resume answered its last page (or fell back to syncs)
 	media      map[string][]*mediaWait // media requests waiting for their answer, by media id
 
 	queue     []Event          // events the application has not taken yet

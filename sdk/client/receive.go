@@ -159,6 +159,9 @@ func (c *Client) batch(f protocol.Frame, now time.Time) {
 	}
 	// The members' cursors: ticks whose receipt events were lost.
 	for _, cur := range f.Cursors {
+		if cur.User == c.s.user {
+			cv.ownReadTo(cur.Read)
+		}
 		if cur.User != c.s.user && validID(cur.User) {
 			c.peerReceipt(cv, ReceiptDelivered, cur.Delivered)
 			c.peerReceipt(cv, ReceiptRead, cur.Read)
@@ -190,6 +193,9 @@ func (c *Client) batch(f protocol.Frame, now time.Time) {
 // what follows is not held up behind it).
 func (c *Client) deliver(cv *conv, p pendingMsg) {
 	f := p.f
+	if f.Sender != c.s.user && f.Seq > cv.ownRead {
+		cv.unread = append(cv.unread, f.Seq)
+	}
 	m := &Message{Conversation: cv.id, Seq: f.Seq, ID: f.ID, Sender: f.Sender, SenderDevice: f.SenderDevice,
 		StoredAt: f.StoredAt, Own: f.SenderDevice == c.cfg.Device}
 	if p.content != nil {
@@ -248,6 +254,9 @@ func (c *Client) receipt(f protocol.Frame, now time.Time) {
 	// message they ack; syncing on them only adds load when it is busiest.
 	if user != c.s.user && device != c.cfg.Device {
 		c.peerReceipt(cv, f.Kind, f.Seq)
+	}
+	if user == c.s.user && f.Kind == ReceiptRead {
+		cv.ownReadTo(f.Seq) // read on another of this user's devices
 	}
 	c.maybeSync(cv, now)
 }

@@ -90,7 +90,9 @@ func (c *Client) resumed(f protocol.Frame, now time.Time) {
 	c.unresumed(f.ID, now) // anything of the page the answer left out
 	if f.Next != "" {
 		c.startResume(now, f.Next)
+		return
 	}
+	s.resumeDone = true
 }
 
 // resumeFailed falls back to one sync per conversation when the resume
@@ -101,7 +103,7 @@ func (c *Client) resumeFailed(now time.Time) {
 	if rid == "" {
 		return
 	}
-	c.s.resume.id = ""
+	c.s.resume.id, c.s.resumeDone = "", true
 	c.log.Warn("client: resume failed; syncing each conversation", "request", rid)
 	c.unresumed(rid, now)
 	for _, cv := range c.s.convs {

@@ -138,6 +138,10 @@ func TestWebConversationList(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("a new message counts again", chromedp.WaitVisible(badge(g.ID)+`[text()="1"]`))
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		n, err := ca.Unread(g.ID)
+		return err == nil && n == 1
+	}, "alice's Go device counts the same one unread")
 	run("opening the group in the browser reads it",
 		chromedp.Click(item(g.ID)),
 		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="third"]`),
@@ -153,6 +157,10 @@ func TestWebConversationList(t *testing.T) {
 		}
 		return false
 	}, "alice's Go device gets her own read receipt from the browser")
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		n, err := ca.Unread(g.ID)
+		return err == nil && n == 0
+	}, "read in the browser, nothing is unread on alice's Go device either")
 
 	// Taken out of the group: it leaves the list, at once.
 	if err := bob.sess.RemoveMember(ctx, g.ID, alice.id); err != nil {
