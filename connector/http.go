@@ -170,8 +170,9 @@ func problem(w http.ResponseWriter, status int, code, detail string) {
 // webHeaders serves the web client with a content security policy: its
 // own scripts and styles only (no inline code, nothing from elsewhere),
 // connections to this origin (the WebSocket), to accounts and to the media
-// store (presigned PUTs and GETs of encrypted blobs), no framing. The page
-// holds a device's private key; injected script must not run.
+// store (presigned PUTs and GETs of encrypted blobs), images and sounds
+// from the page's own decrypted blobs, no framing. The page holds a
+// device's private key; injected script must not run.
 func webHeaders(next http.Handler, origins ...string) http.Handler {
 	connect := "'self'"
 	for _, o := range origins {
@@ -179,7 +180,7 @@ func webHeaders(next http.Handler, origins ...string) http.Handler {
 			connect += " " + u.Scheme + "://" + u.Host
 		}
 	}
-	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; " +
 		"connect-src " + connect + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

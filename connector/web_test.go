@@ -41,7 +41,7 @@ func TestWebClientSecurityHeaders(t *testing.T) {
 	}
 	resp.Body.Close()
 	csp := resp.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"script-src 'self'", "connect-src 'self' http://127.0.0.1:8081 http://127.0.0.1:9000", "frame-ancestors 'none'", "object-src 'none'"} {
+	for _, want := range []string{"script-src 'self'", "connect-src 'self' http://127.0.0.1:8081 http://127.0.0.1:9000", "media-src 'self' blob:", "frame-ancestors 'none'", "object-src 'none'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
 		}

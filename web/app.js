@@ -23,6 +23,7 @@ const S = {
   sends: new Map(), // client message id → {conv, text, content?, media?, attempts}
   mediaWaits: new Map(), // media id → media requests awaiting media's answer
   transfers: new Map(),  // media id → {dir, phase, loaded, total, url?, error?}
+  players: new Map(),    // media id → its <audio>, kept across redraws so playing goes on
   inbox: Promise.resolve(),
 };
 
@@ -201,7 +202,7 @@ async function startChat(input) {
 function openConversation(id) {
   S.current = id;
   const c = conv(id);
-  $("composer").disabled = $("send").disabled = $("attach").disabled = false;
+  $("composer").disabled = $("send").disabled = $("attach").disabled = $("record").disabled = false;
   $("composer").focus();
   renderConversations();
   renderMessages();
@@ -762,7 +763,9 @@ async function openMedia(convID, m) {
   } catch {
     return; // the bubble says why; a tap tries again
   }
-  if (m.type.startsWith("image/")) {
+  if (m.type.startsWith("audio/")) {
+    player(m, t.url).play().catch(() => {}); // the bubble shows it; a tap plays it
+  } else if (m.type.startsWith("image/")) {
     $("viewer-img").src = t.url;
     $("viewer-img").alt = m.name || "photo";
     $("viewer-save").href = t.url;
@@ -774,6 +777,53 @@ async function openMedia(convID, m) {
     a.download = m.name || "file";
     a.click();
   }
+}
+
+// player is the <audio> of a voice note or another sound, one per media
+// id: the list is redrawn as messages come, and the same element put back
+// in the same task keeps playing.
+function player(m, url) {
+  let a = S.players.get(m.id);
+  if (!a) {
+    a = el("audio");
+    a.controls = true;
+    a.src = url;
+    a.onclick = (ev) => ev.stopPropagation();
+    S.players.set(m.id, a);
+  }
+  return a;
+}
+
+// Voice notes: the 🎤 button records from the microphone (MediaRecorder)
+// until it is pressed again; the recording is sent as a file, like any.
+let recorder = null;
+async function toggleRecording() {
+  if (recorder) { recorder.stop(); return; }
+  if (!S.current) return;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (err) {
+    $("chat-error").textContent = "no microphone: " + err.message;
+    return;
+  }
+  const chunks = [];
+  const r = new MediaRecorder(stream);
+  recorder = r;
+  r.ondataavailable = (ev) => { if (ev.data.size) chunks.push(ev.data); };
+  r.onstop = () => {
+    recorder = null;
+    for (const track of stream.getTracks()) track.stop();
+    $("record").dataset.state = "idle";
+    $("record").textContent = "🎤";
+    const type = (r.mimeType || "audio/webm").split(";")[0];
+    const blob = new Blob(chunks, { type });
+    const ext = type.split("/")[1] || "webm";
+    if (blob.size) sendFile(new File([blob], `voice-note-${new Date().toISOString().replace(/[:.]/g, "-")}.${ext}`, { type }));
+  };
+  r.start();
+  $("record").dataset.state = "recording";
+  $("record").textContent = "⏹";
 }
 
 function formatSize(n) {
@@ -812,6 +862,7 @@ function mediaBox(m, convID) {
     box.append(el("div", "media-phase", t.phase + "…"));
   }
   if (t?.phase === "failed") box.append(el("div", "error", t.error));
+  if (t?.url && String(m.type).startsWith("audio/")) box.append(player(m, t.url));
   if (t?.url) {
     const a = el("a", "save", "Save");
     a.href = t.url;
@@ -965,6 +1016,7 @@ async function main() {
   window.onfocus = () => { if (S.current) ackRead(conv(S.current)); };
   // Attachments: the attach button's file picker, or files dropped on the chat.
   $("attach").onclick = () => $("attach-input").click();
+  $("record").onclick = () => toggleRecording();
   $("attach-input").onchange = () => {
     for (const f of $("attach-input").files) sendFile(f);
     $("attach-input").value = "";

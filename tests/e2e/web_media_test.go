@@ -42,6 +42,8 @@ import (
 // downloads each (a fresh presigned GET, the digest checked, decrypted in
 // the page), and what the page saves is byte for byte what Bob sent. A
 // download whose URL expired before its GET is renewed by asking again.
+// Last, a voice note recorded in the browser (a fake microphone) reaches
+// Bob as a WebM he can open, and plays in Alice's bubble.
 func TestWebMedia(t *testing.T) {
 	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
 	_, here, _, _ := runtime.Caller(0)
@@ -272,6 +274,41 @@ func TestWebMedia(t *testing.T) {
 		t.Errorf("the browser saved %d bytes of bob's late file, not the %d sent", len(saved), len(late))
 	}
 
+	// A voice note recorded in the browser: Bob gets an audio file he can
+	// open (a WebM: its EBML header), and the bubble plays it.
+	b.run("record a voice note and send it",
+		jsClick("#record"),
+		chromedp.WaitVisible(chromedp.CSS(`#record[data-state="recording"]`)),
+		jsClick("#record"),
+		chromedp.WaitVisible(chromedp.CSS(`#record[data-state="idle"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.msg.mine[data-seq] .media[data-state="done"] audio`)),
+	)
+	var voice *e2ee.Media
+	testenv.Eventually(t, 60*time.Second, 20*time.Millisecond, func() bool {
+		wb.mu.Lock()
+		defer wb.mu.Unlock()
+		for _, ev := range wb.evs {
+			if m, ok := ev.(*client.Message); ok && m.Sender == aliceUser.UserID && m.Content.Media != nil && strings.HasPrefix(m.Content.Media.Type, "audio/") {
+				voice = m.Content.Media
+				return true
+			}
+		}
+		return false
+	}, "bob receives the voice note")
+	if got, err := cb.Download(ctx, conv, voice); err != nil || !bytes.HasPrefix(got, []byte{0x1a, 0x45, 0xdf, 0xa3}) {
+		t.Errorf("bob's download of the voice note (%s, %q): %d bytes, %v; want a WebM recording", voice.Type, voice.Name, len(got), err)
+	}
+	// Bob's voice note: a tap downloads it and the bubble gets a player.
+	reply, _, err := cb.SendFile(ctx, conv, randomBytes(t, 30<<10), client.File{Name: "reply.ogg", Type: "audio/ogg"})
+	if err != nil {
+		t.Fatalf("bob's SendFile: %v", err)
+	}
+	replyBox := fmt.Sprintf(`.msg.theirs .media[data-media=%q]`, reply.ID)
+	b.run("tap bob's voice note: a player",
+		jsClick(replyBox),
+		chromedp.WaitVisible(chromedp.CSS(replyBox+`[data-state="done"] audio`)),
+	)
+
 	if text := b.evalString(`document.getElementById("messages").innerText`); strings.Contains(text, "could not be decrypted") {
 		t.Errorf("the chat shows an error:\n%s", text)
 	}
@@ -290,7 +327,9 @@ func newBrowser(t *testing.T, chromium string) *browser {
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true))
+		chromedp.Flag("disable-sync", true),
+		// A microphone that plays a tone, allowed without asking: voice notes.
+		chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-fake-ui-for-media-stream", true))
 	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	if err := chromedp.Do(ctx); err != nil { // starts the browser, on a context without a deadline
