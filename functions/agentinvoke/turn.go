@@ -174,7 +174,6 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 		return
 	}
 	p := &partials{t: t, ctx: ctx, id: id, rs: rs, every: t.d.cfg.PartialInterval}
-	defer p.flush()
 	var spent tokenUsage
 	var at endpoint
 	for ; ; step++ {
@@ -186,6 +185,7 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 			}
 		}
 		a, ep, merr := t.call(ctx, cfg, req, p)
+		p.flush() // the last partial goes before the reply (and done), as each request ends
 		if merr != nil {
 			t.log.Warn("agent-invoke: model call failed", "code", merr.Code, "step", step, "err", merr.Err)
 			if step > 0 {

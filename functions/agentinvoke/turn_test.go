@@ -175,6 +175,32 @@ func TestTurnReplies(t *testing.T) {
 
 // The context is the AGENT_CONTEXT_MESSAGES messages before the one
 // answered, oldest first, without those not sealed for the agent's device.
+// Partials coalesced by AGENT_PARTIAL_INTERVAL: what is still buffered
+// when the answer ends goes out before the reply (route drops partials
+// that come after done).
+func TestTurnLastPartialBeforeReply(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.PartialInterval = time.Hour }, chunks("Hel", "lo ", "there"))
+	m := fx.w.say("bob", "hi bot")
+	fx.handle(t, m)
+	eventually(t, "the call finished", func() bool { return fx.finished(callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}) })
+	fx.w.mu.Lock()
+	lastPartial, reply := -1, -1
+	for i, e := range fx.w.events {
+		switch e.Type() {
+		case events.TypeAgentPartial:
+			lastPartial = i
+		case events.TypeMessageSent:
+			if reply < 0 {
+				reply = i
+			}
+		}
+	}
+	fx.w.mu.Unlock()
+	if lastPartial < 0 || reply < 0 || lastPartial > reply {
+		t.Errorf("the last partial is event %d, the reply %d: want the partials first", lastPartial, reply)
+	}
+}
+
 func TestTurnHistory(t *testing.T) {
 	fx := newFixture(t, func(c *config) { c.Model.Context = 3 }, chunks("ok"))
 	fx.w.say("alice", "one") // outside the window
