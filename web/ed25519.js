@@ -4,7 +4,7 @@
 // small order a signature can be made without any private key, and
 // Chromium verifies it. sdk/e2ee/testdata/primitives_check.js checks this
 // module against RFC 8032 7.1 (in Node and in headless Chromium).
-import { concat } from "./e2ee.js";
+import { b64, concat, unb64 } from "./e2ee.js";
 
 const subtle = globalThis.crypto.subtle;
 const ALG = { name: "Ed25519" };
@@ -66,3 +66,47 @@ export async function verify(publicRaw, message, signature) {
     return false;
   }
 }
+
+// Signed messages (docs/e2ee.md, "Signed messages"; sdk/e2ee/signature.go
+// is the reference, primitives.json's "signed" section the vectors).
+const utf8 = new TextEncoder();
+const u32 = (n) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n); return b; };
+const field = (b) => [u32(b.length), b];
+
+// envelopeSignedBytes is what a sender signs for env (the envelope's JSON
+// form): label, version, conversation, sender device, nonce, ciphertext,
+// and the recipient device ids in order, each length-prefixed.
+export function envelopeSignedBytes(env, conversation, senderDevice) {
+  const parts = [utf8.encode("agentchat/e2ee/v1/sig"), u32(env.v),
+    ...field(utf8.encode(conversation)), ...field(utf8.encode(senderDevice)),
+    ...field(unb64(env.nonce)), ...field(unb64(env.ct)), u32(env.keys.length)];
+  for (const k of env.keys) parts.push(...field(utf8.encode(k.device)));
+  return concat(...parts);
+}
+
+// signEnvelope sets env.sig (base64, as Go writes it).
+export async function signEnvelope(env, conversation, senderDevice, privateKey) {
+  env.sig = b64(await sign(privateKey, envelopeSignedBytes(env, conversation, senderDevice)));
+  return env;
+}
+
+// verifyEnvelope is true only when env carries a signature that the
+// sender device's signing key (raw bytes from the directory) verifies for
+// this conversation and sender device; unsigned, another key's, a missing
+// or refused key: false, and the message is shown as unverified.
+export async function verifyEnvelope(env, conversation, senderDevice, signingKeyRaw) {
+  if (typeof env?.sig !== "string" || !signingKeyRaw) return false;
+  try {
+    return await verify(signingKeyRaw, envelopeSignedBytes(env, conversation, senderDevice), unb64(env.sig));
+  } catch {
+    return false;
+  }
+}
+
+// bindingBytes is the statement a device signs when it registers its
+// signing key: this key is user's, on the device whose X25519 key is
+// x25519Raw.
+export const bindingBytes = (user, x25519Raw) =>
+  concat(utf8.encode("agentchat/e2ee/v1/device-binding"), ...field(utf8.encode(user)), ...field(x25519Raw));
+
+export const signBinding = (privateKey, user, x25519Raw) => sign(privateKey, bindingBytes(user, x25519Raw));

@@ -104,8 +104,14 @@ func registerDemoAgents(ctx context.Context, accountsURL string, agents []demoAg
 	}
 	defer sess.RevokeDevice(context.WithoutCancel(ctx), sess.DeviceID())
 	for _, a := range agents {
-		if _, err := sess.RegisterAgent(ctx, a.Name, a.Kind, a.Key.PublicKey(), a.ID); err != nil {
+		ag, err := sess.RegisterAgent(ctx, a.Name, a.Kind, a.Key.PublicKey(), a.ID)
+		if err != nil {
 			return fmt.Errorf("register agent %s (a database from another run with other keys? delete it, or the agent): %w", a.ID, err)
+		}
+		// The runtime signs with the key derived from the one AGENT_KEYS
+		// holds; publishing it makes the agent's replies verify.
+		if err := sess.SetSigningKey(ctx, ag.DeviceID, a.ID, a.Key.PublicKeyBytes(), e2ee.DeriveSigningKey(a.Key)); err != nil {
+			return fmt.Errorf("register agent %s's signing key: %w", a.ID, err)
 		}
 		if _, err := sess.CreateConversation(ctx, client.KindDirect, []string{a.ID}, ""); err != nil {
 			return fmt.Errorf("conversation with %s: %w", a.ID, err)

@@ -193,7 +193,7 @@ func (s *service) conversationDevices(w http.ResponseWriter, r *http.Request, p 
 	}
 	out := make([]keyView, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, keyView{UserID: d.User, DeviceID: d.ID, PublicKey: d.PublicKey})
+		out = append(out, keyView{UserID: d.User, DeviceID: d.ID, PublicKey: d.PublicKey, SigningKey: d.SigningKey})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 	return nil

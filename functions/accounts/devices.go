@@ -13,18 +13,22 @@ import (
 )
 
 type deviceView struct {
-	DeviceID  string    `json:"deviceId"`
-	Name      string    `json:"name"`
-	PublicKey string    `json:"publicKey"`
-	CreatedAt time.Time `json:"createdAt"`
-	Current   bool      `json:"current"` // the device making the request
+	DeviceID   string    `json:"deviceId"`
+	Name       string    `json:"name"`
+	PublicKey  string    `json:"publicKey"`
+	SigningKey string    `json:"signingKey,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
+	Current    bool      `json:"current"` // the device making the request
 }
 
-// keyView is one entry of a key directory: whom a sender wraps for.
+// keyView is one entry of a key directory: whom a sender wraps for, and
+// the key its messages are verified with (absent for a device registered
+// before signing: its messages show as unverified).
 type keyView struct {
-	UserID    string `json:"userId,omitempty"`
-	DeviceID  string `json:"deviceId"`
-	PublicKey string `json:"publicKey"`
+	UserID     string `json:"userId,omitempty"`
+	DeviceID   string `json:"deviceId"`
+	PublicKey  string `json:"publicKey"`
+	SigningKey string `json:"signingKey,omitempty"`
 }
 
 // myDevices lists the caller's current (non-revoked) devices.
@@ -35,7 +39,7 @@ func (s *service) myDevices(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	out := make([]deviceView, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, deviceView{DeviceID: d.ID, Name: d.Name, PublicKey: d.PublicKey, CreatedAt: d.CreatedAt, Current: d.ID == p.Device})
+		out = append(out, deviceView{DeviceID: d.ID, Name: d.Name, PublicKey: d.PublicKey, SigningKey: d.SigningKey, CreatedAt: d.CreatedAt, Current: d.ID == p.Device})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 	return nil
@@ -89,7 +93,7 @@ func (s *service) userDevices(w http.ResponseWriter, r *http.Request, p principa
 	}
 	out := make([]keyView, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, keyView{DeviceID: d.ID, PublicKey: d.PublicKey})
+		out = append(out, keyView{DeviceID: d.ID, PublicKey: d.PublicKey, SigningKey: d.SigningKey})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 	return nil

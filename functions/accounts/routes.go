@@ -16,6 +16,7 @@ func (s *service) routes() http.Handler {
 
 	mux.Handle("GET /v1/devices", s.authed(s.myDevices))
 	mux.Handle("DELETE /v1/devices/{deviceId}", s.authed(s.revokeDevice))
+	mux.Handle("PUT /v1/devices/{deviceId}/signing-key", s.authed(s.setSigningKey))
 
 	mux.Handle("GET /v1/users", s.authed(s.findUser))
 	mux.Handle("GET /v1/users/{userId}", s.authed(s.getUser))

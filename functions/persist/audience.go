@@ -75,6 +75,12 @@ func (v view) audience() *events.Audience {
 	a.Keys = make(map[string]string, len(v.devices))
 	for _, d := range v.devices {
 		a.Keys[d.ID] = d.PublicKey
+		if d.SigningKey != "" {
+			if a.SigningKeys == nil {
+				a.SigningKeys = make(map[string]string, len(v.devices))
+			}
+			a.SigningKeys[d.ID] = d.SigningKey
+		}
 	}
 	return a
 }

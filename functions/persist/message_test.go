@@ -1,6 +1,7 @@
 package function
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/fn/fntest"
@@ -312,20 +314,26 @@ func TestMembershipFollowsTheChangeLog(t *testing.T) {
 
 // TestStoredCarriesTheAudience: persist's reply names who the message is
 // for, as it checked it — every current device of the members, the agent
-// members, and their devices' keys when an agent is in (its runtime seals
-// its reply for them) — so that route fans out without reading anything.
+// members, and their devices' keys and signing keys when an agent is in
+// (its runtime seals its reply for them) — so that route fans out without
+// reading anything.
 func TestStoredCarriesTheAudience(t *testing.T) {
 	fx := newFixture(t)
 	fx.user("alice", "a1", "a2")
 	fx.user("bob", "b1")
 	fx.revoke("a2")
 	fx.insert(collUsers, bson.M{"_id": "calc", "kind": "agent", "agentKind": "model", "name": "calc", "createdAt": time.Now()})
-	fx.insert(collDevices, bson.M{"_id": "calc-d", "user": "calc", "publicKey": "CALCKEY", "createdAt": time.Now()})
+	fx.insert(collDevices, bson.M{"_id": "calc-d", "user": "calc", "publicKey": "CALCKEY", "signingKey": "CALCSIG", "createdAt": time.Now()})
 	fx.conversation("plain", "alice", "bob")
 	fx.conversation("withagent", "alice", "calc")
 	f := fx.start()
 
-	m := decodeReply[events.Message](t, handle(t, f, sent(t, "plain", "alice", "a1", "p1", envelope("a1", "b1"))), events.TypeMessageStored)
+	signed := envelope("a1", "b1")
+	signed.Sig = bytes.Repeat([]byte{0x5a}, e2ee.SignatureSize) // persist cannot check it (no key), only pass it on
+	m := decodeReply[events.Message](t, handle(t, f, sent(t, "plain", "alice", "a1", "p1", signed)), events.TypeMessageStored)
+	if !bytes.Equal(m.Envelope.Sig, signed.Sig) {
+		t.Errorf("stored envelope's sig %x, want the sender's %x", m.Envelope.Sig, signed.Sig)
+	}
 	want := &events.Audience{Devices: []events.DeviceRef{{User: "alice", Device: "a1"}, {User: "bob", Device: "b1"}}}
 	if !reflect.DeepEqual(m.Audience, want) {
 		t.Errorf("audience %+v, want %+v", m.Audience, want)
@@ -333,7 +341,8 @@ func TestStoredCarriesTheAudience(t *testing.T) {
 	reply := handle(t, f, sent(t, "withagent", "alice", "a1", "w1", envelope("a1", "calc-d")))
 	m = decodeReply[events.Message](t, reply, events.TypeMessageStored)
 	want = &events.Audience{Devices: []events.DeviceRef{{User: "alice", Device: "a1"}, {User: "calc", Device: "calc-d"}},
-		Agents: []events.AgentMember{{ID: "calc", Kind: "model"}}, Keys: map[string]string{"a1": "AAAA", "calc-d": "CALCKEY"}}
+		Agents: []events.AgentMember{{ID: "calc", Kind: "model"}}, Keys: map[string]string{"a1": "AAAA", "calc-d": "CALCKEY"},
+		SigningKeys: map[string]string{"calc-d": "CALCSIG"}} // a1 has none (a client from before signing)
 	if !reflect.DeepEqual(m.Audience, want) {
 		t.Errorf("audience %+v, want %+v", m.Audience, want)
 	}

@@ -114,6 +114,14 @@ func TestReplyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent, _ := events.Decode[events.MessageSent](reply)
+	// Signed with the key derived from the agent's X25519 key, which is
+	// what its owner publishes; the sealed envelope handed in is unchanged.
+	if err := e2ee.VerifyEnvelope(sent.Envelope, "c-1", "dv-calc", e2ee.DeriveSigningKey(c.keys["dv-calc"]).PublicKeyBytes()); err != nil {
+		t.Errorf("the reply does not verify under the agent's derived signing key: %v", err)
+	}
+	if renv.Sig != nil {
+		t.Error("Reply changed the caller's envelope")
+	}
 	if sent.ClientMessageID != "r-4" || reply.Extensions()[events.ExtAgentID] != "calc" || reply.Extensions()[events.ExtAgentKind] != "calc" {
 		t.Errorf("reply %s with %v", sent.ClientMessageID, reply.Extensions())
 	}

@@ -136,7 +136,17 @@ func (s Self) callID(conversation string, seq int64) string {
 // Reply is the reply to seq as an ordinary message.sent (persist stores
 // it, route delivers it). Its event id is fixed by the reply id, so a
 // resend is the same event.
+//
+// The reply is signed with the agent's signing key,
+// e2ee.DeriveSigningKey of its X25519 key (the one key AGENT_KEYS holds;
+// whoever registers the agent publishes the same derived key, see
+// docs/agents.md), so that members' clients show it as verified.
 func (s Self) Reply(conversation string, seq int64, env *e2ee.Envelope) (event.Event, error) {
+	if s.Key != nil && env != nil {
+		signed := *env // the caller's envelope (a ledger's record) stays as it was
+		e2ee.SignEnvelope(&signed, conversation, s.Device, e2ee.DeriveSigningKey(s.Key))
+		env = &signed
+	}
 	return s.stamped(events.NewMessageSent(events.SourceAgentPrefix+s.ID, conversation, s.ID, s.Device,
 		events.MessageSent{ClientMessageID: ReplyID(seq), Envelope: env}))
 }

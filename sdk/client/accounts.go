@@ -68,6 +68,10 @@ type LoginRequest struct {
 	DeviceID   string
 	DeviceName string
 	PublicKey  *ecdh.PublicKey
+	// SigningKey, with PublicKey, is registered for the device right after
+	// login (Session.SetSigningKey), so that its messages verify. A retried
+	// login registers the same key again, which accounts accepts.
+	SigningKey *e2ee.SigningKey
 }
 
 // Login signs in and returns a Session that keeps its access token fresh.
@@ -87,7 +91,27 @@ func (a *Accounts) Login(ctx context.Context, r LoginRequest) (*Session, error) 
 	if err := a.do(ctx, http.MethodPost, "/v1/login", "", in, &t); err != nil {
 		return nil, err
 	}
-	return a.Resume(t), nil
+	s := a.Resume(t)
+	if r.SigningKey != nil && r.PublicKey != nil {
+		if err := s.SetSigningKey(ctx, t.DeviceID, t.UserID, r.PublicKey.Bytes(), r.SigningKey); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// SetSigningKey registers key as the signing key of device (user's, with
+// X25519 public key x25519): this session's own device, or the device of
+// an agent this session's user owns (whose key is then
+// e2ee.DeriveSigningKey of the agent's). The binding signature proves the
+// key's holder meant it for that user and X25519 key. A device's key is
+// set once: the same key again succeeds, another is a ProblemError 409.
+func (s *Session) SetSigningKey(ctx context.Context, device, user string, x25519 []byte, key *e2ee.SigningKey) error {
+	in := map[string]string{
+		"signingKey": base64.StdEncoding.EncodeToString(key.PublicKeyBytes()),
+		"binding":    base64.StdEncoding.EncodeToString(e2ee.SignBinding(key, user, x25519)),
+	}
+	return s.call(ctx, http.MethodPut, "/v1/devices/"+url.PathEscape(device)+"/signing-key", in, nil)
 }
 
 // Refresh trades a refresh token for new tokens. Refresh tokens rotate: the
@@ -267,6 +291,9 @@ type Device struct {
 	DeviceID  string `json:"deviceId"`
 	Name      string `json:"name,omitempty"`
 	PublicKey string `json:"publicKey"` // standard base64 of 32 bytes
+	// SigningKey is the device's Ed25519 public key (standard base64 of 32
+	// bytes); empty for a device registered before signing.
+	SigningKey string `json:"signingKey,omitempty"`
 }
 
 // Recipient turns a directory entry into something Seal can encrypt for.
@@ -279,7 +306,13 @@ func (d Device) Recipient() (e2ee.Recipient, error) {
 	if err != nil {
 		return e2ee.Recipient{}, fmt.Errorf("accounts: device %q: %w", d.DeviceID, err)
 	}
-	return e2ee.Recipient{Device: d.DeviceID, PublicKey: pub}, nil
+	r := e2ee.Recipient{Device: d.DeviceID, PublicKey: pub}
+	// A signing key that is missing or refused does not keep anyone from
+	// reading the device's messages: they show as unverified.
+	if sk, err := base64.StdEncoding.DecodeString(d.SigningKey); err == nil && e2ee.ValidateSigningKey(sk) == nil {
+		r.SigningKey = sk
+	}
+	return r, nil
 }
 
 func (s *Session) devices(ctx context.Context, path string) ([]Device, error) {

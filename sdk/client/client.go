@@ -29,6 +29,11 @@ type Config struct {
 	Device string
 	// Key is this device's private key.
 	Key *e2ee.PrivateKey
+	// SigningKey is this device's Ed25519 key (registered with
+	// LoginRequest.SigningKey or Session.SetSigningKey): every message
+	// sent is signed with it. Without one, messages go unsigned and
+	// recipients show them as unverified.
+	SigningKey *e2ee.SigningKey
 	// Directory gives the devices to encrypt for (Session fits).
 	Directory Directory
 	Logger    *slog.Logger

@@ -245,6 +245,7 @@ func (c *Client) reader(w *wsConn) {
 				c.log.Warn("client: undecodable frame", "err", err, "bytes", len(data))
 				continue
 			}
+			c.warmSigningKeys(in.f)
 		}
 		select {
 		case c.in <- in:

@@ -25,6 +25,12 @@ type Message struct {
 	StoredAt     time.Time
 	Content      e2ee.Content
 	Own          bool
+	// Verified: the envelope's signature verifies under the signing key
+	// the key directory lists for SenderDevice (or this device sent it).
+	// False for a message that is unsigned, signed by another key, or
+	// whose sender device has no key the directory lists: show it as
+	// unverified, never as certainly from Sender (docs/e2ee.md).
+	Verified bool
 }
 
 // State is where an own message is on its way: each message moves forward

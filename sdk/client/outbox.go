@@ -82,6 +82,9 @@ func (c *Client) seal(ctx context.Context, conversation, id string, plain []byte
 	if err != nil {
 		return nil, fmt.Errorf("client: send: %w", err)
 	}
+	if c.cfg.SigningKey != nil {
+		e2ee.SignEnvelope(env, conversation, c.cfg.Device, c.cfg.SigningKey)
+	}
 	return env, nil
 }
 

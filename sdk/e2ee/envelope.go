@@ -34,6 +34,10 @@ type Envelope struct {
 	Nonce      []byte       `json:"nonce"` // 12 bytes, for Ciphertext
 	Ciphertext []byte       `json:"ct"`    // content sealed with the message key
 	Keys       []WrappedKey `json:"keys"`  // the message key, once per recipient device
+	// Sig is the sending device's Ed25519 signature of SignedBytes
+	// (SignEnvelope); absent from clients that do not sign yet, whose
+	// messages recipients show as unverified.
+	Sig []byte `json:"sig,omitempty"`
 }
 
 // WrappedKey is the message key sealed for one recipient device.
@@ -66,6 +70,8 @@ func (e *Envelope) Validate() error {
 		return fmt.Errorf("%w: no recipient keys", ErrShape)
 	case len(e.Keys) > MaxRecipients:
 		return fmt.Errorf("%w: over %d recipient keys", ErrShape, MaxRecipients)
+	case e.Sig != nil && len(e.Sig) != SignatureSize:
+		return fmt.Errorf("%w: sig must be %d bytes", ErrShape, SignatureSize)
 	}
 	seen := make(map[string]bool, len(e.Keys))
 	for i, k := range e.Keys {

@@ -46,4 +46,9 @@ var (
 	// key signed, the message differs, or the signature was changed or
 	// made by no key at all. A client shows such a message as unverified.
 	ErrSignature = errors.New("e2ee: signature does not verify")
+
+	// ErrUnsigned means an envelope carries no signature (VerifyEnvelope):
+	// its sender's client does not sign, or whoever made it had no key to
+	// sign with. A client shows such a message as unverified.
+	ErrUnsigned = errors.New("e2ee: envelope is not signed")
 )

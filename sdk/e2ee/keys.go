@@ -22,6 +22,10 @@ type PrivateKey struct {
 type Recipient struct {
 	Device    string
 	PublicKey *ecdh.PublicKey
+	// SigningKey is the device's Ed25519 public key from the directory,
+	// what its messages are verified with (VerifyEnvelope); nil for a
+	// device without one. Seal does not use it.
+	SigningKey []byte
 }
 
 // GenerateKey makes a new device key from the system's secure random source.

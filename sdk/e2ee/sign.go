@@ -10,10 +10,9 @@ import (
 )
 
 // Ed25519 (RFC 8032) is the signature beside the v1 envelope: each device
-// will hold a signing key next to its X25519 key, publish the public half in
-// the key directory, and sign what it sends (sender keys and the messages
-// sealed with them; not built yet, see docs/e2ee.md). The v1 envelope
-// carries no signature.
+// holds a signing key next to its X25519 key, publishes the public half in
+// the key directory (with a binding, BindingBytes), and signs every
+// envelope it sends (SignEnvelope; docs/e2ee.md, "Signed messages").
 //
 // Sign and Verify are the bare RFC 8032 operations (so that the published
 // vectors check them): callers sign an encoding that starts with a label of

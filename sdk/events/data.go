@@ -48,6 +48,10 @@ type Audience struct {
 	// Keys maps each of Devices to its public key (base64 X25519), only
 	// when an agent is a member: its runtime wraps its reply for them.
 	Keys map[string]string `json:"keys,omitempty"`
+	// SigningKeys maps those of Devices that have one to their signing
+	// key (base64 Ed25519), under the same condition: what an agent's
+	// runtime verifies a sender's signature with (docs/e2ee.md).
+	SigningKeys map[string]string `json:"signingKeys,omitempty"`
 }
 
 // AgentMember is a member of a conversation that is an agent.

@@ -13,8 +13,9 @@ import (
 
 // MaxFrameSize holds the largest envelope there can be: the largest
 // content sealed for the most devices (a group of 1,024 members), with ids
-// shaped as accounts makes them — as a client's send frame and as the
-// message frame every member device receives.
+// shaped as accounts makes them, signed by the sender (docs/e2ee.md,
+// "Signed messages") — as a client's send frame and as the message frame
+// every member device receives.
 func TestLargestEnvelopeFits(t *testing.T) {
 	id := func(prefix string) string {
 		b := make([]byte, 12)
@@ -35,6 +36,11 @@ func TestLargestEnvelopeFits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sk, err := e2ee.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2ee.SignEnvelope(env, conv, rs[0].Device, sk)
 	send, err := json.Marshal(protocol.Frame{Type: protocol.TypeSend, ID: msgID, Conversation: conv, Envelope: env})
 	if err != nil {
 		t.Fatal(err)

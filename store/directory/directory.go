@@ -51,6 +51,14 @@ type Directory interface {
 	// store.ErrNotFound if the user has no such device. Revoking a revoked
 	// device succeeds and keeps the first revocation time.
 	RevokeDevice(ctx context.Context, user, id string, at time.Time) (Device, error)
+	// SetSigningKey gives the user's current device its signing key and
+	// binding signature (checked by the caller), once: it returns the
+	// device; setting the same key again succeeds (a retry) and keeps the
+	// first binding; another key when one is set is store.ErrDuplicate;
+	// store.ErrNotFound if the user has no such device or it is revoked.
+	// A device sets its own key once, so two different keys racing is not
+	// a case to order (FerretDB would let the last write win).
+	SetSigningKey(ctx context.Context, user, id, signingKey, binding string) (Device, error)
 
 	// InsertConversation stores a new conversation at Rev 1 (whatever c.Rev
 	// says); store.ErrDuplicate when the id exists, which for a direct

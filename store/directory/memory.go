@@ -238,6 +238,23 @@ func (m *Memory) RevokeDevice(_ context.Context, user, id string, at time.Time) 
 	return d, nil
 }
 
+func (m *Memory) SetSigningKey(_ context.Context, user, id, signingKey, binding string) (Device, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.devices[id]
+	switch {
+	case !ok || d.User != user || d.Revoked():
+		return Device{}, store.ErrNotFound
+	case d.SigningKey == signingKey:
+		return d, nil
+	case d.SigningKey != "":
+		return Device{}, store.ErrDuplicate
+	}
+	d.SigningKey, d.Binding = signingKey, binding
+	m.devices[id] = d
+	return d, nil
+}
+
 func (m *Memory) InsertConversation(_ context.Context, c Conversation) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

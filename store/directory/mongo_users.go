@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -103,5 +104,26 @@ func (s *Mongo) RevokeDevice(ctx context.Context, user, id string, at time.Time)
 		return d, storeErr("revoke device", err)
 	}
 	d.RevokedAt = &at
+	return d, nil
+}
+
+func (s *Mongo) SetSigningKey(ctx context.Context, user, id, signingKey, binding string) (Device, error) {
+	// The filter makes the update a no-op once a key is set; what is read
+	// after it says whose key stands.
+	if _, err := s.devices.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "user", Value: user}, {Key: "revokedAt", Value: nil},
+			{Key: "signingKey", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "signingKey", Value: signingKey}, {Key: "binding", Value: binding}}}}); err != nil {
+		return Device{}, storeErr("set signing key", err)
+	}
+	d, err := s.DeviceByID(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && (d.User != user || d.Revoked()):
+		return Device{}, store.ErrNotFound
+	case err != nil:
+		return Device{}, err
+	case d.SigningKey != signingKey:
+		return Device{}, store.ErrDuplicate
+	}
 	return d, nil
 }

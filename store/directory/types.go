@@ -40,14 +40,20 @@ func (u User) Suspended() bool { return u.SuspendedAt != nil }
 
 // Device is one key-holding endpoint of a user or agent. Its public key
 // (base64 std of a 32-byte X25519 key) is what senders wrap message keys
-// for.
+// for; its signing key (base64 std of a 32-byte Ed25519 key, absent on
+// devices registered before signing) is what recipients verify its
+// messages with, and Binding (base64 std, 64 bytes) is the device's
+// signature of e2ee.BindingBytes(User, PublicKey) under it, checked when
+// it was set (SetSigningKey).
 type Device struct {
-	ID        string     `bson:"_id"`
-	User      string     `bson:"user"`
-	Name      string     `bson:"name,omitempty"`
-	PublicKey string     `bson:"publicKey"`
-	CreatedAt time.Time  `bson:"createdAt"`
-	RevokedAt *time.Time `bson:"revokedAt,omitempty"`
+	ID         string     `bson:"_id"`
+	User       string     `bson:"user"`
+	Name       string     `bson:"name,omitempty"`
+	PublicKey  string     `bson:"publicKey"`
+	SigningKey string     `bson:"signingKey,omitempty"`
+	Binding    string     `bson:"binding,omitempty"`
+	CreatedAt  time.Time  `bson:"createdAt"`
+	RevokedAt  *time.Time `bson:"revokedAt,omitempty"`
 }
 
 // Revoked reports whether the device was revoked.

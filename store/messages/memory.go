@@ -151,6 +151,7 @@ func clone(m events.Message) events.Message {
 		env := *m.Envelope
 		env.Nonce = slices.Clone(env.Nonce)
 		env.Ciphertext = slices.Clone(env.Ciphertext)
+		env.Sig = slices.Clone(env.Sig)
 		env.Keys = slices.Clone(env.Keys)
 		for i, k := range env.Keys {
 			env.Keys[i] = e2ee.WrappedKey{Device: k.Device, Ephemeral: slices.Clone(k.Ephemeral),

@@ -101,6 +101,7 @@ type envelopeDoc struct {
 	Nonce      []byte          `bson:"nonce"`
 	Ciphertext []byte          `bson:"ct"`
 	Keys       []wrappedKeyDoc `bson:"keys"`
+	Sig        []byte          `bson:"sig,omitempty"` // absent from unsigned envelopes, which must read back unsigned
 }
 
 type wrappedKeyDoc struct {
@@ -119,7 +120,7 @@ func toDoc(m events.Message) messageDoc {
 	var env envelopeDoc
 	if m.Envelope != nil {
 		env = envelopeDoc{V: m.Envelope.V, Nonce: m.Envelope.Nonce, Ciphertext: m.Envelope.Ciphertext,
-			Keys: make([]wrappedKeyDoc, len(m.Envelope.Keys))}
+			Keys: make([]wrappedKeyDoc, len(m.Envelope.Keys)), Sig: m.Envelope.Sig}
 		for i, k := range m.Envelope.Keys {
 			env.Keys[i] = wrappedKeyDoc{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
 		}
@@ -133,7 +134,7 @@ func toDoc(m events.Message) messageDoc {
 
 func (d messageDoc) message() events.Message {
 	env := &e2ee.Envelope{V: d.Envelope.V, Nonce: d.Envelope.Nonce, Ciphertext: d.Envelope.Ciphertext,
-		Keys: make([]e2ee.WrappedKey, len(d.Envelope.Keys))}
+		Keys: make([]e2ee.WrappedKey, len(d.Envelope.Keys)), Sig: d.Envelope.Sig}
 	for i, k := range d.Envelope.Keys {
 		env.Keys[i] = e2ee.WrappedKey{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
 	}

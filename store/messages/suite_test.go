@@ -61,6 +61,21 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 			t.Errorf("ByKey(absent) err = %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("a signature is stored as sent, and so is its absence", func(t *testing.T) {
+		s := fresh(t)
+		signed, unsigned := message("c1", 1, "alice", "a1", "m1"), message("c1", 2, "alice", "a1", "m2")
+		signed.Envelope.Sig = make([]byte, e2ee.SignatureSize)
+		_, _ = rand.Read(signed.Envelope.Sig)
+		for _, m := range []events.Message{signed, unsigned} {
+			if err := s.Insert(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.At(ctx, m.ConversationID, m.Seq)
+			if err != nil || !reflect.DeepEqual(got, m) {
+				t.Fatalf("At(%d) = %+v, %v; want %+v", m.Seq, got, err, m)
+			}
+		}
+	})
 	t.Run("what is read cannot change what is stored", func(t *testing.T) {
 		s := fresh(t)
 		m := message("c1", 1, "alice", "a1", "m1")

@@ -4,7 +4,8 @@
 // Chromium (tests/e2e, TestPrimitivesInChromium), so the check is the
 // browser's, not a copy of it.
 import { deriveKeyPair, setupBaseR, setupBaseS, seal, open } from "../../../web/hpke.js";
-import { importSigningKey, generateSigningKey, sign, verify, validateSigningKey } from "../../../web/ed25519.js";
+import { importSigningKey, generateSigningKey, sign, verify, validateSigningKey,
+  envelopeSignedBytes, signEnvelope, verifyEnvelope, bindingBytes, signBinding } from "../../../web/ed25519.js";
 
 const hex = (s) => Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
 const toHex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
@@ -68,6 +69,23 @@ export async function check(file) {
   const g = await generateSigningKey();
   const m = new TextEncoder().encode("agentchat/test/sign\0hello");
   ok(await verify(g.publicRaw, m, await sign(g.privateKey, m)), "ed25519: a generated key signs and verifies");
+
+  // Our own signed statements, byte for byte as sdk/e2ee makes them.
+  if (file.signed) {
+    const e = file.signed.envelope;
+    const k = await importSigningKey(hex(e.seed));
+    ok(toHex(envelopeSignedBytes(e.envelope, e.conversation, e.senderDevice)) === e.signedBytes, "signed: envelope's signed bytes");
+    const env = await signEnvelope({ ...e.envelope }, e.conversation, e.senderDevice, k.privateKey);
+    ok(toHex(Uint8Array.from(atob(env.sig), (c) => c.charCodeAt(0))) === e.sig, "signed: envelope signature");
+    ok(await verifyEnvelope(env, e.conversation, e.senderDevice, hex(e.publicKey)), "signed: envelope verifies");
+    ok(!(await verifyEnvelope(e.envelope, e.conversation, e.senderDevice, hex(e.publicKey))), "signed: unsigned is not verified");
+    ok(!(await verifyEnvelope(env, e.conversation, "dev-mallory", hex(e.publicKey))), "signed: another sender device is not verified");
+    ok(!(await verifyEnvelope(env, e.conversation, e.senderDevice, g.publicRaw)), "signed: another key is not verified");
+    const b = file.signed.binding;
+    const bk = await importSigningKey(hex(b.seed));
+    ok(toHex(bindingBytes(b.user, hex(b.x25519Public))) === b.bytes, "signed: binding bytes");
+    ok(toHex(await signBinding(bk.privateKey, b.user, hex(b.x25519Public))) === b.sig, "signed: binding signature");
+  } else ok(false, "signed: section missing");
   return { checks, failures };
 }
 
