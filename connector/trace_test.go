@@ -85,3 +85,23 @@ func spanNamed(t *testing.T, rec *tracetest.SpanRecorder, name string) sdktrace.
 	})
 	return found
 }
+
+// TestUntracedConnectorStampsNothing: without a tracer (OTEL_* unset)
+// the connector keeps no ring, starts no span and stamps no traceparent
+// on what it posts, even when a delivery carries one.
+func TestUntracedConnectorStampsNothing(t *testing.T) {
+	e := startConnector(t, nil)
+	if e.srv.tracer != nil || e.srv.acks != nil {
+		t.Fatal("tracing state made without a tracer")
+	}
+	bob := e.dial("bob", "b1")
+	inner := stored(t, "conv-1", 3, "alice", "a1", "m-3", envelope(32, "a1", "b1"))
+	inner.SetExtension(tracing.ExtTraceParent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	e.publish(inner, [2]string{"bob", "b1"})
+	bob.nextOfType(protocol.TypeMessage)
+	bob.sendFrame(protocol.Frame{Type: protocol.TypeDelivered, Conversation: "conv-1", Seq: 3})
+	eventually(t, frameWait, "the receipt's event", func() bool { return len(e.sink.received()) == 1 })
+	if got, ok := e.sink.received()[0].Extensions()[tracing.ExtTraceParent]; ok {
+		t.Errorf("the receipt carries traceparent %v with tracing off", got)
+	}
+}
