@@ -200,7 +200,7 @@ func TestToolsSurviveACrash(t *testing.T) {
 	// A crash leaves the attempt's lease running until it expires (Stop
 	// handed it back). A new instance over the same ledger and broker: the
 	// first tool's result arrives before its sweeper takes the call over.
-	if err := fx.led.Renew(ctx, k, 1, fx.f.owner, time.Now().Add(time.Second)); err != nil {
+	if err := fx.led.Renew(ctx, k, 1, fx.f.owner, time.Now().Add(3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	next := New()
