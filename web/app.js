@@ -4,6 +4,7 @@
 // device and its non-extractable key (IndexedDB) and, per conversation, the
 // messages shown in seq order.
 import * as e2ee from "./e2ee.js";
+import * as ed25519 from "./ed25519.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -11,6 +12,8 @@ const S = {
   user: null,       // {userId, deviceId, username}
   tokens: null,     // {accessToken, refreshToken}
   identity: null,   // e2ee identity of this device
+  signing: null,    // this device's Ed25519 key: {privateKey (non-extractable), publicRaw}
+  signingKeys: new Map(), // conversation → {at, keys: Map(device → signing key raw)}, from its directory
   ws: null,
   backoff: 500,
   stopped: false,   // revoked or replaced: no more reconnects
@@ -61,7 +64,8 @@ function setSession(s) {
 }
 
 // devices is this browser's device per username in IndexedDB: {deviceId,
-// privateKey (a non-extractable CryptoKey), publicRaw}.
+// privateKey (a non-extractable CryptoKey), publicRaw, signing: {privateKey
+// (non-extractable), publicRaw}}.
 function devices(op, username, value) {
   return new Promise((resolve, reject) => {
     const req = indexedDB.open("agentchat", 1);
@@ -95,11 +99,46 @@ async function login(username, password, signup) {
     await devices("delete", username); // revoked or unknown: register anew
     return login(username, password, false);
   }
-  await devices("put", username, { deviceId: s.deviceId, privateKey: identity.privateKey, publicRaw: identity.publicRaw });
+  // The signing key (docs/e2ee.md, "Signed messages"): made with the
+  // device (or now, for a device from before signing) and registered after
+  // login, when the user id the binding names is known; registering the
+  // same key again is harmless, so every login makes sure of it.
+  const signing = saved?.signing ?? await ed25519.generateSigningKey();
+  await devices("put", username, { deviceId: s.deviceId, privateKey: identity.privateKey, publicRaw: identity.publicRaw, signing });
   S.identity = identity;
+  S.signing = signing;
   S.user = { userId: s.userId, deviceId: s.deviceId, username };
   S.names.set(s.userId, "you");
   setSession(s);
+  try {
+    await api("PUT", `/v1/devices/${encodeURIComponent(s.deviceId)}/signing-key`, {
+      signingKey: e2ee.b64(signing.publicRaw),
+      binding: e2ee.b64(await ed25519.signBinding(signing.privateKey, s.userId, identity.publicRaw)),
+    });
+  } catch (err) {
+    console.warn("signing key not registered: this device's messages show as unverified", err); // the next login tries again
+  }
+}
+
+// senderVerified checks a message's signature against the sender device's
+// signing key in the conversation's directory (fetched again when it does
+// not list the device, at most every 10 s, so made-up devices cannot make
+// us ask for each message).
+async function senderVerified(c, f) {
+  let d = S.signingKeys.get(c.id);
+  if (!d || (!d.keys.has(f.senderDevice) && Date.now() - d.at > 10000)) {
+    try {
+      noteSigningKeys(c.id, (await api("GET", `/v1/conversations/${encodeURIComponent(c.id)}/devices`)).devices);
+    } catch { /* unverified, not unreadable */ }
+    d = S.signingKeys.get(c.id);
+  }
+  return ed25519.verifyEnvelope(f.envelope, c.id, f.senderDevice, d?.keys.get(f.senderDevice));
+}
+
+function noteSigningKeys(conversation, devices) {
+  const keys = new Map();
+  for (const d of devices) if (d.signingKey) keys.set(d.deviceId, e2ee.unb64(d.signingKey));
+  S.signingKeys.set(conversation, { at: Date.now(), keys });
 }
 
 function logout(why) {
@@ -350,6 +389,7 @@ async function show(c, f) {
   const m = { seq: f.seq, id: f.id, sender: f.sender, device: f.senderDevice, at: f.storedAt, mine: f.senderDevice === S.user.deviceId };
   try {
     m.content = f.own ?? await e2ee.open(f.envelope, { conversation: c.id, senderDevice: f.senderDevice, clientMessageId: f.id }, S.user.deviceId, S.identity);
+    m.verified = !!f.own || await senderVerified(c, f); // own: this device sealed it
   } catch (err) {
     m.notice = "🔒 this message could not be decrypted on this device (" + err.message + ")";
   }
@@ -520,7 +560,9 @@ async function sealAndSend(id, s) {
   const { devices } = await api("GET", `/v1/conversations/${encodeURIComponent(s.conv)}/devices`);
   const recipients = devices.map((d) => ({ device: d.deviceId, publicKey: e2ee.unb64(d.publicKey) }));
   if (!recipients.some((r) => r.device === S.user.deviceId)) recipients.push({ device: S.user.deviceId, publicKey: S.identity.publicRaw });
-  s.envelope = await e2ee.seal(s.content || { text: s.text }, { conversation: s.conv, senderDevice: S.user.deviceId, clientMessageId: id }, recipients);
+  noteSigningKeys(s.conv, devices);
+  const envelope = await e2ee.seal(s.content || { text: s.text }, { conversation: s.conv, senderDevice: S.user.deviceId, clientMessageId: id }, recipients);
+  s.envelope = await ed25519.signEnvelope(envelope, s.conv, S.user.deviceId, S.signing.privateKey);
   sendEnvelope(id, s);
 }
 
@@ -921,12 +963,18 @@ function renderMessages() {
   for (const m of c.msgs) {
     if (m.notice && !m.seq) { ol.append(el("li", "msg notice", m.notice)); continue; }
     shownIds.add(m.id);
-    const li = el("li", "msg " + (m.mine ? "mine" : "theirs"));
+    const li = el("li", "msg " + (m.mine ? "mine" : "theirs") + (m.content && !m.verified ? " unverified" : ""));
     li.dataset.seq = m.seq;
     if (!m.mine && c.kind === "group") li.append(el("div", "from", S.names.get(m.sender) || m.sender));
     if (m.content?.media) li.append(mediaBox(m.content.media, c.id));
     if (!m.content?.media || m.content.text) li.append(el("div", "text", m.content ? m.content.text : m.notice));
     const meta = el("div", "meta", m.at ? new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + " " : "");
+    if (m.content && !m.verified) {
+      // Not signed by the sender device's key: never shown as surely theirs.
+      const u = el("span", "unverified-mark", "⚠ unverified ");
+      u.title = "Not signed by the sender's device key: it may not be from " + (S.names.get(m.sender) || m.sender);
+      meta.append(u);
+    }
     if (m.mine) {
       const [state, mark] = ticks(m.seq, c);
       const t = el("span", "ticks", mark);

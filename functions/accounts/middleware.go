@@ -94,7 +94,7 @@ func cors(origins []string, next http.Handler) http.Handler {
 				writeProblem(w, problem(http.StatusForbidden, "origin not allowed"))
 				return
 			}
-			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE") // PUT: a device's signing key
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)

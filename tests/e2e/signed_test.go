@@ -2,8 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/agentchat/agentchat/internal/testenv"
 	"github.com/agentchat/agentchat/sdk/client"
@@ -141,4 +147,105 @@ func TestSignedMessages(t *testing.T) {
 		}
 		return out
 	})
+}
+
+// TestWebSignedMessages: the browser signs what it sends (Bob's Go client
+// verifies it) and verifies what it gets: Bob's signed message shows
+// plainly, messages injected as Bob's — unsigned, or signed by another
+// key — show with a visible "unverified" mark, never as plainly his.
+func TestWebSignedMessages(t *testing.T) {
+	testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
+	_, here, _, _ := runtime.Caller(0)
+	e := start(t, opts{functions: spineFunctions, webDir: filepath.Join(filepath.Dir(here), "..", "..", "web")})
+	page := strings.Replace(strings.TrimSuffix(e.p.ConnectorURLs()[0], "/ws"), "ws://", "http://", 1) + "/"
+	ctx := context.Background()
+	bob := signedSignup(t, e, "bob")
+	cb := bob.dial(t, e)
+	wb := watch(cb)
+
+	b := newHeadless(t)
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		b.run(what, `document.getElementById("messages")?.innerText ?? ""`, steps...)
+	}
+	alice := fmt.Sprintf("alice%d", time.Now().UnixNano()%1e9)
+	run("sign up in the browser, chat with bob, send",
+		chromedp.Navigate(page),
+		chromedp.WaitEnabled(chromedp.CSS("#login-submit")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), alice),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#signup")),
+		chromedp.WaitVisible(`//span[@id="status"][text()="online"]`),
+		chromedp.SendKeys(chromedp.CSS("#new-chat-name"), bob.name),
+		chromedp.Click(chromedp.CSS("#new-chat")),
+		chromedp.WaitEnabled(chromedp.CSS("#composer")),
+		chromedp.SendKeys(chromedp.CSS("#composer"), "signed in the browser"),
+		chromedp.Click(chromedp.CSS("#send")),
+	)
+	var from *client.Message
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		wb.mu.Lock()
+		defer wb.mu.Unlock()
+		for _, ev := range wb.evs {
+			if m, ok := ev.(*client.Message); ok && m.Content.Text == "signed in the browser" {
+				from = m
+				return true
+			}
+		}
+		return false
+	}, "bob receives the browser's message")
+	if !from.Verified {
+		t.Errorf("the browser's message is not verified by bob's Go client")
+	}
+	conv := from.Conversation
+
+	if _, err := cb.Send(ctx, conv, e2ee.Content{Text: "genuine from bob"}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := bob.sess.ConversationDevices(ctx, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker, err := fn.NewSink("e2e", e.p.BrokerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory, _ := e2ee.GenerateSigningKey()
+	for id, sign := range map[string]*e2ee.SigningKey{"forged-unsigned": nil, "forged-otherkey": mallory} {
+		text := map[string]string{"forged-unsigned": "forged, unsigned", "forged-otherkey": "forged, signed by another key"}[id]
+		plain, _ := e2ee.Content{Text: text}.Marshal()
+		env, err := e2ee.Seal(plain, e2ee.AssociatedData{Conversation: conv, SenderDevice: bob.sess.DeviceID(), ClientMessageID: id}, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sign != nil {
+			e2ee.SignEnvelope(env, conv, bob.sess.DeviceID(), sign)
+		}
+		ev, err := events.NewMessageSent(events.SourceConnectorPrefix+"forger", conv, bob.id, bob.sess.DeviceID(),
+			events.MessageSent{ClientMessageID: id, Envelope: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := broker.Send(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bubble := func(text string, unverified bool) string {
+		cond := `not(contains(@class,"unverified"))`
+		if unverified {
+			cond = `contains(@class,"unverified") and .//span[@class="unverified-mark"]`
+		}
+		return `//li[contains(@class,"theirs") and ` + cond + `][div[@class="text"][text()="` + text + `"]]`
+	}
+	run("bob's message shows plainly, the forged ones marked unverified",
+		chromedp.WaitVisible(bubble("genuine from bob", false)),
+		chromedp.WaitVisible(bubble("forged, unsigned", true)),
+		chromedp.WaitVisible(bubble("forged, signed by another key", true)),
+		chromedp.WaitVisible(`//li[contains(@class,"mine") and not(contains(@class,"unverified"))]/div[@class="text"][text()="signed in the browser"]`),
+	)
+	// Exactly one bubble of bob's is plain: the genuine one.
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#messages li.theirs:not(.unverified)").length`))
+	if err != nil || n != 1 {
+		t.Errorf("bubbles of bob's shown as verified: %d (%v), want 1", n, err)
+	}
 }
