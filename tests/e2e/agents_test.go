@@ -64,8 +64,14 @@ func startAgentsWith(t *testing.T, invokeEnv map[string]string, more ...string) 
 	ap := &agentPlatform{env: e, model: model, owner: signup(t, e, "owner"), keys: keys}
 	ctx := context.Background()
 	for id, kind := range map[string]string{"helper": "model", "calc": "calc"} {
-		if _, err := ap.owner.sess.RegisterAgent(ctx, strings.ToUpper(id[:1])+id[1:], kind, keys[id].PublicKey(), id); err != nil {
+		ag, err := ap.owner.sess.RegisterAgent(ctx, strings.ToUpper(id[:1])+id[1:], kind, keys[id].PublicKey(), id)
+		if err != nil {
 			t.Fatalf("register agent %s: %v", id, err)
+		}
+		// Its runtime signs with the key derived from its AGENT_KEYS key;
+		// the owner publishes it, as make dev does (docs/agents.md).
+		if err := ap.owner.sess.SetSigningKey(ctx, ag.DeviceID, id, keys[id].PublicKeyBytes(), e2ee.DeriveSigningKey(keys[id])); err != nil {
+			t.Fatalf("register agent %s's signing key: %v", id, err)
 		}
 	}
 	return ap

@@ -249,3 +249,31 @@ func TestWebSignedMessages(t *testing.T) {
 		t.Errorf("bubbles of bob's shown as verified: %d (%v), want 1", n, err)
 	}
 }
+
+// TestAgentRepliesSigned: agents sign their replies with the key derived
+// from their AGENT_KEYS key, which their owner registered: the calculator
+// agent's answer (its own function) and the model agent's (agent-invoke)
+// reach a member verified.
+func TestAgentRepliesSigned(t *testing.T) {
+	ap := startAgents(t, nil)
+	alice := signedSignup(t, ap.env, "alice")
+	ca := alice.dial(t, ap.env)
+	wa := watch(ca)
+	for agent, ask := range map[string]string{"calc": "2+2", "helper": "hello helper"} {
+		conv := ap.group(t, alice.person, agent, agent)
+		seq := send(t, ca, wa, conv, ask)
+		var reply *client.Message
+		testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+			for _, m := range wa.messages(conv, agent) {
+				if m.Content.ReplyTo == seq {
+					reply = m
+					return true
+				}
+			}
+			return false
+		}, "%s answers", agent)
+		if !reply.Verified {
+			t.Errorf("%s's reply %q is not verified", agent, reply.Content.Text)
+		}
+	}
+}
