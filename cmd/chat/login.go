@@ -51,7 +51,7 @@ func signIn(ctx context.Context, acc *client.Accounts, st *deviceState, o *optio
 		if key, err = e2ee.GenerateKey(); err != nil {
 			return nil, nil, err
 		}
-		st.PrivateKey = key.Bytes()
+		st.PrivateKey, st.SigningSeed = key.Bytes(), nil // a new device: new keys
 		req.DeviceID, req.PublicKey = "", key.PublicKey()
 		sess, err = acc.Login(ctx, req)
 	}
@@ -60,6 +60,25 @@ func signIn(ctx context.Context, acc *client.Accounts, st *deviceState, o *optio
 	}
 	st.remember(sess)
 	return sess, key, st.save()
+}
+
+// registerSigning makes sure accounts has this device's signing key
+// (docs/e2ee.md, "Signed messages"), so that what it sends verifies; a
+// failure is reported and retried at the next start (messages then show
+// as unverified to others).
+func registerSigning(ctx context.Context, sess *client.Session, st *deviceState, key *e2ee.PrivateKey) (*e2ee.SigningKey, error) {
+	sk, err := st.signing()
+	if err != nil {
+		return nil, err
+	}
+	if st.SigningFor != sess.DeviceID() {
+		if err := sess.SetSigningKey(ctx, sess.DeviceID(), sess.UserID(), key.PublicKeyBytes(), sk); err != nil {
+			fmt.Fprintf(os.Stderr, "chat: signing key not registered (your messages show as unverified): %v\n", err)
+		} else {
+			st.SigningFor = sess.DeviceID()
+		}
+	}
+	return sk, st.save()
 }
 
 func (st *deviceState) remember(sess *client.Session) {

@@ -92,6 +92,10 @@ func run(ctx context.Context, o *options) error {
 		return fmt.Errorf("chat: sign in: %w", err)
 	}
 	defer func() { st.remember(sess); _ = st.save() }()
+	signing, err := registerSigning(ctx, sess, st, key)
+	if err != nil {
+		return fmt.Errorf("chat: signing key: %w", err)
+	}
 	fmt.Fprintf(os.Stderr, "signed in as %s (user id %s, device %s)\n", o.user, sess.UserID(), sess.DeviceID())
 
 	names := map[string]string{}
@@ -109,6 +113,7 @@ func run(ctx context.Context, o *options) error {
 			User:             sess.UserID(),
 			Device:           sess.DeviceID(),
 			Key:              key,
+			SigningKey:       signing,
 			Directory:        sess,
 			Logger:           log,
 			AutoDeliveredAck: autoAck,

@@ -24,8 +24,10 @@ import (
 type fakePlatform struct {
 	t        *testing.T
 	bob      *e2ee.PrivateKey
+	bobSign  *e2ee.SigningKey
 	mu       sync.Mutex
 	devKey   string // the CLI device's public key, from login
+	devSign  string // the CLI device's signing key, as registered
 	acks     []protocol.Frame
 	accounts *httptest.Server
 	conn     *httptest.Server
@@ -33,7 +35,8 @@ type fakePlatform struct {
 
 func newFakePlatform(t *testing.T) *fakePlatform {
 	bob, _ := e2ee.GenerateKey()
-	p := &fakePlatform{t: t, bob: bob}
+	bobSign, _ := e2ee.GenerateSigningKey()
+	p := &fakePlatform{t: t, bob: bob, bobSign: bobSign}
 	writeJSON := func(w http.ResponseWriter, status int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -51,6 +54,21 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 		p.devKey = in["publicKey"]
 		p.mu.Unlock()
 		writeJSON(w, http.StatusOK, tokens)
+	})
+	mux.HandleFunc("PUT /v1/devices/{id}/signing-key", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]string
+		json.NewDecoder(r.Body).Decode(&in)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		key, _ := base64.StdEncoding.DecodeString(in["signingKey"])
+		x, _ := base64.StdEncoding.DecodeString(p.devKey)
+		binding, _ := base64.StdEncoding.DecodeString(in["binding"])
+		if r.PathValue("id") != "d-ann" || e2ee.VerifyBinding(key, "u-ann", x, binding) != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"title": "Bad Request", "status": 400})
+			return
+		}
+		p.devSign = in["signingKey"]
+		writeJSON(w, http.StatusOK, map[string]string{"deviceId": "d-ann", "signingKey": p.devSign})
 	})
 	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("username") != "bob" {
@@ -81,8 +99,9 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"devices": []map[string]string{
-			{"userId": "u-ann", "deviceId": "d-ann", "publicKey": p.devKey},
-			{"userId": "u-bob", "deviceId": "d-bob", "publicKey": base64.StdEncoding.EncodeToString(p.bob.PublicKeyBytes())},
+			{"userId": "u-ann", "deviceId": "d-ann", "publicKey": p.devKey, "signingKey": p.devSign},
+			{"userId": "u-bob", "deviceId": "d-bob", "publicKey": base64.StdEncoding.EncodeToString(p.bob.PublicKeyBytes()),
+				"signingKey": base64.StdEncoding.EncodeToString(p.bobSign.PublicKeyBytes())},
 		}})
 	})
 	p.accounts = httptest.NewServer(mux)
@@ -144,6 +163,7 @@ func (p *fakePlatform) fromBob(conv string) protocol.Frame {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	e2ee.SignEnvelope(env, conv, "d-bob", p.bobSign)
 	return protocol.Frame{Type: protocol.TypeMessage, ID: "m1", Conversation: conv, Seq: 1, Sender: "u-bob", SenderDevice: "d-bob", Envelope: env, StoredAt: time.Now()}
 }
 
@@ -194,6 +214,12 @@ func TestChatSignsUpSendsAndShowsTicks(t *testing.T) {
 	st, err := loadState(statePath(o.stateDir, o.accounts, o.user))
 	if err != nil || st.DeviceID != "d-ann" || len(st.PrivateKey) != 32 || st.RefreshToken != "r1" {
 		t.Fatalf("state %+v, %v", st, err)
+	}
+	// ... and its signing key, which accounts has (bob's message above
+	// showed without an "unverified" mark: the CLI verified it).
+	sk, err := e2ee.ParseSigningKey(st.SigningSeed)
+	if err != nil || st.SigningFor != "d-ann" || p.devSign != base64.StdEncoding.EncodeToString(sk.PublicKeyBytes()) {
+		t.Errorf("signing key %v for %q, registered %q", err, st.SigningFor, p.devSign)
 	}
 }
 

@@ -93,7 +93,11 @@ func (v *view) show(ev client.Event) {
 				text += fmt.Sprintf(" — /save %d", e.Seq)
 			}
 		}
-		v.scr.println(fmt.Sprintf("%s[#%d%s] %s: %s", prefix, e.Seq, at, v.name(e.Sender), text))
+		who := v.name(e.Sender)
+		if !e.Verified {
+			who += " ⚠ unverified" // not signed by the sender device's key: maybe not from them
+		}
+		v.scr.println(fmt.Sprintf("%s[#%d%s] %s: %s", prefix, e.Seq, at, who, text))
 		v.mu.Lock()
 		delete(v.typing, e.Sender)
 		v.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
 )
 
 // TestConversationChangesShow: a conversation started with this user, a
@@ -31,5 +32,19 @@ func TestConversationChangesShow(t *testing.T) {
 		if got := out.String(); !strings.Contains(got, tc.want) {
 			t.Errorf("after %+v the screen shows:\n%s\nwant a line %q", tc.ev, got, tc.want)
 		}
+	}
+}
+
+// TestUnverifiedMessagesMarked: a message whose signature did not verify
+// says so next to the sender's name; a verified one does not.
+func TestUnverifiedMessagesMarked(t *testing.T) {
+	out := &syncBuffer{}
+	stdout = out
+	v := &view{scr: newScreen(""), me: "u-ann", conv: "c-other", names: map[string]string{"u-bob": "Bob"}}
+	v.show(&client.Message{Conversation: "c-1", Seq: 1, Sender: "u-bob", Content: e2ee.Content{Text: "signed"}, Verified: true})
+	v.show(&client.Message{Conversation: "c-1", Seq: 2, Sender: "u-bob", Content: e2ee.Content{Text: "forged"}})
+	got := out.String()
+	if !strings.Contains(got, "Bob: signed") || !strings.Contains(got, "Bob ⚠ unverified: forged") {
+		t.Errorf("the screen shows:\n%s\nwant %q and %q", got, "Bob: signed", "Bob ⚠ unverified: forged")
 	}
 }

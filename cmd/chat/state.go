@@ -18,9 +18,13 @@ import (
 // refresh token. Without it every run would be a new device that cannot
 // read the history sealed for the old one.
 type deviceState struct {
-	UserID       string `json:"userId,omitempty"`
-	DeviceID     string `json:"deviceId,omitempty"`
-	PrivateKey   []byte `json:"privateKey,omitempty"` // raw X25519, base64 in JSON
+	UserID      string `json:"userId,omitempty"`
+	DeviceID    string `json:"deviceId,omitempty"`
+	PrivateKey  []byte `json:"privateKey,omitempty"` // raw X25519, base64 in JSON
+	SigningSeed []byte `json:"signingKey,omitempty"` // Ed25519 seed, base64 in JSON
+	// SigningFor is the device whose signing key accounts has (registered
+	// once per device; a new device registers again).
+	SigningFor   string `json:"signingFor,omitempty"`
 	RefreshToken string `json:"refreshToken,omitempty"`
 
 	path string
@@ -68,6 +72,20 @@ func (st *deviceState) key() (*e2ee.PrivateKey, error) {
 		return nil, err
 	}
 	st.PrivateKey = k.Bytes()
+	return k, nil
+}
+
+// signing returns the device's signing key, making one if there is none
+// yet (a state from before signing gets one).
+func (st *deviceState) signing() (*e2ee.SigningKey, error) {
+	if len(st.SigningSeed) > 0 {
+		return e2ee.ParseSigningKey(st.SigningSeed)
+	}
+	k, err := e2ee.GenerateSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	st.SigningSeed, st.SigningFor = k.Seed(), ""
 	return k, nil
 }
 
