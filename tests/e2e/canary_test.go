@@ -45,14 +45,14 @@ func TestCanary(t *testing.T) {
 	marker := newMarker("canary")
 	ctx := context.Background()
 
-	alice, bob := signup(t, ap.env, "alice"), signup(t, ap.env, "bob")
+	alice, bob := signedSignup(t, ap.env, "alice"), signedSignup(t, ap.env, "bob") // what they send is signed too
 	ca, cb := alice.dial(t, ap.env), bob.dial(t, ap.env)
 	wa, wb := watch(ca), watch(cb)
 	direct, err := alice.sess.CreateConversation(ctx, "direct", []string{alice.id, bob.id}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	group := ap.group(t, alice, "canary", bob.id, "helper", "calc")
+	group := ap.group(t, alice.person, "canary", bob.id, "helper", "calc")
 
 	const n = 10
 	for i := range n {
@@ -71,6 +71,9 @@ func TestCanary(t *testing.T) {
 		if !strings.Contains(m.Content.Text, marker) {
 			t.Fatalf("the model agent's reply %q lacks the marker: the scan would prove nothing about replies", m.Content.Text)
 		}
+	}
+	if ms := wb.messages(direct.ID, alice.id); !ms[0].Verified || !wb.messages(group, "helper")[0].Verified {
+		t.Fatal("alice's and the agent's messages are not verified: the scan would prove nothing about signed messages")
 	}
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() bool {
 		return ap.callState(group, wb.messages(group, alice.id)[n-1].Seq, "helper") == "replied"
@@ -128,7 +131,7 @@ func TestCanary(t *testing.T) {
 	}
 	defer ws.Close()
 	expectFrame(t, ws, protocol.TypeHello)
-	env := sealFor(t, ctx, alice, direct.ID, "in-clear-1")
+	env := sealFor(t, ctx, alice.person, direct.ID, "in-clear-1")
 	env.Ciphertext = []byte("sent in clear: " + control + " (a client that skipped encryption)")
 	if err := ws.WriteJSON(protocol.Frame{Type: protocol.TypeSend, ID: "in-clear-1", Conversation: direct.ID, Envelope: env}); err != nil {
 		t.Fatal(err)
