@@ -47,6 +47,6 @@ func (s *service) announceConversation(ctx context.Context, c directory.Conversa
 
 // announceDevice: d was registered, or revoked.
 func (s *service) announceDevice(ctx context.Context, d directory.Device) {
-	e, err := events.NewDeviceChanged(events.DeviceChanged{User: d.User, Device: d.ID, PublicKey: d.PublicKey, Revoked: d.Revoked()})
+	e, err := events.NewDeviceChanged(events.DeviceChanged{User: d.User, Device: d.ID, PublicKey: d.PublicKey, SigningKey: d.SigningKey, Revoked: d.Revoked()})
 	s.announce(ctx, e, err)
 }

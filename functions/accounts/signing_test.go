@@ -69,7 +69,14 @@ func TestSigningKey(t *testing.T) {
 	}
 	evs := broker.Events()
 	if len(evs) != seen+1 || evs[seen].Type() != events.TypeDeviceChanged {
-		t.Errorf("events after the key was set: %d new, want one device.changed", len(evs)-seen)
+		t.Fatalf("events after the key was set: %d new, want one device.changed", len(evs)-seen)
+	}
+	if d, err := events.Decode[events.DeviceChanged](evs[seen]); err != nil || d.SigningKey != got.SigningKey || d.Device != jo.DeviceID {
+		t.Errorf("device.changed = %+v, %v; want joan's device with its signing key", d, err)
+	}
+	registered, _ := events.NewDeviceChanged(events.DeviceChanged{User: jo.UserID, Device: jo.DeviceID})
+	if evs[seen].ID() == registered.ID() {
+		t.Error("the signing key's announcement has the id of the device's registration: a deduplicating hop would drop it")
 	}
 	a.must(a.call("PUT", path, jo.AccessToken, body(k, jo.UserID, joX)), http.StatusOK, nil) // a retry
 	other, _ := e2ee.GenerateSigningKey()

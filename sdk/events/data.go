@@ -362,9 +362,14 @@ type ConversationChanged struct {
 
 // DeviceChanged is the data of TypeDeviceChanged: a device of User was
 // registered (Revoked false) or revoked. A revocation is final.
+//
+// SigningKey is the device's signing key once it has one (docs/e2ee.md,
+// "Signed messages"); its registration is announced as a change of its
+// own.
 type DeviceChanged struct {
-	User      string `json:"user"`
-	Device    string `json:"device"`
-	PublicKey string `json:"publicKey,omitempty"`
-	Revoked   bool   `json:"revoked"`
+	User       string `json:"user"`
+	Device     string `json:"device"`
+	PublicKey  string `json:"publicKey,omitempty"`
+	SigningKey string `json:"signingKey,omitempty"`
+	Revoked    bool   `json:"revoked"`
 }

@@ -173,8 +173,13 @@ func NewConversationChanged(conversation, by, byDevice string, d ConversationCha
 // NewDeviceChanged is accounts' announcement that a device was registered
 // or revoked. Its id is keyed by (device, revoked).
 func NewDeviceChanged(d DeviceChanged) (event.Event, error) {
-	return New(TypeDeviceChanged, DeriveID("device.changed", d.Device, strconv.FormatBool(d.Revoked)),
-		Meta{Source: SourceAccounts, Sender: d.User, Device: d.Device}, d)
+	id := DeriveID("device.changed", d.Device, strconv.FormatBool(d.Revoked))
+	if d.SigningKey != "" && !d.Revoked {
+		// Its signing key registered: another change than the device's
+		// registration, so not the same event.
+		id = DeriveID("device.changed", d.Device, "false", d.SigningKey)
+	}
+	return New(TypeDeviceChanged, id, Meta{Source: SourceAccounts, Sender: d.User, Device: d.Device}, d)
 }
 
 // NewAgentInvoke asks agent to answer m, the stored message as persist
