@@ -662,7 +662,13 @@ run_verify_deploy() {
 		return 0
 	}
 	tail -n 1 "$WORK/func-cli.log"
-	local func=$BIN/func-$FUNC_VERSION proxy=$WORK/goproxy rev
+	local func=$BIN/func-$FUNC_VERSION proxy=$WORK/goproxy rev goproxy
+	# Go's module cache keeps the first download of a version forever: a
+	# cache that saw another checkout's sdk v0.1.0 would build with that
+	# one. So the builds get a module cache of this run's own, filled from
+	# this checkout's proxy first, then from the machine's module cache (as
+	# a file proxy: no download again), then from the usual proxy.
+	goproxy="file://$proxy,file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)"
 	say "verify-deploy: a module proxy made from this checkout"
 	go run ./knative/hack/modproxy -out "$proxy" functions/*/go.mod || {
 		failed "knative/hack/modproxy"
@@ -679,8 +685,8 @@ run_verify_deploy() {
 		start=$SECONDS
 		# The documented command and environment (docs/deploy.md, "Deploy
 		# the functions"); GOPROXY puts this checkout's modules first.
-		if (cd "$dir" && FUNC_ENABLE_HOST_BUILDER=true GOFLAGS=-mod=mod \
-			GOPROXY="file://$proxy,$(go env GOPROXY)" GONOSUMDB=github.com/agentchat/agentchat \
+		if (cd "$dir" && FUNC_ENABLE_HOST_BUILDER=true GOFLAGS="-mod=mod -modcacherw" GOMODCACHE="$WORK/gomodcache" \
+			GOPROXY="$goproxy" GONOSUMDB=github.com/agentchat/agentchat \
 			"$func" build --builder=host --registry registry.example.com/agentchat) >"$WORK/build-$name.log" 2>&1 &&
 			[[ -f $dir/.func/builds/last/oci/index.json ]]; then
 			passed "func build $name ($((SECONDS - start))s)"
