@@ -148,7 +148,7 @@ func TestAnswerSurvivesReconnect(t *testing.T) {
 		ctx := b.ctx
 		run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 			t.Helper()
-			b.run(what, "", steps...)
+			b.run(what, steps...)
 		}
 		// partial is the text of the answer being streamed, as shown.
 		partial := func() string {

@@ -166,7 +166,7 @@ func TestWebSignedMessages(t *testing.T) {
 	b := newHeadless(t)
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		b.run(what, `document.getElementById("messages")?.innerText ?? ""`, steps...)
+		b.runShowing(what, `document.getElementById("messages")?.innerText ?? ""`, steps...)
 	}
 	alice := fmt.Sprintf("alice%d", time.Now().UnixNano()%1e9)
 	run("sign up in the browser, chat with bob, send",

@@ -31,7 +31,7 @@ import (
 //   - a group created while alice's Go device was away reaches it, named,
 //     in the resume answer of its next connect.
 func TestWebConversationList(t *testing.T) {
-	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
+	testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM") // first: without a browser the test ends before the platform starts
 	_, here, _, _ := runtime.Caller(0)
 	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
 	e := start(t, opts{functions: spineFunctions, webDir: webDir})
@@ -41,31 +41,8 @@ func TestWebConversationList(t *testing.T) {
 	bob, carol := signup(t, e, "bob"), signup(t, e, "carol")
 	cb := bob.dial(t, e)
 
-	alloc, cancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true))
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatal(err)
-	}
-	// Each step waits for what the page shows, within its own deadline.
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		step, cancel := context.WithTimeout(bctx, time.Minute)
-		defer cancel()
-		began := time.Now()
-		if err := chromedp.Do(step, steps...); err != nil {
-			shotCtx, cancel := context.WithTimeout(bctx, 5*time.Second)
-			defer cancel()
-			shot, _ := chromedp.Run(shotCtx, chromedp.Evaluate[string](`document.body.innerText`))
-			t.Fatalf("%s: %v\npage text:\n%s", what, err, shot)
-		}
-		t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
-	}
+	b := newHeadless(t)
+	run := b.run
 	item := func(conv string) string { return fmt.Sprintf(`//li[contains(@class,"conv")][@data-id=%q]`, conv) }
 	badge := func(conv string) string { return item(conv) + `/span[@class="unread"]` }
 

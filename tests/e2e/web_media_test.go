@@ -45,7 +45,7 @@ import (
 // Last, a voice note recorded in the browser (a fake microphone) reaches
 // Bob as a WebM he can open, and plays in Alice's bubble.
 func TestWebMedia(t *testing.T) {
-	chromium := testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
+	testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM") // first: without a browser the test ends before the platform starts
 	_, here, _, _ := runtime.Caller(0)
 	webDir := filepath.Join(filepath.Dir(here), "..", "..", "web")
 	calcKey, _ := e2ee.GenerateKey()
@@ -79,7 +79,9 @@ func TestWebMedia(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := newBrowser(t, chromium)
+	b := newHeadless(t,
+		// A microphone that plays a tone, allowed without asking: voice notes.
+		chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-fake-ui-for-media-stream", true))
 	alice := fmt.Sprintf("alice%d", time.Now().UnixNano()%1e9)
 	b.run("sign up in the browser",
 		chromedp.Navigate(page),
@@ -314,77 +316,9 @@ func TestWebMedia(t *testing.T) {
 	}
 }
 
-// browser is one headless Chromium page for a test; each step gets its own
-// deadline and a failure shows the page's text.
-type browser struct {
-	t   *testing.T
-	ctx context.Context
-}
-
-func newBrowser(t *testing.T, chromium string) *browser {
-	t.Helper()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// A microphone that plays a tone, allowed without asking: voice notes.
-		chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-fake-ui-for-media-stream", true))
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser, on a context without a deadline
-		t.Fatal(err)
-	}
-	// The page's console (warnings, errors, CORS refusals) goes to the test's log.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			if m.Type != chromedp.ConsoleDebug && m.Type != chromedp.ConsoleLog {
-				t.Logf("browser console: %s", m)
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return &browser{t: t, ctx: ctx}
-}
-
-func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	step, cancel := context.WithTimeout(b.ctx, time.Minute)
-	defer cancel()
-	began := time.Now()
-	if err := chromedp.Do(step, steps...); err != nil {
-		shotCtx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
-		shot, _ := chromedp.Run(shotCtx, chromedp.Evaluate[string](`document.body.innerText`))
-		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, shot)
-	}
-	b.t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
-}
-
-func evalIn[T any](b *browser, expr string) T {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
-func (b *browser) eval(what, expr string)        { b.t.Helper(); evalIn[bool](b, expr) }
-func (b *browser) evalBool(expr string) bool     { b.t.Helper(); return evalIn[bool](b, expr) }
-func (b *browser) evalInt(expr string) int       { b.t.Helper(); return evalIn[int](b, expr) }
-func (b *browser) evalString(expr string) string { b.t.Helper(); return evalIn[string](b, expr) }
-
 // saveDownloads has the browser save what the page downloads into a
 // folder of the test, and sends each file's path once it is complete.
-func (b *browser) saveDownloads() <-chan string {
+func (b *headless) saveDownloads() <-chan string {
 	b.t.Helper()
 	dir := b.t.TempDir()
 	events := chromedp.BrowserEvents(b.ctx, cdpbrowser.DownloadProgress) // subscribed before any download starts

@@ -40,7 +40,7 @@ func TestWebClient(t *testing.T) {
 	ctx := b.ctx
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		b.run(what, `"username field: " + document.getElementById("login-username").value`, steps...)
+		b.runShowing(what, `"username field: " + document.getElementById("login-username").value`, steps...)
 	}
 
 	alice := fmt.Sprintf("alice%d", time.Now().UnixNano()%1e9)
