@@ -69,7 +69,9 @@ func Handler(name string, runs Runs, log *slog.Logger, run Func) fn.Handler {
 		text, err := run(ctx, call)
 		isErr := err != nil
 		if isErr {
-			log.Info(name+": call failed", "call", c.CallID, "agent", c.AgentID, "err", err)
+			// The error's text goes to the model, not to the log: it may
+			// quote the arguments (a URL, a search), which are content.
+			log.Info(name+": call failed", "call", c.CallID, "agent", c.AgentID, "errBytes", len(err.Error()))
 			text = err.Error()
 		}
 		r, err := events.NewToolResult(e, text, isErr)
