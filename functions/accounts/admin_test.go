@@ -16,11 +16,15 @@ import (
 
 // withAdmin starts accounts, signs up an admin and restarts accounts with
 // that user in ACCOUNTS_ADMINS (ids are server-made: the operator's order
-// too). It returns the admin's session.
-func withAdmin(t *testing.T) (*accounts, sessionResponse) {
+// too). It returns the admin's session; edit, if given, configures both starts.
+func withAdmin(t *testing.T, edit ...func(*Config)) (*accounts, sessionResponse) {
 	t.Helper()
 	fntest.Need(t, "AGENTCHAT_TEST_REDIS_URL")
-	a := startAccounts(t, nil)
+	var e func(*Config)
+	if len(edit) > 0 {
+		e = edit[0]
+	}
+	a := startAccounts(t, e)
 	root := a.user("root")
 	c := a.cfg
 	c.Admins = userIDs{root.UserID}

@@ -49,6 +49,13 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	return s.registerAgentFor(w, r, req, p.User)
+}
+
+// registerAgentFor registers req's agent owned by owner: the caller, or
+// the user an admin names (the admin API). The limits count against the
+// caller's address and the owner's account either way.
+func (s *service) registerAgentFor(w http.ResponseWriter, r *http.Request, req registerAgentRequest, owner string) error {
 	name, err := checkName("name", req.Name, "")
 	if err != nil {
 		return err
@@ -68,7 +75,7 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 	}
 	ctx := r.Context()
 	mine := func(u directory.User) bool {
-		return u.Kind == directory.KindAgent && u.OwnerID == p.User && u.PublicKey == publicKey
+		return u.Kind == directory.KindAgent && u.OwnerID == owner && u.PublicKey == publicKey
 	}
 	switch u, err := s.dir.UserByID(ctx, id); {
 	case err == nil && mine(u):
@@ -86,7 +93,7 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 		codeDevicesPerAddress, "too many new devices from this address; try again later"); err != nil {
 		return err
 	}
-	if err := s.takeRegistration(ctx, "agent:user:"+p.User, s.cfg.UserRegisterRate.Agent,
+	if err := s.takeRegistration(ctx, "agent:user:"+owner, s.cfg.UserRegisterRate.Agent,
 		codeAgentsPerUser, "too many new agents for this account; try again later"); err != nil {
 		return err
 	}
@@ -104,7 +111,7 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 	case err != nil:
 		return err
 	}
-	u := directory.User{ID: id, Kind: directory.KindAgent, Name: name, AgentKind: req.AgentKind, OwnerID: p.User,
+	u := directory.User{ID: id, Kind: directory.KindAgent, Name: name, AgentKind: req.AgentKind, OwnerID: owner,
 		DeviceID: dev.ID, PublicKey: publicKey, CreatedAt: now}
 	switch err := s.dir.InsertUser(ctx, u); {
 	case errors.Is(err, store.ErrDuplicate):
@@ -120,7 +127,7 @@ func (s *service) registerAgent(w http.ResponseWriter, r *http.Request, p princi
 	case err != nil:
 		return err
 	}
-	s.log.Info("accounts: agent registered", "agent", id, "agentKind", req.AgentKind, "owner", p.User)
+	s.log.Info("accounts: agent registered", "agent", id, "agentKind", req.AgentKind, "owner", owner)
 	s.announceDevice(ctx, dev)
 	writeJSON(w, http.StatusCreated, map[string]string{"agentId": id, "deviceId": dev.ID})
 	return nil

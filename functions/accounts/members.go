@@ -17,6 +17,19 @@ type addMemberRequest struct {
 // addMember adds a user to a group the caller is a member of; adding a
 // member again is a no-op (204).
 func (s *service) addMember(w http.ResponseWriter, r *http.Request, p principal) error {
+	return s.addMemberAs(w, r, p, false)
+}
+
+// removeMember removes a member (or the caller: leaving) from a group the
+// caller is a member of; removing a non-member is a no-op (204).
+func (s *service) removeMember(w http.ResponseWriter, r *http.Request, p principal) error {
+	return s.removeMemberAs(w, r, p, false)
+}
+
+// addMemberAs is addMember for a member of the group, or (asAdmin) for an
+// admin who need not be one (the admin API): one path, so the change is
+// logged and announced the same way.
+func (s *service) addMemberAs(w http.ResponseWriter, r *http.Request, p principal, asAdmin bool) error {
 	var req addMemberRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -24,8 +37,10 @@ func (s *service) addMember(w http.ResponseWriter, r *http.Request, p principal)
 	if !validID(req.UserID) {
 		return invalid("userId", "is required")
 	}
-	if _, err := s.memberConversation(r, p); err != nil {
-		return err
+	if !asAdmin {
+		if _, err := s.memberConversation(r, p); err != nil {
+			return err
+		}
 	}
 	switch _, err := s.dir.UserByID(r.Context(), req.UserID); {
 	case errors.Is(err, store.ErrNotFound):
@@ -33,7 +48,7 @@ func (s *service) addMember(w http.ResponseWriter, r *http.Request, p principal)
 	case err != nil:
 		return err
 	}
-	return s.changeMembers(w, r, p, directory.MemberChange{Op: "add", User: req.UserID, By: p.User, At: s.now().UTC()},
+	return s.changeMembers(w, r, p, asAdmin, directory.MemberChange{Op: "add", User: req.UserID, By: p.User, At: s.now().UTC()},
 		func(c directory.Conversation) ([]string, bool, error) {
 			if c.IsMember(req.UserID) {
 				return nil, false, nil
@@ -45,11 +60,10 @@ func (s *service) addMember(w http.ResponseWriter, r *http.Request, p principal)
 		})
 }
 
-// removeMember removes a member (or the caller: leaving) from a group the
-// caller is a member of; removing a non-member is a no-op (204).
-func (s *service) removeMember(w http.ResponseWriter, r *http.Request, p principal) error {
+// removeMemberAs is removeMember for a member or (asAdmin) an admin.
+func (s *service) removeMemberAs(w http.ResponseWriter, r *http.Request, p principal, asAdmin bool) error {
 	user := r.PathValue("userId")
-	return s.changeMembers(w, r, p, directory.MemberChange{Op: "remove", User: user, By: p.User, At: s.now().UTC()},
+	return s.changeMembers(w, r, p, asAdmin, directory.MemberChange{Op: "remove", User: user, By: p.User, At: s.now().UTC()},
 		func(c directory.Conversation) ([]string, bool, error) {
 			if !c.IsMember(user) {
 				return nil, false, nil
@@ -59,12 +73,13 @@ func (s *service) removeMember(w http.ResponseWriter, r *http.Request, p princip
 }
 
 // changeMembers applies next to a group the caller belongs to (checked on
-// the state the change is computed from) and answers 204.
-func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p principal, mc directory.MemberChange, next func(directory.Conversation) ([]string, bool, error)) error {
+// the state the change is computed from; an admin need not belong) and
+// answers 204.
+func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p principal, asAdmin bool, mc directory.MemberChange, next func(directory.Conversation) ([]string, bool, error)) error {
 	c, changed, err := s.dir.ChangeMembers(r.Context(), r.PathValue("id"), mc,
 		func(c directory.Conversation) ([]string, bool, error) {
 			switch {
-			case !c.IsMember(p.User):
+			case !asAdmin && !c.IsMember(p.User):
 				return nil, false, notFound("conversation")
 			case c.Kind != directory.Group:
 				return nil, false, problem(http.StatusConflict, "members of a direct conversation cannot change")
@@ -80,7 +95,7 @@ func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p princi
 		return err
 	}
 	if changed {
-		s.log.Info("accounts: members changed", "conversation", c.ID, "op", mc.Op, "rev", c.Rev, "by", p.User)
+		s.log.Info("accounts: members changed", "conversation", c.ID, "op", mc.Op, "rev", c.Rev, "by", p.User, "asAdmin", asAdmin)
 		var removed []string
 		if mc.Op == directory.OpRemove {
 			removed = []string{mc.User}

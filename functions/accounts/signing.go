@@ -48,33 +48,11 @@ func (s *service) setSigningKey(w http.ResponseWriter, r *http.Request, p princi
 			return notFound("device")
 		}
 	}
-	key, err := base64.StdEncoding.DecodeString(req.SigningKey)
-	if err != nil || len(key) != e2ee.SigningPublicKeySize {
-		return invalid("signingKey", "must be base64 (standard alphabet) of a 32-byte Ed25519 public key")
-	}
-	switch err := e2ee.ValidateSigningKey(key); {
-	case errors.Is(err, e2ee.ErrLowOrderKey):
-		pr := invalid("signingKey", "is an Ed25519 key of small order (anyone could sign under it); generate a new key")
-		pr.Code = codeLowOrderKey
-		return pr
-	case errors.Is(err, e2ee.ErrNonCanonicalKey):
-		pr := invalid("signingKey", "is not the canonical encoding of an Ed25519 public key")
-		pr.Code = codeNonCanonicalKey
-		return pr
-	case err != nil:
-		return invalid("signingKey", "is not an Ed25519 public key")
-	}
-	x25519, err := base64.StdEncoding.DecodeString(d.PublicKey)
+	key, binding, err := checkSigningKey(req, d.User, d.PublicKey)
 	if err != nil {
-		return err // the directory holds only checked keys
+		return err
 	}
-	binding, err := base64.StdEncoding.DecodeString(req.Binding)
-	if err != nil || e2ee.VerifyBinding(key, d.User, x25519, binding) != nil {
-		pr := invalid("binding", "must be base64 of the signing key's signature of the device binding (user id and X25519 key; docs/e2ee.md)")
-		pr.Code = codeBadBinding
-		return pr
-	}
-	d, err = s.dir.SetSigningKey(ctx, d.User, d.ID, base64.StdEncoding.EncodeToString(key), base64.StdEncoding.EncodeToString(binding))
+	d, err = s.dir.SetSigningKey(ctx, d.User, d.ID, key, binding)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("device")
@@ -87,4 +65,38 @@ func (s *service) setSigningKey(w http.ResponseWriter, r *http.Request, p princi
 	s.announceDevice(ctx, d)
 	writeJSON(w, http.StatusOK, keyView{UserID: d.User, DeviceID: d.ID, PublicKey: d.PublicKey, SigningKey: d.SigningKey})
 	return nil
+}
+
+// checkSigningKey checks req's signing key and its binding of user and
+// publicKey (the device's X25519 key, as stored) and returns both in the
+// directory's encoding: the device's own registration and an admin's key
+// rotation (admin_agents.go) check alike.
+func checkSigningKey(req signingKeyRequest, user, publicKey string) (key, binding string, _ error) {
+	k, err := base64.StdEncoding.DecodeString(req.SigningKey)
+	if err != nil || len(k) != e2ee.SigningPublicKeySize {
+		return "", "", invalid("signingKey", "must be base64 (standard alphabet) of a 32-byte Ed25519 public key")
+	}
+	switch err := e2ee.ValidateSigningKey(k); {
+	case errors.Is(err, e2ee.ErrLowOrderKey):
+		pr := invalid("signingKey", "is an Ed25519 key of small order (anyone could sign under it); generate a new key")
+		pr.Code = codeLowOrderKey
+		return "", "", pr
+	case errors.Is(err, e2ee.ErrNonCanonicalKey):
+		pr := invalid("signingKey", "is not the canonical encoding of an Ed25519 public key")
+		pr.Code = codeNonCanonicalKey
+		return "", "", pr
+	case err != nil:
+		return "", "", invalid("signingKey", "is not an Ed25519 public key")
+	}
+	x25519, err := base64.StdEncoding.DecodeString(publicKey)
+	if err != nil {
+		return "", "", err // the directory holds only checked keys
+	}
+	b, err := base64.StdEncoding.DecodeString(req.Binding)
+	if err != nil || e2ee.VerifyBinding(k, user, x25519, b) != nil {
+		pr := invalid("binding", "must be base64 of the signing key's signature of the device binding (user id and X25519 key; docs/e2ee.md)")
+		pr.Code = codeBadBinding
+		return "", "", pr
+	}
+	return base64.StdEncoding.EncodeToString(k), base64.StdEncoding.EncodeToString(b), nil
 }

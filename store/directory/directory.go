@@ -59,6 +59,13 @@ type Directory interface {
 	// A device sets its own key once, so two different keys racing is not
 	// a case to order (FerretDB would let the last write win).
 	SetSigningKey(ctx context.Context, user, id, signingKey, binding string) (Device, error)
+	// RotateKey replaces the public X25519 key of the user's current
+	// device id (an agent's one device: the admin API's key rotation) and
+	// clears its signing key and binding, which bound the old key; the
+	// user's own copy of its key (User.PublicKey, kept for agents) follows.
+	// It returns the device; store.ErrNotFound if the user has no such
+	// current device.
+	RotateKey(ctx context.Context, user, id, publicKey string) (Device, error)
 
 	// InsertConversation stores a new conversation at Rev 1 (whatever c.Rev
 	// says); store.ErrDuplicate when the id exists, which for a direct

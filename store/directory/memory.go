@@ -255,6 +255,22 @@ func (m *Memory) SetSigningKey(_ context.Context, user, id, signingKey, binding 
 	return d, nil
 }
 
+func (m *Memory) RotateKey(_ context.Context, user, id, publicKey string) (Device, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.devices[id]
+	if !ok || d.User != user || d.Revoked() {
+		return Device{}, store.ErrNotFound
+	}
+	d.PublicKey, d.SigningKey, d.Binding = publicKey, "", ""
+	m.devices[id] = d
+	if u, ok := m.users[user]; ok && u.DeviceID == id {
+		u.PublicKey = publicKey
+		m.users[user] = u
+	}
+	return d, nil
+}
+
 func (m *Memory) InsertConversation(_ context.Context, c Conversation) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

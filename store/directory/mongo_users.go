@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/agentchat/agentchat/store"
@@ -126,4 +127,26 @@ func (s *Mongo) SetSigningKey(ctx context.Context, user, id, signingKey, binding
 		return Device{}, store.ErrDuplicate
 	}
 	return d, nil
+}
+
+// RotateKey writes the device first: it is what key directories read; the
+// user's copy of the key is written after (a retry repeats both).
+func (s *Mongo) RotateKey(ctx context.Context, user, id, publicKey string) (Device, error) {
+	res, err := s.devices.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "user", Value: user}, {Key: "revokedAt", Value: nil}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "publicKey", Value: publicKey}}},
+			{Key: "$unset", Value: bson.D{{Key: "signingKey", Value: ""}, {Key: "binding", Value: ""}}}})
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return Device{}, store.ErrDuplicate
+	case err != nil:
+		return Device{}, storeErr("rotate key", err)
+	case res.MatchedCount == 0:
+		return Device{}, store.ErrNotFound
+	}
+	if _, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: user}, {Key: "deviceId", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "publicKey", Value: publicKey}}}}); err != nil {
+		return Device{}, storeErr("rotate key", err)
+	}
+	return s.DeviceByID(ctx, id)
 }
