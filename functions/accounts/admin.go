@@ -24,6 +24,7 @@ func (s *service) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/admin/users", s.admin("user.list", "", s.adminListUsers))
 	mux.Handle("POST /v1/admin/users/{userId}/suspend", s.admin("user.suspend", "userId", s.adminSuspend))
 	mux.Handle("POST /v1/admin/users/{userId}/unsuspend", s.admin("user.unsuspend", "userId", s.adminUnsuspend))
+	mux.Handle("DELETE /v1/admin/users/{userId}", s.admin("user.delete", "userId", s.adminDeleteUser))
 	mux.Handle("DELETE /v1/admin/devices/{deviceId}", s.admin("device.revoke", "deviceId", s.adminRevokeDevice))
 	mux.Handle("GET /v1/admin/conversations/{id}", s.admin("conversation.get", "id", s.adminGetConversation))
 	mux.Handle("POST /v1/admin/conversations/{id}/members", s.admin("conversation.member.add", "id", s.adminAddMember))

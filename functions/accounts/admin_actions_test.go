@@ -1,12 +1,14 @@
 package function
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"slices"
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
@@ -209,5 +211,96 @@ func TestAdminAgents(t *testing.T) {
 	es := auditOf(a, root, "agent.rotate-key")
 	if len(es) != 7 || es[6].Outcome != audit.Denied || es[6].Actor != bob.UserID || es[5].Status != http.StatusOK || es[5].Target != "helper-1" {
 		t.Errorf("agent.rotate-key audit = %+v", es)
+	}
+}
+
+// TestAdminDeletesUser: deleting a user cuts it off (tokens, refresh and
+// login refused, the connectors' mark set), revokes every device
+// (announced), takes it out of every group (announced as a removal),
+// keeps its direct conversations and its record, and can be repeated;
+// audited, admins only.
+func TestAdminDeletesUser(t *testing.T) {
+	broker := fntest.NewBroker(t)
+	a, root := withAdmin(t, func(c *Config) { c.Sink = broker.URL })
+	hal, ivy, bob := a.user("hal"), a.user("ivy"), a.user("bob")
+	hal2 := a.login("hal")
+	var g, d conversationView
+	a.must(a.call("POST", "/v1/conversations", hal.AccessToken, map[string]any{"kind": "group", "members": []string{ivy.UserID, bob.UserID}, "title": "Plans"}), http.StatusCreated, &g)
+	a.must(a.call("POST", "/v1/conversations", hal.AccessToken, map[string]any{"kind": "direct", "members": []string{ivy.UserID}}), http.StatusCreated, &d)
+	path := "/v1/admin/users/" + hal.UserID
+
+	a.problemOf(a.call("DELETE", path, bob.AccessToken, nil), http.StatusForbidden)
+	a.problemOf(a.call("DELETE", "/v1/admin/users/"+root.UserID, root.AccessToken, nil), http.StatusConflict)
+	a.problemOf(a.call("DELETE", "/v1/admin/users/u-nobody", root.AccessToken, nil), http.StatusNotFound)
+
+	var u adminUserView
+	a.must(a.call("DELETE", path, root.AccessToken, nil), http.StatusOK, &u)
+	if u.UserID != hal.UserID || u.DeletedAt == nil || u.SuspendedAt == nil {
+		t.Fatalf("delete answered %+v", u)
+	}
+
+	// Every device revoked and announced; nobody finds a key of hal's.
+	revoked := map[string]bool{}
+	for _, e := range broker.OfType(events.TypeDeviceChanged) {
+		if dc, _ := events.Decode[events.DeviceChanged](e); dc.User == hal.UserID && dc.Revoked {
+			revoked[dc.Device] = true
+		}
+	}
+	if !revoked[hal.DeviceID] || !revoked[hal2.DeviceID] {
+		t.Errorf("revocations announced for %v, want both of hal's devices", revoked)
+	}
+	var keys struct{ Devices []keyView }
+	a.must(a.call("GET", "/v1/users/"+hal.UserID+"/devices", ivy.AccessToken, nil), http.StatusOK, &keys)
+	if len(keys.Devices) != 0 {
+		t.Errorf("hal's key directory = %+v, want empty", keys.Devices)
+	}
+	// Out of the group, announced as a removal; the direct conversation stays.
+	e := lastOf(t, broker, events.TypeConversationChanged)
+	if c, err := events.Decode[events.ConversationChanged](e); err != nil || e.Subject() != g.ConversationID ||
+		!slices.Equal(c.Members, []string{ivy.UserID, bob.UserID}) || !slices.Equal(c.Removed, []string{hal.UserID}) {
+		t.Errorf("group change announced %+v about %s (%v)", c, e.Subject(), err)
+	}
+	var got conversationView
+	a.must(a.call("GET", "/v1/conversations/"+d.ConversationID, ivy.AccessToken, nil), http.StatusOK, &got)
+	if !slices.Contains(got.Members, hal.UserID) {
+		t.Errorf("direct conversation = %+v, want it kept", got)
+	}
+
+	// Cut off: tokens, refresh, login; the connectors' mark is set.
+	a.problemOf(a.call("GET", "/v1/conversations", hal2.AccessToken, nil), http.StatusUnauthorized) // its device is revoked
+	if r := a.call("POST", "/v1/token/refresh", "", map[string]string{"refreshToken": hal.RefreshToken}); r.status != http.StatusUnauthorized && r.status != http.StatusForbidden {
+		t.Errorf("refresh: status %d (%s), want it refused", r.status, r.body)
+	}
+	a.problemOf(a.call("POST", "/v1/login", "", map[string]string{"username": "hal", "password": "password-hal", "deviceId": hal.DeviceID}), http.StatusUnauthorized)
+	rdbOpt, err := redis.ParseURL(a.cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(rdbOpt)
+	defer rdb.Close()
+	if n := rdb.Exists(context.Background(), events.SuspendedKey(a.cfg.RedisPrefix, hal.UserID)).Val(); n != 1 {
+		t.Error("no suspension mark for the connectors")
+	}
+
+	// Repeating finishes or confirms it; it cannot be undone by unsuspending.
+	var again adminUserView
+	a.must(a.call("DELETE", path, root.AccessToken, nil), http.StatusOK, &again)
+	if again.DeletedAt == nil || !again.DeletedAt.Equal(*u.DeletedAt) {
+		t.Errorf("again: deletedAt %v, want the first %v", again.DeletedAt, u.DeletedAt)
+	}
+	a.problemOf(a.call("POST", path+"/unsuspend", root.AccessToken, nil), http.StatusConflict)
+
+	es := auditOf(a, root, "user.delete")
+	want := []int{http.StatusOK, http.StatusOK, http.StatusNotFound, http.StatusConflict, http.StatusForbidden}
+	if len(es) != len(want) {
+		t.Fatalf("user.delete audit = %+v", es)
+	}
+	for i, st := range want {
+		if es[i].Status != st {
+			t.Errorf("entry %d: status %d, want %d", i, es[i].Status, st)
+		}
+	}
+	if es[4].Outcome != audit.Denied || es[4].Actor != bob.UserID || es[0].Target != hal.UserID {
+		t.Errorf("user.delete audit = %+v", es)
 	}
 }

@@ -20,11 +20,12 @@ type adminUserView struct {
 	userView
 	CreatedAt   time.Time  `json:"createdAt"`
 	SuspendedAt *time.Time `json:"suspendedAt,omitempty"`
+	DeletedAt   *time.Time `json:"deletedAt,omitempty"`
 	Admin       bool       `json:"admin,omitempty"`
 }
 
 func (s *service) viewAdminUser(u directory.User) adminUserView {
-	return adminUserView{userView: viewUser(u), CreatedAt: u.CreatedAt, SuspendedAt: u.SuspendedAt, Admin: s.isAdmin(u.ID)}
+	return adminUserView{userView: viewUser(u), CreatedAt: u.CreatedAt, SuspendedAt: u.SuspendedAt, DeletedAt: u.DeletedAt, Admin: s.isAdmin(u.ID)}
 }
 
 // adminListUsers pages through users and agents by id (?after=, ?limit=).
@@ -81,6 +82,14 @@ func (s *service) adminSuspend(w http.ResponseWriter, r *http.Request, _ princip
 // unexpired tokens work again.
 func (s *service) adminUnsuspend(w http.ResponseWriter, r *http.Request, _ principal) error {
 	id := r.PathValue("userId")
+	switch u, err := s.dir.UserByID(r.Context(), id); {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("user")
+	case err != nil:
+		return err
+	case u.DeletedAt != nil:
+		return problem(http.StatusConflict, "the user is deleted")
+	}
 	u, err := s.dir.SetSuspended(r.Context(), id, nil)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -91,6 +100,87 @@ func (s *service) adminUnsuspend(w http.ResponseWriter, r *http.Request, _ princ
 	if err := s.announceSuspended(r.Context(), id, false); err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusOK, s.viewAdminUser(u))
+	return nil
+}
+
+// adminDeleteUser deletes an account (a person or an agent) with what is
+// its own, in an order a repeated call finishes (every step is
+// idempotent; a 503 or 500 on the way is finished by repeating it):
+//
+//  1. cut off as by a suspension (announceSuspended: every socket closes,
+//     every token is refused at once);
+//  2. every current device revoked as its owner would (refresh tokens
+//     revoked, device.changed: nobody seals for its keys any more);
+//  3. removed from every group it is in, announced as a member's
+//     removal (conversation.changed with removed);
+//  4. marked deleted (directory.MarkDeleted): no password, so no login.
+//
+// Kept: the user record (id, username, name) so that the sender ids in
+// the other members' history resolve and the username cannot be taken
+// to pass for them; its revoked devices' public and signing keys (old
+// signatures still verify); direct conversations (their members never
+// change; the other member keeps the history, and with no device left
+// nothing new is sealed for the deleted user); every stored message —
+// ciphertext the other members hold keys for, not the deleted user's to
+// take back. Admins cannot be deleted (as they cannot be suspended).
+func (s *service) adminDeleteUser(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("userId")
+	if s.isAdmin(id) {
+		return problem(http.StatusConflict, "admins cannot be deleted; remove them from ACCOUNTS_ADMINS first")
+	}
+	ctx := r.Context()
+	now := s.now().UTC()
+	switch _, err := s.dir.SetSuspended(ctx, id, &now); {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("user")
+	case err != nil:
+		return err
+	}
+	if err := s.announceSuspended(ctx, id, true); err != nil {
+		return err
+	}
+	ds, err := s.dir.CurrentDevices(ctx, []string{id})
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if err := s.revoke(ctx, id, d.ID, p); err != nil {
+			return err
+		}
+	}
+	groups := 0
+	for {
+		cs, err := s.dir.ConversationsOf(ctx, id, maxListed)
+		if err != nil {
+			return err
+		}
+		progress := false
+		for _, c := range cs {
+			if c.Kind != directory.Group {
+				continue
+			}
+			changed, err := s.applyMembers(ctx, c.ID, p, true,
+				directory.MemberChange{Op: directory.OpRemove, User: id, By: p.User, At: s.now().UTC()}, removing(id))
+			if err != nil {
+				return err
+			}
+			if changed {
+				groups++
+				progress = true
+			}
+		}
+		// A full page may hide more groups behind it; direct
+		// conversations stay listed, so stop when a page changes nothing.
+		if len(cs) < maxListed || !progress {
+			break
+		}
+	}
+	u, err := s.dir.MarkDeleted(ctx, id, now)
+	if err != nil {
+		return err
+	}
+	s.log.Info("accounts: user deleted", "user", id, "devices", len(ds), "groups", groups, "by", p.User)
 	writeJSON(w, http.StatusOK, s.viewAdminUser(u))
 	return nil
 }

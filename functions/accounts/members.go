@@ -1,6 +1,7 @@
 package function
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -63,20 +64,25 @@ func (s *service) addMemberAs(w http.ResponseWriter, r *http.Request, p principa
 // removeMemberAs is removeMember for a member or (asAdmin) an admin.
 func (s *service) removeMemberAs(w http.ResponseWriter, r *http.Request, p principal, asAdmin bool) error {
 	user := r.PathValue("userId")
-	return s.changeMembers(w, r, p, asAdmin, directory.MemberChange{Op: "remove", User: user, By: p.User, At: s.now().UTC()},
-		func(c directory.Conversation) ([]string, bool, error) {
-			if !c.IsMember(user) {
-				return nil, false, nil
-			}
-			return slices.DeleteFunc(slices.Clone(c.Members), func(m string) bool { return m == user }), true, nil
-		})
+	return s.changeMembers(w, r, p, asAdmin, directory.MemberChange{Op: "remove", User: user, By: p.User, At: s.now().UTC()}, removing(user))
 }
 
 // changeMembers applies next to a group the caller belongs to (checked on
 // the state the change is computed from; an admin need not belong) and
 // answers 204.
 func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p principal, asAdmin bool, mc directory.MemberChange, next func(directory.Conversation) ([]string, bool, error)) error {
-	c, changed, err := s.dir.ChangeMembers(r.Context(), r.PathValue("id"), mc,
+	if _, err := s.applyMembers(r.Context(), r.PathValue("id"), p, asAdmin, mc, next); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// applyMembers stores the change and, if it changed anything, announces
+// it: the one path of every membership change (members, admins, a
+// user's deletion).
+func (s *service) applyMembers(ctx context.Context, id string, p principal, asAdmin bool, mc directory.MemberChange, next func(directory.Conversation) ([]string, bool, error)) (bool, error) {
+	c, changed, err := s.dir.ChangeMembers(ctx, id, mc,
 		func(c directory.Conversation) ([]string, bool, error) {
 			switch {
 			case !asAdmin && !c.IsMember(p.User):
@@ -88,11 +94,11 @@ func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p princi
 		})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return notFound("conversation")
+		return false, notFound("conversation")
 	case errors.Is(err, directory.ErrContention):
-		return &Problem{Status: http.StatusServiceUnavailable, Detail: "conversation is changing; try again", retryAfter: time.Second}
+		return false, &Problem{Status: http.StatusServiceUnavailable, Detail: "conversation is changing; try again", retryAfter: time.Second}
 	case err != nil:
-		return err
+		return false, err
 	}
 	if changed {
 		s.log.Info("accounts: members changed", "conversation", c.ID, "op", mc.Op, "rev", c.Rev, "by", p.User, "asAdmin", asAdmin)
@@ -100,8 +106,17 @@ func (s *service) changeMembers(w http.ResponseWriter, r *http.Request, p princi
 		if mc.Op == directory.OpRemove {
 			removed = []string{mc.User}
 		}
-		s.announceConversation(r.Context(), c, p, removed...)
+		s.announceConversation(ctx, c, p, removed...)
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return changed, nil
+}
+
+// removing is the change that takes user out of a group (if a member).
+func removing(user string) func(directory.Conversation) ([]string, bool, error) {
+	return func(c directory.Conversation) ([]string, bool, error) {
+		if !c.IsMember(user) {
+			return nil, false, nil
+		}
+		return slices.DeleteFunc(slices.Clone(c.Members), func(m string) bool { return m == user }), true, nil
+	}
 }

@@ -36,6 +36,10 @@ type Directory interface {
 	// is suspended already) or lifts its suspension (nil), and returns it;
 	// store.ErrNotFound if there is no such user or agent.
 	SetSuspended(ctx context.Context, id string, at *time.Time) (User, error)
+	// MarkDeleted marks the user deleted at at (the first time kept):
+	// deletedAt, suspendedAt (if not already), no password hash; and
+	// returns it; store.ErrNotFound if there is no such user or agent.
+	MarkDeleted(ctx context.Context, id string, at time.Time) (User, error)
 	// AllAgents lists every agent, oldest first (then by id), at most limit.
 	AllAgents(ctx context.Context, limit int) ([]User, error)
 

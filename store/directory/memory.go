@@ -167,6 +167,25 @@ func (m *Memory) SetSuspended(_ context.Context, id string, at *time.Time) (User
 	return u, nil
 }
 
+func (m *Memory) MarkDeleted(_ context.Context, id string, at time.Time) (User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[id]
+	if !ok {
+		return User{}, store.ErrNotFound
+	}
+	t := storedTime(at)
+	if u.DeletedAt == nil {
+		u.DeletedAt = &t
+	}
+	if u.SuspendedAt == nil {
+		u.SuspendedAt = &t
+	}
+	u.PasswordHash = ""
+	m.users[id] = u
+	return u, nil
+}
+
 func (m *Memory) AllAgents(_ context.Context, limit int) ([]User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

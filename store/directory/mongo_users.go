@@ -67,6 +67,23 @@ func (s *Mongo) SetSuspended(ctx context.Context, id string, at *time.Time) (Use
 	return s.UserByID(ctx, id)
 }
 
+// MarkDeleted: three updates, each keeping a time already set, so a
+// retry after a failure between them finishes the job.
+func (s *Mongo) MarkDeleted(ctx context.Context, id string, at time.Time) (User, error) {
+	t := storedTime(at)
+	for _, f := range []string{"suspendedAt", "deletedAt"} {
+		if _, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: f, Value: nil}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: f, Value: t}}}}); err != nil {
+			return User{}, storeErr("delete user", err)
+		}
+	}
+	if _, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "passwordHash", Value: ""}}}}); err != nil {
+		return User{}, storeErr("delete user", err)
+	}
+	return s.UserByID(ctx, id)
+}
+
 func (s *Mongo) AllAgents(ctx context.Context, limit int) ([]User, error) {
 	out := []User{}
 	err := findAll(ctx, s.users, bson.D{{Key: "kind", Value: KindAgent}}, &out,

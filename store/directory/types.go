@@ -33,6 +33,11 @@ type User struct {
 	// SuspendedAt is set while an admin has suspended the account
 	// (SetSuspended): it may not log in, refresh or use its tokens.
 	SuspendedAt *time.Time `bson:"suspendedAt,omitempty"`
+	// DeletedAt is set once an admin has deleted the account
+	// (MarkDeleted): it stays suspended and has no password; the record
+	// stays so that the id others' history names still resolves and the
+	// username is not taken again.
+	DeletedAt *time.Time `bson:"deletedAt,omitempty"`
 }
 
 // Suspended reports whether the account is suspended.
