@@ -7,7 +7,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 # Every Go module of the repository: the root, sdk/, store/, functions/*/.
 GO_MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod store/go.mod functions/*/go.mod))
 
-.PHONY: run test unit e2e fuzz verify-deploy bench bench-connector bench-media bench-pipeline build minio
+.PHONY: run test unit e2e fuzz verify-deploy bench bench-connector bench-media bench-pipeline build minio jaeger
 
 run: ## the platform on one machine (dev runner)
 	go run ./cmd/agentchat
@@ -50,3 +50,6 @@ build: ## compile every module; the commands into bin/
 minio: ## install the MinIO server the dev runner and the tests use (once, ~2 min)
 	@test -x $(CACHE)/bin/minio || GOBIN=$(CACHE)/bin go install github.com/minio/minio@$(MINIO_VERSION)
 	@echo "minio: $(CACHE)/bin/minio"
+
+jaeger: ## build the Jaeger that go run ./cmd/agentchat -jaeger and the tests run (once, several minutes)
+	@AGENTCHAT_CACHE=$(CACHE) bash tests/install-jaeger.sh

@@ -393,6 +393,8 @@ install_services() {
 		GOBIN=$BIN go install "github.com/minio/minio@$MINIO_VERSION" ||
 			die "installing minio failed"
 	fi
+	# Jaeger: the e2e test of tracing into it (TestTraceInJaeger).
+	bash tests/install-jaeger.sh "$BIN" || die "building jaeger failed"
 	export AGENTCHAT_TEST_CHROMIUM
 	AGENTCHAT_TEST_CHROMIUM=$(command -v chromium)
 	export AGENTCHAT_CACHE=$CACHE

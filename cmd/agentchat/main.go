@@ -32,16 +32,17 @@ func main() {
 	brokerAddr := flag.String("broker", "127.0.0.1:8082", "address of the local broker")
 	demo := flag.Bool("demo", true, "create the demo users (demo, demo2) and a conversation between them")
 	web := flag.String("web", "web", "folder of the web client, served by the connectors (\"\": none)")
+	jaeger := flag.Bool("jaeger", os.Getenv("TRACING") == "jaeger", "start Jaeger (make jaeger builds it) and trace every process into it (also TRACING=jaeger)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log, *connectors, *connAddr, *accountsAddr, *brokerAddr, *web, *demo); err != nil {
+	if err := run(log, *connectors, *connAddr, *accountsAddr, *brokerAddr, *web, *demo, *jaeger); err != nil {
 		log.Error("agentchat: exit", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, web string, demo bool) error {
+func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, web string, demo, jaeger bool) error {
 	var bcfg backing.Config
 	if err := envconfig.Process("", &bcfg); err != nil {
 		return fmt.Errorf("agentchat: config: %w", err)
@@ -55,6 +56,23 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, w
 		return err
 	}
 	defer svc.Close()
+	var tracing string // the banner's line, when -jaeger
+	if jaeger {
+		j, stopJaeger, err := startJaeger(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopJaeger()
+		// The platform passes the OTEL_* variables of this process to
+		// every process it starts (and the broker in here reads them).
+		os.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", j.OTLP)
+		os.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+		// A Jaeger built from its Go module has no UI assets (they come
+		// from jaeger-ui's own npm build): its page is a placeholder, and
+		// the query API is what works (docs/operations.md, Tracing).
+		tracing = "  jaeger UI:             " + j.UI + " (a placeholder page in a build from the Go module)\n" +
+			"  traces (JSON):         " + j.UI + "/api/traces?service=connector\n"
+	}
 
 	addrs := []string{connAddr}
 	host, port, _ := strings.Cut(connAddr, ":")
@@ -139,8 +157,8 @@ agentchat is running.
   accounts (HTTP):       %s
   broker ingress:        %s
   backing services:      redis %s, mongodb %s, s3 %q (embedded: %s)
-`, webURL(p.ConnectorURLs()[0], web), strings.Join(p.AllowedOrigins(), ", "), strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
-		strings.Join(svc.Embedded, ", "))
+%s`, webURL(p.ConnectorURLs()[0], web), strings.Join(p.AllowedOrigins(), ", "), strings.Join(p.ConnectorURLs(), ", "), p.AccountsURL(), p.BrokerURL(), svc.RedisURL, svc.MongoURI, svc.S3.Endpoint,
+		strings.Join(svc.Embedded, ", "), tracing)
 	if demo {
 		fmt.Printf(`  demo users:            demo / %s and demo2 / %s (log in as either in the web client)
   try it from two terminals:
@@ -161,6 +179,24 @@ agentchat is running.
 }
 
 const demoPassword = "demo-password"
+
+// startJaeger runs the cached Jaeger, its config and log in a temporary
+// folder; stop stops it and removes the folder.
+func startJaeger(ctx context.Context) (j *backing.Jaeger, stop func(), err error) {
+	bin := backing.JaegerBinary()
+	if bin == "" {
+		return nil, nil, fmt.Errorf("agentchat: -jaeger: no jaeger %s in the cache: run make jaeger (once)", backing.JaegerVersion)
+	}
+	dir, err := os.MkdirTemp("", "agentchat-jaeger-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if j, err = backing.StartJaeger(ctx, bin, dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return j, func() { j.Close(); os.RemoveAll(dir) }, nil
+}
 
 // webURL is the page a connector serves the web client at.
 func webURL(connectorURL, web string) string {

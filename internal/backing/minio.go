@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -99,33 +98,38 @@ func minioSecret(path string) (string, error) {
 	return secret, nil
 }
 
-// minioProcess is one running MinIO server.
-type minioProcess struct {
+// process is one running server this package started (MinIO, Jaeger).
+type process struct {
+	name string // for error messages
 	cmd  *exec.Cmd
 	log  string        // its output file
 	done chan struct{} // closed when it has exited
 	err  error         // what Wait returned
 }
 
-// spawnMinIO starts the server from a goroutine locked to its OS thread for
-// the child's whole life: Pdeathsig (on Linux) fires when the forking thread
-// exits, and the lock means that is not before this process ends. So a dev
-// runner that crashes does not leave MinIO behind.
-func spawnMinIO(bin, dir string, s3 S3) (*minioProcess, error) {
-	logPath := filepath.Join(filepath.Dir(dir), "minio.log")
-	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("backing: minio log: %w", err)
-	}
+// spawnMinIO starts the MinIO server (see spawn).
+func spawnMinIO(bin, dir string, s3 S3) (*process, error) {
 	cmd := exec.Command(bin, "server", dir, "--address", s3.Endpoint, "--console-address", s3.Console, "--quiet")
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s3.AccessKey,
 		"MINIO_ROOT_PASSWORD="+s3.SecretKey,
 		"MINIO_UPDATE=off",
 	)
+	return spawn("minio", filepath.Join(filepath.Dir(dir), "minio.log"), cmd)
+}
+
+// spawn starts cmd, its output to logPath, from a goroutine locked to its OS
+// thread for the child's whole life: Pdeathsig (on Linux) fires when the
+// forking thread exits, and the lock means that is not before this process
+// ends. So a dev runner that crashes does not leave the server behind.
+func spawn(name, logPath string, cmd *exec.Cmd) (*process, error) {
+	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("backing: %s log: %w", name, err)
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
-	p := &minioProcess{cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -140,14 +144,14 @@ func spawnMinIO(bin, dir string, s3 S3) (*minioProcess, error) {
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("backing: start minio %s: %w", bin, err)
+		return nil, fmt.Errorf("backing: start %s %s: %w", name, cmd.Path, err)
 	}
 	return p, nil
 }
 
 // waitLive polls url until it answers 200, the process exits, or a minute
 // (or ctx) runs out.
-func (p *minioProcess) waitLive(ctx context.Context, url string) error {
+func (p *process) waitLive(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -162,16 +166,16 @@ func (p *minioProcess) waitLive(ctx context.Context, url string) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("backing: minio exited (%v): %s", p.err, p.tail())
+			return fmt.Errorf("backing: %s exited (%v): %s", p.name, p.err, p.tail())
 		case <-ctx.Done():
-			return fmt.Errorf("backing: minio not live at %s: %w: %s", url, ctx.Err(), p.tail())
+			return fmt.Errorf("backing: %s not live at %s: %w: %s", p.name, url, ctx.Err(), p.tail())
 		case <-tick.C:
 		}
 	}
 }
 
-// tail is the last lines MinIO wrote, for an error message.
-func (p *minioProcess) tail() string {
+// tail is the last lines the server wrote, for an error message.
+func (p *process) tail() string {
 	b, _ := os.ReadFile(p.log)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) > 5 {
@@ -180,8 +184,8 @@ func (p *minioProcess) tail() string {
 	return strings.Join(lines, " | ")
 }
 
-// stop asks MinIO to exit (SIGTERM), and kills its process group after 10 s.
-func (p *minioProcess) stop() error {
+// stop asks the server to exit (SIGTERM), and kills its process group after 10 s.
+func (p *process) stop() error {
 	select {
 	case <-p.done:
 		return nil
@@ -194,7 +198,7 @@ func (p *minioProcess) stop() error {
 	case <-time.After(10 * time.Second):
 		signalGroup(p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
-		return errors.New("backing: minio did not stop within 10s: killed")
+		return fmt.Errorf("backing: %s did not stop within 10s: killed", p.name)
 	}
 }
 
