@@ -100,7 +100,7 @@ func (s *Server) eventFor(c *conn, f protocol.Frame) (event.Event, *protocol.Err
 			limit = DefaultSyncLimit
 		}
 		e, err = events.NewSyncRequested(s.source, f.Conversation, user, device,
-			events.SyncRequested{After: f.After, Limit: limit, Receipts: f.Receipts, RequestID: f.ID})
+			events.SyncRequested{After: f.After, Before: f.Before, Limit: limit, Receipts: f.Receipts, RequestID: f.ID})
 	case protocol.TypeResume:
 		req := events.ResumeRequested{From: f.From, Limit: f.Limit, Receipts: f.Receipts, RequestID: f.ID,
 			Positions: make([]events.ResumePosition, len(f.Positions))}

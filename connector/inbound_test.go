@@ -53,7 +53,8 @@ func TestEveryClientFrameBecomesItsEvent(t *testing.T) {
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, Conversation: "conv-1", After: 7})
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, Conversation: "conv-2", After: 0, Limit: 20})
 	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, ID: "sync:3", Conversation: "conv-2", After: 5, Receipts: true})
-	eventually(t, frameWait, "6 events", func() bool { return len(e.sink.received()) == 6 })
+	c.sendFrame(protocol.Frame{Type: protocol.TypeSync, ID: "page:1", Conversation: "conv-2", Before: 51, Limit: 50})
+	eventually(t, frameWait, "7 events", func() bool { return len(e.sink.received()) == 7 })
 
 	got := e.sink.received()
 	want := []struct {
@@ -65,6 +66,7 @@ func TestEveryClientFrameBecomesItsEvent(t *testing.T) {
 		{events.TypeSyncRequested, "conv-1", `{"after":7,"limit":100}`},
 		{events.TypeSyncRequested, "conv-2", `{"after":0,"limit":20}`},
 		{events.TypeSyncRequested, "conv-2", `{"after":5,"limit":100,"receipts":true,"requestId":"sync:3"}`},
+		{events.TypeSyncRequested, "conv-2", `{"after":0,"before":51,"limit":50,"requestId":"page:1"}`},
 	}
 	for i, w := range want {
 		g := got[i]

@@ -62,7 +62,11 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a fn.Actor)
 		}
 		return refuse(protocol.CodeUnauthorized, "this device has been revoked")
 	}
-	batch, err := f.readBatch(ctx, d.dir, a.Conversation, req)
+	read := f.readBatch
+	if req.Before > 0 {
+		read = f.readPage
+	}
+	batch, err := read(ctx, d.dir, a.Conversation, req)
 	if err != nil {
 		return err
 	}

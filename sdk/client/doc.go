@@ -64,6 +64,17 @@
 // received from); Track(conv, lastSeq) starts one elsewhere, e.g. from what
 // the application stored.
 //
+// # Scrolling back
+//
+// History(ctx, conv, beforeSeq, limit) asks for a page of older messages
+// (the newest limit below beforeSeq; 0: the newest page) with a "sync" that
+// names "before" and an id "page:n", and returns it decrypted and verified
+// as a Page (More: older ones remain; Oldest: ask below it next). A page is
+// the caller's alone: it never enters the conversation's order, moves no
+// cursor and sends no ack. An application with a local store of its own
+// (cmd/chat) starts from it with Track(conv, highest stored seq) and pages
+// back only for what it lacks.
+//
 // # Acks and ticks
 //
 // With AutoDeliveredAck, a cumulative "delivered" ack for lastSeq is written

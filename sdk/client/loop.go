@@ -24,10 +24,12 @@ type state struct {
 	lastDevice map[string]string // user → the device of their latest message (agents have one)
 	outbox     []*entry          // in send order
 	byID       map[string]*entry
-	syncs      int                     // sync requests written, for their ids
-	resume     resumeState             // the resume under way, if any
-	resumeDone bool                    // this connection's resume answered its last page (or fell back to syncs)
-	media      map[string][]*mediaWait // media requests waiting for their answer, by media id
+	syncs      int                            // sync requests written, for their ids
+	resume     resumeState                    // the resume under way, if any
+	resumeDone bool                           // this connection's resume answered its last page (or fell back to syncs)
+	media      map[string][]*mediaWait        // media requests waiting for their answer, by media id
+	pages      map[string]chan protocol.Frame // History requests waiting for their page, by request id
+	pageN      int                            // History requests written, for their ids
 
 	queue     []Event          // events the application has not taken yet
 	writes    []protocol.Frame // frames the writer has not taken yet
@@ -45,6 +47,7 @@ func (s *state) init(user string, pace *pacer, t timer) {
 	s.lastDevice = make(map[string]string)
 	s.byID = make(map[string]*entry)
 	s.media = make(map[string][]*mediaWait)
+	s.pages = make(map[string]chan protocol.Frame)
 	s.timer = t
 }
 

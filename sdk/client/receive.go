@@ -35,6 +35,9 @@ func (c *Client) handle(in inbound, now time.Time) {
 	case protocol.TypeMessage:
 		c.message(f, now)
 	case protocol.TypeBatch:
+		if c.pageAnswer(f) {
+			return // a History page: below the order, not a gap to fill
+		}
 		c.batch(f, now)
 	case protocol.TypeResumed:
 		c.resumed(f, now)
@@ -57,6 +60,9 @@ func (c *Client) handle(in inbound, now time.Time) {
 		}
 		if f.ID != "" && c.mediaAnswer(f) {
 			return // a media request's refusal: its caller gets it
+		}
+		if c.pageAnswer(f) {
+			return // a History request's refusal: its caller gets it
 		}
 		if f.ID != "" && f.ID == c.s.resume.id {
 			c.resumeFailed(now) // refused (or a platform without resume): sync each

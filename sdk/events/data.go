@@ -99,7 +99,12 @@ const (
 // After, at most Limit messages per batch.
 type SyncRequested struct {
 	After int64 `json:"after"`
-	Limit int   `json:"limit,omitempty"`
+	// Before (> 0) asks for a page of older messages instead: the newest
+	// Limit of those with After < seq < Before, in seq order (scrolling
+	// back). More then means there are older ones still (seq <= the
+	// page's first, above After). Receipts do not go with a page.
+	Before int64 `json:"before,omitempty"`
+	Limit  int   `json:"limit,omitempty"`
 	// Receipts asks for the members' receipt cursors with the last batch,
 	// so that ticks whose receipt event was lost are recovered.
 	Receipts bool `json:"receipts,omitempty"`

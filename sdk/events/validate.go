@@ -201,6 +201,9 @@ func (d *SyncRequested) check() error {
 	if d.After < 0 || d.Limit < 0 || d.Limit > MaxSyncLimit {
 		return fmt.Errorf("after must be >= 0 and limit in 0..%d", MaxSyncLimit)
 	}
+	if d.Before < 0 || (d.Before > 0 && d.Receipts) {
+		return fmt.Errorf("before must be >= 0, and a page (before) takes no receipts")
+	}
 	if d.RequestID != "" && !ValidID(d.RequestID) {
 		return fmt.Errorf("bad request id %q", d.RequestID)
 	}

@@ -133,6 +133,7 @@ type Frame struct {
 
 	// sync / batch (limit 0: DefaultSyncLimit)
 	After    int64    `json:"after,omitempty"`
+	Before   int64    `json:"before,omitempty"` // sync: a page of older messages, those just below this seq
 	Limit    int      `json:"limit,omitempty"`
 	Messages []Frame  `json:"messages,omitempty"`
 	More     bool     `json:"more,omitempty"`
@@ -232,6 +233,9 @@ func (f *Frame) check() error {
 		if f.Conversation == "" || f.After < 0 {
 			return bad("conversation and after >= 0 are required")
 		}
+		if f.Before < 0 || (f.Before > 0 && f.Receipts) {
+			return bad("before must be >= 0, and a page (before) takes no receipts")
+		}
 	case TypeResume:
 		if err := f.checkPositions(); err != "" {
 			return bad(err)
@@ -275,7 +279,7 @@ var ClientFields = map[string][]string{
 	TypeDelivered: {"conversation", "seq"},
 	TypeRead:      {"conversation", "seq"},
 	TypeTyping:    {"conversation", "state"},
-	TypeSync:      {"id", "conversation", "after", "limit", "receipts"},
+	TypeSync:      {"id", "conversation", "after", "before", "limit", "receipts"},
 	TypeResume:    {"id", "positions", "from", "limit", "receipts"},
 	TypePing:      {"id"},
 	TypeUpload:    {"id", "conversation", "size", "sha256", "kind"},

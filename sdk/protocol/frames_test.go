@@ -22,6 +22,7 @@ func TestDecodeAcceptsEveryClientFrame(t *testing.T) {
 		`{"type":"sync","conversation":"c1","after":0}`,
 		`{"type":"sync","conversation":"c1","after":41,"limit":50}`,
 		`{"type":"sync","id":"s-1","conversation":"c1","after":41,"limit":50,"receipts":true}`,
+		`{"type":"sync","id":"page:3","conversation":"c1","after":0,"before":120,"limit":50}`,
 		`{"type":"send","id":"m-1","conversation":"c1","seq":0,"envelope":` + env + `}`, // a zero value is no value
 		`{"type":"ping"}`,
 		`{"type":"ping","id":"p-7"}`,
@@ -58,6 +59,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"ack with state", `{"type":"read","conversation":"c1","seq":1,"state":"typing"}`, protocol.CodeBadFrame, ""},
 		{"typing with seq", `{"type":"typing","conversation":"c1","state":"typing","seq":3}`, protocol.CodeBadFrame, ""},
 		{"sync with envelope", `{"type":"sync","conversation":"c1","after":0,"envelope":` + env + `}`, protocol.CodeBadFrame, ""},
+		{"sync negative before", `{"type":"sync","conversation":"c1","after":0,"before":-1}`, protocol.CodeBadFrame, ""},
+		{"page with receipts", `{"type":"sync","conversation":"c1","after":0,"before":9,"receipts":true}`, protocol.CodeBadFrame, ""},
 		{"sync with more", `{"type":"sync","conversation":"c1","after":0,"more":true}`, protocol.CodeBadFrame, ""},
 		{"ping with conversation", `{"type":"ping","id":"p-1","conversation":"c1"}`, protocol.CodeBadFrame, "p-1"},
 	} {

@@ -1,0 +1,134 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/protocol"
+)
+
+// Page is one page of a conversation's older messages (History), in seq
+// order. A message that cannot be opened is in Errors, not Messages (as an
+// Error event would be). More: there are older messages still — ask again
+// with beforeSeq = Oldest.
+type Page struct {
+	Messages []*Message
+	Errors   []*Error
+	More     bool
+	Oldest   int64 // the lowest seq in the page (0: an empty page)
+}
+
+// History asks for a page of older messages of conversation (scrolling
+// back): the newest limit of those below beforeSeq (beforeSeq <= 0: the
+// conversation's newest page; limit 0: the protocol's default, at most
+// events' 500), decrypted and verified like delivered messages. It is a
+// "sync" with "before" (docs/protocol.md) whose answer goes to the caller
+// only: a page never enters the conversation's order, moves no cursor and
+// sends no ack — the messages are older than what the application has.
+// The request is written again every ResendInterval while no answer came
+// (the socket may have been replaced); it gives up when ctx ends or the
+// connection ended for good. A refusal (not_member, unauthorized) is a
+// *protocol.Error.
+func (c *Client) History(ctx context.Context, conversation string, beforeSeq int64, limit int) (Page, error) {
+	if !validID(conversation) || limit < 0 || limit > maxPageLimit {
+		return Page{}, fmt.Errorf("client: history: bad conversation %q or limit %d (0..%d)", conversation, limit, maxPageLimit)
+	}
+	if beforeSeq <= 0 {
+		beforeSeq = math.MaxInt64 // past the newest: route pages below it
+	}
+	ch := make(chan protocol.Frame, 1)
+	var f protocol.Frame
+	if err := c.do(func() {
+		c.s.pageN++
+		f = protocol.Frame{Type: protocol.TypeSync, ID: pageIDPrefix + strconv.Itoa(c.s.pageN), Conversation: conversation,
+			Before: beforeSeq, Limit: limit}
+		c.s.pages[f.ID] = ch
+		c.write(f)
+	}); err != nil {
+		return Page{}, err
+	}
+	defer c.do(func() { delete(c.s.pages, f.ID) })
+	t := time.NewTicker(c.cfg.ResendInterval)
+	defer t.Stop()
+	for {
+		select {
+		case a := <-ch:
+			if a.Type == protocol.TypeError {
+				return Page{}, &protocol.Error{Code: a.Code, Message: a.Message, Ref: a.ID}
+			}
+			return c.openPage(a), nil
+		case <-t.C:
+			fatal, err := query(c, func() bool {
+				c.write(f)
+				return c.s.fatal
+			})
+			if err != nil {
+				return Page{}, err
+			}
+			if fatal {
+				return Page{}, fmt.Errorf("client: history: the connection ended for good (replaced or revoked)")
+			}
+		case <-ctx.Done():
+			return Page{}, fmt.Errorf("client: history: %w", ctx.Err())
+		case <-c.done:
+			return Page{}, ErrClosed
+		}
+	}
+}
+
+// pageIDPrefix starts the id of every History request.
+const pageIDPrefix = "page:"
+
+// maxPageLimit is the most messages one page may ask for (events.MaxSyncLimit).
+const maxPageLimit = 500
+
+// pageAnswer hands a batch or an error frame answering a History request
+// to its caller; it reports whether one was waiting for it.
+func (c *Client) pageAnswer(f protocol.Frame) bool {
+	ch := c.s.pages[f.ID]
+	if ch == nil {
+		// A late answer to a request that gave up is still no part of the
+		// order: drop it.
+		return strings.HasPrefix(f.ID, pageIDPrefix)
+	}
+	select {
+	case ch <- f:
+	default: // answered already (a repeated request's answer)
+	}
+	return true
+}
+
+// openPage decrypts and verifies a page's messages off the loop: it reads
+// only the device's key and the signing-key cache, which the reader warmed
+// for the batch's senders before the loop saw it.
+func (c *Client) openPage(f protocol.Frame) Page {
+	p := Page{More: f.More}
+	for _, m := range f.Messages {
+		if m.Conversation == "" {
+			m.Conversation = f.Conversation
+		}
+		if m.Conversation != f.Conversation || m.Seq < 1 {
+			continue
+		}
+		if p.Oldest == 0 || m.Seq < p.Oldest {
+			p.Oldest = m.Seq
+		}
+		content, code, err := c.open(m.Envelope, e2ee.AssociatedData{
+			Conversation: m.Conversation, SenderDevice: m.SenderDevice, ClientMessageID: m.ID,
+		})
+		if err != nil {
+			p.Errors = append(p.Errors, &Error{Conversation: m.Conversation, Seq: m.Seq, ID: m.ID, Sender: m.Sender,
+				SenderDevice: m.SenderDevice, Code: code, Err: err})
+			continue
+		}
+		p.Messages = append(p.Messages, &Message{Conversation: m.Conversation, Seq: m.Seq, ID: m.ID, Sender: m.Sender,
+			SenderDevice: m.SenderDevice, StoredAt: m.StoredAt, Content: content,
+			Own: m.SenderDevice == c.cfg.Device, Verified: c.verified(m.Conversation, m)})
+	}
+	return p
+}
