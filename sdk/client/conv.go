@@ -38,6 +38,8 @@ type conv struct {
 	unread  []int64
 
 	answers map[answerKey]*answer // agents' answers, partials in order (answers.go)
+
+	entries map[int64]*e2ee.Entry // what actions are checked against (actions.go), by seq
 }
 
 // pendingMsg is a message waiting for its turn: a frame to decrypt, or an

@@ -31,6 +31,12 @@ type Message struct {
 	// whose sender device has no key the directory lists: show it as
 	// unverified, never as certainly from Sender (docs/e2ee.md).
 	Verified bool
+	// Invalid is set for an edit, delete or reaction (Content.Kind) that
+	// must not be applied to the message it refers to: a forged edit by
+	// someone other than its sender, too late, about a deleted or unknown
+	// message (e2ee.CheckAction's errors). Ignore it or show it as
+	// invalid. nil for every action that applies and every message.
+	Invalid error
 }
 
 // State is where an own message is on its way: each message moves forward

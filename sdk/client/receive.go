@@ -207,6 +207,7 @@ func (c *Client) deliver(cv *conv, p pendingMsg) {
 	if p.content != nil {
 		m.Content = *p.content
 		m.Verified = true // this device's own outbox: it sealed this content itself
+		m.Invalid = cv.judge(m)
 		c.emit(m)
 		return
 	}
@@ -223,6 +224,12 @@ func (c *Client) deliver(cv *conv, p pendingMsg) {
 	m.Verified = c.verified(cv.id, f)
 	if !m.Verified {
 		c.log.Info("client: message not verified", "conversation", cv.id, "seq", f.Seq, "senderDevice", f.SenderDevice)
+	}
+	m.Invalid = cv.judge(m)
+	if m.Content.Kind() != e2ee.KindMessage && len(cv.unread) > 0 && cv.unread[len(cv.unread)-1] == f.Seq {
+		// An edit, delete or reaction is not a message to read: it
+		// changes one (WhatsApp counts none of them as unread).
+		cv.unread = cv.unread[:len(cv.unread)-1]
 	}
 	if content.ReplyTo > 0 && !m.Own {
 		// The reply itself: what is left of its partials is dropped.

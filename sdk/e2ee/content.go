@@ -13,7 +13,14 @@ import (
 type Content struct {
 	Text    string `json:"text"`
 	Media   *Media `json:"media,omitempty"`
-	ReplyTo int64  `json:"replyTo,omitempty"` // seq of the message answered; 0 for none
+	ReplyTo int64  `json:"replyTo,omitempty"` // seq of the message answered (a reply, quoted by clients); 0 for none
+
+	// At most one of these makes the content an action on the message
+	// at its ref rather than a message (actions.go): no text, media or
+	// replyTo then.
+	Edit   *Edit     `json:"edit,omitempty"`
+	Delete *Delete   `json:"delete,omitempty"`
+	React  *Reaction `json:"react,omitempty"`
 }
 
 // Media describes an attachment uploaded separately (SealMedia, then the
@@ -73,6 +80,11 @@ func (c Content) check() error {
 		return fmt.Errorf("e2ee: content: text is not UTF-8")
 	case c.ReplyTo < 0:
 		return fmt.Errorf("e2ee: content: negative replyTo")
+	}
+	if err := c.checkAction(); err != nil {
+		return err
+	}
+	switch {
 	case c.Media == nil:
 		return nil
 	case c.Media.ID == "" || c.Media.Type == "":
