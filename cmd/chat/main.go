@@ -6,6 +6,8 @@
 // ticks (✓ stored, ✓✓ delivered, blue ✓✓ read); typing indicators go both
 // ways when stdin is a terminal. /send PATH sends a file (encrypted here,
 // uploaded to the media store); /save N [DIR] saves message #N's file.
+// /reply N text, /edit N text, /del N (for everyone), /delme N (here only)
+// and /react N 👍 act on message #N.
 //
 //	chat -user ann -signup -with bob
 //	chat -user ann -agent echo
@@ -147,7 +149,7 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 	defer scr.close()
 	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names,
 		sent: map[string]string{}, typing: map[string]string{},
-		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}}
+		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}, st: st}
 	go func() {
 		for ev := range c.Events() {
 			v.show(ev)
@@ -181,6 +183,9 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 				return false
 			case line == "/help":
 				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /quit leaves")
+				scr.println("   " + actionsHelp)
+				return true
+			case v.command(ctx, line):
 				return true
 			case strings.HasPrefix(line, "/send "):
 				v.sendFile(ctx, strings.TrimSpace(strings.TrimPrefix(line, "/send ")))

@@ -30,6 +30,9 @@ type view struct {
 
 	media     map[int64]*e2ee.Media  // seq → the file of that message of conv, for /save
 	sentMedia map[string]*e2ee.Media // own client message ids of this run → their files
+
+	texts map[int64]string // seq → what that message of conv says now, for quotes (actions.go)
+	st    *deviceState     // where delete for me is kept; nil: this run only
 }
 
 func (v *view) name(user string) string {
@@ -72,7 +75,13 @@ func snippet(s string) string {
 func (v *view) show(ev client.Event) {
 	switch e := ev.(type) {
 	case *client.Message:
-		if _, mine := v.sentText(e.ID); mine && e.Own {
+		if e.Conversation == v.conv && e.Content.Kind() == e2ee.KindMessage {
+			v.noteText(e.Seq, e.Content.Text)
+		}
+		if v.hidden(e.Conversation, e.Seq) {
+			return // deleted for me
+		}
+		if _, mine := v.sentText(e.ID); mine && e.Own && e.Content.Kind() == e2ee.KindMessage {
 			return // shown when typed; the ticks follow
 		}
 		prefix := ""
@@ -97,11 +106,18 @@ func (v *view) show(ev client.Event) {
 		if !e.Verified {
 			who += " ⚠ unverified" // not signed by the sender device's key: maybe not from them
 		}
+		if line, ok := v.actionLine(e, who); ok {
+			v.scr.println(fmt.Sprintf("%s[#%d%s] %s", prefix, e.Seq, at, line))
+			return
+		}
+		if e.Content.ReplyTo > 0 {
+			who += fmt.Sprintf(" ↪ #%d %s", e.Content.ReplyTo, v.quote(e.Content.ReplyTo))
+		}
 		v.scr.println(fmt.Sprintf("%s[#%d%s] %s: %s", prefix, e.Seq, at, who, text))
 		v.mu.Lock()
 		delete(v.typing, e.Sender)
 		v.mu.Unlock()
-		if !e.Own && e.Conversation == v.conv {
+		if !e.Own && e.Conversation == v.conv && v.c != nil {
 			_ = v.c.MarkRead(e.Conversation, e.Seq)
 		}
 	case *client.Status:

@@ -48,3 +48,46 @@ func TestUnverifiedMessagesMarked(t *testing.T) {
 		t.Errorf("the screen shows:\n%s\nwant %q and %q", got, "Bob: signed", "Bob ⚠ unverified: forged")
 	}
 }
+
+// TestActionsShow: a reply quotes the message it answers; an edit, a
+// delete for everyone and a reaction each print a line naming the message
+// they change; a forged edit says it was ignored; a message deleted for
+// me is not shown again.
+func TestActionsShow(t *testing.T) {
+	out := &syncBuffer{}
+	stdout = out
+	st := &deviceState{path: t.TempDir() + "/state.json"}
+	v := &view{scr: newScreen(""), me: "u-ann", conv: "c-1", names: map[string]string{"u-bob": "Bob", "u-mal": "Mal"}, st: st}
+	msg := func(seq int64, from string, c e2ee.Content, invalid error) {
+		v.show(&client.Message{Conversation: "c-1", Seq: seq, Sender: from, Content: c, Verified: true, Invalid: invalid})
+	}
+	msg(1, "u-bob", e2ee.Content{Text: "lunch at noon?"}, nil)
+	msg(2, "u-mal", e2ee.Content{Text: "sure", ReplyTo: 1}, nil)
+	msg(3, "u-bob", e2ee.Content{Edit: &e2ee.Edit{Ref: 1, Text: "lunch at one?"}}, nil)
+	msg(4, "u-mal", e2ee.Content{Edit: &e2ee.Edit{Ref: 1, Text: "no lunch"}}, e2ee.ErrNotSender)
+	msg(5, "u-mal", e2ee.Content{React: &e2ee.Reaction{Ref: 1, Emoji: "👍"}}, nil)
+	msg(6, "u-bob", e2ee.Content{Delete: &e2ee.Delete{Ref: 2}}, e2ee.ErrNotSender)
+	msg(7, "u-mal", e2ee.Content{Delete: &e2ee.Delete{Ref: 2}}, nil)
+	got := out.String()
+	for _, want := range []string{
+		"[#2] Mal ↪ #1 “lunch at noon?”: sure",
+		"[#3] Bob edited #1: lunch at one? (edited)",
+		"[#4] ⚠ Mal's edit of #1 ignored: " + e2ee.ErrNotSender.Error(),
+		"[#5] Mal reacted 👍 to #1 “lunch at one?”",
+		"[#6] ⚠ Bob's delete of #2 ignored",
+		"[#7] Mal deleted #2 “sure” — This message was deleted",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the screen shows:\n%s\nwant a line with %q", got, want)
+		}
+	}
+	v.hide(1)
+	before := out.String()
+	msg(1, "u-bob", e2ee.Content{Text: "lunch at noon?"}, nil)
+	if after := strings.TrimPrefix(out.String(), before); strings.Contains(after, "lunch") {
+		t.Errorf("a message deleted for me shows again: %s", after)
+	}
+	if again, err := loadState(st.path); err != nil || len(again.Hidden["c-1"]) != 1 {
+		t.Errorf("delete for me not kept: %+v %v", again, err)
+	}
+}

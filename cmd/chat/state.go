@@ -26,6 +26,9 @@ type deviceState struct {
 	// once per device; a new device registers again).
 	SigningFor   string `json:"signingFor,omitempty"`
 	RefreshToken string `json:"refreshToken,omitempty"`
+	// Hidden are the messages deleted for me on this device, by
+	// conversation: never sent anywhere.
+	Hidden map[string][]int64 `json:"hiddenMessages,omitempty"`
 
 	path string
 }
