@@ -30,7 +30,15 @@ func (t *turn) history(ctx context.Context, id agent.Self, trigger events.Messag
 		t.log.Warn("agent-invoke: history: read", "from", from, "err", err)
 		return nil
 	}
-	var out []chatMessage
+	// Edits, deletes and reactions are messages too: the model sees
+	// what members see — the edited text, no deleted message, no
+	// reaction — by the members' rule (e2ee.CheckAction).
+	type turnMsg struct {
+		m events.Message
+		c e2ee.Content
+	}
+	var read []turnMsg
+	bySeq := map[int64]int{}
 	for _, m := range page {
 		if !slices.Contains(m.Envelope.Devices(), id.Device) {
 			continue
@@ -40,11 +48,39 @@ func (t *turn) history(ctx context.Context, id agent.Self, trigger events.Messag
 			t.log.Debug("agent-invoke: history: does not open", "seq", m.Seq, "err", err)
 			continue
 		}
+		if c.Kind() == e2ee.KindMessage {
+			bySeq[m.Seq] = len(read)
+			read = append(read, turnMsg{m, c})
+			continue
+		}
+		i, ok := bySeq[c.Ref()]
+		if !ok || c.Kind() == e2ee.KindReaction || agent.CheckAction(m, c, read[i].m, read[i].c) != nil {
+			continue
+		}
+		if c.Edit != nil {
+			read[i].c = e2ee.Content{Text: c.Edit.Text, Media: read[i].c.Media}
+		} else {
+			delete(bySeq, c.Ref())
+			read[i].m.Seq = 0 // deleted
+		}
+	}
+	// An edit being answered replaces the message it edits: the model
+	// is asked the new text once, not the old one before it.
+	if tc, err := id.Open(trigger); err == nil && tc.Edit != nil {
+		if i, ok := bySeq[tc.Edit.Ref]; ok {
+			read[i].m.Seq = 0
+		}
+	}
+	var out []chatMessage
+	for _, r := range read {
+		if r.m.Seq == 0 {
+			continue
+		}
 		role := roleUser
-		if m.SenderID == id.ID {
+		if r.m.SenderID == id.ID {
 			role = roleAssistant
 		}
-		out = append(out, chatMessage{Role: role, Content: contentText(c)})
+		out = append(out, chatMessage{Role: role, Content: contentText(r.c)})
 	}
 	return out
 }
@@ -52,6 +88,9 @@ func (t *turn) history(ctx context.Context, id agent.Self, trigger events.Messag
 // contentText is what the model sees of a message: its text, and a note
 // for an attachment (the model gets no media).
 func contentText(c e2ee.Content) string {
+	if c.Edit != nil {
+		return c.Edit.Text // the message being answered is an edit: its new text
+	}
 	if c.Media == nil {
 		return c.Text
 	}

@@ -97,7 +97,7 @@ func (t *turn) run(ctx context.Context) {
 // answer is steps 2 to 5 for a call no request was sent for yet.
 func (t *turn) answer(ctx context.Context) {
 	id, ok := t.identify(ctx)
-	if !ok {
+	if !ok || t.skip(ctx, id) { // a reaction, a delete: nothing to answer (asks.go)
 		return
 	}
 	cfg := t.d.cfg.modelFor(t.k.Agent)
@@ -238,7 +238,7 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 // call id) and goes on with the next request.
 func (t *turn) continueTools(ctx context.Context, st callState) {
 	id, ok := t.identify(ctx)
-	if !ok {
+	if !ok || t.skip(ctx, id) { // a reaction, a delete: nothing to answer (asks.go)
 		return
 	}
 	cfg := t.d.cfg.modelFor(t.k.Agent)

@@ -58,8 +58,16 @@ func (f *Function) answer(ctx context.Context, e event.Event) (*event.Event, err
 		})
 	}
 
-	// 3. Answer.
-	text := answer(question{Seq: m.Seq, Text: content.Text, Members: m.Audience.Members()})
+	// 3. Answer — an edit of a question with its new text (the reply
+	//    answers the edit's seq); a reaction or a delete asks nothing. The
+	//    calculator keeps no history, so it cannot check an edit against
+	//    the question it edits (agent.CheckEdit): members' clients do.
+	ask := agent.AskOf(content)
+	if ask.Skip {
+		f.log.Info("calc-agent: nothing to answer", "conversation", m.ConversationID, "seq", m.Seq, "kind", content.Kind())
+		return nil, nil
+	}
+	text := answer(question{Seq: m.Seq, Text: ask.Text, Members: m.Audience.Members()})
 
 	// 4. Seal the reply for the audience (exactly the devices persist
 	//    wants) and send it as an ordinary message. agent.done follows

@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"testing"
 	"time"
 
@@ -37,12 +38,21 @@ func newRoom(t *testing.T) *room {
 // invoke is route's invoke of calc for alice's message text at seq.
 func (r *room) invoke(t *testing.T, seq int64, text string) event.Event {
 	t.Helper()
+	return r.invokeContent(t, seq, e2ee.Content{Text: text})
+}
+
+// invokeContent is route's invoke of calc for alice's message at seq.
+func (r *room) invokeContent(t *testing.T, seq int64, content e2ee.Content) event.Event {
+	t.Helper()
 	rs, err := r.audience.Recipients()
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := e2ee.Content{Text: text}.Marshal()
-	cm := "m-" + text[:1]
+	body, err := content.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := fmt.Sprintf("m-%d", seq)
 	env, _ := e2ee.Seal(body, e2ee.AssociatedData{Conversation: "c-1", SenderDevice: "alice-phone", ClientMessageID: cm}, rs)
 	inv, err := events.NewAgentInvoke("calc", "calc", events.Message{ConversationID: "c-1", Seq: seq, SenderID: "alice",
 		SenderDevice: "alice-phone", ClientMessageID: cm, Envelope: env, StoredAt: time.Now().UTC(), Audience: r.audience})
@@ -192,5 +202,39 @@ func TestHandleFailures(t *testing.T) {
 	}
 	if ready, _ := New().Ready(ctx); ready {
 		t.Error("ready before Start")
+	}
+}
+
+// An edit of a question is answered with its new text, as a reply to the
+// edit; a reaction and a delete are answered with nothing at all.
+func TestHandleEditsAndReactions(t *testing.T) {
+	ctx := context.Background()
+	r := newRoom(t)
+	b := fntest.NewBroker(t)
+	f := start(t, b, r.keys["dv-calc"])
+	for seq, c := range map[int64]e2ee.Content{
+		8: {React: &e2ee.Reaction{Ref: 5, Emoji: "👍"}},
+		9: {Delete: &e2ee.Delete{Ref: 5}},
+	} {
+		if _, err := f.HandleEvent(ctx, r.invokeContent(t, seq, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.Events(); len(got) != 0 {
+		t.Fatalf("a reaction and a delete made calc post %d events, want none", len(got))
+	}
+	if _, err := f.HandleEvent(ctx, r.invokeContent(t, 10, e2ee.Content{Edit: &e2ee.Edit{Ref: 5, Text: "2+3"}})); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := events.Decode[events.MessageSent](b.Events()[0])
+	if err != nil || sent.ClientMessageID != "r-10" {
+		t.Fatalf("reply to the edit = %+v %v", sent, err)
+	}
+	plain, err := e2ee.Open(sent.Envelope, e2ee.AssociatedData{Conversation: "c-1", SenderDevice: "dv-calc", ClientMessageID: "r-10"}, "alice-phone", r.keys["alice-phone"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e2ee.UnmarshalContent(plain); c.Text != "2+3 = 5" || c.ReplyTo != 10 {
+		t.Errorf("the answer to the edit reads %+v", c)
 	}
 }

@@ -199,3 +199,33 @@ func TestOutcomeOf(t *testing.T) {
 		t.Errorf("typing: ok %v err %v", ok, err)
 	}
 }
+
+// An edit asks the agent again, with the new text; a reaction or a
+// delete asks nothing; an edit by someone else than the sender, or too
+// late, does not check.
+func TestAskOf(t *testing.T) {
+	if a := agent.AskOf(e2ee.Content{Text: "2+2"}); a.Text != "2+2" || a.Edit != 0 || a.Skip {
+		t.Errorf("a message: %+v", a)
+	}
+	edit := e2ee.Content{Edit: &e2ee.Edit{Ref: 4, Text: "2+3"}}
+	if a := agent.AskOf(edit); a.Text != "2+3" || a.Edit != 4 || a.Skip {
+		t.Errorf("an edit: %+v", a)
+	}
+	for _, c := range []e2ee.Content{{React: &e2ee.Reaction{Ref: 4, Emoji: "👍"}}, {Delete: &e2ee.Delete{Ref: 4}}} {
+		if a := agent.AskOf(c); !a.Skip {
+			t.Errorf("%s: %+v, want skipped", c.Kind(), a)
+		}
+	}
+	t0 := time.Now()
+	orig := events.Message{Seq: 4, SenderID: "alice", StoredAt: t0}
+	q := e2ee.Content{Text: "2+2"}
+	if err := agent.CheckAction(events.Message{Seq: 6, SenderID: "alice", StoredAt: t0.Add(time.Minute)}, edit, orig, q); err != nil {
+		t.Errorf("alice's own edit: %v", err)
+	}
+	if err := agent.CheckAction(events.Message{Seq: 6, SenderID: "mallory", StoredAt: t0.Add(time.Minute)}, edit, orig, q); !errors.Is(err, e2ee.ErrNotSender) {
+		t.Errorf("mallory's forged edit: %v", err)
+	}
+	if err := agent.CheckAction(events.Message{Seq: 6, SenderID: "alice", StoredAt: t0.Add(time.Hour)}, edit, orig, q); !errors.Is(err, e2ee.ErrTooLate) {
+		t.Errorf("a late edit: %v", err)
+	}
+}
