@@ -5,6 +5,7 @@
 // messages shown in seq order.
 import * as e2ee from "./e2ee.js";
 import * as ed25519 from "./ed25519.js";
+import * as actions from "./actions.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -427,16 +428,16 @@ function ackRead(c) {
 // devices — so every device shows the same.
 function unread(c) {
   let n = 0;
-  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && c.msgs[i].sender !== S.user.userId) n++;
+  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && c.msgs[i].sender !== S.user.userId && !actions.isAction(c.msgs[i])) n++;
   return n;
 }
 
 // preview is the last message of a conversation as the list shows it,
 // decrypted here like the message itself.
 function preview(c) {
-  const m = c.msgs.findLast((x) => x.seq);
+  const m = c.msgs.findLast((x) => x.seq && !actions.isAction(x) && !actions.hidden(c.id, x.seq)); // edits, reactions: not previews
   if (!m) return "";
-  const body = m.content ? (m.content.text || (m.content.media ? "📎 " + (m.content.media.name || "file") : "")) : "🔒";
+  const body = actions.body(c, m) ?? (m.content ? (m.content.text || (m.content.media ? "📎 " + (m.content.media.name || "file") : "")) : "🔒");
   const who = m.sender === S.user.userId ? "You" : c.kind === "group" ? S.names.get(m.sender) || m.sender : "";
   return who ? `${who}: ${body}` : body;
 }
@@ -570,9 +571,9 @@ function sendEnvelope(id, s) {
   if (s.envelope) send({ type: "send", id, conversation: s.conv, envelope: s.envelope });
 }
 
-async function sendText(text) {
+async function sendText(text, content = { text }) {
   const id = crypto.randomUUID().replaceAll("-", "");
-  const s = { conv: S.current, text, attempts: 0 };
+  const s = { conv: S.current, text, content, attempts: 0 };
   S.sends.set(id, s);
   renderMessages();
   try {
@@ -963,6 +964,11 @@ function renderMessages() {
   for (const m of c.msgs) {
     if (m.notice && !m.seq) { ol.append(el("li", "msg notice", m.notice)); continue; }
     shownIds.add(m.id);
+    if (actions.isAction(m) || actions.hidden(c.id, m.seq)) { // shown on the message it changes (actions.js)
+      const n = actions.isAction(m) && actions.notice(c, m);
+      if (n) ol.append(n);
+      continue;
+    }
     const li = el("li", "msg " + (m.mine ? "mine" : "theirs") + (m.content && !m.verified ? " unverified" : ""));
     li.dataset.seq = m.seq;
     if (!m.mine && c.kind === "group") li.append(el("div", "from", S.names.get(m.sender) || m.sender));
@@ -982,11 +988,11 @@ function renderMessages() {
       meta.append(t);
     }
     li.append(meta);
-    ol.append(li);
+    ol.append(actions.decorate(li, c, m));
   }
   // Own messages not yet seen come back: shown from the outbox.
   for (const [id, s] of S.sends) {
-    if (s.conv !== c.id || shownIds.has(id)) continue;
+    if (s.conv !== c.id || shownIds.has(id) || actions.isAction(s)) continue;
     const li = el("li", "msg mine" + (s.failed ? " failed" : ""));
     li.dataset.id = id;
     if (s.media) li.append(mediaBox(s.media, c.id));
@@ -1053,7 +1059,7 @@ async function main() {
     if (!text.trim() || !S.current) return;
     $("composer").value = "";
     send({ type: "typing", conversation: S.current, state: "paused" });
-    sendText(text);
+    sendText(text, actions.compose(text));
   };
   $("composer").oninput = () => {
     if (S.current && Date.now() - typingSent > 3000) {
@@ -1077,6 +1083,8 @@ async function main() {
     chat.classList.remove("dropping");
     if (S.current) for (const f of ev.dataTransfer.files) sendFile(f);
   };
+  actions.init({ send: (content) => sendText(content.text, content), render: () => { renderMessages(); renderConversations(); },
+    me: () => S.user?.userId, name: (u) => (u === S.user?.userId ? "You" : S.names.get(u) || u) });
   $("viewer").onclick = (ev) => { if (ev.target !== $("viewer-save")) $("viewer").hidden = true; };
   $("login-submit").disabled = $("signup").disabled = false; // wired up: a click now logs in
   setInterval(() => { for (const c of S.convs.values()) { c.receipts = true; syncConv(c); } }, 20000); // idle sync
