@@ -40,6 +40,9 @@ const refOf = (content) => (content?.edit || content?.delete || content?.react)?
 // shown as a bubble, not unread, not a preview).
 export const isAction = (m) => !!m.content && kindOf(m.content) !== "message";
 
+// uncounted: not an unread message — an action, or one deleted for me.
+export const uncounted = (c, m) => isAction(m) || hidden(c.id, m.seq);
+
 // check is e2ee.CheckAction: why action entry `by` must not apply to the
 // message `orig` ("" when it applies).
 export function check(by, orig) {
@@ -94,8 +97,14 @@ export function body(c, m) {
 // ---------------------------------------------------------------- delete for me
 
 const hiddenKey = () => "agentchat.deletedForMe." + hooks.me();
+let hiddenCache = { key: "", all: {} }; // parsed once per user, written through
 function hiddenAll() {
-  try { return JSON.parse(localStorage.getItem(hiddenKey()) || "{}"); } catch { return {}; }
+  if (hiddenCache.key !== hiddenKey()) {
+    let all = {};
+    try { all = JSON.parse(localStorage.getItem(hiddenKey()) || "{}"); } catch { /* none kept */ }
+    hiddenCache = { key: hiddenKey(), all };
+  }
+  return hiddenCache.all;
 }
 export const hidden = (conv, seq) => !!hooks && (hiddenAll()[conv] || []).includes(seq);
 function hide(conv, seq) {

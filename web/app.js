@@ -428,7 +428,7 @@ function ackRead(c) {
 // devices — so every device shows the same.
 function unread(c) {
   let n = 0;
-  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && c.msgs[i].sender !== S.user.userId && !actions.isAction(c.msgs[i])) n++;
+  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && c.msgs[i].sender !== S.user.userId && !actions.uncounted(c, c.msgs[i])) n++;
   return n;
 }
 

@@ -163,9 +163,12 @@ func TestWebEditsRepliesReactions(t *testing.T) {
 
 	// alice edits her reply from the browser.
 	click("edit", fmt.Sprintf(`li.msg[data-seq="%d"] .act-edit`, reply.Seq))
+	if got := b.evalString(`document.getElementById("composer").value`); got != "sure" {
+		t.Errorf("editing puts %q in the composer, want the text to edit", got)
+	}
+	b.eval("clear the composer", `(() => { document.getElementById("composer").value = ""; return true; })()`)
 	run("alice edits her reply",
 		chromedp.WaitVisible(`//div[@id="compose-target"][@data-mode="edit"]`),
-		chromedp.SetValue(chromedp.CSS("#composer"), ""),
 		chromedp.SendKeys(chromedp.CSS("#composer"), "sure, one is fine"),
 		chromedp.Click(chromedp.CSS("#send")),
 		chromedp.WaitVisible(bubble(reply.Seq)+`/div[@class="text"][text()="sure, one is fine"]`))
