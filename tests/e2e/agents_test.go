@@ -324,6 +324,55 @@ func TestAgents(t *testing.T) {
 			t.Logf("slow answer: reply after %s", took.Round(time.Millisecond))
 		})
 
+		// Edits, reactions and deletes are messages the agent is invoked
+		// for (docs/agents.md, "Edits, deletes and reactions"): a reaction
+		// and a delete cost no model call (the call ends "skipped"), alice's
+		// edit of her question is answered anew with its text as a reply to
+		// the edit, and bob's forged edit of it is not answered at all.
+		t.Run("edits answered anew, reactions not", func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			conv := ap.group(t, alice, "edits", bob.id, "helper")
+			q := send(t, ca, wa, conv, "[edit] what is 2+2")
+			testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool { return len(wa.messages(conv, "helper")) == 1 }, "the first answer")
+			storedSeq := func(c *client.Client, w *watcher, id string, err error) int64 {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var seq int64
+				testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() bool {
+					w.mu.Lock()
+					defer w.mu.Unlock()
+					for _, ev := range w.evs {
+						if s, ok := ev.(*client.Status); ok && s.ID == id && s.State >= client.StateStored && s.Seq > 0 {
+							seq = s.Seq
+							return true
+						}
+					}
+					return false
+				}, "stored")
+				return seq
+			}
+			id, err := cb.React(ctx, conv, q, "👍")
+			react := storedSeq(cb, wb, id, err)
+			id, err = cb.Send(ctx, conv, e2ee.Content{Edit: &e2ee.Edit{Ref: q, Text: "[edit] forged by bob"}})
+			forged := storedSeq(cb, wb, id, err)
+			id, err = ca.Edit(ctx, conv, q, "[edit] what is 2+3")
+			edit := storedSeq(ca, wa, id, err)
+			testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool { return len(wa.messages(conv, "helper")) == 2 }, "the answer to the edit")
+			if r := wa.messages(conv, "helper")[1]; r.Content.ReplyTo != edit || !strings.Contains(r.Content.Text, "what is 2+3") {
+				t.Errorf("the answer to the edit = %+v, want a reply to seq %d about the new text", r.Content, edit)
+			}
+			for _, seq := range []int64{react, forged} {
+				testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() bool { return ap.callState(conv, seq, "helper") == "skipped" },
+					fmt.Sprintf("ledger: the call for seq %d skipped", seq))
+			}
+			if n := ap.requestsTagged("[edit]"); n != 2 {
+				t.Errorf("model requests = %d, want 2 (the question and its edit; none for the reaction or the forged edit)", n)
+			}
+		})
+
 		// Partial tokens arrive in order, then exactly one stored reply with
 		// the next seq, sealed for every member device (alice's two, bob's,
 		// the agent's own).
