@@ -75,6 +75,19 @@
 // (cmd/chat) starts from it with Track(conv, highest stored seq) and pages
 // back only for what it lacks.
 //
+// # Replies, edits, deletes and reactions
+//
+// Reply, Edit, Delete (for everyone) and React send ordinary messages
+// whose content refers to an earlier seq (e2ee.Edit, e2ee.Delete,
+// e2ee.Reaction, Content.ReplyTo); Edit and Delete refuse, before sending,
+// an own message this client has seen that is too old to change, or one
+// of someone else. Each received action comes as a Message in its place in
+// the order, checked against the message it refers to by
+// e2ee.CheckAction: Invalid is set when it must not be applied (a forged
+// edit by someone else than the sender, too late, about a deleted or
+// unknown message). Actions are not counted by Unread. Delete for me is
+// the application's: nothing is sent.
+//
 // # Acks and ticks
 //
 // With AutoDeliveredAck, a cumulative "delivered" ack for lastSeq is written
