@@ -8,6 +8,9 @@
 // uploaded to the media store); /save N [DIR] saves message #N's file.
 // /reply N text, /edit N text, /del N (for everyone), /delme N (here only)
 // and /react N 👍 act on message #N.
+// Messages are kept on this device (history.go: sealed, beside the state
+// file): a run prints the last ones from there, asks the platform only for
+// what is new, and /search WORD looks through them here.
 //
 //	chat -user ann -signup -with bob
 //	chat -user ann -agent echo
@@ -108,7 +111,7 @@ func run(ctx context.Context, o *options) error {
 	for _, a := range agents {
 		names[a.AgentID] = a.Name
 	}
-	dial := func(autoAck bool) (*client.Client, error) {
+	dial := func(autoAck bool, tracked map[string]int64) (*client.Client, error) {
 		return client.Dial(ctx, client.Config{
 			URLs:             strings.Split(o.connectors, ","),
 			Token:            sess.Token,
@@ -119,6 +122,7 @@ func run(ctx context.Context, o *options) error {
 			Directory:        sess,
 			Logger:           log,
 			AutoDeliveredAck: autoAck,
+			Tracked:          tracked,
 		})
 	}
 	if o.list {
@@ -132,26 +136,42 @@ func run(ctx context.Context, o *options) error {
 	fmt.Fprintf(os.Stderr, "conversation %s (%s) with %s — type to send, /quit to leave\n",
 		conv.ID, conv.Kind, strings.Join(others(conv.Members, sess.UserID(), names), ", "))
 
-	c, err := dial(true)
+	store, err := openStore(historyPath(st.path), key.Bytes())
+	if err != nil {
+		return err
+	}
+	// From the local store: only what follows its newest message comes.
+	c, err := dial(true, map[string]int64{conv.ID: store.lastSeq(conv.ID)})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Track(conv.ID, 0); err != nil {
+	if err := c.Track(conv.ID, store.lastSeq(conv.ID)); err != nil {
 		return err
 	}
-	return chat(ctx, c, sess, st, conv.ID, names)
+	return chat(ctx, c, sess, st, store, conv.ID, names)
 }
 
 // chat runs the screen until /quit, end of input or a signal.
-func chat(ctx context.Context, c *client.Client, sess *client.Session, st *deviceState, conv string, names map[string]string) error {
+func chat(ctx context.Context, c *client.Client, sess *client.Session, st *deviceState, store *localStore, conv string, names map[string]string) error {
 	scr := newScreen("> ")
 	defer scr.close()
 	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names,
 		sent: map[string]string{}, typing: map[string]string{},
 		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}, st: st}
+	if old := store.recent(conv, historyShown); len(old) > 0 {
+		scr.println(fmt.Sprintf("   — the last %d messages, from this device's history —", len(old)))
+		for _, m := range old {
+			v.show(m.message())
+		}
+	}
 	go func() {
 		for ev := range c.Events() {
+			if m, ok := ev.(*client.Message); ok {
+				if err := store.add(m); err != nil {
+					scr.println("   ✗ " + err.Error())
+				}
+			}
 			v.show(ev)
 		}
 	}()
@@ -182,8 +202,11 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 			case line == "/quit":
 				return false
 			case line == "/help":
-				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /quit leaves")
+				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /search WORD searches this device's history; /quit leaves")
 				scr.println("   " + actionsHelp)
+				return true
+			case line == "/search" || strings.HasPrefix(line, "/search "):
+				v.search(store, strings.TrimSpace(strings.TrimPrefix(line, "/search")))
 				return true
 			case v.command(ctx, line):
 				return true
@@ -224,6 +247,9 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 	return nil
 }
 
+// historyShown is how many stored messages a run prints first.
+const historyShown = 20
+
 // listWait bounds how long -list waits to have caught up for the unread
 // counts.
 const listWait = 15 * time.Second
@@ -235,12 +261,12 @@ const listWait = 15 * time.Second
 // and takes what it missed (without acking anything); if that takes
 // longer than listWait the counts are left out.
 func list(ctx context.Context, sess *client.Session, agents []client.Agent, names map[string]string,
-	dial func(autoAck bool) (*client.Client, error)) error {
+	dial func(autoAck bool, tracked map[string]int64) (*client.Client, error)) error {
 	convs, err := sess.Conversations(ctx)
 	if err != nil {
 		return err
 	}
-	c, err := dial(false)
+	c, err := dial(false, nil)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ type fakePlatform struct {
 	devKey   string // the CLI device's public key, from login
 	devSign  string // the CLI device's signing key, as registered
 	acks     []protocol.Frame
+	resumes  []protocol.Frame
 	accounts *httptest.Server
 	conn     *httptest.Server
 }
@@ -51,7 +52,9 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 		var in map[string]string
 		json.NewDecoder(r.Body).Decode(&in)
 		p.mu.Lock()
-		p.devKey = in["publicKey"]
+		if in["publicKey"] != "" { // a known device logs in by its id
+			p.devKey = in["publicKey"]
+		}
 		p.mu.Unlock()
 		writeJSON(w, http.StatusOK, tokens)
 	})
@@ -128,6 +131,9 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 			}
 			switch f.Type {
 			case protocol.TypeResume: // bob's message, which ann has not read
+				p.mu.Lock()
+				p.resumes = append(p.resumes, f)
+				p.mu.Unlock()
 				send(protocol.Frame{Type: protocol.TypeResumed, ID: f.ID, Batches: []protocol.Frame{{Type: protocol.TypeBatch,
 					Conversation: "c-ann-bob", Messages: []protocol.Frame{p.fromBob("c-ann-bob")}, LastSeq: 1,
 					Cursors: []protocol.Cursor{{User: "u-ann", Delivered: 1}, {User: "u-bob", Delivered: 1, Read: 1}}}}})

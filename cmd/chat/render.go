@@ -208,3 +208,24 @@ func (v *view) conversationLine(e *client.ConversationChange) string {
 	}
 	return fmt.Sprintf("%s now: you, %s", what, with)
 }
+
+// search prints the stored messages that hold word (local: the platform
+// never sees it).
+func (v *view) search(store *localStore, word string) {
+	if word == "" {
+		v.scr.println("   /search WORD")
+		return
+	}
+	hits := store.search(word)
+	if len(hits) == 0 {
+		v.scr.println(fmt.Sprintf("   🔎 no message on this device holds %q", word))
+		return
+	}
+	for _, m := range hits {
+		where := ""
+		if m.Conversation != v.conv {
+			where = "(" + m.Conversation + ") "
+		}
+		v.scr.println(fmt.Sprintf("   🔎 %s[#%d] %s: %s", where, m.Seq, v.name(m.Sender), m.Content.Text))
+	}
+}

@@ -41,6 +41,11 @@ type Config struct {
 	// AckDelay) once messages have been handed to Events. Without it the
 	// application calls MarkDelivered.
 	AutoDeliveredAck bool
+	// Tracked are conversations the application already has up to a seq
+	// (its local store): they are followed from there from the first
+	// resume on, as Track would, but before the client first connects —
+	// so that not even the first answer brings what the store holds.
+	Tracked map[string]int64
 
 	ResendInterval time.Duration // outbox resend while not stored; default 3s
 	AckDelay       time.Duration // debounce of delivered/read acks; default 200ms
@@ -188,6 +193,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.s.init(cfg.User, newPacer(cfg.FrameRate, cfg.FrameBurst), cfg.clock.NewTimer())
 	c.s.urlIdx = idx
+	for id, last := range cfg.Tracked {
+		if validID(id) && last >= 0 {
+			cv := c.conv(id)
+			cv.order, cv.receipts = newOrder[pendingMsg](last), true
+			cv.note(last)
+		}
+	}
 	c.connected(ws, cfg.URLs[idx])
 	go c.loop()
 	return c, nil

@@ -90,3 +90,21 @@ func TestHistoryRefused(t *testing.T) {
 		t.Error("a bad conversation id was accepted")
 	}
 }
+
+// Config.Tracked: the first resume already names a conversation at the
+// seq the application's store has.
+func TestTrackedBeforeTheFirstResume(t *testing.T) {
+	alice := newDevice(t, "alice", "a1")
+	fc := newFakeConnector(t, "tok")
+	cfg := testConfig(alice, nil, fc.URL)
+	cfg.Tracked = map[string]int64{convID: 42}
+	c := dial(t, cfg)
+	sc := fc.accept()
+	r := sc.expect(protocol.TypeResume)
+	if len(r.Positions) != 1 || r.Positions[0].Conversation != convID || r.Positions[0].Seq != 42 {
+		t.Fatalf("first resume %+v, want %s at 42", r.Positions, convID)
+	}
+	if got, err := c.LastSeq(convID); err != nil || got != 42 {
+		t.Errorf("LastSeq %d (%v), want 42", got, err)
+	}
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// localStore is this device's history on disk: every message it showed,
+// so that the next run prints the conversation from it, asks the platform
+// only for what follows (Track from the highest stored seq) and searches
+// it (/search) without the platform ever seeing a query.
+//
+// One file per account beside the device state (<state>.history, mode
+// 0600), one JSON line per message: conversation and seq in the clear (the
+// platform knows them too), the rest — content, sender, time — sealed with
+// AES-256-GCM under a key derived (HKDF-SHA256) from the device's X25519
+// private key, with "conversation/seq" as associated data so that lines
+// cannot be swapped. The key is never written anywhere: the history file
+// alone (a backup, a synced folder) reads as nothing; whoever holds the
+// state file holds the device key anyway. Lines are appended as messages
+// come, in order; a torn last line (a crash mid-write) is skipped.
+type localStore struct {
+	path string
+	aead cipher.AEAD
+
+	mu   sync.Mutex
+	msgs []storedMsg               // in the order stored
+	last map[string]int64          // conversation → highest stored seq
+	have map[string]map[int64]bool // conversation → seqs stored
+}
+
+// storedMsg is one message as the CLI keeps it.
+type storedMsg struct {
+	Conversation string       `json:"-"`
+	Seq          int64        `json:"-"`
+	ID           string       `json:"id"`
+	Sender       string       `json:"sender"`
+	SenderDevice string       `json:"senderDevice"`
+	StoredAt     time.Time    `json:"storedAt"`
+	Content      e2ee.Content `json:"content"`
+	Own          bool         `json:"own,omitempty"`
+	Verified     bool         `json:"verified,omitempty"`
+}
+
+// line is one line of the file.
+type line struct {
+	Conversation string `json:"c"`
+	Seq          int64  `json:"s"`
+	Nonce        []byte `json:"n"`
+	Sealed       []byte `json:"x"`
+}
+
+// historyPath is the store beside the device state file.
+func historyPath(statePath string) string {
+	return strings.TrimSuffix(statePath, ".json") + ".history"
+}
+
+// historyInfo names the key's purpose in its derivation.
+const historyInfo = "agentchat chat local history v1"
+
+// openStore reads the store at path (none yet: empty) with the key derived
+// from the device's private key.
+func openStore(path string, deviceKey []byte) (*localStore, error) {
+	k, err := hkdf.Key(sha256.New, deviceKey, nil, historyInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("chat: history key: %w", err)
+	}
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	s := &localStore{path: path, aead: aead, last: map[string]int64{}, have: map[string]map[int64]bool{}}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chat: read history: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	bad := 0
+	for sc.Scan() {
+		var l line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			bad++ // a torn line
+			continue
+		}
+		plain, err := s.aead.Open(nil, l.Nonce, l.Sealed, ad(l.Conversation, l.Seq))
+		var m storedMsg
+		if err != nil || json.Unmarshal(plain, &m) != nil {
+			bad++ // another device key's, or tampered with
+			continue
+		}
+		m.Conversation, m.Seq = l.Conversation, l.Seq
+		s.note(m)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("chat: read history: %w", err)
+	}
+	if bad > 0 {
+		fmt.Fprintf(os.Stderr, "chat: %d lines of %s could not be read (not this device's, or damaged): skipped\n", bad, path)
+	}
+	return s, nil
+}
+
+func ad(conversation string, seq int64) []byte {
+	return []byte(conversation + "/" + strconv.FormatInt(seq, 10))
+}
+
+// note takes m into memory unless its seq is stored already; it reports
+// whether it was new. The caller holds mu (or owns s alone).
+func (s *localStore) note(m storedMsg) bool {
+	if s.have[m.Conversation][m.Seq] {
+		return false
+	}
+	if s.have[m.Conversation] == nil {
+		s.have[m.Conversation] = map[int64]bool{}
+	}
+	s.have[m.Conversation][m.Seq] = true
+	s.last[m.Conversation] = max(s.last[m.Conversation], m.Seq)
+	s.msgs = append(s.msgs, m)
+	return true
+}
+
+// add stores a message the client handed over (once, in order); one it
+// has already is skipped.
+func (s *localStore) add(e *client.Message) error {
+	m := storedMsg{Conversation: e.Conversation, Seq: e.Seq, ID: e.ID, Sender: e.Sender, SenderDevice: e.SenderDevice,
+		StoredAt: e.StoredAt, Content: e.Content, Own: e.Own, Verified: e.Verified}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.note(m) {
+		return nil
+	}
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, s.aead.NonceSize())
+	rand.Read(nonce)
+	raw, err := json.Marshal(line{Conversation: m.Conversation, Seq: m.Seq, Nonce: nonce,
+		Sealed: s.aead.Seal(nil, nonce, plain, ad(m.Conversation, m.Seq))})
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(s.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("chat: save history: %w", err)
+	}
+	_, werr := f.Write(append(raw, '\n'))
+	return errors.Join(werr, f.Close())
+}
+
+// lastSeq is the highest seq stored of conversation (0: none).
+func (s *localStore) lastSeq(conversation string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[conversation]
+}
+
+// recent returns the newest n stored messages of conversation, in seq order.
+func (s *localStore) recent(conversation string, n int) []storedMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storedMsg
+	for _, m := range s.msgs {
+		if m.Conversation == conversation {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b storedMsg) int { return int(a.Seq - b.Seq) })
+	return out[max(0, len(out)-n):]
+}
+
+// search returns the stored messages whose text or file name holds word
+// (case-insensitive), oldest first.
+func (s *localStore) search(word string) []storedMsg {
+	w := strings.ToLower(word)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storedMsg
+	for _, m := range s.msgs {
+		text := m.Content.Text
+		if m.Content.Media != nil {
+			text += " " + m.Content.Media.Name
+		}
+		if w != "" && strings.Contains(strings.ToLower(text), w) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// message is a stored message as the client would hand it over.
+func (m storedMsg) message() *client.Message {
+	return &client.Message{Conversation: m.Conversation, Seq: m.Seq, ID: m.ID, Sender: m.Sender, SenderDevice: m.SenderDevice,
+		StoredAt: m.StoredAt, Content: m.Content, Own: m.Own, Verified: m.Verified}
+}

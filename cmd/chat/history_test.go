@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
+)
+
+// The store keeps what it is given across opens, sealed: the file (0600)
+// holds no content, another device key reads nothing of it, search is
+// case-insensitive and local.
+func TestLocalStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ann@host.history")
+	key, _ := e2ee.GenerateKey()
+	s, err := openStore(path, key.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i, text := range []string{"the Zebracanary speaks", "second", "third"} {
+		if err := s.add(&client.Message{Conversation: "c1", Seq: int64(i + 1), ID: "m" + text, Sender: "u-bob",
+			SenderDevice: "d-bob", StoredAt: at, Content: e2ee.Content{Text: text}, Verified: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.add(&client.Message{Conversation: "c1", Seq: 2, Content: e2ee.Content{Text: "a duplicate"}})
+	s.add(&client.Message{Conversation: "c2", Seq: 7, Content: e2ee.Content{Text: "elsewhere ZEBRACANARY"}})
+
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("file mode %v (%v), want 0600", fi.Mode(), err)
+	}
+	raw, _ := os.ReadFile(path)
+	if bytes.Contains(bytes.ToLower(raw), []byte("zebracanary")) || bytes.Contains(raw, []byte("second")) || bytes.Contains(raw, []byte("u-bob")) {
+		t.Errorf("plaintext in the history file:\n%s", raw)
+	}
+	if n := bytes.Count(raw, []byte("\n")); n != 4 {
+		t.Errorf("%d lines, want 4 (the duplicate skipped)", n)
+	}
+
+	again, err := openStore(path, key.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.lastSeq("c1"); got != 3 {
+		t.Errorf("lastSeq %d, want 3", got)
+	}
+	r := again.recent("c1", 2)
+	if len(r) != 2 || r[0].Seq != 2 || r[1].Content.Text != "third" || r[1].Sender != "u-bob" || !r[1].Verified || !r[1].StoredAt.Equal(at) {
+		t.Errorf("recent %+v", r)
+	}
+	hits := again.search("zebraCanary")
+	if len(hits) != 2 || hits[0].Seq != 1 || hits[1].Conversation != "c2" {
+		t.Errorf("search hits %+v, want c1 #1 and c2 #7", hits)
+	}
+
+	other, _ := e2ee.GenerateKey()
+	s3, err := openStore(path, other.Bytes())
+	if err != nil || s3.lastSeq("c1") != 0 || len(s3.search("zebracanary")) != 0 {
+		t.Errorf("another device key read the store: %v, last %d", err, s3.lastSeq("c1"))
+	}
+	// A torn last line (a crash mid-append) costs only that line.
+	os.WriteFile(path, append(raw, []byte(`{"c":"c1","s":4,"n":"AAAA`)...), 0o600)
+	if s4, err := openStore(path, key.Bytes()); err != nil || s4.lastSeq("c1") != 3 {
+		t.Errorf("with a torn line: %v, last %d", err, s4.lastSeq("c1"))
+	}
+}
+
+// The next run starts from the local store: it prints the stored messages,
+// resumes from the highest stored seq (not 0), and /search finds a word
+// of an old message there.
+func TestChatResumesFromItsLocalStore(t *testing.T) {
+	p := newFakePlatform(t)
+	out := &syncBuffer{}
+	stdout = out
+	stdin = bufio.NewReader(strings.NewReader("hello bob\n"))
+	o := &options{
+		accounts:   p.accounts.URL,
+		connectors: "ws" + strings.TrimPrefix(p.conn.URL, "http"),
+		user:       "ann", password: "secret-pw", signup: true, with: "bob",
+		stateDir: t.TempDir(),
+	}
+	if err := run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	first := p.resumes
+	p.resumes = nil
+	p.mu.Unlock()
+	if len(first) == 0 || len(first[0].Positions) != 1 || first[0].Positions[0].Seq != 0 {
+		t.Fatalf("first run resumed with %+v, want c-ann-bob from 0 (an empty store)", first)
+	}
+
+	out2 := &syncBuffer{}
+	stdout = out2
+	stdin = bufio.NewReader(strings.NewReader("/search HI ANN\n"))
+	o.signup = false
+	if err := run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	got := out2.String()
+	for _, want := range []string{"the last 2 messages, from this device's history", "[#1", "bob: hi ann", "you: hello bob", "🔎 [#1] bob: hi ann"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("second run's output lacks %q:\n%s", want, got)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.resumes) == 0 || len(p.resumes[0].Positions) != 1 || p.resumes[0].Positions[0].Seq != 2 {
+		t.Errorf("second run resumed with %+v, want c-ann-bob from 2 (the highest stored seq)", p.resumes)
+	}
+}
