@@ -2,10 +2,14 @@
 // served this page (docs/protocol.md), and every message sealed and opened
 // here (e2ee.js) — the server only ever sees envelopes. State is the
 // device and its non-extractable key (IndexedDB) and, per conversation, the
-// messages shown in seq order.
+// messages shown in seq order — kept on this device, sealed, by history.js
+// (rendered from there at start, paged back on scrolling, searched by
+// search.js).
 import * as e2ee from "./e2ee.js";
 import * as ed25519 from "./ed25519.js";
 import * as actions from "./actions.js";
+import * as history from "./history.js";
+import * as search from "./search.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -142,9 +146,16 @@ function noteSigningKeys(conversation, devices) {
   S.signingKeys.set(conversation, { at: Date.now(), keys });
 }
 
-function logout(why) {
+// logout ends the session; wipe (the user logged out, or the device was
+// revoked) also deletes this device's local history, and starts afresh.
+async function logout(why, wipe) {
   S.stopped = true;
   S.ws?.close();
+  if (wipe) {
+    await history.wipe();
+    location.reload();
+    return;
+  }
   $("app").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = why || "";
@@ -267,7 +278,7 @@ function connect() {
     if (ev.code === 4003 || ev.code === 4004 || ev.code === 4009) {
       S.stopped = true;
       status({ 4003: "this device was revoked", 4004: "this account is suspended", 4009: "opened elsewhere" }[ev.code]);
-      if (ev.code === 4003) devices("delete", S.user.username);
+      if (ev.code === 4003) { devices("delete", S.user.username); history.wipe(); }
       return;
     }
     // Moving off a draining connector (its reconnect frame): at once,
@@ -290,6 +301,7 @@ function send(frame) {
 }
 
 async function onFrame(f) {
+  history.noteFrame(f);
   switch (f.type) {
     case "hello":
       S.backoff = 500;
@@ -300,7 +312,7 @@ async function onFrame(f) {
     case "resumed": await onResumed(f); break;
     case "conversation": onConversation(f); break;
     case "message": await onMessage(f); break;
-    case "batch": await onBatch(f); break;
+    case "batch": if (history.isPage(f)) await history.onPage(f); else await onBatch(f); break;
     case "stored": await onStored(f); break;
     case "receipt": onReceipt(f); break;
     case "typing": onTyping(f); break;
@@ -326,7 +338,8 @@ function resume(from) {
   const id = "resume:" + ++S.resumes;
   S.resumeID = id;
   for (const x of ids) { const c = conv(x); c.syncing = true; c.receipts = true; }
-  send({ type: "resume", id, positions: ids.map((x) => ({ conversation: x, seq: conv(x).last })), from: from || undefined, receipts: true });
+  send({ type: "resume", id, positions: ids.map((x) => ({ conversation: x, seq: conv(x).last })), from: from || undefined,
+    limit: history.PAGE, receipts: true });
   setTimeout(() => { if (S.resumeID === id) resumeFailed(); }, 10000);
 }
 
@@ -386,7 +399,9 @@ async function onMessage(f) {
   watchGap(c);
 }
 
-async function show(c, f) {
+// openMessage turns a stored message frame into a shown message: opened
+// and its signature checked here.
+async function openMessage(c, f) {
   const m = { seq: f.seq, id: f.id, sender: f.sender, device: f.senderDevice, at: f.storedAt, mine: f.senderDevice === S.user.deviceId };
   try {
     m.content = f.own ?? await e2ee.open(f.envelope, { conversation: c.id, senderDevice: f.senderDevice, clientMessageId: f.id }, S.user.deviceId, S.identity);
@@ -394,6 +409,12 @@ async function show(c, f) {
   } catch (err) {
     m.notice = "🔒 this message could not be decrypted on this device (" + err.message + ")";
   }
+  return m;
+}
+
+async function show(c, f) {
+  const m = await openMessage(c, f);
+  history.save(c.id, m);
   if (m.mine) c.own.set(m.seq, m);
   // An agent's reply replaces its partial answer, and ends it: partials
   // of it that come later (replayed after a resume, late) are dropped.
@@ -446,7 +467,7 @@ async function onBatch(f) {
   const c = conv(f.conversation);
   c.syncing = false;
   c.seen = Math.max(c.seen, f.lastSeq || 0);
-  for (const m of f.messages || []) await onMessage({ ...m, conversation: c.id });
+  if (!history.jumped(c, f)) for (const m of f.messages || []) await onMessage({ ...m, conversation: c.id });
   if (!f.more) c.receipts = false;
   for (const cur of f.cursors || []) {
     if (cur.user === S.user.userId) { c.read = Math.max(c.read, cur.read); continue; } // ours, from any of our devices
@@ -537,6 +558,7 @@ function streamed(p) {
 
 function onError(f) {
   if (f.id && f.id === S.resumeID) { resumeFailed(); return; }
+  if (history.pageRefused(f)) return;
   if (f.id && S.mediaWaits.has(f.id)) { mediaRefused(f); return; }
   const s = f.id && S.sends.get(f.id);
   if (s && f.code === "missing_keys" && s.attempts < 5) {
@@ -1041,11 +1063,16 @@ async function main() {
       $("me").textContent = S.user.username;
       S.stopped = false;
       await loadConversations();
+      // Without a local store (IndexedDB refused) the client works as before: from the platform.
+      await history.start(S.user.userId, { convs: S.convs, conv, send, open: openMessage, onMessage, syncConv,
+        render: renderMessages, renderConversations, current: () => S.current }).catch((err) => console.warn("no local history", err));
       connect();
     } catch (err) {
       $("login-error").textContent = err.message;
     }
   };
+  search.init({ titleOf: (id) => (S.convs.has(id) ? titleOf(conv(id)) : id), openConversation });
+  $("logout").onclick = () => logout("", true);
   $("login-form").onsubmit = (ev) => { ev.preventDefault(); submit(false); };
   $("signup").onclick = () => submit(true);
   $("new-chat-form").onsubmit = (ev) => {
