@@ -57,6 +57,7 @@ type storedMsg struct {
 	Content      e2ee.Content `json:"content"`
 	Own          bool         `json:"own,omitempty"`
 	Verified     bool         `json:"verified,omitempty"`
+	Invalid      string       `json:"invalid,omitempty"` // why an edit, delete or reaction was not applied
 }
 
 // line is one line of the file.
@@ -150,6 +151,9 @@ func (s *localStore) note(m storedMsg) bool {
 func (s *localStore) add(e *client.Message) error {
 	m := storedMsg{Conversation: e.Conversation, Seq: e.Seq, ID: e.ID, Sender: e.Sender, SenderDevice: e.SenderDevice,
 		StoredAt: e.StoredAt, Content: e.Content, Own: e.Own, Verified: e.Verified}
+	if e.Invalid != nil {
+		m.Invalid = e.Invalid.Error()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.note(m) {
@@ -216,6 +220,10 @@ func (s *localStore) search(word string) []storedMsg {
 
 // message is a stored message as the client would hand it over.
 func (m storedMsg) message() *client.Message {
-	return &client.Message{Conversation: m.Conversation, Seq: m.Seq, ID: m.ID, Sender: m.Sender, SenderDevice: m.SenderDevice,
+	e := &client.Message{Conversation: m.Conversation, Seq: m.Seq, ID: m.ID, Sender: m.Sender, SenderDevice: m.SenderDevice,
 		StoredAt: m.StoredAt, Content: m.Content, Own: m.Own, Verified: m.Verified}
+	if m.Invalid != "" {
+		e.Invalid = errors.New(m.Invalid)
+	}
+	return e
 }

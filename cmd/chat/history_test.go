@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func TestLocalStore(t *testing.T) {
 		}
 	}
 	s.add(&client.Message{Conversation: "c1", Seq: 2, Content: e2ee.Content{Text: "a duplicate"}})
-	s.add(&client.Message{Conversation: "c2", Seq: 7, Content: e2ee.Content{Text: "elsewhere ZEBRACANARY"}})
+	s.add(&client.Message{Conversation: "c2", Seq: 7, Content: e2ee.Content{Text: "elsewhere ZEBRACANARY"}, Invalid: errors.New("too late")})
 
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -56,6 +57,9 @@ func TestLocalStore(t *testing.T) {
 	r := again.recent("c1", 2)
 	if len(r) != 2 || r[0].Seq != 2 || r[1].Content.Text != "third" || r[1].Sender != "u-bob" || !r[1].Verified || !r[1].StoredAt.Equal(at) {
 		t.Errorf("recent %+v", r)
+	}
+	if r := again.recent("c2", 5); len(r) != 1 || r[0].message().Invalid == nil || r[0].message().Invalid.Error() != "too late" {
+		t.Errorf("c2: %+v, want seq 7 still marked invalid", r)
 	}
 	hits := again.search("zebraCanary")
 	if len(hits) != 2 || hits[0].Seq != 1 || hits[1].Conversation != "c2" {
