@@ -72,8 +72,9 @@
 // as a Page (More: older ones remain; Oldest: ask below it next). A page is
 // the caller's alone: it never enters the conversation's order, moves no
 // cursor and sends no ack. An application with a local store of its own
-// (cmd/chat) starts from it with Track(conv, highest stored seq) and pages
-// back only for what it lacks.
+// (cmd/chat) names what it has in Config.Tracked (conversation → highest
+// stored seq): the first resume already starts there, so nothing stored is
+// downloaded again; it pages back only for what it lacks.
 //
 // # Replies, edits, deletes and reactions
 //
