@@ -106,3 +106,14 @@ func (cv *conv) judge(m *Message) error {
 	}
 	return err
 }
+
+// judgePage sets Invalid on the actions of a History page, judged against
+// the page's own messages (a page is in seq order). An action on a message
+// older than the page comes with e2ee.ErrUnknownRef: the application that
+// has that message from an earlier page judges it with e2ee.CheckAction.
+func judgePage(ms []*Message) {
+	var cv conv
+	for _, m := range ms {
+		m.Invalid = cv.judge(m)
+	}
+}

@@ -145,3 +145,20 @@ func TestSendActions(t *testing.T) {
 		t.Error("an empty edit was accepted")
 	}
 }
+
+// A History page's actions are judged against the page's own messages.
+func TestJudgePage(t *testing.T) {
+	t0 := time.Now()
+	ms := []*Message{
+		{Seq: 10, Sender: "bob", StoredAt: t0, Content: e2ee.Content{Text: "hi"}},
+		{Seq: 11, Sender: "eve", StoredAt: t0, Content: e2ee.Content{Edit: &e2ee.Edit{Ref: 10, Text: "forged"}}},
+		{Seq: 12, Sender: "bob", StoredAt: t0, Content: e2ee.Content{Edit: &e2ee.Edit{Ref: 10, Text: "hello"}}},
+		{Seq: 13, Sender: "bob", StoredAt: t0, Content: e2ee.Content{React: &e2ee.Reaction{Ref: 3, Emoji: "👍"}}},
+	}
+	judgePage(ms)
+	for i, want := range []error{nil, e2ee.ErrNotSender, nil, e2ee.ErrUnknownRef} {
+		if got := ms[i].Invalid; !errors.Is(got, want) || (want == nil && got != nil) {
+			t.Errorf("seq %d: Invalid = %v, want %v", ms[i].Seq, got, want)
+		}
+	}
+}

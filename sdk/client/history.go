@@ -15,7 +15,9 @@ import (
 // Page is one page of a conversation's older messages (History), in seq
 // order. A message that cannot be opened is in Errors, not Messages (as an
 // Error event would be). More: there are older messages still — ask again
-// with beforeSeq = Oldest.
+// with beforeSeq = Oldest. An edit, delete or reaction is judged against
+// the page's messages (Message.Invalid; one about a message older than the
+// page: e2ee.ErrUnknownRef).
 type Page struct {
 	Messages []*Message
 	Errors   []*Error
@@ -130,5 +132,6 @@ func (c *Client) openPage(f protocol.Frame) Page {
 			SenderDevice: m.SenderDevice, StoredAt: m.StoredAt, Content: content,
 			Own: m.SenderDevice == c.cfg.Device, Verified: c.verified(m.Conversation, m)})
 	}
+	judgePage(p.Messages) // edits, deletes, reactions: Invalid (actions.go)
 	return p
 }
