@@ -7,10 +7,6 @@ import (
 	"github.com/agentchat/agentchat/sdk/e2ee"
 )
 
-// stateSkipped ends a call that asked nothing of the agent (a reaction,
-// a delete, an edit the rules refuse): no model call, no reply.
-const stateSkipped = "skipped"
-
 // skip reports whether the invoke's message asks nothing of the agent
 // (agent.AskOf) and, if so, finishes the call without calling the model.
 // An edit is answered anew only when it is one the members' clients

@@ -36,6 +36,10 @@ const (
 	stateOpen    = "open"
 	stateReplied = "replied"
 	stateFailed  = "failed"
+	// stateSkipped ends a call that asked nothing of the agent (a
+	// reaction, a delete, an edit the rules refuse: asks.go): no model
+	// call, no outcome.
+	stateSkipped = "skipped"
 )
 
 // outcome is how a call ends. Exactly one is ever recorded per call: the
@@ -129,7 +133,8 @@ type ledger interface {
 	// Decide inserts o as the outcome. It returns the outcome that holds:
 	// o (ours true), or the one another attempt recorded first.
 	Decide(ctx context.Context, k callKey, o outcome) (held outcome, ours bool, err error)
-	// Finish marks the call delivered (state replied or failed), so that
+	// Finish marks the call delivered (state replied or failed) or
+	// skipped (stateSkipped, no outcome), so that
 	// sweeps stop looking at it. Idempotent.
 	Finish(ctx context.Context, k callKey, state string) error
 	// Open lists up to limit calls that are not finished, oldest first.
