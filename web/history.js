@@ -90,6 +90,12 @@ export async function start(userId, app) {
     const id = app.current();
     if (id && ol.scrollTop < 40) older(app.conv(id));
   };
+  // A conversation whose shown messages do not fill the view cannot
+  // scroll: wheeling up at the top asks for more all the same.
+  ol.addEventListener("wheel", (ev) => {
+    const id = app.current();
+    if (id && ev.deltaY < 0 && ol.scrollTop < 40) older(app.conv(id));
+  }, { passive: true });
 }
 
 // read returns up to n stored messages of conv below seq `below`, the
