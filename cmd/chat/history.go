@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -226,4 +227,68 @@ func (m storedMsg) message() *client.Message {
 		e.Invalid = errors.New(m.Invalid)
 	}
 	return e
+}
+
+// before returns the newest n stored messages of conversation below seq,
+// in seq order.
+func (s *localStore) before(conversation string, seq int64, n int) []storedMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storedMsg
+	for _, m := range s.msgs {
+		if m.Conversation == conversation && m.Seq < seq {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b storedMsg) int { return int(a.Seq - b.Seq) })
+	return out[max(0, len(out)-n):]
+}
+
+// pager is what scrolling back needs of the client (client.Client.History).
+type pager interface {
+	History(ctx context.Context, conversation string, beforeSeq int64, limit int) (client.Page, error)
+}
+
+// older is /older: the n messages before seq `before` (the oldest shown),
+// from the store when it holds the run right below it, else a page from
+// the platform, which is then stored too (a message that cannot be opened
+// is left out, as the platform's page reports it).
+func older(ctx context.Context, p pager, s *localStore, conversation string, before int64, n int) ([]*client.Message, error) {
+	if ms := s.before(conversation, before, n); len(ms) > 0 && ms[len(ms)-1].Seq == before-1 {
+		out := make([]*client.Message, len(ms))
+		for i, m := range ms {
+			out[i] = m.message()
+		}
+		return out, nil
+	}
+	page, err := p.History(ctx, conversation, before, n)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range page.Messages {
+		if err := s.add(m); err != nil {
+			return nil, err
+		}
+	}
+	return page.Messages, nil
+}
+
+// scrollback is the oldest message of the conversation shown this run.
+type scrollback struct {
+	mu     sync.Mutex
+	oldest int64
+}
+
+func (b *scrollback) note(seq int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.oldest == 0 || seq < b.oldest {
+		b.oldest = seq
+	}
+}
+
+func (b *scrollback) get() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.oldest
 }

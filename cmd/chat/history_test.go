@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,13 +107,13 @@ func TestChatResumesFromItsLocalStore(t *testing.T) {
 
 	out2 := &syncBuffer{}
 	stdout = out2
-	stdin = bufio.NewReader(strings.NewReader("/search HI ANN\n"))
+	stdin = bufio.NewReader(strings.NewReader("/search HI ANN\n/older\n"))
 	o.signup = false
 	if err := run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	got := out2.String()
-	for _, want := range []string{"the last 2 messages, from this device's history", "[#1", "bob: hi ann", "you: hello bob", "🔎 [#1] bob: hi ann"} {
+	for _, want := range []string{"the last 2 messages, from this device's history", "[#1", "bob: hi ann", "you: hello bob", "🔎 [#1] bob: hi ann", "— the start of the conversation —"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("second run's output lacks %q:\n%s", want, got)
 		}
@@ -120,5 +122,56 @@ func TestChatResumesFromItsLocalStore(t *testing.T) {
 	defer p.mu.Unlock()
 	if len(p.resumes) == 0 || len(p.resumes[0].Positions) != 1 || p.resumes[0].Positions[0].Seq != 2 {
 		t.Errorf("second run resumed with %+v, want c-ann-bob from 2 (the highest stored seq)", p.resumes)
+	}
+}
+
+// stubPager answers History with messages from seq `from` up to below
+// before, recording what it was asked.
+type stubPager struct {
+	asked []int64
+	from  int64
+}
+
+func (p *stubPager) History(_ context.Context, conv string, before int64, limit int) (client.Page, error) {
+	p.asked = append(p.asked, before)
+	var pg client.Page
+	for seq := max(p.from, before-int64(limit)); seq < before; seq++ {
+		pg.Messages = append(pg.Messages, &client.Message{Conversation: conv, Seq: seq, Sender: "u-bob",
+			Content: e2ee.Content{Text: fmt.Sprintf("old %d", seq)}})
+	}
+	return pg, nil
+}
+
+// /older reads the store when it holds the run right below the oldest
+// shown, and pages from the platform otherwise — storing that page, so
+// the next time it is local.
+func TestOlderFromTheStoreThenThePlatform(t *testing.T) {
+	key, _ := e2ee.GenerateKey()
+	s, err := openStore(filepath.Join(t.TempDir(), "h"), key.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := int64(40); seq <= 60; seq++ {
+		s.add(&client.Message{Conversation: "c1", Seq: seq, Content: e2ee.Content{Text: "kept"}})
+	}
+	p := &stubPager{from: 1}
+	seqs := func(ms []*client.Message) []int64 {
+		var out []int64
+		for _, m := range ms {
+			out = append(out, m.Seq)
+		}
+		return out
+	}
+	ms, err := older(context.Background(), p, s, "c1", 50, 5)
+	if err != nil || !slices.Equal(seqs(ms), []int64{45, 46, 47, 48, 49}) || len(p.asked) != 0 {
+		t.Fatalf("below 50: %v (%v), platform asked %v; want 45..49 from the store", seqs(ms), err, p.asked)
+	}
+	ms, err = older(context.Background(), p, s, "c1", 40, 5)
+	if err != nil || !slices.Equal(seqs(ms), []int64{35, 36, 37, 38, 39}) || !slices.Equal(p.asked, []int64{40}) {
+		t.Fatalf("below 40: %v (%v), platform asked %v; want 35..39 from the platform", seqs(ms), err, p.asked)
+	}
+	ms, err = older(context.Background(), p, s, "c1", 40, 5)
+	if err != nil || len(ms) != 5 || ms[0].Content.Text != "old 35" || len(p.asked) != 1 {
+		t.Errorf("below 40 again: %v (%v), platform asked %v; want it from the store now", seqs(ms), err, p.asked)
 	}
 }

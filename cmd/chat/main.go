@@ -10,7 +10,9 @@
 // and /react N 👍 act on message #N.
 // Messages are kept on this device (history.go: sealed, beside the state
 // file): a run prints the last ones from there, asks the platform only for
-// what is new, and /search WORD looks through them here.
+// what is new, /older shows the messages before the oldest shown (from
+// there, else a page from the platform) and /search WORD looks through
+// them here.
 //
 //	chat -user ann -signup -with bob
 //	chat -user ann -agent echo
@@ -159,9 +161,11 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names,
 		sent: map[string]string{}, typing: map[string]string{},
 		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}, st: st}
+	var back scrollback // the oldest message shown: /older goes on from it
 	if old := store.recent(conv, historyShown); len(old) > 0 {
 		scr.println(fmt.Sprintf("   — the last %d messages, from this device's history —", len(old)))
 		for _, m := range old {
+			back.note(m.Seq)
 			v.show(m.message())
 		}
 	}
@@ -170,6 +174,9 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 			if m, ok := ev.(*client.Message); ok {
 				if err := store.add(m); err != nil {
 					scr.println("   ✗ " + err.Error())
+				}
+				if m.Conversation == conv {
+					back.note(m.Seq)
 				}
 			}
 			v.show(ev)
@@ -202,11 +209,14 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 			case line == "/quit":
 				return false
 			case line == "/help":
-				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /search WORD searches this device's history; /quit leaves")
+				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /search WORD searches this device's history; /older shows the messages before; /quit leaves")
 				scr.println("   " + actionsHelp)
 				return true
 			case line == "/search" || strings.HasPrefix(line, "/search "):
 				v.search(store, strings.TrimSpace(strings.TrimPrefix(line, "/search")))
+				return true
+			case line == "/older":
+				v.older(ctx, store, &back)
 				return true
 			case v.command(ctx, line):
 				return true

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -227,5 +228,37 @@ func (v *view) search(store *localStore, word string) {
 			where = "(" + m.Conversation + ") "
 		}
 		v.scr.println(fmt.Sprintf("   🔎 %s[#%d] %s: %s", where, m.Seq, v.name(m.Sender), m.Content.Text))
+	}
+}
+
+// olderPage is how many messages /older shows.
+const olderPage = 20
+
+// older prints the messages before the oldest one shown (/older).
+func (v *view) older(ctx context.Context, store *localStore, back *scrollback) {
+	oldest := back.get()
+	if oldest == 1 {
+		v.scr.println("   — the start of the conversation —")
+		return
+	}
+	if oldest == 0 {
+		oldest = store.lastSeq(v.conv) + 1 // nothing shown: the newest stored, or the newest there is
+		if oldest == 1 {
+			oldest = 0
+		}
+	}
+	ms, err := older(ctx, v.c, store, v.conv, oldest, olderPage)
+	if err != nil {
+		v.scr.println("   ✗ " + err.Error())
+		return
+	}
+	if len(ms) == 0 {
+		v.scr.println("   — no older messages —")
+		return
+	}
+	v.scr.println(fmt.Sprintf("   — older: #%d to #%d —", ms[0].Seq, ms[len(ms)-1].Seq))
+	for _, m := range ms {
+		back.note(m.Seq)
+		v.show(m)
 	}
 }
