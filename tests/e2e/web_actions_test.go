@@ -136,6 +136,8 @@ func TestWebEditsRepliesReactions(t *testing.T) {
 	}
 	run("alice's reply shows its quote",
 		chromedp.WaitVisible(bubble(reply.Seq)+`/div[@class="quote"][@data-ref="`+fmt.Sprint(lunch)+`"]/span[@class="quote-text"][text()="lunch at one?"]`))
+	click("the quote", fmt.Sprintf(`li.msg[data-seq="%d"] .quote`, reply.Seq))
+	run("a click on the quote shows the message it answers", chromedp.WaitVisible(bubble(lunch)+`[contains(@class,"flash")]`))
 
 	// alice reacts to bob's message; bob reacts to alice's reply.
 	click("react", fmt.Sprintf(`li.msg[data-seq="%d"] .act-react`, lunch))
