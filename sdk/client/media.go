@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -152,6 +153,11 @@ func (c *Client) Download(ctx context.Context, conversation string, m *e2ee.Medi
 		grant, err := c.RequestDownload(ctx, conversation, m.ID)
 		if err != nil {
 			return nil, err
+		}
+		// The signed message says how long the blob is: the store is
+		// not asked for (nor a buffer made of) any other size.
+		if m.Size > 0 && grant.Size != m.Size+e2ee.MediaOverhead {
+			return nil, fmt.Errorf("client: download: the store holds %d bytes, the message's file seals to %d", grant.Size, m.Size+e2ee.MediaOverhead)
 		}
 		blob, err = c.Get(ctx, grant)
 		var se *StoreError
@@ -316,8 +322,17 @@ func (c *Client) putOne(ctx context.Context, url string, headers map[string]stri
 	return nil
 }
 
-// Get fetches a blob through a download grant: at most the grant's size.
+// Get fetches a blob through a download grant: exactly the grant's size,
+// at most events.MaxMediaSize. The blob is read into one buffer of that
+// size rather than grown as it arrives (io.ReadAll, which copies it over
+// and over): 2–2.5× faster for a 16 MiB blob, BenchmarkGet. A response of
+// any other length — a Content-Length that is not the grant's, a body
+// that ends early or goes on past it — is an error, never a longer or
+// shorter blob.
 func (c *Client) Get(ctx context.Context, g *DownloadGrant) ([]byte, error) {
+	if g.Size < 0 || g.Size > events.MaxMediaSize {
+		return nil, fmt.Errorf("client: download: a grant of %d bytes, want 0..%d", g.Size, int64(events.MaxMediaSize))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("client: download: %w", err)
@@ -330,12 +345,19 @@ func (c *Client) Get(ctx context.Context, g *DownloadGrant) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, storeError(resp)
 	}
-	blob, err := io.ReadAll(io.LimitReader(resp.Body, g.Size+1))
-	if err != nil {
+	if resp.ContentLength >= 0 && resp.ContentLength != g.Size { // -1: unknown (chunked), checked as it is read
+		return nil, fmt.Errorf("client: download: the store sends %d bytes, want %d", resp.ContentLength, g.Size)
+	}
+	blob := make([]byte, g.Size)
+	if n, err := io.ReadFull(resp.Body, blob); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("client: download: %d bytes, want %d", n, g.Size)
+		}
 		return nil, fmt.Errorf("client: download: %w", err)
 	}
-	if int64(len(blob)) != g.Size {
-		return nil, fmt.Errorf("client: download: %d bytes, want %d", len(blob), g.Size)
+	var more [1]byte
+	if n, _ := io.ReadFull(resp.Body, more[:]); n > 0 {
+		return nil, fmt.Errorf("client: download: the store sends more than %d bytes", g.Size)
 	}
 	return blob, nil
 }

@@ -15,6 +15,12 @@ const mediaAD = "agentchat/e2ee/v1/media"
 
 const mediaKeySize = 32
 
+// MediaOverhead is what sealing adds to an attachment: a blob is always
+// this many bytes longer than the file (its nonce and GCM tag), which
+// lets a recipient know a blob's size from the file size in the signed
+// message before fetching it.
+const MediaOverhead = nonceSize + tagSize
+
 // SealedMedia is an encrypted attachment ready to upload, and the fields a
 // Content's Media needs to find and open it.
 type SealedMedia struct {
