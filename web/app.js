@@ -699,26 +699,32 @@ function storeRequest(method, url, { headers = {}, body, onprogress } = {}) {
 // files") — one PUT per part, each consecutive slice of the part's size
 // with the x-amz-checksum-sha256 of its own bytes, which S3 checks. It
 // returns the parts' hex SHA-256 for the uploaded frame (none for one PUT).
-// A renewed grant starts over: a part PUT again replaces the first one.
-async function putBlob(g, blob, onprogress) {
+// sent (kept by the caller across renewed grants) holds the digests of
+// the parts already in the store: media's renewed grant is for the same
+// upload, so — as the Go client's SendFile — the upload goes on from the
+// part whose URL expired instead of starting over (unless the grant is
+// cut into another number of parts).
+async function putBlob(g, blob, onprogress, sent = { parts: 0, sums: [] }) {
   if (!g.parts?.length) {
     await storeRequest("PUT", g.url, { headers: g.headers, body: blob, onprogress });
     return [];
   }
-  const sums = [];
+  if (sent.parts !== g.parts.length) Object.assign(sent, { parts: g.parts.length, sums: [] });
+  const done = sent.sums;
   let off = 0;
-  for (const p of g.parts) {
+  for (const [i, p] of g.parts.entries()) {
     if (!(p.size >= 1) || off + p.size > blob.length) throw new Error("the upload's parts do not fit the file");
+    if (i < done.length) { off += p.size; continue; }
     const part = blob.subarray(off, off + p.size);
     const sum = new Uint8Array(await crypto.subtle.digest("SHA-256", part));
     const base = off;
     await storeRequest("PUT", p.url, { headers: { "X-Amz-Checksum-Sha256": e2ee.b64(sum), ...g.headers }, body: part,
       onprogress: (n) => onprogress(base + n) });
-    sums.push(Array.from(sum, (x) => x.toString(16).padStart(2, "0")).join(""));
+    done.push(Array.from(sum, (x) => x.toString(16).padStart(2, "0")).join(""));
     off += p.size;
   }
   if (off !== blob.length) throw new Error("the upload's parts do not cover the file");
-  return sums;
+  return [...done];
 }
 
 // withFreshURL asks media for a URL and uses it; a URL that expired (or
@@ -778,9 +784,10 @@ async function sendFile(file) {
     const sealed = await e2ee.sealMedia(data);
     const size = sealed.blob.length;
     transfer(media.id, { phase: "uploading", loaded: 0, total: size });
+    const sent = { parts: 0, sums: [] }; // parts already in the store, across renewed URLs
     const parts = await withFreshURL(
       () => mediaRequest({ type: "upload", id: media.id, conversation: convID, size, sha256: sealed.sha256, kind: mediaKind(type) }, "upload"),
-      (g) => putBlob(g, sealed.blob, (n) => progress(media.id, n)));
+      (g) => putBlob(g, sealed.blob, (n) => progress(media.id, n), sent));
     transfer(media.id, { phase: "confirming", loaded: size });
     await mediaRequest({ type: "uploaded", id: media.id, conversation: convID, size, sha256: sealed.sha256,
       parts: parts.length ? parts.map((sha256) => ({ sha256 })) : undefined }, "stored");
