@@ -43,6 +43,13 @@ func startAgents(t *testing.T, invokeEnv map[string]string) *agentPlatform {
 // startAgentsWith is startAgents with more functions running (media, say).
 func startAgentsWith(t *testing.T, invokeEnv map[string]string, more ...string) *agentPlatform {
 	t.Helper()
+	return startAgentsEnv(t, invokeEnv, nil, more...)
+}
+
+// startAgentsEnv is startAgentsWith with variables of their own for the
+// more functions (envFor, by function name).
+func startAgentsEnv(t *testing.T, invokeEnv map[string]string, envFor map[string]map[string]string, more ...string) *agentPlatform {
+	t.Helper()
 	model := modeltest.New()
 	t.Cleanup(model.Close)
 	keys := map[string]*e2ee.PrivateKey{}
@@ -57,10 +64,14 @@ func startAgentsWith(t *testing.T, invokeEnv map[string]string, more ...string) 
 	for k, v := range invokeEnv {
 		ai[k] = v
 	}
-	e := start(t, opts{functions: append(slices.Clip(agentFunctions), more...), envFor: map[string]map[string]string{
+	fenv := map[string]map[string]string{
 		"agent-invoke": ai,
 		"calc-agent":   {"AGENT_KEYS": b64("calc")},
-	}})
+	}
+	for f, env := range envFor {
+		fenv[f] = env
+	}
+	e := start(t, opts{functions: append(slices.Clip(agentFunctions), more...), envFor: fenv})
 	ap := &agentPlatform{env: e, model: model, owner: signup(t, e, "owner"), keys: keys}
 	ctx := context.Background()
 	for id, kind := range map[string]string{"helper": "model", "calc": "calc"} {

@@ -9,11 +9,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -25,19 +27,26 @@ import (
 // TestCanary: messages carrying a unique plaintext marker go through the
 // running system — people to people, people to a model agent (whose
 // streamed, stored reply repeats the marker) and to the example agent —
-// and a file whose bytes and name carry it too (sent with the Go client,
-// downloaded and decrypted by its recipient); then every MongoDB
+// and two files whose bytes and names carry it too (sent with the Go
+// client, downloaded and decrypted by their recipients; the second over
+// media's multipart threshold, uploaded in parts); then every MongoDB
 // collection, every Redis key, every payload published on Redis during
-// the run, every object in the media bucket (MinIO) and the logs of the
-// broker, the connectors and the functions are searched for the marker in
-// every form it could take (raw, base64 at each alignment, hex): zero
-// hits. Then one message whose "ciphertext" is the plaintext itself — what
+// the run, every object in the media bucket (MinIO; read whole, and no
+// upload left unfinished, whose parts S3 could not hand back) and the
+// logs of the broker, the connectors and the functions are searched for
+// the marker in every form it could take (raw, base64 at each alignment,
+// hex): zero hits. Then one message whose "ciphertext" is the plaintext itself — what
 // a client that skipped encryption would send, which the server cannot
 // tell apart — is found by the same search in MongoDB and in the Redis
 // publishes, and a blob uploaded in clear through the same media flow is
 // found in MinIO: the search would have caught content sent in clear.
 func TestCanary(t *testing.T) {
-	ap := startAgentsWith(t, nil, "media")
+	// Uploads in parts too: over 5 MiB (S3's smallest part) a blob goes
+	// in parts, and the scan reads the object completed from them.
+	const threshold = 5 << 20
+	ap := startAgentsEnv(t, nil, map[string]map[string]string{"media": {
+		"MEDIA_MULTIPART_THRESHOLD": strconv.Itoa(threshold), "MEDIA_PART_SIZE": strconv.Itoa(threshold),
+	}}, "media")
 	if ap.env.s3.Bucket == "" {
 		testenv.Missing(t, "the canary scan covers media: it needs the test S3 service (%s)", testenv.EnvS3Endpoint)
 	}
@@ -92,14 +101,34 @@ func TestCanary(t *testing.T) {
 	if data, err := cb.Download(mctx, direct.ID, got.Content.Media); err != nil || !bytes.Equal(data, file) || got.Content.Media.Name != m.Name {
 		t.Fatalf("bob's download of the marked file: %d bytes, %v", len(data), err)
 	}
+	// And one over the threshold, uploaded in parts.
+	large := bytes.Repeat([]byte("a large file about "+marker+"\n"), threshold/40)
+	if len(large) <= threshold {
+		t.Fatalf("the large file is %d bytes, want over %d", len(large), threshold)
+	}
+	if _, _, err := cb.SendFile(mctx, direct.ID, large, client.File{Name: marker + ".mov", Type: "video/quicktime"}); err != nil {
+		t.Fatalf("SendFile in parts: %v", err)
+	}
+	gotLarge := waitMedia(t, wa, direct.ID, bob.id, 1)[0]
+	if data, err := ca.Download(mctx, direct.ID, gotLarge.Content.Media); err != nil || !bytes.Equal(data, large) {
+		t.Fatalf("alice's download of the marked file in parts: %d bytes, %v", len(data), err)
+	}
+	if info := statChecksum(t, ap.env, direct.ID+"/"+gotLarge.Content.Media.ID); !strings.HasSuffix(info, "-2") {
+		t.Fatalf("the large file's object has checksum %q, want a composite of 2 parts: it did not go in parts", info)
+	}
 
 	scan := scanSinks(t, ap.env, tap, marker)
 	t.Logf("canary scan: %s", scan)
 	if len(scan.hits) > 0 {
 		t.Errorf("plaintext found on the server side:\n  %s", strings.Join(scan.hits, "\n  "))
 	}
-	if scan.docs == 0 || scan.publishes == 0 || scan.keys == 0 || scan.logBytes == 0 || scan.objects == 0 {
+	if scan.docs == 0 || scan.publishes == 0 || scan.keys == 0 || scan.logBytes == 0 || scan.objects < 2 {
 		t.Errorf("the scan saw too little to mean anything: %s", scan)
+	}
+	if scan.unfinished > 0 {
+		// S3 lists no object for an upload in parts never completed, and
+		// has no way to read its parts: the scan would not have read them.
+		t.Errorf("%d uploads in parts left unfinished in the bucket: bytes the scan could not read", scan.unfinished)
 	}
 
 	// The control: the same search finds content sent in clear.
@@ -258,11 +287,12 @@ type scanResult struct {
 	hits                                                  []string // "<sink>: <where>"
 	collections, docs, keys, publishes, objects, logBytes int
 	objectBytes                                           int64
+	unfinished                                            int // uploads in parts never completed (unreadable)
 }
 
 func (s scanResult) String() string {
-	return fmt.Sprintf("%d MongoDB documents in %d collections, %d Redis keys, %d Redis publishes, %d MinIO objects (%d bytes), %d bytes of logs: %d hits",
-		s.docs, s.collections, s.keys, s.publishes, s.objects, s.objectBytes, s.logBytes, len(s.hits))
+	return fmt.Sprintf("%d MongoDB documents in %d collections, %d Redis keys, %d Redis publishes, %d MinIO objects (%d bytes; %d unfinished uploads), %d bytes of logs: %d hits",
+		s.docs, s.collections, s.keys, s.publishes, s.objects, s.objectBytes, s.unfinished, s.logBytes, len(s.hits))
 }
 
 // scanSinks searches the test's MongoDB database, its Redis keys, the
@@ -324,6 +354,7 @@ func scanSinks(t *testing.T, e *env, tap *redisTap, marker string) scanResult {
 	}
 
 	if e.s3.Bucket != "" {
+		res.unfinished = unfinishedUploads(t, e)
 		for _, key := range bucketKeys(t, e) {
 			obj := readObject(t, e, key)
 			res.objects++
@@ -372,4 +403,38 @@ func redisValue(ctx context.Context, rc *redis.Client, key string) string {
 		}
 	}
 	return strings.Join(parts, "\x00")
+}
+
+// unfinishedUploads counts the uploads in parts begun and never completed
+// in the test's media bucket.
+func unfinishedUploads(t *testing.T, e *env) int {
+	t.Helper()
+	c, err := e.s3.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for u := range c.ListIncompleteUploads(context.Background(), e.s3.Bucket, "", true) {
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+		n++
+	}
+	return n
+}
+
+// statChecksum is the SHA-256 checksum S3 keeps for an object of the
+// test's media bucket (a composite "<base64>-<parts>" for one completed
+// from parts).
+func statChecksum(t *testing.T, e *env, key string) string {
+	t.Helper()
+	c, err := e.s3.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.StatObject(context.Background(), e.s3.Bucket, key, minio.StatObjectOptions{Checksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.ChecksumSHA256
 }
