@@ -50,14 +50,14 @@ func TestRoutingTable(t *testing.T) {
 		want string
 	}{
 		{events.TypeMessageSent, nil, "persist"},
-		{events.TypeMessageStored, nil, "route"},
+		{events.TypeMessageStored, nil, "push,route"},
 		{events.TypeMessageRejected, nil, "route"},
 		// persist's answer to an agent's reply also goes to its runtime.
-		{events.TypeMessageStored, map[string]string{events.ExtSenderID: "helper", events.ExtAgentID: "helper", events.ExtAgentKind: "model"}, "agent-invoke-outcome,route"},
+		{events.TypeMessageStored, map[string]string{events.ExtSenderID: "helper", events.ExtAgentID: "helper", events.ExtAgentKind: "model"}, "agent-invoke-outcome,push,route"},
 		{events.TypeMessageRejected, map[string]string{events.ExtSenderID: "helper", events.ExtAgentKind: "model"}, "agent-invoke-outcome,route"},
-		{events.TypeMessageStored, map[string]string{events.ExtSenderID: "calc", events.ExtAgentID: "calc", events.ExtAgentKind: "calc"}, "calc-agent-outcome,route"},
+		{events.TypeMessageStored, map[string]string{events.ExtSenderID: "calc", events.ExtAgentID: "calc", events.ExtAgentKind: "calc"}, "calc-agent-outcome,push,route"},
 		{events.TypeMessageRejected, map[string]string{events.ExtSenderID: "calc"}, "calc-agent-outcome,route"},
-		{events.TypeMessageStored, map[string]string{events.ExtSenderID: "alice"}, "route"},
+		{events.TypeMessageStored, map[string]string{events.ExtSenderID: "alice"}, "push,route"},
 		{events.TypeReceiptDelivered, nil, "persist"},
 		{events.TypeReceiptRead, nil, "persist"},
 		{events.TypeTyping, nil, "route-typing"},

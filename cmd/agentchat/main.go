@@ -33,7 +33,15 @@ func main() {
 	demo := flag.Bool("demo", true, "create the demo users (demo, demo2) and a conversation between them")
 	web := flag.String("web", "web", "folder of the web client, served by the connectors (\"\": none)")
 	jaeger := flag.Bool("jaeger", os.Getenv("TRACING") == "jaeger", "start Jaeger (make jaeger builds it) and trace every process into it (also TRACING=jaeger)")
+	vapidKeys := flag.Bool("vapid-keys", false, "print a new Web Push (VAPID) key pair for a cluster's configuration and exit")
 	flag.Parse()
+	if *vapidKeys {
+		if err := printVAPIDKeys(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if err := run(log, *connectors, *connAddr, *accountsAddr, *brokerAddr, *web, *demo, *jaeger); err != nil {
@@ -115,7 +123,7 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, w
 	// them there is nothing for them to run (they refuse to start keyless).
 	var functions []string
 	if !demo {
-		functions = []string{"accounts", "persist", "route", "deadletter", "media"}
+		functions = []string{"accounts", "persist", "route", "deadletter", "media", "push"}
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
@@ -125,6 +133,10 @@ func run(log *slog.Logger, connectors int, connAddr, accountsAddr, brokerAddr, w
 		S3:         platform.S3{Endpoint: svc.S3.Endpoint, AccessKey: svc.S3.AccessKey, SecretKey: svc.S3.SecretKey},
 		Connectors: connectors, ConnectorAddrs: addrs, AccountsAddr: accountsAddr, BrokerAddr: brokerAddr, WebDir: web,
 		AllowedOrigins: origins,
+		// Web Push: a key of the run's own unless VAPID_PRIVATE_KEY keeps one
+		// across runs (subscriptions made with another key are refused by
+		// the browsers' push services).
+		VAPIDPrivateKey: os.Getenv("VAPID_PRIVATE_KEY"),
 		// REGISTER_RATE: accounts' sign-up and new-device limits per address
 		// (every local client is 127.0.0.1: raise it for a load run).
 		Env:    map[string]string{"LOG_LEVEL": os.Getenv("LOG_LEVEL"), "REGISTER_RATE": os.Getenv("REGISTER_RATE")},

@@ -54,6 +54,15 @@ type Config struct {
 	// by default.
 	Admins userIDs `env:"ACCOUNTS_ADMINS"`
 
+	// VAPIDPublicKey is the Web Push application server key clients
+	// subscribe with (base64url of the 65-byte P-256 point; the push
+	// function holds its private key); empty: push is off, and the push
+	// routes answer 404. PushEndpoints are the push services a
+	// subscription may point at (pushsubs.ParseEndpoints; empty: the
+	// major browsers').
+	VAPIDPublicKey string `env:"VAPID_PUBLIC_KEY"`
+	PushEndpoints  string `env:"PUSH_ENDPOINTS"`
+
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"INFO"`
 }
 

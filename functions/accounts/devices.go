@@ -72,6 +72,11 @@ func (s *service) revoke(ctx context.Context, user, id string, by principal) err
 	if err := s.tokens.RevokeDeviceTokens(ctx, id, now); err != nil {
 		return err
 	}
+	// Nothing pushes to a revoked device (it is in no audience), but its
+	// subscription would keep the endpoint: drop it.
+	if err := s.pushSubs.Delete(ctx, id); err != nil {
+		return err
+	}
 	s.log.Info("accounts: device revoked", "user", user, "device", id, "by", by.User, "byDevice", by.Device)
 	s.announceRevoked(ctx, user, id)
 	s.announceDevice(ctx, d)

@@ -17,6 +17,9 @@ func (s *service) routes() http.Handler {
 	mux.Handle("GET /v1/devices", s.authed(s.myDevices))
 	mux.Handle("DELETE /v1/devices/{deviceId}", s.authed(s.revokeDevice))
 	mux.Handle("PUT /v1/devices/{deviceId}/signing-key", s.authed(s.setSigningKey))
+	mux.Handle("PUT /v1/devices/{deviceId}/push-subscription", s.authed(s.setPushSubscription))
+	mux.Handle("DELETE /v1/devices/{deviceId}/push-subscription", s.authed(s.deletePushSubscription))
+	mux.Handle("GET /v1/push", s.authed(s.pushConfig))
 
 	mux.Handle("GET /v1/users", s.authed(s.findUser))
 	mux.Handle("GET /v1/users/{userId}", s.authed(s.getUser))

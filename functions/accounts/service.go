@@ -16,6 +16,7 @@ import (
 	"github.com/agentchat/agentchat/store/audit"
 	"github.com/agentchat/agentchat/store/deadletters"
 	"github.com/agentchat/agentchat/store/directory"
+	"github.com/agentchat/agentchat/store/pushsubs"
 
 	"function/internal/password"
 	"function/internal/ratelimit"
@@ -33,12 +34,16 @@ type service struct {
 	audit   audit.Log         // the admin API's audit log (admin.go)
 	letters deadletters.Store // what the deadletter function stored (admin_deadletters.go)
 	changes fn.Sink           // the broker: change events, dead-letter replays; nil without K_SINK
-	redis   *redis.Client     // nil without REDIS_URL
-	limiter ratelimit.Limiter
-	signer  *token.Signer
-	hasher  *password.Hasher
-	now     func() time.Time
-	handler http.Handler
+	// pushSubs are the devices' Web Push subscriptions (push.go), which
+	// may point at pushEndpoints only.
+	pushSubs      pushsubs.Store
+	pushEndpoints pushsubs.Endpoints
+	redis         *redis.Client // nil without REDIS_URL
+	limiter       ratelimit.Limiter
+	signer        *token.Signer
+	hasher        *password.Hasher
+	now           func() time.Time
+	handler       http.Handler
 }
 
 func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
@@ -55,10 +60,17 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	s := &service{cfg: c, log: log, signer: signer, hasher: hasher, now: time.Now}
+	if s.pushEndpoints, err = pushsubs.ParseEndpoints(c.PushEndpoints); err != nil {
+		return nil, fmt.Errorf("accounts: config: PUSH_ENDPOINTS: %w", err)
+	}
+	if err := checkVAPIDPublicKey(c.VAPIDPublicKey); err != nil {
+		return nil, fmt.Errorf("accounts: config: VAPID_PUBLIC_KEY: %w", err)
+	}
 	if s.mongo, err = store.OpenMongo(c.MongoURI, c.MongoDatabase, "accounts"); err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	s.dir, s.tokens = directory.NewMongo(s.mongo), refreshstore.New(s.mongo)
+	s.pushSubs = pushsubs.NewMongo(s.mongo.DB)
 	auditLog, letters := audit.NewMongo(s.mongo), deadletters.NewMongo(s.mongo)
 	s.audit, s.letters = auditLog, letters
 	if err := ensureIndexes(ctx, log, s.dir.EnsureIndexes, s.tokens.EnsureIndexes, auditLog.EnsureIndexes, letters.EnsureIndexes); err != nil {

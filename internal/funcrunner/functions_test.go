@@ -93,6 +93,26 @@ var probes = map[string]probe{
 			t.Errorf("a URL off the allow-list: %+v, want an error result", r)
 		}
 	}},
+	"push": {env: func(t *testing.T) map[string]string {
+		env := mongoEnv(t)
+		maps.Copy(env, redisEnv(t))
+		// A throwaway VAPID key (base64url of a P-256 scalar).
+		env["VAPID_PRIVATE_KEY"] = "8KiLy_mfpT_rN2WmigjQ1xt5hJy6jTji5W-ntcII5X4"
+		return env
+	}, check: func(t *testing.T, url string, _ *syncBuffer) {
+		// A stored message for devices without a subscription: nothing to push.
+		e, err := events.NewMessageStored(agentInvokeMessage())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, reply := post(t, url, e); code != http.StatusOK || reply != nil {
+			t.Errorf("message.stored: %d, reply %v; want 200 and no reply", code, reply)
+		}
+		e.SetType(events.TypeAgentDone)
+		if code, _ := post(t, url, e); code != http.StatusBadRequest {
+			t.Errorf("wrong type: %d, want 400 (not retried, dead-lettered)", code)
+		}
+	}},
 	"deadletter": {check: func(t *testing.T, url string, out *syncBuffer) {
 		e := event.New()
 		e.SetID("dl-1")

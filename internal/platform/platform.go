@@ -12,6 +12,7 @@ package platform
 import (
 	"cmp"
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -81,6 +82,11 @@ type Config struct {
 	AllowedOrigins []string
 	// Web serves the web client from the connectors, when set.
 	WebDir string
+	// VAPIDPrivateKey is the Web Push application server key (base64url
+	// of a P-256 scalar) the push function signs with; accounts serves its
+	// public key. "": a new key for this platform's lifetime (browsers'
+	// subscriptions then last as long as it runs).
+	VAPIDPrivateKey string
 
 	LogWriter io.Writer    // every process's prefixed output; nil: stderr
 	Logger    *slog.Logger // the platform's own log and the broker's
@@ -101,6 +107,9 @@ type Platform struct {
 	brokerSrv  *http.Server
 	brokerURL  string
 	signingKey string
+	// vapidPrivate and vapidPublic are the Web Push key pair (base64url):
+	// the private key for push only, the public key for every function.
+	vapidPrivate, vapidPublic string
 	// tracerProvider exports the broker's spans; nil: tracing is off.
 	tracerProvider *sdktrace.TracerProvider
 
@@ -142,6 +151,9 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		}
 	}()
 	if p.signingKey, err = newSigningKey(); err != nil {
+		return nil, err
+	}
+	if p.vapidPrivate, p.vapidPublic, err = vapidKeys(cfg.VAPIDPrivateKey); err != nil {
 		return nil, err
 	}
 	if err := p.startBroker(); err != nil {
@@ -206,6 +218,7 @@ func (p *Platform) FunctionEnv() map[string]string {
 		"K_SINK":                p.brokerURL,
 		"ACCOUNTS_SIGNING_KEYS": p.signingKey,
 		"ALLOWED_ORIGINS":       strings.Join(p.AllowedOrigins(), ","),
+		"VAPID_PUBLIC_KEY":      p.vapidPublic,
 	} {
 		env[k] = v
 	}
@@ -438,6 +451,9 @@ func (p *Platform) StartFunction(ctx context.Context, dir, name string, extra ma
 	}
 	env := p.FunctionEnv()
 	env["OTEL_SERVICE_NAME"] = name // each process its own service in a trace
+	if name == "push" {
+		env["VAPID_PRIVATE_KEY"] = p.vapidPrivate // no other process holds it
+	}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -532,6 +548,31 @@ func newSigningKey() (string, error) {
 		return "", err
 	}
 	return "local-" + time.Now().UTC().Format("20060102") + ":" + base64.StdEncoding.EncodeToString(seed), nil
+}
+
+// VAPIDPublicKey is the Web Push application server key clients
+// subscribe with (base64url of the P-256 point): what accounts serves.
+func (p *Platform) VAPIDPublicKey() string { return p.vapidPublic }
+
+// vapidKeys parses private (base64url of a P-256 scalar), or makes a new
+// key when it is "", and returns both halves in base64url.
+func vapidKeys(private string) (priv, pub string, _ error) {
+	var k *ecdh.PrivateKey
+	if private == "" {
+		var err error
+		if k, err = ecdh.P256().GenerateKey(rand.Reader); err != nil {
+			return "", "", err
+		}
+	} else {
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(private, "="))
+		if err == nil {
+			k, err = ecdh.P256().NewPrivateKey(raw)
+		}
+		if err != nil {
+			return "", "", errors.New("platform: VAPID private key: not base64url of a P-256 private key")
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(k.Bytes()), base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()), nil
 }
 
 // RepoRoot finds the repository root (the directory whose go.mod names the

@@ -60,6 +60,7 @@ type opts struct {
 	env        map[string]string
 	envFor     map[string]map[string]string // by func name
 	webDir     string                       // the web client's folder, served by the connectors
+	vapidKey   string                       // the push function's VAPID private key; "": the platform makes one
 }
 
 func start(t *testing.T, o opts) *env {
@@ -84,7 +85,7 @@ func start(t *testing.T, o opts) *env {
 		w = io.MultiWriter(logs, f)
 	}
 	cfg := platform.Config{
-		RedisURL: redisURL, RedisPrefix: prefix, MongoURI: mongoURI, Database: db,
+		RedisURL: redisURL, RedisPrefix: prefix, MongoURI: mongoURI, Database: db, VAPIDPrivateKey: o.vapidKey,
 		Connectors: max(1, o.connectors), Functions: o.functions, Env: withLoopbackUsers(o.env), EnvFor: o.envFor, WebDir: o.webDir,
 		LogWriter: w, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}

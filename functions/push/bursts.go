@@ -1,0 +1,140 @@
+package function
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// bursts decides which message of a burst pushes to a device, and
+// remembers which events were handled to the end, so that a redelivered
+// event pushes nothing again.
+//
+// A burst is what arrives for a device while its claim lives: the first
+// stored message that finds the device offline claims it for the window
+// and pushes; later ones (and redeliveries of the first) find the claim
+// and push nothing. A push that failed in a way worth retrying releases
+// its claim, so the broker's redelivery claims and pushes again. A crash
+// between a claim and its push loses that burst's push (at most once:
+// the device still syncs everything when opened).
+type bursts interface {
+	// Claim starts device's burst for the event with this id unless one
+	// is running; true when this call started it.
+	Claim(ctx context.Context, device, eventID string, window time.Duration) (bool, error)
+	// Release ends device's burst only if the event with this id started it.
+	Release(ctx context.Context, device, eventID string) error
+	// Handled reports whether Finish was called for the event.
+	Handled(ctx context.Context, eventID string) (bool, error)
+	// Finish records that every push of the event was dealt with, for
+	// handledFor: longer than the broker retries an event.
+	Finish(ctx context.Context, eventID string) error
+}
+
+// handledFor is how long a handled event is remembered: Knative's retries
+// (10, exponential from 0.2 s) end within 7 minutes.
+const handledFor = time.Hour
+
+// redisBursts keeps one key per device burst and per handled event:
+//
+//	<prefix>push:burst:<deviceId> = <eventId>  (PX window; SET NX)
+//	<prefix>push:done:<eventId>   = 1          (EX handledFor)
+type redisBursts struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+//go:embed release.lua
+var releaseLua string
+
+var releaseScript = redis.NewScript(releaseLua)
+
+func newRedisBursts(c redis.UniversalClient, prefix string) *redisBursts {
+	return &redisBursts{c: c, prefix: prefix}
+}
+
+func (r *redisBursts) burstKey(device string) string { return r.prefix + "push:burst:" + device }
+func (r *redisBursts) doneKey(eventID string) string { return r.prefix + "push:done:" + eventID }
+
+func (r *redisBursts) Claim(ctx context.Context, device, eventID string, window time.Duration) (bool, error) {
+	ok, err := r.c.SetNX(ctx, r.burstKey(device), eventID, window).Result()
+	if err != nil {
+		return false, fmt.Errorf("push: claim a burst: %w", err)
+	}
+	return ok, nil
+}
+
+func (r *redisBursts) Release(ctx context.Context, device, eventID string) error {
+	if err := releaseScript.Run(ctx, r.c, []string{r.burstKey(device)}, eventID).Err(); err != nil && err != redis.Nil {
+		return fmt.Errorf("push: release a burst: %w", err)
+	}
+	return nil
+}
+
+func (r *redisBursts) Handled(ctx context.Context, eventID string) (bool, error) {
+	n, err := r.c.Exists(ctx, r.doneKey(eventID)).Result()
+	if err != nil {
+		return false, fmt.Errorf("push: read handled: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (r *redisBursts) Finish(ctx context.Context, eventID string) error {
+	if err := r.c.Set(ctx, r.doneKey(eventID), "1", handledFor).Err(); err != nil {
+		return fmt.Errorf("push: record handled: %w", err)
+	}
+	return nil
+}
+
+// memoryBursts is the in-memory twin, on a clock the test moves.
+type memoryBursts struct {
+	mu     sync.Mutex
+	now    func() time.Time
+	bursts map[string]memBurst
+	done   map[string]time.Time
+}
+
+type memBurst struct {
+	eventID string
+	until   time.Time
+}
+
+func newMemoryBursts(now func() time.Time) *memoryBursts {
+	return &memoryBursts{now: now, bursts: map[string]memBurst{}, done: map[string]time.Time{}}
+}
+
+func (m *memoryBursts) Claim(_ context.Context, device, eventID string, window time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b, ok := m.bursts[device]; ok && m.now().Before(b.until) {
+		return false, nil
+	}
+	m.bursts[device] = memBurst{eventID: eventID, until: m.now().Add(window)}
+	return true, nil
+}
+
+func (m *memoryBursts) Release(_ context.Context, device, eventID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.bursts[device].eventID == eventID {
+		delete(m.bursts, device)
+	}
+	return nil
+}
+
+func (m *memoryBursts) Handled(_ context.Context, eventID string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, ok := m.done[eventID]
+	return ok && m.now().Before(until), nil
+}
+
+func (m *memoryBursts) Finish(_ context.Context, eventID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done[eventID] = m.now().Add(handledFor)
+	return nil
+}

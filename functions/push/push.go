@@ -1,0 +1,148 @@
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/fn"
+	"github.com/agentchat/agentchat/store/pushsubs"
+)
+
+// Payload is all a push says (docs/protocol.md, "Push"): that a message
+// waits in a conversation. The device opens it by syncing; nothing of the
+// message, not even its sender, leaves the platform this way.
+type Payload struct {
+	Type         string `json:"type"` // "message"
+	Conversation string `json:"conversation"`
+}
+
+// parallelPushes bounds the pushes one event sends at once (a group's
+// offline devices): each is one HTTP request to a push service.
+const parallelPushes = 8
+
+// stored pushes to the offline, subscribed devices of a stored message's
+// audience that are not the sender's. Round trips when no device of the
+// audience is subscribed (most messages): one MongoDB query.
+func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
+	m, err := events.Decode[events.Message](e)
+	if err != nil {
+		return fn.Refuse("push: %v", err)
+	}
+	if m.Audience == nil {
+		return fn.Refuse("push: a stored message without its audience")
+	}
+	var ids []string
+	for _, dv := range m.Audience.Devices {
+		if dv.User != m.SenderID {
+			ids = append(ids, dv.Device)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	subs, err := d.subs.Get(ctx, ids)
+	if err != nil || len(subs) == 0 {
+		return err
+	}
+	switch done, err := d.bursts.Handled(ctx, e.ID()); {
+	case err != nil:
+		return err
+	case done: // a redelivery of an event whose pushes went out
+		return nil
+	}
+	offline, err := f.offline(ctx, d, subs)
+	if err != nil {
+		return err
+	}
+	payload, _ := json.Marshal(Payload{Type: "message", Conversation: m.ConversationID})
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, parallelPushes)
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, s := range offline {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := f.pushTo(ctx, d, e.ID(), s, payload); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err // retried: the devices whose push went out are in their burst
+	}
+	return d.bursts.Finish(ctx, e.ID())
+}
+
+// offline is those of subs whose device has no presence record, and whose
+// endpoint is still one the platform posts to.
+func (f *Function) offline(ctx context.Context, d *deps, subs []pushsubs.Subscription) ([]pushsubs.Subscription, error) {
+	refs := make([]events.DeviceRef, len(subs))
+	for i, s := range subs {
+		refs[i] = events.DeviceRef{User: s.User, Device: s.Device}
+	}
+	where, err := d.presence.Locate(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	online := map[string]bool{}
+	for _, devs := range where {
+		for _, dv := range devs {
+			online[dv.Device] = true
+		}
+	}
+	var out []pushsubs.Subscription
+	for _, s := range subs {
+		switch {
+		case online[s.Device]:
+		case !d.endpoints.Allows(s.Endpoint):
+			f.log.Warn("push: subscription's endpoint is no longer allowed (PUSH_ENDPOINTS): skipped", "device", s.Device)
+		default:
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// pushTo sends one push unless the device's burst has had one. A failure
+// the push service may get over (a network error, 429, 5xx) ends the burst
+// again and is returned, so the broker's redelivery tries once more; a
+// subscription the service no longer knows (404, 410) is removed; any
+// other refusal is logged and not retried (the same push would fail the
+// same way).
+func (f *Function) pushTo(ctx context.Context, d *deps, eventID string, s pushsubs.Subscription, payload []byte) error {
+	first, err := d.bursts.Claim(ctx, s.Device, eventID, d.window)
+	if err != nil || !first {
+		return err
+	}
+	status, err := d.sender.Send(ctx, s, payload)
+	switch {
+	case err == nil && status/100 == 2:
+		f.log.Debug("push: sent", "device", s.Device, "status", status)
+		return nil
+	case err == nil && (status == 404 || status == 410):
+		f.log.Info("push: subscription gone: removed", "device", s.Device, "status", status)
+		return d.subs.DeleteEndpoint(ctx, s.Device, s.Endpoint)
+	case err == nil && status != 429 && status < 500:
+		f.log.Warn("push: push service refused the push", "device", s.Device, "status", status)
+		return nil
+	}
+	if rerr := d.bursts.Release(context.WithoutCancel(ctx), s.Device, eventID); rerr != nil {
+		f.log.Warn("push: end the burst after a failed push", "device", s.Device, "err", rerr)
+	}
+	if err != nil {
+		return fmt.Errorf("push: send to device %s: %w", s.Device, err)
+	}
+	return fmt.Errorf("push: send to device %s: the push service answered %d", s.Device, status)
+}
