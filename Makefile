@@ -36,8 +36,8 @@ bench-connector: ## idle sockets: N (19000) against one connector, then a bare g
 		go test -count=1 -v -timeout 60m -run '^TestBenchConnector$$' ./connector/ 2>&1); status=$$?; \
 	echo "$$out" | grep -E '^(connector|gorilla-bare|fleet): |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
 
-bench-media: ## media through the platform's presigned URLs against MinIO's own PUT and GET in one run, MIB (16) per blob (services: export AGENTCHAT_TEST_*); one line "media: ..." (docs/performance.md)
-	@out=$$(AGENTCHAT_BENCH_MEDIA=$(or $(MIB),16) go test -count=1 -v -timeout 20m -run '^TestBenchMedia$$' ./tests/e2e/ 2>&1); status=$$?; \
+bench-media: ## media through the platform's presigned URLs against MinIO's own PUT and GET in one run, MIB (16) per blob, uploads in parts of PART MiB when set (services: export AGENTCHAT_TEST_*); one line "media: ..." (docs/performance.md)
+	@out=$$(AGENTCHAT_BENCH_MEDIA=$(or $(MIB),16) AGENTCHAT_BENCH_MEDIA_PART=$(PART) go test -count=1 -v -timeout 20m -run '^TestBenchMedia$$' ./tests/e2e/ 2>&1); status=$$?; \
 	echo "$$out" | grep -E '^media: |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
 
 bench-pipeline: ## the pipeline against its own storage in one run (starts the services); ends with one line "pipeline: ..." (docs/performance.md)

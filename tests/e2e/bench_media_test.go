@@ -24,12 +24,17 @@ import (
 // the harness works.
 const benchMediaEnv = "AGENTCHAT_BENCH_MEDIA"
 
+// benchMediaPartEnv, set, lowers media's multipart threshold and part size
+// to that many MiB (5 at least, S3's smallest part): the platform's
+// uploads then go in parts (make bench-media PART=5).
+const benchMediaPartEnv = "AGENTCHAT_BENCH_MEDIA_PART"
+
 // TestBenchMedia measures, in one run against the same MinIO, how fast
 // media moves through the platform's presigned URLs compared with MinIO's
 // own PUT and GET (minio-go with the root credentials, no platform), and
 // prints one line:
 //
-//	media: blob=16MiB n=8 put_minio=… put_presigned=… (r) sendfile=… (r) get_minio=… get_presigned=… (r) download=… (r) MB/s; media_answer=…ms
+//	media: blob=16MiB [part=5MiB] n=8 put_minio=… put_presigned=… (r) sendfile=… (r) get_minio=… get_presigned=… (r) download=… (r) MB/s; media_answer=…ms
 //
 // put_presigned is media's upload request, the PUT to its URL and media's
 // check (a HEAD) for a blob sealed beforehand; sendfile adds sealing on the
@@ -50,7 +55,18 @@ func TestBenchMedia(t *testing.T) {
 		}
 		n = 8
 	}
-	e := start(t, opts{functions: mediaFunctions})
+	var env map[string]map[string]string
+	partLabel := ""
+	if v := os.Getenv(benchMediaPartEnv); v != "" {
+		part, err := strconv.Atoi(v)
+		if err != nil || part < 5 || part > 64 {
+			t.Fatalf("%s=%q: want MiB per part, 5..64", benchMediaPartEnv, v)
+		}
+		b := strconv.Itoa(part << 20)
+		env = map[string]map[string]string{"media": {"MEDIA_MULTIPART_THRESHOLD": b, "MEDIA_PART_SIZE": b}}
+		partLabel = fmt.Sprintf(" part=%dMiB", part)
+	}
+	e := start(t, opts{functions: mediaFunctions, envFor: env})
 	if e.s3.Bucket == "" {
 		testenv.Missing(t, "media needs the test S3 service ("+testenv.EnvS3Endpoint+")")
 	}
@@ -98,11 +114,16 @@ func TestBenchMedia(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			if err := ca.Put(ctx, g, sealed.Blob); err != nil {
+			var parts []string
+			if len(g.Parts) > 0 {
+				if parts, err = ca.PutParts(ctx, g, sealed.Blob); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := ca.Put(ctx, g, sealed.Blob); err != nil {
 				t.Fatal(err)
 			}
 			timed(&asks, func() {
-				if err := ca.CompleteUpload(ctx, conv.ID, id, blobSize, sealed.SHA256); err != nil {
+				if err := ca.CompleteUpload(ctx, conv.ID, id, blobSize, sealed.SHA256, parts...); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -153,8 +174,8 @@ func TestBenchMedia(t *testing.T) {
 	total := float64(n * size)
 	rate := func(d time.Duration) float64 { return total / d.Seconds() / 1e6 }
 	ratio := func(d, base time.Duration) string { return fmt.Sprintf("(%.2f)", base.Seconds()/d.Seconds()) }
-	line := fmt.Sprintf("media: blob=%dMiB n=%d put_minio=%.0f put_presigned=%.0f %s sendfile=%.0f %s get_minio=%.0f get_presigned=%.0f %s download=%.0f %s MB/s; media_answer=%.1fms",
-		mib, n, rate(putMinIO), rate(putPresigned), ratio(putPresigned, putMinIO), rate(sendFile), ratio(sendFile, putMinIO),
+	line := fmt.Sprintf("media: blob=%dMiB%s n=%d put_minio=%.0f put_presigned=%.0f %s sendfile=%.0f %s get_minio=%.0f get_presigned=%.0f %s download=%.0f %s MB/s; media_answer=%.1fms",
+		mib, partLabel, n, rate(putMinIO), rate(putPresigned), ratio(putPresigned, putMinIO), rate(sendFile), ratio(sendFile, putMinIO),
 		rate(getMinIO), rate(getPresigned), ratio(getPresigned, getMinIO), rate(download), ratio(download, getMinIO),
 		float64(asks.Microseconds())/1000/float64(3*n))
 	fmt.Println(line) // make bench-media shows this line
