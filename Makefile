@@ -7,7 +7,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 # Every Go module of the repository: the root, sdk/, store/, functions/*/.
 GO_MODULES := . $(patsubst %/go.mod,%,$(wildcard sdk/go.mod store/go.mod functions/*/go.mod))
 
-.PHONY: run test unit e2e fuzz verify-deploy bench bench-connector bench-media bench-pipeline build minio jaeger
+.PHONY: run test unit e2e fuzz verify-deploy bench bench-connector bench-fanout bench-media bench-pipeline build minio jaeger
 
 run: ## the platform on one machine (dev runner)
 	go run ./cmd/agentchat
@@ -40,8 +40,11 @@ bench-media: ## media through the platform's presigned URLs against MinIO's own 
 	@out=$$(AGENTCHAT_BENCH_MEDIA=$(or $(MIB),16) AGENTCHAT_BENCH_MEDIA_PART=$(PART) go test -count=1 -v -timeout 20m -run '^TestBenchMedia$$' ./tests/e2e/ 2>&1); status=$$?; \
 	echo "$$out" | grep -E '^media: |^--- FAIL|^\s+\S+_test\.go:[0-9]+:'; exit $$status
 
+bench-fanout: ## one 1,024-member group over 2 connectors, ONLINE (200) connected, RATE (10) messages/s (starts the services); ends with one line "fanout: ..." (docs/performance.md)
+	@bash tests/bench.sh fanout -online $(or $(ONLINE),200) -rate $(or $(RATE),10)
+
 bench-pipeline: ## the pipeline against its own storage in one run (starts the services); ends with one line "pipeline: ..." (docs/performance.md)
-	@bash tests/bench-pipeline.sh
+	@bash tests/bench.sh pipeline
 
 build: ## compile every module; the commands into bin/
 	@set -e; for m in $(GO_MODULES); do echo "== $$m"; (cd $$m && go build ./...); done

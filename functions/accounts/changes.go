@@ -45,8 +45,14 @@ func (s *service) announceConversation(ctx context.Context, c directory.Conversa
 	s.announce(ctx, e, err)
 }
 
-// announceDevice: d was registered, or revoked.
+// announceDevice: d was registered, revoked, or given a key. The key
+// directory's cache drops the user's devices first, here and on the other
+// replicas (shared over Redis; persist's and route's caches hear it too),
+// so that the client told "done" reads the change back.
 func (s *service) announceDevice(ctx context.Context, d directory.Device) {
+	if err := s.keys.ApplyChange(ctx, directory.Change{User: d.User}); err != nil {
+		s.log.Warn("accounts: share a device change (other replicas see it when their entries expire)", "user", d.User, "err", err)
+	}
 	e, err := events.NewDeviceChanged(events.DeviceChanged{User: d.User, Device: d.ID, PublicKey: d.PublicKey, SigningKey: d.SigningKey, Revoked: d.Revoked()})
 	s.announce(ctx, e, err)
 }

@@ -36,6 +36,13 @@ type Config struct {
 	AccessTokenTTL  time.Duration `env:"ACCESS_TOKEN_TTL" default:"15m" min:"1m" max:"24h"`
 	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL" default:"720h"` // at least AccessTokenTTL
 
+	// DeviceCacheTTL bounds how long accounts answers a conversation's key
+	// directory (GET /v1/conversations/{id}/devices) from memory: each
+	// user's devices are dropped at once by accounts' own device changes,
+	// on every replica through Redis (REDIS_URL); the TTL is the backstop
+	// for a lost broadcast. 0: every request reads MongoDB.
+	DeviceCacheTTL time.Duration `env:"DEVICE_CACHE_TTL" default:"10s" min:"0" max:"1m"`
+
 	LoginRate LoginRate `env:"LOGIN_RATE" default:"user=5/5m,ip=20/1m"`
 	// RegisterRate limits sign-ups and new devices per client address.
 	RegisterRate RegisterRate `env:"REGISTER_RATE" default:"signup=20/1h,device=60/1h"`

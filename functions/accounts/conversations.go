@@ -187,7 +187,7 @@ func (s *service) conversationDevices(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	ds, err := s.dir.CurrentDevices(r.Context(), c.Members)
+	ds, err := s.keys.CurrentDevices(r.Context(), c.Members)
 	if err != nil {
 		return err
 	}

@@ -99,18 +99,26 @@ func TestGroupConversation(t *testing.T) {
 }
 
 // TestConversationDevices: the key directory holds every current device of
-// every member, and no revoked one.
+// every member, and no revoked one — also right after a read that filled
+// accounts' cache of it (DEVICE_CACHE_TTL): a device registered or revoked
+// since shows at once.
 func TestConversationDevices(t *testing.T) {
 	t.Parallel()
 	a := startAccounts(t, nil)
 	fay, gus := a.user("fay"), a.user("gus")
-	fay2 := a.login("fay")
 	gus2 := a.login("gus")
 	var g conversationView
 	a.must(a.call("POST", "/v1/conversations", fay.AccessToken, map[string]any{"kind": "group", "members": []string{gus.UserID}}), http.StatusCreated, &g)
-	a.must(a.call("DELETE", "/v1/devices/"+gus2.DeviceID, gus.AccessToken, nil), http.StatusNoContent, nil)
 
 	var dir struct{ Devices []keyView }
+	a.must(a.call("GET", "/v1/conversations/"+g.ConversationID+"/devices", gus.AccessToken, nil), http.StatusOK, &dir)
+	if len(dir.Devices) != 3 {
+		t.Fatalf("directory before the changes: %d devices, want 3 (fay, gus, gus2)", len(dir.Devices))
+	}
+	a.must(a.call("DELETE", "/v1/devices/"+gus2.DeviceID, gus.AccessToken, nil), http.StatusNoContent, nil)
+	fay2 := a.login("fay")
+
+	dir.Devices = nil
 	a.must(a.call("GET", "/v1/conversations/"+g.ConversationID+"/devices", gus.AccessToken, nil), http.StatusOK, &dir)
 	got := map[string]string{}
 	for _, d := range dir.Devices {

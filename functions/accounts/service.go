@@ -26,10 +26,18 @@ import (
 
 // service is a started accounts: its clients and its HTTP handler.
 type service struct {
-	cfg     Config
-	log     *slog.Logger
-	mongo   *store.Mongo
-	dir     *directory.Mongo
+	cfg   Config
+	log   *slog.Logger
+	mongo *store.Mongo
+	dir   *directory.Mongo
+	// keys answers the key directory every sender and reader of a
+	// conversation fetches — in a group of 1,024 that is up to 1,024
+	// users' devices, asked for by every member at once when a message
+	// arrives; one read of MongoDB serves them all (directory.Cached
+	// coalesces and keeps it), and announceDevice drops a user's devices
+	// on every replica the moment they change.
+	keys    *directory.Cached
+	unshare func() // ends keys' Redis subscription; nil without Redis
 	tokens  *refreshstore.Store
 	audit   audit.Log         // the admin API's audit log (admin.go)
 	letters deadletters.Store // what the deadletter function stored (admin_deadletters.go)
@@ -95,6 +103,14 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 		s.redis = redis.NewClient(opt)
 		s.limiter = ratelimit.NewRedis(s.redis, c.RedisPrefix+"accounts:ratelimit:")
 	}
+	s.keys = directory.NewCached(s.dir, c.DeviceCacheTTL)
+	if s.redis != nil {
+		if s.unshare, err = s.keys.Share(ctx, directory.NewRedisBroadcast(s.redis, c.RedisPrefix)); err != nil {
+			s.redis.Close()
+			s.mongo.Close(context.Background())
+			return nil, fmt.Errorf("accounts: %w", err)
+		}
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -153,6 +169,9 @@ func (s *service) ping(ctx context.Context) error {
 
 func (s *service) close(ctx context.Context) error {
 	var errs []error
+	if s.unshare != nil {
+		s.unshare()
+	}
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
 	}

@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -49,11 +50,20 @@ type Options struct {
 	Offline int
 	// GroupSize is the size of the one big group (connected users first,
 	// then offline ones); 0 means no group. Every connected client also has
-	// a direct conversation with the next client.
+	// a direct conversation with the next client, unless GroupOnly.
 	GroupSize int
-	// Messages is the total to send, spread evenly over the clients and,
-	// per client, round-robin over its conversations.
+	// GroupOnly: no direct conversations; every message goes to the group.
+	GroupOnly bool
+	// Listeners of the connected clients (the last ones) never send; they
+	// only receive, and their sockets count the bytes they read
+	// (Result.ListenerBytes): what a delivery costs on the wire.
+	Listeners int
+	// Messages is the total to send, spread evenly over the clients (but
+	// listeners) and, per client, round-robin over its conversations.
 	Messages int
+	// TextSize pads each message's text to this many bytes (0: as is,
+	// about 25).
+	TextSize int
 	// Window bounds one client's messages sent but not yet stored (closed
 	// loop; default 4).
 	Window int
@@ -103,8 +113,15 @@ type Result struct {
 	// device: from the call to Send in closed loop, from the intended send
 	// time in open loop.
 	Latencies []time.Duration
-	Steps     []StepReport // one per Options.Steps, in order
-	Errors    []string
+	// LastDeliveries are send→the last connected member's delivery, one
+	// per message every connected member got (same clock as Latencies).
+	LastDeliveries []time.Duration
+	// ListenerBytes is what the listeners' sockets read during the load,
+	// and ListenerReceived the deliveries they were shown.
+	ListenerBytes    int64
+	ListenerReceived int
+	Steps            []StepReport // one per Options.Steps, in order
+	Errors           []string
 }
 
 // Throughput is stored messages per second over the sending phase.
@@ -140,13 +157,15 @@ func (r Result) OK() bool {
 }
 
 type user struct {
-	name   string
-	id     string
-	sess   *client.Session
-	key    *e2ee.PrivateKey
-	c      *client.Client
-	convs  []string
-	online bool
+	name     string
+	id       string
+	sess     *client.Session
+	key      *e2ee.PrivateKey
+	c        *client.Client
+	convs    []string
+	online   bool
+	listener bool         // never sends (Options.Listeners)
+	read     atomic.Int64 // bytes its socket read, when a listener
 
 	mu       sync.Mutex
 	shown    map[string]int64          // conversation → highest seq shown
@@ -220,6 +239,10 @@ type runner struct {
 
 	mu          sync.Mutex
 	sentAt      map[string]time.Time // client message id → when it was (meant to be) sent
+	sentConv    map[string]string    // client message id → its conversation
+	lastAt      map[string]time.Time // client message id → its latest delivery to another device
+	delivered   map[string]int       // client message id → deliveries to other devices
+	readBefore  int64                // listeners' bytes read before this load
 	res         Result
 	lastStore   time.Time
 	lastDeliv   time.Time
@@ -241,6 +264,8 @@ func (r *runner) begin(l Options) {
 	r.expectedBef += r.res.Expected
 	r.res = Result{Conversations: len(r.convMembers), ConversationIDs: r.res.ConversationIDs}
 	r.sentAt = map[string]time.Time{}
+	r.sentConv, r.lastAt, r.delivered = map[string]string{}, map[string]time.Time{}, map[string]int{}
+	r.readBefore = r.listenerBytes()
 	r.lastStore, r.lastDeliv = time.Time{}, time.Time{}
 	r.mu.Unlock()
 	for _, u := range r.users {
@@ -295,7 +320,7 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		r.addConv(conv.ID, r.users[:size])
 	}
-	if r.o.Clients > 1 {
+	if r.o.Clients > 1 && !r.o.GroupOnly {
 		for i := range r.o.Clients {
 			a, b := r.users[i], r.users[(i+1)%r.o.Clients]
 			if r.o.Clients == 2 && i == 1 {
@@ -313,6 +338,7 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	sort.Strings(r.res.ConversationIDs)
 	for i, u := range r.users[:r.o.Clients] {
+		u.listener = i >= r.o.Clients-r.o.Listeners
 		if err := r.connect(ctx, i, u); err != nil {
 			return err
 		}
@@ -354,10 +380,19 @@ func (r *runner) connect(ctx context.Context, i int, u *user) error {
 	cfg := client.Config{URLs: urls, Token: u.sess.Token, User: u.id, Device: u.sess.DeviceID(), Key: u.key,
 		Directory: u.sess, AutoDeliveredAck: true, AckDelay: time.Second, IdleSync: 20 * time.Second, EventBuffer: 4096,
 		Logger: r.o.Logger.With("user", u.name)}
+	dial := &net.Dialer{Timeout: 10 * time.Second}
 	if len(r.o.SourceAddrs) > 0 {
-		local := &net.TCPAddr{IP: net.ParseIP(r.o.SourceAddrs[i%len(r.o.SourceAddrs)])}
-		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second,
-			NetDialContext: (&net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}).DialContext}
+		dial.LocalAddr = &net.TCPAddr{IP: net.ParseIP(r.o.SourceAddrs[i%len(r.o.SourceAddrs)])}
+	}
+	cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: dial.DialContext}
+	if u.listener {
+		cfg.Dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: c, n: &u.read}, nil
+		}
 	}
 	c, err := client.Dial(ctx, cfg)
 	if err != nil {
@@ -415,10 +450,37 @@ func (r *runner) onMessage(u *user, m *client.Message) {
 		return
 	}
 	r.res.Received++
+	if u.listener {
+		r.res.ListenerReceived++
+	}
 	r.lastDeliv = now
 	if t, ok := r.sentAt[m.ID]; ok {
 		r.res.Latencies = append(r.res.Latencies, now.Sub(t))
+		r.lastAt[m.ID] = now
+		r.delivered[m.ID]++
 	}
+}
+
+// countingConn counts the bytes a listener's socket reads.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (r *runner) listenerBytes() int64 {
+	var n int64
+	for _, u := range r.users {
+		if u != nil && u.listener {
+			n += u.read.Load()
+		}
+	}
+	return n
 }
 
 func (r *runner) onStatus(u *user, s *client.Status) {
@@ -459,8 +521,9 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.l.Timeout)
 	defer cancel()
 	online := r.users[:r.o.Clients]
-	per := r.l.Messages / max(1, len(online))
-	extra := r.l.Messages - per*len(online)
+	senders := online[:max(1, r.o.Clients-r.o.Listeners)]
+	per := r.l.Messages / len(senders)
+	extra := r.l.Messages - per*len(senders)
 	// When the run's time is up, every sender waiting (for the gate or for
 	// its window) wakes up and returns: a platform that went away must not
 	// hold the run forever.
@@ -478,7 +541,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	var due []chan time.Time // open loop: each client's intended send times
-	for i, u := range online {
+	for i, u := range senders {
 		n := per
 		if i < extra {
 			n++
@@ -604,7 +667,11 @@ func (r *runner) sendAll(ctx context.Context, u *user, n int, due <-chan time.Ti
 		if due == nil {
 			t = time.Now()
 		}
-		id, err := u.c.Send(ctx, conv, e2ee.Content{Text: "load " + strconv.Itoa(i) + " from " + u.name})
+		text := "load " + strconv.Itoa(i) + " from " + u.name
+		if len(text) < r.l.TextSize {
+			text += strings.Repeat(".", r.l.TextSize-len(text))
+		}
+		id, err := u.c.Send(ctx, conv, e2ee.Content{Text: text})
 		r.mu.Lock()
 		if err != nil {
 			r.res.Errors = append(r.res.Errors, fmt.Sprintf("%s: send: %v", u.name, err))
@@ -616,6 +683,7 @@ func (r *runner) sendAll(ctx context.Context, u *user, n int, due <-chan time.Ti
 			continue
 		}
 		r.sentAt[id] = t
+		r.sentConv[id] = conv
 		r.res.Sent++
 		r.mu.Unlock()
 		u.mu.Lock()
@@ -829,6 +897,29 @@ func (r *runner) tally() {
 		r.res.Expected += int(n) * max(0, online-1)
 	}
 	r.res.Expected -= r.expectedBef
+	r.res.ListenerBytes = r.listenerBytes() - r.readBefore
+	r.res.LastDeliveries = r.res.LastDeliveries[:0]
+	for id, t := range r.sentAt {
+		others := -1 // the sender is connected
+		for _, u := range r.convMembers[r.sentConv[id]] {
+			if u.online {
+				others++
+			}
+		}
+		if last, ok := r.lastAt[id]; ok && r.delivered[id] >= others {
+			r.res.LastDeliveries = append(r.res.LastDeliveries, last.Sub(t))
+		}
+	}
+}
+
+// LastPercentile is a percentile of LastDeliveries (p in 0..100).
+func (r Result) LastPercentile(p float64) time.Duration {
+	if len(r.LastDeliveries) == 0 {
+		return 0
+	}
+	l := slices.Clone(r.LastDeliveries)
+	slices.Sort(l)
+	return l[int(float64(len(l)-1)*p/100)]
 }
 
 func (r *runner) close() {
