@@ -5,9 +5,14 @@
 package storetest
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/agentchat/agentchat/sdk/fn/fntest"
+	"github.com/agentchat/agentchat/store"
 )
 
 // Environment variables the test command exports.
@@ -22,4 +27,27 @@ const (
 func Need(t testing.TB, name string) string {
 	t.Helper()
 	return fntest.Need(t, name)
+}
+
+// Mongo opens a database of its own on the test MongoDB (FerretDB in the
+// test command), named prefix and a random suffix, and drops it when the
+// test ends; without the service it ends the test as Need does. prefix
+// names the suite too (the connection's app name), so that a server log
+// tells which suite a database was.
+func Mongo(t testing.TB, prefix string) *store.Mongo {
+	t.Helper()
+	uri := Need(t, EnvMongoURI)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	db, err := store.OpenMongo(uri, prefix+"_"+hex.EncodeToString(b), prefix+"-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = db.DB.Drop(ctx)
+		_ = db.Close(ctx)
+	})
+	return db
 }

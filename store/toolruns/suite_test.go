@@ -2,34 +2,17 @@ package toolruns
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/storetest"
 )
 
 func TestMemory(t *testing.T) { suite(t, NewMemory()) }
 
 func TestMongo(t *testing.T) {
-	uri := storetest.Need(t, storetest.EnvMongoURI)
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	db, err := store.OpenMongo(uri, "toolruns_"+hex.EncodeToString(b), "toolruns-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = db.DB.Drop(ctx)
-		_ = db.Close(ctx)
-	})
-	suite(t, NewMongo(db.DB))
+	suite(t, NewMongo(storetest.Mongo(t, "toolruns").DB))
 }
 
 // runs is sdk/tool's Runs, as the tool functions use it.
