@@ -48,16 +48,18 @@ func (t *turn) withinBudget(ctx context.Context, cfg modelConfig) bool {
 	return true
 }
 
-// recordUsage records what the call's answer cost, as endpoint ep
-// reported it, under the turn and in the totals of the agent and of the
-// agent in this conversation for the current budget period. It runs after
-// the model answered and before the reply is decided, so that the next
-// message's budget check sees it; it retries for a while, then gives up
-// with a log line (the answer matters more than its bill).
-func (t *turn) recordUsage(ctx context.Context, ep endpoint, u tokenUsage) {
+// recordUsage records what the call's request of step cost, as endpoint
+// ep reported it, under the turn's step and in the totals of the agent and
+// of the agent in this conversation for the current budget period. It runs
+// as soon as the model answered — before the tools run, before the reply
+// is decided — so that the next message's budget check sees it, and so
+// that a call handed over to another attempt mid-way is counted whole
+// (each step under its own key, once); it retries for a while, then gives
+// up with a log line (the answer matters more than its bill).
+func (t *turn) recordUsage(ctx context.Context, ep endpoint, step int, u tokenUsage) {
 	now := time.Now()
 	period := usage.PeriodOf(t.d.cfg.BudgetPeriod, now)
-	tu := usage.Turn{Conversation: t.k.Conversation, Seq: t.k.Seq, Agent: t.k.Agent, Endpoint: ep.BaseURL, Model: ep.Model,
+	tu := usage.Turn{Conversation: t.k.Conversation, Seq: t.k.Seq, Agent: t.k.Agent, Step: step, Endpoint: ep.BaseURL, Model: ep.Model,
 		PromptTokens: u.Prompt, CompletionTokens: u.Completion, Reported: u.Reported, At: now}
 	if !u.Reported {
 		t.log.Warn("agent-invoke: the endpoint reported no usage: the turn counts no tokens", "endpoint", ep.BaseURL)
@@ -67,7 +69,7 @@ func (t *turn) recordUsage(ctx context.Context, ep endpoint, u tokenUsage) {
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
 		err := t.d.usage.Record(ctx, tu, usage.AgentCounter(t.k.Agent, period), usage.ConversationCounter(t.k.Conversation, t.k.Agent, period))
 		if err == nil {
-			t.log.Debug("agent-invoke: usage recorded", "prompt", u.Prompt, "completion", u.Completion, "endpoint", ep.BaseURL)
+			t.log.Debug("agent-invoke: usage recorded", "step", step, "prompt", u.Prompt, "completion", u.Completion, "endpoint", ep.BaseURL)
 			return
 		}
 		if sleep(ctx, wait) != nil {

@@ -56,14 +56,6 @@ type tokenUsage struct {
 	Reported           bool // false: the endpoint reported none (the counts are 0)
 }
 
-// plus is u and v together (reported when both were).
-func (u tokenUsage) plus(v tokenUsage) tokenUsage {
-	if u == (tokenUsage{}) {
-		return v
-	}
-	return tokenUsage{Prompt: u.Prompt + v.Prompt, Completion: u.Completion + v.Completion, Reported: u.Reported && v.Reported}
-}
-
 // model is the OpenAI-compatible chat-completions API, at whichever
 // endpoint a request names.
 type model interface {

@@ -11,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/store/usage"
 )
 
 // testTools are the bot's tools in these tests.
@@ -236,6 +237,15 @@ func TestToolsSurviveACrash(t *testing.T) {
 	}
 	if st, _ := fx.led.State(context.Background(), k); st.Latest.N < 2 || st.Latest.Owner != next.owner {
 		t.Errorf("attempt = %+v, want a takeover by the new instance", st.Latest)
+	}
+	// Both requests are counted, each once: the first by the attempt that
+	// handed the call over, the second by the takeover.
+	counter := usage.ConversationCounter("c-1", "bot", usage.PeriodOf(usage.PeriodMonth, time.Now()))
+	if spent, _ := fx.used.Total(context.Background(), counter); spent != 2*(scriptUsage.Prompt+scriptUsage.Completion) {
+		t.Errorf("tokens counted = %d, want %d (two requests)", spent, 2*(scriptUsage.Prompt+scriptUsage.Completion))
+	}
+	if turns, _ := fx.used.Turns(context.Background(), "c-1", 10); len(turns) != 2 || turns[0].Step != 0 || turns[1].Step != 1 {
+		t.Errorf("usage turns = %+v, want steps 0 and 1", turns)
 	}
 }
 

@@ -174,8 +174,6 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 		return
 	}
 	p := &partials{t: t, ctx: ctx, id: id, rs: rs, every: t.d.cfg.PartialInterval}
-	var spent tokenUsage
-	var at endpoint
 	for ; ; step++ {
 		if step > 0 {
 			sent, err := t.d.ledger.MarkStepSent(ctx, t.k, step, t.n)
@@ -188,15 +186,14 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 		p.flush() // the last partial goes before the reply (and done), as each request ends
 		if merr != nil {
 			t.log.Warn("agent-invoke: model call failed", "code", merr.Code, "step", step, "err", merr.Err)
-			if step > 0 {
-				t.recordUsage(ctx, at, spent)
-			}
 			t.fail(ctx, merr.Code, merr.Message, merr.Retryable)
 			return
 		}
-		spent, at = spent.plus(a.Usage), ep
+		// Each request's usage is recorded as its answer is in, under its
+		// step: whichever attempt sends the next one (this one, or a
+		// takeover after a crash while the tools run) records that one.
+		t.recordUsage(ctx, ep, step, a.Usage)
 		if len(a.ToolCalls) == 0 || len(req.Tools) == 0 {
-			t.recordUsage(ctx, at, spent)
 			if strings.TrimSpace(a.Text) == "" {
 				t.fail(ctx, codeEmptyAnswer, "the model gave no answer", true)
 				return
@@ -205,7 +202,6 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 			return
 		}
 		if step+1 >= t.d.cfg.MaxToolSteps {
-			t.recordUsage(ctx, at, spent)
 			t.fail(ctx, codeToolSteps, "the agent used too many tools for one answer", true)
 			return
 		}
@@ -213,7 +209,6 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 		sc, err := t.recordStep(ctx, box, step, a)
 		if err != nil {
 			t.log.Error("agent-invoke: record the tool calls", "step", step, "err", err)
-			t.recordUsage(ctx, at, spent)
 			t.fail(ctx, codeInterrupted, "the agent was interrupted while answering; ask again", true)
 			return
 		}
@@ -221,10 +216,8 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 		results, err := t.runTools(ctx, box, id, cfg, mt, step, sc.Calls)
 		if err != nil {
 			// Stopping (or the ledger failed): the call's next attempt
-			// goes on from the ledger. What the requests so far cost is
-			// recorded now, the rest by that attempt.
+			// goes on from the ledger (and records what its requests cost).
 			t.log.Info("agent-invoke: handing the call over while its tools run", "step", step, "err", err)
-			t.recordUsage(ctx, at, spent)
 			return
 		}
 		req.Messages = append(req.Messages, results...)
@@ -345,7 +338,7 @@ func (t *turn) resume(ctx context.Context, completion, at string) {
 		t.f.stats.retrievals.Add(1)
 		a, found, err := t.d.model.Retrieve(ctx, ep, completion)
 		if found {
-			t.recordUsage(ctx, ep, a.Usage)
+			t.recordUsage(ctx, ep, 0, a.Usage)
 		}
 		switch {
 		case found && len(a.ToolCalls) > 0:

@@ -55,6 +55,8 @@ func (m *Memory) Turns(_ context.Context, conversation string, limit int) ([]Tur
 			out = append(out, t)
 		}
 	}
-	slices.SortFunc(out, func(a, b Turn) int { return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Agent, b.Agent)) })
+	slices.SortFunc(out, func(a, b Turn) int {
+		return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Agent, b.Agent), cmp.Compare(a.Step, b.Step))
+	})
 	return out[:min(len(out), limit)], nil
 }

@@ -18,8 +18,8 @@ import (
 
 // Collections (docs/data.md). agent-invoke is their only writer.
 //
-//	agent_usage         {_id: conversation/seq/agent, conversation, seq, agent, endpoint, model,
-//	                     promptTokens, completionTokens, reported, at}
+//	agent_usage         {_id: conversation/seq/agent[/step], conversation, seq, agent, step (absent: 0),
+//	                     endpoint, model, promptTokens, completionTokens, reported, at}
 //	agent_usage_totals  {_id: <counter>/<n>, counter, n, tokens, total, turn, at}
 //	                    entry n of a counter: the n-th turn counted (tokens) and the sum so far (total)
 const (
@@ -64,6 +64,7 @@ type turnDoc struct {
 	Conversation     string    `bson:"conversation"`
 	Seq              int64     `bson:"seq"`
 	Agent            string    `bson:"agent"`
+	Step             int       `bson:"step,omitempty"`
 	Endpoint         string    `bson:"endpoint"`
 	Model            string    `bson:"model"`
 	PromptTokens     int64     `bson:"promptTokens"`
@@ -100,7 +101,7 @@ func (m *Mongo) Record(ctx context.Context, t Turn, counters ...Counter) error {
 			}
 		}
 	}
-	_, err = m.turns.InsertOne(ctx, turnDoc{ID: t.ID(), Conversation: t.Conversation, Seq: t.Seq, Agent: t.Agent,
+	_, err = m.turns.InsertOne(ctx, turnDoc{ID: t.ID(), Conversation: t.Conversation, Seq: t.Seq, Agent: t.Agent, Step: t.Step,
 		Endpoint: t.Endpoint, Model: t.Model, PromptTokens: t.PromptTokens, CompletionTokens: t.CompletionTokens,
 		Reported: t.Reported, At: at})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
@@ -202,7 +203,7 @@ func (m *Mongo) Turns(ctx context.Context, conversation string, limit int) ([]Tu
 		return nil, nil // SetLimit(0) would mean no limit
 	}
 	cur, err := m.turns.Find(ctx, bson.D{{Key: "conversation", Value: conversation}},
-		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}, {Key: "agent", Value: 1}}).SetLimit(int64(limit)))
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}, {Key: "agent", Value: 1}, {Key: "step", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("usage: turns: %w", err)
 	}
@@ -212,7 +213,7 @@ func (m *Mongo) Turns(ctx context.Context, conversation string, limit int) ([]Tu
 	}
 	out := make([]Turn, len(docs))
 	for i, d := range docs {
-		out[i] = Turn{Conversation: d.Conversation, Seq: d.Seq, Agent: d.Agent, Endpoint: d.Endpoint, Model: d.Model,
+		out[i] = Turn{Conversation: d.Conversation, Seq: d.Seq, Agent: d.Agent, Step: d.Step, Endpoint: d.Endpoint, Model: d.Model,
 			PromptTokens: d.PromptTokens, CompletionTokens: d.CompletionTokens, Reported: d.Reported, At: d.At}
 	}
 	return out, nil

@@ -123,6 +123,39 @@ func runSuite(t *testing.T, fresh func(t *testing.T) (Store, Store)) {
 		}
 	})
 
+	// A call that uses tools sends several requests: each is a turn of its
+	// own (Step), counted once however many attempts record it — the
+	// attempt that sent it, and a takeover that finds it recorded.
+	t.Run("steps of one call", func(t *testing.T) {
+		s, other := fresh(t)
+		step0, step1 := turn("c1", 7, 20, 3), turn("c1", 7, 40, 9)
+		step1.Step = 1
+		if step0.ID() != "c1/7/helper" || step1.ID() != "c1/7/helper/1" {
+			t.Errorf("ids = %q, %q", step0.ID(), step1.ID())
+		}
+		if err := s.Record(ctx, step0, agentC, convC); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // another instance, then the same once more
+			if err := other.Record(ctx, step1, agentC, convC); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := other.Record(ctx, step0, agentC, convC); err != nil {
+			t.Fatal(err)
+		}
+		if a, c := total(s, agentC), total(other, convC); a != 72 || c != 72 {
+			t.Errorf("totals = agent %d, conversation %d; want 72 (both steps, once each)", a, c)
+		}
+		got, err := s.Turns(ctx, "c1", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []Turn{step0, step1}; !reflect.DeepEqual(got, want) {
+			t.Errorf("turns = %+v\nwant    %+v", got, want)
+		}
+	})
+
 	// Turns counted at once, through two handles, into the same counters:
 	// every one counted exactly once.
 	t.Run("concurrent turns", func(t *testing.T) {

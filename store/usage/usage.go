@@ -22,14 +22,21 @@ import (
 	"time"
 )
 
-// Turn is what one agent call used: one model answer to the message at
-// Seq of Conversation.
+// Turn is what one model request of an agent call used: the answer to
+// the message at Seq of Conversation, or — for a call that uses tools —
+// one of its requests (Step). Each request is recorded as its answer
+// comes in, so that a call handed over to another instance mid-way
+// (while its tools run, or by a crash) counts the requests of every
+// attempt, each once.
 type Turn struct {
 	Conversation string
 	Seq          int64 // the message answered
 	Agent        string
-	Endpoint     string // the base URL of the endpoint that answered ("": OpenAI's)
-	Model        string
+	// Step is the request within the call: 0 for the first, n for the one
+	// sent after the n-th round of tool calls.
+	Step     int
+	Endpoint string // the base URL of the endpoint that answered ("": OpenAI's)
+	Model    string
 	// PromptTokens and CompletionTokens are what the endpoint reported.
 	PromptTokens     int64
 	CompletionTokens int64
@@ -42,10 +49,16 @@ type Turn struct {
 // Tokens is what the turn counts against a budget.
 func (t Turn) Tokens() int64 { return t.PromptTokens + t.CompletionTokens }
 
-// ID is the turn's key: one per (conversation, seq, agent), the agent
-// call's own key (none of them contains '/', see events.ValidID).
+// ID is the turn's key: one per (conversation, seq, agent) — the agent
+// call's own key (none of them contains '/', see events.ValidID) — and
+// step, which a step > 0 appends (so a call without tools keeps the key
+// it always had).
 func (t Turn) ID() string {
-	return t.Conversation + "/" + strconv.FormatInt(t.Seq, 10) + "/" + t.Agent
+	id := t.Conversation + "/" + strconv.FormatInt(t.Seq, 10) + "/" + t.Agent
+	if t.Step > 0 {
+		id += "/" + strconv.Itoa(t.Step)
+	}
+	return id
 }
 
 // Counter names one running total of tokens.
@@ -94,13 +107,13 @@ type Store interface {
 	// long as one Record per turn returns nil; a Record cut off half way
 	// (an error, a crash) may, repeated, count the turn in a counter once
 	// more if other turns were counted there meanwhile — callers record
-	// once, after the one model call.
+	// each request once, after its answer.
 	Record(ctx context.Context, t Turn, counters ...Counter) error
 	// Total returns the tokens counted under c so far: 0 when none.
 	// Turns counted concurrently may or may not be included.
 	Total(ctx context.Context, c Counter) (int64, error)
 	// Turns returns up to limit turns of a conversation (any agent), in
-	// the order of the messages they answered — the detail behind the
+	// the order of the messages they answered (and of a call's steps) — the detail behind the
 	// conversation's counters, for its admins. On FerretDB it scans the
 	// collection: an admin's read, not a hot path.
 	Turns(ctx context.Context, conversation string, limit int) ([]Turn, error)
