@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -42,6 +43,7 @@ type localStore struct {
 	aead cipher.AEAD
 
 	mu   sync.Mutex
+	torn bool                      // the file ends in a torn line: the next one starts on a line of its own
 	msgs []storedMsg               // in the order stored
 	last map[string]int64          // conversation → highest stored seq
 	have map[string]map[int64]bool // conversation → seqs stored
@@ -122,6 +124,12 @@ func openStore(path string, deviceKey []byte) (*localStore, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("chat: read history: %w", err)
 	}
+	if end, err := f.Seek(-1, io.SeekEnd); err == nil {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, end); err == nil {
+			s.torn = last[0] != '\n'
+		}
+	}
 	if bad > 0 {
 		fmt.Fprintf(os.Stderr, "chat: %d lines of %s could not be read (not this device's, or damaged): skipped\n", bad, path)
 	}
@@ -175,7 +183,11 @@ func (s *localStore) add(e *client.Message) error {
 	if err != nil {
 		return fmt.Errorf("chat: save history: %w", err)
 	}
+	if s.torn {
+		raw = append([]byte{'\n'}, raw...) // else this line would join the torn one, and be lost with it
+	}
 	_, werr := f.Write(append(raw, '\n'))
+	s.torn = s.torn && werr != nil
 	return errors.Join(werr, f.Close())
 }
 
@@ -201,13 +213,50 @@ func (s *localStore) recent(conversation string, n int) []storedMsg {
 }
 
 // search returns the stored messages whose text or file name holds word
-// (case-insensitive), oldest first.
+// (case-insensitive), in the order stored, as they read now: by the edits and
+// deletes for everyone stored after them that applied (not Invalid), a
+// message found by its latest text (returned in Content.Text), a deleted
+// one not at all; actions are no hits of their own.
 func (s *localStore) search(word string) []storedMsg {
 	w := strings.ToLower(word)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	type key struct {
+		conv string
+		seq  int64
+	}
+	type change struct {
+		seq     int64 // of the latest edit applied
+		text    string
+		deleted bool
+	}
+	changes := map[key]change{}
+	for _, m := range s.msgs {
+		k := key{m.Conversation, m.Content.Ref()}
+		ch := changes[k]
+		switch {
+		case m.Invalid != "":
+		case m.Content.Delete != nil:
+			ch.deleted = true
+		case m.Content.Edit != nil && m.Seq > ch.seq:
+			ch.seq, ch.text = m.Seq, m.Content.Edit.Text
+		default:
+			continue
+		}
+		changes[k] = ch
+	}
 	var out []storedMsg
 	for _, m := range s.msgs {
+		if m.Content.Kind() != e2ee.KindMessage {
+			continue
+		}
+		ch := changes[key{m.Conversation, m.Seq}]
+		if ch.deleted {
+			continue
+		}
+		if ch.seq > 0 {
+			m.Content.Text = ch.text
+		}
 		text := m.Content.Text
 		if m.Content.Media != nil {
 			text += " " + m.Content.Media.Name
@@ -217,6 +266,46 @@ func (s *localStore) search(word string) []storedMsg {
 		}
 	}
 	return out
+}
+
+// judge takes over from the client an action it could not judge: one
+// about a message it does not remember (e2ee.ErrUnknownRef) because it came
+// in an earlier run, or below a page (client.Page). The store has that
+// message, and the actions on it that applied: it applies e2ee.CheckAction
+// with them, so that a member's edit of a message stored yesterday is not
+// shown as ignored. An action on a message the store lacks too stays
+// unknown.
+func (s *localStore) judge(m *client.Message) {
+	if !errors.Is(m.Invalid, e2ee.ErrUnknownRef) {
+		return
+	}
+	orig, ok := s.entry(m.Conversation, m.Content.Ref(), m.Seq)
+	if !ok {
+		return
+	}
+	by := e2ee.Entry{Seq: m.Seq, Sender: m.Sender, StoredAt: m.StoredAt, Kind: m.Content.Kind(), Verified: m.Verified}
+	m.Invalid = e2ee.CheckAction(m.Content, by, orig)
+}
+
+// entry is what the store knows of message seq of conversation for
+// judging an action stored as `at` on it: Deleted when a delete below `at`
+// applied to it. ok is false when the store lacks the message.
+func (s *localStore) entry(conversation string, seq, at int64) (e2ee.Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var e e2ee.Entry
+	deleted := false
+	for _, m := range s.msgs { // in the order stored, not by seq: a page comes after newer messages
+		switch {
+		case m.Conversation != conversation:
+		case m.Seq == seq:
+			e = e2ee.Entry{Seq: m.Seq, Sender: m.Sender, StoredAt: m.StoredAt, Kind: m.Content.Kind(), Verified: m.Verified}
+		case m.Seq < at && m.Invalid == "" && m.Content.Delete != nil && m.Content.Delete.Ref == seq:
+			deleted = true
+		}
+	}
+	e.Deleted = deleted
+	return e, e.Seq != 0
 }
 
 // message is a stored message as the client would hand it over.
@@ -266,6 +355,7 @@ func older(ctx context.Context, p pager, s *localStore, conversation string, bef
 		return nil, err
 	}
 	for _, m := range page.Messages {
+		s.judge(m)
 		if err := s.add(m); err != nil {
 			return nil, err
 		}

@@ -75,8 +75,68 @@ func TestLocalStore(t *testing.T) {
 	}
 	// A torn last line (a crash mid-append) costs only that line.
 	os.WriteFile(path, append(raw, []byte(`{"c":"c1","s":4,"n":"AAAA`)...), 0o600)
-	if s4, err := openStore(path, key.Bytes()); err != nil || s4.lastSeq("c1") != 3 {
-		t.Errorf("with a torn line: %v, last %d", err, s4.lastSeq("c1"))
+	s4, err := openStore(path, key.Bytes())
+	if err != nil || s4.lastSeq("c1") != 3 {
+		t.Fatalf("with a torn line: %v, last %d", err, s4.lastSeq("c1"))
+	}
+	// The next message goes on a line of its own, not onto the torn one.
+	if err := s4.add(&client.Message{Conversation: "c1", Seq: 4, Content: e2ee.Content{Text: "after the crash"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s5, err := openStore(path, key.Bytes()); err != nil || s5.lastSeq("c1") != 4 {
+		t.Errorf("after a torn line and an add: %v, last %d; want 4 kept", err, s5.lastSeq("c1"))
+	}
+}
+
+// An action the client could not judge (e2ee.ErrUnknownRef: its message
+// came in an earlier run) is judged against the store: bob's edit of his
+// stored message applies, eve's forged one does not, nothing applies after
+// a stored delete; an action on a message the store lacks stays unknown.
+// Search finds a message by its edited text, and a deleted one not at all.
+func TestStoreJudgesActionsOnEarlierRuns(t *testing.T) {
+	key, _ := e2ee.GenerateKey()
+	s, err := openStore(filepath.Join(t.TempDir(), "h"), key.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	msg := func(seq int64, sender string, after time.Duration, c e2ee.Content) *client.Message {
+		m := &client.Message{Conversation: "c1", Seq: seq, Sender: sender, StoredAt: at.Add(after), Content: c, Verified: true}
+		if c.Kind() != e2ee.KindMessage {
+			m.Invalid = e2ee.ErrUnknownRef // what the client says of a message it does not remember
+		}
+		return m
+	}
+	s.add(msg(1, "u-bob", 0, e2ee.Content{Text: "lunch at noon"}))
+	s.add(msg(2, "u-bob", 0, e2ee.Content{Text: "the secret plan"}))
+	// A later run.
+	tests := []struct {
+		m    *client.Message
+		want error
+	}{
+		{msg(3, "u-bob", time.Minute, e2ee.Content{Edit: &e2ee.Edit{Ref: 1, Text: "lunch at one"}}), nil},
+		{msg(4, "u-eve", time.Minute, e2ee.Content{Edit: &e2ee.Edit{Ref: 1, Text: "lunch cancelled"}}), e2ee.ErrNotSender},
+		{msg(5, "u-bob", time.Hour, e2ee.Content{Edit: &e2ee.Edit{Ref: 1, Text: "too late"}}), e2ee.ErrTooLate},
+		{msg(6, "u-bob", time.Minute, e2ee.Content{Delete: &e2ee.Delete{Ref: 2}}), nil},
+		{msg(7, "u-eve", time.Minute, e2ee.Content{React: &e2ee.Reaction{Ref: 2, Emoji: "👍"}}), e2ee.ErrDeleted},
+		{msg(8, "u-eve", time.Minute, e2ee.Content{React: &e2ee.Reaction{Ref: 1, Emoji: "👍"}}), nil},
+		{msg(9, "u-eve", time.Minute, e2ee.Content{React: &e2ee.Reaction{Ref: 100, Emoji: "👍"}}), e2ee.ErrUnknownRef},
+	}
+	for _, tt := range tests {
+		s.judge(tt.m)
+		if !errors.Is(tt.m.Invalid, tt.want) || (tt.want == nil) != (tt.m.Invalid == nil) {
+			t.Errorf("#%d %s by %s: Invalid %v, want %v", tt.m.Seq, tt.m.Content.Kind(), tt.m.Sender, tt.m.Invalid, tt.want)
+		}
+		s.add(tt.m)
+	}
+	if hits := s.search("lunch at"); len(hits) != 1 || hits[0].Seq != 1 || hits[0].Content.Text != "lunch at one" {
+		t.Errorf("search %q: %+v, want #1 as edited", "lunch at", hits)
+	}
+	if hits := s.search("cancelled"); len(hits) != 0 {
+		t.Errorf("search finds a forged edit's text: %+v", hits)
+	}
+	if hits := s.search("secret"); len(hits) != 0 {
+		t.Errorf("search finds a message deleted for everyone: %+v", hits)
 	}
 }
 

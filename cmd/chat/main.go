@@ -172,6 +172,7 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 	go func() {
 		for ev := range c.Events() {
 			if m, ok := ev.(*client.Message); ok {
+				store.judge(m) // an action on a message of an earlier run
 				if err := store.add(m); err != nil {
 					scr.println("   ✗ " + err.Error())
 				}

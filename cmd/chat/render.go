@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -217,7 +218,7 @@ func (v *view) search(store *localStore, word string) {
 		v.scr.println("   /search WORD")
 		return
 	}
-	hits := store.search(word)
+	hits := slices.DeleteFunc(store.search(word), func(m storedMsg) bool { return v.hidden(m.Conversation, m.Seq) })
 	if len(hits) == 0 {
 		v.scr.println(fmt.Sprintf("   🔎 no message on this device holds %q", word))
 		return

@@ -61,7 +61,7 @@ func (f *Function) answer(ctx context.Context, e event.Event) (*event.Event, err
 	// 3. Answer — an edit of a question with its new text (the reply
 	//    answers the edit's seq); a reaction or a delete asks nothing. The
 	//    calculator keeps no history, so it cannot check an edit against
-	//    the question it edits (agent.CheckEdit): members' clients do.
+	//    the question it edits (agent.CheckAction): members' clients do.
 	ask := agent.AskOf(content)
 	if ask.Skip {
 		f.log.Info("calc-agent: nothing to answer", "conversation", m.ConversationID, "seq", m.Seq, "kind", content.Kind())

@@ -15,9 +15,10 @@ import (
 // (e2ee.CheckAction) and Message.Invalid says when it must not be applied.
 
 // maxEntries bounds what a conversation remembers of its messages for
-// checking actions (sender, stored time, kind: a few dozen bytes each): an
-// action on a message older than the last maxEntries this client received
-// comes with Invalid e2ee.ErrUnknownRef. Edits and deletes are bounded by
+// checking actions (sender, stored time, kind: a few dozen bytes each): it
+// keeps at least the last maxEntries seqs (swept in bulk past a quarter
+// more); an action on a message older than those may come with Invalid
+// e2ee.ErrUnknownRef. Edits and deletes are bounded by
 // their windows anyway; only reactions to very old messages are lost.
 const maxEntries = 20000
 
@@ -86,7 +87,7 @@ func (cv *conv) judge(m *Message) error {
 		cv.entries = make(map[int64]*e2ee.Entry)
 	}
 	cv.entries[m.Seq] = e
-	if len(cv.entries) > maxEntries {
+	if len(cv.entries) > maxEntries+maxEntries/4 { // a sweep per maxEntries/4 messages, not one per message
 		for s := range cv.entries {
 			if s <= m.Seq-maxEntries {
 				delete(cv.entries, s)

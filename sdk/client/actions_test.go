@@ -162,3 +162,29 @@ func TestJudgePage(t *testing.T) {
 		}
 	}
 }
+
+// A conversation remembers at least its last maxEntries messages for
+// judging actions, and not many more: the sweep runs in bulk, so that a
+// long conversation does not pay a walk over every entry per message.
+func TestEntriesStayBounded(t *testing.T) {
+	var cv conv
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	n := int64(3 * maxEntries)
+	for seq := int64(1); seq <= n; seq++ {
+		if err := cv.judge(&Message{Seq: seq, Sender: "bob", StoredAt: at, Content: e2ee.Content{Text: "x"}}); err != nil {
+			t.Fatal(err)
+		}
+		if len(cv.entries) > maxEntries+maxEntries/4 {
+			t.Fatalf("after #%d: %d entries, want at most %d", seq, len(cv.entries), maxEntries+maxEntries/4)
+		}
+	}
+	react := func(seq, ref int64) error {
+		return cv.judge(&Message{Seq: seq, Sender: "eve", StoredAt: at, Content: e2ee.Content{React: &e2ee.Reaction{Ref: ref, Emoji: "👍"}}})
+	}
+	if err := react(n+1, n-maxEntries+2); err != nil {
+		t.Errorf("a reaction within the last %d: %v", maxEntries, err)
+	}
+	if err := react(n+2, 1); !errors.Is(err, e2ee.ErrUnknownRef) {
+		t.Errorf("a reaction to #1 of %d: %v, want ErrUnknownRef", n, err)
+	}
+}

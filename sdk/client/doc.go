@@ -86,7 +86,10 @@
 // the order, checked against the message it refers to by
 // e2ee.CheckAction: Invalid is set when it must not be applied (a forged
 // edit by someone else than the sender, too late, about a deleted or
-// unknown message). Actions are not counted by Unread. Delete for me is
+// unknown message). The client remembers what it received this run:
+// an action on a message from before (an application's local store) comes
+// with e2ee.ErrUnknownRef, and the application that has the message judges
+// it with e2ee.CheckAction (cmd/chat does). Actions are not counted by Unread. Delete for me is
 // the application's: nothing is sent.
 //
 // # Acks and ticks

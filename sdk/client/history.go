@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
@@ -37,8 +38,8 @@ type Page struct {
 // connection ended for good. A refusal (not_member, unauthorized) is a
 // *protocol.Error.
 func (c *Client) History(ctx context.Context, conversation string, beforeSeq int64, limit int) (Page, error) {
-	if !validID(conversation) || limit < 0 || limit > maxPageLimit {
-		return Page{}, fmt.Errorf("client: history: bad conversation %q or limit %d (0..%d)", conversation, limit, maxPageLimit)
+	if !validID(conversation) || limit < 0 || limit > events.MaxSyncLimit {
+		return Page{}, fmt.Errorf("client: history: bad conversation %q or limit %d (0..%d)", conversation, limit, events.MaxSyncLimit)
 	}
 	if beforeSeq <= 0 {
 		beforeSeq = math.MaxInt64 // past the newest: route pages below it
@@ -85,9 +86,6 @@ func (c *Client) History(ctx context.Context, conversation string, beforeSeq int
 
 // pageIDPrefix starts the id of every History request.
 const pageIDPrefix = "page:"
-
-// maxPageLimit is the most messages one page may ask for (events.MaxSyncLimit).
-const maxPageLimit = 500
 
 // pageAnswer hands a batch or an error frame answering a History request
 // to its caller; it reports whether one was waiting for it.
