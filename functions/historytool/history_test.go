@@ -9,6 +9,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/tool"
 	"github.com/agentchat/agentchat/store/messages"
 	"github.com/agentchat/agentchat/store/toolruns"
 )
@@ -40,7 +41,8 @@ func TestHistory(t *testing.T) {
 	say(4, "four: what is the plan?", both) // the question
 
 	f := New()
-	f.deps.Store(&deps{keys: map[string]agent.Key{"helper": {Agent: "helper", Private: agentKey}}, msgs: log, runs: toolruns.NewMemory()})
+	d := &deps{keys: map[string]agent.Key{"helper": {Agent: "helper", Private: agentKey}}, msgs: log}
+	f.Use(tool.Parts{Run: d.history, Runs: toolruns.NewMemory()})
 	ask := func(callID, arguments string) events.ToolResult {
 		t.Helper()
 		e, err := events.NewToolCalled("c-1", "dv-helper", "model", events.ToolCalled{CallID: callID, Tool: "history", AgentID: "helper", ReplyTo: 4, Arguments: arguments})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/tool"
 	"github.com/agentchat/agentchat/store/toolruns"
 )
 
@@ -38,7 +39,7 @@ func TestHTTPTool(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := New()
-	f.deps.Store(&deps{caller: cl, runs: toolruns.NewMemory()})
+	f.Use(tool.Parts{Run: cl.call, Runs: toolruns.NewMemory()})
 	ask := func(callID, arguments string) (events.ToolResult, bool) {
 		t.Helper()
 		e, err := events.NewToolCalled("c-1", "dv-helper", "model", events.ToolCalled{CallID: callID, Tool: "http", AgentID: "helper", ReplyTo: 4, Arguments: arguments})

@@ -5,7 +5,9 @@
 // turns a plain func(ctx, call) (text, error) into that: it decodes the
 // call, runs it at most once per call id (Runs), and replies with the
 // result — an error result (the model reads the message) when the func
-// fails, never a retry that would run it twice.
+// fails, never a retry that would run it twice. Function (function.go) is
+// the rest of a tool function: its func-go lifecycle around Handler, so
+// that a tool's package is its Func and what it opens.
 package tool
 
 import (

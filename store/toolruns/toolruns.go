@@ -13,19 +13,22 @@
 package toolruns
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/agentchat/agentchat/store"
 )
 
 // Collection is the MongoDB collection of claims.
 const Collection = "tool_runs"
 
-// Mongo is sdk/tool's Runs on MongoDB. (This package does not import
-// sdk/tool, which brings sdk/fn's dependencies: Runs is one method.)
+// Mongo is sdk/tool's Runs on MongoDB.
 type Mongo struct{ c *mongo.Collection }
 
 // NewMongo uses db's tool_runs (the _id index is all it needs).
@@ -68,4 +71,21 @@ func (m *Memory) Claim(_ context.Context, name, callID string) (bool, error) {
 	}
 	m.runs[name+"/"+callID] = true
 	return true, nil
+}
+
+// Open connects a tool function to MongoDB as func's config map cfg says
+// (MONGODB_URI, required; MONGODB_DATABASE, default agentchat) and gives
+// its tool_runs on that connection; the tool opens the rest of what it
+// reads there on db. app names the process in the server's logs. The
+// caller closes db.
+func Open(cfg map[string]string, app string) (db *store.Mongo, runs *Mongo, err error) {
+	uri := cfg["MONGODB_URI"]
+	if uri == "" {
+		return nil, nil, errors.New("config: MONGODB_URI is required")
+	}
+	db, err = store.OpenMongo(uri, cmp.Or(cfg["MONGODB_DATABASE"], "agentchat"), app)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, NewMongo(db.DB), nil
 }
