@@ -92,7 +92,15 @@ func (s *Mongo) CurrentDevices(ctx context.Context, users []string) ([]Device, e
 	if len(users) == 0 {
 		return out, nil
 	}
-	filter := bson.D{{Key: "user", Value: bson.D{{Key: "$in", Value: users}}}, {Key: "revokedAt", Value: nil}}
+	// One user (a device check on every sync and receipt, a sender's
+	// devices) is an equality: FerretDB on PostgreSQL serves it from the
+	// GIN twin of the user index (docs/data.md), where $in, even of one
+	// value, scans every device document.
+	var user any = bson.D{{Key: "$in", Value: users}}
+	if len(users) == 1 {
+		user = users[0]
+	}
+	filter := bson.D{{Key: "user", Value: user}, {Key: "revokedAt", Value: nil}}
 	err := findAll(ctx, s.devices, filter, &out,
 		options.Find().SetSort(bson.D{{Key: "user", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
 	return out, err
