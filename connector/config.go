@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/agentchat/agentchat/store/seen"
 )
 
 // Config is the connector's configuration, read from the environment with
@@ -72,6 +74,10 @@ type Config struct {
 	// a third of presence.TTL (store/presence), spread over the
 	// interval (heartbeat.go).
 	PresenceHeartbeat time.Duration `envconfig:"PRESENCE_HEARTBEAT"`
+	// PresenceGrace is how long a user still counts as online after their
+	// last socket closed here (docs/protocol.md, "Presence"): a reconnect
+	// within it is no change at all. At most a third of presence.TTL.
+	PresenceGrace time.Duration `envconfig:"PRESENCE_GRACE" default:"5s"`
 	// DrainTimeout bounds how long Drain waits for sockets to close.
 	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"30s"`
 	// ReconnectSpread is the upper bound of the random delay each client is
@@ -131,6 +137,8 @@ func (c Config) withDefaults() Config {
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.DrainTimeout, 30*time.Second)
+	def(&c.PresenceGrace, 5*time.Second)
+	c.PresenceGrace = min(c.PresenceGrace, seen.TTL/3)
 	def(&c.StrikeWindow, 10*time.Second)
 	if c.ReconnectSpread < 0 {
 		c.ReconnectSpread = 0

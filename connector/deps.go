@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentchat/agentchat/store/presence"
+	"github.com/agentchat/agentchat/store/seen"
 	"github.com/agentchat/agentchat/store/userlimit"
 )
 
@@ -79,6 +80,9 @@ type Deps struct {
 	Deliveries Deliveries
 	Tokens     Verifier
 	Limits     UserLimits
+	// Seen is users' presence (store/seen): without it the connector
+	// announces no presence changes (docs/protocol.md, "Presence").
+	Seen seen.Store
 
 	Logger *slog.Logger
 	// Tracer traces frames, deliveries and acks (trace.go); nil: tracing

@@ -133,6 +133,7 @@ func (s *Server) Close() error {
 			s.log.Error("connector: sockets still open at close", "connections", s.Connections())
 		}
 		bound.Stop()
+		s.flushDepartures()
 		s.cancel()
 		if s.poll != nil {
 			s.poll.stop()

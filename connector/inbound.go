@@ -120,6 +120,8 @@ func (s *Server) eventFor(c *conn, f protocol.Frame) (event.Event, *protocol.Err
 	case protocol.TypeDownload:
 		e, err = events.NewMediaRequest(events.TypeMediaDownloadRequested, s.source, f.Conversation, user, device,
 			events.MediaDownloadRequested{MediaID: f.ID})
+	case protocol.TypePresence:
+		e, err = events.NewPresenceRequested(s.source, user, device, f.ID)
 	default:
 		return e, &protocol.Error{Code: protocol.CodeUnknownType, Message: "unknown frame type " + f.Type}
 	}

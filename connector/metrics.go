@@ -67,7 +67,7 @@ func frameLabel(typ string) string {
 		protocol.TypePing, protocol.TypeHello, protocol.TypeStored, protocol.TypeMessage, protocol.TypeReceipt,
 		protocol.TypeBatch, protocol.TypeAgent, protocol.TypeError, protocol.TypePong, protocol.TypeReconnect,
 		protocol.TypeResync, protocol.TypeResume, protocol.TypeResumed,
-		protocol.TypeUpload, protocol.TypeUploaded, protocol.TypeDownload, protocol.TypeMedia:
+		protocol.TypeUpload, protocol.TypeUploaded, protocol.TypeDownload, protocol.TypeMedia, protocol.TypePresence:
 		return typ
 	}
 	return "other"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/tracing"
 	"github.com/agentchat/agentchat/store/presence"
+	"github.com/agentchat/agentchat/store/seen"
 	"github.com/agentchat/agentchat/store/userlimit"
 )
 
@@ -48,6 +49,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Server, func() er
 		Deliveries: NewRedisDeliveries(rdb, cfg.RedisPrefix, cfg.ConnectorID),
 		Tokens:     NewJWKSVerifier(cfg.JWKSURL, cfg.TokenAudience, cfg.TokenIssuer),
 		Limits:     userlimit.NewRedis(rdb, cfg.RedisPrefix),
+		Seen:       seen.NewRedis(rdb, cfg.RedisPrefix, 0),
 		Logger:     log,
 		Tracer:     tracing.Tracer(), // nil unless main set tracing up (otlp.Setup)
 	})

@@ -108,6 +108,9 @@ func framesFor(e event.Event) (frames, error) {
 		d, err := events.Decode[events.ConversationChanged](e)
 		return same(protocol.Frame{Type: protocol.TypeConversation, Conversation: conv, Kind: d.Kind, Rev: d.Rev,
 			Members: d.Members, Title: d.Title, Sender: fr.actor.User, SenderDevice: fr.actor.Device}, err)
+	case events.TypePresenceState:
+		d, err := events.Decode[events.PresenceState](e)
+		return same(presenceFrame(d), err)
 	case events.TypeMediaRejected:
 		d, err := events.Decode[events.MediaRejected](e)
 		return same(protocol.Frame{Type: protocol.TypeError, ID: d.MediaID, Conversation: conv, Code: d.Code, Message: d.Reason}, err)
@@ -133,4 +136,24 @@ func batchFrame(conv string, msgs []events.Message, more bool, lastSeq int64, cu
 func messageFrame(m events.Message) protocol.Frame {
 	return protocol.Frame{Type: protocol.TypeMessage, ID: m.ClientMessageID, Conversation: m.ConversationID, Seq: m.Seq,
 		Sender: m.SenderID, SenderDevice: m.SenderDevice, Envelope: m.Envelope, StoredAt: m.StoredAt}
+}
+
+// presenceFrame is a presence state as its frame: one user's, or a
+// request's answer (its id and a frame per user).
+func presenceFrame(d events.PresenceState) protocol.Frame {
+	one := func(u events.UserPresence) protocol.Frame {
+		f := protocol.Frame{Type: protocol.TypePresence, User: u.User, Online: u.Online}
+		if u.LastSeen != nil {
+			f.LastSeen = *u.LastSeen
+		}
+		return f
+	}
+	if !d.Snapshot && len(d.Users) == 1 {
+		return one(d.Users[0])
+	}
+	f := protocol.Frame{Type: protocol.TypePresence, ID: d.RequestID, Users: make([]protocol.Frame, len(d.Users))}
+	for i, u := range d.Users {
+		f.Users[i] = one(u)
+	}
+	return f
 }

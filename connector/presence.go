@@ -65,6 +65,7 @@ func (s *Server) refreshPresence(slot int) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.heartbeatEvery())
 	lost, err := s.deps.Presence.Refresh(ctx, held)
+	s.refreshSeen(ctx, held)
 	cancel()
 	if err != nil {
 		s.m.presenceErrors.Inc()

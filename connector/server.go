@@ -59,6 +59,7 @@ type Server struct {
 
 	releases releases   // presence records to release, in batches (presence.go)
 	limits   userLimits // per-user limit checks, in batches (userlimit.go)
+	seenQ    seenQueue  // departures waiting out their grace (lastseen.go)
 }
 
 // New checks cfg and deps and returns a server that is not yet running:
@@ -85,6 +86,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		byDevice: make(map[events.DeviceRef]*conn),
 		idle:     make(chan struct{}),
 	}
+	s.seenQ.wake = make(chan struct{}, 1)
 	if deps.Tracer != nil {
 		s.tracer, s.acks = deps.Tracer, newAcks(ackMemory)
 	}
@@ -125,6 +127,9 @@ func (s *Server) Start() {
 		s.track.Go(s.runDeliveries)
 		s.track.Go(s.runHeartbeat)
 		s.track.Go(s.runPings)
+		if s.deps.Seen != nil {
+			s.track.Go(s.runDepartures)
+		}
 		if s.poll != nil {
 			s.track.Go(s.poll.run)
 		}
@@ -260,6 +265,7 @@ func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp u
 
 	c.send(protocol.Frame{Type: protocol.TypeHello, User: c.dev.User, Device: c.dev.Device, Connector: s.cfg.ConnectorID})
 	s.watch(c)
+	s.socketUp(c)
 }
 
 // stopExpiry stops the token expiry timer of a socket that is not taken.
@@ -344,6 +350,9 @@ func (s *Server) release(c *conn) {
 	// Also when a newer socket replaced this one: its claim may have landed
 	// after the newer one's release (Release removes only its own record).
 	s.releasePresence(Held{Dev: c.dev, Stamp: c.stamp})
+	if known {
+		s.socketDown(c)
+	}
 }
 
 // lookup returns the socket that holds dev here, or nil.

@@ -89,6 +89,9 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeToolResult, map[string]string{events.ExtToolName: "http", events.ExtAgentKind: "calc"}, ""},
 		{events.TypeConversationChanged, nil, "persist-directory,route-directory"},
 		{events.TypeDeviceChanged, nil, "persist-directory,route-directory"},
+		{events.TypePresenceChanged, nil, "route-presence"},
+		{events.TypePresenceRequested, nil, "route-presence"},
+		{events.TypePresenceState, nil, ""},
 		{"io.agentchat.agent.unknown", nil, "route-agent"},
 		{"com.example.other", nil, ""},
 	}

@@ -10,7 +10,7 @@ func TestLoadDecodesAndValidatesEveryManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(ts), 16; got != want {
+	if got, want := len(ts), 17; got != want {
 		t.Fatalf("got %d Triggers, want %d", got, want)
 	}
 	for _, tr := range ts {

@@ -10,6 +10,7 @@ import * as ed25519 from "./ed25519.js";
 import * as actions from "./actions.js";
 import * as history from "./history.js";
 import * as search from "./search.js";
+import * as presence from "./presence.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -307,8 +308,10 @@ async function onFrame(f) {
       S.backoff = 500;
       status("online");
       resume("");
+      presence.request(send);
       for (const [id, s] of S.sends) if (!s.seq) sendEnvelope(id, s);
       break;
+    case "presence": presence.onFrame(f); break;
     case "resumed": await onResumed(f); break;
     case "conversation": onConversation(f); break;
     case "message": await onMessage(f); break;
@@ -989,6 +992,7 @@ function renderMessages() {
   const c = S.current && conv(S.current);
   if (!c) return;
   $("chat-title").textContent = titleOf(c);
+  presence.render(c, S.user.userId);
   const shownIds = new Set();
   for (const m of c.msgs) {
     if (m.notice && !m.seq) { ol.append(el("li", "msg notice", m.notice)); continue; }
@@ -1073,6 +1077,7 @@ async function main() {
       // Without a local store (IndexedDB refused) the client works as before: from the platform.
       await history.start(S.user.userId, { convs: S.convs, conv, send, open: openMessage, onMessage, syncConv,
         render: renderMessages, renderConversations, current: () => S.current }).catch((err) => console.warn("no local history", err));
+      presence.init(api);
       connect();
     } catch (err) {
       $("login-error").textContent = err.message;

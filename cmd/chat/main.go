@@ -30,6 +30,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,7 +43,7 @@ type options struct {
 	user, password, display   string
 	signup, list, verbose     bool
 	with, agent, group, title string
-	conv, stateDir            string
+	conv, stateDir, presence  string
 }
 
 func env(name, def string) string {
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&o.conv, "conv", "", "open this conversation id")
 	flag.StringVar(&o.stateDir, "state", defaultStateDir(), "where device keys and refresh tokens are kept")
 	flag.BoolVar(&o.verbose, "v", false, "log the client's workings to stderr")
+	flag.StringVar(&o.presence, "presence", "", "set who sees your online status and last seen (everyone, contacts or nobody), then exit")
 	flag.Parse()
 	if o.user == "" {
 		fmt.Fprintln(os.Stderr, "chat: -user is required")
@@ -125,7 +127,16 @@ func run(ctx context.Context, o *options) error {
 			Logger:           log,
 			AutoDeliveredAck: autoAck,
 			Tracked:          tracked,
+			Presence:         true,
 		})
+	}
+	if o.presence != "" {
+		msg, err := setPresence(ctx, sess, o.presence)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, msg)
+		return nil
 	}
 	if o.list {
 		return list(ctx, sess, agents, names, dial)
@@ -151,14 +162,19 @@ func run(ctx context.Context, o *options) error {
 	if err := c.Track(conv.ID, store.lastSeq(conv.ID)); err != nil {
 		return err
 	}
-	return chat(ctx, c, sess, st, store, conv.ID, names)
+	return chat(ctx, c, sess, st, store, conv, names)
 }
 
 // chat runs the screen until /quit, end of input or a signal.
-func chat(ctx context.Context, c *client.Client, sess *client.Session, st *deviceState, store *localStore, conv string, names map[string]string) error {
+func chat(ctx context.Context, c *client.Client, sess *client.Session, st *deviceState, store *localStore, cv client.Conversation, names map[string]string) error {
+	conv := cv.ID
 	scr := newScreen("> ")
 	defer scr.close()
-	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names,
+	members := map[string]bool{}
+	for _, m := range cv.Members {
+		members[m] = true
+	}
+	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names, members: members,
 		sent: map[string]string{}, typing: map[string]string{},
 		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}, st: st}
 	var back scrollback // the oldest message shown: /older goes on from it
@@ -210,7 +226,7 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 			case line == "/quit":
 				return false
 			case line == "/help":
-				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /search WORD searches this device's history; /older shows the messages before; /quit leaves")
+				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /search WORD searches this device's history; /older shows the messages before; /presence [everyone|contacts|nobody] shows or sets who sees your online status; /quit leaves")
 				scr.println("   " + actionsHelp)
 				return true
 			case line == "/search" || strings.HasPrefix(line, "/search "):
@@ -218,6 +234,9 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 				return true
 			case line == "/older":
 				v.older(ctx, store, &back)
+				return true
+			case line == "/presence" || strings.HasPrefix(line, "/presence "):
+				scr.println(presenceCommand(ctx, sess, strings.TrimPrefix(line, "/presence")))
 				return true
 			case v.command(ctx, line):
 				return true
@@ -282,8 +301,15 @@ func list(ctx context.Context, sess *client.Session, agents []client.Agent, name
 		return err
 	}
 	defer c.Close()
-	go func() { // the events are not shown: only the counts
-		for range c.Events() {
+	var ps presences
+	gotPresence := make(chan struct{})
+	go func() { // the events are not shown: only the counts and presence
+		var once sync.Once
+		for ev := range c.Events() {
+			ps.apply(ev)
+			if _, ok := ev.(*client.PresenceSnapshot); ok {
+				once.Do(func() { close(gotPresence) })
+			}
 		}
 	}()
 	caught := false
@@ -291,6 +317,10 @@ func list(ctx context.Context, sess *client.Session, agents []client.Agent, name
 		if caught, _ = c.CaughtUp(); !caught {
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+	select { // the presence snapshot answers the connect; wait a moment for it
+	case <-gotPresence:
+	case <-time.After(2 * time.Second):
 	}
 	fmt.Fprintln(stdout, "conversations:")
 	for _, cv := range convs {
@@ -303,7 +333,15 @@ func list(ctx context.Context, sess *client.Session, agents []client.Agent, name
 		if n, err := c.Unread(cv.ID); caught && err == nil && n > 0 {
 			unread = fmt.Sprintf("  [%d unread]", n)
 		}
-		fmt.Fprintf(stdout, "  %s  %-6s %s%s\n", cv.ID, cv.Kind, title, unread)
+		seen := ""
+		if cv.Kind == client.KindDirect {
+			for _, m := range cv.Members {
+				if line := presenceLine(ps.get(m), time.Now()); m != sess.UserID() && line != "" {
+					seen = "  (" + line + ")"
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "  %s  %-6s %s%s%s\n", cv.ID, cv.Kind, title, seen, unread)
 	}
 	if !caught {
 		fmt.Fprintln(stdout, "  (unread counts left out: not caught up with the server in time)")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentchat/agentchat/sdk/client"
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/protocol"
 	"github.com/gorilla/websocket"
@@ -22,16 +23,17 @@ import (
 // connector that stores every message it is sent and delivers one message
 // from bob, sealed for the CLI's device.
 type fakePlatform struct {
-	t        *testing.T
-	bob      *e2ee.PrivateKey
-	bobSign  *e2ee.SigningKey
-	mu       sync.Mutex
-	devKey   string // the CLI device's public key, from login
-	devSign  string // the CLI device's signing key, as registered
-	acks     []protocol.Frame
-	resumes  []protocol.Frame
-	accounts *httptest.Server
-	conn     *httptest.Server
+	t          *testing.T
+	bob        *e2ee.PrivateKey
+	bobSign    *e2ee.SigningKey
+	mu         sync.Mutex
+	devKey     string // the CLI device's public key, from login
+	devSign    string // the CLI device's signing key, as registered
+	acks       []protocol.Frame
+	resumes    []protocol.Frame
+	visibility string // set by PUT /v1/me/presence
+	accounts   *httptest.Server
+	conn       *httptest.Server
 }
 
 func newFakePlatform(t *testing.T) *fakePlatform {
@@ -82,6 +84,14 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 	})
 	mux.HandleFunc("GET /v1/users/{id}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"userId": r.PathValue("id"), "kind": "user", "name": strings.TrimPrefix(r.PathValue("id"), "u-")})
+	})
+	mux.HandleFunc("PUT /v1/me/presence", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]string
+		json.NewDecoder(r.Body).Decode(&in)
+		p.mu.Lock()
+		p.visibility = in["visibility"]
+		p.mu.Unlock()
+		writeJSON(w, http.StatusOK, in)
 	})
 	mux.HandleFunc("GET /v1/agents", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"agents": []any{}})
@@ -144,6 +154,9 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 				seq++
 				send(protocol.Frame{Type: protocol.TypeStored, ID: f.ID, Conversation: f.Conversation, Seq: seq})
 				send(protocol.Frame{Type: protocol.TypeReceipt, Kind: "read", Conversation: f.Conversation, Sender: "u-bob", SenderDevice: "d-bob", Seq: seq})
+			case protocol.TypePresence: // bob is online
+				send(protocol.Frame{Type: protocol.TypePresence, ID: f.ID, Users: []protocol.Frame{
+					{Type: protocol.TypePresence, User: "u-bob", Online: true}}})
 			case protocol.TypeRead, protocol.TypeDelivered:
 				p.mu.Lock()
 				p.acks = append(p.acks, f)
@@ -244,12 +257,56 @@ func TestListShowsUnread(t *testing.T) {
 	if err := run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := out.String(), "c-ann-bob  direct bob (u-bob)  [1 unread]"; !strings.Contains(got, want) {
+	if got, want := out.String(), "c-ann-bob  direct bob (u-bob)  (online)  [1 unread]"; !strings.Contains(got, want) {
 		t.Errorf("list:\n%s\nwant a line %q", got, want)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.acks) != 0 {
 		t.Errorf("-list acked %+v; it must not move any cursor", p.acks)
+	}
+}
+
+// TestPresenceFlag: -presence sets who sees one's presence and exits; a
+// value that is not a setting is refused before anything is sent.
+func TestPresenceFlag(t *testing.T) {
+	p := newFakePlatform(t)
+	out := &syncBuffer{}
+	stdout = out
+	o := &options{
+		accounts:   p.accounts.URL,
+		connectors: "ws" + strings.TrimPrefix(p.conn.URL, "http"),
+		user:       "ann", password: "secret-pw", signup: true, presence: "nobody",
+		stateDir: t.TempDir(),
+	}
+	if err := run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	got := p.visibility
+	p.mu.Unlock()
+	if got != "nobody" || !strings.Contains(out.String(), "now shown to nobody") {
+		t.Errorf("visibility %q, output %q", got, out.String())
+	}
+	o.presence, o.signup = "friends", false
+	if err := run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "everyone, contacts, nobody") {
+		t.Errorf("-presence friends: %v", err)
+	}
+}
+
+func TestPresenceLine(t *testing.T) {
+	now := time.Date(2026, 12, 6, 15, 0, 0, 0, time.Local)
+	for _, tc := range []struct {
+		p    client.Presence
+		want string
+	}{
+		{client.Presence{User: "u", Online: true}, "online"},
+		{client.Presence{User: "u", LastSeen: now.Add(-time.Hour)}, "last seen today at 14:00"},
+		{client.Presence{User: "u", LastSeen: now.Add(-48 * time.Hour)}, "last seen 2026-12-04 15:00"},
+		{client.Presence{User: "u"}, ""},
+	} {
+		if got := presenceLine(tc.p, now); got != tc.want {
+			t.Errorf("presenceLine(%+v) = %q, want %q", tc.p, got, tc.want)
+		}
 	}
 }

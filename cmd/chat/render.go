@@ -31,6 +31,8 @@ type view struct {
 	wasDown bool
 
 	media     map[int64]*e2ee.Media  // seq → the file of that message of conv, for /save
+	presence  presences              // others' presence, as this user may see it
+	members   map[string]bool        // the open conversation's members
 	sentMedia map[string]*e2ee.Media // own client message ids of this run → their files
 
 	texts map[int64]string // seq → what that message of conv says now, for quotes (actions.go)
@@ -139,6 +141,8 @@ func (v *view) show(ev client.Event) {
 		case client.StateFailed:
 			v.scr.println(fmt.Sprintf("   ✗ not sent: %s (%v)", snippet(text), e.Err))
 		}
+	case *client.Presence, *client.PresenceSnapshot:
+		v.showPresence(ev, v.members)
 	case *client.Typing:
 		v.mu.Lock()
 		changed := v.typing[e.User] != e.State

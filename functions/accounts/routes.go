@@ -21,6 +21,9 @@ func (s *service) routes() http.Handler {
 	mux.Handle("DELETE /v1/devices/{deviceId}/push-subscription", s.authed(s.deletePushSubscription))
 	mux.Handle("GET /v1/push", s.authed(s.pushConfig))
 
+	mux.Handle("GET /v1/me/presence", s.authed(s.getPresence))
+	mux.Handle("PUT /v1/me/presence", s.authed(s.setPresence))
+
 	mux.Handle("GET /v1/users", s.authed(s.findUser))
 	mux.Handle("GET /v1/users/{userId}", s.authed(s.getUser))
 	mux.Handle("GET /v1/users/{userId}/devices", s.authed(s.userDevices))

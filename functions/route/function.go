@@ -29,6 +29,7 @@ import (
 	"github.com/agentchat/agentchat/store/deliveries"
 	storedir "github.com/agentchat/agentchat/store/directory"
 	"github.com/agentchat/agentchat/store/partials"
+	"github.com/agentchat/agentchat/store/seen"
 )
 
 // errNotStarted makes a Handle that races Start fail with 500, so the
@@ -54,6 +55,8 @@ type deps struct {
 	invoker   invoker          // nil without K_SINK
 	audiences *storedir.Cached // receipts, typing, agent activity
 	partials  partials.Store   // answers in progress (answers.go)
+	watch     watchDirectory   // presence: who watches whom, their settings (watch.go)
+	seen      seen.Store       // presence: users' states (store/seen)
 	closeFn   func(context.Context) error
 }
 
@@ -104,6 +107,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		return errors.Join(dir.Close(ctx), hub.Close())
 	}}
 	d.partials = partials.NewRedis(hub.client, c.RedisPrefix, partials.Limits{})
+	d.watch, d.seen = dir.people, seen.NewRedis(hub.client, c.RedisPrefix, 0)
 	if c.Sink != "" {
 		inv, err := newSinkInvoker(c.Sink)
 		if err != nil {

@@ -68,6 +68,10 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 		return nil, f.resume(ctx, d, e, a)
 	case events.TypeConversationChanged:
 		return nil, f.conversationChanged(ctx, d, e)
+	case events.TypePresenceChanged:
+		return nil, f.presenceChanged(ctx, d, e, a)
+	case events.TypePresenceRequested:
+		return nil, f.presenceRequested(ctx, d, e, a)
 	case events.TypeDeviceChanged:
 		if err := d.audiences.Apply(ctx, e); errors.Is(err, storedir.ErrNotChange) {
 			return nil, fn.Refuse("route: %v", err)
@@ -84,7 +88,7 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 var decodedByHandler = map[string]bool{
 	events.TypeMessageStored: true, events.TypeSyncRequested: true, events.TypeResumeRequested: true,
 	events.TypeAgentPartial: true, events.TypeAgentDone: true, events.TypeAgentError: true,
-	events.TypeConversationChanged: true,
+	events.TypeConversationChanged: true, events.TypePresenceChanged: true, events.TypePresenceRequested: true,
 }
 
 // toMembers delivers e to every current device of the conversation's

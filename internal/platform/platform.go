@@ -15,7 +15,9 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -531,7 +533,11 @@ func (p *Platform) connectorBinary(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(cache, "..", "bin", "connector")
+	// One binary per checkout: worktrees of one machine share the cache,
+	// and a connector built from another checkout's sources must not
+	// replace this one between its build and its start.
+	sum := sha256.Sum256([]byte(p.cfg.RepoRoot))
+	out := filepath.Join(cache, "..", "bin", "connector-"+hex.EncodeToString(sum[:6]))
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/connector")
 	cmd.Dir = p.cfg.RepoRoot
 	if b, err := cmd.CombinedOutput(); err != nil {

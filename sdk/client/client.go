@@ -46,6 +46,10 @@ type Config struct {
 	// resume on, as Track would, but before the client first connects —
 	// so that not even the first answer brings what the store holds.
 	Tracked map[string]int64
+	// Presence asks, at every connect, for the presence of everyone this
+	// user may watch (a PresenceSnapshot event); changes then come as
+	// Presence events. Without it only changes come.
+	Presence bool
 
 	ResendInterval time.Duration // outbox resend while not stored; default 3s
 	AckDelay       time.Duration // debounce of delivered/read acks; default 200ms

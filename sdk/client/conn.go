@@ -109,6 +109,7 @@ func (c *Client) connected(ws *websocket.Conn, url string) {
 	c.log.Info("client: connected", "url", url)
 	c.emit(&Connection{Up: true, URL: url})
 	c.resume(now)
+	c.askPresence()
 	c.wake(now) // arms the keepalive and idle sync timers
 }
 

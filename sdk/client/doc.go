@@ -148,6 +148,15 @@
 // ResendInterval until answered (media answers a repeat the same way);
 // their answers go to the caller, not to Events.
 //
+// # Presence
+//
+// With Config.Presence the client asks, after each connect, for the
+// presence of everyone its user may watch: a PresenceSnapshot event (anyone
+// not in it has nothing to show), then a Presence event per change —
+// Online, or LastSeen, or neither (forget what was shown). Who may see
+// whom is each user's setting, Session.SetPresenceVisibility (everyone,
+// contacts, nobody; docs/protocol.md "Presence").
+//
 // # Concurrency
 //
 // A Client is safe for concurrent use. One loop goroutine owns all state;

@@ -8,8 +8,8 @@ import (
 )
 
 // Event is what Client.Events delivers: one of *Message, *Status, *Receipt,
-// *Typing, *AgentActivity, *ConversationChange, *Error or *Connection. Use a type
-// switch.
+// *Typing, *AgentActivity, *ConversationChange, *Presence,
+// *PresenceSnapshot, *Error or *Connection. Use a type switch.
 type Event interface{ isEvent() }
 
 // Message is a stored message, decrypted, delivered strictly in seq order

@@ -53,6 +53,8 @@ func (c *Client) handle(in inbound, now time.Time) {
 		c.mediaAnswer(f)
 	case protocol.TypeConversation:
 		c.conversation(f, now)
+	case protocol.TypePresence:
+		c.presence(f)
 	case protocol.TypeError:
 		if e := c.s.byID[f.ID]; f.ID != "" && e != nil {
 			c.sendError(e, f, now)

@@ -234,6 +234,16 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 	build[events.TypeDeviceChanged] = func() (event.Event, error) {
 		return events.NewDeviceChanged(events.DeviceChanged{User: "alice", Device: "dev-a", Revoked: true})
 	}
+	build[events.TypePresenceChanged] = func() (event.Event, error) {
+		return events.NewPresenceChanged(src, "alice", "dev-a", events.PresenceOffline, 17)
+	}
+	build[events.TypePresenceRequested] = func() (event.Event, error) {
+		return events.NewPresenceRequested(src, "bob", "dev-b", "p-1")
+	}
+	build[events.TypePresenceState] = func() (event.Event, error) {
+		seen := time.Now().UTC()
+		return events.NewPresenceState("alice", "dev-a", events.PresenceState{Users: []events.UserPresence{{User: "alice", LastSeen: &seen}}})
+	}
 	for _, typ := range events.AllTypes {
 		b, ok := build[typ]
 		if !ok {

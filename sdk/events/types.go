@@ -99,4 +99,5 @@ var AllTypes = []string{
 	TypeMediaUploadRequested, TypeMediaUploadReady, TypeMediaUploadCompleted, TypeMediaStored,
 	TypeMediaDownloadRequested, TypeMediaDownloadReady, TypeMediaRejected,
 	TypeConversationChanged, TypeDeviceChanged,
+	TypePresenceChanged, TypePresenceRequested, TypePresenceState,
 }

@@ -59,6 +59,9 @@ var catalog = map[string]spec{
 	TypeMediaRejected:          {actor: true, data: func() dataer { return new(MediaRejected) }},
 	TypeConversationChanged:    {actor: true, data: func() dataer { return new(ConversationChanged) }},
 	TypeDeviceChanged:          {actor: true, scope: aboutDevice, data: func() dataer { return new(DeviceChanged) }},
+	TypePresenceChanged:        {actor: true, scope: aboutDevice, data: func() dataer { return new(PresenceChanged) }},
+	TypePresenceRequested:      {actor: true, scope: aboutDevice, data: func() dataer { return new(PresenceRequested) }},
+	TypePresenceState:          {actor: true, scope: aboutDevice, data: func() dataer { return new(PresenceState) }},
 }
 
 // Validate checks e against the catalog: CloudEvents attributes, a known

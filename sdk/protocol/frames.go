@@ -68,6 +68,15 @@ const (
 	TypeUpload   = "upload"   // I want to upload: id (media id), conversation, size and sha256 of the encrypted blob, kind
 	TypeUploaded = "uploaded" // my upload of id is done (size, sha256; parts: each part's sha256 after a multipart upload): check it and confirm
 	TypeDownload = "download" // I want to fetch media id of conversation
+
+	// TypePresence (client → connector): send me the presence of everyone
+	// I may watch (once per connect; changes are pushed after it). The
+	// same type goes connector → client: one user's presence (user,
+	// online, lastSeen; neither online nor lastSeen: nothing to show), or
+	// the answer to the request (id, and users: one presence frame each;
+	// a watched user not listed has nothing to show). docs/protocol.md,
+	// "Presence".
+	TypePresence = "presence"
 )
 
 // Frame types, connector → client.
@@ -179,7 +188,13 @@ type Frame struct {
 	Members []string `json:"members,omitempty"`
 	Title   string   `json:"title,omitempty"`
 
-	// hello
+	// presence: whether User is online, else when they were last seen
+	// (either may be hidden); users: the answer to a presence request
+	Online   bool      `json:"online,omitempty"`
+	LastSeen time.Time `json:"lastSeen,omitzero"`
+	Users    []Frame   `json:"users,omitempty"`
+
+	// hello; presence: whose presence
 	User      string `json:"user,omitempty"`
 	Device    string `json:"device,omitempty"`
 	Connector string `json:"connector,omitempty"`
@@ -257,7 +272,7 @@ func (f *Frame) check() error {
 		if f.ID == "" || f.Conversation == "" {
 			return bad("id and conversation are required")
 		}
-	case TypePing:
+	case TypePing, TypePresence:
 	case "":
 		return bad("type is required")
 	default:
@@ -285,6 +300,7 @@ var ClientFields = map[string][]string{
 	TypeUpload:    {"id", "conversation", "size", "sha256", "kind"},
 	TypeUploaded:  {"id", "conversation", "size", "sha256", "parts"},
 	TypeDownload:  {"id", "conversation"},
+	TypePresence:  {"id"},
 }
 
 // checkPositions says what is wrong with a resume's positions ("" if

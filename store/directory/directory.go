@@ -40,6 +40,13 @@ type Directory interface {
 	// deletedAt, suspendedAt (if not already), no password hash; and
 	// returns it; store.ErrNotFound if there is no such user or agent.
 	MarkDeleted(ctx context.Context, id string, at time.Time) (User, error)
+	// SetVisibility sets who may see the user's presence (one of
+	// events.Visible*, checked by the caller) and returns the user;
+	// store.ErrNotFound if there is no such user or agent.
+	SetVisibility(ctx context.Context, id, visibility string) (User, error)
+	// Visibilities returns the presence setting of those of users that
+	// exist: what they chose, or events.DefaultVisibility.
+	Visibilities(ctx context.Context, users []string) (map[string]string, error)
 	// AllAgents lists every agent, oldest first (then by id), at most limit.
 	AllAgents(ctx context.Context, limit int) ([]User, error)
 

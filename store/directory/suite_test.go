@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/directory"
 	"github.com/agentchat/agentchat/store/storetest"
@@ -55,6 +57,7 @@ func runSuite(t *testing.T, open func(*testing.T) directory.Directory) {
 		{"ChangeMembers", testChangeMembers},
 		{"ConcurrentChanges", testConcurrentChanges},
 		{"LargeGroup", testLargeGroup},
+		{"Visibility", testVisibility},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
@@ -423,5 +426,33 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testVisibility(t *testing.T, d directory.Directory) {
+	ctx := context.Background()
+	for _, id := range []string{"u1", "u2"} {
+		must(t, d.InsertUser(ctx, directory.User{ID: id, Kind: directory.KindUser, Username: "name-" + id, CreatedAt: t0}))
+	}
+	got, err := d.Visibilities(ctx, []string{"u1", "u2", "zz"})
+	want := map[string]string{"u1": events.DefaultVisibility, "u2": events.DefaultVisibility}
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("Visibilities before any setting = %v, %v; want %v (defaults, nothing for zz)", got, err, want)
+	}
+	u, err := d.SetVisibility(ctx, "u2", events.VisibleNobody)
+	if err != nil || u.Visibility != events.VisibleNobody {
+		t.Errorf("SetVisibility(u2, nobody) = %+v, %v", u, err)
+	}
+	must(t, func() error { _, err := d.SetVisibility(ctx, "u1", events.VisibleEveryone); return err }())
+	got, err = d.Visibilities(ctx, []string{"u1", "u2"})
+	want = map[string]string{"u1": events.VisibleEveryone, "u2": events.VisibleNobody}
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("Visibilities = %v, %v; want %v", got, err, want)
+	}
+	if u, err := d.UserByID(ctx, "u2"); err != nil || u.Visibility != events.VisibleNobody || u.Username != "name-u2" {
+		t.Errorf("UserByID(u2) after the setting = %+v, %v", u, err)
+	}
+	if _, err := d.SetVisibility(ctx, "zz", events.VisibleNobody); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetVisibility(absent) = %v, want ErrNotFound", err)
 	}
 }

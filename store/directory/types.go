@@ -38,6 +38,9 @@ type User struct {
 	// stays so that the id others' history names still resolves and the
 	// username is not taken again.
 	DeletedAt *time.Time `bson:"deletedAt,omitempty"`
+	// Visibility is who may see the user's presence (events.Visible*;
+	// "": events.DefaultVisibility): SetVisibility, Visibilities.
+	Visibility string `bson:"visibility,omitempty"`
 }
 
 // Suspended reports whether the account is suspended.

@@ -1,0 +1,127 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/seen"
+)
+
+// presenceEvents renders the presence.changed events the sink has, in
+// order: "user:cause".
+func presenceEvents(t *testing.T, sk *sink) string {
+	t.Helper()
+	var out []string
+	for _, e := range sk.received() {
+		if e.Type() != events.TypePresenceChanged {
+			continue
+		}
+		d, err := events.Decode[events.PresenceChanged](e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(e.Extensions()[events.ExtSenderID], ":", d.Cause))
+	}
+	return strings.Join(out, " ")
+}
+
+// startWithSeen runs a connector that keeps users' presence in the test
+// Redis, with a short grace.
+func startWithSeen(t *testing.T, grace time.Duration) (*env, *seen.Redis) {
+	t.Helper()
+	rdb, prefix := testRedis(t)
+	st := seen.NewRedis(rdb, prefix, 0)
+	e := startConnectorWith(t, rdb, prefix, newIssuer(t), newSink(t),
+		func(c *Config) { c.PresenceGrace = grace },
+		func(s *Server) { s.deps.Seen = st })
+	return e, st
+}
+
+// departuresDone reports whether no departure waits out its grace.
+func (s *Server) departuresDone() bool {
+	s.seenQ.mu.Lock()
+	defer s.seenQ.mu.Unlock()
+	return len(s.seenQ.pending) == 0
+}
+
+// TestPresenceTransitionsOnly: a user's first socket announces them
+// online, their last one offline once the grace has passed; sockets in
+// between, and a socket that comes back within the grace (a flap), are
+// no event at all.
+func TestPresenceTransitionsOnly(t *testing.T) {
+	e, st := startWithSeen(t, 400*time.Millisecond)
+	ctx := context.Background()
+	d1 := e.dial("alice", "d1")
+	eventually(t, frameWait, "alice online", func() bool { return presenceEvents(t, e.sink) == "alice:online" })
+	d2 := e.dial("alice", "d2")
+	d1.ws.Close()
+	// A flap: d2 leaves and is back within the grace.
+	d2.ws.Close()
+	eventually(t, frameWait, "both sockets released", func() bool { return e.srv.Connections() == 0 })
+	d2 = e.dial("alice", "d2")
+	eventually(t, frameWait, "the departures written", e.srv.departuresDone)
+	if got := presenceEvents(t, e.sink); got != "alice:online" {
+		t.Errorf("after a second device and a flap: %q, want only alice:online", got)
+	}
+	if s, _ := st.States(ctx, []string{"alice"}); !s["alice"].Online || fmt.Sprint(s["alice"].Devices) != "[d2]" {
+		t.Errorf("state after the flap: %+v, want online on d2", s["alice"])
+	}
+	left := time.Now()
+	d2.ws.Close()
+	eventually(t, frameWait, "alice offline", func() bool { return presenceEvents(t, e.sink) == "alice:online alice:offline" })
+	s, _ := st.States(ctx, []string{"alice"})
+	if s["alice"].Online || s["alice"].LastSeen.Before(left.Add(-time.Second)) || s["alice"].LastSeen.After(time.Now()) {
+		t.Errorf("state after leaving at %v: %+v", left, s["alice"])
+	}
+	// The announcement is about the device that left, from this connector.
+	last := e.sink.received()
+	a := last[len(last)-1]
+	if a.Extensions()[events.ExtDeviceID] != "d2" || a.Source() != events.SourceConnectorPrefix+e.srv.ID() {
+		t.Errorf("offline announced by %v from %s", a.Extensions()[events.ExtDeviceID], a.Source())
+	}
+}
+
+// TestPresenceRequestAndFrames: a presence frame becomes a
+// presence.requested about the device (its id kept), and route's
+// presence.state comes out as presence frames: one user's, or a snapshot.
+func TestPresenceRequestAndFrames(t *testing.T) {
+	e, _ := startWithSeen(t, time.Second)
+	c := e.dial("bob", "b1")
+	c.sendFrame(protocol.Frame{Type: protocol.TypePresence, ID: "p-1"})
+	var req events.PresenceRequested
+	eventually(t, frameWait, "presence.requested", func() bool {
+		for _, ev := range e.sink.received() {
+			if ev.Type() == events.TypePresenceRequested && ev.Extensions()[events.ExtSenderID] == "bob" {
+				req, _ = events.Decode[events.PresenceRequested](ev)
+				return true
+			}
+		}
+		return false
+	})
+	if req.RequestID != "p-1" {
+		t.Errorf("request id %q, want p-1", req.RequestID)
+	}
+	seenAt := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	one := must(events.NewPresenceState("alice", "a1", events.PresenceState{Users: []events.UserPresence{{User: "alice", LastSeen: &seenAt}}}))
+	e.publish(one, [2]string{"bob", "b1"})
+	if f := c.nextOfType(protocol.TypePresence); f.User != "alice" || f.Online || !f.LastSeen.Equal(seenAt) || f.Users != nil {
+		t.Errorf("one user's frame: %+v", f)
+	}
+	snap := must(events.NewPresenceState("bob", "b1", events.PresenceState{RequestID: "p-1", Snapshot: true,
+		Users: []events.UserPresence{{User: "alice", Online: true}}}))
+	e.publish(snap, [2]string{"bob", "b1"})
+	f := c.nextOfType(protocol.TypePresence)
+	if f.ID != "p-1" || f.User != "" || len(f.Users) != 1 || f.Users[0].User != "alice" || !f.Users[0].Online {
+		t.Errorf("snapshot frame: %+v", f)
+	}
+	// A presence frame takes nothing but an id.
+	c.sendRaw(`{"type":"presence","conversation":"c1"}`)
+	if f := c.nextOfType(protocol.TypeError); f.Code != protocol.CodeBadFrame {
+		t.Errorf("presence with a conversation: %+v", f)
+	}
+}
