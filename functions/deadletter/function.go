@@ -44,8 +44,11 @@ type Config struct {
 	// MaxEventBytes bounds the event kept for a replay (its JSON); a
 	// larger one keeps its metadata only. The biggest catalog event, a
 	// message to 1,024 devices, is about 200 KB.
-	MaxEventBytes int        `env:"DEADLETTER_MAX_EVENT_BYTES" default:"1048576" min:"1024" max:"8388608"`
-	LogLevel      slog.Level `env:"LOG_LEVEL" default:"INFO"` // DEBUG, INFO, WARN, ERROR
+	MaxEventBytes int `env:"DEADLETTER_MAX_EVENT_BYTES" default:"1048576" min:"1024" max:"8388608"`
+	// Retention is how long a letter is kept after its latest death
+	// (store/deadletters: a TTL index, or a sweep where there is none).
+	Retention time.Duration `env:"DEADLETTER_RETENTION" default:"720h" min:"1h"`
+	LogLevel  slog.Level    `env:"LOG_LEVEL" default:"INFO"` // DEBUG, INFO, WARN, ERROR
 }
 
 // Key is what dead letters are counted by.
@@ -94,7 +97,7 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("deadletter: %w", err)
 	}
-	s := deadletters.NewMongo(db)
+	s := deadletters.NewMongo(db).WithRetention(c.Retention)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {

@@ -58,7 +58,7 @@ func open(ctx context.Context, m map[string]string, log *slog.Logger) (tool.Part
 	if err != nil {
 		return tool.Parts{}, fmt.Errorf("config: AGENT_KEYS: %w", err)
 	}
-	db, runs, err := toolruns.Open(m, "agentchat-history-tool")
+	db, runs, err := toolruns.Open(ctx, m, "agentchat-history-tool")
 	if err != nil {
 		return tool.Parts{}, err
 	}

@@ -37,7 +37,7 @@ type config struct {
 func New() *tool.Function { return tool.New(toolName, open) }
 
 // open reads the allow-list and bounds, and opens tool_runs on MongoDB.
-func open(_ context.Context, m map[string]string, log *slog.Logger) (tool.Parts, error) {
+func open(ctx context.Context, m map[string]string, log *slog.Logger) (tool.Parts, error) {
 	var c config
 	if err := fn.Load(m, &c); err != nil {
 		return tool.Parts{}, err
@@ -46,7 +46,7 @@ func open(_ context.Context, m map[string]string, log *slog.Logger) (tool.Parts,
 	if err != nil {
 		return tool.Parts{}, fmt.Errorf("config: HTTP_TOOL_ALLOW: %w", err)
 	}
-	db, runs, err := toolruns.Open(m, "agentchat-http-tool")
+	db, runs, err := toolruns.Open(ctx, m, "agentchat-http-tool")
 	if err != nil {
 		return tool.Parts{}, err
 	}

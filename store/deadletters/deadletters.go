@@ -12,6 +12,11 @@
 // only, so nothing here is content in clear; the admin API shows metadata
 // only.
 //
+// A letter is kept for a retention (DefaultRetention, or the writer's
+// DEADLETTER_RETENTION) after its latest death (ExpireAt): then it goes,
+// replayed or not — a TTL index removes it on MongoDB, and the writer's
+// Put sweeps at most hourly (store.Expiry) where there is none (FerretDB).
+//
 // Implementations: Mongo (collection "dead_letters") and Memory, its
 // in-memory twin; one suite (suite_test.go) runs against both.
 package deadletters
@@ -28,6 +33,10 @@ const (
 	Dead     = "dead"     // stored, not replayed (or dead again after its replay)
 	Replayed = "replayed" // posted to the broker again by an admin
 )
+
+// DefaultRetention is how long a letter is kept after its latest death
+// unless the store is told otherwise (WithRetention).
+const DefaultRetention = 30 * 24 * time.Hour
 
 // MaxErrorData bounds ErrorData (knativeerrordata: the failing
 // subscriber's response body, base64 as Knative sends it): Put keeps the
@@ -58,6 +67,8 @@ type Letter struct {
 	ReplayedAt *time.Time `bson:"replayedAt,omitempty" json:"replayedAt,omitempty"` // the latest replay
 	ReplayedBy string     `bson:"replayedBy,omitempty" json:"replayedBy,omitempty"`
 	Replays    int        `bson:"replays,omitempty" json:"replays,omitempty"`
+	// ExpireAt is when the letter goes: LastDeadAt + the retention.
+	ExpireAt time.Time `bson:"expireAt" json:"expireAt"`
 }
 
 // Key is a letter's id: the hex SHA-256 of source and event id (a
@@ -89,12 +100,13 @@ func CursorOf(l Letter) Cursor { return Cursor{DeadAt: l.DeadAt, ID: l.ID} }
 // Store holds the dead letters.
 type Store interface {
 	// Put stores l (its ID set from Source and EventID, its State Dead,
-	// LastDeadAt = DeadAt, ErrorData cut to MaxErrorData) and reports
+	// LastDeadAt = DeadAt, ExpireAt = DeadAt + the retention, ErrorData
+	// cut to MaxErrorData) and reports
 	// whether it was new. The same event again is idempotent: a letter
 	// still dead stays as it is (a redelivery to the sink), and a letter
 	// replayed before l.DeadAt died again, so it becomes Dead again with
-	// l's LastDeadAt and error attributes (its first DeadAt and its event
-	// are kept).
+	// l's LastDeadAt, ExpireAt and error attributes (its first DeadAt
+	// and its event are kept).
 	Put(ctx context.Context, l Letter) (created bool, err error)
 	// Get returns the letter with id; store.ErrNotFound if none.
 	Get(ctx context.Context, id string) (Letter, error)
@@ -106,17 +118,22 @@ type Store interface {
 	// replays of one letter the count may miss one; every replay is in the
 	// audit log). store.ErrNotFound if none.
 	MarkReplayed(ctx context.Context, id, by string, at time.Time) (Letter, error)
+	// Expire removes the letters whose ExpireAt is at or before now and
+	// says how many: what MongoDB's TTL index does by itself, and what
+	// Put does at most hourly where there is none.
+	Expire(ctx context.Context, now time.Time) (int64, error)
 }
 
 // storedTime is t as the store keeps it: UTC, to the millisecond.
 func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-// prepare is what Put stores of l.
-func prepare(l Letter) Letter {
+// prepare is what Put stores of l, kept for retention.
+func prepare(l Letter, retention time.Duration) Letter {
 	l.ID = Key(l.Source, l.EventID)
 	l.State = Dead
 	l.DeadAt = storedTime(l.DeadAt)
 	l.LastDeadAt = l.DeadAt
+	l.ExpireAt = l.DeadAt.Add(retention)
 	l.ReplayedAt, l.ReplayedBy, l.Replays = nil, "", 0
 	if len(l.ErrorData) > MaxErrorData {
 		l.ErrorData = l.ErrorData[:MaxErrorData]

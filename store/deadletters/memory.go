@@ -15,20 +15,27 @@ import (
 // (the suite checks both), including millisecond UTC times. Everything it
 // returns is a copy.
 type Memory struct {
-	mu      sync.Mutex
-	letters map[string]Letter
+	mu        sync.Mutex
+	letters   map[string]Letter
+	retention time.Duration
 }
 
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty store.
-func NewMemory() *Memory { return &Memory{letters: map[string]Letter{}} }
+func NewMemory() *Memory { return &Memory{letters: map[string]Letter{}, retention: DefaultRetention} }
+
+// WithRetention is Mongo.WithRetention.
+func (m *Memory) WithRetention(d time.Duration) *Memory {
+	m.retention = max(d, time.Minute)
+	return m
+}
 
 func (m *Memory) Put(ctx context.Context, l Letter) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	l = prepare(l)
+	l = prepare(l, m.retention)
 	l.Event = bytes.Clone(l.Event)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -38,7 +45,7 @@ func (m *Memory) Put(ctx context.Context, l Letter) (bool, error) {
 		return true, nil
 	}
 	if old.State == Replayed && old.ReplayedAt != nil && old.ReplayedAt.Before(l.DeadAt) {
-		old.State, old.LastDeadAt = Dead, l.DeadAt
+		old.State, old.LastDeadAt, old.ExpireAt = Dead, l.DeadAt, l.ExpireAt
 		old.ErrorDest, old.ErrorCode, old.ErrorData = l.ErrorDest, l.ErrorCode, l.ErrorData
 		m.letters[l.ID] = old
 	}
@@ -94,6 +101,22 @@ func (m *Memory) MarkReplayed(ctx context.Context, id, by string, at time.Time) 
 	l.State, l.ReplayedAt, l.ReplayedBy, l.Replays = Replayed, &t, by, l.Replays+1
 	m.letters[id] = l
 	return clone(l), nil
+}
+
+func (m *Memory) Expire(ctx context.Context, now time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for id, l := range m.letters {
+		if !l.ExpireAt.After(now) {
+			delete(m.letters, id)
+			n++
+		}
+	}
+	return n, nil
 }
 
 func clone(l Letter) Letter {

@@ -19,16 +19,32 @@ const Collection = "dead_letters"
 // Mongo is the Store on MongoDB (or FerretDB): one document per letter
 // under its Key; Put is an insert (the _id decides), and its one update
 // (dead again after a replay) is filtered on the replayed state.
-type Mongo struct{ c *mongo.Collection }
+type Mongo struct {
+	c         *mongo.Collection
+	retention time.Duration
+	expiry    *store.Expiry
+}
 
 var _ Store = (*Mongo)(nil)
 
 // NewMongo uses db's dead_letters collection.
-func NewMongo(db *store.Mongo) *Mongo { return &Mongo{c: db.DB.Collection(Collection)} }
+// Letters are kept for DefaultRetention.
+func NewMongo(db *store.Mongo) *Mongo {
+	c := db.DB.Collection(Collection)
+	return &Mongo{c: c, retention: DefaultRetention, expiry: store.NewExpiry(c)}
+}
 
-// Indexes serve List's newest-first order.
+// WithRetention keeps the letters Put stores from now on for d (at least
+// a minute) after their latest death; call it before using m.
+func (m *Mongo) WithRetention(d time.Duration) *Mongo {
+	m.retention = max(d, time.Minute)
+	return m
+}
+
+// Indexes serve List's newest-first order, and expire letters.
 var Indexes = []mongo.IndexModel{
 	{Keys: bson.D{{Key: "deadAt", Value: -1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("deadat_id")},
+	store.TTLIndex(),
 }
 
 // EnsureIndexes creates the missing ones of Indexes.
@@ -40,10 +56,11 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 }
 
 func (m *Mongo) Put(ctx context.Context, l Letter) (bool, error) {
-	l = prepare(l)
+	l = prepare(l, m.retention)
 	_, err := m.c.InsertOne(ctx, l)
 	switch {
 	case err == nil:
+		m.expiry.Due(ctx, time.Now())
 		return true, nil
 	case !mongo.IsDuplicateKeyError(err):
 		return false, fmt.Errorf("deadletters: insert: %w", err)
@@ -51,7 +68,7 @@ func (m *Mongo) Put(ctx context.Context, l Letter) (bool, error) {
 	_, err = m.c.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: l.ID}, {Key: "state", Value: Replayed}, {Key: "replayedAt", Value: bson.D{{Key: "$lt", Value: l.DeadAt}}}},
 		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "state", Value: Dead}, {Key: "lastDeadAt", Value: l.DeadAt},
+			{Key: "state", Value: Dead}, {Key: "lastDeadAt", Value: l.DeadAt}, {Key: store.ExpireAtField, Value: l.ExpireAt},
 			{Key: "errorDest", Value: l.ErrorDest}, {Key: "errorCode", Value: l.ErrorCode}, {Key: "errorData", Value: l.ErrorData},
 		}}})
 	if err != nil {
@@ -118,9 +135,13 @@ func (m *Mongo) MarkReplayed(ctx context.Context, id, by string, at time.Time) (
 	return m.Get(ctx, id)
 }
 
+func (m *Mongo) Expire(ctx context.Context, now time.Time) (int64, error) {
+	return m.expiry.Sweep(ctx, now)
+}
+
 // utc gives the times the driver decodes in local time back in UTC.
 func utc(l Letter) Letter {
-	l.DeadAt, l.LastDeadAt = l.DeadAt.UTC(), l.LastDeadAt.UTC()
+	l.DeadAt, l.LastDeadAt, l.ExpireAt = l.DeadAt.UTC(), l.LastDeadAt.UTC(), l.ExpireAt.UTC()
 	if l.ReplayedAt != nil {
 		t := l.ReplayedAt.UTC()
 		l.ReplayedAt = &t

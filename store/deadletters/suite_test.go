@@ -36,6 +36,7 @@ func runSuite(t *testing.T, fresh func(t *testing.T) Store) {
 		want.ID, want.State = Key(l.Source, l.EventID), Dead
 		want.DeadAt = t0.UTC().Truncate(time.Millisecond)
 		want.LastDeadAt, want.ErrorData = want.DeadAt, l.ErrorData[:MaxErrorData]
+		want.ExpireAt = want.DeadAt.Add(DefaultRetention)
 		got, err := s.Get(ctx, want.ID)
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("Get = %+v, %v;\nwant %+v", got, err, want)
@@ -95,6 +96,40 @@ func runSuite(t *testing.T, fresh func(t *testing.T) Store) {
 		if got.State != Dead || got.ErrorCode != "400" || !got.LastDeadAt.Equal(died.DeadAt.UTC().Truncate(time.Millisecond)) ||
 			!got.DeadAt.Equal(t0.UTC().Truncate(time.Millisecond)) || got.Replays != 1 {
 			t.Errorf("dead again = %+v", got)
+		}
+	})
+
+	t.Run("expire after the retention, counted from the latest death", func(t *testing.T) {
+		s := fresh(t)
+		old, young, again := letter("x1", t0), letter("x2", t0.Add(time.Hour)), letter("x3", t0)
+		for _, l := range []Letter{old, young, again} {
+			if _, err := s.Put(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// x3 replayed, then dead again a day later: kept a day longer.
+		if _, err := s.MarkReplayed(ctx, Key(again.Source, again.EventID), "u-admin", t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(ctx, letter("x3", t0.Add(24*time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Expire(ctx, t0.Add(DefaultRetention-time.Millisecond)); n != 0 || err != nil {
+			t.Errorf("Expire before any retention ended = %d, %v; want 0", n, err)
+		}
+		if n, err := s.Expire(ctx, t0.Add(DefaultRetention+time.Minute)); n != 1 || err != nil {
+			t.Errorf("Expire after x1's retention = %d, %v; want 1", n, err)
+		}
+		for id, want := range map[string]error{"x1": store.ErrNotFound, "x2": nil, "x3": nil} {
+			if _, err := s.Get(ctx, Key(old.Source, id)); !errors.Is(err, want) {
+				t.Errorf("Get(%s) after the first expiry = %v, want %v", id, err, want)
+			}
+		}
+		if n, err := s.Expire(ctx, t0.Add(DefaultRetention+25*time.Hour)); n != 2 || err != nil {
+			t.Errorf("Expire after every retention = %d, %v; want 2", n, err)
+		}
+		if all, _ := s.List(ctx, Query{Limit: 10}); len(all) != 0 {
+			t.Errorf("left after expiry: %+v", all)
 		}
 	})
 
