@@ -42,24 +42,25 @@ func (s *service) isAdmin(user string) bool { return slices.Contains(s.cfg.Admin
 
 // admin wraps an admin action: the caller must be authenticated (401,
 // not audited: there is no one to name) and an admin (403, audited as
-// denied). The action is written to the audit log before it runs — if the
-// log cannot be written, nothing is done (503) — and its outcome after.
-// target names the path value the action is about ("" for none).
+// denied, coalesced: audit.Log.Deny keeps one entry per caller and action
+// per minute with the number of attempts, so that a non-admin cannot
+// flood the log). The action is written to the audit log before it runs
+// — if the log cannot be written, nothing is done (503) — and its outcome
+// after. target names the path value the action is about ("" for none).
 func (s *service) admin(action, target string, h authedFunc) http.Handler {
 	return s.authed(func(w http.ResponseWriter, r *http.Request, p principal) error {
 		e := audit.Entry{ID: newID("au-"), At: s.now().UTC(), Actor: p.User, ActorDevice: p.Device, Action: action}
 		if target != "" {
 			e.Target = r.PathValue(target)
 		}
+		if !s.isAdmin(p.User) {
+			err := problem(http.StatusForbidden, "this needs the admin role")
+			s.denyAudit(r.Context(), e, err)
+			return err
+		}
 		if err := s.audit.Begin(r.Context(), e); err != nil {
 			s.log.Error("accounts: audit log unavailable; admin action refused", "action", action, "err", err)
 			return &Problem{Status: http.StatusServiceUnavailable, Detail: "the audit log is unavailable; nothing was done, try again later", retryAfter: 5 * time.Second}
-		}
-		if !s.isAdmin(p.User) {
-			s.log.Warn("accounts: admin action denied", "action", action, "user", p.User)
-			err := problem(http.StatusForbidden, "this needs the admin role")
-			s.finishAudit(r.Context(), e, audit.Denied, err.Status, err.Detail)
-			return err
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		err := h(rec, r, p)
@@ -84,6 +85,19 @@ func (s *service) finishAudit(ctx context.Context, e audit.Entry, outcome string
 	defer cancel()
 	if err := s.audit.Finish(ctx, e.ID, outcome, status, detail, s.now().UTC()); err != nil {
 		s.log.Error("accounts: audit outcome not recorded (the entry stays pending)", "entry", e.ID, "action", e.Action, "outcome", outcome, "err", err)
+	}
+}
+
+// denyAudit records a denied attempt (coalesced by the log). Nothing was
+// done, so a log that cannot be written does not change the answer (403):
+// the failure is logged instead. There is no log line per attempt: the
+// entry is the record, and a line per attempt would be the flood again.
+func (s *service) denyAudit(ctx context.Context, e audit.Entry, pr *Problem) {
+	e.Status, e.Detail = pr.Status, pr.Detail
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.audit.Deny(ctx, e); err != nil {
+		s.log.Error("accounts: denied admin attempt not recorded", "action", e.Action, "user", e.Actor, "err", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -198,4 +199,30 @@ func TestAdminRevokesAnyDevice(t *testing.T) {
 func (a *accounts) problemOf(r response, status int) Problem {
 	a.t.Helper()
 	return r.problem(a.t, status)
+}
+
+// TestAdminDeniedAttemptsAreCoalesced: a non-admin repeating admin calls
+// does not flood the audit log: each action's attempts within a minute are
+// one entry with their count (the windows themselves: store/audit's
+// suite). Every attempt is still refused.
+func TestAdminDeniedAttemptsAreCoalesced(t *testing.T) {
+	a, root := withAdmin(t)
+	bob := a.user("bob")
+	for i := range 30 {
+		a.problemOf(a.call("POST", "/v1/admin/users/u-"+fmt.Sprint(i)+"/suspend", bob.AccessToken, nil), http.StatusForbidden)
+	}
+	a.problemOf(a.call("GET", "/v1/admin/audit", bob.AccessToken, nil), http.StatusForbidden)
+	var page auditPage
+	a.must(a.call("GET", "/v1/admin/audit?actor="+bob.UserID, root.AccessToken, nil), http.StatusOK, &page)
+	// 30 attempts may straddle a minute: then two entries, still 30 in all.
+	attempts := map[string]int{}
+	for _, e := range page.Entries {
+		if e.Outcome != audit.Denied || e.Status != http.StatusForbidden || e.ActorDevice != bob.DeviceID {
+			t.Errorf("entry %+v, want a denied attempt of bob's device", e)
+		}
+		attempts[e.Action] += e.Attempts
+	}
+	if len(page.Entries) > 3 || attempts["user.suspend"] != 30 || attempts["audit.list"] != 1 {
+		t.Errorf("bob's entries = %+v (attempts %v), want at most 3 counting 30 user.suspend and 1 audit.list", page.Entries, attempts)
+	}
 }

@@ -7,12 +7,18 @@
 // An entry left "pending" means the action may or may not have happened
 // (the process died in between): the target's state says which.
 //
+// A denied attempt (a non-admin calling the admin API) is no action: it
+// is recorded by Deny, coalesced, so that a non-admin repeating a call
+// cannot flood the log — one entry per actor and action per DenyWindow,
+// with the number of attempts.
+//
 // Implementations: Mongo (collection "audit") and Memory, its in-memory
 // twin; one suite (suite_test.go) runs against both.
 package audit
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -36,6 +42,19 @@ type Entry struct {
 	Status      int       `bson:"status,omitempty" json:"status,omitempty"` // the HTTP status answered
 	Detail      string    `bson:"detail,omitempty" json:"detail,omitempty"` // the problem's detail, safe to show
 	FinishedAt  time.Time `bson:"finishedAt,omitzero" json:"finishedAt,omitzero"`
+	// Attempts is how many denied attempts the entry stands for (Deny);
+	// 0 for an action.
+	Attempts int `bson:"attempts,omitempty" json:"attempts,omitempty"`
+}
+
+// DenyWindow is the span whose denied attempts of one actor and action
+// are one entry (Deny): windows start at multiples of it (UTC).
+const DenyWindow = time.Minute
+
+// DenyID is the id of the entry that records actor's denied attempts of
+// action in the DenyWindow holding at.
+func DenyID(actor, action string, at time.Time) string {
+	return fmt.Sprintf("deny-%d-%s-%s", at.UTC().Truncate(DenyWindow).Unix(), actor, action)
 }
 
 // Query selects entries, newest first.
@@ -69,9 +88,24 @@ type Log interface {
 	// no longer pending keeps its first outcome. store.ErrNotFound if
 	// there is no such entry.
 	Finish(ctx context.Context, id, outcome string, status int, detail string, at time.Time) error
+	// Deny records a denied attempt e (Outcome Denied, its Status and
+	// Detail), coalesced: the first attempt of e.Actor and e.Action in a
+	// DenyWindow is stored under DenyID with Attempts 1 (its At, Target,
+	// ActorDevice kept); each later one in that window adds one to
+	// Attempts and moves FinishedAt to its At. Under concurrent attempts
+	// the count may miss some (FerretDB applies concurrent updates
+	// non-atomically); the entry itself is exact.
+	Deny(ctx context.Context, e Entry) error
 	// List returns the entries q selects, newest first (by At, then ID,
 	// both descending), at most q.Limit.
 	List(ctx context.Context, q Query) ([]Entry, error)
+}
+
+// denied is the entry Deny stores for the first attempt e.
+func denied(e Entry) Entry {
+	e.ID, e.At, e.Outcome, e.Attempts = DenyID(e.Actor, e.Action, e.At), storedTime(e.At), Denied, 1
+	e.FinishedAt = e.At
+	return e
 }
 
 // storedTime is t as the store keeps it: UTC, to the millisecond.

@@ -53,6 +53,24 @@ func (m *Memory) Finish(ctx context.Context, id, outcome string, status int, det
 	return nil
 }
 
+func (m *Memory) Deny(ctx context.Context, e Entry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e = denied(e)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.entries[e.ID]; ok {
+		old.Attempts++
+		if e.At.After(old.FinishedAt) {
+			old.FinishedAt = e.At
+		}
+		e = old
+	}
+	m.entries[e.ID] = e
+	return nil
+}
+
 func (m *Memory) List(ctx context.Context, q Query) ([]Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

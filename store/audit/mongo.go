@@ -71,6 +71,25 @@ func (m *Mongo) Finish(ctx context.Context, id, outcome string, status int, deta
 	return nil
 }
 
+func (m *Mongo) Deny(ctx context.Context, e Entry) error {
+	e = denied(e)
+	_, err := m.c.InsertOne(ctx, e)
+	switch {
+	case err == nil:
+		return nil
+	case !mongo.IsDuplicateKeyError(err):
+		return fmt.Errorf("audit: deny: %w", err)
+	}
+	_, err = m.c.UpdateOne(ctx, bson.D{{Key: "_id", Value: e.ID}}, bson.D{
+		{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}},
+		{Key: "$max", Value: bson.D{{Key: "finishedAt", Value: e.At}}},
+	})
+	if err != nil {
+		return fmt.Errorf("audit: deny again: %w", err)
+	}
+	return nil
+}
+
 func (m *Mongo) List(ctx context.Context, q Query) ([]Entry, error) {
 	filter := bson.D{}
 	for k, v := range map[string]string{"actor": q.Actor, "target": q.Target, "action": q.Action} {

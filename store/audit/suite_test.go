@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +104,54 @@ func runSuite(t *testing.T, fresh func(t *testing.T) Log) {
 			if !reflect.DeepEqual(ids, c.want) {
 				t.Errorf("List(%+v) = %v, want %v", c.q, ids, c.want)
 			}
+		}
+	})
+
+	t.Run("denied attempts: one entry per actor, action and window", func(t *testing.T) {
+		l := fresh(t)
+		w0 := t0.UTC().Truncate(DenyWindow)
+		deny := func(actor, action, target string, at time.Time) {
+			t.Helper()
+			e := Entry{ID: "ignored", At: at, Actor: actor, ActorDevice: "dv-" + actor, Action: action, Target: target, Status: 403, Detail: "this needs the admin role"}
+			if err := l.Deny(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// bob floods user.suspend: 50 attempts in one window, the last
+		// 10 at once; then one in the next window. And one delete.
+		for i := range 40 {
+			deny("bob", "user.suspend", fmt.Sprint("u-", i), w0.Add(time.Duration(i)*time.Second))
+		}
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() { deny("bob", "user.suspend", "u-x", w0.Add(50*time.Second)) })
+		}
+		wg.Wait()
+		deny("bob", "user.suspend", "u-next", w0.Add(DenyWindow))
+		deny("bob", "user.delete", "u-0", w0.Add(time.Second))
+		got, err := l.List(ctx, Query{Actor: "bob", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 {
+			t.Fatalf("bob's entries = %+v, want 3", got)
+		}
+		next, del, flood := got[0], got[1], got[2]
+		if next.ID != DenyID("bob", "user.suspend", w0.Add(DenyWindow)) || next.Attempts != 1 || next.Target != "u-next" {
+			t.Errorf("the next window's entry = %+v", next)
+		}
+		if del.Action != "user.delete" || del.Attempts != 1 || del.Outcome != Denied {
+			t.Errorf("the delete's entry = %+v", del)
+		}
+		want := Entry{ID: DenyID("bob", "user.suspend", w0), At: w0, Actor: "bob", ActorDevice: "dv-bob", Action: "user.suspend", Target: "u-0",
+			Outcome: Denied, Status: 403, Detail: "this needs the admin role", FinishedAt: w0.Add(50 * time.Second), Attempts: flood.Attempts}
+		if !reflect.DeepEqual(flood, want) {
+			t.Errorf("the flood's entry = %+v,\nwant %+v", flood, want)
+		}
+		// Sequential attempts are each counted; concurrent ones may miss
+		// some on FerretDB (the contract), never all.
+		if flood.Attempts < 41 || flood.Attempts > 50 {
+			t.Errorf("the flood's attempts = %d, want 41..50", flood.Attempts)
 		}
 	})
 }
