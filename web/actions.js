@@ -53,23 +53,29 @@ export function check(by, orig) {
   if (kind === "reaction") return "";
   if (!by.sender || by.sender !== orig.sender || (orig.verified && !by.verified)) return "only the sender may edit or delete a message";
   const window = kind === "delete" ? DELETE_WINDOW : EDIT_WINDOW;
-  if (Date.parse(by.at) - Date.parse(orig.at) > window) return "the time to edit or delete it has passed";
+  // Not "> window": a time missing (NaN) is too late, as a zero time is in Go.
+  if (!(Date.parse(by.at) - Date.parse(orig.at) <= window)) return "the time to edit or delete it has passed";
   return "";
 }
 
 // derive works out, from a conversation's messages in seq order, each
 // message's state — {edited, deleted, reactions: Map(user → emoji)} by seq —
-// and why each refused action is refused (invalid, by seq). Cached until
-// the conversation has more messages.
+// and why each refused action is refused (invalid, by seq). An action
+// about a message below the oldest one loaded is neither: it is judged
+// once scrolling back loads that message (c.msgs runs unbroken from its
+// first seq, so every action on a loaded message is loaded too). Cached
+// until the conversation has more messages.
 export function derive(c) {
   if (c.derived?.n === c.msgs.length) return c.derived;
   const state = new Map(), invalid = new Map(), bySeq = new Map();
+  const floor = c.msgs.find((m) => m.seq)?.seq || 0;
   for (const m of c.msgs) {
     if (!m.seq) continue;
     const st = { seq: m.seq, sender: m.sender, at: m.at, verified: m.verified, content: m.content, deleted: false };
     bySeq.set(m.seq, st);
     if (!isAction(m)) continue;
     const ref = refOf(m.content);
+    if (ref < floor) continue; // not loaded yet
     const why = check(st, bySeq.get(ref));
     if (why) { invalid.set(m.seq, why); continue; }
     bySeq.get(ref).deleted ||= kindOf(m.content) === "delete";

@@ -17,6 +17,8 @@
 // are saved as they are shown (in order from the highest stored seq up)
 // and pages as they come (each ending right below the lowest one held).
 
+import * as actions from "./actions.js";
+
 const PAGE = 50;        // messages per page asked of the platform, and per resume
 const LOAD = 100;       // messages per conversation rendered from the store at start
 const PAGE_WAIT = 10000;
@@ -241,20 +243,30 @@ function prepend(c, ms) {
 
 // search opens every stored message of this device and returns those
 // whose text or file name holds query (case-insensitive), newest first,
-// at most `most`. It runs here only: the platform never sees a query.
+// at most `most` — each as it reads now (actions.derive over its
+// conversation's run, as it is shown: by its latest edit; one deleted for
+// everyone or for me is not found). It runs here only: the platform never
+// sees a query.
 export async function search(query, most = 50) {
   if (!H || !query) return [];
   const q = query.toLocaleLowerCase();
   const st = H.db.transaction("messages").objectStore("messages");
   const [recs, keys] = await Promise.all([req(st.getAll()), req(st.getAllKeys())]);
-  const hits = [];
-  for (let i = recs.length - 1; i >= 0 && hits.length < most; i--) {
+  const convs = new Map(); // in key order: by conversation, then seq
+  for (let i = 0; i < recs.length; i++) {
     const [conv, seq] = keys[i];
-    const m = await unseal(conv, seq, recs[i]);
-    const text = [m.content?.text, m.content?.media?.name].filter(Boolean).join(" ");
-    if (text.toLocaleLowerCase().includes(q)) hits.push({ conv, seq, text, sender: m.sender, at: m.at });
+    if (!convs.has(conv)) convs.set(conv, { id: conv, msgs: [] });
+    convs.get(conv).msgs.push(await unseal(conv, seq, recs[i]));
   }
-  return hits.sort((a, b) => (b.at > a.at) - (b.at < a.at));
+  const hits = [];
+  for (const c of convs.values()) {
+    for (const m of c.msgs) {
+      if (!m.content || actions.uncounted(c, m) || actions.derive(c).state.get(m.seq)?.deleted) continue;
+      const text = [actions.body(c, m) ?? m.content.text, m.content.media?.name].filter(Boolean).join(" ");
+      if (text.toLocaleLowerCase().includes(q)) hits.push({ conv: c.id, seq: m.seq, text, sender: m.sender, at: m.at });
+    }
+  }
+  return hits.sort((a, b) => (b.at > a.at) - (b.at < a.at)).slice(0, most);
 }
 
 // wipe deletes this device's local history (logging out, revoked).

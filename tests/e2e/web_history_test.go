@@ -28,6 +28,9 @@ import (
 //     message again (window.agentchatStats counts the stored messages the
 //     platform sent), scrolling back there needs no platform either, and
 //     a new message is the one message that comes;
+//   - an edit, a delete and a reaction about messages below the newest 100
+//     a reload loads show nothing "ignored", and apply once scrolling back
+//     loads their messages; the search finds messages as they read now;
 //   - IndexedDB holds records that do not contain the canary word, under
 //     a non-extractable AES-GCM key; logging out deletes them.
 func TestWebLocalHistory(t *testing.T) {
@@ -197,6 +200,54 @@ func TestWebLocalHistory(t *testing.T) {
 		t.Errorf("%d messages downloaded for one new one (live, perhaps again in an idle sync)", got)
 	}
 	checkStore(total + 1)
+
+	// Actions about messages below what a start loads (the newest 100):
+	// bob edits the canary message, deletes #2 and reacts to #3. Reloaded,
+	// their originals are not loaded yet: no "ignored" line for them, and
+	// scrolling back shows them applied. The search reads messages as they
+	// are now: #1 by its new text, not by the canary; #2 not at all.
+	rewritten := fmt.Sprintf("rewritten%d", time.Now().UnixNano()%1e9)
+	if _, err := cb.Edit(ctx, d.ID, 1, "the first one, "+rewritten); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Delete(ctx, d.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.React(ctx, d.ID, 3, "👍"); err != nil {
+		t.Fatal(err)
+	}
+	applied := []chromedp.Action[chromedp.Void]{
+		chromedp.WaitVisible(msg(1) + `//span[@class="edited"]`),
+		chromedp.WaitVisible(msg(2) + `/div[@class="text"][contains(text(),"This message was deleted")]`),
+		chromedp.WaitVisible(msg(3) + `/div[@class="reactions"]/span[@data-emoji="👍"]`),
+	}
+	run("the browser applies bob's edit, delete and reaction", applied...)
+	checkStore(total + 4)
+	login("alice reloads once more", "#login-submit")
+	run("the newest 100 show, bob's actions among them (not bubbles of their own)", chromedp.Click(item), chromedp.WaitVisible(msg(total+1)))
+	if n := b.evalInt(`document.querySelectorAll("#messages li.invalid-action").length`); n != 0 {
+		t.Errorf("%d actions shown as ignored: their messages are only not loaded yet", n)
+	}
+	b.runShowing("scrolling back shows them applied", count,
+		append([]chromedp.Action[chromedp.Void]{chromedp.Evaluate[chromedp.Void](scrollTop)}, applied...)...)
+	run("a search for the canary, edited away, finds nothing",
+		chromedp.SendKeys(chromedp.CSS("#search"), canary),
+		chromedp.WaitVisible(chromedp.CSS("#search-results li.search-none")))
+	clearSearch := `(document.getElementById("search").value = "", true)`
+	found := func(seq int, word string) string {
+		return fmt.Sprintf(`//li[@class="search-result"][@data-conv=%q][@data-seq="%d"]/span[@class="search-text"][contains(text(),%q)]`, d.ID, seq, word)
+	}
+	run("a search for its new text finds it",
+		chromedp.Evaluate[chromedp.Void](clearSearch),
+		chromedp.SendKeys(chromedp.CSS("#search"), rewritten),
+		chromedp.WaitVisible(found(1, rewritten)))
+	run("a search for the deleted message's words finds others",
+		chromedp.Evaluate[chromedp.Void](clearSearch),
+		chromedp.SendKeys(chromedp.CSS("#search"), "message number 2"),
+		chromedp.WaitVisible(found(20, "message number 20")))
+	if b.evalBool(`!!document.querySelector('#search-results li.search-result[data-seq="2"]')`) {
+		t.Error("the search finds a message deleted for everyone")
+	}
 
 	// Logging out deletes the local store.
 	run("alice logs out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
