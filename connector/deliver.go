@@ -114,7 +114,7 @@ func (s *Server) revoked(payload []byte) {
 		s.suspended(r.User)
 		return
 	}
-	if c := s.lookup(events.DeviceRef{User: r.User, Device: r.Device}); c != nil {
+	for _, c := range s.cut(cutKey{user: r.User, device: r.Device}) {
 		s.log.Info("connector: closing a revoked device", "user", r.User, "device", r.Device)
 		c.shutdown(protocol.CloseRevoked, "device revoked", true)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
@@ -83,6 +84,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// device for the token's lifetime. The same round trip stamps the
 	// socket: the stamp is fixed before the upgrade is answered.
 	dev := events.DeviceRef{User: id.User, Device: id.Device}
+	asked := time.Now() // before the marks are read: a cut heard since then refuses it at accept (cuts.go)
 	adm := s.admit(r.Context(), dev)
 	if adm.Revoked {
 		s.m.authFailures.WithLabelValues("revoked").Inc()
@@ -105,7 +107,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if s.upgraded != nil {
 		s.upgraded(dev, adm.Stamp)
 	}
-	s.accept(ws, hj.wire, id, adm.Stamp)
+	s.accept(ws, hj.wire, id, adm.Stamp, asked)
 }
 
 // handshakeProblem says what makes r no WebSocket opening handshake

@@ -55,6 +55,7 @@ type Server struct {
 	all      map[*conn]struct{}
 	byDevice map[events.DeviceRef]*conn
 	beats    beatWheel     // the sockets of byDevice, by heartbeat slot
+	cuts     cuts          // revocations and suspensions heard recently (cuts.go)
 	idle     chan struct{} // closed when draining and no socket is left
 
 	releases releases   // presence records to release, in batches (presence.go)
@@ -84,6 +85,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		dedupe:   newRecent(1 << 14),
 		all:      make(map[*conn]struct{}),
 		byDevice: make(map[events.DeviceRef]*conn),
+		cuts:     make(cuts),
 		idle:     make(chan struct{}),
 	}
 	s.seenQ.wake = make(chan struct{}, 1)
@@ -199,8 +201,10 @@ func (s *Server) seenStamp(v uint64) {
 // sockets of one device, the one with the higher stamp (upgraded later)
 // wins, whichever accept runs first: an older socket held here is closed
 // with 4009, and so is this one if the socket held here is newer, or if
-// the presence store names a newer socket on another connector.
-func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp uint64) {
+// the presence store names a newer socket on another connector. A socket
+// whose device was revoked or user suspended since its admission was
+// asked (asked) is closed with 4003 or 4004 (cuts.go).
+func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp uint64, asked time.Time) {
 	c := newConn(s, ws, wire, id, s.serial.Add(1))
 	c.stamp = stamp
 	if !id.Expires.IsZero() {
@@ -221,6 +225,14 @@ func (s *Server) accept(ws *websocket.Conn, wire *wireConn, id Identity, stamp u
 		s.mu.Unlock()
 		c.stopExpiry()
 		refuse(ws, protocol.CloseServiceRestart, "connector draining")
+		return
+	}
+	if code, reason, cut := s.cuts.since(c.dev, asked); cut {
+		s.mu.Unlock()
+		c.stopExpiry()
+		s.m.closes.WithLabelValues(fmt.Sprint(code)).Inc()
+		s.log.Info("connector: refused at accept: revoked or suspended since its admission", "user", c.dev.User, "device", c.dev.Device, "code", code)
+		refuse(ws, code, reason)
 		return
 	}
 	old := s.byDevice[c.dev]

@@ -58,3 +58,46 @@ func TestSuspensionClosesEveryDeviceOfTheUser(t *testing.T) {
 	}
 	e.dial("alice", "phone")
 }
+
+// A suspension or revocation announced while a socket is between its
+// admission (which read no mark yet) and its accept: the announcement
+// finds no socket to close, so accept itself must refuse it — with 4004
+// for the suspension, 4003 for the revocation — rather than let the
+// socket live until its token expires. The hook holds each socket there
+// (after the upgrade, before accept) while the cut is announced and
+// handled.
+func TestCutWhileAdmittingIsRefusedAtAccept(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cut  any
+		want int
+	}{
+		{"suspension", events.UserSuspended{Type: events.TypeUserSuspended, User: "alice"}, protocol.CloseSuspended},
+		{"revocation", events.DeviceRevoked{Type: events.TypeDeviceRevoked, User: "alice", Device: "phone"}, protocol.CloseRevoked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb, prefix := testRedis(t)
+			h := newHoldFirst()
+			e := startConnectorWith(t, rdb, prefix, newIssuer(t), newSink(t), nil, func(s *Server) { s.upgraded = h.hook })
+			held := e.dialUpgraded("alice", "phone")
+			<-h.reached // admitted (no mark), upgraded, not yet accepted
+			msg, _ := json.Marshal(tc.cut)
+			if err := rdb.Publish(context.Background(), events.RevocationChannel(prefix), msg).Err(); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, frameWait, "the cut to be heard", func() bool {
+				e.srv.mu.RLock()
+				defer e.srv.mu.RUnlock()
+				return len(e.srv.cuts) == 1
+			})
+			close(h.release)
+			if got := held.closeCode(frameWait); got != tc.want {
+				t.Errorf("the socket admitted before the %s: close code %d, want %d", tc.name, got, tc.want)
+			}
+			eventually(t, frameWait, "no socket held", func() bool { return e.srv.Connections() == 0 })
+			// A later admission is not refused by the remembered cut: the
+			// marks decide (none set here, as after an unsuspend).
+			assertAlive(t, e.dial("alice", "laptop"), "a socket admitted after the cut")
+		})
+	}
+}
