@@ -61,9 +61,6 @@ func New(name string, open Open) *Function {
 
 func (f *Function) component() string { return f.name + "-tool" }
 
-// Log is the function's logger, for the tool's own lines.
-func (f *Function) Log() *slog.Logger { return f.log }
-
 // Use makes the tool run with p, as if Start had opened it: for tests,
 // which give a tool in-memory stores.
 func (f *Function) Use(p Parts) { f.live.Store(&p) }
@@ -84,7 +81,9 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if p.Run == nil || p.Runs == nil {
 		return fmt.Errorf("%s: open gave no Run or no Runs", f.component())
 	}
-	f.Use(p)
+	if old := f.live.Swap(&p); old != nil && old.Close != nil {
+		_ = old.Close(ctx) // started again: what the last Start opened goes
+	}
 	f.log.Info(f.component() + ": started")
 	return nil
 }
