@@ -1,8 +1,10 @@
 -- A socket connected. KEYS[1] = the user's socket set, ARGV[1] = the
--- socket's device, ARGV[2] = its stamp, ARGV[3] = TTL in milliseconds.
+-- socket's device, ARGV[2] = its stamp, ARGV[3] = TTL in milliseconds,
+-- ARGV[4] = how long the set outlives its last write (ms).
 -- Members are "<device>|<stamp>" scored by their expiry (ms of Redis's
--- clock). Expired members are dropped first. A newer socket of the device
--- already there: nothing to record. Older ones of the device are replaced.
+-- clock). Expired members (sockets whose connector stopped refreshing
+-- them) are dropped first. A newer socket of the device already there:
+-- nothing to record. Older ones of the device are replaced.
 -- Returns 1 if no socket of the user was live before (they came online).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -22,7 +24,7 @@ for _, m in ipairs(members) do
   end
 end
 redis.call('ZADD', KEYS[1], now + ttl, prefix .. ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if #members == 0 then
   return 1
 end

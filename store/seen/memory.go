@@ -47,8 +47,9 @@ func (m *Memory) ttl() time.Duration {
 	return TTL
 }
 
-// live drops user's expired sockets and returns the rest; m.mu held.
-func (m *Memory) live(user string, now time.Time) map[string]memSocket {
+// prune drops user's expired sockets (as the scripts that write do) and
+// returns the rest; m.mu held.
+func (m *Memory) prune(user string, now time.Time) map[string]memSocket {
 	set := m.sockets[user]
 	for k, s := range set {
 		if !now.Before(s.expires) {
@@ -81,7 +82,7 @@ func (m *Memory) Connected(ctx context.Context, s Socket) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	set := m.live(s.Dev.User, now)
+	set := m.prune(s.Dev.User, now)
 	before := len(set)
 	for k, o := range set {
 		if o.device != s.Dev.Device {
@@ -107,7 +108,6 @@ func (m *Memory) Refresh(ctx context.Context, sockets []Socket) error {
 	now := m.now()
 	for _, s := range sockets {
 		m.add(s, now)
-		m.lastSeen[s.Dev.User] = now
 	}
 	return nil
 }
@@ -122,7 +122,7 @@ func (m *Memory) Disconnected(ctx context.Context, s Socket, at time.Time) (bool
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.sockets[s.Dev.User], member(s))
-	if len(m.live(s.Dev.User, m.now())) > 0 {
+	if len(m.prune(s.Dev.User, m.now())) > 0 {
 		return false, nil
 	}
 	// Redis keeps milliseconds.
@@ -143,11 +143,22 @@ func (m *Memory) States(ctx context.Context, users []string) (map[string]State, 
 	out := make(map[string]State, len(users))
 	for _, u := range users {
 		var st State
-		for _, s := range m.live(u, now) {
-			st.Devices = append(st.Devices, s.device)
+		var heartbeat time.Time // the last of the expired sockets' (reading prunes nothing)
+		for _, s := range m.sockets[u] {
+			if now.Before(s.expires) {
+				st.Devices = append(st.Devices, s.device)
+			} else if hb := s.expires.Add(-m.ttl()); hb.After(heartbeat) {
+				heartbeat = hb
+			}
 		}
 		if t, ok := m.lastSeen[u]; ok {
-			st.LastSeen = t.Truncate(time.Millisecond).UTC()
+			st.LastSeen = t
+		}
+		if len(st.Devices) == 0 && heartbeat.After(st.LastSeen) {
+			st.LastSeen = heartbeat
+		}
+		if !st.LastSeen.IsZero() {
+			st.LastSeen = st.LastSeen.Truncate(time.Millisecond).UTC()
 		}
 		if len(st.Devices) == 0 && st.LastSeen.IsZero() {
 			continue

@@ -31,9 +31,12 @@ var (
 const batch = 500
 
 // Redis keeps a user's sockets in the sorted set <prefix>seen:<user>
-// (member "<device>|<stamp>", score its expiry in ms of Redis's clock; the
-// key expires with its last member) and their last seen in
-// <prefix>lastseen:<user> (ms since the epoch, for LastSeenTTL). Like
+// (member "<device>|<stamp>", score its expiry in ms of Redis's clock; an
+// expired member stays, as the last heartbeat of a socket whose connector
+// died, until the user's next connect or leave; the set lives LastSeenTTL
+// after its last connect) and the time their last socket left in
+// <prefix>lastseen:<user> (ms since the epoch, for LastSeenTTL). A
+// heartbeat is one ZADD per socket. Like
 // store/presence it runs many keys in one script: a single Redis (or
 // Sentinel), not a Cluster.
 type Redis struct {
@@ -55,7 +58,10 @@ func NewRedis(c redis.UniversalClient, prefix string, ttl time.Duration) *Redis 
 
 func (r *Redis) ttlMs() string { return strconv.FormatInt(r.ttl.Milliseconds(), 10) }
 
-var lastSeenSeconds = strconv.Itoa(int(LastSeenTTL.Seconds()))
+var (
+	lastSeenSeconds = strconv.Itoa(int(LastSeenTTL.Seconds()))
+	lastSeenMs      = strconv.FormatInt(LastSeenTTL.Milliseconds(), 10)
+)
 
 // Connected runs the connected script.
 func (r *Redis) Connected(ctx context.Context, s Socket) (bool, error) {
@@ -63,7 +69,7 @@ func (r *Redis) Connected(ctx context.Context, s Socket) (bool, error) {
 		return false, err
 	}
 	n, err := connectedScript.Run(ctx, r.client, []string{socketsKey(r.prefix, s.Dev.User)},
-		s.Dev.Device, strconv.FormatUint(s.Stamp, 10), r.ttlMs()).Int64()
+		s.Dev.Device, strconv.FormatUint(s.Stamp, 10), r.ttlMs(), lastSeenMs).Int64()
 	if err != nil {
 		return false, fmt.Errorf("seen: connected: %w", err)
 	}
@@ -78,11 +84,11 @@ func (r *Redis) Refresh(ctx context.Context, sockets []Socket) error {
 	err := pipelineScript(ctx, r.client, refreshScript, func(pipe redis.Pipeliner) {
 		for start := 0; start < len(sockets); start += batch {
 			part := sockets[start:min(start+batch, len(sockets))]
-			keys := make([]string, 0, 2*len(part))
+			keys := make([]string, 0, len(part))
 			args := make([]any, 2, 2+len(part))
-			args[0], args[1] = r.ttlMs(), lastSeenSeconds
+			args[0], args[1] = r.ttlMs(), lastSeenMs
 			for _, s := range part {
-				keys = append(keys, socketsKey(r.prefix, s.Dev.User), lastSeenKey(r.prefix, s.Dev.User))
+				keys = append(keys, socketsKey(r.prefix, s.Dev.User))
 				args = append(args, member(s))
 			}
 			refreshScript.EvalSha(ctx, pipe, keys, args...)
@@ -123,7 +129,7 @@ func (r *Redis) States(ctx context.Context, users []string) (map[string]State, e
 			for _, u := range part {
 				keys = append(keys, socketsKey(r.prefix, u), lastSeenKey(r.prefix, u))
 			}
-			cmds = append(cmds, statesScript.EvalSha(ctx, pipe, keys))
+			cmds = append(cmds, statesScript.EvalSha(ctx, pipe, keys, r.ttlMs()))
 		}
 	})
 	if err != nil {

@@ -7,11 +7,12 @@
 // (States) when it tells watchers. One owner for the key layout and the
 // scripts.
 //
-// A user's entry is the set of their live sockets, each "<device>|<stamp>"
+// A user's entry is the set of their sockets, each "<device>|<stamp>"
 // (the socket's stamp from store/presence) with an expiry: a socket counts
 // until TTL after its last refresh, so a connector that dies without
 // saying goodbye stops counting within TTL (nobody announces that; the
-// next read of the state is right). A newer socket of a device replaces
+// next read of the state is right, last seen the socket's last
+// heartbeat). A newer socket of a device replaces
 // the older one; an older one never replaces a newer one, so a device that
 // moves between connectors stays online throughout. The user is online
 // while the set has a live socket; the moment the last one leaves
@@ -37,7 +38,8 @@ import (
 // store/presence's, since the connectors refresh both on one heartbeat.
 const TTL = presence.TTL
 
-// LastSeenTTL is how long a user's last seen is kept after they leave.
+// LastSeenTTL is how long a user's last seen (and their socket set) is
+// kept after they leave.
 const LastSeenTTL = 400 * 24 * time.Hour
 
 // Socket is one socket of a user's device: its stamp orders the device's
