@@ -402,13 +402,20 @@ async function onMessage(f) {
   watchGap(c);
 }
 
+// OWN carries the content of this device's own send on the message frame
+// onStored makes for it. A Symbol, so that no frame from the platform (it
+// is JSON) can carry it: plaintext from the wire is never taken as this
+// device's own, verified content.
+const OWN = Symbol("own");
+
 // openMessage turns a stored message frame into a shown message: opened
 // and its signature checked here.
 async function openMessage(c, f) {
   const m = { seq: f.seq, id: f.id, sender: f.sender, device: f.senderDevice, at: f.storedAt, mine: f.senderDevice === S.user.deviceId };
+  const own = f[OWN];
   try {
-    m.content = f.own ?? await e2ee.open(f.envelope, { conversation: c.id, senderDevice: f.senderDevice, clientMessageId: f.id }, S.user.deviceId, S.identity);
-    m.verified = !!f.own || await senderVerified(c, f); // own: this device sealed it
+    m.content = own ?? await e2ee.open(f.envelope, { conversation: c.id, senderDevice: f.senderDevice, clientMessageId: f.id }, S.user.deviceId, S.identity);
+    m.verified = !!own || await senderVerified(c, f); // own: this device sealed it
   } catch (err) {
     m.notice = "🔒 this message could not be decrypted on this device (" + err.message + ")";
   }
@@ -489,7 +496,7 @@ async function onStored(f) {
   // The connector does not echo a message to the device that sent it: it
   // takes its place in the order from here, its content known.
   await onMessage({ type: "message", id: f.id, conversation: f.conversation, seq: f.seq, sender: S.user.userId,
-    senderDevice: S.user.deviceId, storedAt: f.storedAt, own: s.content || { text: s.text } });
+    senderDevice: S.user.deviceId, storedAt: f.storedAt, [OWN]: s.content || { text: s.text } });
 }
 
 function onReceipt(f) {
