@@ -81,6 +81,11 @@ func framesFor(e event.Event) (frames, error) {
 		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "done", Agent: d.AgentID, Conversation: conv,
 			Sender: fr.actor.User, SenderDevice: fr.actor.Device,
 			ReplyTo: d.ReplyTo, ID: d.ClientMessageID}, err)
+	case events.TypeAgentStatus:
+		d, err := events.Decode[events.AgentStatus](e)
+		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: protocol.AgentStatus, Agent: d.AgentID, Conversation: conv,
+			Sender: fr.actor.User, SenderDevice: fr.actor.Device,
+			ReplyTo: d.ReplyTo, Index: d.Index, State: d.State, Tools: d.Tools}, err)
 	case events.TypeAgentError:
 		d, err := events.Decode[events.AgentError](e)
 		return same(protocol.Frame{Type: protocol.TypeAgent, Kind: "error", Agent: d.AgentID, Conversation: conv,

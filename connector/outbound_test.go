@@ -52,6 +52,8 @@ func TestFramesFor(t *testing.T) {
 			`{"type":"agent","conversation":"conv-1","envelope":` + envJSON + `,"sender":"bot","senderDevice":"bot-d","kind":"partial","agent":"bot","replyTo":3,"index":2}`, ""},
 		{"agent done", agentEvent(events.TypeAgentDone, events.AgentDone{AgentID: "bot", ReplyTo: 3, ClientMessageID: "r-1"}),
 			`{"type":"agent","id":"r-1","conversation":"conv-1","sender":"bot","senderDevice":"bot-d","kind":"done","agent":"bot","replyTo":3}`, ""},
+		{"agent status", agentEvent(events.TypeAgentStatus, events.AgentStatus{AgentID: "bot", ReplyTo: 3, Index: 1002, State: "tool", Tools: []string{"history", "http"}}),
+			`{"type":"agent","conversation":"conv-1","sender":"bot","senderDevice":"bot-d","kind":"status","state":"tool","agent":"bot","replyTo":3,"index":1002,"tools":["history","http"]}`, ""},
 		{"agent error", agentEvent(events.TypeAgentError, events.AgentError{AgentID: "bot", ReplyTo: 3, Code: "timeout", Message: "the model did not answer", Retryable: true}),
 			`{"type":"agent","conversation":"conv-1","sender":"bot","senderDevice":"bot-d","kind":"error","agent":"bot","replyTo":3,"code":"timeout","message":"the model did not answer","retryable":true}`, ""},
 		{"conversation", ev(events.NewConversationChanged("g-1", "alice", "a1", events.ConversationChanged{Kind: "group", Rev: 3,

@@ -71,6 +71,7 @@ func TestRoutingTable(t *testing.T) {
 		{events.TypeAgentInvoke, map[string]string{events.ExtAgentID: "calc", events.ExtAgentKind: "calc"}, "calc-agent"},
 		{events.TypeAgentInvoke, map[string]string{events.ExtAgentID: "other", events.ExtAgentKind: "calc"}, ""},
 		{events.TypeAgentPartial, nil, "route-agent"},
+		{events.TypeAgentStatus, model, "route-agent"},
 		{events.TypeAgentDone, model, "route-agent"},
 		{events.TypeAgentError, nil, "route-agent"},
 		{events.TypeMediaUploadRequested, nil, "media"},

@@ -11,6 +11,7 @@ import * as actions from "./actions.js";
 import * as history from "./history.js";
 import * as search from "./search.js";
 import * as presence from "./presence.js";
+import * as lifecycle from "./lifecycle.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -429,7 +430,10 @@ async function show(c, f) {
   // An agent's reply replaces its partial answer, and ends it: partials
   // of it that come later (replayed after a resume, late) are dropped.
   if (!m.mine && m.content?.replyTo) endAnswer(c, answerKey(f.sender, m.content.replyTo));
-  else for (const [k, p] of c.partials) if (p.agent === f.sender) c.partials.delete(k);
+  else {
+    for (const [k, p] of c.partials) if (p.agent === f.sender) c.partials.delete(k);
+    lifecycle.endAgent(c, f.sender);
+  }
   c.msgs.push(m);
   name(f.sender);
   if (!m.mine) {
@@ -529,6 +533,7 @@ const answerKey = (agent, replyTo) => `${agent}/${replyTo}`;
 
 function endAnswer(c, key) {
   c.partials.delete(key);
+  lifecycle.endStatus(c, key);
   c.ended.add(key);
   if (c.ended.size > 64) c.ended.delete(c.ended.values().next().value); // the oldest
 }
@@ -548,6 +553,8 @@ async function onAgent(f) {
     if (c.ended.has(key)) return; // the reply came while it was opened
     p.chunks[f.index || 0] = text;
     c.partials.set(key, p);
+  } else if (f.kind === "status") {
+    if (!lifecycle.applyStatus(c, key, f)) return;
   } else if (f.kind === "error") {
     endAnswer(c, key);
     c.msgs.push({ notice: `${S.names.get(agent) || agent} could not answer: ${f.message || f.code}`, sender: agent });
@@ -1060,9 +1067,10 @@ function renderMessages() {
 function renderTyping() {
   const c = S.current && conv(S.current);
   const now = Date.now();
-  const who = c ? [...c.typing].filter(([, t]) => t.until > now).map(([u, t]) =>
+  const who = c ? [...c.typing].filter(([u, t]) => t.until > now && !(t.state === "thinking" && lifecycle.hasStatus(c, u))).map(([u, t]) =>
     `${S.names.get(u) || u} is ${t.state === "thinking" ? "thinking" : "typing"}…`) : [];
   $("typing").textContent = who.join(" ");
+  lifecycle.render($("agent-status"), c, (u) => S.names.get(u) || u);
 }
 setInterval(renderTyping, 1000);
 

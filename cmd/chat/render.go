@@ -24,11 +24,13 @@ type view struct {
 	// for that id (it can come back first) waits for the text to show.
 	sending sync.Mutex
 
-	mu      sync.Mutex
-	names   map[string]string // user id → shown name
-	sent    map[string]string // own client message ids of this run → text
-	typing  map[string]string // user → last typing state shown
-	wasDown bool
+	mu     sync.Mutex
+	names  map[string]string // user id → shown name
+	sent   map[string]string // own client message ids of this run → text
+	typing map[string]string // user → last typing state shown
+	// agentLines: agent → its status line shown last (lifecycle.go)
+	agentLines map[string]string
+	wasDown    bool
 
 	media     map[int64]*e2ee.Media  // seq → the file of that message of conv, for /save
 	presence  presences              // others' presence, as this user may see it
@@ -120,6 +122,7 @@ func (v *view) show(ev client.Event) {
 		v.scr.println(fmt.Sprintf("%s[#%d%s] %s: %s", prefix, e.Seq, at, who, text))
 		v.mu.Lock()
 		delete(v.typing, e.Sender)
+		delete(v.agentLines, e.Sender)
 		v.mu.Unlock()
 		if !e.Own && e.Conversation == v.conv && v.c != nil {
 			_ = v.c.MarkRead(e.Conversation, e.Seq)
@@ -148,19 +151,23 @@ func (v *view) show(ev client.Event) {
 		changed := v.typing[e.User] != e.State
 		v.typing[e.User] = e.State
 		v.mu.Unlock()
-		if changed && e.State != "paused" && e.Conversation == v.conv {
-			verb := "is typing"
-			if e.State == "thinking" {
-				verb = "is thinking"
-			}
-			v.scr.println(fmt.Sprintf("   … %s %s", v.name(e.User), verb))
+		switch {
+		case changed && e.State == "thinking": // an agent at work
+			v.agentLine(e.Conversation, e.User, "is thinking")
+		case changed && e.State != "paused" && e.Conversation == v.conv:
+			v.scr.println(fmt.Sprintf("   … %s is typing", v.name(e.User)))
 		}
 	case *client.AgentActivity:
 		switch {
+		case e.Kind == client.AgentStatus:
+			v.agentLine(e.Conversation, e.Agent, statusText(e))
 		case e.Kind == client.AgentPartial && e.Index == 0:
-			v.scr.println(fmt.Sprintf("   … %s is answering", v.name(e.Agent)))
+			v.agentLine(e.Conversation, e.Agent, "is answering")
 		case e.Kind == client.AgentError:
+			v.endAgentLine(e.Agent)
 			v.scr.println(fmt.Sprintf("   ! %s could not answer: %s", v.name(e.Agent), e.Text))
+		case e.Kind == client.AgentDone:
+			v.endAgentLine(e.Agent)
 		}
 	case *client.Error:
 		switch e.Code {

@@ -91,3 +91,37 @@ func TestActionsShow(t *testing.T) {
 		t.Errorf("delete for me not kept: %+v %v", again, err)
 	}
 }
+
+// TestAgentStatusLine: an agent's lifecycle receipts print one status
+// line each — waking, queued, thinking, the tools it uses, answering —
+// without repeating what its typing "thinking" or first partial already
+// said; a new answer starts over.
+func TestAgentStatusLine(t *testing.T) {
+	out := &syncBuffer{}
+	stdout = out
+	v := &view{scr: newScreen(""), me: "u-ann", conv: "c-1", names: map[string]string{"helper": "Helper"}, typing: map[string]string{}}
+	st := func(state string, tools ...string) *client.AgentActivity {
+		return &client.AgentActivity{Conversation: "c-1", Agent: "helper", ReplyTo: 4, Kind: client.AgentStatus, State: state, Tools: tools}
+	}
+	v.show(st(client.StatusWaking))
+	v.show(st(client.StatusQueued))
+	v.show(&client.Typing{Conversation: "c-1", User: "helper", State: "thinking"})
+	v.show(st(client.StatusThinking))
+	v.show(st(client.StatusTool, "history", "http"))
+	v.show(st(client.StatusStreaming))
+	v.show(&client.AgentActivity{Conversation: "c-1", Agent: "helper", ReplyTo: 4, Kind: client.AgentPartial})
+	v.show(&client.AgentActivity{Conversation: "c-1", Agent: "helper", ReplyTo: 4, Kind: client.AgentDone})
+	v.show(st(client.StatusThinking))
+	v.show(&client.AgentActivity{Conversation: "c-other", Agent: "helper", ReplyTo: 9, Kind: client.AgentStatus, State: client.StatusQueued})
+	want := []string{
+		"   … Helper is waking up",
+		"   … Helper is queued (all its model slots are busy)",
+		"   … Helper is thinking",
+		"   … Helper is using history, http",
+		"   … Helper is answering",
+		"   … Helper is thinking",
+	}
+	if got := strings.Split(strings.TrimSpace(out.String()), "\n"); strings.Join(got, "\n") != strings.TrimSpace(strings.Join(want, "\n")) {
+		t.Errorf("the screen shows:\n%s\nwant:\n%s", out.String(), strings.Join(want, "\n"))
+	}
+}

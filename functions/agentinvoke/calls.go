@@ -74,14 +74,16 @@ func (f *Function) spawn(ctx context.Context, d *deps, k callKey, n int, inv *ev
 		return w
 	}
 	w := &worker{done: make(chan struct{})}
+	waking := f.wakingNow(d)
 	f.running[k.id()] = w
 	f.stats.turns.Add(1)
-	t := &turn{f: f, d: d, k: k, n: n, inv: inv, fresh: fresh,
+	t := &turn{f: f, d: d, k: k, n: n, inv: inv, fresh: fresh, waking: waking,
 		log: f.logger().With("agent", k.Agent, "conversation", k.Conversation, "seq", k.Seq, "attempt", n)}
 	f.wg.Go(func() {
 		defer func() {
 			f.mu.Lock()
 			delete(f.running, k.id())
+			f.lastTurn = time.Now()
 			f.mu.Unlock()
 			close(w.done)
 		}()

@@ -57,8 +57,13 @@ type config struct {
 	// MaxToolSteps bounds the model requests of one answer when the model
 	// keeps asking for tools: the last one still asking fails the call
 	// with tool_steps.
-	MaxToolSteps int        `env:"AGENT_MAX_TOOL_STEPS" default:"8" min:"1"`
-	LogLevel     slog.Level `env:"LOG_LEVEL" default:"INFO"`
+	MaxToolSteps int `env:"AGENT_MAX_TOOL_STEPS" default:"8" min:"1"`
+	// IdleGap is how long this instance may go without a turn before the
+	// calls it takes next say "waking" (lifecycle.go): its model server
+	// may have unloaded the model meanwhile (Ollama does after 5 minutes).
+	// 0: only the first calls after the process started say it.
+	IdleGap  time.Duration `env:"AGENT_IDLE_GAP" default:"5m" min:"0s"`
+	LogLevel slog.Level    `env:"LOG_LEVEL" default:"INFO"`
 }
 
 // modelEnv is the part of the model configuration read by fn.Load.

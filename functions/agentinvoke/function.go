@@ -68,6 +68,11 @@ type Function struct {
 	running map[string]*worker     // turns this instance runs, by call id
 	tools   map[string]*toolWaiter // turns here waiting for a tool result, by the result's ledger _id
 	wg      sync.WaitGroup         // those turns and the sweeper
+	// warm: a turn of this instance has sent a model request since it
+	// started or last woke; lastTurn: when its latest turn ended
+	// (lifecycle.go, "waking").
+	warm     bool
+	lastTurn time.Time
 
 	stats stats
 }

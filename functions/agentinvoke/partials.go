@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/agent"
 	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/events"
 )
 
 // partials streams the answer to the conversation as it arrives: each
@@ -29,10 +30,17 @@ type partials struct {
 	buf  strings.Builder
 	next int
 	last time.Time
+	// began: the current request's answer has shown text (its first
+	// says "streaming"); the turn clears it before each request.
+	began bool
 }
 
 // add takes one delta (called in stream order by model.Stream).
 func (p *partials) add(delta string) {
+	if !p.began && strings.TrimSpace(delta) != "" {
+		p.began = true
+		p.t.status(p.ctx, p.id, events.StatusStreaming)
+	}
 	p.buf.WriteString(delta)
 	if time.Since(p.last) >= p.every {
 		p.flush()

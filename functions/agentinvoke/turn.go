@@ -54,6 +54,11 @@ type turn struct {
 	// holdUntil, when set, is how long the attempt keeps its lease after
 	// the turn ends (a posted reply waiting for persist's answer).
 	holdUntil time.Time
+	// Lifecycle receipts (lifecycle.go): whether the call arrived while
+	// the instance was waking, how many statuses the turn sent, the last.
+	waking     bool
+	statuses   int
+	lastStatus string
 }
 
 // finishTimeout bounds the steps after the model call (deciding and
@@ -104,6 +109,9 @@ func (t *turn) answer(ctx context.Context) {
 	if !t.withinBudget(ctx, cfg) {
 		return
 	}
+	if t.waking {
+		t.status(ctx, id, events.StatusWaking)
+	}
 	t.send(ctx, "typing", func() (event.Event, error) { return id.Typing(t.k.Conversation, events.TypingThinking) })
 	req, recipients, ok := t.prepare(ctx, id, cfg)
 	if !ok {
@@ -112,7 +120,7 @@ func (t *turn) answer(ctx context.Context) {
 	mt := t.openMCP(ctx, cfg)
 	defer mt.close()
 	req.Tools = append(req.Tools, mt.specs...)
-	release, ok := t.slot(ctx)
+	release, ok := t.slot(ctx, id)
 	if !ok {
 		return
 	}
@@ -150,9 +158,16 @@ func (t *turn) prepare(ctx context.Context, id agent.Self, cfg modelConfig) (mod
 	return req, recipients, true
 }
 
-// slot waits for a model call slot (AGENT_MAX_CALLS); false when the
-// instance stops first (the call is handed over) or ctx ends.
-func (t *turn) slot(ctx context.Context) (release func(), ok bool) {
+// slot waits for a model call slot (AGENT_MAX_CALLS), saying "queued"
+// when every slot is busy; false when the instance stops first (the call
+// is handed over) or ctx ends.
+func (t *turn) slot(ctx context.Context, id agent.Self) (release func(), ok bool) {
+	select {
+	case t.d.slots <- struct{}{}:
+		return func() { <-t.d.slots }, true
+	default:
+		t.status(ctx, id, events.StatusQueued)
+	}
 	select {
 	case t.d.slots <- struct{}{}:
 		return func() { <-t.d.slots }, true
@@ -182,6 +197,9 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 				return
 			}
 		}
+		t.f.woke()
+		t.status(ctx, id, events.StatusThinking)
+		p.began = false // the request's first text says "streaming"
 		a, ep, merr := t.call(ctx, cfg, req, p)
 		p.flush() // the last partial goes before the reply (and done), as each request ends
 		if merr != nil {
@@ -213,6 +231,7 @@ func (t *turn) converse(ctx context.Context, cfg modelConfig, req modelRequest, 
 			return
 		}
 		req.Messages = append(req.Messages, chatMessage{Role: roleAssistant, Content: sc.Text, ToolCalls: sc.Calls})
+		t.status(ctx, id, events.StatusTool, toolNames(sc.Calls)...)
 		results, err := t.runTools(ctx, box, id, cfg, mt, step, sc.Calls)
 		if err != nil {
 			// Stopping (or the ledger failed): the call's next attempt
@@ -236,6 +255,9 @@ func (t *turn) continueTools(ctx context.Context, st callState) {
 	}
 	cfg := t.d.cfg.modelFor(t.k.Agent)
 	t.log.Info("agent-invoke: the previous attempt died while tools ran: going on from the ledger", "steps", len(st.Steps))
+	if t.waking {
+		t.status(ctx, id, events.StatusWaking)
+	}
 	t.send(ctx, "typing", func() (event.Event, error) { return id.Typing(t.k.Conversation, events.TypingThinking) })
 	req, rs, ok := t.prepare(ctx, id, cfg)
 	if !ok {
@@ -257,6 +279,9 @@ func (t *turn) continueTools(ctx context.Context, st callState) {
 			return
 		}
 		req.Messages = append(req.Messages, chatMessage{Role: roleAssistant, Content: sc.Text, ToolCalls: sc.Calls})
+		if s.Step == st.Steps[len(st.Steps)-1].Step { // the round whose tools may still run
+			t.status(ctx, id, events.StatusTool, toolNames(sc.Calls)...)
+		}
 		results, err := t.runTools(ctx, box, id, cfg, mt, s.Step, sc.Calls)
 		if err != nil {
 			t.log.Info("agent-invoke: handing the call over while its tools run", "step", s.Step, "err", err)
@@ -264,7 +289,7 @@ func (t *turn) continueTools(ctx context.Context, st callState) {
 		}
 		req.Messages = append(req.Messages, results...)
 	}
-	release, ok := t.slot(ctx)
+	release, ok := t.slot(ctx, id)
 	if !ok {
 		return
 	}

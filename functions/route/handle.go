@@ -62,6 +62,10 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 		return nil, f.agentPartial(ctx, d, e)
 	case events.TypeAgentDone, events.TypeAgentError:
 		return nil, f.agentEnded(ctx, d, e)
+	case events.TypeAgentStatus:
+		// A lifecycle receipt (queued, thinking, tool, …): to the
+		// members' devices, as it came; nothing keeps it.
+		return nil, f.toMembers(ctx, d, e, fn.Ext(e, events.ExtAgentID), events.DeviceRef{})
 	case events.TypeSyncRequested:
 		return nil, f.sync(ctx, d, e, a)
 	case events.TypeResumeRequested:

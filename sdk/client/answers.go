@@ -21,7 +21,10 @@ type answerKey struct {
 type answer struct {
 	next  int                    // the index the application gets next
 	held  map[int]*AgentActivity // ahead of next; nil value: a partial that did not open (its error is out)
-	ended bool                   // later partials are dropped
+	ended bool                   // later partials and statuses are dropped
+	// status is one more than the index of the latest status handed on
+	// (0: none yet): an older one that arrives later is dropped.
+	status int
 }
 
 const (
@@ -107,6 +110,18 @@ func (cv *conv) partial(k answerKey, index int, act *AgentActivity) ([]*AgentAct
 		}
 		a.next++
 	}
+}
+
+// status reports whether the lifecycle status at index of answer k is
+// news: not of an ended answer, and later than every status of it handed
+// on so far (statuses are delivered in any order; the latest counts).
+func (cv *conv) status(k answerKey, index int) bool {
+	a := cv.answerOf(k)
+	if a.ended || index < a.status {
+		return false
+	}
+	a.status = index + 1
+	return true
 }
 
 // agentKey is the answer an agent frame is about.

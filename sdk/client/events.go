@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
 // Event is what Client.Events delivers: one of *Message, *Status, *Receipt,
@@ -108,7 +109,12 @@ type Typing struct {
 // Kind "partial": Content is the Index-th streamed chunk (decrypted; the
 // reply itself arrives later as an ordinary Message). Partials of an answer
 // come once each, in index order — also when the platform replays them after
-// a reconnect — and none after its done, error or reply (answers.go). Kind "done": the reply
+// a reconnect — and none after its done, error or reply (answers.go).
+// Kind "status": a lifecycle receipt — State is one of the Status*
+// states (Tools names the tools running for StatusTool); each status the
+// client hands on is later than the one before (Index grows), an older
+// one arriving late is dropped, none comes after the answer's done,
+// error or reply. Kind "done": the reply
 // is stored. Kind "error": Code and Text say why the agent could not answer.
 type AgentActivity struct {
 	Conversation string
@@ -118,17 +124,32 @@ type AgentActivity struct {
 	Kind         string
 	Index        int
 	Content      e2ee.Content
-	ID           string // done: the reply's client message id
-	Code         string // error
-	Text         string // error: a message safe to show
-	Retryable    bool   // error
+	State        string   // status: StatusWaking, StatusQueued, …
+	Tools        []string // status StatusTool: the tools running
+	ID           string   // done: the reply's client message id
+	Code         string   // error
+	Text         string   // error: a message safe to show
+	Retryable    bool     // error
 }
 
 // Agent activity kinds.
 const (
-	AgentPartial = "partial"
-	AgentDone    = "done"
-	AgentError   = "error"
+	AgentPartial = protocol.AgentPartial
+	AgentStatus  = protocol.AgentStatus
+	AgentDone    = protocol.AgentDone
+	AgentError   = protocol.AgentError
+)
+
+// Lifecycle states of an answer (AgentActivity kind AgentStatus), in the
+// order they usually come: waking (the agent's runtime had been idle or
+// was just started), queued (all its model slots busy), thinking, tool
+// (Tools run), streaming (partials follow); then done or error.
+const (
+	StatusWaking    = protocol.StatusWaking
+	StatusQueued    = protocol.StatusQueued
+	StatusThinking  = protocol.StatusThinking
+	StatusTool      = protocol.StatusTool
+	StatusStreaming = protocol.StatusStreaming
 )
 
 // ConversationChange is a conversation of this user created, or its members

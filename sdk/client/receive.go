@@ -364,6 +364,12 @@ func (c *Client) agent(f protocol.Frame, now time.Time) {
 		for _, r := range ready {
 			c.emit(r)
 		}
+	case AgentStatus:
+		if f.Index < 0 || !cv.status(agentKey(f), f.Index) {
+			break
+		}
+		a.State, a.Tools = f.State, f.Tools
+		c.emit(a)
 	case AgentDone:
 		a.ID = f.ID
 		cv.endAnswer(agentKey(f))

@@ -185,6 +185,10 @@ func TestEveryTypeHasAValidConstructedExample(t *testing.T) {
 			return events.New(events.TypeAgentError, "e1", events.Meta{Source: events.SourceAgentPrefix + "agent-1", Conversation: "conv-1", Sender: "agent-1", Device: "agent-1", AgentID: "agent-1"},
 				events.AgentError{AgentID: "agent-1", ReplyTo: 7, Code: "timeout", Message: "the model did not answer"})
 		},
+		events.TypeAgentStatus: func() (event.Event, error) {
+			return events.New(events.TypeAgentStatus, "s1", events.Meta{Source: events.SourceAgentPrefix + "agent-1", Conversation: "conv-1", Sender: "agent-1", Device: "agent-1", AgentID: "agent-1"},
+				events.AgentStatus{AgentID: "agent-1", ReplyTo: 7, Index: 3, State: events.StatusTool, Tools: []string{"history", "mcp__search"}})
+		},
 		events.TypeToolCalled: func() (event.Event, error) {
 			return events.NewToolCalled("conv-1", "agent-1", "model", events.ToolCalled{CallID: "tc-1", Tool: "history", AgentID: "agent-1", ReplyTo: 7, Arguments: `{"last":5}`})
 		},
@@ -283,4 +287,28 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("error does not wrap ErrInvalid: %v", err)
 		}
 	})
+}
+
+// An agent status names a known state, and tools only (and always) for
+// state tool, each a tool name.
+func TestAgentStatusChecks(t *testing.T) {
+	for _, tc := range []struct {
+		s  events.AgentStatus
+		ok bool
+	}{
+		{events.AgentStatus{AgentID: "a", ReplyTo: 1, State: events.StatusQueued}, true},
+		{events.AgentStatus{AgentID: "a", ReplyTo: 1, Index: 2000, State: events.StatusTool, Tools: []string{"history"}}, true},
+		{events.AgentStatus{AgentID: "a", ReplyTo: 1, State: "sleeping"}, false},
+		{events.AgentStatus{AgentID: "a", ReplyTo: 1, State: events.StatusTool}, false},
+		{events.AgentStatus{AgentID: "a", ReplyTo: 1, State: events.StatusThinking, Tools: []string{"history"}}, false},
+		{events.AgentStatus{AgentID: "a", ReplyTo: 1, State: events.StatusTool, Tools: []string{"no spaces"}}, false},
+		{events.AgentStatus{AgentID: "a", ReplyTo: 0, State: events.StatusQueued}, false},
+		{events.AgentStatus{AgentID: "a", ReplyTo: 1, Index: -1, State: events.StatusQueued}, false},
+	} {
+		_, err := events.New(events.TypeAgentStatus, "s1", events.Meta{Source: events.SourceAgentPrefix + "a", Conversation: "conv-1",
+			Sender: "a", Device: "a", AgentID: "a"}, tc.s)
+		if (err == nil) != tc.ok {
+			t.Errorf("%+v: err %v, want ok %v", tc.s, err, tc.ok)
+		}
+	}
 }

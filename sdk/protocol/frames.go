@@ -86,7 +86,7 @@ const (
 	TypeMessage   = "message"   // a message delivered to this device
 	TypeReceipt   = "receipt"   // someone's delivered/read cursor moved (kind, user, seq)
 	TypeBatch     = "batch"     // sync answer: messages in seq order, more?
-	TypeAgent     = "agent"     // agent activity: partial / done / error
+	TypeAgent     = "agent"     // agent activity: partial / status / done / error
 	TypeError     = "error"     // code, message, and the frame id it refers to
 	TypePong      = "pong"      // answer to ping
 	TypeReconnect = "reconnect" // connector is draining: reconnect after afterMs
@@ -105,6 +105,24 @@ const (
 	// member's devices that they are out): kind, rev, members, title, and
 	// sender who made the change. Keep the highest rev.
 	TypeConversation = "conversation"
+)
+
+// Kinds of the agent frame.
+const (
+	AgentPartial = "partial" // a chunk of the answer being streamed
+	AgentStatus  = "status"  // a lifecycle receipt: state (and tools)
+	AgentDone    = "done"    // the reply is stored
+	AgentError   = "error"   // the agent could not answer
+)
+
+// States of an agent status frame (the event's, events.Status*): where
+// an answer stands (docs/protocol.md, "agent").
+const (
+	StatusWaking    = "waking"
+	StatusQueued    = "queued"
+	StatusThinking  = "thinking"
+	StatusTool      = "tool"
+	StatusStreaming = "streaming"
 )
 
 // Kinds of the media frame.
@@ -137,8 +155,8 @@ type Frame struct {
 	SenderDevice string    `json:"senderDevice,omitempty"`
 	StoredAt     time.Time `json:"storedAt,omitzero"`
 
-	Kind  string `json:"kind,omitempty"`  // receipt: delivered|read; agent: partial|done|error; conversation: direct|group
-	State string `json:"state,omitempty"` // typing: typing|paused|thinking
+	Kind  string `json:"kind,omitempty"`  // receipt: delivered|read; agent: partial|status|done|error; conversation: direct|group
+	State string `json:"state,omitempty"` // typing: typing|paused|thinking; agent status: waking|queued|thinking|tool|streaming
 
 	// sync / batch (limit 0: DefaultSyncLimit)
 	After    int64    `json:"after,omitempty"`
@@ -158,10 +176,12 @@ type Frame struct {
 	Gone      []string   `json:"gone,omitempty"`      // resumed: positions' conversations you are not (or no longer) in
 	Next      string     `json:"next,omitempty"`      // resumed: more conversations after this id: resume again from it
 
-	// agent
-	Agent   string `json:"agent,omitempty"`
-	ReplyTo int64  `json:"replyTo,omitempty"`
-	Index   int    `json:"index,omitempty"`
+	// agent (index: a partial's place in the answer, a status's order
+	// among the answer's statuses; tools: the tools a status "tool" runs)
+	Agent   string   `json:"agent,omitempty"`
+	ReplyTo int64    `json:"replyTo,omitempty"`
+	Index   int      `json:"index,omitempty"`
+	Tools   []string `json:"tools,omitempty"`
 
 	// error
 	Code           string   `json:"code,omitempty"`

@@ -191,6 +191,9 @@ func TestAnswerSurvivesReconnect(t *testing.T) {
 		words := modeltest.Words(webAnswer)
 		webGate.let(3)
 		shows("the first four words stream", strings.Join(words[:4], ""))
+		// The agent's lifecycle status, under the messages: it is answering.
+		run("the status line says the agent is answering",
+			chromedp.WaitVisible(`//div[@id="agent-status"]/div[@data-state="streaming"][contains(., "is answering")]`))
 
 		run("reload, log in again, open the conversation",
 			chromedp.Reload(),
@@ -221,6 +224,9 @@ func TestAnswerSurvivesReconnect(t *testing.T) {
 		}
 		if got := partial(); n != 1 || got != "" {
 			t.Errorf("the reply shows %d times (want 1), partial answer %q left (want none)", n, got)
+		}
+		if left, err := chromedp.Run(c, chromedp.Evaluate[string](`document.getElementById("agent-status").textContent`)); err != nil || left != "" {
+			t.Errorf("the status line after the reply = %q (%v), want none", left, err)
 		}
 		if n := ap.requestsTagged("[web]"); n != 1 {
 			t.Errorf("model requests %d, want 1", n)
