@@ -62,8 +62,11 @@ type config struct {
 	// calls it takes next say "waking" (lifecycle.go): its model server
 	// may have unloaded the model meanwhile (Ollama does after 5 minutes).
 	// 0: only the first calls after the process started say it.
-	IdleGap  time.Duration `env:"AGENT_IDLE_GAP" default:"5m" min:"0s"`
-	LogLevel slog.Level    `env:"LOG_LEVEL" default:"INFO"`
+	IdleGap time.Duration `env:"AGENT_IDLE_GAP" default:"5m" min:"0s"`
+	// MCPToolsTTL is how long an MCP server's tool list is offered without
+	// listing it again (mcpcache.go); 0 lists on every turn.
+	MCPToolsTTL time.Duration `env:"AGENT_MCP_TOOLS_TTL" default:"5m" min:"0s" max:"1h"`
+	LogLevel    slog.Level    `env:"LOG_LEVEL" default:"INFO"`
 }
 
 // modelEnv is the part of the model configuration read by fn.Load.
@@ -230,7 +233,7 @@ func configFrom(m map[string]string) (config, error) {
 // to OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY) or several
 // (endpoints, in failover order: an entry without model or apiKeyEnv
 // takes the agent's); not both. tools are offered to its model (checkTools),
-// and so are the tools of its mcpServers ([{"name", "url", "timeout"}]). A budget of 0 or absent is the default
+// and so are the tools of its mcpServers ([{"name", "url", "timeout", "headersEnv"}]: checkMCPServers). A budget of 0 or absent is the default
 // (AGENT_TOKEN_BUDGET, AGENT_CONVERSATION_TOKEN_BUDGET).
 func agentConfigs(raw string, defaults modelConfig, env map[string]string) (map[string]modelConfig, error) {
 	out := map[string]modelConfig{}
@@ -281,7 +284,7 @@ func agentConfigs(raw string, defaults modelConfig, env map[string]string) (map[
 		if c.Tools, err = checkTools(o.Tools); err != nil {
 			return nil, fmt.Errorf("%s: tools: %w", id, err)
 		}
-		if c.MCPServers, err = checkMCPServers(o.MCPServers); err != nil {
+		if c.MCPServers, err = checkMCPServers(o.MCPServers, env); err != nil {
 			return nil, fmt.Errorf("%s: mcpServers: %w", id, err)
 		}
 		out[id] = c

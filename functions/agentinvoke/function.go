@@ -95,6 +95,8 @@ type deps struct {
 	sink   fn.Sink
 	ping   func(context.Context) error // MongoDB answers (nil: nothing to ask)
 	slots  chan struct{}               // one per model call in flight (AGENT_MAX_CALLS)
+	// mcpLists are the MCP servers' tool lists (AGENT_MCP_TOOLS_TTL).
+	mcpLists *mcpLists
 
 	// ctx is the turns' context: cancelled only when Stop runs out of
 	// time, so that a request in flight ends as "interrupted".
@@ -188,7 +190,8 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 func (f *Function) start(c config, l ledger, u usage.Store, msgs messages.Store, m model, s fn.Sink, ping, closeFn func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &deps{cfg: c, ledger: l, usage: u, msgs: msgs, model: traced(m), sink: s, ping: ping, slots: make(chan struct{}, c.MaxCalls),
-		ctx: ctx, cancel: cancel, stopping: make(chan struct{}), closeFn: closeFn}
+		mcpLists: newMCPLists(c.MCPToolsTTL),
+		ctx:      ctx, cancel: cancel, stopping: make(chan struct{}), closeFn: closeFn}
 	f.deps.Store(d)
 	f.wg.Go(func() { f.sweep(d) })
 }

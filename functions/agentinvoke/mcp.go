@@ -5,7 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/textproto"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -33,8 +38,28 @@ type mcpServer struct {
 	URL string `json:"url"`
 	// Timeout bounds one tool call (a duration: "20s"); empty: AGENT_TOOL_TIMEOUT.
 	Timeout string `json:"timeout,omitempty"`
-	timeout time.Duration
+	// HeadersEnv names, for each header the server wants on every request
+	// (its credentials: "Authorization"), the variable of agent-invoke's
+	// environment that holds the header's whole value ("Bearer …"): the
+	// secret lives in a Secret, not in AGENT_CONFIG, and is never logged.
+	HeadersEnv map[string]string `json:"headersEnv,omitempty"`
+	timeout    time.Duration
+	headers    map[string]string // HeadersEnv's values, read at start
 }
+
+// LogValue keeps a server's headers out of every log line.
+func (s mcpServer) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", s.Name), slog.String("url", s.URL))
+}
+
+// String is for errors: the name and URL, never the headers.
+func (s mcpServer) String() string { return s.Name + " (" + s.URL + ")" }
+
+// headerNamePattern is what a configured header's name may be; the
+// transport's own headers are not the config's to set.
+var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+var reservedMCPHeaders = []string{"Accept", "Content-Type", "Content-Length", "Host", "Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-Id"}
 
 // mcpSeparator joins a server's name and its tool's in the name the model
 // sees (OpenAI allows letters, digits, _ and - only).
@@ -44,8 +69,9 @@ const mcpSeparator = "__"
 const mcpConnectTimeout = 10 * time.Second
 
 // checkMCPServers checks an agent's MCP servers: a name that can prefix a
-// tool name, each once, an http(s) URL, a readable timeout.
-func checkMCPServers(in []mcpServer) ([]mcpServer, error) {
+// tool name, each once, an http(s) URL, a readable timeout, headers whose
+// variables env holds (their values are named in no error).
+func checkMCPServers(in []mcpServer, env map[string]string) ([]mcpServer, error) {
 	seen := map[string]bool{}
 	out := make([]mcpServer, 0, len(in))
 	for _, s := range in {
@@ -65,55 +91,102 @@ func checkMCPServers(in []mcpServer) ([]mcpServer, error) {
 			}
 			s.timeout = d
 		}
+		for h, name := range s.HeadersEnv {
+			h = textproto.CanonicalMIMEHeaderKey(h)
+			v := env[name]
+			switch {
+			case !headerNamePattern.MatchString(h) || slices.Contains(reservedMCPHeaders, h):
+				return nil, fmt.Errorf("%s: header %q cannot be set (letters, digits and -; not %s)", s.Name, h, strings.Join(reservedMCPHeaders, ", "))
+			case v == "":
+				return nil, fmt.Errorf("%s: header %s: the variable %q is not set", s.Name, h, name)
+			case strings.ContainsAny(v, "\r\n"):
+				return nil, fmt.Errorf("%s: header %s: the value of %q holds a line break", s.Name, h, name)
+			}
+			if s.headers == nil {
+				s.headers = map[string]string{}
+			}
+			s.headers[h] = v
+		}
 		out = append(out, s)
 	}
 	return out, nil
 }
 
-// mcpTools are the MCP tools of one turn: a session per server that
-// answered, and its tools by the name the model sees.
+// mcpTools are the MCP tools of one turn: its tools by the name the
+// model sees, and a session per server the turn connected to (to list
+// its tools, or to call one: mcpcache.go).
 type mcpTools struct {
-	sessions []*mcp.ClientSession
-	tools    map[string]mcpTool
-	specs    []toolSpec // offered to the model
+	tools map[string]mcpTool
+	specs []toolSpec // offered to the model
+
+	mu       sync.Mutex
+	sessions map[string]*mcp.ClientSession // by server name
 }
 
 // mcpTool is one tool of one server.
 type mcpTool struct {
-	server  mcpServer
-	name    string // the server's name for it
-	session *mcp.ClientSession
+	server mcpServer
+	name   string // the server's name for it
 }
 
-// openMCP connects to the agent's MCP servers and lists their tools.
+// openMCP offers the tools of the agent's MCP servers: a list cached
+// within AGENT_MCP_TOOLS_TTL, else the server's, listed now (and cached).
 // It never fails the turn: a server that does not answer is logged and
 // left out.
 func (t *turn) openMCP(ctx context.Context, cfg modelConfig) *mcpTools {
-	mt := &mcpTools{tools: map[string]mcpTool{}}
+	mt := &mcpTools{tools: map[string]mcpTool{}, sessions: map[string]*mcp.ClientSession{}}
 	for _, s := range cfg.MCPServers {
-		if err := mt.open(ctx, s); err != nil {
-			t.log.Warn("agent-invoke: MCP server not reached: its tools are not offered", "server", s.Name, "err", err)
+		l, ok := t.d.mcpLists.get(t.k.Agent, s)
+		if !ok {
+			var err error
+			if l, err = mt.list(ctx, s); err != nil {
+				t.log.Warn("agent-invoke: MCP server not reached: its tools are not offered", "server", s.Name, "err", err)
+				continue
+			}
+			t.d.mcpLists.put(t.k.Agent, s, l)
+		}
+		mt.specs = append(mt.specs, l.specs...)
+		for seen, name := range l.names {
+			mt.tools[seen] = mcpTool{server: s, name: name}
 		}
 	}
 	return mt
 }
 
-func (mt *mcpTools) open(ctx context.Context, s mcpServer) error {
+// session connects to s for this turn, once: the session a list opened,
+// or a new one for a call.
+func (mt *mcpTools) session(ctx context.Context, s mcpServer) (*mcp.ClientSession, error) {
+	mt.mu.Lock()
+	defer mt.mu.Unlock()
+	if cs := mt.sessions[s.Name]; cs != nil {
+		return cs, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, mcpConnectTimeout)
 	defer cancel()
 	client := mcp.NewClient(&mcp.Implementation{Name: "agentchat-agent-invoke", Version: "1"}, nil)
 	// No standalone SSE stream (the turn only asks), no reconnects (a
 	// turn is short; the next one connects anew).
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.URL, MaxRetries: -1, DisableStandaloneSSE: true}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.URL, HTTPClient: s.httpClient(),
+		MaxRetries: -1, DisableStandaloneSSE: true}, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var specs []toolSpec
-	tools := map[string]mcpTool{}
+	mt.sessions[s.Name] = cs
+	return cs, nil
+}
+
+// list connects to s and lists its tools.
+func (mt *mcpTools) list(ctx context.Context, s mcpServer) (mcpList, error) {
+	cs, err := mt.session(ctx, s)
+	if err != nil {
+		return mcpList{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, mcpConnectTimeout)
+	defer cancel()
+	l := mcpList{names: map[string]string{}}
 	for tool, err := range cs.Tools(ctx, nil) {
 		if err != nil {
-			cs.Close()
-			return err
+			return mcpList{}, err
 		}
 		name := s.Name + mcpSeparator + tool.Name
 		if !events.ValidToolName(name) {
@@ -129,19 +202,16 @@ func (mt *mcpTools) open(ctx context.Context, s mcpServer) error {
 				}
 			}
 		}
-		specs = append(specs, toolSpec{Name: name, Description: tool.Description, Parameters: params, timeout: s.timeout})
-		tools[name] = mcpTool{server: s, name: tool.Name, session: cs}
+		l.specs = append(l.specs, toolSpec{Name: name, Description: tool.Description, Parameters: params, timeout: s.timeout})
+		l.names[name] = tool.Name
 	}
-	mt.sessions = append(mt.sessions, cs)
-	mt.specs = append(mt.specs, specs...)
-	for k, v := range tools {
-		mt.tools[k] = v
-	}
-	return nil
+	return l, nil
 }
 
 // close ends the turn's sessions.
 func (mt *mcpTools) close() {
+	mt.mu.Lock()
+	defer mt.mu.Unlock()
 	for _, cs := range mt.sessions {
 		cs.Close()
 	}
@@ -158,7 +228,11 @@ func (mt *mcpTools) call(ctx context.Context, tool mcpTool, arguments string, ti
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := tool.session.CallTool(ctx, &mcp.CallToolParams{Name: tool.name, Arguments: args})
+	cs, err := mt.session(ctx, tool.server)
+	if err != nil {
+		return toolOutput{Error: true, Content: "the tool's server could not be reached"}
+	}
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool.name, Arguments: args})
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return toolOutput{Error: true, Content: fmt.Sprintf("the tool %s%s%s did not answer within %s", tool.server.Name, mcpSeparator, tool.name, timeout)}

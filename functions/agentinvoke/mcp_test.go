@@ -1,8 +1,10 @@
 package function
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,10 +18,13 @@ import (
 )
 
 // testMCPServer is an MCP server over streamable HTTP with one tool, add,
-// counting its calls.
+// counting its calls and its tools/list requests; with auth set, it
+// refuses (401) every request whose Authorization is not auth.
 type testMCPServer struct {
 	url   string
 	calls atomic.Int32
+	lists atomic.Int32
+	auth  string
 }
 
 type addArgs struct {
@@ -27,16 +32,30 @@ type addArgs struct {
 	B int `json:"b" jsonschema:"the second number"`
 }
 
-func newTestMCPServer(t *testing.T) *testMCPServer {
+func newTestMCPServer(t *testing.T) *testMCPServer { return newTestMCPServerWith(t, "") }
+
+func newTestMCPServerWith(t *testing.T, auth string) *testMCPServer {
 	t.Helper()
-	ts := &testMCPServer{}
+	ts := &testMCPServer{auth: auth}
 	server := mcp.NewServer(&mcp.Implementation{Name: "calc", Version: "1"}, nil)
 	mcp.AddTool(server, &mcp.Tool{Name: "add", Description: "adds two numbers"},
 		func(_ context.Context, _ *mcp.CallToolRequest, in addArgs) (*mcp.CallToolResult, any, error) {
 			ts.calls.Add(1)
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprint(in.A + in.B)}}}, nil, nil
 		})
-	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil))
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ts.auth != "" && r.Header.Get("Authorization") != ts.auth {
+			http.Error(w, "who are you?", http.StatusUnauthorized)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte(`"tools/list"`)) {
+			ts.lists.Add(1)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	ts.url = srv.URL
 	return ts
@@ -48,7 +67,7 @@ func newTestMCPServer(t *testing.T) *testMCPServer {
 // offers nothing and fails nothing.
 func TestMCPTools(t *testing.T) {
 	ms := newTestMCPServer(t)
-	servers, err := checkMCPServers([]mcpServer{{Name: "calc", URL: ms.url}, {Name: "down", URL: "http://127.0.0.1:1/mcp"}})
+	servers, err := checkMCPServers([]mcpServer{{Name: "calc", URL: ms.url}, {Name: "down", URL: "http://127.0.0.1:1/mcp"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +102,7 @@ func TestMCPTools(t *testing.T) {
 // result, and the call still ends in one reply.
 func TestMCPToolNotRunTwice(t *testing.T) {
 	ms := newTestMCPServer(t)
-	servers, _ := checkMCPServers([]mcpServer{{Name: "calc", URL: ms.url}})
+	servers, _ := checkMCPServers([]mcpServer{{Name: "calc", URL: ms.url}}, nil)
 	fx := newFixture(t, func(c *config) { c.Model.MCPServers = servers; c.Sweep = 20 * time.Millisecond }, chunks("answered anyway"))
 	m := fx.w.say("alice", "add")
 	k := callKey{Conversation: "c-1", Seq: m.Seq, Agent: "bot"}
@@ -119,8 +138,109 @@ func TestCheckMCPServers(t *testing.T) {
 		{{Name: "a__b", URL: "http://x"}}, {{Name: "x", URL: "ftp://x"}}, {{Name: "x", URL: "http://x"}, {Name: "x", URL: "http://y"}},
 		{{Name: "x", URL: "http://x", Timeout: "soon"}},
 	} {
-		if _, err := checkMCPServers(bad); err == nil {
+		if _, err := checkMCPServers(bad, nil); err == nil {
 			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// The tool list of an MCP server is listed once per AGENT_MCP_TOOLS_TTL:
+// a second turn within it offers the same tools without asking the
+// server, and connects only to call one; once the list is older, the
+// next turn lists again. A failed list is not kept.
+func TestMCPToolsListCached(t *testing.T) {
+	ms := newTestMCPServer(t)
+	servers, _ := checkMCPServers([]mcpServer{{Name: "calc", URL: ms.url}}, nil)
+	fx := newFixture(t, func(c *config) { c.Model.MCPServers = servers; c.MCPToolsTTL = time.Hour },
+		chunks(""), chunks("it is 5"), chunks(""), chunks("it is 5 again"), chunks("no tools needed"))
+	fx.model.toolCalls = map[int][]toolCall{
+		0: {{ID: "call_add", Name: "calc__add", Arguments: `{"a": 2, "b": 3}`}},
+		2: {{ID: "call_add", Name: "calc__add", Arguments: `{"a": 2, "b": 3}`}},
+	}
+	ask := func(text string) {
+		t.Helper()
+		m := fx.w.say("alice", text)
+		fx.handle(t, m)
+		eventually(t, "the call finished", func() bool { return fx.finished(callKey{"c-1", m.Seq, "bot"}) })
+	}
+	ask("what is 2+3?")
+	ask("and again?")
+	if lists, calls := ms.lists.Load(), ms.calls.Load(); lists != 1 || calls != 2 {
+		t.Errorf("within the TTL: tools/list %d, calls %d; want 1, 2", lists, calls)
+	}
+	fx.model.mu.Lock()
+	offered := fx.model.requests[2].Tools
+	fx.model.mu.Unlock()
+	if len(offered) != 1 || offered[0].Name != "calc__add" || !strings.Contains(fmt.Sprint(offered[0].Parameters), "the first number") {
+		t.Errorf("tools offered from the cache = %+v", offered)
+	}
+	// The list grows old: the next turn lists again.
+	d := fx.f.deps.Load()
+	d.mcpLists.mu.Lock()
+	for k, l := range d.mcpLists.lists {
+		l.until = time.Now().Add(-time.Second)
+		d.mcpLists.lists[k] = l
+	}
+	d.mcpLists.mu.Unlock()
+	ask("anything?")
+	if lists := ms.lists.Load(); lists != 2 {
+		t.Errorf("after the TTL: tools/list %d, want 2", lists)
+	}
+	// A server that cannot list is not cached.
+	if _, ok := d.mcpLists.get("bot", mcpServer{Name: "down", URL: "http://127.0.0.1:1/mcp"}); ok {
+		t.Error("an unknown server's list is cached")
+	}
+}
+
+// An MCP server that wants credentials gets the headers the agent's
+// config names by variable (headersEnv): its tools are listed and called
+// with them; the value is in no error and no log value of the server.
+func TestMCPHeaders(t *testing.T) {
+	const secret = "Bearer mcp-s3cret-token"
+	ms := newTestMCPServerWith(t, secret)
+	env := map[string]string{"CALC_MCP_AUTH": secret}
+	servers, err := checkMCPServers([]mcpServer{{Name: "calc", URL: ms.url, HeadersEnv: map[string]string{"authorization": "CALC_MCP_AUTH"}}}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(servers[0].LogValue(), servers[0].String()); strings.Contains(got, "s3cret") {
+		t.Errorf("the server's log value shows its header: %s", got)
+	}
+	fx := newFixture(t, func(c *config) { c.Model.MCPServers = servers }, chunks(""), chunks("it is 5"))
+	fx.model.toolCalls = map[int][]toolCall{0: {{ID: "call_add", Name: "calc__add", Arguments: `{"a": 2, "b": 3}`}}}
+	m := fx.w.say("alice", "what is 2+3?")
+	fx.handle(t, m)
+	eventually(t, "the call finished", func() bool { return fx.finished(callKey{"c-1", m.Seq, "bot"}) })
+	if calls := ms.calls.Load(); calls != 1 {
+		t.Errorf("MCP tool calls = %d, want 1 (with the header)", calls)
+	}
+	if replies := fx.w.stored("bot"); len(replies) != 1 || openAs(t, replies[0], fx.bob[0]) != "it is 5" {
+		t.Errorf("replies = %d, want one 'it is 5'", len(replies))
+	}
+
+	// Without the header the server refuses: no tools offered.
+	bare, _ := checkMCPServers([]mcpServer{{Name: "calc", URL: ms.url}}, nil)
+	mt := (&turn{d: fx.f.deps.Load(), k: callKey{"c-1", 99, "other"}, log: fx.f.log}).openMCP(context.Background(), modelConfig{MCPServers: bare})
+	defer mt.close()
+	if len(mt.specs) != 0 {
+		t.Errorf("tools offered without credentials: %+v", mt.specs)
+	}
+
+	for _, tc := range []struct {
+		headers map[string]string
+		env     map[string]string
+	}{
+		{map[string]string{"Authorization": "MISSING"}, env},
+		{map[string]string{"Content-Type": "CALC_MCP_AUTH"}, env},
+		{map[string]string{"Mcp-Session-Id": "CALC_MCP_AUTH"}, env},
+		{map[string]string{"Bad Header": "CALC_MCP_AUTH"}, env},
+		{map[string]string{"Authorization": "X"}, map[string]string{"X": "Bearer " + secret + "\r\nX-Evil: 1"}},
+	} {
+		_, err := checkMCPServers([]mcpServer{{Name: "calc", URL: ms.url, HeadersEnv: tc.headers}}, tc.env)
+		if err == nil {
+			t.Errorf("headers %v accepted", tc.headers)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the secret: %v", err)
 		}
 	}
 }
