@@ -112,7 +112,7 @@ func framesFor(e event.Event) (frames, error) {
 		// reaches find themselves missing from members.
 		d, err := events.Decode[events.ConversationChanged](e)
 		return same(protocol.Frame{Type: protocol.TypeConversation, Conversation: conv, Kind: d.Kind, Rev: d.Rev,
-			Members: d.Members, Title: d.Title, Sender: fr.actor.User, SenderDevice: fr.actor.Device}, err)
+			Members: d.Members, Admins: d.Admins, Title: d.Title, Sender: fr.actor.User, SenderDevice: fr.actor.Device}, err)
 	case events.TypePresenceState:
 		d, err := events.Decode[events.PresenceState](e)
 		return same(presenceFrame(d), err)
@@ -140,7 +140,7 @@ func batchFrame(conv string, msgs []events.Message, more bool, lastSeq int64, cu
 // messageFrame is a stored message as a device receives it (live or in a batch).
 func messageFrame(m events.Message) protocol.Frame {
 	return protocol.Frame{Type: protocol.TypeMessage, ID: m.ClientMessageID, Conversation: m.ConversationID, Seq: m.Seq,
-		Sender: m.SenderID, SenderDevice: m.SenderDevice, Envelope: m.Envelope, StoredAt: m.StoredAt}
+		Sender: m.SenderID, SenderDevice: m.SenderDevice, Envelope: m.Envelope, StoredAt: m.StoredAt, System: m.System}
 }
 
 // presenceFrame is a presence state as its frame: one user's, or a

@@ -12,6 +12,7 @@ import * as history from "./history.js";
 import * as search from "./search.js";
 import * as presence from "./presence.js";
 import * as lifecycle from "./lifecycle.js";
+import * as groups from "./groups.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -192,7 +193,7 @@ function conv(id) {
 async function loadConversations() {
   const { conversations } = await api("GET", "/v1/conversations");
   for (const x of conversations) {
-    describe(conv(x.conversationId), { kind: x.kind, members: x.members || [], title: x.title || "", at: x.updatedAt });
+    describe(conv(x.conversationId), { kind: x.kind, members: x.members || [], admins: x.admins || [], title: x.title || "", at: x.updatedAt });
   }
   renderConversations();
 }
@@ -206,6 +207,7 @@ function describe(c, d) {
   c.kind = d.kind;
   c.members = d.members || [];
   c.title = d.title || "";
+  if (d.admins !== undefined) c.admins = d.admins || [];
   if (d.at && !c.at) c.at = d.at;
   for (const m of c.members) name(m);
 }
@@ -223,7 +225,7 @@ function onConversation(f) {
     return;
   }
   const c = conv(f.conversation);
-  describe(c, { kind: f.kind, members: f.members, title: f.title, rev: f.rev, at: new Date().toISOString() });
+  describe(c, { kind: f.kind, members: f.members, admins: f.admins || [], title: f.title, rev: f.rev, at: new Date().toISOString() });
   if (!known) syncConv(c);
   renderConversations();
   if (S.current === c.id) renderMessages();
@@ -390,6 +392,8 @@ function watchGap(c) {
 }
 
 async function onMessage(f) {
+  // the entry of our own removal, after its conversation frame took the group off the list
+  if (f.system && !S.convs.has(f.conversation) && f.system.user === S.user.userId) return;
   const c = conv(f.conversation);
   c.seen = Math.max(c.seen, f.seq);
   if (f.seq <= c.last || c.pending.has(f.seq)) return; // a duplicate
@@ -413,6 +417,11 @@ const OWN = Symbol("own");
 // and its signature checked here.
 async function openMessage(c, f) {
   const m = { seq: f.seq, id: f.id, sender: f.sender, device: f.senderDevice, at: f.storedAt, mine: f.senderDevice === S.user.deviceId };
+  if (f.system) { // a membership entry: nothing to open (groups.js)
+    m.system = f.system;
+    for (const u of [f.system.by, f.system.user, f.system.promoted]) if (u) name(u);
+    return m;
+  }
   const own = f[OWN];
   try {
     m.content = own ?? await e2ee.open(f.envelope, { conversation: c.id, senderDevice: f.senderDevice, clientMessageId: f.id }, S.user.deviceId, S.identity);
@@ -463,7 +472,7 @@ function ackRead(c) {
 // devices — so every device shows the same.
 function unread(c) {
   let n = 0;
-  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && c.msgs[i].sender !== S.user.userId && !actions.uncounted(c, c.msgs[i])) n++;
+  for (let i = c.msgs.length - 1; i >= 0 && !(c.msgs[i].seq <= c.read); i--) if (c.msgs[i].seq && !c.msgs[i].system && c.msgs[i].sender !== S.user.userId && !actions.uncounted(c, c.msgs[i])) n++;
   return n;
 }
 
@@ -472,6 +481,7 @@ function unread(c) {
 function preview(c) {
   const m = c.msgs.findLast((x) => x.seq && !actions.isAction(x) && !actions.hidden(c.id, x.seq)); // edits, reactions: not previews
   if (!m) return "";
+  if (m.system) return groups.entryText(m.system, S.user.userId, (u) => S.names.get(u));
   const body = actions.body(c, m) ?? (m.content ? (m.content.text || (m.content.media ? "📎 " + (m.content.media.name || "file") : "")) : "🔒");
   const who = m.sender === S.user.userId ? "You" : c.kind === "group" ? S.names.get(m.sender) || m.sender : "";
   return who ? `${who}: ${body}` : body;
@@ -1004,12 +1014,19 @@ function renderMessages() {
   const ol = $("messages");
   ol.replaceChildren();
   const c = S.current && conv(S.current);
+  groups.render();
   if (!c) return;
   $("chat-title").textContent = titleOf(c);
   presence.render(c, S.user.userId);
   const shownIds = new Set();
   for (const m of c.msgs) {
     if (m.notice && !m.seq) { ol.append(el("li", "msg notice", m.notice)); continue; }
+    if (m.system) {
+      const li = el("li", "msg system", groups.entryText(m.system, S.user.userId, (u) => S.names.get(u)));
+      li.dataset.seq = m.seq;
+      ol.append(li);
+      continue;
+    }
     shownIds.add(m.id);
     if (actions.isAction(m) || actions.hidden(c.id, m.seq)) { // shown on the message it changes (actions.js)
       const n = actions.isAction(m) && actions.notice(c, m);
@@ -1139,6 +1156,7 @@ async function main() {
   };
   actions.init({ send: (content) => sendText(content.text, content), render: () => { renderMessages(); renderConversations(); },
     me: () => S.user?.userId, name: (u) => (u === S.user?.userId ? "You" : S.names.get(u) || u) });
+  groups.init({ S, api, conv, name });
   $("viewer").onclick = (ev) => { if (ev.target !== $("viewer-save")) $("viewer").hidden = true; };
   $("login-submit").disabled = $("signup").disabled = false; // wired up: a click now logs in
   setInterval(() => { for (const c of S.convs.values()) { c.receipts = true; syncConv(c); } }, 20000); // idle sync

@@ -160,8 +160,8 @@ func (s *service) adminDeleteUser(w http.ResponseWriter, r *http.Request, p prin
 			if c.Kind != directory.Group {
 				continue
 			}
-			changed, err := s.applyMembers(ctx, c.ID, p, true,
-				directory.MemberChange{Op: directory.OpRemove, User: id, By: p.User, At: s.now().UTC()}, removing(id))
+			mc := directory.MemberChange{Op: directory.OpRemove, User: id, By: p.User, At: s.now().UTC()}
+			changed, err := s.applyMembers(ctx, c.ID, p, true, &mc, removing(id, &mc))
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
 	"github.com/agentchat/agentchat/store/directory"
 )
 
@@ -35,13 +36,20 @@ func (s *service) announce(ctx context.Context, e event.Event, err error) {
 }
 
 // announceConversation: conversation c is now at revision c.Rev, changed
-// by p; removed are the users that revision took out. The event also
-// reaches the devices of the members and of the removed (route renders it
-// as a conversation frame), so it carries the title a client names the
-// conversation by.
-func (s *service) announceConversation(ctx context.Context, c directory.Conversation, p principal, removed ...string) {
-	e, err := events.NewConversationChanged(c.ID, p.User, p.Device,
-		events.ConversationChanged{Kind: c.Kind, Rev: c.Rev, Members: c.Members, Title: c.Title, Removed: removed})
+// by p; mc is the change that made it (nil for the creation). The event
+// also reaches the devices of the members and of a removed member (route
+// renders it as a conversation frame), so it carries the title a client
+// names the conversation by; its change becomes the conversation's
+// membership entry (persist).
+func (s *service) announceConversation(ctx context.Context, c directory.Conversation, p principal, mc *directory.MemberChange) {
+	d := events.ConversationChanged{Kind: c.Kind, Rev: c.Rev, Members: c.Members, Title: c.Title, Admins: c.Admins}
+	if mc != nil {
+		if mc.Op == directory.OpRemove || mc.Op == directory.OpLeave {
+			d.Removed = []string{mc.User}
+		}
+		d.Change = &protocol.MemberChange{Op: mc.Op, User: mc.User, By: mc.By, Rev: c.Rev, Promoted: mc.Promoted}
+	}
+	e, err := events.NewConversationChanged(c.ID, p.User, p.Device, d)
 	s.announce(ctx, e, err)
 }
 

@@ -31,6 +31,9 @@ type conversationView struct {
 	CreatedBy      string    `json:"createdBy"`
 	CreatedAt      time.Time `json:"createdAt"`
 	UpdatedAt      time.Time `json:"updatedAt"`
+	// Admins: who may manage the group (absent: every member may, a group
+	// from before admins; and a direct conversation)
+	Admins []string `json:"admins,omitempty"`
 }
 
 func viewConversation(c directory.Conversation) conversationView {
@@ -39,7 +42,7 @@ func viewConversation(c directory.Conversation) conversationView {
 		members = []string{}
 	}
 	return conversationView{ConversationID: c.ID, Kind: c.Kind, Members: members, Title: c.Title,
-		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Admins: c.Admins}
 }
 
 // directID is the id of the direct conversation between two users: the same
@@ -76,6 +79,9 @@ func (s *service) createConversation(w http.ResponseWriter, r *http.Request, p p
 	}
 	now := s.now().UTC()
 	c := directory.Conversation{Kind: req.Kind, Members: members, Title: title, CreatedBy: p.User, CreatedAt: now, UpdatedAt: now}
+	if req.Kind == directory.Group {
+		c.Admins = []string{p.User} // its creator is a group's first admin
+	}
 	switch req.Kind {
 	case directory.Direct:
 		if len(members) != 2 {
@@ -123,7 +129,7 @@ func (s *service) createConversation(w http.ResponseWriter, r *http.Request, p p
 	}
 	c.Rev = 1
 	s.log.Info("accounts: conversation created", "conversation", c.ID, "kind", c.Kind, "members", len(c.Members))
-	s.announceConversation(r.Context(), c, p)
+	s.announceConversation(r.Context(), c, p, nil)
 	writeJSON(w, http.StatusCreated, viewConversation(c))
 	return nil
 }

@@ -49,10 +49,14 @@ func TestGroupConversation(t *testing.T) {
 	a.call("DELETE", path+"/members/"+dan.UserID, mallory.AccessToken, nil).problem(t, http.StatusNotFound)
 	a.call("GET", "/v1/conversations/g-unknown", cat.AccessToken, nil).problem(t, http.StatusNotFound)
 
-	// Members add (twice: no-op) and remove.
-	a.must(a.call("POST", path+"/members", dan.AccessToken, map[string]string{"userId": eve.UserID}), http.StatusNoContent, nil)
-	a.must(a.call("POST", path+"/members", dan.AccessToken, map[string]string{"userId": eve.UserID}), http.StatusNoContent, nil)
-	if p := a.call("POST", path+"/members", dan.AccessToken, map[string]string{"userId": "u-ghost"}).problem(t, http.StatusBadRequest); !strings.HasPrefix(p.Detail, "userId:") {
+	// Only an admin (the creator, cat) adds (twice: no-op) and removes.
+	if !slices.Equal(g.Admins, []string{cat.UserID}) {
+		t.Errorf("admins at creation = %v, want the creator", g.Admins)
+	}
+	a.call("POST", path+"/members", dan.AccessToken, map[string]string{"userId": eve.UserID}).problem(t, http.StatusForbidden)
+	a.must(a.call("POST", path+"/members", cat.AccessToken, map[string]string{"userId": eve.UserID}), http.StatusNoContent, nil)
+	a.must(a.call("POST", path+"/members", cat.AccessToken, map[string]string{"userId": eve.UserID}), http.StatusNoContent, nil)
+	if p := a.call("POST", path+"/members", cat.AccessToken, map[string]string{"userId": "u-ghost"}).problem(t, http.StatusBadRequest); !strings.HasPrefix(p.Detail, "userId:") {
 		t.Errorf("unknown user detail %q", p.Detail)
 	}
 	var got conversationView

@@ -82,7 +82,8 @@ func testLargeGroup(t *testing.T, n int) {
 	if listed(gone, g.ConversationID) || listed(removed, g.ConversationID) {
 		t.Error("a member who left or was removed still lists the group")
 	}
-	a.must(a.call("POST", path+"/members", token(members[5]), map[string]string{"userId": removed}), http.StatusNoContent, nil)
+	a.call("POST", path+"/members", token(members[5]), map[string]string{"userId": removed}).problem(t, http.StatusForbidden) // not an admin
+	a.must(a.call("POST", path+"/members", owner.AccessToken, map[string]string{"userId": removed}), http.StatusNoContent, nil)
 	if !listed(removed, g.ConversationID) {
 		t.Error("a member added back does not list the group")
 	}

@@ -33,6 +33,8 @@ func (s *service) routes() http.Handler {
 	mux.Handle("GET /v1/conversations/{id}", s.authed(s.getConversation))
 	mux.Handle("POST /v1/conversations/{id}/members", s.authed(s.addMember))
 	mux.Handle("DELETE /v1/conversations/{id}/members/{userId}", s.authed(s.removeMember))
+	mux.Handle("POST /v1/conversations/{id}/admins", s.authed(s.promote))
+	mux.Handle("DELETE /v1/conversations/{id}/admins/{userId}", s.authed(s.demote))
 	mux.Handle("GET /v1/conversations/{id}/devices", s.authed(s.conversationDevices))
 
 	mux.Handle("POST /v1/agents", s.authed(s.registerAgent))

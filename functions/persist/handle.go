@@ -43,6 +43,9 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 		case err != nil: // not shared with the other replicas: a retry applies and shares it again
 			return nil, err
 		}
+		if e.Type() == events.TypeConversationChanged {
+			return f.storeMemberChange(ctx, d, e)
+		}
 		return nil, nil
 	}
 	return nil, fn.Refuse("persist: type %q is not persist's", e.Type())

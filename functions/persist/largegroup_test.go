@@ -83,8 +83,8 @@ func testLargeGroupMessages(t *testing.T, n int) {
 	gone := people[n/2]
 	c, ok, err := directory.NewMongoDB(fx.db).ChangeMembers(context.Background(), "big",
 		directory.MemberChange{Op: directory.OpRemove, User: gone.User, By: people[0].User, At: time.Now()},
-		func(c directory.Conversation) ([]string, bool, error) {
-			return slices.DeleteFunc(slices.Clone(c.Members), func(u string) bool { return u == gone.User }), true, nil
+		func(c directory.Conversation) (directory.Roster, bool, error) {
+			return directory.Roster{Members: slices.DeleteFunc(slices.Clone(c.Members), func(u string) bool { return u == gone.User })}, true, nil
 		})
 	if err != nil || !ok {
 		t.Fatalf("removing a member: changed %v, err %v", ok, err)

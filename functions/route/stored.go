@@ -38,7 +38,7 @@ func (f *Function) routeStored(ctx context.Context, d *deps, e event.Event) erro
 // bill a model call for every turn).
 func (f *Function) invokeAgents(ctx context.Context, d *deps, m events.Message) error {
 	agents := m.Audience.Agents
-	if len(agents) == 0 {
+	if len(agents) == 0 || m.System != nil { // a membership entry asks no agent anything
 		return nil
 	}
 	if slices.ContainsFunc(agents, func(a events.AgentMember) bool { return a.ID == m.SenderID }) {

@@ -236,6 +236,7 @@ type Conversation struct {
 	Kind    string   `json:"kind"` // "direct" or "group"
 	Members []string `json:"members"`
 	Title   string   `json:"title,omitempty"`
+	Admins  []string `json:"admins,omitempty"` // a group's admins (none: every member may manage it)
 }
 
 // Conversation kinds.

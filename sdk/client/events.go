@@ -167,6 +167,9 @@ type ConversationChange struct {
 	Title   string
 	By      string
 	Member  bool
+	// Admins are the group's admins at Rev (empty: every member may
+	// manage it, a group from before admins).
+	Admins []string
 }
 
 // Error reports something the application should know about and that is

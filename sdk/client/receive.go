@@ -122,7 +122,10 @@ func (c *Client) message(f protocol.Frame, now time.Time) {
 			c.stored(f.Conversation, f.ID, f.Seq, f.StoredAt, now) // offers it with its known content
 		}
 	}
-	if f.Sender != "" && f.SenderDevice != "" {
+	if c.memberEntry(f) { // this user's own removal (groups.go)
+		return
+	}
+	if f.Sender != "" && f.SenderDevice != "" && f.System == nil {
 		c.s.lastDevice[f.Sender] = f.SenderDevice
 	}
 	cv := c.conv(f.Conversation)
@@ -201,11 +204,15 @@ func (c *Client) batch(f protocol.Frame, now time.Time) {
 // what follows is not held up behind it).
 func (c *Client) deliver(cv *conv, p pendingMsg) {
 	f := p.f
-	if f.Sender != c.s.user && f.Seq > cv.ownRead {
+	if f.Sender != c.s.user && f.Seq > cv.ownRead && f.System == nil { // an entry is nobody's unread message
 		cv.unread = append(cv.unread, f.Seq)
 	}
 	m := &Message{Conversation: cv.id, Seq: f.Seq, ID: f.ID, Sender: f.Sender, SenderDevice: f.SenderDevice,
 		StoredAt: f.StoredAt, Own: f.SenderDevice == c.cfg.Device}
+	if f.System != nil {
+		c.emit(&MemberEntry{Conversation: cv.id, Seq: f.Seq, StoredAt: f.StoredAt, Change: *f.System})
+		return
+	}
 	if p.content != nil {
 		m.Content = *p.content
 		m.Verified = true // this device's own outbox: it sealed this content itself
@@ -303,7 +310,7 @@ func (c *Client) conversation(f protocol.Frame, now time.Time) {
 	if !validID(f.Conversation) || f.Rev < 1 {
 		return
 	}
-	ev := &ConversationChange{ID: f.Conversation, Kind: f.Kind, Rev: f.Rev, Members: f.Members, Title: f.Title, By: f.Sender,
+	ev := &ConversationChange{ID: f.Conversation, Kind: f.Kind, Rev: f.Rev, Members: f.Members, Admins: f.Admins, Title: f.Title, By: f.Sender,
 		Member: slices.Contains(f.Members, c.s.user)}
 	c.emit(ev)
 	cv, known := c.s.convs[f.Conversation]

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
+	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
 // DeviceRef names one device of one user (or agent).
@@ -30,6 +31,10 @@ type Message struct {
 	ClientMessageID string         `json:"clientMessageId"`
 	Envelope        *e2ee.Envelope `json:"envelope"`
 	StoredAt        time.Time      `json:"storedAt"`
+	// System is set, and Envelope nil, on a membership entry: a group's
+	// change stored by persist as an entry of the conversation
+	// (protocol.MemberChange; sender: who made it, device "system").
+	System *protocol.MemberChange `json:"system,omitempty"`
 	// Audience is set on message.stored (persist's reply): who the
 	// message is for, as persist enforced it; an agent invoke carries it
 	// too (with Keys: whom the reply is sealed for). Sync batches leave it
@@ -363,6 +368,13 @@ type ConversationChanged struct {
 	Members []string `json:"members"`
 	Title   string   `json:"title,omitempty"`
 	Removed []string `json:"removed,omitempty"`
+	// Admins are the group's admins at Rev (who may add and remove
+	// members); empty for a direct conversation and for a group made
+	// before admins, where every member may.
+	Admins []string `json:"admins,omitempty"`
+	// Change is what this revision changed, for a group's revision after
+	// its creation: persist stores it as the conversation's next entry.
+	Change *protocol.MemberChange `json:"change,omitempty"`
 }
 
 // DeviceChanged is the data of TypeDeviceChanged: a device of User was

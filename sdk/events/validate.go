@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
 // spec is what the catalog requires of one event type.
@@ -142,6 +144,9 @@ func (d *MessageSent) check() error {
 	if !ValidID(d.ClientMessageID) {
 		return fmt.Errorf("bad clientMessageId %q", d.ClientMessageID)
 	}
+	if strings.HasPrefix(d.ClientMessageID, protocol.SystemIDPrefix) {
+		return fmt.Errorf("clientMessageId %q: the prefix %s is the server's (membership entries)", d.ClientMessageID, protocol.SystemIDPrefix)
+	}
 	return d.Envelope.Validate()
 }
 
@@ -156,6 +161,12 @@ func (m *Message) check() error {
 	}
 	if err := m.Audience.check(); err != nil {
 		return err
+	}
+	if m.System != nil {
+		if m.Envelope != nil {
+			return fmt.Errorf("a membership entry has no envelope")
+		}
+		return m.System.Check()
 	}
 	return m.Envelope.Validate()
 }
@@ -427,6 +438,19 @@ func (d *ConversationChanged) check() error {
 	}
 	if len(d.Title) > MaxTitleBytes {
 		return fmt.Errorf("title over %d bytes", MaxTitleBytes)
+	}
+	for i, m := range d.Admins {
+		if !slices.Contains(d.Members, m) {
+			return fmt.Errorf("admins[%d]: not a member", i)
+		}
+	}
+	if d.Change != nil {
+		if err := d.Change.Check(); err != nil {
+			return err
+		}
+		if d.Change.Rev != d.Rev {
+			return fmt.Errorf("change.rev %d, want the event's rev %d", d.Change.Rev, d.Rev)
+		}
 	}
 	return nil
 }

@@ -149,6 +149,8 @@ type Frame struct {
 	Seq          int64  `json:"seq,omitempty"`
 
 	Envelope *e2ee.Envelope `json:"envelope,omitempty"` // send, message, agent partial
+	// message: a membership change (members.go) instead of an envelope
+	System *MemberChange `json:"system,omitempty"`
 
 	// message, receipt, typing, agent: who it is from.
 	Sender       string    `json:"sender,omitempty"`
@@ -206,6 +208,7 @@ type Frame struct {
 	// at revision Rev, and the group's title
 	Rev     int64    `json:"rev,omitempty"`
 	Members []string `json:"members,omitempty"`
+	Admins  []string `json:"admins,omitempty"` // a group's admins (none: every member may manage it)
 	Title   string   `json:"title,omitempty"`
 
 	// presence: whether User is online, else when they were last seen
@@ -255,6 +258,9 @@ func (f *Frame) check() error {
 	case TypeSend:
 		if f.ID == "" || f.Conversation == "" || f.Envelope == nil {
 			return bad("id, conversation and envelope are required")
+		}
+		if strings.HasPrefix(f.ID, SystemIDPrefix) {
+			return bad("ids starting with " + SystemIDPrefix + " are the server's (membership entries)")
 		}
 	case TypeDelivered, TypeRead:
 		if f.Conversation == "" || f.Seq < 1 {

@@ -93,8 +93,8 @@ func TestCachedMembersFollowEvents(t *testing.T) {
 		t.Errorf("3 reads reached the storage %d times, want 1", n)
 	}
 	// accounts commits rev 2 and says so: no read needed
-	mem.ChangeMembers(ctx, "g1", MemberChange{Op: OpAdd, User: "u3"}, func(c Conversation) ([]string, bool, error) {
-		return append(slices.Clone(c.Members), "u3"), true, nil
+	mem.ChangeMembers(ctx, "g1", MemberChange{Op: OpAdd, User: "u3"}, func(c Conversation) (Roster, bool, error) {
+		return Roster{Members: append(slices.Clone(c.Members), "u3")}, true, nil
 	})
 	c.ConversationChanged(Membership{Conversation: "g1", Kind: Group, Members: []string{"u1", "u2", "u3"}, Rev: 2})
 	c.ConversationChanged(Membership{Conversation: "g1", Kind: Group, Members: []string{"u1"}, Rev: 1}) // a late, older event
@@ -103,8 +103,8 @@ func TestCachedMembersFollowEvents(t *testing.T) {
 		t.Errorf("after the event: %+v, %v, %d reads; want rev 2 from the event", m, err, r.members.Load())
 	}
 	// the TTL is a backstop: a lost event is noticed when the entry expires
-	mem.ChangeMembers(ctx, "g1", MemberChange{Op: OpRemove, User: "u2"}, func(c Conversation) ([]string, bool, error) {
-		return []string{"u1", "u3"}, true, nil
+	mem.ChangeMembers(ctx, "g1", MemberChange{Op: OpRemove, User: "u2"}, func(c Conversation) (Roster, bool, error) {
+		return Roster{Members: []string{"u1", "u3"}}, true, nil
 	})
 	if m, _ := c.Members(ctx, "g1"); m.Rev != 2 {
 		t.Errorf("before expiry: rev %d, want the cached 2", m.Rev)

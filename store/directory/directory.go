@@ -92,8 +92,8 @@ type Directory interface {
 	// stored documents, which may lag a logged change for a moment.
 	ConversationsOf(ctx context.Context, user string, limit int) ([]Conversation, error)
 	// ChangeMembers applies one membership change computed by next from
-	// the current conversation. next returns the new member list and
-	// whether anything changed; false writes nothing and returns the
+	// the current conversation. next returns the new members and admins
+	// and whether anything changed; false writes nothing and returns the
 	// current conversation with changed false; an error from next is
 	// passed through. next may be called several times (once per attempt)
 	// and must not call the directory. On success the conversation is
@@ -101,5 +101,5 @@ type Directory interface {
 	// each other: each revision is claimed by a unique insert into the
 	// change log. ErrContention after too many lost races;
 	// store.ErrNotFound if the conversation does not exist.
-	ChangeMembers(ctx context.Context, id string, mc MemberChange, next func(Conversation) ([]string, bool, error)) (c Conversation, changed bool, err error)
+	ChangeMembers(ctx context.Context, id string, mc MemberChange, next func(Conversation) (Roster, bool, error)) (c Conversation, changed bool, err error)
 }

@@ -329,22 +329,22 @@ func (m *Memory) ConversationsOf(_ context.Context, user string, limit int) ([]C
 
 // ChangeMembers calls next outside the lock and applies its result only if
 // no other change came in between, like Mongo's optimistic loop.
-func (m *Memory) ChangeMembers(ctx context.Context, id string, mc MemberChange, next func(Conversation) ([]string, bool, error)) (Conversation, bool, error) {
+func (m *Memory) ChangeMembers(ctx context.Context, id string, mc MemberChange, next func(Conversation) (Roster, bool, error)) (Conversation, bool, error) {
 	for range maxChangeAttempts {
 		c, err := m.Conversation(ctx, id)
 		if err != nil {
 			return c, false, err
 		}
-		members, changed, err := next(c)
+		r, changed, err := next(c)
 		if err != nil || !changed {
 			return c, false, err
 		}
 		m.mu.Lock()
 		if cur := m.convs[id]; cur.Rev == c.Rev {
-			c.Members, c.Rev, c.UpdatedAt = slices.Clone(members), c.Rev+1, storedTime(mc.At)
+			c.Members, c.Admins, c.Rev, c.UpdatedAt = slices.Clone(r.Members), slices.Clone(r.Admins), c.Rev+1, storedTime(mc.At)
 			m.convs[id] = c
 			m.mu.Unlock()
-			c.Members = slices.Clone(c.Members)
+			c.Members, c.Admins = slices.Clone(c.Members), slices.Clone(c.Admins)
 			return c, true, nil
 		}
 		m.mu.Unlock()

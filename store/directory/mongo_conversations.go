@@ -40,6 +40,7 @@ type change struct {
 	User         string    `bson:"user"`
 	By           string    `bson:"by"`
 	Members      []string  `bson:"members"`
+	Admins       []string  `bson:"admins,omitempty"`
 	At           time.Time `bson:"at"`
 }
 
@@ -92,7 +93,7 @@ func (s *Mongo) Conversation(ctx context.Context, id string) (Conversation, erro
 		}
 		if err == nil {
 			if err = s.apply(ctx, ch); err == nil {
-				c.Members, c.Rev, c.UpdatedAt = ch.Members, ch.Rev, ch.At
+				c.Members, c.Admins, c.Rev, c.UpdatedAt = ch.Members, ch.Admins, ch.Rev, ch.At
 			}
 		}
 	}
@@ -192,18 +193,18 @@ const maxChangeAttempts = 16
 // the whole member list, so applying it twice is harmless — and retries
 // on the new state. The document may briefly lag the log; it never loses
 // a logged change, and the next read or change repairs any lag.
-func (s *Mongo) ChangeMembers(ctx context.Context, id string, mc MemberChange, next func(Conversation) ([]string, bool, error)) (Conversation, bool, error) {
+func (s *Mongo) ChangeMembers(ctx context.Context, id string, mc MemberChange, next func(Conversation) (Roster, bool, error)) (Conversation, bool, error) {
 	for range maxChangeAttempts {
 		c, err := s.Conversation(ctx, id)
 		if err != nil {
 			return c, false, err
 		}
-		members, changed, err := next(c)
+		r, changed, err := next(c)
 		if err != nil || !changed {
 			return c, false, err
 		}
 		ch := change{ID: changeID(id, c.Rev+1), Conversation: id, Rev: c.Rev + 1,
-			Op: mc.Op, User: mc.User, By: mc.By, Members: members, At: storedTime(mc.At)}
+			Op: mc.Op, User: mc.User, By: mc.By, Members: r.Members, Admins: r.Admins, At: storedTime(mc.At)}
 		err = insert(ctx, s.changes, ch)
 		if errors.Is(err, store.ErrDuplicate) {
 			if err := s.rollForward(ctx, id, c.Rev); err != nil {
@@ -217,7 +218,7 @@ func (s *Mongo) ChangeMembers(ctx context.Context, id string, mc MemberChange, n
 		if err := s.apply(ctx, ch); err != nil {
 			return c, false, err
 		}
-		c.Members, c.Rev, c.UpdatedAt = members, ch.Rev, ch.At
+		c.Members, c.Admins, c.Rev, c.UpdatedAt = r.Members, r.Admins, ch.Rev, ch.At
 		return c, true, nil
 	}
 	return Conversation{}, false, ErrContention
@@ -252,7 +253,7 @@ func (s *Mongo) apply(ctx context.Context, ch change) error {
 	}
 	_, err := s.convs.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: ch.Conversation}, {Key: "rev", Value: ch.Rev - 1}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "members", Value: ch.Members}, {Key: "rev", Value: ch.Rev}, {Key: "updatedAt", Value: ch.At}}}})
+		bson.D{{Key: "$set", Value: bson.D{{Key: "members", Value: ch.Members}, {Key: "admins", Value: ch.Admins}, {Key: "rev", Value: ch.Rev}, {Key: "updatedAt", Value: ch.At}}}})
 	if err != nil {
 		return fmt.Errorf("directory: conversation %s: apply change %d: %w", ch.Conversation, ch.Rev, err)
 	}

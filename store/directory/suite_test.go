@@ -258,21 +258,34 @@ func testConversations(t *testing.T, d directory.Directory) {
 }
 
 // add and remove are the next functions accounts passes to ChangeMembers.
-func add(user string) func(directory.Conversation) ([]string, bool, error) {
-	return func(c directory.Conversation) ([]string, bool, error) {
+func add(user string) func(directory.Conversation) (directory.Roster, bool, error) {
+	return func(c directory.Conversation) (directory.Roster, bool, error) {
 		if c.IsMember(user) {
-			return nil, false, nil
+			return directory.Roster{}, false, nil
 		}
-		return append(slices.Clone(c.Members), user), true, nil
+		r := c.Roster()
+		r.Members = append(r.Members, user)
+		return r, true, nil
 	}
 }
 
-func remove(user string) func(directory.Conversation) ([]string, bool, error) {
-	return func(c directory.Conversation) ([]string, bool, error) {
+func remove(user string) func(directory.Conversation) (directory.Roster, bool, error) {
+	return func(c directory.Conversation) (directory.Roster, bool, error) {
 		if !c.IsMember(user) {
-			return nil, false, nil
+			return directory.Roster{}, false, nil
 		}
-		return slices.DeleteFunc(slices.Clone(c.Members), func(m string) bool { return m == user }), true, nil
+		r := c.Roster()
+		r.Members = slices.DeleteFunc(r.Members, func(m string) bool { return m == user })
+		return r, true, nil
+	}
+}
+
+// promote makes user an admin.
+func promote(user string) func(directory.Conversation) (directory.Roster, bool, error) {
+	return func(c directory.Conversation) (directory.Roster, bool, error) {
+		r := c.Roster()
+		r.Admins = append(r.Admins, user)
+		return r, true, nil
 	}
 }
 
@@ -316,8 +329,8 @@ func testChangeMembers(t *testing.T, d directory.Directory) {
 		t.Errorf("ConversationsOf(u2) after re-adding = %v, want [g1]", ids(cs, convID))
 	}
 	boom := errors.New("boom")
-	if _, _, err := d.ChangeMembers(ctx, "g1", change(directory.OpAdd, "u9", at), func(directory.Conversation) ([]string, bool, error) {
-		return nil, false, boom
+	if _, _, err := d.ChangeMembers(ctx, "g1", change(directory.OpAdd, "u9", at), func(directory.Conversation) (directory.Roster, bool, error) {
+		return directory.Roster{}, false, boom
 	}); !errors.Is(err, boom) {
 		t.Errorf("next's error: got %v", err)
 	}
@@ -326,6 +339,17 @@ func testChangeMembers(t *testing.T, d directory.Directory) {
 	}
 	if c, _ := d.Conversation(ctx, "g1"); c.Rev != 4 {
 		t.Errorf("rev after three changes = %d, want 4", c.Rev)
+	}
+	// admins: kept with the members, changed by a change of their own
+	c, _, err = d.ChangeMembers(ctx, "g1", change(directory.OpAdmin, "u3", at), promote("u3"))
+	if err != nil || c.Rev != 5 || !slices.Equal(c.Admins, []string{"u3"}) {
+		t.Fatalf("promote u3 = %+v, %v", c, err)
+	}
+	if c, _ := d.Conversation(ctx, "g1"); !slices.Equal(c.Admins, []string{"u3"}) || !c.IsAdmin("u3") || c.IsAdmin("u1") {
+		t.Errorf("read after promote: admins %v, want [u3]", c.Admins)
+	}
+	if c, _ := d.Conversation(ctx, "g2"); len(c.Admins) != 0 || !c.IsAdmin("u3") {
+		t.Errorf("a group without admins: admins %v; every member may manage it", c.Admins)
 	}
 }
 

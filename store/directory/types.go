@@ -78,10 +78,35 @@ type Conversation struct {
 	CreatedAt time.Time `bson:"createdAt"`
 	UpdatedAt time.Time `bson:"updatedAt"`
 	Rev       int64     `bson:"rev"`
+	// Admins are the members who may add and remove members and make
+	// admins (a group's creator first). Empty for a direct conversation,
+	// and for a group made before admins existed: there every member may.
+	Admins []string `bson:"admins,omitempty"`
 }
 
 // IsMember reports whether user is a member.
 func (c Conversation) IsMember(user string) bool { return slices.Contains(c.Members, user) }
+
+// IsAdmin reports whether member user may manage the group: an admin, or
+// any member of a group without admins (one made before them).
+func (c Conversation) IsAdmin(user string) bool {
+	if len(c.Admins) == 0 {
+		return c.IsMember(user)
+	}
+	return slices.Contains(c.Admins, user)
+}
+
+// Roster is what a membership change sets: the members and the admins
+// after it (the admins a subset of the members).
+type Roster struct {
+	Members []string
+	Admins  []string
+}
+
+// Roster is c's members and admins.
+func (c Conversation) Roster() Roster {
+	return Roster{Members: slices.Clone(c.Members), Admins: slices.Clone(c.Admins)}
+}
 
 // Membership is who is in a conversation at one revision: what persist
 // and route need of it.
@@ -98,16 +123,23 @@ func (m Membership) IsMember(user string) bool { return slices.Contains(m.Member
 
 // MemberChange describes one membership change for the change log.
 type MemberChange struct {
-	Op   string // OpAdd or OpRemove
-	User string // the member added or removed
+	Op   string // one of the Op* below
+	User string // the member added, removed, leaving, promoted or demoted
 	By   string // who did it
 	At   time.Time
+	// Promoted is the member this same change made an admin (the last
+	// admin went; see accounts' rules), if any: accounts' note for its
+	// announcement (the log keeps the admins after the change).
+	Promoted string
 }
 
-// Member change operations.
+// Member change operations (the same words as protocol.MemberChange's).
 const (
-	OpAdd    = "add"
-	OpRemove = "remove"
+	OpAdd     = "add"
+	OpRemove  = "remove"
+	OpLeave   = "leave"
+	OpAdmin   = "admin"
+	OpUnadmin = "unadmin"
 )
 
 // storedTime is t as the storage keeps it: UTC, to the millisecond.

@@ -147,6 +147,10 @@ func (s *Memory) Get(_ context.Context, conversation string, users []string) ([]
 
 // clone copies m deeply enough that neither side can change the other's.
 func clone(m events.Message) events.Message {
+	if m.System != nil {
+		c := *m.System
+		m.System = &c
+	}
 	if m.Envelope != nil {
 		env := *m.Envelope
 		env.Nonce = slices.Clone(env.Nonce)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
 	"github.com/agentchat/agentchat/store"
 )
 
@@ -92,6 +93,17 @@ type messageDoc struct {
 	ClientMessageID string      `bson:"clientMessageId"`
 	Envelope        envelopeDoc `bson:"envelope"`
 	StoredAt        time.Time   `bson:"storedAt"`
+	// System is a membership entry's change (no envelope then).
+	System *systemDoc `bson:"system,omitempty"`
+}
+
+// systemDoc stores a protocol.MemberChange.
+type systemDoc struct {
+	Op       string `bson:"op"`
+	User     string `bson:"user"`
+	By       string `bson:"by"`
+	Rev      int64  `bson:"rev"`
+	Promoted string `bson:"promoted,omitempty"`
 }
 
 // envelopeDoc stores an e2ee.Envelope with its byte fields as BSON binary,
@@ -125,14 +137,25 @@ func toDoc(m events.Message) messageDoc {
 			env.Keys[i] = wrappedKeyDoc{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
 		}
 	}
-	return messageDoc{
+	d := messageDoc{
 		ID: docID(m.ConversationID, m.Seq), Conversation: m.ConversationID, Seq: m.Seq,
 		Sender: m.SenderID, SenderDevice: m.SenderDevice, ClientMessageID: m.ClientMessageID,
 		Envelope: env, StoredAt: m.StoredAt,
 	}
+	if c := m.System; c != nil {
+		d.System = &systemDoc{Op: c.Op, User: c.User, By: c.By, Rev: c.Rev, Promoted: c.Promoted}
+	}
+	return d
 }
 
 func (d messageDoc) message() events.Message {
+	if c := d.System; c != nil {
+		return events.Message{
+			ConversationID: d.Conversation, Seq: d.Seq, SenderID: d.Sender, SenderDevice: d.SenderDevice,
+			ClientMessageID: d.ClientMessageID, StoredAt: d.StoredAt.UTC(),
+			System: &protocol.MemberChange{Op: c.Op, User: c.User, By: c.By, Rev: c.Rev, Promoted: c.Promoted},
+		}
+	}
 	env := &e2ee.Envelope{V: d.Envelope.V, Nonce: d.Envelope.Nonce, Ciphertext: d.Envelope.Ciphertext,
 		Keys: make([]e2ee.WrappedKey, len(d.Envelope.Keys)), Sig: d.Envelope.Sig}
 	for i, k := range d.Envelope.Keys {

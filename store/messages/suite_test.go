@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
 	"github.com/agentchat/agentchat/store"
 )
 
@@ -74,6 +75,25 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 			if err != nil || !reflect.DeepEqual(got, m) {
 				t.Fatalf("At(%d) = %+v, %v; want %+v", m.Seq, got, err, m)
 			}
+		}
+	})
+	t.Run("a membership entry is stored without an envelope", func(t *testing.T) {
+		s := fresh(t)
+		m := events.Message{ConversationID: "c1", Seq: 1, SenderID: "alice", SenderDevice: "system",
+			ClientMessageID: protocol.SystemID(2), StoredAt: time.Now().UTC().Truncate(time.Millisecond),
+			System: &protocol.MemberChange{Op: protocol.MemberRemove, User: "bob", By: "alice", Rev: 2, Promoted: "carol"}}
+		if err := s.Insert(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Insert(ctx, m); !errors.Is(err, store.ErrDuplicate) {
+			t.Errorf("the same entry again: err = %v, want ErrDuplicate", err)
+		}
+		got, err := s.At(ctx, "c1", 1)
+		if err != nil || !reflect.DeepEqual(got, m) {
+			t.Fatalf("At = %+v, %v; want %+v", got, err, m)
+		}
+		if got, err := s.After(ctx, "c1", 0, 10); err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], m) {
+			t.Fatalf("After = %+v, %v; want [%+v]", got, err, m)
 		}
 	})
 	t.Run("what is read cannot change what is stored", func(t *testing.T) {
