@@ -176,7 +176,7 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 	}
 	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names, members: members,
 		sent: map[string]string{}, typing: map[string]string{},
-		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}, st: st}
+		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}, st: st, sess: sess}
 	var back scrollback // the oldest message shown: /older goes on from it
 	if old := store.recent(conv, historyShown); len(old) > 0 {
 		scr.println(fmt.Sprintf("   — the last %d messages, from this device's history —", len(old)))
@@ -228,6 +228,7 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 			case line == "/help":
 				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /search WORD searches this device's history; /older shows the messages before; /presence [everyone|contacts|nobody] shows or sets who sees your online status; /quit leaves")
 				scr.println("   " + actionsHelp)
+				scr.println("   " + groupsHelp)
 				return true
 			case line == "/search" || strings.HasPrefix(line, "/search "):
 				v.search(store, strings.TrimSpace(strings.TrimPrefix(line, "/search")))
@@ -238,7 +239,7 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 			case line == "/presence" || strings.HasPrefix(line, "/presence "):
 				scr.println(presenceCommand(ctx, sess, strings.TrimPrefix(line, "/presence")))
 				return true
-			case v.command(ctx, line):
+			case v.command(ctx, line), v.groupCommand(ctx, line):
 				return true
 			case strings.HasPrefix(line, "/send "):
 				v.sendFile(ctx, strings.TrimSpace(strings.TrimPrefix(line, "/send ")))

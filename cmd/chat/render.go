@@ -38,6 +38,7 @@ type view struct {
 	sentMedia map[string]*e2ee.Media // own client message ids of this run → their files
 
 	texts map[int64]string // seq → what that message of conv says now, for quotes (actions.go)
+	sess  *client.Session  // for group commands (groups.go); nil: none
 	st    *deviceState     // where delete for me is kept; nil: this run only
 }
 
@@ -180,6 +181,10 @@ func (v *view) show(ev client.Event) {
 		}
 	case *client.ConversationChange:
 		v.scr.println("   • " + v.conversationLine(e))
+	case *client.MemberEntry:
+		if e.Conversation == v.conv || (e.Change.User == v.me && e.Change.Op != "add") {
+			v.scr.println(v.memberLine(e))
+		}
 	case *client.Connection:
 		v.mu.Lock()
 		wasDown := v.wasDown

@@ -94,6 +94,9 @@ func (e *Envelope) Validate() error {
 
 // Devices lists the recipient device ids in the order of Keys.
 func (e *Envelope) Devices() []string {
+	if e == nil { // no envelope: a membership entry (protocol.MemberChange), sealed for nobody
+		return nil
+	}
 	ids := make([]string, len(e.Keys))
 	for i, k := range e.Keys {
 		ids[i] = k.Device
