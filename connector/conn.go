@@ -32,6 +32,10 @@ const closeGrace = time.Second
 // watching it, closes it, waits for a reader still running, and releases
 // the device.
 type conn struct {
+	// presenceAsked is when the socket last asked for presence (unix ns;
+	// lastseen.go: one request per presenceRequestEvery).
+	presenceAsked atomic.Int64
+
 	s      *Server
 	ws     *websocket.Conn
 	wire   *wireConn

@@ -43,6 +43,12 @@ func (s *Server) handleFrame(c *conn, data []byte) int {
 		c.sendError(perr)
 		return 0
 	}
+	if wait := c.presenceWait(f); wait > 0 {
+		// Each request costs route a read of the user's conversations.
+		c.sendError(&protocol.Error{Code: protocol.CodeRateLimited, Message: "presence was asked for just now; changes are pushed",
+			Ref: f.ID, RetryAfter: wait})
+		return 0
+	}
 	if wait := s.userWait(c, f.Type); wait > 0 {
 		// Refused before anything was posted: the client sends it again.
 		s.userLimited(c, f, wait)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
 	"github.com/agentchat/agentchat/store/seen"
 )
 
@@ -165,4 +166,27 @@ func (s *Server) refreshSeen(ctx context.Context, held []Held) {
 		s.m.presenceErrors.Inc()
 		s.log.Warn("connector: seen heartbeat failed", "devices", len(held), "err", err)
 	}
+}
+
+// presenceRequestEvery is how often one socket may ask for presence: a
+// client asks once per connect (changes are pushed after it), and each
+// request costs route a read of the user's conversations.
+const presenceRequestEvery = 5 * time.Second
+
+// presenceWait reports how long c must wait before asking for presence
+// again (0: f is not a presence request, or it may go now, and the time is
+// taken).
+func (c *conn) presenceWait(f protocol.Frame) time.Duration {
+	if f.Type != protocol.TypePresence {
+		return 0
+	}
+	now := time.Now().UnixNano()
+	last := c.presenceAsked.Load()
+	if last != 0 && now-last < int64(presenceRequestEvery) {
+		return time.Duration(last + int64(presenceRequestEvery) - now)
+	}
+	if !c.presenceAsked.CompareAndSwap(last, now) {
+		return presenceRequestEvery // another reader took it this instant
+	}
+	return 0
 }

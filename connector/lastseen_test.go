@@ -50,11 +50,14 @@ func (s *Server) departuresDone() bool {
 }
 
 // TestPresenceTransitionsOnly: a user's first socket announces them
-// online, their last one offline once the grace has passed; sockets in
-// between, and a socket that comes back within the grace (a flap), are
-// no event at all.
+// online, their last one offline once its departure is written; sockets
+// in between, and a socket that comes back before its departure is
+// written (a flap within the grace), are no event at all. The grace is
+// the longest there is and departures are written by hand
+// (flushDepartures, what Close does), so the order does not depend on
+// the machine's speed; TestPresenceGraceEnds runs the timer.
 func TestPresenceTransitionsOnly(t *testing.T) {
-	e, st := startWithSeen(t, 400*time.Millisecond)
+	e, st := startWithSeen(t, time.Hour) // clamped to seen.TTL/3
 	ctx := context.Background()
 	d1 := e.dial("alice", "d1")
 	eventually(t, frameWait, "alice online", func() bool { return presenceEvents(t, e.sink) == "alice:online" })
@@ -64,7 +67,7 @@ func TestPresenceTransitionsOnly(t *testing.T) {
 	d2.ws.Close()
 	eventually(t, frameWait, "both sockets released", func() bool { return e.srv.Connections() == 0 })
 	d2 = e.dial("alice", "d2")
-	eventually(t, frameWait, "the departures written", e.srv.departuresDone)
+	e.srv.flushDepartures()
 	if got := presenceEvents(t, e.sink); got != "alice:online" {
 		t.Errorf("after a second device and a flap: %q, want only alice:online", got)
 	}
@@ -73,7 +76,11 @@ func TestPresenceTransitionsOnly(t *testing.T) {
 	}
 	left := time.Now()
 	d2.ws.Close()
-	eventually(t, frameWait, "alice offline", func() bool { return presenceEvents(t, e.sink) == "alice:online alice:offline" })
+	eventually(t, frameWait, "the socket released", func() bool { return e.srv.Connections() == 0 })
+	e.srv.flushDepartures()
+	if got := presenceEvents(t, e.sink); got != "alice:online alice:offline" {
+		t.Errorf("after the last socket left: %q", got)
+	}
 	s, _ := st.States(ctx, []string{"alice"})
 	if s["alice"].Online || s["alice"].LastSeen.Before(left.Add(-time.Second)) || s["alice"].LastSeen.After(time.Now()) {
 		t.Errorf("state after leaving at %v: %+v", left, s["alice"])
@@ -84,6 +91,16 @@ func TestPresenceTransitionsOnly(t *testing.T) {
 	if a.Extensions()[events.ExtDeviceID] != "d2" || a.Source() != events.SourceConnectorPrefix+e.srv.ID() {
 		t.Errorf("offline announced by %v from %s", a.Extensions()[events.ExtDeviceID], a.Source())
 	}
+}
+
+// TestPresenceGraceEnds: left alone, a departure is written when its
+// grace ends, and the user announced offline.
+func TestPresenceGraceEnds(t *testing.T) {
+	e, _ := startWithSeen(t, 200*time.Millisecond)
+	c := e.dial("bob", "b1")
+	eventually(t, frameWait, "bob online", func() bool { return presenceEvents(t, e.sink) == "bob:online" })
+	c.ws.Close()
+	eventually(t, frameWait, "bob offline after the grace", func() bool { return presenceEvents(t, e.sink) == "bob:online bob:offline" })
 }
 
 // TestPresenceRequestAndFrames: a presence frame becomes a
@@ -118,6 +135,21 @@ func TestPresenceRequestAndFrames(t *testing.T) {
 	f := c.nextOfType(protocol.TypePresence)
 	if f.ID != "p-1" || f.User != "" || len(f.Users) != 1 || f.Users[0].User != "alice" || !f.Users[0].Online {
 		t.Errorf("snapshot frame: %+v", f)
+	}
+	// Asked again at once: refused (rate_limited, when to ask again),
+	// nothing posted.
+	c.sendFrame(protocol.Frame{Type: protocol.TypePresence, ID: "p-2"})
+	if f := c.nextOfType(protocol.TypeError); f.Code != protocol.CodeRateLimited || f.ID != "p-2" || f.AfterMs <= 0 || f.AfterMs > 5000 {
+		t.Errorf("a second presence request at once: %+v", f)
+	}
+	asked := 0
+	for _, ev := range e.sink.received() {
+		if ev.Type() == events.TypePresenceRequested {
+			asked++
+		}
+	}
+	if asked != 1 {
+		t.Errorf("%d presence.requested posted, want 1", asked)
 	}
 	// A presence frame takes nothing but an id.
 	c.sendRaw(`{"type":"presence","conversation":"c1"}`)
