@@ -1,13 +1,20 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentchat/agentchat/internal/modeltest"
 	"github.com/agentchat/agentchat/internal/testenv"
@@ -23,18 +30,57 @@ import (
 //     streaming, done;
 //   - agent-invoke stopped and started again (what a scale to zero and
 //     back is): waking again;
-//   - a question that needs the history tool: thinking, tool (history),
+//   - a question that needs the http tool: thinking, tool (http),
 //     thinking, streaming, done;
 //   - AGENT_MAX_CALLS=1 and one answer held streaming by the model server:
 //     the next message says queued — and sends no model request — until
 //     the held answer ends, then thinking, streaming, done;
 //   - a model that refuses the request: thinking, then error.
 //
-// The model server holds each answer until the test has seen the status
-// before it (a request until "thinking", its second chunk until
-// "streaming"), so that the order is the platform's, not the scheduler's.
+// Each step is held until the test has seen the status before it — the
+// model server holds a request until "thinking" and its second chunk
+// until "streaming", an MCP server of helper's its tool list (listed
+// between "waking" and "thinking") until "waking", the http tool's API
+// its answer until "tool" — so that the order checked is the platform's,
+// not the scheduler's.
 func TestAgentLifecycle(t *testing.T) {
-	ap := startToolAgents(t, map[string]string{"AGENT_MAX_CALLS": "1", "AGENT_HOLD": "1s"}, "http://127.0.0.1:1/")
+	// Two more holds, set once the client is up: an MCP server of
+	// helper's whose tools/list (between "waking" and "thinking": the turn
+	// lists MCP tools before it asks the model, and keeps the list for
+	// AGENT_MCP_TOOLS_TTL) answers once "waking" shows, and an API for the
+	// http tool that answers once "tool" shows.
+	var holdMu sync.Mutex
+	var holdList, holdAPI func()
+	held := func(h *func()) func() {
+		holdMu.Lock()
+		defer holdMu.Unlock()
+		if *h == nil {
+			return func() {}
+		}
+		return *h
+	}
+	mcpServer := mcp.NewServer(&mcp.Implementation{Name: "gate", Version: "1"}, nil)
+	mcp.AddTool(mcpServer, &mcp.Tool{Name: "noop", Description: "Does nothing."},
+		func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{}, nil, nil
+		})
+	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, nil)
+	mcpSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte(`"tools/list"`)) {
+			held(&holdList)()
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mcpHandler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(mcpSrv.Close)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held(&holdAPI)()
+		w.Write([]byte("all green"))
+	}))
+	t.Cleanup(api.Close)
+	config := strings.Replace(toolsAgentConfig, `{"helper": {`, fmt.Sprintf(`{"helper": {"mcpServers": [{"name": "gate", "url": %q}], `, mcpSrv.URL), 1)
+	ap := startToolAgents(t, map[string]string{"AGENT_MAX_CALLS": "1", "AGENT_HOLD": "1s", "AGENT_CONFIG": config}, api.URL+"/")
 	alice, bob := signup(t, ap.env, "alice"), signup(t, ap.env, "bob")
 	ca := alice.dial(t, ap.env)
 	wa := watch(ca)
@@ -75,6 +121,11 @@ func TestAgentLifecycle(t *testing.T) {
 			}
 		}}
 	}
+	var asking string // the tag asked last
+	holdMu.Lock()
+	holdList = func() { holdMu.Lock(); tag := asking; holdMu.Unlock(); until(last(tag, "waking")) }
+	holdAPI = func() { until(last("[tool]", "tool:http")) }
+	holdMu.Unlock()
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
@@ -84,11 +135,11 @@ func TestAgentLifecycle(t *testing.T) {
 		switch {
 		case tag == "[tool]" && r.Last("tool") == "":
 			until(last(tag, "thinking"))
-			return modeltest.Reply{ToolCalls: []modeltest.ToolCall{{ID: "call_h", Name: "history", Arguments: `{"count": 2}`}}}
+			return modeltest.Reply{ToolCalls: []modeltest.ToolCall{{ID: "call_h", Name: "http", Arguments: fmt.Sprintf(`{"url": %q}`, api.URL+"/status")}}}
 		case tag == "[tool]":
 			until(func() bool {
 				s := shown(tag)
-				return len(s) > 2 && s[len(s)-2] == "tool:history" && s[len(s)-1] == "thinking"
+				return len(s) > 2 && s[len(s)-2] == "tool:http" && s[len(s)-1] == "thinking"
 			})
 			return streamed(tag, "the history says hello")
 		case tag == "[held]":
@@ -108,6 +159,9 @@ func TestAgentLifecycle(t *testing.T) {
 	})
 	ask := func(tag string) int64 {
 		t.Helper()
+		holdMu.Lock()
+		asking = tag
+		holdMu.Unlock()
 		seq := send(t, ca, wa, conv, tag+" please")
 		mu.Lock()
 		seqs[tag] = seq
@@ -165,7 +219,7 @@ func TestAgentLifecycle(t *testing.T) {
 	answered("[restarted]", protocol.AgentDone, "waking", "thinking", "streaming")
 
 	ask("[tool]")
-	answered("[tool]", protocol.AgentDone, "thinking", "tool:history", "thinking", "streaming")
+	answered("[tool]", protocol.AgentDone, "thinking", "tool:http", "thinking", "streaming")
 
 	// Every model slot busy: queued, and no request until the slot is free.
 	ask("[held]")
@@ -195,6 +249,10 @@ func TestAgentLifecycle(t *testing.T) {
 	}
 	if n := replies[seqOf("[refused]")]; n != 0 {
 		t.Errorf("[refused]: %d replies, want none", n)
+	}
+	// The MCP hold held what it should: its tool was offered.
+	if reqs := ap.model.Requests(); len(reqs) == 0 || !slices.ContainsFunc(reqs[0].Tools, func(tl modeltest.Tool) bool { return tl.Name == "gate__noop" }) {
+		t.Error("the MCP server's tool was not offered: its tool list was never asked for")
 	}
 }
 
