@@ -210,5 +210,61 @@ func TestToolCallsSurviveAKill(t *testing.T) {
 	if tools < 4 { // step 0's calls, its two results, request 1's sent marker
 		t.Errorf("tool entries in the ledger = %d, want at least 4", tools)
 	}
-	t.Logf("model requests %d, API hits %s", ap.model.Count(), apiHits)
+	// Both requests' usage is recorded, each once: the first by the
+	// attempt that was killed (as its answer came in, before the tools
+	// ran), the second by the takeover — and the conversation's total is
+	// their sum.
+	var total int64
+	for step, id := range []string{fmt.Sprintf("%s/%d/helper", conv, question), fmt.Sprintf("%s/%d/helper/1", conv, question)} {
+		var turn struct {
+			Step             int   `bson:"step"`
+			PromptTokens     int64 `bson:"promptTokens"`
+			CompletionTokens int64 `bson:"completionTokens"`
+			Reported         bool  `bson:"reported"`
+		}
+		if err := ap.mongo.Collection("agent_usage").FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&turn); err != nil {
+			t.Errorf("usage of request %d (%s): %v", step, id, err)
+			continue
+		}
+		if turn.Step != step || !turn.Reported || turn.PromptTokens == 0 {
+			t.Errorf("usage of request %d = %+v", step, turn)
+		}
+		want := modeltest.Reply{}.UsageFor(asked[step])
+		if step == 1 {
+			want = modeltest.Reply{Chunks: modeltest.Words("the API says all systems go")}.UsageFor(asked[1])
+		}
+		if turn.PromptTokens != int64(want.PromptTokens) || turn.CompletionTokens != int64(want.CompletionTokens) {
+			t.Errorf("usage of request %d = %d+%d, want what the server reported, %d+%d", step,
+				turn.PromptTokens, turn.CompletionTokens, want.PromptTokens, want.CompletionTokens)
+		}
+		total += turn.PromptTokens + turn.CompletionTokens
+	}
+	var counter struct {
+		Total int64 `bson:"total"`
+	}
+	cur2, err := ap.mongo.Collection("agent_usage_totals").Find(context.Background(),
+		bson.D{{Key: "counter", Value: fmt.Sprintf("conversation/%s/helper/%s", conv, time.Now().UTC().Format("2006-01"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []struct {
+		N     int64 `bson:"n"`
+		Total int64 `bson:"total"`
+	}
+	if err := cur2.All(context.Background(), &entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		counter.Total = max(counter.Total, e.Total)
+	}
+	// The earlier message's echo was counted there too.
+	var echo struct {
+		PromptTokens     int64 `bson:"promptTokens"`
+		CompletionTokens int64 `bson:"completionTokens"`
+	}
+	ap.mongo.Collection("agent_usage").FindOne(context.Background(), bson.D{{Key: "_id", Value: fmt.Sprintf("%s/%d/helper", conv, question-2)}}).Decode(&echo)
+	if want := total + echo.PromptTokens + echo.CompletionTokens; counter.Total != want {
+		t.Errorf("the conversation's token total = %d, want %d (both requests of the question and the echo)", counter.Total, want)
+	}
+	t.Logf("model requests %d, API hits %s, tokens of the question %d", ap.model.Count(), apiHits, total)
 }
