@@ -13,6 +13,7 @@ import * as search from "./search.js";
 import * as presence from "./presence.js";
 import * as lifecycle from "./lifecycle.js";
 import * as groups from "./groups.js";
+import * as safety from "./safety.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -147,6 +148,7 @@ function noteSigningKeys(conversation, devices) {
   const keys = new Map();
   for (const d of devices) if (d.signingKey) keys.set(d.deviceId, e2ee.unb64(d.signingKey));
   S.signingKeys.set(conversation, { at: Date.now(), keys });
+  safety.observe(devices); // "X's security code changed" (safety.js)
 }
 
 // logout ends the session; wipe (the user logged out, or the device was
@@ -1020,7 +1022,7 @@ function renderMessages() {
   presence.render(c, S.user.userId);
   const shownIds = new Set();
   for (const m of c.msgs) {
-    if (m.notice && !m.seq) { ol.append(el("li", "msg notice", m.notice)); continue; }
+    if (m.notice && !m.seq) { ol.append(el("li", "msg " + (m.keychange ? "keychange" : "notice"), m.notice)); continue; }
     if (m.system) {
       const li = el("li", "msg system", groups.entryText(m.system, S.user.userId, (u) => S.names.get(u)));
       li.dataset.seq = m.seq;
@@ -1156,7 +1158,8 @@ async function main() {
   };
   actions.init({ send: (content) => sendText(content.text, content), render: () => { renderMessages(); renderConversations(); },
     me: () => S.user?.userId, name: (u) => (u === S.user?.userId ? "You" : S.names.get(u) || u) });
-  groups.init({ S, api, conv, name });
+  groups.init({ S, api, conv, name, safety });
+  safety.init({ S, api, render: () => { if (S.current) renderMessages(); } });
   $("viewer").onclick = (ev) => { if (ev.target !== $("viewer-save")) $("viewer").hidden = true; };
   $("login-submit").disabled = $("signup").disabled = false; // wired up: a click now logs in
   setInterval(() => { for (const c of S.convs.values()) { c.receipts = true; syncConv(c); } }, 20000); // idle sync

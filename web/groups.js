@@ -66,12 +66,16 @@ export function entryText(ch, me, nameOf) {
 export function render() {
   const $ = (id) => document.getElementById(id);
   const c = X.S.current && X.conv(X.S.current);
-  const group = !!c && c.kind === "group" && c.members.includes(X.S.user.userId);
-  $("group-info").hidden = !group;
-  if (!group) { $("group-panel").hidden = true; return; }
+  const mine = !!c && c.members.includes(X.S.user.userId);
+  const group = mine && c.kind === "group";
+  $("group-info").hidden = !mine;
+  $("group-info").textContent = group ? "Group info" : "Info";
+  if (!mine) { $("group-panel").hidden = true; return; }
   if ($("group-panel").hidden) return;
   const me = X.S.user.userId;
-  const admin = isAdmin(c, me);
+  const admin = group && isAdmin(c, me);
+  $("group-leave").hidden = !group;
+  if ($("safety-number").dataset.conv !== c.id) { $("safety-number").textContent = ""; $("safety-number").dataset.conv = c.id; }
   const ul = $("group-members");
   ul.replaceChildren();
   for (const m of c.members) {
@@ -89,6 +93,7 @@ export function render() {
       b.textContent = "admin";
       li.append(b);
     }
+    if (m !== me) li.append(button("Security code", "safety", () => showSafety(c, m)));
     if (admin && m !== me) {
       if (!(c.admins || []).includes(m)) li.append(button("Make admin", "make-admin", () => act((g) => X.api("POST", path(g, "admins"), { userId: m }))));
       else li.append(button("Dismiss as admin", "dismiss-admin", () => act((g) => X.api("DELETE", path(g, "admins", m)))));
@@ -97,6 +102,20 @@ export function render() {
     ul.append(li);
   }
   $("group-add-form").hidden = !admin;
+}
+
+// showSafety shows the safety number with user (safety.js): compare it
+// with theirs to know no device was slipped into either key list.
+async function showSafety(c, user) {
+  const out = document.getElementById("safety-number");
+  out.dataset.conv = c.id;
+  out.dataset.user = user;
+  out.textContent = "…";
+  try {
+    const n = await X.safety.numberWith(user);
+    out.dataset.number = n;
+    out.textContent = `Security code with ${X.S.names.get(user) || user}: ${X.safety.format(n)}`;
+  } catch (e) { out.textContent = e.message; }
 }
 
 function button(text, cls, onclick) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/agentchat/agentchat/sdk/client"
+	"github.com/agentchat/agentchat/sdk/e2ee"
 )
 
 // Group management in the terminal (sdk/client CreateGroup, AddMembers,
@@ -14,7 +15,7 @@ import (
 // entry, printed like a message ("alice added bob").
 
 const groupsHelp = "/group NAME user… creates a group; in a group: /add USER, /remove USER, /leave, " +
-	"/admin USER (/unadmin USER) — only admins add, remove and make admins"
+	"/admin USER (/unadmin USER) — only admins add, remove and make admins; /safety USER shows your safety number with USER"
 
 // groupCommand runs a group command; false if line is none.
 func (v *view) groupCommand(ctx context.Context, line string) bool {
@@ -55,6 +56,18 @@ func (v *view) groupCommand(ctx context.Context, line string) bool {
 		}
 	case "/leave":
 		err = v.sess.Leave(ctx, v.conv)
+	case "/safety":
+		if len(args) != 1 {
+			v.scr.println("   ✗ /safety USER")
+			return true
+		}
+		var ids []string
+		if ids, err = v.userIDs(ctx, args); err == nil {
+			var n string
+			if n, err = v.sess.SafetyNumber(ctx, ids[0]); err == nil {
+				v.scr.println(fmt.Sprintf("   🔐 security code with %s: %s", v.name(ids[0]), e2ee.FormatSafetyNumber(n)))
+			}
+		}
 	default:
 		return false
 	}
