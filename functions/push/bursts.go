@@ -18,20 +18,27 @@ import (
 // stored message that finds the device offline claims it for the window
 // and pushes; later ones (and redeliveries of the first) find the claim
 // and push nothing. A push that failed in a way worth retrying releases
-// its claim, so the broker's redelivery claims and pushes again. A crash
-// between a claim and its push loses that burst's push (at most once:
-// the device still syncs everything when opened).
+// its claim, so the broker's redelivery claims and pushes again; the
+// devices the failed attempt dealt with are recorded (FinishDevices), so
+// a redelivery that comes after their bursts ended (the broker's later
+// retries are minutes apart) pushes them nothing again. A crash between a
+// claim and its push loses that burst's push (at most once: the device
+// still syncs everything when opened).
 type bursts interface {
 	// Claim starts device's burst for the event with this id unless one
 	// is running; true when this call started it.
 	Claim(ctx context.Context, device, eventID string, window time.Duration) (bool, error)
 	// Release ends device's burst only if the event with this id started it.
 	Release(ctx context.Context, device, eventID string) error
-	// Handled reports whether Finish was called for the event.
-	Handled(ctx context.Context, eventID string) (bool, error)
+	// Handled reports whether Finish was called for the event, and the
+	// devices FinishDevices recorded for it.
+	Handled(ctx context.Context, eventID string) (all bool, devices map[string]bool, err error)
 	// Finish records that every push of the event was dealt with, for
 	// handledFor: longer than the broker retries an event.
 	Finish(ctx context.Context, eventID string) error
+	// FinishDevices records, for handledFor, that the pushes of the event
+	// to devices were dealt with while others failed.
+	FinishDevices(ctx context.Context, eventID string, devices []string) error
 }
 
 // handledFor is how long a handled event is remembered: Knative's retries
@@ -42,6 +49,7 @@ const handledFor = time.Hour
 //
 //	<prefix>push:burst:<deviceId> = <eventId>  (PX window; SET NX)
 //	<prefix>push:done:<eventId>   = 1          (EX handledFor)
+//	<prefix>push:devices:<eventId> = {deviceId} (EX handledFor; at most the audience)
 type redisBursts struct {
 	c      redis.UniversalClient
 	prefix string
@@ -58,6 +66,9 @@ func newRedisBursts(c redis.UniversalClient, prefix string) *redisBursts {
 
 func (r *redisBursts) burstKey(device string) string { return r.prefix + "push:burst:" + device }
 func (r *redisBursts) doneKey(eventID string) string { return r.prefix + "push:done:" + eventID }
+func (r *redisBursts) devicesKey(eventID string) string {
+	return r.prefix + "push:devices:" + eventID
+}
 
 func (r *redisBursts) Claim(ctx context.Context, device, eventID string, window time.Duration) (bool, error) {
 	ok, err := r.c.SetNX(ctx, r.burstKey(device), eventID, window).Result()
@@ -74,17 +85,41 @@ func (r *redisBursts) Release(ctx context.Context, device, eventID string) error
 	return nil
 }
 
-func (r *redisBursts) Handled(ctx context.Context, eventID string) (bool, error) {
-	n, err := r.c.Exists(ctx, r.doneKey(eventID)).Result()
-	if err != nil {
-		return false, fmt.Errorf("push: read handled: %w", err)
+// Handled reads both keys in one round trip.
+func (r *redisBursts) Handled(ctx context.Context, eventID string) (bool, map[string]bool, error) {
+	pipe := r.c.Pipeline()
+	all := pipe.Exists(ctx, r.doneKey(eventID))
+	some := pipe.SMembers(ctx, r.devicesKey(eventID))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, nil, fmt.Errorf("push: read handled: %w", err)
 	}
-	return n == 1, nil
+	devices := map[string]bool{}
+	for _, d := range some.Val() {
+		devices[d] = true
+	}
+	return all.Val() == 1, devices, nil
 }
 
 func (r *redisBursts) Finish(ctx context.Context, eventID string) error {
 	if err := r.c.Set(ctx, r.doneKey(eventID), "1", handledFor).Err(); err != nil {
 		return fmt.Errorf("push: record handled: %w", err)
+	}
+	return nil
+}
+
+func (r *redisBursts) FinishDevices(ctx context.Context, eventID string, devices []string) error {
+	if len(devices) == 0 {
+		return nil
+	}
+	members := make([]any, len(devices))
+	for i, d := range devices {
+		members[i] = d
+	}
+	pipe := r.c.TxPipeline()
+	pipe.SAdd(ctx, r.devicesKey(eventID), members...)
+	pipe.Expire(ctx, r.devicesKey(eventID), handledFor)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("push: record devices handled: %w", err)
 	}
 	return nil
 }
@@ -95,6 +130,12 @@ type memoryBursts struct {
 	now    func() time.Time
 	bursts map[string]memBurst
 	done   map[string]time.Time
+	some   map[string]memDevices
+}
+
+type memDevices struct {
+	devices map[string]bool
+	until   time.Time
 }
 
 type memBurst struct {
@@ -103,7 +144,7 @@ type memBurst struct {
 }
 
 func newMemoryBursts(now func() time.Time) *memoryBursts {
-	return &memoryBursts{now: now, bursts: map[string]memBurst{}, done: map[string]time.Time{}}
+	return &memoryBursts{now: now, bursts: map[string]memBurst{}, done: map[string]time.Time{}, some: map[string]memDevices{}}
 }
 
 func (m *memoryBursts) Claim(_ context.Context, device, eventID string, window time.Duration) (bool, error) {
@@ -125,11 +166,35 @@ func (m *memoryBursts) Release(_ context.Context, device, eventID string) error 
 	return nil
 }
 
-func (m *memoryBursts) Handled(_ context.Context, eventID string) (bool, error) {
+func (m *memoryBursts) Handled(_ context.Context, eventID string) (bool, map[string]bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	until, ok := m.done[eventID]
-	return ok && m.now().Before(until), nil
+	devices := map[string]bool{}
+	if s, found := m.some[eventID]; found && m.now().Before(s.until) {
+		for d := range s.devices {
+			devices[d] = true
+		}
+	}
+	return ok && m.now().Before(until), devices, nil
+}
+
+func (m *memoryBursts) FinishDevices(_ context.Context, eventID string, devices []string) error {
+	if len(devices) == 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.some[eventID]
+	if !ok || !m.now().Before(s.until) {
+		s = memDevices{devices: map[string]bool{}}
+	}
+	for _, d := range devices {
+		s.devices[d] = true
+	}
+	s.until = m.now().Add(handledFor)
+	m.some[eventID] = s
+	return nil
 }
 
 func (m *memoryBursts) Finish(_ context.Context, eventID string) error {

@@ -90,13 +90,25 @@ func burstsSuite(t *testing.T, b bursts, advance func(time.Duration)) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling the store's clock
 	}
-	if done, _ := b.Handled(ctx, "ev-a"); done {
-		t.Error("an event is handled before Finish")
+	if done, devices, _ := b.Handled(ctx, "ev-a"); done || len(devices) != 0 {
+		t.Errorf("an event is handled before Finish: %v %v", done, devices)
+	}
+	if err := b.FinishDevices(ctx, "ev-a", []string{"dv-1", "dv-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.FinishDevices(ctx, "ev-a", []string{"dv-3"}); err != nil {
+		t.Fatal(err)
+	}
+	if done, devices, _ := b.Handled(ctx, "ev-a"); done || len(devices) != 3 || !devices["dv-1"] || !devices["dv-3"] {
+		t.Errorf("after FinishDevices: handled %v, devices %v; want false and dv-1..3", done, devices)
+	}
+	if _, devices, _ := b.Handled(ctx, "ev-b"); len(devices) != 0 {
+		t.Errorf("another event's devices: %v", devices)
 	}
 	if err := b.Finish(ctx, "ev-a"); err != nil {
 		t.Fatal(err)
 	}
-	if done, _ := b.Handled(ctx, "ev-a"); !done {
+	if done, _, _ := b.Handled(ctx, "ev-a"); !done {
 		t.Error("Finish was not remembered")
 	}
 }

@@ -50,10 +50,11 @@ func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 	if err != nil || len(subs) == 0 {
 		return err
 	}
-	switch done, err := d.bursts.Handled(ctx, e.ID()); {
+	all, dealt, err := d.bursts.Handled(ctx, e.ID())
+	switch {
 	case err != nil:
 		return err
-	case done: // a redelivery of an event whose pushes went out
+	case all: // a redelivery of an event whose pushes went out
 		return nil
 	}
 	offline, err := f.offline(ctx, d, subs)
@@ -66,21 +67,33 @@ func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 		sem  = make(chan struct{}, parallelPushes)
 		mu   sync.Mutex
 		errs []error
+		done []string
 	)
 	for _, s := range offline {
+		if dealt[s.Device] { // an earlier attempt at this event pushed to it
+			continue
+		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := f.pushTo(ctx, d, e.ID(), s, payload); err != nil {
-				mu.Lock()
+			err := f.pushTo(ctx, d, e.ID(), s, payload)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
 				errs = append(errs, err)
-				mu.Unlock()
+			} else {
+				done = append(done, s.Device)
 			}
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err // retried: the devices whose push went out are in their burst
+		// Retried. The devices dealt with are in their bursts, but the
+		// broker's later retries come after a burst ends: remember them.
+		if ferr := d.bursts.FinishDevices(context.WithoutCancel(ctx), e.ID(), done); ferr != nil {
+			f.log.Warn("push: record the devices pushed before a failure", "err", ferr)
+		}
+		return err
 	}
 	return d.bursts.Finish(ctx, e.ID())
 }

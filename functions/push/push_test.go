@@ -216,6 +216,31 @@ func TestFailuresAndGoneSubscriptions(t *testing.T) {
 	}
 }
 
+// A device whose push went out while another device's failed gets none
+// again when the broker redelivers the event after the burst ended (its
+// later retries come minutes apart, past PUSH_COLLAPSE_WINDOW).
+func TestRedeliveryAfterTheWindowSkipsDevicesPushed(t *testing.T) {
+	fx := newFixture(t)
+	bobPhone := fx.subscribe("bob", "b-phone")
+	bobLaptop := fx.subscribe("bob", "b-laptop")
+	fx.svc.Answer(bobLaptop, http.StatusServiceUnavailable)
+	e := storedEvent(t, "c-3", 1)
+	if err := fx.handle(e); err == nil {
+		t.Fatal("one push service down: the event succeeded, want a retried error")
+	}
+	fx.advance(2 * time.Minute) // the phone's burst has ended
+	fx.svc.Answer(bobLaptop, 0)
+	if err := fx.handle(e); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.svc.Pushes(bobPhone)); n != 1 {
+		t.Errorf("the device pushed before the failure: %d pushes after the redelivery, want 1", n)
+	}
+	if n := len(fx.svc.Pushes(bobLaptop)); n != 1 {
+		t.Errorf("the device whose push failed: %d pushes after the redelivery, want 1", n)
+	}
+}
+
 // Events that are not stored messages, or stored messages without their
 // audience, are refused (dead-lettered, not retried).
 func TestRefuses(t *testing.T) {
