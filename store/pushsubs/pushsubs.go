@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -102,8 +103,11 @@ func ParseEndpoints(s string) (Endpoints, error) {
 	return out, nil
 }
 
+// loopback is true for localhost and a loopback IP address only: a name
+// such as 127.push.example is a public host like any other.
 func loopback(host string) bool {
-	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // Allows reports whether endpoint is under one of the prefixes: the same

@@ -140,7 +140,14 @@ func TestValidate(t *testing.T) {
 	if !local.Allows("http://127.0.0.1:5000/push/d1") || local.Allows("http://127.0.0.1:5001/push/d1") || local.Allows("http://127.0.0.1:5000/admin") {
 		t.Error("a test allow-list lets the wrong endpoints in")
 	}
-	if _, err := ParseEndpoints("http://push.example/"); err == nil {
-		t.Error("an http prefix off loopback was accepted")
+	for _, p := range []string{"http://push.example/", "http://127.push.example/", "http://127.0.0.1.nip.io/"} {
+		if _, err := ParseEndpoints(p); err == nil {
+			t.Errorf("an http prefix off loopback was accepted: %s", p)
+		}
+	}
+	for _, p := range []string{"http://localhost:5000/", "http://[::1]:5000/", "http://127.0.0.2/"} {
+		if _, err := ParseEndpoints(p); err != nil {
+			t.Errorf("a loopback http prefix: %v", err)
+		}
 	}
 }
