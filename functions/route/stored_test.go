@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
 )
 
 // sink is a broker stand-in: it records the CloudEvents headers of every
@@ -91,6 +92,19 @@ func TestStoredMessageInvokesEachAgentMemberOnce(t *testing.T) {
 	handle(t, f, must(events.NewMessageStored(message("c1", 1, "alice", "a1", 32))))
 	if n := len(brokers.take()); n != 0 {
 		t.Errorf("%d invokes for a conversation without agents", n)
+	}
+	// A membership entry is delivered like a message and asks no agent
+	// anything.
+	entry := events.Message{ConversationID: "c2", Seq: 9, SenderID: "alice", SenderDevice: "system",
+		ClientMessageID: protocol.SystemID(3), StoredAt: m.StoredAt, Audience: m.Audience,
+		System: &protocol.MemberChange{Op: protocol.MemberAdd, User: "helper", By: "alice", Rev: 3}}
+	w.drain()
+	handle(t, f, must(events.NewMessageStored(entry)))
+	if n := len(brokers.take()); n != 0 {
+		t.Errorf("a membership entry made %d invokes, want 0", n)
+	}
+	if s := summary(w.drain()); s != "A: alice/a1,bob/b1,bot/bot-d\nB: alice/a2,bob/b2" {
+		t.Errorf("the entry's deliveries:\n%s", s)
 	}
 }
 

@@ -54,7 +54,9 @@ func (w *watcher) conversationChanges(conv string) []*client.ConversationChange 
 //   - bob's client is told it was removed: the entry of its removal and a
 //     conversation change without him, after which the group is no longer
 //     followed;
-//   - the panel shows admin badges; dave, no admin, is refused;
+//   - the panel shows admin badges; dave, no admin, is refused; alice
+//     makes carol an admin and leaves, both in the panel, and carol gets
+//     both entries;
 //   - carol's Go client creates a group with alice, adds dave and makes
 //     alice an admin: the browser shows the group and those entries.
 func TestWebGroups(t *testing.T) {
@@ -183,6 +185,20 @@ func TestWebGroups(t *testing.T) {
 	}
 	if b.evalInt(`document.querySelectorAll("#group-members .admin-badge").length`) != 1 {
 		t.Error("the panel shows admin badges on others than alice")
+	}
+
+	// alice makes carol an admin, then leaves: the group leaves her list,
+	// carol has both entries after the others.
+	run("alice makes carol an admin in the panel",
+		chromedp.Click(member(carol.id)+`/button[@class="make-admin"]`),
+		chromedp.WaitVisible(fmt.Sprintf(`//li[contains(@class,"system")][text()=%q]`, carol.name+" is now an admin")),
+		chromedp.WaitVisible(member(carol.id)+`/span[@class="admin-badge"]`))
+	run("alice leaves the group", chromedp.Click(chromedp.CSS("#group-leave")), chromedp.WaitNotPresent(item(g)))
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool { return len(wc.memberEntries(g)) >= 5 },
+		"carol has the entries of the promotion and of alice's leave")
+	if es := wc.memberEntries(g); es[3].Change.Op != protocol.MemberAdmin || es[3].Change.User != carol.id ||
+		es[4].Change.Op != protocol.MemberLeave || es[4].Change.User != alice || es[4].Seq <= es[3].Seq || es[3].Seq <= seqs[2] {
+		t.Errorf("carol's last entries: %+v at %d, %+v at %d", es[3].Change, es[3].Seq, es[4].Change, es[4].Seq)
 	}
 
 	// A group the Go client creates with the browser's user.
