@@ -28,7 +28,8 @@ const parallelPushes = 8
 
 // stored pushes to the offline, subscribed devices of a stored message's
 // audience that are not the sender's. Round trips when no device of the
-// audience is subscribed (most messages): one MongoDB query.
+// audience is subscribed (most messages): MongoDB only (pushsubs' Get: an
+// _id equality per device for a few, one $in for more).
 func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 	m, err := events.Decode[events.Message](e)
 	if err != nil {

@@ -2,6 +2,7 @@ package pushsubs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -52,18 +53,40 @@ func (m *Mongo) DeleteEndpoint(ctx context.Context, device, endpoint string) err
 	return nil
 }
 
-// Get finds the devices' documents in one query.
+// byEquality is the most devices Get reads one _id equality at a time:
+// FerretDB on PostgreSQL serves an _id equality from its primary key but
+// scans the whole collection for $in (4 devices among 3,000 subscriptions:
+// 190 ms for one $in, 10 ms for 4 equalities; among 100: 4.5 ms both).
+// Push reads the devices of every stored message's audience, which for a
+// direct conversation is a few.
+const byEquality = 8
+
+// Get finds the devices' documents: one _id equality each for a few, one
+// $in for more.
 func (m *Mongo) Get(ctx context.Context, devices []string) ([]Subscription, error) {
-	if len(devices) == 0 {
-		return nil, nil
-	}
-	cur, err := m.c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: devices}}}})
-	if err != nil {
-		return nil, fmt.Errorf("pushsubs: get: %w", err)
-	}
 	var docs []doc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("pushsubs: get: %w", err)
+	switch {
+	case len(devices) == 0:
+		return nil, nil
+	case len(devices) <= byEquality:
+		for _, dv := range devices {
+			var d doc
+			switch err := m.c.FindOne(ctx, bson.D{{Key: "_id", Value: dv}}).Decode(&d); {
+			case errors.Is(err, mongo.ErrNoDocuments):
+			case err != nil:
+				return nil, fmt.Errorf("pushsubs: get: %w", err)
+			default:
+				docs = append(docs, d)
+			}
+		}
+	default:
+		cur, err := m.c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: devices}}}})
+		if err != nil {
+			return nil, fmt.Errorf("pushsubs: get: %w", err)
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("pushsubs: get: %w", err)
+		}
 	}
 	out := make([]Subscription, len(docs))
 	for i, d := range docs {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -61,6 +62,13 @@ func suite(t *testing.T, s Store) {
 	}
 	if got := get(); len(got) != 0 {
 		t.Errorf("get of no devices = %+v", got)
+	}
+	many := []string{"dv-a2"} // a group's audience: more devices than Mongo reads one by one
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("dv-x%d", i))
+	}
+	if got := get(append(many, "dv-a1")...); !slices.Equal(got, []Subscription{a1, a2}) {
+		t.Errorf("get of %d devices = %+v, want %+v", len(many)+1, got, []Subscription{a1, a2})
 	}
 	a1b := a1
 	a1b.Endpoint, a1b.UpdatedAt = "https://push.example/a1-new", at.Add(time.Minute)
