@@ -124,7 +124,20 @@ func (f *Function) presenceChanged(ctx context.Context, d *deps, e event.Event, 
 	if err != nil {
 		return err
 	}
-	vis, err := d.watch.Visibilities(ctx, users)
+	// Settings are read for the owner and the watchers online now (the
+	// others are told nothing), unless the owner's snapshot needs them
+	// all: a user's contacts are mostly offline, and the settings are a
+	// read of the users collection per event.
+	settingsOf := users
+	if c.Cause != events.PresenceVisibility {
+		settingsOf = []string{owner}
+		for _, w := range users[:len(users)-1] {
+			if states[w].Online {
+				settingsOf = append(settingsOf, w)
+			}
+		}
+	}
+	vis, err := d.watch.Visibilities(ctx, settingsOf)
 	if err != nil {
 		return err
 	}

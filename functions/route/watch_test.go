@@ -193,3 +193,58 @@ func TestWatchersLeaveOutLargeGroups(t *testing.T) {
 		t.Errorf("watchersOf(alice) = %v, want %v", got, want)
 	}
 }
+
+// countingDirectory records whose settings Visibilities was asked for.
+type countingDirectory struct {
+	watchDirectory
+	asked []string
+}
+
+func (c *countingDirectory) Visibilities(ctx context.Context, users []string) (map[string]string, error) {
+	c.asked = append(c.asked, users...)
+	return c.watchDirectory.Visibilities(ctx, users)
+}
+
+// TestPresenceReadsTheSettingsOfOnlineWatchers: a user coming online with
+// many contacts, one of them online, reads two users' settings, not every
+// contact's (a read of the users collection per connect and leave).
+func TestPresenceReadsTheSettingsOfOnlineWatchers(t *testing.T) {
+	ctx := context.Background()
+	mem := storedir.NewMemory()
+	dir := &countingDirectory{watchDirectory: mem}
+	st := seen.NewMemory()
+	pub := &recorder{}
+	f := New()
+	f.deps.Store(&deps{presence: allOnOne{}, publisher: pub, watch: dir, seen: st})
+	users := []string{"alice", "bob"}
+	for i := range 50 {
+		users = append(users, fmt.Sprintf("c%02d", i))
+	}
+	for i, u := range users {
+		if err := mem.InsertUser(ctx, storedir.User{ID: u, Kind: storedir.KindUser, Username: u}); err != nil {
+			t.Fatal(err)
+		}
+		if u != "alice" {
+			if err := mem.InsertConversation(ctx, storedir.Conversation{ID: fmt.Sprintf("d-%d", i), Kind: storedir.Direct, Members: []string{"alice", u}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, u := range []string{"alice", "bob"} {
+		if _, err := st.Connected(ctx, seen.Socket{Dev: events.DeviceRef{User: u, Device: u + "-d"}, Stamp: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := events.NewPresenceChanged(events.SourceConnectorPrefix+"c", "alice", "alice-d", events.PresenceOnline, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle(t, f, e)
+	if got := pub.frames(t); got != "bob/bob-d: alice=online" {
+		t.Errorf("frames: %q", got)
+	}
+	slices.Sort(dir.asked)
+	if want := []string{"alice", "bob"}; !slices.Equal(dir.asked, want) {
+		t.Errorf("settings read for %d users %v, want %v", len(dir.asked), dir.asked, want)
+	}
+}
