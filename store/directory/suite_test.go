@@ -473,6 +473,14 @@ func testVisibility(t *testing.T, d directory.Directory) {
 	if err != nil || !maps.Equal(got, want) {
 		t.Errorf("Visibilities = %v, %v; want %v", got, err, want)
 	}
+	many := []string{"u2"} // more users than Mongo reads one by one
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("zz%d", i))
+	}
+	got, err = d.Visibilities(ctx, append(many, "u1"))
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("Visibilities of %d users = %v, %v; want %v", len(many)+1, got, err, want)
+	}
 	if u, err := d.UserByID(ctx, "u2"); err != nil || u.Visibility != events.VisibleNobody || u.Username != "name-u2" {
 		t.Errorf("UserByID(u2) after the setting = %+v, %v", u, err)
 	}
