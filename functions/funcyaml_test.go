@@ -26,8 +26,11 @@ var required = map[string]string{
 	"agentinvoke": "agent-invoke",
 	"calcagent":   "calc-agent",
 	"deadletter":  "deadletter",
+	"historytool": "history-tool",
+	"httptool":    "http-tool",
 	"media":       "media",
 	"persist":     "persist",
+	"push":        "push",
 	"route":       "route",
 }
 
