@@ -106,3 +106,24 @@ func (v *view) memberLine(e *client.MemberEntry) string {
 		return ""
 	}))
 }
+
+// checkIdentities compares the members' identities with those this device
+// saw last (its state file) and says whose security code changed — a
+// device added, removed or replaced (docs/e2ee.md, "Safety numbers").
+func (v *view) checkIdentities(ctx context.Context) {
+	if v.sess == nil || v.st == nil {
+		return
+	}
+	now, err := v.sess.Identities(ctx, v.conv)
+	if err != nil {
+		v.scr.println("   ✗ key directory: " + err.Error())
+		return
+	}
+	if v.st.Identities == nil {
+		v.st.Identities = map[string]string{}
+	}
+	for _, u := range client.ChangedIdentities(v.st.Identities, now) {
+		v.scr.println(fmt.Sprintf("   🔐 %s's security code changed (/safety %s shows the new one)", v.name(u), u))
+	}
+	_ = v.st.save()
+}

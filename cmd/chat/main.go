@@ -177,6 +177,7 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 	v := &view{scr: scr, c: c, conv: conv, me: sess.UserID(), names: names, members: members,
 		sent: map[string]string{}, typing: map[string]string{},
 		media: map[int64]*e2ee.Media{}, sentMedia: map[string]*e2ee.Media{}, st: st, sess: sess}
+	v.checkIdentities(ctx)
 	var back scrollback // the oldest message shown: /older goes on from it
 	if old := store.recent(conv, historyShown); len(old) > 0 {
 		scr.println(fmt.Sprintf("   — the last %d messages, from this device's history —", len(old)))

@@ -310,3 +310,33 @@ func TestPresenceLine(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyChangeNotice: a run remembers bob's identity (its state file);
+// after bob's device key changes, the next run says his security code
+// changed — and the first run, which saw him first, said nothing.
+func TestKeyChangeNotice(t *testing.T) {
+	p := newFakePlatform(t)
+	dir := t.TempDir()
+	runOnce := func(signup bool) string {
+		out := &syncBuffer{}
+		stdout = out
+		stdin = bufio.NewReader(strings.NewReader("hello bob\n"))
+		o := &options{accounts: p.accounts.URL, connectors: "ws" + strings.TrimPrefix(p.conn.URL, "http"),
+			user: "ann", password: "secret-pw", signup: signup, with: "bob", stateDir: dir}
+		if err := run(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	if got := runOnce(true); strings.Contains(got, "security code changed") {
+		t.Errorf("first run:\n%s", got)
+	}
+	bob, _ := e2ee.GenerateKey()
+	bobSign, _ := e2ee.GenerateSigningKey()
+	p.mu.Lock()
+	p.bob, p.bobSign = bob, bobSign
+	p.mu.Unlock()
+	if got := runOnce(false); !strings.Contains(got, "🔐 bob's security code changed") {
+		t.Errorf("after bob's key changed:\n%s", got)
+	}
+}

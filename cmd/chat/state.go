@@ -29,6 +29,10 @@ type deviceState struct {
 	// Hidden are the messages deleted for me on this device, by
 	// conversation: never sent anywhere.
 	Hidden map[string][]int64 `json:"hiddenMessages,omitempty"`
+	// Identities are the identity digests of the people this device has
+	// talked to, as last seen (client.Identities): a change is shown as
+	// "X's security code changed". Public-key digests only.
+	Identities map[string]string `json:"identities,omitempty"`
 
 	path string
 }

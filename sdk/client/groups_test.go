@@ -30,3 +30,17 @@ func TestMemberChangeText(t *testing.T) {
 		}
 	}
 }
+
+// TestChangedIdentities: a first sight is no change; another digest is.
+func TestChangedIdentities(t *testing.T) {
+	seen := map[string]string{}
+	if got := ChangedIdentities(seen, map[string]string{"u-b": "1", "u-c": "2"}); len(got) != 0 {
+		t.Errorf("first sight: %v", got)
+	}
+	if got := ChangedIdentities(seen, map[string]string{"u-b": "1", "u-c": "3"}); len(got) != 1 || got[0] != "u-c" {
+		t.Errorf("u-c's identity changed: %v", got)
+	}
+	if seen["u-c"] != "3" {
+		t.Errorf("seen not updated: %v", seen)
+	}
+}

@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"slices"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 )
@@ -50,4 +53,48 @@ func identityKeys(ds []Device) ([]byte, error) {
 		}
 	}
 	return e2ee.IdentityKeyBytes(ids), nil
+}
+
+// Identities is, for every member of conversation but the signed-in user,
+// a digest of their identity (hex SHA-256 of their identity key bytes:
+// every current device's keys). A client keeps what it saw and compares
+// the next time (ChangedIdentities): a different digest means the
+// member's safety number changed — a device added, removed or replaced.
+func (s *Session) Identities(ctx context.Context, conversation string) (map[string]string, error) {
+	ds, err := s.ConversationDeviceList(ctx, conversation)
+	if err != nil {
+		return nil, err
+	}
+	me := s.UserID()
+	byUser := map[string][]Device{}
+	for _, d := range ds {
+		if d.UserID != "" && d.UserID != me {
+			byUser[d.UserID] = append(byUser[d.UserID], d)
+		}
+	}
+	out := make(map[string]string, len(byUser))
+	for u, uds := range byUser {
+		keys, err := identityKeys(uds)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(keys)
+		out[u] = hex.EncodeToString(sum[:])
+	}
+	return out, nil
+}
+
+// ChangedIdentities lists the users whose identity digest in now differs
+// from the one remembered in seen, and records now in seen. Users not
+// seen before are recorded silently (a first sight is no change).
+func ChangedIdentities(seen, now map[string]string) []string {
+	var changed []string
+	for u, d := range now {
+		if before, ok := seen[u]; ok && before != d {
+			changed = append(changed, u)
+		}
+		seen[u] = d
+	}
+	slices.Sort(changed)
+	return changed
 }
