@@ -14,7 +14,8 @@ import (
 )
 
 // Answers in progress (docs/protocol.md, "Answers in progress"): route
-// keeps each agent partial it routes in store/partials — before it looks
+// keeps each agent partial it routes in store/partials (and each answer's
+// latest lifecycle status, replayed before its partials) — before it looks
 // up where the members' devices are, so that a partial a device was not
 // yet online to receive live is kept for its resume — drops an answer's
 // partials when the agent says it is done or failed, and replays what is
@@ -54,6 +55,29 @@ func (f *Function) agentPartial(ctx context.Context, d *deps, e event.Event) err
 	return f.deliver(ctx, d, e, devices)
 }
 
+// agentStatus keeps a lifecycle receipt as its answer's latest status
+// (an older one arriving later is delivered but not kept) and delivers it
+// to the members' devices, as a partial.
+func (f *Function) agentStatus(ctx context.Context, d *deps, e event.Event) error {
+	st, err := events.Decode[events.AgentStatus](e) // validates e, decoding its data once
+	if err != nil {
+		return fn.Refuse("route: %v", err)
+	}
+	devices, ok, err := f.membersBut(ctx, d, e, fn.Ext(e, events.ExtAgentID), events.DeviceRef{})
+	if err != nil || !ok {
+		return err
+	}
+	record, err := json.Marshal(deliveries.Of(e, nil))
+	if err != nil {
+		return fmt.Errorf("route: keep status: %w", err)
+	}
+	k := partials.Key{Conversation: e.Subject(), Agent: st.AgentID, ReplyTo: st.ReplyTo}
+	if _, err := d.partials.KeepStatus(ctx, k, st.Index, record); err != nil {
+		return fmt.Errorf("route: %w", err)
+	}
+	return f.deliver(ctx, d, e, devices)
+}
+
 // agentEnded drops the answer's partials (the reply is stored, or the
 // agent gave up) and delivers the event to the members' devices.
 func (f *Function) agentEnded(ctx context.Context, d *deps, e event.Event) error {
@@ -88,14 +112,18 @@ func (f *Function) replay(ctx context.Context, d *deps, where map[string][]event
 	}
 	frames, bytes := 0, 0
 	for _, a := range answers {
-		for _, p := range a.Partials {
+		records := a.Partials
+		if a.Status != nil { // where the answer stands, then its text so far
+			records = append([]partials.Partial{{Index: -1, Record: a.Status}}, records...)
+		}
+		for _, p := range records {
 			if frames+1 > replayBudget.frames || bytes+len(p.Record) > replayBudget.bytes {
 				f.log.Info("route: replay cut at its budget", "conversation", a.Conversation, "agent", a.Agent, "replyTo", a.ReplyTo)
 				return nil
 			}
 			var rec deliveries.Delivery
 			if err := json.Unmarshal(p.Record, &rec); err != nil {
-				f.log.Warn("route: a kept partial that does not decode", "conversation", a.Conversation, "err", err)
+				f.log.Warn("route: a kept partial or status that does not decode", "conversation", a.Conversation, "err", err)
 				continue
 			}
 			if err := f.publish(ctx, d, rec.Event(), where); err != nil {

@@ -115,6 +115,65 @@ func TestPartialsAreReplayedUntilTheAnswerEnds(t *testing.T) {
 	}
 }
 
+// TestStatusIsReplayedWithTheAnswer: route keeps an answer's latest
+// lifecycle status (an older one arriving later is delivered, not kept)
+// and replays it after a resume, before the answer's partials — also for
+// an answer that has no partial yet (queued); done drops it.
+func TestStatusIsReplayedWithTheAnswer(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.agent("bot", "model", "bot-d")
+	fx.conversation("c2", "alice", "bot")
+	fx.messages("c2", 2, 16)
+	w := fx.watch()
+	f := fx.start(nil)
+	status := func(replyTo int64, index int, state string) event.Event {
+		return agentEvent(t, events.TypeAgentStatus, "c2", "bot", events.AgentStatus{AgentID: "bot", ReplyTo: replyTo, Index: index, State: state})
+	}
+	for _, e := range []event.Event{
+		status(1, 2, events.StatusStreaming), status(1, 1, events.StatusThinking), // out of order: thinking comes late
+		partialEvent(t, "c2", "bot", 1, 0),
+		status(2, 0, events.StatusQueued),
+	} {
+		handle(t, f, e)
+	}
+	if got, want := summary(w.drain()), toAlice(4); got != want {
+		t.Errorf("live deliveries:\n%s\nwant every status and the partial:\n%s", got, want)
+	}
+	resume := func() []string {
+		t.Helper()
+		handle(t, f, must(events.NewResumeRequested(events.SourceConnectorPrefix+"A", "alice", "a1",
+			events.ResumeRequested{Positions: positions("c2", 2)})))
+		var out []string
+		for _, p := range w.drain() {
+			switch p.inner.Type() {
+			case events.TypeAgentStatus:
+				d, err := events.Decode[events.AgentStatus](p.inner)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, fmt.Sprintf("status %d/%d %s", d.ReplyTo, d.Index, d.State))
+			case events.TypeAgentPartial:
+				d, _ := events.Decode[events.AgentPartial](p.inner)
+				out = append(out, fmt.Sprintf("partial %d/%d", d.ReplyTo, d.Index))
+			default:
+				out = append(out, p.inner.Type())
+			}
+		}
+		return out
+	}
+	want := []string{events.TypeResumeBatch, "status 1/2 streaming", "partial 1/0", "status 2/0 queued"}
+	if got := resume(); !slices.Equal(got, want) {
+		t.Errorf("after a resume: %q, want %q", got, want)
+	}
+	handle(t, f, agentEvent(t, events.TypeAgentDone, "c2", "bot", events.AgentDone{AgentID: "bot", ReplyTo: 1, ClientMessageID: "r-1"}))
+	handle(t, f, status(1, 3, events.StatusStreaming)) // late: delivered, not kept
+	w.drain()
+	if got, want := resume(), []string{events.TypeResumeBatch, "status 2/0 queued"}; !slices.Equal(got, want) {
+		t.Errorf("after bot's answer 1 is done: %q, want %q", got, want)
+	}
+}
+
 // TestReplayIsBounded: one replay is at most replayBudget's frames, so that
 // a socket's outbound queue holds it.
 func TestReplayIsBounded(t *testing.T) {

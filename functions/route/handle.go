@@ -63,9 +63,7 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 	case events.TypeAgentDone, events.TypeAgentError:
 		return nil, f.agentEnded(ctx, d, e)
 	case events.TypeAgentStatus:
-		// A lifecycle receipt (queued, thinking, tool, …): to the
-		// members' devices, as it came; nothing keeps it.
-		return nil, f.toMembers(ctx, d, e, fn.Ext(e, events.ExtAgentID), events.DeviceRef{})
+		return nil, f.agentStatus(ctx, d, e)
 	case events.TypeSyncRequested:
 		return nil, f.sync(ctx, d, e, a)
 	case events.TypeResumeRequested:
@@ -91,7 +89,7 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 // validates) the event's data itself, answering 400 when it is invalid.
 var decodedByHandler = map[string]bool{
 	events.TypeMessageStored: true, events.TypeSyncRequested: true, events.TypeResumeRequested: true,
-	events.TypeAgentPartial: true, events.TypeAgentDone: true, events.TypeAgentError: true,
+	events.TypeAgentPartial: true, events.TypeAgentDone: true, events.TypeAgentError: true, events.TypeAgentStatus: true,
 	events.TypeConversationChanged: true, events.TypePresenceChanged: true, events.TypePresenceRequested: true,
 }
 

@@ -9,7 +9,8 @@ import (
 // TypeAgentStatus is an agent runtime's lifecycle receipt for one answer:
 // where the answer to the message at ReplyTo stands (docs/events.md,
 // "Agent lifecycle"). Ephemeral like a partial — route delivers it to the
-// members' devices, nothing keeps it — and it ends with the agent's done
+// members' devices and keeps an answer's latest one with its partials,
+// for a device that resumes mid-answer — and it ends with the agent's done
 // or error. Its data is metadata, not content: the server sees it (the
 // tool names included) as it sees "thinking" (docs/e2ee.md).
 const TypeAgentStatus = "io.agentchat.agent.status"

@@ -21,6 +21,8 @@ type Memory struct {
 
 type memAnswer struct {
 	partials map[int][]byte
+	status   []byte
+	statusAt int // the status's index
 	bytes    int
 	done     bool
 	expires  time.Time
@@ -76,6 +78,26 @@ func (m *Memory) Keep(_ context.Context, k Key, index int, record []byte) (bool,
 	return true, nil
 }
 
+// KeepStatus is Redis.KeepStatus.
+func (m *Memory) KeepStatus(_ context.Context, k Key, index int, record []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.get(k)
+	if a == nil {
+		a = &memAnswer{partials: make(map[int][]byte)}
+		m.answers[k] = a
+	}
+	if a.done || (a.status != nil && a.statusAt >= index) || len(record) > m.limits.MaxBytes {
+		if len(a.partials) == 0 && a.status == nil && !a.done {
+			delete(m.answers, k)
+		}
+		return false, nil
+	}
+	a.status, a.statusAt = slices.Clone(record), index
+	a.expires = m.now().Add(m.limits.TTL)
+	return true, nil
+}
+
 // Finish is Redis.Finish.
 func (m *Memory) Finish(_ context.Context, k Key) error {
 	m.mu.Lock()
@@ -93,10 +115,10 @@ func (m *Memory) InProgress(_ context.Context, conversations []string) ([]Answer
 		var here []Answer
 		for k := range m.answers {
 			a := m.get(k)
-			if k.Conversation != c || a == nil || a.done || len(a.partials) == 0 {
+			if k.Conversation != c || a == nil || a.done || (len(a.partials) == 0 && a.status == nil) {
 				continue
 			}
-			ans := Answer{Key: k}
+			ans := Answer{Key: k, Status: slices.Clone(a.status)}
 			for i, r := range a.partials {
 				ans.Partials = append(ans.Partials, Partial{Index: i, Record: slices.Clone(r)})
 			}

@@ -10,10 +10,12 @@
 // caller gives it for each index (route: the partial's delivery) as opaque
 // bytes, never anything it could read. It is a short-lived cache, not a
 // record: bounded per answer (Limits.MaxPartials, Limits.MaxBytes), gone
-// Limits.TTL after the answer's latest partial, and dropped when the answer
+// Limits.TTL after the answer's latest partial (or status), and dropped when the answer
 // ends (Finish: the reply was stored, or the agent gave up). The stored
 // reply stays the truth; a partial the store refused or lost costs a
-// reconnecting device the text after it until the reply arrives.
+// reconnecting device the text after it until the reply arrives. With
+// the partials it keeps the answer's latest lifecycle status (KeepStatus),
+// so that a device that reconnects also sees where the answer stands.
 //
 // Redis keeps it on the real service (one hash per answer, one set of the
 // answers in progress per conversation); Memory is the in-memory twin; one
@@ -41,10 +43,12 @@ type Partial struct {
 	Record []byte
 }
 
-// Answer is an answer in progress with its kept partials, in index order.
+// Answer is an answer in progress with its kept partials, in index order,
+// and its latest lifecycle status (nil: none kept).
 type Answer struct {
 	Key
 	Partials []Partial
+	Status   []byte
 }
 
 // Limits bound what is kept of one answer.
@@ -87,8 +91,16 @@ type Store interface {
 	// per answer: concurrent Keeps of one answer never exceed its limits.
 	// One round trip.
 	Keep(ctx context.Context, k Key, index int, record []byte) (bool, error)
-	// Finish drops the answer's partials and refuses any that arrive
-	// after it for Limits.TTL. Idempotent. One round trip.
+	// KeepStatus keeps record as the answer's latest lifecycle status
+	// (io.agentchat.agent.status) when index is above the one kept, and
+	// reports whether it did: an older or the same status, one of a
+	// finished answer, or a record over Limits.MaxBytes is refused. An
+	// answer with a status and no partial is in progress too (a device
+	// that reconnects while the agent is queued or thinking sees it). It
+	// renews the answer's TTL. Atomic per answer. One round trip.
+	KeepStatus(ctx context.Context, k Key, index int, record []byte) (bool, error)
+	// Finish drops the answer's partials and status and refuses any that
+	// arrive after it for Limits.TTL. Idempotent. One round trip.
 	Finish(ctx context.Context, k Key) error
 	// InProgress returns the answers in progress in the conversations
 	// with what is kept of each, partials in index order, answers ordered

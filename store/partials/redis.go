@@ -19,10 +19,14 @@ var (
 	//go:embed finish.lua
 	finishLua    string
 	finishScript = redis.NewScript(finishLua)
+	//go:embed status.lua
+	statusLua    string
+	statusScript = redis.NewScript(statusLua)
 )
 
 // Redis keeps each answer in a hash, AnswerKey(prefix, k): field "i:<index>"
-// → record, "n" and "bytes" (what is kept), "end" once finished; and the
+// → record, "n" and "bytes" (what is kept), "si" and "s" (the latest
+// status's index and record), "end" once finished; and the
 // answers in progress of a conversation in a set, ConversationKey(prefix,
 // conversation), of "<agent>/<replyTo>". Both expire Limits.TTL after the
 // latest partial kept. Keep and Finish are scripts over the two keys of one
@@ -60,6 +64,16 @@ func (r *Redis) Keep(ctx context.Context, k Key, index int, record []byte) (bool
 		member(k), "i:"+strconv.Itoa(index), record, r.limits.MaxPartials, r.limits.MaxBytes, r.ttlMs).Int()
 	if err != nil {
 		return false, fmt.Errorf("partials: keep: %w", err)
+	}
+	return n == 1, nil
+}
+
+// KeepStatus runs status.lua.
+func (r *Redis) KeepStatus(ctx context.Context, k Key, index int, record []byte) (bool, error) {
+	n, err := statusScript.Run(ctx, r.client, []string{AnswerKey(r.prefix, k), ConversationKey(r.prefix, k.Conversation)},
+		member(k), strconv.Itoa(index), record, r.limits.MaxBytes, r.ttlMs).Int()
+	if err != nil {
+		return false, fmt.Errorf("partials: keep status: %w", err)
 	}
 	return n == 1, nil
 }
@@ -121,6 +135,9 @@ func (r *Redis) InProgress(ctx context.Context, conversations []string) ([]Answe
 			continue
 		}
 		a := Answer{Key: k}
+		if s, ok := h["s"]; ok {
+			a.Status = []byte(s)
+		}
 		for f, v := range h {
 			idx, ok := strings.CutPrefix(f, "i:")
 			if !ok {
@@ -132,7 +149,7 @@ func (r *Redis) InProgress(ctx context.Context, conversations []string) ([]Answe
 			}
 			a.Partials = append(a.Partials, Partial{Index: n, Record: []byte(v)})
 		}
-		if len(a.Partials) == 0 {
+		if len(a.Partials) == 0 && a.Status == nil {
 			continue // expired since the set was read
 		}
 		slices.SortFunc(a.Partials, func(x, y Partial) int { return cmp.Compare(x.Index, y.Index) })

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,6 +168,63 @@ func suite(t *testing.T, newFixture func(Limits) fixture) {
 		as, err := s.InProgress(ctx, []string{"c"})
 		if err != nil || len(as) != 2 || len(as[0].Partials) != 4 || len(as[1].Partials) != 2 {
 			t.Errorf("in progress: %d answers (%v), want 2 (4 and 2 partials)", len(as), err)
+		}
+	})
+
+	// The latest lifecycle status of an answer is kept beside its
+	// partials — an older one arriving later is refused — and an answer
+	// with a status only is in progress; Finish drops it.
+	t.Run("the latest status is kept, with or without partials", func(t *testing.T) {
+		fx := newFixture(limits)
+		s := fx.store
+		status := func(key Key, index int, record string) bool {
+			t.Helper()
+			ok, err := s.KeepStatus(ctx, key, index, []byte(record))
+			if err != nil {
+				t.Fatalf("KeepStatus: %v", err)
+			}
+			return ok
+		}
+		statusOf := func(conv string) map[int64]string {
+			t.Helper()
+			as, err := s.InProgress(ctx, []string{conv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[int64]string{}
+			for _, a := range as {
+				out[a.ReplyTo] = string(a.Status)
+			}
+			return out
+		}
+		queued, streaming := k("c", "bot", 1), k("c", "bot", 2)
+		if !status(queued, 1, "queued") || status(queued, 0, "waking") || status(queued, 1, "again") {
+			t.Error("status 1 not kept, or an older/same one replaced it")
+		}
+		keep(t, s, streaming, 0, "text")
+		if !status(streaming, 1002, "streaming") || !status(streaming, 1003, "tool") || status(streaming, 2, "thinking") {
+			t.Error("a later status refused, or an older one kept")
+		}
+		if got := statusOf("c"); got[1] != "queued" || got[2] != "tool" || len(got) != 2 {
+			t.Errorf("statuses in progress = %v, want queued for 1 (no partial) and tool for 2", got)
+		}
+		if got := show(t, s, "c"); got != "c/bot/1:\nc/bot/2: 0=text\n" {
+			t.Errorf("in progress = %q", got)
+		}
+		if err := s.Finish(ctx, queued); err != nil {
+			t.Fatal(err)
+		}
+		if status(queued, 5, "late") {
+			t.Error("a status after Finish kept")
+		}
+		if got := statusOf("c"); len(got) != 1 || got[2] != "tool" {
+			t.Errorf("after finishing 1: %v", got)
+		}
+		if status(k("c", "bot", 3), 0, strings.Repeat("x", limits.MaxBytes+1)) {
+			t.Error("a status over MaxBytes kept")
+		}
+		if got := statusOf("c"); len(got) != 1 {
+			t.Errorf("a refused status left an answer: %v", got)
 		}
 	})
 

@@ -113,6 +113,15 @@ func TestAnswerSurvivesReconnect(t *testing.T) {
 		c2 := carol.dial(t, e)
 		w2 := watch(c2)
 		testenv.Eventually(t, 30*time.Second, 10*time.Millisecond, shown(w2, 3), "the new client shows partials 0-3")
+		// Where the answer stands came back too: the kept status, replayed.
+		testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() bool {
+			for _, a := range w2.activity(conv, client.AgentStatus) {
+				if a.ReplyTo == seq && a.State == client.StatusStreaming {
+					return true
+				}
+			}
+			return false
+		}, "the new client shows the answer streaming")
 		goGate.let(len(modeltest.Words(goAnswer)))
 		testenv.Eventually(t, 30*time.Second, 10*time.Millisecond, func() bool {
 			return len(w2.messages(conv, "helper")) > 0 && len(w2.activity(conv, client.AgentDone)) > 0
@@ -210,6 +219,8 @@ func TestAnswerSurvivesReconnect(t *testing.T) {
 			chromedp.WaitVisible(`//li[contains(@class,"mine")]/div[@class="text"][text()="[web] tell me a story"]`),
 		)
 		shows("after the reload: the text so far, once", strings.Join(words[:4], ""))
+		run("and the status line again (replayed)",
+			chromedp.WaitVisible(`//div[@id="agent-status"]/div[@data-state="streaming"][contains(., "is answering")]`))
 		webGate.let(1)
 		shows("then the next word, live", strings.Join(words[:5], ""))
 		webGate.let(len(words))
