@@ -48,7 +48,9 @@ func loadFunctions(t *testing.T) map[string]funcYAML {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasSuffix(src, "_test.go") && strings.Contains(string(b), "fn.Serve(") {
+			// fn.Serve directly, or through sdk/tool's Function (a tool
+			// function's whole lifecycle: tool.New).
+			if !strings.HasSuffix(src, "_test.go") && (strings.Contains(string(b), "fn.Serve(") || strings.Contains(string(b), "tool.New(")) {
 				f.servesCE = true
 			}
 		}

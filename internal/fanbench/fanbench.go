@@ -4,20 +4,20 @@
 // MongoDB), measured with real clients (internal/loadrun), and one line
 // (Result.Line):
 //
-//	fanout: members=1024 online=N p50_ms=X p99_ms=Y bytes_per_delivery=B
+//		fanout: members=1024 online=N p50_ms=X p99_ms=Y bytes_per_delivery=B
 //
-//   - members: the group's size; Online of them are connected, spread
-//     over the connectors, the rest have a registered device that never
-//     connects (their deliveries wait in storage, as for a phone that is
-//     off).
-//   - p50_ms, p99_ms: for each message, from its intended send time (an
-//     open loop at Rate messages per second, sent by the connected
-//     members in turn) to its delivery to the last connected member: the
-//     fan-out's tail, queueing included.
-//   - bytes_per_delivery: what the listeners' sockets (connected members
-//     that never send) read during the measured load, per message they
-//     were shown — frames, WebSocket framing and everything else they were
-//     sent, so nothing the wire carries per delivery is hidden.
+//	  - members: the group's size; Online of them are connected, spread
+//	    over the connectors, the rest have a registered device that never
+//	    connects (their deliveries wait in storage, as for a phone that is
+//	    off).
+//	  - p50_ms, p99_ms: for each message, from its intended send time (an
+//	    open loop at Rate messages per second, sent by the connected
+//	    members in turn) to its delivery to the last connected member: the
+//	    fan-out's tail, queueing included.
+//	  - bytes_per_delivery: what the listeners' sockets (connected members
+//	    that never send) read during the measured load, per message they
+//	    were shown — frames, WebSocket framing and everything else they were
+//	    sent, so nothing the wire carries per delivery is hidden.
 //
 // Every text is TextSize bytes (100). A warm-up load goes first (keys,
 // caches, and whatever a sender does once per group); it is not measured.
