@@ -47,3 +47,34 @@ func TestPresenceSetting(t *testing.T) {
 		t.Errorf("refused requests announced %d events", n-before-1)
 	}
 }
+
+// TestPresenceSettingIsRateLimited: each change makes route tell every
+// online watcher, so one user may change it presenceChangeRate.Limit
+// times a window; the next is refused (429, Retry-After), not stored and
+// not announced, and reading the setting stays free.
+func TestPresenceSettingIsRateLimited(t *testing.T) {
+	t.Parallel()
+	broker := fntest.NewBroker(t)
+	a := startAccounts(t, func(c *Config) { c.Sink = broker.URL })
+	lee, other := a.user("lee"), a.user("lee2")
+	vis := []string{events.VisibleNobody, events.VisibleEveryone}
+	for i := range presenceChangeRate.Limit {
+		a.must(a.call("PUT", "/v1/me/presence", lee.AccessToken, map[string]string{"visibility": vis[i%2]}), http.StatusOK, nil)
+	}
+	before := len(broker.Events())
+	last := vis[(presenceChangeRate.Limit-1)%2]
+	resp := a.call("PUT", "/v1/me/presence", lee.AccessToken, map[string]string{"visibility": events.VisibleContacts})
+	resp.problem(t, http.StatusTooManyRequests)
+	if resp.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	if n := len(broker.Events()); n != before {
+		t.Errorf("a refused change announced %d events", n-before)
+	}
+	var got presenceSetting
+	a.must(a.call("GET", "/v1/me/presence", lee.AccessToken, nil), http.StatusOK, &got)
+	if got.Visibility != last {
+		t.Errorf("after a refused change: %q, want %q", got.Visibility, last)
+	}
+	a.must(a.call("PUT", "/v1/me/presence", other.AccessToken, map[string]string{"visibility": events.VisibleNobody}), http.StatusOK, nil)
+}
