@@ -227,7 +227,7 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 			case line == "/quit":
 				return false
 			case line == "/help":
-				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /search WORD searches this device's history; /older shows the messages before; /presence [everyone|contacts|nobody] shows or sets who sees your online status; /quit leaves")
+				scr.println("   type a line to send it; /send PATH sends a file; /save N [DIR] saves message #N's file; /search WORD searches this device's history; /older shows the messages before; /presence [everyone|contacts|nobody] shows or sets who sees your online status; /usage shows the tokens agents used here (admins); /quit leaves")
 				scr.println("   " + actionsHelp)
 				scr.println("   " + groupsHelp)
 				return true
@@ -236,6 +236,9 @@ func chat(ctx context.Context, c *client.Client, sess *client.Session, st *devic
 				return true
 			case line == "/older":
 				v.older(ctx, store, &back)
+				return true
+			case line == "/usage":
+				scr.println(usageCommand(ctx, sess, conv))
 				return true
 			case line == "/presence" || strings.HasPrefix(line, "/presence "):
 				scr.println(presenceCommand(ctx, sess, strings.TrimPrefix(line, "/presence")))

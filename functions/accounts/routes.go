@@ -36,6 +36,7 @@ func (s *service) routes() http.Handler {
 	mux.Handle("POST /v1/conversations/{id}/admins", s.authed(s.promote))
 	mux.Handle("DELETE /v1/conversations/{id}/admins/{userId}", s.authed(s.demote))
 	mux.Handle("GET /v1/conversations/{id}/devices", s.authed(s.conversationDevices))
+	mux.Handle("GET /v1/conversations/{id}/usage", s.authed(s.conversationUsage))
 
 	mux.Handle("POST /v1/agents", s.authed(s.registerAgent))
 	mux.Handle("GET /v1/agents", s.authed(s.listAgents))

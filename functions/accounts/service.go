@@ -17,6 +17,7 @@ import (
 	"github.com/agentchat/agentchat/store/deadletters"
 	"github.com/agentchat/agentchat/store/directory"
 	"github.com/agentchat/agentchat/store/pushsubs"
+	"github.com/agentchat/agentchat/store/usage"
 
 	"function/internal/password"
 	"function/internal/ratelimit"
@@ -41,6 +42,7 @@ type service struct {
 	tokens  *refreshstore.Store
 	audit   audit.Log         // the admin API's audit log (admin.go)
 	letters deadletters.Store // what the deadletter function stored (admin_deadletters.go)
+	usage   usage.Store       // agents' token usage, recorded by agent-invoke (usage.go)
 	changes fn.Sink           // the broker: change events, dead-letter replays; nil without K_SINK
 	// pushSubs are the devices' Web Push subscriptions (push.go), which
 	// may point at pushEndpoints only.
@@ -84,6 +86,10 @@ func open(ctx context.Context, c Config, log *slog.Logger) (*service, error) {
 	if err := ensureIndexes(ctx, log, s.dir.EnsureIndexes, s.tokens.EnsureIndexes, auditLog.EnsureIndexes, letters.EnsureIndexes); err != nil {
 		s.mongo.Close(context.Background())
 		return nil, fmt.Errorf("accounts: mongo: %w", err)
+	}
+	if s.usage, err = usage.NewMongo(ctx, s.mongo.DB); err != nil {
+		s.mongo.Close(context.Background())
+		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	if c.Sink == "" {
 		log.Warn("accounts: K_SINK not set: no change events (persist and route notice changes only when their caches expire)")
