@@ -14,6 +14,7 @@ import * as presence from "./presence.js";
 import * as lifecycle from "./lifecycle.js";
 import * as groups from "./groups.js";
 import * as safety from "./safety.js";
+import * as push from "./push.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -157,6 +158,7 @@ async function logout(why, wipe) {
   S.stopped = true;
   S.ws?.close();
   if (wipe) {
+    if (S.user) await push.forget(S.user.deviceId);
     await history.wipe();
     location.reload();
     return;
@@ -1113,10 +1115,12 @@ async function main() {
         render: renderMessages, renderConversations, current: () => S.current }).catch((err) => console.warn("no local history", err));
       presence.init(api);
       connect();
+      push.afterLogin(S.user.deviceId).catch((err) => console.warn("push", err));
     } catch (err) {
       $("login-error").textContent = err.message;
     }
   };
+  push.init({ api, openConversation, hasConversation: (id) => S.convs.has(id), catchUp: (id) => { if (S.ws?.readyState === WebSocket.OPEN) syncConv(conv(id)); } });
   search.init({ titleOf: (id) => (S.convs.has(id) ? titleOf(conv(id)) : id), openConversation });
   $("logout").onclick = () => logout("", true);
   $("login-form").onsubmit = (ev) => { ev.preventDefault(); submit(false); };
