@@ -21,6 +21,10 @@ type Content struct {
 	Edit   *Edit     `json:"edit,omitempty"`
 	Delete *Delete   `json:"delete,omitempty"`
 	React  *Reaction `json:"react,omitempty"`
+
+	// SenderKey makes the message a sender key distribution (in a v1
+	// envelope): clients take the key and show nothing; agents ignore it.
+	SenderKey *SenderKeyDistribution `json:"senderKey,omitempty"`
 }
 
 // Media describes an attachment uploaded separately (SealMedia, then the
@@ -80,6 +84,10 @@ func (c Content) check() error {
 		return fmt.Errorf("e2ee: content: text is not UTF-8")
 	case c.ReplyTo < 0:
 		return fmt.Errorf("e2ee: content: negative replyTo")
+	case c.SenderKey != nil:
+		if err := c.SenderKey.check(); err != nil {
+			return err
+		}
 	}
 	if err := c.checkAction(); err != nil {
 		return err

@@ -17,14 +17,26 @@ import (
 	"fmt"
 )
 
-// Version is the envelope format this package writes and reads.
+// Version is the pairwise envelope format (v1): the content sealed once
+// with a random message key, wrapped for every recipient device.
 const Version = 1
+
+// Version2 is the sender-key envelope (docs/e2ee.md, "Sender keys"): the
+// content sealed once with the next message key of the sender device's
+// chain for the conversation; no key per person's device, only (Keys) the
+// message key wrapped for each agent device, which keeps no chain state.
+const Version2 = 2
 
 // Limits on an envelope's shape, enforced by Validate on the server side.
 const (
 	MaxCiphertext = 64 << 10 // bytes of encrypted content
-	MaxRecipients = 1024     // wrapped keys (recipient devices)
-	MaxDeviceID   = 64       // bytes of a device id
+	// MaxRecipients bounds the wrapped keys of one envelope: what fits a
+	// frame (protocol.MaxFrameSize, 512 KiB, at ~193 bytes a key). It is
+	// not a group-size cap: a group message (v2) carries keys for agent
+	// devices only; v1 envelopes with many keys are direct messages, sender
+	// key distributions and agent replies (docs/e2ee.md).
+	MaxRecipients = 2048
+	MaxDeviceID   = 64 // bytes of a device id
 )
 
 // Envelope is what travels through agentchat instead of a message's content.
@@ -33,7 +45,12 @@ type Envelope struct {
 	V          int          `json:"v"`
 	Nonce      []byte       `json:"nonce"` // 12 bytes, for Ciphertext
 	Ciphertext []byte       `json:"ct"`    // content sealed with the message key
-	Keys       []WrappedKey `json:"keys"`  // the message key, once per recipient device
+	// Epoch and Index (v2 only; omitted when 0) name the message key: the
+	// sender device's sender key Epoch for the conversation, and the key's
+	// position in its chain.
+	Epoch uint32       `json:"epoch,omitempty"`
+	Index uint32       `json:"index,omitempty"`
+	Keys  []WrappedKey `json:"keys,omitempty"` // v1: the message key, once per recipient device; v2: once per agent device
 	// Sig is the sending device's Ed25519 signature of SignedBytes
 	// (SignEnvelope); absent from clients that do not sign yet, whose
 	// messages recipients show as unverified.
@@ -52,21 +69,26 @@ type WrappedKey struct {
 var ErrShape = errors.New("e2ee: malformed envelope")
 
 // Validate checks the envelope's shape without any key: version, sizes, one
-// wrapped key per distinct device. It is what persist runs on every message.
+// wrapped key per distinct device (v1: at least one; v2: any number, for
+// agent devices), an epoch for v2. It is what persist runs on every message.
 // An unknown version's error wraps both ErrShape and ErrVersion.
 func (e *Envelope) Validate() error {
 	switch {
 	case e == nil:
 		return fmt.Errorf("%w: missing", ErrShape)
-	case e.V != Version:
-		return fmt.Errorf("%w (%w): got %d, want %d", ErrShape, ErrVersion, e.V, Version)
+	case e.V != Version && e.V != Version2:
+		return fmt.Errorf("%w (%w): got %d, want %d or %d", ErrShape, ErrVersion, e.V, Version, Version2)
+	case e.V == Version && (e.Epoch != 0 || e.Index != 0):
+		return fmt.Errorf("%w: epoch and index are for v2", ErrShape)
+	case e.V == Version2 && e.Epoch == 0:
+		return fmt.Errorf("%w: v2 needs an epoch", ErrShape)
 	case len(e.Nonce) != 12:
 		return fmt.Errorf("%w: nonce must be 12 bytes", ErrShape)
 	case len(e.Ciphertext) < 16:
 		return fmt.Errorf("%w: ciphertext shorter than its tag", ErrShape)
 	case len(e.Ciphertext) > MaxCiphertext:
 		return fmt.Errorf("%w: ciphertext over %d bytes", ErrShape, MaxCiphertext)
-	case len(e.Keys) == 0:
+	case len(e.Keys) == 0 && e.V == Version:
 		return fmt.Errorf("%w: no recipient keys", ErrShape)
 	case len(e.Keys) > MaxRecipients:
 		return fmt.Errorf("%w: over %d recipient keys", ErrShape, MaxRecipients)

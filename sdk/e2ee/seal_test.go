@@ -129,7 +129,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"replayed under another sender device", nil, AssociatedData{testAD.Conversation, "dev-mallory", testAD.ClientMessageID}, ds[0].id, ds[0].priv, ErrDecrypt},
 		{"replayed as another message", nil, AssociatedData{testAD.Conversation, testAD.SenderDevice, "m-0002"}, ds[0].id, ds[0].priv, ErrDecrypt},
 		{"fields shifted across the boundary", nil, AssociatedData{"conv-1d", "ev-alice-1", testAD.ClientMessageID}, ds[0].id, ds[0].priv, ErrDecrypt},
-		{"newer version", func(e *Envelope) { e.V = 2 }, testAD, ds[0].id, ds[0].priv, ErrVersion},
+		{"newer version", func(e *Envelope) { e.V = 3 }, testAD, ds[0].id, ds[0].priv, ErrVersion},
 		{"malformed", func(e *Envelope) { e.Nonce = nil }, testAD, ds[0].id, ds[0].priv, ErrShape},
 		{"no private key", nil, testAD, ds[0].id, nil, ErrKey},
 	}

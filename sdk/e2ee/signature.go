@@ -31,6 +31,7 @@ func appendField(b []byte, f []byte) []byte {
 //	uint32 V
 //	uint32 len || conversation
 //	uint32 len || senderDevice
+//	uint32 Epoch || uint32 Index                     (v2 only)
 //	uint32 len || Nonce
 //	uint32 len || Ciphertext
 //	uint32 len(Keys) || for each: uint32 len || Device
@@ -42,7 +43,7 @@ func appendField(b []byte, f []byte) []byte {
 // these. The client message id is not here because the ciphertext's GCM
 // tag already binds it (associated data).
 func (e *Envelope) SignedBytes(conversation, senderDevice string) []byte {
-	n := len(envelopeSigLabel) + 4 + 16 + len(conversation) + len(senderDevice) + len(e.Nonce) + len(e.Ciphertext) + 4
+	n := len(envelopeSigLabel) + 4 + 24 + len(conversation) + len(senderDevice) + len(e.Nonce) + len(e.Ciphertext) + 4
 	for _, k := range e.Keys {
 		n += 4 + len(k.Device)
 	}
@@ -51,6 +52,13 @@ func (e *Envelope) SignedBytes(conversation, senderDevice string) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(e.V))
 	b = appendField(b, []byte(conversation))
 	b = appendField(b, []byte(senderDevice))
+	if e.V != Version {
+		// Which chain key sealed it: a member holding the chain cannot
+		// move a signed ciphertext to another position (its GCM tag
+		// would fail anyway: another index is another key).
+		b = binary.BigEndian.AppendUint32(b, e.Epoch)
+		b = binary.BigEndian.AppendUint32(b, e.Index)
+	}
 	b = appendField(b, e.Nonce)
 	b = appendField(b, e.Ciphertext)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Keys)))
