@@ -197,9 +197,17 @@ func (s *service) conversationDevices(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
+	agents, err := s.dir.Agents(r.Context(), c.Members)
+	if err != nil {
+		return err
+	}
+	isAgent := make(map[string]bool, len(agents))
+	for _, a := range agents {
+		isAgent[a.ID] = true
+	}
 	out := make([]keyView, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, keyView{UserID: d.User, DeviceID: d.ID, PublicKey: d.PublicKey, SigningKey: d.SigningKey})
+		out = append(out, keyView{UserID: d.User, DeviceID: d.ID, PublicKey: d.PublicKey, SigningKey: d.SigningKey, Agent: isAgent[d.User]})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 	return nil

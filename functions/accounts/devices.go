@@ -29,6 +29,7 @@ type keyView struct {
 	DeviceID   string `json:"deviceId"`
 	PublicKey  string `json:"publicKey"`
 	SigningKey string `json:"signingKey,omitempty"`
+	Agent      bool   `json:"agent,omitempty"` // conversation device lists: an agent's device (sender keys wrap for it)
 }
 
 // myDevices lists the caller's current (non-revoked) devices.

@@ -40,8 +40,8 @@ func (t *turn) history(ctx context.Context, id agent.Self, trigger events.Messag
 	var read []turnMsg
 	bySeq := map[int64]int{}
 	for _, m := range page {
-		if !slices.Contains(m.Envelope.Devices(), id.Device) {
-			continue
+		if !slices.Contains(m.Envelope.Devices(), id.Device) || e2ee.IsDistributionID(m.ClientMessageID) {
+			continue // not for the agent, or a sender key (nothing to say)
 		}
 		c, err := id.Open(m)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/agentchat/agentchat/sdk/agent"
+	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/tool"
 )
 
@@ -74,7 +75,7 @@ func (d *deps) history(ctx context.Context, c tool.Call) (string, error) {
 		}
 		var found []string
 		for _, m := range ms {
-			if m.Seq >= end || !slices.Contains(m.Envelope.Devices(), self.Device) {
+			if m.Seq >= end || !slices.Contains(m.Envelope.Devices(), self.Device) || e2ee.IsDistributionID(m.ClientMessageID) {
 				continue
 			}
 			content, err := self.Open(m)

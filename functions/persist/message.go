@@ -59,7 +59,7 @@ func (f *Function) storeMessage(ctx context.Context, d *deps, e event.Event) (*e
 			return nil, err
 		}
 	}
-	rej = checkRecipients(a, sent, v.refs())
+	rej = checkRecipients(a, sent, v.refs(), v.isAgent)
 	if rej != nil && !v.fresh {
 		// The cache may not know a device or member yet: look again.
 		if v, err = readView(ctx, d.dir, a.Conversation, true); err != nil {
@@ -69,7 +69,7 @@ func (f *Function) storeMessage(ctx context.Context, d *deps, e event.Event) (*e
 			return f.reject(a, events.MessageRejected{ClientMessageID: sent.ClientMessageID,
 				Code: protocol.CodeNotMember, Reason: "you are not a member of this conversation"})
 		}
-		rej = checkRecipients(a, sent, v.refs())
+		rej = checkRecipients(a, sent, v.refs(), v.isAgent)
 	}
 	if rej != nil {
 		// A resend of a message stored before a device was added or

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
@@ -18,12 +19,21 @@ import (
 // outside the conversation, so it is refused as bad_envelope; a missing
 // device is reported as missing_keys with the list, so the client can
 // refresh its key directory and send again. nil means the envelope fits.
-func checkRecipients(a fn.Actor, sent events.MessageSent, current []events.DeviceRef) *events.MessageRejected {
+//
+// A sender-key envelope (v2) is sealed once for the whole group: its
+// wrapped keys are for the agent members' devices only (agents keep no
+// chain state, docs/e2ee.md "Sender keys"), so the same rule applies to
+// them alone; people's devices got the chain key in the sender's
+// distribution, which is a v1 message checked in full.
+func checkRecipients(a fn.Actor, sent events.MessageSent, current []events.DeviceRef, isAgent func(user string) bool) *events.MessageRejected {
 	rej := func(code, reason string) *events.MessageRejected {
 		return &events.MessageRejected{ClientMessageID: sent.ClientMessageID, Code: code, Reason: reason}
 	}
 	if !slices.Contains(current, a.DeviceRef()) {
 		return rej(protocol.CodeUnauthorized, "this device is not a current device of yours")
+	}
+	if sent.Envelope.V == e2ee.Version2 {
+		current = slices.DeleteFunc(slices.Clone(current), func(d events.DeviceRef) bool { return !isAgent(d.User) })
 	}
 	want := make(map[string]bool, len(current))
 	for _, d := range current {

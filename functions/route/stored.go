@@ -6,6 +6,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
 )
@@ -43,6 +44,9 @@ func (f *Function) invokeAgents(ctx context.Context, d *deps, m events.Message) 
 	}
 	if slices.ContainsFunc(agents, func(a events.AgentMember) bool { return a.ID == m.SenderID }) {
 		return nil
+	}
+	if e2ee.IsDistributionID(m.ClientMessageID) {
+		return nil // a sender key: agents open v2 with their wrapped key, and answer no key
 	}
 	if d.invoker == nil {
 		f.noSinkLog.Do(func() {

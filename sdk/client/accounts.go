@@ -295,6 +295,9 @@ type Device struct {
 	// SigningKey is the device's Ed25519 public key (standard base64 of 32
 	// bytes); empty for a device registered before signing.
 	SigningKey string `json:"signingKey,omitempty"`
+	// Agent says the device is an agent's (conversation device lists
+	// only): a group message wraps its key for agent devices.
+	Agent bool `json:"agent,omitempty"`
 }
 
 // Recipient turns a directory entry into something Seal can encrypt for.
@@ -307,7 +310,7 @@ func (d Device) Recipient() (e2ee.Recipient, error) {
 	if err != nil {
 		return e2ee.Recipient{}, fmt.Errorf("accounts: device %q: %w", d.DeviceID, err)
 	}
-	r := e2ee.Recipient{Device: d.DeviceID, PublicKey: pub}
+	r := e2ee.Recipient{Device: d.DeviceID, PublicKey: pub, User: d.UserID, Agent: d.Agent}
 	// A signing key that is missing or refused does not keep anyone from
 	// reading the device's messages: they show as unverified.
 	if sk, err := base64.StdEncoding.DecodeString(d.SigningKey); err == nil && e2ee.ValidateSigningKey(sk) == nil {

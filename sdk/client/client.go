@@ -36,7 +36,15 @@ type Config struct {
 	SigningKey *e2ee.SigningKey
 	// Directory gives the devices to encrypt for (Session fits).
 	Directory Directory
-	Logger    *slog.Logger
+	// SenderKeys keeps the device's sender keys for groups across
+	// restarts (FileSenderKeys fits); nil keeps them in memory only
+	// (senderkeys.go says what a restart then costs).
+	SenderKeys SenderKeyStore
+	// PairwiseGroups seals group messages pairwise (v1, a key per
+	// device) instead of with sender keys: for platforms whose other
+	// clients do not read v2 yet.
+	PairwiseGroups bool
+	Logger         *slog.Logger
 	// AutoDeliveredAck sends a cumulative "delivered" ack (debounced by
 	// AckDelay) once messages have been handed to Events. Without it the
 	// application calls MarkDelivered.
@@ -145,6 +153,7 @@ type Client struct {
 	cfg  Config
 	log  *slog.Logger
 	keys *keyCache
+	gk   *groupKeys // sender keys (senderkeys.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -182,7 +191,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if ws == nil {
 		return nil, fmt.Errorf("client: dial: %w", errors.Join(errs...))
 	}
+	gk, err := newGroupKeys(cfg.SenderKeys)
+	if err != nil {
+		_ = ws.Close()
+		return nil, err
+	}
 	c := &Client{
+		gk:     gk,
 		cfg:    cfg,
 		log:    cfg.Logger.With("device", cfg.Device),
 		done:   make(chan struct{}),

@@ -59,6 +59,13 @@ func (k *keyCache) recipients(ctx context.Context, conversation string, refresh 
 	return rs, nil
 }
 
+// forget drops conversation's entry: the next send asks the directory.
+func (k *keyCache) forget(conversation string) {
+	k.mu.Lock()
+	delete(k.m, conversation)
+	k.mu.Unlock()
+}
+
 // minKeyRefresh is how often at most a conversation's entry is fetched
 // again because a message came from a device it does not list (a member's
 // new device): a stream of messages claiming made-up devices cannot make

@@ -195,6 +195,7 @@ func (e *Error) Error() string { return fmt.Sprintf("client: %s: %v", e.Code, e.
 const (
 	CodeUndecryptable = "undecryptable" // tampered, wrong key or wrong associated data
 	CodeNotRecipient  = "not_recipient" // not sealed for this device (older than the device, or a stale directory)
+	CodeNoSenderKey   = "no_sender_key" // a group message of a sender key this device never got (sent before it joined, or after it left)
 	CodeBadContent    = "bad_content"   // decrypted, but not valid content
 	CodeReplaced      = "replaced"      // this device connected elsewhere (close 4009): no more reconnects
 	CodeRevoked       = "revoked"       // this device was revoked (close 4003): no more reconnects; log in as a new device

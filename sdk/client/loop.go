@@ -156,7 +156,7 @@ func (c *Client) housekeep(now time.Time) {
 	}
 	for _, e := range s.outbox {
 		switch {
-		case e.rekeying:
+		case e.rekeying, e.waiting():
 		case now.Before(e.due):
 			c.wake(e.due)
 		case e.needRekey:

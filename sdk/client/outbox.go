@@ -26,6 +26,14 @@ type entry struct {
 	rekeys    int       // times sealed again after missing_keys / bad_envelope
 	rekeying  bool      // a rekeyer goroutine is out
 	needRekey bool      // seal again before the next send
+
+	// Sender keys (senderkeys.go): internal marks a sender key
+	// distribution (no Status events, nothing shown); after is the
+	// distribution a group message waits for (sent once it is stored);
+	// done marks a distribution stored.
+	internal bool
+	after    *entry
+	done     bool
 }
 
 // maxRekeys bounds sealing again for the same message: a directory that
@@ -54,21 +62,26 @@ func (c *Client) Send(ctx context.Context, conversation string, content e2ee.Con
 		return "", fmt.Errorf("client: send: %w", err)
 	}
 	id := newMessageID()
-	env, err := c.seal(ctx, conversation, id, plain, false)
+	sl, err := c.seal(ctx, conversation, id, plain, false)
 	if err != nil {
 		return "", err
 	}
-	e := &entry{id: id, conv: conversation, content: content, plain: plain, env: env}
-	if err := c.do(func() { c.enqueue(e, c.cfg.clock.Now()) }); err != nil {
+	e := &entry{id: id, conv: conversation, content: content, plain: plain, env: sl.env, after: sl.after}
+	if err := c.do(func() {
+		if sl.dist != nil {
+			c.enqueue(sl.dist, c.cfg.clock.Now())
+		}
+		c.enqueue(e, c.cfg.clock.Now())
+	}); err != nil {
 		return "", err
 	}
 	return id, nil
 }
 
-// seal encrypts plain for the conversation's devices, and for this device
-// if the directory does not list it, so that its own messages read back
-// after a sync.
-func (c *Client) seal(ctx context.Context, conversation, id string, plain []byte, refresh bool) (*e2ee.Envelope, error) {
+// recipients is the conversation's devices from the key cache, with this
+// device added if the directory does not list it, so that its own
+// messages read back after a sync.
+func (c *Client) recipients(ctx context.Context, conversation string, refresh bool) ([]e2ee.Recipient, error) {
 	rs, err := c.keys.recipients(ctx, conversation, refresh)
 	if err != nil {
 		return nil, fmt.Errorf("client: send: key directory: %w", err)
@@ -76,6 +89,11 @@ func (c *Client) seal(ctx context.Context, conversation, id string, plain []byte
 	if !slices.ContainsFunc(rs, func(r e2ee.Recipient) bool { return r.Device == c.cfg.Device }) {
 		rs = append(slices.Clip(rs), e2ee.Recipient{Device: c.cfg.Device, PublicKey: c.cfg.Key.PublicKey()})
 	}
+	return rs, nil
+}
+
+// sealPairwise encrypts plain for every device of rs (v1) and signs it.
+func (c *Client) sealPairwise(conversation, id string, plain []byte, rs []e2ee.Recipient) (*e2ee.Envelope, error) {
 	env, err := e2ee.Seal(plain, e2ee.AssociatedData{
 		Conversation: conversation, SenderDevice: c.cfg.Device, ClientMessageID: id,
 	}, rs)
@@ -97,8 +115,8 @@ func (c *Client) enqueue(e *entry, now time.Time) {
 
 // sendEntry writes e's send frame if connected, and schedules the resend.
 func (c *Client) sendEntry(e *entry, now time.Time) {
-	if c.s.conn == nil {
-		return // resume sends it
+	if c.s.conn == nil || e.waiting() {
+		return // resume sends it, or its distribution's storing does
 	}
 	c.write(protocol.Frame{Type: protocol.TypeSend, ID: e.id, Conversation: e.conv, Envelope: e.env})
 	// Resends back off (ResendInterval, then doubling up to ten times it,
@@ -109,7 +127,9 @@ func (c *Client) sendEntry(e *entry, now time.Time) {
 	c.wake(e.due)
 	if !e.sent {
 		e.sent = true
-		c.emit(&Status{Conversation: e.conv, ID: e.id, State: StateSent})
+		if !e.internal {
+			c.emit(&Status{Conversation: e.conv, ID: e.id, State: StateSent})
+		}
 	}
 }
 
@@ -123,6 +143,10 @@ func (c *Client) remove(e *entry) {
 
 func (c *Client) fail(e *entry, err error) {
 	c.remove(e)
+	if e.internal {
+		c.distributionFailed(e, err)
+		return
+	}
 	c.log.Warn("client: message refused", "conversation", e.conv, "id", e.id, "err", err)
 	c.emit(&Status{Conversation: e.conv, ID: e.id, State: StateFailed, Err: err})
 }
@@ -141,6 +165,10 @@ func (c *Client) stored(conversation, id string, seq int64, storedAt, now time.T
 		return // stored before, or not ours
 	}
 	c.remove(e)
+	if e.internal {
+		c.distributionStored(cv, e, seq, storedAt, now)
+		return
+	}
 	st := cv.peerState(seq)
 	c.advance(conversation, id, seq, StateSent, st)
 	if st < StateRead {
@@ -193,12 +221,18 @@ func (c *Client) startRekey(e *entry) {
 		defer c.wg.Done()
 		ctx, cancel := context.WithTimeout(c.ctx, rekeyTimeout)
 		defer cancel()
-		env, err := c.seal(ctx, e.conv, e.id, e.plain, true)
-		_ = c.do(func() { c.rekeyed(e, env, err, c.cfg.clock.Now()) })
+		var sl sealed
+		var err error
+		if e.internal {
+			sl.env, err = c.resealDistribution(ctx, e)
+		} else {
+			sl, err = c.seal(ctx, e.conv, e.id, e.plain, true)
+		}
+		_ = c.do(func() { c.rekeyed(e, sl, err, c.cfg.clock.Now()) })
 	}()
 }
 
-func (c *Client) rekeyed(e *entry, env *e2ee.Envelope, err error, now time.Time) {
+func (c *Client) rekeyed(e *entry, sl sealed, err error, now time.Time) {
 	if c.s.byID[e.id] != e {
 		return // stored or failed meanwhile
 	}
@@ -210,6 +244,9 @@ func (c *Client) rekeyed(e *entry, env *e2ee.Envelope, err error, now time.Time)
 		c.wake(e.due)
 		return
 	}
-	e.env = env
+	if sl.dist != nil {
+		c.enqueue(sl.dist, now)
+	}
+	e.env, e.after = sl.env, sl.after
 	c.sendEntry(e, now)
 }

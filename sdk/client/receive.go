@@ -204,6 +204,10 @@ func (c *Client) batch(f protocol.Frame, now time.Time) {
 // what follows is not held up behind it).
 func (c *Client) deliver(cv *conv, p pendingMsg) {
 	f := p.f
+	if e2ee.IsDistributionID(f.ID) {
+		c.takeDistribution(cv, p) // a sender key, not a message
+		return
+	}
 	if f.Sender != c.s.user && f.Seq > cv.ownRead && f.System == nil { // an entry is nobody's unread message
 		cv.unread = append(cv.unread, f.Seq)
 	}
@@ -265,7 +269,16 @@ func (c *Client) verified(conversation string, f protocol.Frame) bool {
 // open decrypts an envelope for this device and reads its content. The code
 // tells apart "not for me" from "tampered" from "not content".
 func (c *Client) open(env *e2ee.Envelope, ad e2ee.AssociatedData) (e2ee.Content, string, error) {
-	plain, err := e2ee.Open(env, ad, c.cfg.Device, c.cfg.Key)
+	var plain []byte
+	var err error
+	if env != nil && env.V == e2ee.Version2 {
+		plain, err = c.gk.open(env, ad)
+		if errors.Is(err, errNoSenderKey) {
+			return e2ee.Content{}, CodeNoSenderKey, err
+		}
+	} else {
+		plain, err = e2ee.Open(env, ad, c.cfg.Device, c.cfg.Key)
+	}
 	switch {
 	case errors.Is(err, e2ee.ErrNotRecipient):
 		return e2ee.Content{}, CodeNotRecipient, err
@@ -312,6 +325,7 @@ func (c *Client) conversation(f protocol.Frame, now time.Time) {
 	}
 	ev := &ConversationChange{ID: f.Conversation, Kind: f.Kind, Rev: f.Rev, Members: f.Members, Admins: f.Admins, Title: f.Title, By: f.Sender,
 		Member: slices.Contains(f.Members, c.s.user)}
+	c.membershipChanged(f.Conversation, f.Rev)
 	c.emit(ev)
 	cv, known := c.s.convs[f.Conversation]
 	switch {

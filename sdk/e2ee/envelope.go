@@ -42,9 +42,9 @@ const (
 // Envelope is what travels through agentchat instead of a message's content.
 // []byte fields are standard base64 in JSON.
 type Envelope struct {
-	V          int          `json:"v"`
-	Nonce      []byte       `json:"nonce"` // 12 bytes, for Ciphertext
-	Ciphertext []byte       `json:"ct"`    // content sealed with the message key
+	V          int    `json:"v"`
+	Nonce      []byte `json:"nonce"` // 12 bytes, for Ciphertext
+	Ciphertext []byte `json:"ct"`    // content sealed with the message key
 	// Epoch and Index (v2 only; omitted when 0) name the message key: the
 	// sender device's sender key Epoch for the conversation, and the key's
 	// position in its chain.

@@ -26,6 +26,11 @@ type Recipient struct {
 	// what its messages are verified with (VerifyEnvelope); nil for a
 	// device without one. Seal does not use it.
 	SigningKey []byte
+	// User is the device's owner, Agent whether that is an agent: what a
+	// client needs to choose sender keys for a group and to wrap a group
+	// message's key for agent devices (SealGroup). Seal does not use them.
+	User  string
+	Agent bool
 }
 
 // GenerateKey makes a new device key from the system's secure random source.

@@ -261,3 +261,21 @@ func openWith(mk []byte, env *Envelope, ad AssociatedData) ([]byte, error) {
 	}
 	return unframe(p, commitment(mk))
 }
+
+// distributionPrefix starts the client message id of every sender key
+// distribution.
+const distributionPrefix = "sk-"
+
+// DistributionID is the client message id of the distribution of epoch:
+// "sk-" and the epoch as 8 hex digits — one message per epoch, so a resend
+// is the same message to persist. The prefix tells the server that a v1
+// message is a distribution (it could guess as much from its shape), so
+// that route invokes no agent for it (agents keep no chain state) and
+// clients count it as no unread message.
+func DistributionID(epoch uint32) string { return fmt.Sprintf("%s%08x", distributionPrefix, epoch) }
+
+// IsDistributionID reports whether a client message id is a
+// distribution's (DistributionID).
+func IsDistributionID(id string) bool {
+	return len(id) == len(distributionPrefix)+8 && id[:len(distributionPrefix)] == distributionPrefix
+}

@@ -203,8 +203,10 @@ func TestSenderKeySigned(t *testing.T) {
 	for name, change := range map[string]func(e *Envelope){
 		"epoch": func(e *Envelope) { e.Epoch++ },
 		"index": func(e *Envelope) { e.Index++ },
-		"ct":    func(e *Envelope) { e.Ciphertext = append(bytes.Clone(e.Ciphertext[:len(e.Ciphertext)-1]), e.Ciphertext[len(e.Ciphertext)-1]^1) },
-		"v":     func(e *Envelope) { e.V = 1 },
+		"ct": func(e *Envelope) {
+			e.Ciphertext = append(bytes.Clone(e.Ciphertext[:len(e.Ciphertext)-1]), e.Ciphertext[len(e.Ciphertext)-1]^1)
+		},
+		"v": func(e *Envelope) { e.V = 1 },
 	} {
 		c := *env
 		change(&c)

@@ -112,6 +112,8 @@ type envelopeDoc struct {
 	V          int             `bson:"v"`
 	Nonce      []byte          `bson:"nonce"`
 	Ciphertext []byte          `bson:"ct"`
+	Epoch      uint32          `bson:"epoch,omitempty"` // v2 only
+	Index      uint32          `bson:"index,omitempty"` // v2 only
 	Keys       []wrappedKeyDoc `bson:"keys"`
 	Sig        []byte          `bson:"sig,omitempty"` // absent from unsigned envelopes, which must read back unsigned
 }
@@ -132,6 +134,7 @@ func toDoc(m events.Message) messageDoc {
 	var env envelopeDoc
 	if m.Envelope != nil {
 		env = envelopeDoc{V: m.Envelope.V, Nonce: m.Envelope.Nonce, Ciphertext: m.Envelope.Ciphertext,
+			Epoch: m.Envelope.Epoch, Index: m.Envelope.Index,
 			Keys: make([]wrappedKeyDoc, len(m.Envelope.Keys)), Sig: m.Envelope.Sig}
 		for i, k := range m.Envelope.Keys {
 			env.Keys[i] = wrappedKeyDoc{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
@@ -157,6 +160,7 @@ func (d messageDoc) message() events.Message {
 		}
 	}
 	env := &e2ee.Envelope{V: d.Envelope.V, Nonce: d.Envelope.Nonce, Ciphertext: d.Envelope.Ciphertext,
+		Epoch: d.Envelope.Epoch, Index: d.Envelope.Index,
 		Keys: make([]e2ee.WrappedKey, len(d.Envelope.Keys)), Sig: d.Envelope.Sig}
 	for i, k := range d.Envelope.Keys {
 		env.Keys[i] = e2ee.WrappedKey{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
