@@ -26,9 +26,12 @@ const (
 
 // MaxFrameSize bounds one inbound frame: the largest envelope plus framing.
 // The largest envelope is the largest ciphertext (e2ee.MaxCiphertext,
-// base64 in JSON: ≈ 87 KiB) wrapped for the most devices
-// (e2ee.MaxRecipients, ≈ 193 bytes a key in JSON: ≈ 194 KiB), ≈ 285 KB as
-// a send frame; TestLargestEnvelopeFits keeps this true.
+// base64 in JSON: ≈ 87 KiB) wrapped for the most devices a v1 envelope
+// may name (e2ee.MaxRecipients, 2,048, ≈ 193 bytes a key in JSON:
+// ≈ 388 KiB), ≈ 483 KB as a send frame; TestLargestEnvelopeFits keeps this
+// true. Group messages (v2, sender keys) carry one ciphertext and keys for
+// agent devices only; v1 envelopes that large are sender key
+// distributions and agents' replies in the largest groups.
 const MaxFrameSize = 512 << 10
 
 // Cursor is how far one member has received and shown a conversation.

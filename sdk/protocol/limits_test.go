@@ -12,7 +12,8 @@ import (
 )
 
 // MaxFrameSize holds the largest envelope there can be: the largest
-// content sealed for the most devices (a group of 1,024 members), with ids
+// content sealed for the most devices a v1 envelope may name
+// (e2ee.MaxRecipients: a group of 1,024 members with two devices each), with ids
 // shaped as accounts makes them, signed by the sender (docs/e2ee.md,
 // "Signed messages") — as a client's send frame and as the message frame
 // every member device receives.
