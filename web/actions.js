@@ -33,7 +33,8 @@ export function init(h) {
 }
 
 export const kindOf = (content) =>
-  content?.edit ? "edit" : content?.delete ? "delete" : content?.react ? "reaction" : "message";
+  content?.edit ? "edit" : content?.delete ? "delete" : content?.react ? "reaction" :
+  content?.senderKey ? "senderkey" : "message"; // a group's sender key (groupkeys.js): never shown
 const refOf = (content) => (content?.edit || content?.delete || content?.react)?.ref || 0;
 
 // isAction: an edit, delete or reaction — not a message of its own (not
@@ -73,7 +74,7 @@ export function derive(c) {
     if (!m.seq) continue;
     const st = { seq: m.seq, sender: m.sender, at: m.at, verified: m.verified, content: m.content, deleted: false };
     bySeq.set(m.seq, st);
-    if (!isAction(m)) continue;
+    if (!isAction(m) || kindOf(m.content) === "senderkey") continue;
     const ref = refOf(m.content);
     if (ref < floor) continue; // not loaded yet
     const why = check(st, bySeq.get(ref));

@@ -15,6 +15,7 @@ import * as lifecycle from "./lifecycle.js";
 import * as groups from "./groups.js";
 import * as safety from "./safety.js";
 import * as push from "./push.js";
+import * as groupkeys from "./groupkeys.js";
 
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -117,6 +118,7 @@ async function login(username, password, signup) {
   await devices("put", username, { deviceId: s.deviceId, privateKey: identity.privateKey, publicRaw: identity.publicRaw, signing });
   S.identity = identity;
   S.signing = signing;
+  groupkeys.setDevice(s.deviceId, identity, signing);
   S.user = { userId: s.userId, deviceId: s.deviceId, username };
   S.names.set(s.userId, "you");
   setSession(s);
@@ -418,7 +420,9 @@ async function onMessage(f) {
 const OWN = Symbol("own");
 
 // openMessage turns a stored message frame into a shown message: opened
-// and its signature checked here.
+// and its signature checked here. A sender key distribution (groups,
+// docs/e2ee.md "Sender keys") is kept by groupkeys.js and becomes a
+// message that is never shown (actions.isAction), its key left out.
 async function openMessage(c, f) {
   const m = { seq: f.seq, id: f.id, sender: f.sender, device: f.senderDevice, at: f.storedAt, mine: f.senderDevice === S.user.deviceId };
   if (f.system) { // a membership entry: nothing to open (groups.js)
@@ -427,8 +431,12 @@ async function openMessage(c, f) {
     return m;
   }
   const own = f[OWN];
+  if (groupkeys.isDistribution(f)) {
+    if (!own) await groupkeys.take(c.id, f);
+    return { ...m, content: { text: "", senderKey: {} }, verified: true };
+  }
   try {
-    m.content = own ?? await e2ee.open(f.envelope, { conversation: c.id, senderDevice: f.senderDevice, clientMessageId: f.id }, S.user.deviceId, S.identity);
+    m.content = own ?? await groupkeys.open(c.id, f);
     m.verified = !!own || await senderVerified(c, f); // own: this device sealed it
   } catch (err) {
     m.notice = "🔒 this message could not be decrypted on this device (" + err.message + ")";

@@ -103,8 +103,8 @@ function unframe(p, commit) {
 // openBytes returns the content bytes of env (the envelope's JSON form)
 // for device, or throws: not a recipient, tampered, or another ad.
 export async function openBytes(env, ad, device, priv, pubRaw) {
-  if (env.v !== 1) throw new Error("unknown envelope version " + env.v);
-  const k = env.keys.find((k) => k.device === device);
+  if (env.v !== 1 && env.v !== 2) throw new Error("unknown envelope version " + env.v);
+  const k = (env.keys || []).find((k) => k.device === device); // v2: agent devices only
   if (!k) throw new Error("not a recipient");
   const epk = unb64(k.epk);
   const shared = await ecdh(priv, epk);
@@ -128,9 +128,17 @@ export async function sealBytes(content, ad, recipients, random) {
   const nonce = random?.nonce ?? crypto.getRandomValues(new Uint8Array(12));
   const commit = await hkdf(mk, new Uint8Array(), "agentchat/e2ee/v1/commit");
   const ct = await gcm("encrypt", mk, nonce, frame(commit, content), ad);
+  return { v: 1, nonce: b64(nonce), ct: b64(ct), keys: await wrapFor(mk, ad, recipients, random?.ephemerals) };
+}
+
+// wrapFor wraps a message key for each recipient (a fresh ephemeral key
+// each, or ephemerals[i] for the vectors): the envelope's keys. A v2
+// (sender-key) envelope wraps its message key this way for agent devices.
+export async function wrapFor(mk, ad, recipients, ephemerals) {
   const keys = [];
   for (const [i, r] of recipients.entries()) {
-    let eph = random?.ephemerals[i];
+    validatePublicKey(r.publicKey);
+    let eph = ephemerals?.[i];
     if (!eph) {
       const kp = await subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]);
       eph = { priv: kp.privateKey, pubRaw: new Uint8Array(await subtle.exportKey("raw", kp.publicKey)),
@@ -141,7 +149,7 @@ export async function sealBytes(content, ad, recipients, random) {
     const wk = await gcm("encrypt", wrapKey, eph.nonce, mk, ad);
     keys.push({ device: r.device, epk: b64(eph.pubRaw), nonce: b64(eph.nonce), wk: b64(wk) });
   }
-  return { v: 1, nonce: b64(nonce), ct: b64(ct), keys };
+  return keys;
 }
 
 // seal and open work on content objects ({text, replyTo?, media?}).

@@ -197,7 +197,7 @@ func (s *service) conversationDevices(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	agents, err := s.dir.Agents(r.Context(), c.Members)
+	agents, err := s.keys.Agents(r.Context(), c.Members) // cached, as the devices are
 	if err != nil {
 		return err
 	}

@@ -105,19 +105,21 @@ func TestGroupConversation(t *testing.T) {
 // TestConversationDevices: the key directory holds every current device of
 // every member, and no revoked one — also right after a read that filled
 // accounts' cache of it (DEVICE_CACHE_TTL): a device registered or revoked
-// since shows at once.
+// since shows at once; agents' devices are marked.
 func TestConversationDevices(t *testing.T) {
 	t.Parallel()
 	a := startAccounts(t, nil)
 	fay, gus := a.user("fay"), a.user("gus")
 	gus2 := a.login("gus")
+	var bot struct{ AgentID, DeviceID string }
+	a.must(a.call("POST", "/v1/agents", fay.AccessToken, map[string]string{"name": "Bot", "agentKind": "model", "publicKey": newKey(t)}), http.StatusCreated, &bot)
 	var g conversationView
-	a.must(a.call("POST", "/v1/conversations", fay.AccessToken, map[string]any{"kind": "group", "members": []string{gus.UserID}}), http.StatusCreated, &g)
+	a.must(a.call("POST", "/v1/conversations", fay.AccessToken, map[string]any{"kind": "group", "members": []string{gus.UserID, bot.AgentID}}), http.StatusCreated, &g)
 
 	var dir struct{ Devices []keyView }
 	a.must(a.call("GET", "/v1/conversations/"+g.ConversationID+"/devices", gus.AccessToken, nil), http.StatusOK, &dir)
-	if len(dir.Devices) != 3 {
-		t.Fatalf("directory before the changes: %d devices, want 3 (fay, gus, gus2)", len(dir.Devices))
+	if len(dir.Devices) != 4 {
+		t.Fatalf("directory before the changes: %d devices, want 4 (fay, gus, gus2, bot)", len(dir.Devices))
 	}
 	a.must(a.call("DELETE", "/v1/devices/"+gus2.DeviceID, gus.AccessToken, nil), http.StatusNoContent, nil)
 	fay2 := a.login("fay")
@@ -127,11 +129,14 @@ func TestConversationDevices(t *testing.T) {
 	got := map[string]string{}
 	for _, d := range dir.Devices {
 		got[d.DeviceID] = d.UserID
+		if d.Agent != (d.UserID == bot.AgentID) { // a group message's key is wrapped for agent devices (sender keys)
+			t.Errorf("device %s of %s: agent %v", d.DeviceID, d.UserID, d.Agent)
+		}
 		if len(d.PublicKey) != 44 {
 			t.Errorf("device %s public key %q is not base64 of 32 bytes", d.DeviceID, d.PublicKey)
 		}
 	}
-	want := map[string]string{fay.DeviceID: fay.UserID, fay2.DeviceID: fay.UserID, gus.DeviceID: gus.UserID}
+	want := map[string]string{fay.DeviceID: fay.UserID, fay2.DeviceID: fay.UserID, gus.DeviceID: gus.UserID, bot.DeviceID: bot.AgentID}
 	if len(got) != len(want) || len(dir.Devices) != len(want) {
 		t.Fatalf("directory = %v, want %v", got, want)
 	}

@@ -42,15 +42,15 @@ const (
 // Envelope is what travels through agentchat instead of a message's content.
 // []byte fields are standard base64 in JSON.
 type Envelope struct {
-	V          int    `json:"v"`
-	Nonce      []byte `json:"nonce"` // 12 bytes, for Ciphertext
-	Ciphertext []byte `json:"ct"`    // content sealed with the message key
+	V int `json:"v"`
 	// Epoch and Index (v2 only; omitted when 0) name the message key: the
 	// sender device's sender key Epoch for the conversation, and the key's
 	// position in its chain.
-	Epoch uint32       `json:"epoch,omitempty"`
-	Index uint32       `json:"index,omitempty"`
-	Keys  []WrappedKey `json:"keys,omitempty"` // v1: the message key, once per recipient device; v2: once per agent device
+	Epoch      uint32       `json:"epoch,omitempty"`
+	Index      uint32       `json:"index,omitempty"`
+	Nonce      []byte       `json:"nonce"`          // 12 bytes, for Ciphertext
+	Ciphertext []byte       `json:"ct"`             // content sealed with the message key
+	Keys       []WrappedKey `json:"keys,omitempty"` // v1: the message key, once per recipient device; v2: once per agent device
 	// Sig is the sending device's Ed25519 signature of SignedBytes
 	// (SignEnvelope); absent from clients that do not sign yet, whose
 	// messages recipients show as unverified.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -400,4 +401,18 @@ func TestSenderKeyVectors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSenderKeysWebCrypto runs testdata/senderkeys_check.js (through
+// senderkeys_node.mjs) over senderkeys.json with the browser client's own
+// modules (web/senderkeys.js, web/e2ee.js, web/ed25519.js) on Node's
+// WebCrypto; tests/e2e runs the same check in headless Chromium
+// (TestSenderKeysInChromium).
+func TestSenderKeysWebCrypto(t *testing.T) {
+	node := tool(t, "node", "apt-get install -y nodejs")
+	out, err := exec.Command(node, "testdata/senderkeys_node.mjs", senderKeyVectorsPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("senderkeys_node.mjs: %v\n%s", err, out)
+	}
+	t.Logf("senderkeys_node.mjs: %s", out)
 }
