@@ -51,6 +51,15 @@ func (s *Server) deliver(payload []byte) {
 			s.m.deliveryDrops.WithLabelValues("duplicate").Inc()
 			continue
 		}
+		if g, ok := forDevice(f, t.Device); ok { // a sender key distribution: this device's key only
+			data, err := json.Marshal(g)
+			if err != nil {
+				s.drop("unrenderable", err)
+				return
+			}
+			c.enqueue(outFrame{typ: g.Type, data: data})
+			continue
+		}
 		slot := &other
 		if isOwn {
 			slot = &own

@@ -118,7 +118,7 @@ async function login(username, password, signup) {
   await devices("put", username, { deviceId: s.deviceId, privateKey: identity.privateKey, publicRaw: identity.publicRaw, signing });
   S.identity = identity;
   S.signing = signing;
-  groupkeys.setDevice(s.deviceId, identity, signing);
+  await groupkeys.setDevice(s.deviceId, identity);
   S.user = { userId: s.userId, deviceId: s.deviceId, username };
   S.names.set(s.userId, "you");
   setSession(s);
@@ -222,6 +222,7 @@ function describe(c, d) {
 // group, or its members changed (docs/protocol.md, "conversation"). One we
 // are not in any more leaves the list; a new one is synced from its start.
 function onConversation(f) {
+  groupkeys.rotate(f.conversation); // members changed: the next group message starts a new sender key
   const known = S.convs.has(f.conversation);
   if (!(f.members || []).includes(S.user.userId)) {
     if (!known) return;
@@ -519,6 +520,10 @@ async function onStored(f) {
   const s = S.sends.get(f.id);
   if (!s) return;
   s.seq = f.seq;
+  if (groupkeys.isDistribution(f)) { // the messages that waited for this sender key go now
+    groupkeys.stored(f.conversation, f.id);
+    for (const [id, w] of S.sends) if (w.after === f.id && !w.seq) sendEnvelope(id, w);
+  }
   // The connector does not echo a message to the device that sent it: it
   // takes its place in the order from here, its content known.
   await onMessage({ type: "message", id: f.id, conversation: f.conversation, seq: f.seq, sender: S.user.userId,
@@ -623,12 +628,29 @@ async function sealAndSend(id, s) {
   const recipients = devices.map((d) => ({ device: d.deviceId, publicKey: e2ee.unb64(d.publicKey) }));
   if (!recipients.some((r) => r.device === S.user.deviceId)) recipients.push({ device: S.user.deviceId, publicKey: S.identity.publicRaw });
   noteSigningKeys(s.conv, devices);
-  const envelope = await e2ee.seal(s.content || { text: s.text }, { conversation: s.conv, senderDevice: S.user.deviceId, clientMessageId: id }, recipients);
+  const content = s.content || { text: s.text };
+  let envelope;
+  if (!s.pairwise && groupkeys.isGroup(devices)) {
+    // A group: sealed once with this page's sender key (groupkeys.js),
+    // whose distribution, when new, goes first (pairwise) and is stored
+    // before this message is sent.
+    for (const d of devices) { const r = recipients.find((x) => x.device === d.deviceId); if (r) r.agent = !!d.agent; }
+    const g = await groupkeys.seal(s.conv, id, content, recipients, (did, dcontent) => {
+      const ds = { conv: s.conv, content: dcontent, attempts: 0, pairwise: true };
+      S.sends.set(did, ds);
+      return sealAndSend(did, ds);
+    });
+    envelope = g.envelope;
+    s.after = g.after;
+  } else {
+    envelope = await e2ee.seal(content, { conversation: s.conv, senderDevice: S.user.deviceId, clientMessageId: id }, recipients);
+  }
   s.envelope = await ed25519.signEnvelope(envelope, s.conv, S.user.deviceId, S.signing.privateKey);
   sendEnvelope(id, s);
 }
 
 function sendEnvelope(id, s) {
+  if (s.after && !S.sends.get(s.after)?.seq) return; // its sender key's distribution is not stored yet
   if (s.envelope) send({ type: "send", id, conversation: s.conv, envelope: s.envelope });
 }
 

@@ -75,14 +75,16 @@ const field = (b) => [u32(b.length), b];
 
 // envelopeSignedBytes is what a sender signs for env (the envelope's JSON
 // form): label, version, conversation, sender device, (v2: epoch and
-// index), nonce, ciphertext, and the recipient device ids in order, each
-// length-prefixed.
+// index), nonce, ciphertext, and (v1) the recipient device ids in order,
+// each length-prefixed.
 export function envelopeSignedBytes(env, conversation, senderDevice) {
   const keys = env.keys || [];
   const parts = [utf8.encode("agentchat/e2ee/v1/sig"), u32(env.v),
     ...field(utf8.encode(conversation)), ...field(utf8.encode(senderDevice))];
   if (env.v !== 1) parts.push(u32(env.epoch), u32(env.index || 0)); // v2 (sender keys): which chain key
-  parts.push(...field(unb64(env.nonce)), ...field(unb64(env.ct)), u32(keys.length));
+  parts.push(...field(unb64(env.nonce)), ...field(unb64(env.ct)));
+  if (env.v !== 1) return concat(...parts); // v2 signs no key list: each device gets its own key at most
+  parts.push(u32(keys.length));
   for (const k of keys) parts.push(...field(utf8.encode(k.device)));
   return concat(...parts);
 }

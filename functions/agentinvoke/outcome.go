@@ -104,7 +104,7 @@ func (f *Function) reseal(ctx context.Context, d *deps, self agent.Self, k callK
 	if err != nil {
 		return fn.Refuse("%v", err)
 	}
-	sealed, err := e2ee.Seal(plain, self.ReplyAD(k.Conversation, k.Seq), rs)
+	sealed, err := e2ee.SealOnce(plain, self.ReplyAD(k.Conversation, k.Seq), rs)
 	if err != nil {
 		return fn.Refuse("%v", err)
 	}

@@ -63,7 +63,7 @@ func (p *partials) flush() {
 		if err != nil {
 			return event.Event{}, err
 		}
-		env, err := e2ee.Seal(b, e2ee.PartialAD(k.Conversation, p.id.Device, k.Seq, index), p.rs)
+		env, err := e2ee.SealOnce(b, e2ee.PartialAD(k.Conversation, p.id.Device, k.Seq, index), p.rs) // each device gets its own key only
 		if err != nil {
 			return event.Event{}, err
 		}

@@ -20,11 +20,13 @@ import (
 // device is reported as missing_keys with the list, so the client can
 // refresh its key directory and send again. nil means the envelope fits.
 //
-// A sender-key envelope (v2) is sealed once for the whole group: its
-// wrapped keys are for the agent members' devices only (agents keep no
-// chain state, docs/e2ee.md "Sender keys"), so the same rule applies to
-// them alone; people's devices got the chain key in the sender's
-// distribution, which is a v1 message checked in full.
+// A person's sender-key envelope (v2) is sealed once for the whole group:
+// its wrapped keys are for the agent members' devices only (agents keep
+// no chain state, docs/e2ee.md "Sender keys"), so the same rule applies
+// to them alone; people's devices got the chain key in the sender's
+// distribution, which is a v1 message checked in full. An agent's v2
+// envelope (e2ee.SealOnce: no chain) wraps its key for every device, and
+// is checked in full.
 func checkRecipients(a fn.Actor, sent events.MessageSent, current []events.DeviceRef, isAgent func(user string) bool) *events.MessageRejected {
 	rej := func(code, reason string) *events.MessageRejected {
 		return &events.MessageRejected{ClientMessageID: sent.ClientMessageID, Code: code, Reason: reason}
@@ -32,7 +34,7 @@ func checkRecipients(a fn.Actor, sent events.MessageSent, current []events.Devic
 	if !slices.Contains(current, a.DeviceRef()) {
 		return rej(protocol.CodeUnauthorized, "this device is not a current device of yours")
 	}
-	if sent.Envelope.V == e2ee.Version2 {
+	if sent.Envelope.V == e2ee.Version2 && !isAgent(a.User) {
 		current = slices.DeleteFunc(slices.Clone(current), func(d events.DeviceRef) bool { return !isAgent(d.User) })
 	}
 	want := make(map[string]bool, len(current))

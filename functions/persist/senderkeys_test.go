@@ -22,10 +22,11 @@ func groupEnvelope(epoch, index uint32, agentDevices ...string) *e2ee.Envelope {
 	return env
 }
 
-// TestSenderKeyEnvelopes: a v2 envelope carries keys for the agent
-// members' devices only — none in a group of people, every agent device
-// in a group with agents — and is stored with its epoch and index as
-// they came; a key for a person's device is refused as outside the rule.
+// TestSenderKeyEnvelopes: a person's v2 envelope carries keys for the
+// agent members' devices only — none in a group of people, every agent
+// device in a group with agents — and is stored with its epoch and index
+// as they came; a key for a person's device is refused as outside the
+// rule. An agent's v2 envelope (sealed once, no chain) needs every device.
 func TestSenderKeyEnvelopes(t *testing.T) {
 	fx := newFixture(t)
 	seedTrio(fx)
@@ -68,4 +69,10 @@ func TestSenderKeyEnvelopes(t *testing.T) {
 	if len(m.Envelope.Keys) != 1 || m.Envelope.Keys[0].Device != "calc-d" {
 		t.Errorf("stored keys %+v, want calc-d's", m.Envelope.Keys)
 	}
+	// An agent seals once for everyone (no chain): all devices, as v1.
+	rej := decodeReply[events.MessageRejected](t, handle(t, f, sent(t, "g2", "calc", "calc-d", "r-1", groupEnvelope(9, 0, "calc-d"))), events.TypeMessageRejected)
+	if rej.Code != protocol.CodeMissingKeys || !slices.Equal(rej.MissingDevices, []string{"a1", "a2", "b1"}) {
+		t.Errorf("an agent's v2 for itself alone: %s %v, want missing_keys [a1 a2 b1]", rej.Code, rej.MissingDevices)
+	}
+	decodeReply[events.Message](t, handle(t, f, sent(t, "g2", "calc", "calc-d", "r-1", groupEnvelope(9, 0, "a1", "a2", "b1", "calc-d"))), events.TypeMessageStored)
 }

@@ -97,14 +97,18 @@ func (s Self) ReplyAD(conversation string, seq int64) e2ee.AssociatedData {
 
 // SealReply seals c as the reply to seq for recipients — persist stores
 // it only when they are exactly the conversation's current member devices
-// (an invoke's audience, or the audience of a rejection).
+// (an invoke's audience, or the audience of a rejection). It is sealed
+// once (e2ee.SealOnce, a v2 envelope with the message key wrapped for
+// each device): an agent keeps no sender key chain, and each device is
+// delivered its own wrapped key only, so a reply into a group of 1,024
+// costs each delivery what a person's group message does.
 func (s Self) SealReply(conversation string, seq int64, c e2ee.Content, recipients []e2ee.Recipient) (*e2ee.Envelope, error) {
 	c.ReplyTo = seq
 	b, err := c.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	return e2ee.Seal(b, s.ReplyAD(conversation, seq), recipients)
+	return e2ee.SealOnce(b, s.ReplyAD(conversation, seq), recipients)
 }
 
 // OpenReply opens the agent's own sealed reply to seq (its device is

@@ -271,7 +271,9 @@ func (c *Client) verified(conversation string, f protocol.Frame) bool {
 func (c *Client) open(env *e2ee.Envelope, ad e2ee.AssociatedData) (e2ee.Content, string, error) {
 	var plain []byte
 	var err error
-	if env != nil && env.V == e2ee.Version2 {
+	if env != nil && env.V == e2ee.Version2 && !slices.ContainsFunc(env.Keys, func(k e2ee.WrappedKey) bool { return k.Device == c.cfg.Device }) {
+		// Sealed with the sender's chain (a wrapped key instead: an
+		// agent's message, e2ee.SealOnce, or this agent device's own).
 		plain, err = c.gk.open(env, ad)
 		if errors.Is(err, errNoSenderKey) {
 			return e2ee.Content{}, CodeNoSenderKey, err

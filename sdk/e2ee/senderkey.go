@@ -279,3 +279,19 @@ func DistributionID(epoch uint32) string { return fmt.Sprintf("%s%08x", distribu
 func IsDistributionID(id string) bool {
 	return len(id) == len(distributionPrefix)+8 && id[:len(distributionPrefix)] == distributionPrefix
 }
+
+// SealOnce seals content once (v2) under a one-off sender key and wraps
+// its message key for every recipient: what a sender that keeps no chain
+// state — an agent's runtime — sends to a group. The connector hands each
+// device the envelope with its own wrapped key only, so what a delivery
+// costs does not grow with the group (docs/e2ee.md, "Sender keys").
+func SealOnce(content []byte, ad AssociatedData, recipients []Recipient) (*Envelope, error) {
+	if err := checkRecipients(recipients); err != nil {
+		return nil, err
+	}
+	sk, err := NewSenderKey()
+	if err != nil {
+		return nil, err
+	}
+	return SealGroup(sk, content, ad, recipients)
+}

@@ -34,14 +34,16 @@ func appendField(b []byte, f []byte) []byte {
 //	uint32 Epoch || uint32 Index                     (v2 only)
 //	uint32 len || Nonce
 //	uint32 len || Ciphertext
-//	uint32 len(Keys) || for each: uint32 len || Device
+//	uint32 len(Keys) || for each: uint32 len || Device   (v1 only)
 //
-// The wrapped keys themselves are not signed, only whom they are for: a
-// wrapped key cannot change what the ciphertext opens to (the key
-// commitment), and the sender keys that come later deliver no key list at
-// all. V comes first, so another format's signed bytes can never match
-// these. The client message id is not here because the ciphertext's GCM
-// tag already binds it (associated data).
+// The wrapped keys themselves are not signed, only (v1) whom they are
+// for: a wrapped key cannot change what the ciphertext opens to (the key
+// commitment). A v2 envelope signs no key list at all: each device gets
+// it with its own wrapped key at most (the connector leaves the others
+// out), so a list could not be checked. V comes first, so another
+// format's signed bytes can never match these. The client message id is
+// not here because the ciphertext's GCM tag already binds it (associated
+// data).
 func (e *Envelope) SignedBytes(conversation, senderDevice string) []byte {
 	n := len(envelopeSigLabel) + 4 + 24 + len(conversation) + len(senderDevice) + len(e.Nonce) + len(e.Ciphertext) + 4
 	for _, k := range e.Keys {
@@ -61,6 +63,9 @@ func (e *Envelope) SignedBytes(conversation, senderDevice string) []byte {
 	}
 	b = appendField(b, e.Nonce)
 	b = appendField(b, e.Ciphertext)
+	if e.V != Version {
+		return b
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Keys)))
 	for _, k := range e.Keys {
 		b = appendField(b, []byte(k.Device))
