@@ -128,6 +128,10 @@ func run(ctx context.Context, o *options) error {
 			AutoDeliveredAck: autoAck,
 			Tracked:          tracked,
 			Presence:         true,
+			// Groups' sender keys beside the device key (owner only):
+			// history renders from the local store and the client syncs
+			// from where it was, so the keys must outlive the process.
+			SenderKeys: client.FileSenderKeys(strings.TrimSuffix(statePath(o.stateDir, o.accounts, o.user), ".json") + ".senderkeys"),
 		})
 	}
 	if o.presence != "" {

@@ -197,7 +197,7 @@ func Setup(ctx context.Context, o Options) (*Session, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &runner{o: o, convMembers: map[string][]*user{}}
+	r := &runner{o: o, convMembers: map[string][]*user{}, dists: map[string]map[int64]bool{}}
 	if err := r.setup(ctx); err != nil {
 		r.close()
 		return nil, err
@@ -235,7 +235,8 @@ type runner struct {
 	l           Options // this load's: Messages, Window, Rate, ...
 	users       []*user // connected first, then offline
 	convMembers map[string][]*user
-	gate        *gate // admits sends as the steps allow; counts settled messages
+	dists       map[string]map[int64]bool // conversation → seqs of sender key distributions (under mu)
+	gate        *gate                     // admits sends as the steps allow; counts settled messages
 
 	mu          sync.Mutex
 	sentAt      map[string]time.Time // client message id → when it was (meant to be) sent
@@ -412,6 +413,8 @@ func (r *runner) consume(u *user) {
 		switch e := ev.(type) {
 		case *client.Message:
 			r.onMessage(u, e)
+		case *client.KeyDistribution:
+			r.onDistribution(u, e)
 		case *client.Status:
 			r.onStatus(u, e)
 		case *client.Error:
@@ -459,6 +462,27 @@ func (r *runner) onMessage(u *user, m *client.Message) {
 		r.lastAt[m.ID] = now
 		r.delivered[m.ID]++
 	}
+}
+
+// onDistribution takes a group's sender key distribution (a stored
+// entry that is no message, docs/e2ee.md "Sender keys") into the
+// device's seqs, so that it counts as neither lost nor expected.
+func (r *runner) onDistribution(u *user, d *client.KeyDistribution) {
+	u.mu.Lock()
+	seen := u.seen[d.Conversation]
+	if seen == nil {
+		seen = map[int64]bool{}
+		u.seen[d.Conversation] = seen
+	}
+	seen[d.Seq] = true
+	u.shown[d.Conversation] = max(u.shown[d.Conversation], d.Seq)
+	u.mu.Unlock()
+	r.mu.Lock()
+	if r.dists[d.Conversation] == nil {
+		r.dists[d.Conversation] = map[int64]bool{}
+	}
+	r.dists[d.Conversation][d.Seq] = true
+	r.mu.Unlock()
 }
 
 // countingConn counts the bytes a listener's socket reads.
@@ -894,7 +918,7 @@ func (r *runner) tally() {
 				online++
 			}
 		}
-		r.res.Expected += int(n) * max(0, online-1)
+		r.res.Expected += (int(n) - len(r.dists[conv])) * max(0, online-1)
 	}
 	r.res.Expected -= r.expectedBef
 	r.res.ListenerBytes = r.listenerBytes() - r.readBefore

@@ -190,6 +190,19 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("client: %s: %v", e.Code, e.Err) }
 
+// KeyDistribution says a stored entry of a group was a sender key
+// distribution (docs/e2ee.md, "Sender keys"): not a message, nothing to
+// show or count as unread, but its seq is taken — for applications that
+// account for every seq (Message events skip it). Taken says whether this
+// device got a key from it (false: it was this device's own, or did not
+// open).
+type KeyDistribution struct {
+	Conversation string
+	Seq          int64
+	SenderDevice string
+	Taken        bool
+}
+
 // Codes of Error events raised by the client itself; the others are the
 // protocol's error codes (protocol.Code...).
 const (
@@ -220,3 +233,4 @@ func (*AgentActivity) isEvent()      {}
 func (*ConversationChange) isEvent() {}
 func (*Error) isEvent()              {}
 func (*Connection) isEvent()         {}
+func (*KeyDistribution) isEvent()    {}

@@ -430,9 +430,12 @@ func (c *Client) distributionFailed(e *entry, err error) {
 }
 
 // takeDistribution reads another device's (or, from the history, this
-// device's own) sender key distribution. It shows nothing.
+// device's own) sender key distribution. It shows nothing: the
+// application gets a KeyDistribution event.
 func (c *Client) takeDistribution(cv *conv, p pendingMsg) {
 	f := p.f
+	ev := &KeyDistribution{Conversation: cv.id, Seq: f.Seq, SenderDevice: f.SenderDevice}
+	defer c.emit(ev)
 	if p.content != nil || f.Envelope == nil {
 		return // this device's own, from its outbox: it holds the key
 	}
@@ -454,7 +457,9 @@ func (c *Client) takeDistribution(cv *conv, p pendingMsg) {
 	}
 	if err := c.gk.receive(cv.id, f.SenderDevice, *content.SenderKey); err != nil {
 		c.log.Warn("client: sender key", "conversation", cv.id, "seq", f.Seq, "err", err)
+		return
 	}
+	ev.Taken = true
 }
 
 // membershipChanged starts a new epoch at the next message of a group

@@ -331,7 +331,7 @@ func TestAgents(t *testing.T) {
 				t.Errorf("model requests = %d, want 1", n)
 			}
 			testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() bool { return ap.callState(conv, seq, "helper") == "replied" }, "ledger: replied")
-			checkGapless(t, conv, ap.storedSeqs(t, conv), 2)
+			ap.checkStored(t, conv, 2)
 			t.Logf("slow answer: reply after %s", took.Round(time.Millisecond))
 		})
 
@@ -427,7 +427,7 @@ func TestAgents(t *testing.T) {
 			if got := ap.envelopeDevices(t, conv, seq+1); len(want) != 4 || !slices.Equal(got, want) {
 				t.Errorf("reply wrapped for %v, want every member device %v", got, want)
 			}
-			checkGapless(t, conv, ap.storedSeqs(t, conv), 2)
+			ap.checkStored(t, conv, 2)
 			if n := ap.requestsTagged("[stream]"); n != 1 {
 				t.Errorf("model requests = %d, want 1", n)
 			}
@@ -473,7 +473,7 @@ func TestAgents(t *testing.T) {
 					t.Errorf("%s: model requests = %d, want %d", c.tag, n, c.requests)
 				}
 				wantSeqs := map[bool]int{true: 1, false: 2}[c.code != ""]
-				checkGapless(t, conv, ap.storedSeqs(t, conv), wantSeqs)
+				ap.checkStored(t, conv, wantSeqs)
 			}
 		})
 
@@ -495,7 +495,7 @@ func TestAgents(t *testing.T) {
 					t.Errorf("calc: %q → seq %d %q, want seq %d %q", c.ask, r.Seq, r.Content.Text, seq+1, c.want)
 				}
 			}
-			checkGapless(t, conv, ap.storedSeqs(t, conv), 4)
+			ap.checkStored(t, conv, 4)
 		})
 	})
 
@@ -612,7 +612,7 @@ func TestAgentInvokeKilledMidCall(t *testing.T) {
 		t.Error("C's stored answer was never read back")
 	}
 	t.Logf("model requests %d, stored-answer reads %d", ap.model.Count(), ap.model.Retrievals())
-	checkGapless(t, conv, ap.storedSeqs(t, conv), 5)
+	ap.checkStored(t, conv, 5)
 }
 
 // redeliver posts route's invoke of helper for each stored seq to the

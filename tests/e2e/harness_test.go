@@ -222,6 +222,21 @@ func checkGapless(t *testing.T, conv string, seqs []int64, n int) {
 	}
 }
 
+// checkStored fails unless conv's stored seqs are exactly 1..m, n of them
+// messages and the rest sender key distributions (a group's: each
+// sender's first message of an epoch is preceded by one,
+// docs/e2ee.md "Sender keys").
+func (e *env) checkStored(t *testing.T, conv string, n int) {
+	t.Helper()
+	seqs := e.storedSeqs(t, conv)
+	d, err := e.mongo.Collection("messages").CountDocuments(context.Background(), bson.D{{Key: "conversation", Value: conv},
+		{Key: "clientMessageId", Value: bson.D{{Key: "$regex", Value: "^sk-[0-9a-f]{8}$"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGapless(t, conv, seqs, n+int(d))
+}
+
 // countMessages counts every stored message in the test's database.
 func (e *env) countMessages(t *testing.T) int64 {
 	n, err := e.mongo.Collection("messages").CountDocuments(context.Background(), bson.D{})

@@ -242,7 +242,7 @@ func TestOfflineDeviceCatchesUp(t *testing.T) {
 			t.Errorf("message %d never arrived", i)
 		}
 	}
-	checkGapless(t, conv.ID, e.storedSeqs(t, conv.ID), n)
+	e.checkStored(t, conv.ID, n)
 }
 
 // waitEvents feeds c's events to f until it returns true.
