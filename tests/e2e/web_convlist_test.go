@@ -126,11 +126,15 @@ func TestWebConversationList(t *testing.T) {
 		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="third"]`),
 		chromedp.WaitNotPresent(badge(g.ID)))
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		third := wa.messages(g.ID, bob.id) // its seq: distributions take seqs too
+		if len(third) < 3 {
+			return false
+		}
 		wa.mu.Lock()
 		defer wa.mu.Unlock()
 		for _, ev := range wa.evs {
 			if r, ok := ev.(*client.Receipt); ok && r.Conversation == g.ID && r.User == alice.id && r.Device != sess.DeviceID() &&
-				r.Kind == client.ReceiptRead && r.Seq == 4 {
+				r.Kind == client.ReceiptRead && r.Seq == third[2].Seq {
 				return true
 			}
 		}
