@@ -108,6 +108,7 @@ func (c *Client) pageAnswer(f protocol.Frame) bool {
 // for the batch's senders before the loop saw it.
 func (c *Client) openPage(f protocol.Frame) Page {
 	p := Page{More: f.More}
+	keys := pageKeys{}
 	for _, m := range f.Messages {
 		if m.Conversation == "" {
 			m.Conversation = f.Conversation
@@ -118,9 +119,12 @@ func (c *Client) openPage(f protocol.Frame) Page {
 		if p.Oldest == 0 || m.Seq < p.Oldest {
 			p.Oldest = m.Seq
 		}
-		content, code, err := c.open(m.Envelope, e2ee.AssociatedData{
-			Conversation: m.Conversation, SenderDevice: m.SenderDevice, ClientMessageID: m.ID,
-		})
+		ad := e2ee.AssociatedData{Conversation: m.Conversation, SenderDevice: m.SenderDevice, ClientMessageID: m.ID}
+		if e2ee.IsDistributionID(m.ID) {
+			keys.take(c, m, ad) // a group's sender key, for this page's messages: not one itself
+			continue
+		}
+		content, code, err := keys.open(c, m.Envelope, ad)
 		if err != nil {
 			p.Errors = append(p.Errors, &Error{Conversation: m.Conversation, Seq: m.Seq, ID: m.ID, Sender: m.Sender,
 				SenderDevice: m.SenderDevice, Code: code, Err: err})
@@ -132,4 +136,44 @@ func (c *Client) openPage(f protocol.Frame) Page {
 	}
 	judgePage(p.Messages) // edits, deletes, reactions: Invalid (actions.go)
 	return p
+}
+
+// pageKeys are the sender keys a page of older messages brings (its
+// distributions): the device's own chains are past those messages (a
+// key opens once), so a page's group messages open with chains started
+// afresh from the page's distributions. A message whose distribution is
+// older than the page opens only if the device's own state still holds
+// its key (a skipped one); otherwise it is an Error (no_sender_key).
+type pageKeys map[string]*e2ee.ReceiverKey
+
+func (k pageKeys) take(c *Client, m protocol.Frame, ad e2ee.AssociatedData) {
+	if m.Envelope == nil {
+		return
+	}
+	plain, err := e2ee.Open(m.Envelope, ad, c.cfg.Device, c.cfg.Key)
+	if err != nil {
+		return
+	}
+	content, err := e2ee.UnmarshalContent(plain)
+	if err != nil || content.SenderKey == nil {
+		return
+	}
+	if rk, err := e2ee.NewReceiverKey(*content.SenderKey); err == nil {
+		k[peerID(ad.Conversation, ad.SenderDevice, content.SenderKey.Epoch)] = rk
+	}
+}
+
+func (k pageKeys) open(c *Client, env *e2ee.Envelope, ad e2ee.AssociatedData) (e2ee.Content, string, error) {
+	if env != nil && env.V == e2ee.Version2 {
+		if rk := k[peerID(ad.Conversation, ad.SenderDevice, env.Epoch)]; rk != nil {
+			if plain, err := rk.Open(env, ad); err == nil {
+				content, err := e2ee.UnmarshalContent(plain)
+				if err != nil {
+					return e2ee.Content{}, CodeBadContent, err
+				}
+				return content, "", nil
+			}
+		}
+	}
+	return c.open(env, ad)
 }
