@@ -60,7 +60,13 @@
 // the content they were sent with). A message that cannot be decrypted
 // (tampered, not sealed for this device, not valid content) is reported as
 // an *Error event in its place and the order goes on; it is never dropped
-// silently. Conversations are tracked from seq 0 when first seen (sent to,
+// silently. In a group (devices of more than two users) messages are
+// sealed once with this device's sender key (senderkeys.go, docs/e2ee.md
+// "Sender keys"), distributed first as a stored entry of its own: such an
+// entry takes its seq but is no message (a *KeyDistribution event), and the
+// keys received are kept in Config.SenderKeys if set (else in memory: a
+// restarted client then reads groups only by syncing from before the
+// distributions). Conversations are tracked from seq 0 when first seen (sent to,
 // received from); Track(conv, lastSeq) starts one elsewhere, e.g. from what
 // the application stored.
 //
