@@ -248,3 +248,49 @@ func TestGroupOutOfOrderAndRestart(t *testing.T) {
 		t.Fatalf("stateless bob: %s %v", e.Code, e.Err)
 	}
 }
+
+// TestGroupHistoryPage: scrolling back over group messages this device
+// has read already (its chain is past them) opens them with a chain
+// started from the page's own distribution; the distribution is no
+// message of the page.
+func TestGroupHistoryPage(t *testing.T) {
+	g := newGroupFixture(t)
+	ctx := context.Background()
+	var sends []protocol.Frame
+	for i, text := range []string{"h0", "h1"} {
+		if _, err := g.a.Send(ctx, convID, e2ee.Content{Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			d := g.as.expect(protocol.TypeSend)
+			sends = append(sends, d)
+			g.as.send(protocol.Frame{Type: protocol.TypeStored, ID: d.ID, Conversation: convID, Seq: 1})
+		}
+		sends = append(sends, g.as.expect(protocol.TypeSend))
+	}
+	for i, f := range sends { // bob reads them live: his chain moves past them
+		g.bs.send(asStored(f, int64(i+1), g.alice))
+	}
+	messages(t, g.b, 2)
+	done := make(chan Page, 1)
+	go func() {
+		p, err := g.b.History(ctx, convID, 0, 50)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- p
+	}()
+	req := g.bs.expect(protocol.TypeSync)
+	var ms []protocol.Frame
+	for i, f := range sends {
+		ms = append(ms, asStored(f, int64(i+1), g.alice))
+	}
+	g.bs.send(protocol.Frame{Type: protocol.TypeBatch, ID: req.ID, End: true, Conversation: convID, Messages: ms})
+	p := <-done
+	if got := seqs(p.Messages); !slices.Equal(got, []int64{2, 3}) || len(p.Errors) != 0 {
+		t.Fatalf("page %v, errors %v; want seqs 2, 3 (the distribution at 1 is no message)", got, p.Errors)
+	}
+	if p.Messages[0].Content.Text != "h0" || p.Messages[1].Content.Text != "h1" {
+		t.Errorf("page texts %q %q", p.Messages[0].Content.Text, p.Messages[1].Content.Text)
+	}
+}
