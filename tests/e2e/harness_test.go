@@ -228,13 +228,18 @@ func checkGapless(t *testing.T, conv string, seqs []int64, n int) {
 // docs/e2ee.md "Sender keys").
 func (e *env) checkStored(t *testing.T, conv string, n int) {
 	t.Helper()
-	seqs := e.storedSeqs(t, conv)
+	checkGapless(t, conv, e.storedSeqs(t, conv), n+e.distributions(t, conv))
+}
+
+// distributions counts conv's stored sender key distributions.
+func (e *env) distributions(t *testing.T, conv string) int {
+	t.Helper()
 	d, err := e.mongo.Collection("messages").CountDocuments(context.Background(), bson.D{{Key: "conversation", Value: conv},
 		{Key: "clientMessageId", Value: bson.D{{Key: "$regex", Value: "^sk-[0-9a-f]{8}$"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGapless(t, conv, seqs, n+int(d))
+	return int(d)
 }
 
 // countMessages counts every stored message in the test's database.
