@@ -214,6 +214,10 @@ func (c *Client) deliver(cv *conv, p pendingMsg) {
 	m := &Message{Conversation: cv.id, Seq: f.Seq, ID: f.ID, Sender: f.Sender, SenderDevice: f.SenderDevice,
 		StoredAt: f.StoredAt, Own: f.SenderDevice == c.cfg.Device}
 	if f.System != nil {
+		// Membership moved: the next group message starts a new sender
+		// key (senderkeys.go). The entry is stored and ordered, so this
+		// holds even when the conversation frame was lost.
+		c.membershipChanged(cv.id, f.System.Rev)
 		c.emit(&MemberEntry{Conversation: cv.id, Seq: f.Seq, StoredAt: f.StoredAt, Change: *f.System})
 		return
 	}
