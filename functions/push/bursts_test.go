@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentchat/agentchat/store/storetest"
@@ -28,6 +29,12 @@ func TestBursts(t *testing.T) {
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)
 		burstsSuite(t, newRedisBursts(rdb, "test:push:"+hex.EncodeToString(b)+":"), func(time.Duration) {})
+	})
+	t.Run("miniredis", func(t *testing.T) { // the dev runner's embedded Redis
+		mr := miniredis.RunT(t)
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		t.Cleanup(func() { rdb.Close() })
+		burstsSuite(t, newRedisBursts(rdb, "test:"), func(d time.Duration) { mr.FastForward(d) })
 	})
 	t.Run("memory", func(t *testing.T) {
 		var mu sync.Mutex
