@@ -25,8 +25,8 @@ import (
 // (ServiceWorker.deliverPushMessage) makes it show "New message", tagged
 // by conversation, and nothing of what a payload carries besides the
 // conversation (a payload stuffed with text shows none of it);
-// the client opened at #c=<id> — where a click on a notification opens it
-// when no tab is open — shows that conversation after login.
+// a click focuses an open tab, which opens the conversation, or opens the
+// client at #c=<id>, which shows that conversation after login.
 func TestWebPushShowsNotification(t *testing.T) {
 	testenv.Env(t, "AGENTCHAT_TEST_CHROMIUM")
 	_, here, _, _ := runtime.Caller(0)
@@ -157,6 +157,37 @@ func TestWebPushShowsNotification(t *testing.T) {
 	if strings.Contains(out, canary) {
 		t.Error("a notification carries text from the payload")
 	}
+	// A click: with a tab of the client open, the worker asks it to open
+	// the conversation and focuses it; without one, it opens the client
+	// at #c=<id>.
+	clicks := b.evalString(`(async () => {
+		const handlers = {}, did = [];
+		let tabs = [];
+		const self = {
+			addEventListener: (type, fn) => { handlers[type] = fn; },
+			registration: { showNotification: async () => {} },
+			clients: {
+				matchAll: async () => tabs,
+				openWindow: async (url) => { did.push("openWindow " + url); },
+			},
+			location: location,
+		};
+		` + string(src) + `
+		const click = async () => {
+			let wait;
+			handlers.notificationclick({ notification: { data: { conversation: "c-1" }, close: () => did.push("close") },
+				waitUntil: (p) => { wait = p; } });
+			await wait;
+		};
+		tabs = [{ url: location.href, postMessage: (m) => did.push("postMessage " + JSON.stringify(m)), focus: async () => did.push("focus") }];
+		await click();
+		tabs = [];
+		await click();
+		return JSON.stringify(did);
+	})()`)
+	if want := `["close","postMessage {\"type\":\"open\",\"conversation\":\"c-1\"}","focus","close","openWindow ./#c=c-1"]`; clicks != want {
+		t.Errorf("clicks did %s, want %s", clicks, want)
+	}
 
 	bob := signup(t, e, "bob")
 	b.run("start a chat with bob",
@@ -165,6 +196,17 @@ func TestWebPushShowsNotification(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".conv.current")),
 	)
 	conv := b.evalString(`document.querySelector(".conv.current").dataset.id`)
+	carol := signup(t, e, "carol")
+	b.run("start a chat with carol",
+		chromedp.SendKeys(chromedp.CSS("#new-chat-name"), carol.name),
+		chromedp.Click(chromedp.CSS("#new-chat")),
+		chromedp.WaitVisible(chromedp.CSS(`.conv.current:not([data-id="`+conv+`"])`)),
+	)
+	// What the worker posts to a tab after a click on bob's conversation's
+	// notification (as above) opens it.
+	b.eval("the worker's open message", `navigator.serviceWorker.dispatchEvent(new MessageEvent("message",
+		{data: {type: "open", conversation: `+strconv.Quote(conv)+`}})) || true`)
+	b.run("the tab opens the conversation", chromedp.WaitVisible(chromedp.CSS(`.conv.current[data-id="`+conv+`"]`)))
 	b.run("open the client at #c=<id> and log in",
 		chromedp.Navigate(page+"#c="+conv),
 		chromedp.Reload(),
