@@ -161,7 +161,10 @@ func (d messageDoc) message() events.Message {
 	}
 	env := &e2ee.Envelope{V: d.Envelope.V, Nonce: d.Envelope.Nonce, Ciphertext: d.Envelope.Ciphertext,
 		Epoch: d.Envelope.Epoch, Index: d.Envelope.Index,
-		Keys: make([]e2ee.WrappedKey, len(d.Envelope.Keys)), Sig: d.Envelope.Sig}
+		Sig: d.Envelope.Sig}
+	if len(d.Envelope.Keys) > 0 { // a group message (v2) may carry none: nil, as sent
+		env.Keys = make([]e2ee.WrappedKey, len(d.Envelope.Keys))
+	}
 	for i, k := range d.Envelope.Keys {
 		env.Keys[i] = e2ee.WrappedKey{Device: k.Device, Ephemeral: k.Ephemeral, Nonce: k.Nonce, Wrapped: k.Wrapped}
 	}

@@ -77,6 +77,22 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 			}
 		}
 	})
+	t.Run("a sender-key envelope (v2) is stored with its epoch and index", func(t *testing.T) {
+		s := fresh(t)
+		group, withAgent := message("c1", 1, "alice", "a1", "m1"), message("c1", 2, "alice", "a1", "m2")
+		group.Envelope.V, group.Envelope.Epoch, group.Envelope.Index, group.Envelope.Keys = e2ee.Version2, 0xfedcba98, 41, nil
+		withAgent.Envelope.V, withAgent.Envelope.Epoch, withAgent.Envelope.Index = e2ee.Version2, 0xfedcba98, 0
+		withAgent.Envelope.Keys = withAgent.Envelope.Keys[:1] // the agent's device's key alone
+		for _, m := range []events.Message{group, withAgent} {
+			if err := s.Insert(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.At(ctx, m.ConversationID, m.Seq)
+			if err != nil || !reflect.DeepEqual(got, m) {
+				t.Fatalf("At(%d) = %+v, %v; want %+v", m.Seq, got.Envelope, err, m.Envelope)
+			}
+		}
+	})
 	t.Run("a membership entry is stored without an envelope", func(t *testing.T) {
 		s := fresh(t)
 		m := events.Message{ConversationID: "c1", Seq: 1, SenderID: "alice", SenderDevice: "system",
