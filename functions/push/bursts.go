@@ -14,10 +14,15 @@ import (
 // remembers which events were handled to the end, so that a redelivered
 // event pushes nothing again.
 //
-// A burst is what arrives for a device while its claim lives: the first
-// stored message that finds the device offline claims it for the window
-// and pushes; later ones (and redeliveries of the first) find the claim
-// and push nothing. A push that failed in a way worth retrying releases
+// A burst is what arrives for a device while its claim lives and its user
+// has not come back: the first stored message that finds the device
+// offline claims it for the window and pushes; later ones (and
+// redeliveries of the first) find the claim and push nothing. A claim
+// ends with its window, or once the user has been online after it
+// started: their last seen (store/seen, when their last socket left) is
+// later than the claim's start. Then the next message claims anew and
+// pushes: a user who opened the app after a push and left again is told
+// of what comes next, however soon. A push that failed in a way worth retrying releases
 // its claim, so the broker's redelivery claims and pushes again; the
 // devices the failed attempt dealt with are recorded (FinishDevices), so
 // a redelivery that comes after their bursts ended (the broker's later
@@ -26,8 +31,10 @@ import (
 // still syncs everything when opened).
 type bursts interface {
 	// Claim starts device's burst for the event with this id unless one
-	// is running; true when this call started it.
-	Claim(ctx context.Context, device, eventID string, window time.Duration) (bool, error)
+	// is running, atomically; true when this call started it. lastSeen is
+	// the device's user's (zero: never seen): a burst that started before
+	// it is over, unless this event started it.
+	Claim(ctx context.Context, device, eventID string, window time.Duration, lastSeen time.Time) (bool, error)
 	// Release ends device's burst only if the event with this id started it.
 	Release(ctx context.Context, device, eventID string) error
 	// Handled reports whether Finish was called for the event, and the
@@ -47,7 +54,7 @@ const handledFor = time.Hour
 
 // redisBursts keeps one key per device burst and per handled event:
 //
-//	<prefix>push:burst:<deviceId> = <eventId>  (PX window; SET NX)
+//	<prefix>push:burst:<deviceId> = <start ms>:<eventId> (PX window; claim.lua)
 //	<prefix>push:done:<eventId>   = 1          (EX handledFor)
 //	<prefix>push:devices:<eventId> = {deviceId} (EX handledFor; at most the audience)
 type redisBursts struct {
@@ -55,10 +62,14 @@ type redisBursts struct {
 	prefix string
 }
 
-//go:embed release.lua
-var releaseLua string
-
-var releaseScript = redis.NewScript(releaseLua)
+var (
+	//go:embed claim.lua
+	claimLua    string
+	claimScript = redis.NewScript(claimLua)
+	//go:embed release.lua
+	releaseLua    string
+	releaseScript = redis.NewScript(releaseLua)
+)
 
 func newRedisBursts(c redis.UniversalClient, prefix string) *redisBursts {
 	return &redisBursts{c: c, prefix: prefix}
@@ -70,12 +81,19 @@ func (r *redisBursts) devicesKey(eventID string) string {
 	return r.prefix + "push:devices:" + eventID
 }
 
-func (r *redisBursts) Claim(ctx context.Context, device, eventID string, window time.Duration) (bool, error) {
-	ok, err := r.c.SetNX(ctx, r.burstKey(device), eventID, window).Result()
+// Claim runs claim.lua: the start is Redis's clock, the last seen the
+// connectors' (store/seen), so a clock skew between them moves when a
+// return counts by that much.
+func (r *redisBursts) Claim(ctx context.Context, device, eventID string, window time.Duration, lastSeen time.Time) (bool, error) {
+	var seen int64
+	if !lastSeen.IsZero() {
+		seen = lastSeen.UnixMilli()
+	}
+	n, err := claimScript.Run(ctx, r.c, []string{r.burstKey(device)}, eventID, window.Milliseconds(), seen).Int64()
 	if err != nil {
 		return false, fmt.Errorf("push: claim a burst: %w", err)
 	}
-	return ok, nil
+	return n == 1, nil
 }
 
 func (r *redisBursts) Release(ctx context.Context, device, eventID string) error {
@@ -139,21 +157,23 @@ type memDevices struct {
 }
 
 type memBurst struct {
-	eventID string
-	until   time.Time
+	eventID      string
+	start, until time.Time
 }
 
 func newMemoryBursts(now func() time.Time) *memoryBursts {
 	return &memoryBursts{now: now, bursts: map[string]memBurst{}, done: map[string]time.Time{}, some: map[string]memDevices{}}
 }
 
-func (m *memoryBursts) Claim(_ context.Context, device, eventID string, window time.Duration) (bool, error) {
+func (m *memoryBursts) Claim(_ context.Context, device, eventID string, window time.Duration, lastSeen time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if b, ok := m.bursts[device]; ok && m.now().Before(b.until) {
+	now := m.now().Truncate(time.Millisecond) // Redis keeps milliseconds
+	if b, ok := m.bursts[device]; ok && now.Before(b.until) &&
+		(b.eventID == eventID || !lastSeen.Truncate(time.Millisecond).After(b.start)) {
 		return false, nil
 	}
-	m.bursts[device] = memBurst{eventID: eventID, until: m.now().Add(window)}
+	m.bursts[device] = memBurst{eventID: eventID, start: now, until: now.Add(window)}
 	return true, nil
 }
 

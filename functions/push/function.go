@@ -11,7 +11,8 @@
 // device's service worker shows "New message" and syncs when opened.
 //
 // One push per burst: a device gets a push for the first message that
-// finds it offline, then none for PUSH_COLLAPSE_WINDOW (bursts.go); the
+// finds it offline, then none for PUSH_COLLAPSE_WINDOW or until its user
+// has been online again (store/seen's last seen; bursts.go); the
 // push carries a Topic, so a push service still holding an undelivered
 // one replaces it. A redelivered event sends nothing again (bursts.go).
 // A push service's 404 or 410 removes the subscription.
@@ -39,6 +40,7 @@ import (
 	"github.com/agentchat/agentchat/store"
 	"github.com/agentchat/agentchat/store/presence"
 	"github.com/agentchat/agentchat/store/pushsubs"
+	"github.com/agentchat/agentchat/store/seen"
 )
 
 // Function is one push instance.
@@ -75,12 +77,19 @@ type config struct {
 type deps struct {
 	subs      pushsubs.Store
 	presence  presence.Locator
+	seen      lastSeener
 	bursts    bursts
 	sender    sender
 	endpoints pushsubs.Endpoints
 	window    time.Duration
 	ping      func(context.Context) error
 	close     func(context.Context) error
+}
+
+// lastSeener is what push reads of store/seen: users' last seen, which
+// ends their devices' bursts (bursts.go).
+type lastSeener interface {
+	States(ctx context.Context, users []string) (map[string]seen.State, error)
 }
 
 // New is called once by the func runtime.
@@ -124,6 +133,7 @@ func (f *Function) Start(ctx context.Context, m map[string]string) error {
 	f.deps.Store(&deps{
 		subs:      pushsubs.NewMongo(db.DB),
 		presence:  presence.NewRedis(rdb, c.RedisPrefix),
+		seen:      seen.NewRedis(rdb, c.RedisPrefix, 0),
 		bursts:    newRedisBursts(rdb, c.RedisPrefix),
 		sender:    newWebPush(vapid, c.TTL, c.Timeout),
 		endpoints: endpoints,

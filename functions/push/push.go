@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -29,7 +31,9 @@ const parallelPushes = 8
 // stored pushes to the offline, subscribed devices of a stored message's
 // audience that are not the sender's. Round trips when no device of the
 // audience is subscribed (most messages): MongoDB only (pushsubs' Get: an
-// _id equality per device for a few, one $in for more).
+// _id equality per device for a few, one $in for more). With subscribed
+// devices: presence, then, for the offline ones, their users' last seen
+// (store/seen), then one claim per device.
 func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 	m, err := events.Decode[events.Message](e)
 	if err != nil {
@@ -62,6 +66,16 @@ func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 	if err != nil {
 		return err
 	}
+	offline = slices.DeleteFunc(offline, func(s pushsubs.Subscription) bool {
+		return dealt[s.Device] // an earlier attempt at this event pushed to it
+	})
+	if len(offline) == 0 {
+		return d.bursts.Finish(ctx, e.ID())
+	}
+	lastSeen, err := f.lastSeen(ctx, d, offline)
+	if err != nil {
+		return err
+	}
 	payload, _ := json.Marshal(Payload{Type: "message", Conversation: m.ConversationID})
 	var (
 		wg   sync.WaitGroup
@@ -71,13 +85,10 @@ func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 		done []string
 	)
 	for _, s := range offline {
-		if dealt[s.Device] { // an earlier attempt at this event pushed to it
-			continue
-		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			err := f.pushTo(ctx, d, e.ID(), s, payload)
+			err := f.pushTo(ctx, d, e.ID(), s, lastSeen[s.User], payload)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -129,14 +140,35 @@ func (f *Function) offline(ctx context.Context, d *deps, subs []pushsubs.Subscri
 	return out, nil
 }
 
-// pushTo sends one push unless the device's burst has had one. A failure
+// lastSeen reads when the users of subs were last seen (store/seen), in
+// one round trip: a burst that started before is over (bursts.go).
+func (f *Function) lastSeen(ctx context.Context, d *deps, subs []pushsubs.Subscription) (map[string]time.Time, error) {
+	var users []string
+	for _, s := range subs {
+		if !slices.Contains(users, s.User) {
+			users = append(users, s.User)
+		}
+	}
+	states, err := d.seen.States(ctx, users)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(states))
+	for u, st := range states {
+		out[u] = st.LastSeen
+	}
+	return out, nil
+}
+
+// pushTo sends one push unless the device's burst has had one (lastSeen:
+// its user's, which ends a burst that started before it). A failure
 // the push service may get over (a network error, 429, 5xx) ends the burst
 // again and is returned, so the broker's redelivery tries once more; a
 // subscription the service no longer knows (404, 410) is removed; any
 // other refusal is logged and not retried (the same push would fail the
 // same way).
-func (f *Function) pushTo(ctx context.Context, d *deps, eventID string, s pushsubs.Subscription, payload []byte) error {
-	first, err := d.bursts.Claim(ctx, s.Device, eventID, d.window)
+func (f *Function) pushTo(ctx context.Context, d *deps, eventID string, s pushsubs.Subscription, lastSeen time.Time, payload []byte) error {
+	first, err := d.bursts.Claim(ctx, s.Device, eventID, d.window, lastSeen)
 	if err != nil || !first {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/webpushtest"
 	"github.com/agentchat/agentchat/store/presence"
 	"github.com/agentchat/agentchat/store/pushsubs"
+	"github.com/agentchat/agentchat/store/seen"
 )
 
 // canary stands for message content and the sender's name: it must be in
@@ -35,6 +36,7 @@ type fixture struct {
 	svc      *webpushtest.Server
 	subs     *pushsubs.Memory
 	presence *presence.Memory
+	seen     *seen.Memory
 	mu       sync.Mutex
 	now      time.Time
 }
@@ -60,7 +62,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 	fx := &fixture{t: t, f: New(), svc: svc, subs: pushsubs.NewMemory(), presence: presence.NewMemory(),
 		now: time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)}
-	fx.d = &deps{subs: fx.subs, presence: fx.presence, bursts: newMemoryBursts(fx.clock),
+	fx.seen = seen.NewMemory()
+	fx.seen.Now, fx.presence.Now = fx.clock, fx.clock
+	fx.d = &deps{subs: fx.subs, presence: fx.presence, seen: fx.seen, bursts: newMemoryBursts(fx.clock),
 		sender: newWebPush(v, time.Hour, 5*time.Second), endpoints: endpoints, window: time.Minute}
 	fx.f.deps.Store(fx.d)
 	return fx
@@ -93,6 +97,34 @@ func (fx *fixture) online(user, device string) {
 	fx.t.Helper()
 	if ok, err := fx.presence.Connector("c1").Claim(context.Background(), events.DeviceRef{User: user, Device: device}, 1); !ok || err != nil {
 		fx.t.Fatalf("claim presence: %v %v", ok, err)
+	}
+}
+
+// visit is the user opening the app on device and closing it, as the
+// connector records it: the socket's presence record (routing) and its
+// user's presence (store/seen, whose last seen is when it closed).
+func (fx *fixture) visit(user, device string, stay time.Duration) {
+	fx.t.Helper()
+	ctx := context.Background()
+	dev := events.DeviceRef{User: user, Device: device}
+	reg := fx.presence.Connector("c1")
+	adm, err := reg.Admit(ctx, dev)
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	sock := seen.Socket{Dev: dev, Stamp: adm.Stamp}
+	if ok, err := reg.Claim(ctx, dev, adm.Stamp); !ok || err != nil {
+		fx.t.Fatalf("claim presence: %v %v", ok, err)
+	}
+	if _, err := fx.seen.Connected(ctx, sock); err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.advance(stay)
+	if err := reg.Release(ctx, []presence.Held{sock}); err != nil {
+		fx.t.Fatal(err)
+	}
+	if gone, err := fx.seen.Disconnected(ctx, sock, fx.clock()); !gone || err != nil {
+		fx.t.Fatalf("seen: disconnected: %v %v", gone, err)
 	}
 }
 
@@ -180,6 +212,64 @@ func TestOnePushPerBurstToOfflineDevices(t *testing.T) {
 	}
 	if n := len(fx.svc.Pushes(bobPhone)); n != 2 {
 		t.Errorf("a message after the window: %d pushes in all, want 2", n)
+	}
+	if errs := fx.svc.Errors(); len(errs) > 0 {
+		t.Errorf("the push service refused pushes: %v", errs)
+	}
+}
+
+// A user who comes back after a push (opens the app, reads, leaves) is
+// pushed again by the next message, however soon: their burst ended when
+// they came back, not with the window. Redeliveries still push nothing,
+// and a user online elsewhere all along does not end the burst.
+func TestReturnEndsTheBurst(t *testing.T) {
+	fx := newFixture(t)
+	bobPhone := fx.subscribe("bob", "b-phone")
+	first := storedEvent(t, "c-4", 1)
+	if err := fx.handle(first); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.svc.Pushes(bobPhone)); n != 1 {
+		t.Fatalf("first message: %d pushes, want 1; errors %v", n, fx.svc.Errors())
+	}
+	fx.advance(5 * time.Second)
+	fx.visit("bob", "b-phone", 10*time.Second) // opened from the push, read, closed
+	fx.advance(5 * time.Second)                // 20 s after the push: well within the window
+	if err := fx.handle(storedEvent(t, "c-4", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.svc.Pushes(bobPhone)); n != 2 {
+		t.Fatalf("a message after bob came back and left: %d pushes in all, want 2", n)
+	}
+	// That started a new burst: the next message, and redeliveries of
+	// the first and of the second, push nothing.
+	if err := fx.handle(storedEvent(t, "c-4", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.handle(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.handle(storedEvent(t, "c-4", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.svc.Pushes(bobPhone)); n != 2 {
+		t.Errorf("within the new burst: %d pushes in all, want 2", n)
+	}
+	// Bob online on his laptop throughout (it connected before the
+	// burst): the phone's burst goes on.
+	fx.advance(2 * time.Minute)
+	fx.online("bob", "b-laptop")
+	if _, err := fx.seen.Connected(context.Background(), seen.Socket{Dev: events.DeviceRef{User: "bob", Device: "b-laptop"}, Stamp: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for seq := int64(4); seq <= 5; seq++ {
+		fx.advance(time.Second)
+		if err := fx.handle(storedEvent(t, "c-4", seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(fx.svc.Pushes(bobPhone)); n != 3 {
+		t.Errorf("bob online elsewhere: %d pushes in all, want 3 (one for the new burst)", n)
 	}
 	if errs := fx.svc.Errors(); len(errs) > 0 {
 		t.Errorf("the push service refused pushes: %v", errs)

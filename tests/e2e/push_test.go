@@ -23,6 +23,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/webpushtest"
+	"github.com/agentchat/agentchat/store/seen"
 )
 
 // pushFunctions run the message pipeline with push beside route.
@@ -106,7 +107,9 @@ func setPushSubscription(t *testing.T, e *env, s *client.Session, sub webpushtes
 // device exactly once and his online device never; alice's own offline
 // device gets nothing for her messages; nothing of the messages is in a
 // push, on the wire or decrypted; the same stored event delivered again
-// pushes nothing; after the burst, the next message pushes again.
+// pushes nothing; after the burst, the next message pushes again; and
+// once bob has come back (opened the app on that device and left again),
+// the next message pushes within the burst's window.
 func TestPushOnePerBurstOfflineOnly(t *testing.T) {
 	vapid, _ := ecdh.P256().GenerateKey(rand.Reader)
 	svc, err := webpushtest.New(base64.RawURLEncoding.EncodeToString(vapid.PublicKey().Bytes()))
@@ -114,9 +117,11 @@ func TestPushOnePerBurstOfflineOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	const window = 3 * time.Second
+	// The window is long enough for bob to come back and leave within
+	// it (PRESENCE_GRACE after his socket closes).
+	const window = 8 * time.Second
 	e := start(t, opts{functions: pushFunctions, vapidKey: base64.RawURLEncoding.EncodeToString(vapid.Bytes()),
-		env: map[string]string{"PUSH_ENDPOINTS": svc.Prefix(), "PUSH_COLLAPSE_WINDOW": window.String()}})
+		env: map[string]string{"PUSH_ENDPOINTS": svc.Prefix(), "PUSH_COLLAPSE_WINDOW": window.String(), "PRESENCE_GRACE": "1s"}})
 	rec := &pushRecorder{target: e.p.Function("push").URL()}
 	proxy := httptest.NewServer(rec)
 	t.Cleanup(proxy.Close)
@@ -124,7 +129,8 @@ func TestPushOnePerBurstOfflineOnly(t *testing.T) {
 
 	ctx := context.Background()
 	alice, bob := signup(t, e, "alice"), signup(t, e, "bob")
-	bobAway, aliceAway := secondDevice(t, e, bob).sess, secondDevice(t, e, alice).sess // never dialled: offline
+	bobAwayP := secondDevice(t, e, bob)
+	bobAway, aliceAway := bobAwayP.sess, secondDevice(t, e, alice).sess // offline (bob's dialled once, below)
 	subs := map[string]webpushtest.Subscription{}
 	for name, s := range map[string]*client.Session{"bob online": bob.sess, "bob away": bobAway, "alice away": aliceAway} {
 		subs[name] = svc.Subscribe()
@@ -176,14 +182,26 @@ func TestPushOnePerBurstOfflineOnly(t *testing.T) {
 		t.Errorf("a redelivered stored event pushed again: %d pushes", got)
 	}
 
-	// The burst ends with its window (its Redis key expires); the next
-	// message pushes again.
+	// Bob leaves his online device: from now on he is offline. That ends
+	// the burst too (he was online after its push); wait for the window
+	// anyway, so the next push is the window's doing.
 	ropt, err := redis.ParseURL(e.p.FunctionEnv()["REDIS_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(ropt)
 	t.Cleanup(func() { rdb.Close() })
+	users := seen.NewRedis(rdb, e.p.FunctionEnv()["REDIS_PREFIX"], 0)
+	bobState := func() seen.State {
+		st, err := users.States(ctx, []string{bob.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st[bob.id]
+	}
+	cb.Close()
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool { return !bobState().Online },
+		"bob to be offline once his online device closed")
 	burstKey := e.p.FunctionEnv()["REDIS_PREFIX"] + "push:burst:" + bobAway.DeviceID()
 	testenv.Eventually(t, 3*window, 50*time.Millisecond, func() bool {
 		n, err := rdb.Exists(ctx, burstKey).Result()
@@ -193,6 +211,29 @@ func TestPushOnePerBurstOfflineOnly(t *testing.T) {
 	handled(4)
 	if got := count("bob away"); got != 2 {
 		t.Errorf("after the burst: %d pushes in all, want 2", got)
+	}
+
+	// Bob opens the app on that device (from the push), reads and closes
+	// it; the next message, well within the new burst's window, pushes:
+	// he came back, so that burst is over. The one after it does not.
+	before := bobState().LastSeen
+	bobAwayP.dial(t, e).Close()
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		st := bobState()
+		return !st.Online && st.LastSeen.After(before)
+	}, "bob to have come back and left")
+	if n, err := rdb.Exists(ctx, burstKey).Result(); err != nil || n != 1 {
+		t.Fatalf("bob's burst ended with its window before the test could come back within it (%d, %v)", n, err)
+	}
+	send(1)
+	handled(5)
+	if got := count("bob away"); got != 3 {
+		t.Errorf("a message after bob came back within the window: %d pushes in all, want 3", got)
+	}
+	send(1)
+	handled(6)
+	if got := count("bob away"); got != 3 {
+		t.Errorf("the next message of that new burst: %d pushes in all, want 3", got)
 	}
 
 	for _, p := range svc.Pushes("") {
