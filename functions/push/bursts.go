@@ -18,11 +18,10 @@ import (
 // has not come back: the first stored message that finds the device
 // offline claims it for the window and pushes; later ones (and
 // redeliveries of the first) find the claim and push nothing. A claim
-// ends with its window, or once the user has been online after it
-// started: their last seen (store/seen, when their last socket left) is
-// later than the claim's start. Then the next message claims anew and
-// pushes: a user who opened the app after a push and left again is told
-// of what comes next, however soon. A push that failed in a way worth retrying releases
+// ends with its window, or once the user came back after it started (the
+// caller says when: push.go's backs, from store/seen). Then the next
+// message claims anew and pushes: a user who opened the app after a push
+// and left again is told of what comes next, however soon. A push that failed in a way worth retrying releases
 // its claim, so the broker's redelivery claims and pushes again; the
 // devices the failed attempt dealt with are recorded (FinishDevices), so
 // a redelivery that comes after their bursts ended (the broker's later
@@ -31,10 +30,10 @@ import (
 // still syncs everything when opened).
 type bursts interface {
 	// Claim starts device's burst for the event with this id unless one
-	// is running, atomically; true when this call started it. lastSeen is
-	// the device's user's (zero: never seen): a burst that started before
-	// it is over, unless this event started it.
-	Claim(ctx context.Context, device, eventID string, window time.Duration, lastSeen time.Time) (bool, error)
+	// is running, atomically; true when this call started it. back is
+	// when the device's user last came back for it (zero: never): a burst
+	// that started before it is over, unless this event started it.
+	Claim(ctx context.Context, device, eventID string, window time.Duration, back time.Time) (bool, error)
 	// Release ends device's burst only if the event with this id started it.
 	Release(ctx context.Context, device, eventID string) error
 	// Handled reports whether Finish was called for the event, and the
@@ -81,15 +80,15 @@ func (r *redisBursts) devicesKey(eventID string) string {
 	return r.prefix + "push:devices:" + eventID
 }
 
-// Claim runs claim.lua: the start is Redis's clock, the last seen the
-// connectors' (store/seen), so a clock skew between them moves when a
-// return counts by that much.
-func (r *redisBursts) Claim(ctx context.Context, device, eventID string, window time.Duration, lastSeen time.Time) (bool, error) {
-	var seen int64
-	if !lastSeen.IsZero() {
-		seen = lastSeen.UnixMilli()
+// Claim runs claim.lua. The start is Redis's clock, as are the sockets'
+// arrivals (store/presence's stamps); a last seen is the connectors'
+// clock, so a skew between them moves when a departure counts by that much.
+func (r *redisBursts) Claim(ctx context.Context, device, eventID string, window time.Duration, back time.Time) (bool, error) {
+	var ms int64
+	if !back.IsZero() {
+		ms = back.UnixMilli()
 	}
-	n, err := claimScript.Run(ctx, r.c, []string{r.burstKey(device)}, eventID, window.Milliseconds(), seen).Int64()
+	n, err := claimScript.Run(ctx, r.c, []string{r.burstKey(device)}, eventID, window.Milliseconds(), ms).Int64()
 	if err != nil {
 		return false, fmt.Errorf("push: claim a burst: %w", err)
 	}
@@ -165,12 +164,12 @@ func newMemoryBursts(now func() time.Time) *memoryBursts {
 	return &memoryBursts{now: now, bursts: map[string]memBurst{}, done: map[string]time.Time{}, some: map[string]memDevices{}}
 }
 
-func (m *memoryBursts) Claim(_ context.Context, device, eventID string, window time.Duration, lastSeen time.Time) (bool, error) {
+func (m *memoryBursts) Claim(_ context.Context, device, eventID string, window time.Duration, back time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now().Truncate(time.Millisecond) // Redis keeps milliseconds
 	if b, ok := m.bursts[device]; ok && now.Before(b.until) &&
-		(b.eventID == eventID || !lastSeen.Truncate(time.Millisecond).After(b.start)) {
+		(b.eventID == eventID || !back.Truncate(time.Millisecond).After(b.start)) {
 		return false, nil
 	}
 	m.bursts[device] = memBurst{eventID: eventID, start: now, until: now.Add(window)}

@@ -1,10 +1,10 @@
 -- Starts a device's burst (KEYS[1]) for the event ARGV[1] for ARGV[2] ms,
--- unless one is running. ARGV[3] is the device's user's last seen (ms of
--- the epoch; 0: never): a burst that started before it is over, since the
--- user has been online after its push. A burst the same event started is
--- never over that way (a redelivery pushes nothing again). The value is
--- "<start ms of Redis's clock>:<event id>". Returns 1 if this call started
--- the burst.
+-- unless one is running. ARGV[3] is when the device's user last came
+-- back for it (ms of the epoch; 0: never): a burst that started before
+-- it is over, since the user has been online after its push. A burst the
+-- same event started is never over that way (a redelivery pushes nothing
+-- again). The value is "<start ms of Redis's clock>:<event id>". Returns
+-- 1 if this call started the burst.
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local start, ev = string.match(cur, '^(%d+):(.*)$')

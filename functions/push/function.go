@@ -12,7 +12,8 @@
 //
 // One push per burst: a device gets a push for the first message that
 // finds it offline, then none for PUSH_COLLAPSE_WINDOW or until its user
-// has been online again (store/seen's last seen; bursts.go); the
+// comes back (store/seen: the device connects, or the user leaves after
+// being online; bursts.go); the
 // push carries a Topic, so a push service still holding an undelivered
 // one replaces it. A redelivered event sends nothing again (bursts.go).
 // A push service's 404 or 410 removes the subscription.
@@ -86,8 +87,8 @@ type deps struct {
 	close     func(context.Context) error
 }
 
-// lastSeener is what push reads of store/seen: users' last seen, which
-// ends their devices' bursts (bursts.go).
+// lastSeener is what push reads of store/seen: users' presence, whose
+// last seen and arrivals end their devices' bursts (push.go's backs).
 type lastSeener interface {
 	States(ctx context.Context, users []string) (map[string]seen.State, error)
 }

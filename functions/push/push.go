@@ -32,8 +32,8 @@ const parallelPushes = 8
 // audience that are not the sender's. Round trips when no device of the
 // audience is subscribed (most messages): MongoDB only (pushsubs' Get: an
 // _id equality per device for a few, one $in for more). With subscribed
-// devices: presence, then, for the offline ones, their users' last seen
-// (store/seen), then one claim per device.
+// devices: presence, then, for the offline ones, their users' presence
+// (store/seen: when they came back), then one claim per device.
 func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 	m, err := events.Decode[events.Message](e)
 	if err != nil {
@@ -72,7 +72,7 @@ func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 	if len(offline) == 0 {
 		return d.bursts.Finish(ctx, e.ID())
 	}
-	lastSeen, err := f.lastSeen(ctx, d, offline)
+	backs, err := f.backs(ctx, d, offline)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (f *Function) stored(ctx context.Context, d *deps, e event.Event) error {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			err := f.pushTo(ctx, d, e.ID(), s, lastSeen[s.User], payload)
+			err := f.pushTo(ctx, d, e.ID(), s, backs[s.Device], payload)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -140,9 +140,16 @@ func (f *Function) offline(ctx context.Context, d *deps, subs []pushsubs.Subscri
 	return out, nil
 }
 
-// lastSeen reads when the users of subs were last seen (store/seen), in
-// one round trip: a burst that started before is over (bursts.go).
-func (f *Function) lastSeen(ctx context.Context, d *deps, subs []pushsubs.Subscription) (map[string]time.Time, error) {
+// backs reads, for each of subs, the last time its user is known to have
+// come back for it (store/seen, one round trip): when they were last seen
+// (their last socket left), or when that device's live socket arrived,
+// whichever is later. A burst that started before is over (bursts.go).
+// The device's own arrival counts while it is still live, so a user who
+// opened the app and closed it is back at once, not only when the
+// connector writes their departure (PRESENCE_GRACE later); another
+// device's does not, so a user online elsewhere all along (whose phone
+// had its push) gets no push per message there.
+func (f *Function) backs(ctx context.Context, d *deps, subs []pushsubs.Subscription) (map[string]time.Time, error) {
 	var users []string
 	for _, s := range subs {
 		if !slices.Contains(users, s.User) {
@@ -153,22 +160,27 @@ func (f *Function) lastSeen(ctx context.Context, d *deps, subs []pushsubs.Subscr
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]time.Time, len(states))
-	for u, st := range states {
-		out[u] = st.LastSeen
+	out := make(map[string]time.Time, len(subs))
+	for _, s := range subs {
+		st := states[s.User]
+		back := st.LastSeen
+		if a := st.Arrived[s.Device]; a.After(back) {
+			back = a
+		}
+		out[s.Device] = back
 	}
 	return out, nil
 }
 
-// pushTo sends one push unless the device's burst has had one (lastSeen:
-// its user's, which ends a burst that started before it). A failure
+// pushTo sends one push unless the device's burst has had one (back: when
+// its user came back for it, which ends a burst that started before). A failure
 // the push service may get over (a network error, 429, 5xx) ends the burst
 // again and is returned, so the broker's redelivery tries once more; a
 // subscription the service no longer knows (404, 410) is removed; any
 // other refusal is logged and not retried (the same push would fail the
 // same way).
-func (f *Function) pushTo(ctx context.Context, d *deps, eventID string, s pushsubs.Subscription, lastSeen time.Time, payload []byte) error {
-	first, err := d.bursts.Claim(ctx, s.Device, eventID, d.window, lastSeen)
+func (f *Function) pushTo(ctx context.Context, d *deps, eventID string, s pushsubs.Subscription, back time.Time, payload []byte) error {
+	first, err := d.bursts.Claim(ctx, s.Device, eventID, d.window, back)
 	if err != nil || !first {
 		return err
 	}

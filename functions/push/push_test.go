@@ -100,10 +100,10 @@ func (fx *fixture) online(user, device string) {
 	}
 }
 
-// visit is the user opening the app on device and closing it, as the
-// connector records it: the socket's presence record (routing) and its
-// user's presence (store/seen, whose last seen is when it closed).
-func (fx *fixture) visit(user, device string, stay time.Duration) {
+// connect is the user opening the app on device, as the connector
+// records it: the socket's presence record (routing) and its user's
+// presence (store/seen), both stamped by presence's Admit.
+func (fx *fixture) connect(user, device string) seen.Socket {
 	fx.t.Helper()
 	ctx := context.Background()
 	dev := events.DeviceRef{User: user, Device: device}
@@ -112,16 +112,30 @@ func (fx *fixture) visit(user, device string, stay time.Duration) {
 	if err != nil {
 		fx.t.Fatal(err)
 	}
-	sock := seen.Socket{Dev: dev, Stamp: adm.Stamp}
 	if ok, err := reg.Claim(ctx, dev, adm.Stamp); !ok || err != nil {
 		fx.t.Fatalf("claim presence: %v %v", ok, err)
 	}
+	sock := seen.Socket{Dev: dev, Stamp: adm.Stamp}
 	if _, err := fx.seen.Connected(ctx, sock); err != nil {
 		fx.t.Fatal(err)
 	}
+	return sock
+}
+
+// visit is the user opening the app on device, staying, and closing it:
+// the presence record goes at once; the departure (store/seen's last
+// seen) is written only if departed, as the connector does once
+// PRESENCE_GRACE has passed.
+func (fx *fixture) visit(user, device string, stay time.Duration, departed bool) {
+	fx.t.Helper()
+	ctx := context.Background()
+	sock := fx.connect(user, device)
 	fx.advance(stay)
-	if err := reg.Release(ctx, []presence.Held{sock}); err != nil {
+	if err := fx.presence.Connector("c1").Release(ctx, []presence.Held{sock}); err != nil {
 		fx.t.Fatal(err)
+	}
+	if !departed {
+		return
 	}
 	if gone, err := fx.seen.Disconnected(ctx, sock, fx.clock()); !gone || err != nil {
 		fx.t.Fatalf("seen: disconnected: %v %v", gone, err)
@@ -233,8 +247,8 @@ func TestReturnEndsTheBurst(t *testing.T) {
 		t.Fatalf("first message: %d pushes, want 1; errors %v", n, fx.svc.Errors())
 	}
 	fx.advance(5 * time.Second)
-	fx.visit("bob", "b-phone", 10*time.Second) // opened from the push, read, closed
-	fx.advance(5 * time.Second)                // 20 s after the push: well within the window
+	fx.visit("bob", "b-phone", 10*time.Second, true) // opened from the push, read, closed
+	fx.advance(5 * time.Second)                      // 20 s after the push: well within the window
 	if err := fx.handle(storedEvent(t, "c-4", 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -255,21 +269,35 @@ func TestReturnEndsTheBurst(t *testing.T) {
 	if n := len(fx.svc.Pushes(bobPhone)); n != 2 {
 		t.Errorf("within the new burst: %d pushes in all, want 2", n)
 	}
-	// Bob online on his laptop throughout (it connected before the
-	// burst): the phone's burst goes on.
-	fx.advance(2 * time.Minute)
-	fx.online("bob", "b-laptop")
-	if _, err := fx.seen.Connected(context.Background(), seen.Socket{Dev: events.DeviceRef{User: "bob", Device: "b-laptop"}, Stamp: 1}); err != nil {
+	// Bob opens the phone again and closes it; the next message comes
+	// before the connector writes his departure (PRESENCE_GRACE): the
+	// phone's arrival is enough, it pushes.
+	fx.advance(5 * time.Second)
+	fx.visit("bob", "b-phone", 5*time.Second, false)
+	fx.advance(time.Second)
+	if err := fx.handle(storedEvent(t, "c-4", 4)); err != nil {
 		t.Fatal(err)
 	}
-	for seq := int64(4); seq <= 5; seq++ {
+	if n := len(fx.svc.Pushes(bobPhone)); n != 3 {
+		t.Fatalf("a message within the grace after bob came back: %d pushes in all, want 3", n)
+	}
+	// Bob on his laptop, opened after the phone's push and still open:
+	// that is not the phone coming back, and he reads there; the phone's
+	// burst goes on.
+	fx.advance(2 * time.Minute)
+	if err := fx.handle(storedEvent(t, "c-4", 5)); err != nil {
+		t.Fatal(err)
+	}
+	fx.advance(time.Second)
+	fx.connect("bob", "b-laptop")
+	for seq := int64(6); seq <= 7; seq++ {
 		fx.advance(time.Second)
 		if err := fx.handle(storedEvent(t, "c-4", seq)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := len(fx.svc.Pushes(bobPhone)); n != 3 {
-		t.Errorf("bob online elsewhere: %d pushes in all, want 3 (one for the new burst)", n)
+	if n := len(fx.svc.Pushes(bobPhone)); n != 4 {
+		t.Errorf("bob online on his laptop: %d pushes in all, want 4 (one for the burst after the window)", n)
 	}
 	if errs := fx.svc.Errors(); len(errs) > 0 {
 		t.Errorf("the push service refused pushes: %v", errs)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,7 +47,10 @@ func newWebPush(v vapid, ttl, timeout time.Duration) *webPush {
 }
 
 func (w *webPush) Send(ctx context.Context, s pushsubs.Subscription, payload []byte) (int, error) {
-	resp, err := webpush.SendNotificationWithContext(ctx, payload, &webpush.Subscription{
+	// webpush-go pads the payload by appending to it: clipped, each send
+	// appends to a copy of its own, not to the spare capacity the
+	// parallel pushes of one event share.
+	resp, err := webpush.SendNotificationWithContext(ctx, slices.Clip(payload), &webpush.Subscription{
 		Endpoint: s.Endpoint, Keys: webpush.Keys{P256dh: s.P256dh, Auth: s.Auth},
 	}, &webpush.Options{
 		HTTPClient: w.http,

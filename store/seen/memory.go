@@ -146,7 +146,7 @@ func (m *Memory) States(ctx context.Context, users []string) (map[string]State, 
 		var heartbeat time.Time // the last of the expired sockets' (reading prunes nothing)
 		for _, s := range m.sockets[u] {
 			if now.Before(s.expires) {
-				st.Devices = append(st.Devices, s.device)
+				st.arrive(s.device, s.stamp)
 			} else if hb := s.expires.Add(-m.ttl()); hb.After(heartbeat) {
 				heartbeat = hb
 			}

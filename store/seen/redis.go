@@ -150,8 +150,8 @@ func (r *Redis) States(ctx context.Context, users []string) (map[string]State, e
 				st.LastSeen = time.UnixMilli(ms).UTC()
 			}
 			for _, c := range cells[1:] {
-				if dev, _, ok := parseMember(fmt.Sprint(c)); ok {
-					st.Devices = append(st.Devices, dev)
+				if dev, stamp, ok := parseMember(fmt.Sprint(c)); ok {
+					st.arrive(dev, stamp)
 				}
 			}
 			if len(st.Devices) == 0 && st.LastSeen.IsZero() {

@@ -47,12 +47,31 @@ const LastSeenTTL = 400 * 24 * time.Hour
 type Socket = presence.Held
 
 // State is one user's presence: Online while a socket of theirs is live
-// (Devices: those sockets' devices), else LastSeen, when the last one left
-// (zero: never seen, or so long ago it was forgotten).
+// (Devices: those sockets' devices; Arrived: when each device's newest
+// live socket was admitted, its stamp on store/presence's clock), else
+// LastSeen, when the last one left (zero: never seen, or so long ago it
+// was forgotten). A socket that closed counts as live until its departure
+// is written (the connectors' PRESENCE_GRACE).
 type State struct {
 	Online   bool
 	Devices  []string
+	Arrived  map[string]time.Time
 	LastSeen time.Time
+}
+
+// stampTime is a socket's stamp as a time: microseconds of the store's
+// clock (store/presence.Registry.Admit).
+func stampTime(stamp uint64) time.Time { return time.UnixMicro(int64(stamp)).UTC() }
+
+// arrive records in st that device's socket with stamp is live.
+func (st *State) arrive(device string, stamp uint64) {
+	st.Devices = append(st.Devices, device)
+	if st.Arrived == nil {
+		st.Arrived = make(map[string]time.Time, 1)
+	}
+	if t := stampTime(stamp); t.After(st.Arrived[device]) {
+		st.Arrived[device] = t
+	}
 }
 
 // Store is the presence of users.

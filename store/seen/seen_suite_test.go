@@ -122,8 +122,9 @@ func suite(t *testing.T, fx fixture) {
 		if connected(t, a2) || connected(t, a1) {
 			t.Error("second socket, or the first again: cameOnline true, want false")
 		}
-		if st := state(t, "alice"); !st.Online || len(st.Devices) != 2 {
-			t.Errorf("state: %+v, want online on a1, a2", st)
+		if st := state(t, "alice"); !st.Online || len(st.Devices) != 2 ||
+			!st.Arrived["a1"].Equal(time.UnixMicro(10)) || !st.Arrived["a2"].Equal(time.UnixMicro(11)) {
+			t.Errorf("state: %+v, want online on a1, a2, arrived at their stamps", st)
 		}
 		at := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 		if disconnected(t, a1, at) {
@@ -136,7 +137,7 @@ func suite(t *testing.T, fx fixture) {
 			t.Error("the same departure again: wentOffline false, want true (a retry announces the same)")
 		}
 		st := state(t, "alice")
-		if st.Online || !st.LastSeen.Equal(at) {
+		if st.Online || !st.LastSeen.Equal(at) || st.Arrived != nil {
 			t.Errorf("state: %+v, want offline, last seen %v (an earlier departure does not move it back)", st, at)
 		}
 	})
@@ -154,8 +155,9 @@ func suite(t *testing.T, fx fixture) {
 		if disconnected(t, old, time.Now()) {
 			t.Error("the replaced socket left: wentOffline true, want false")
 		}
-		if st := state(t, "bob"); !st.Online || len(st.Devices) != 1 || st.Devices[0] != "b1" {
-			t.Errorf("state: %+v, want online on b1", st)
+		if st := state(t, "bob"); !st.Online || len(st.Devices) != 1 || st.Devices[0] != "b1" ||
+			len(st.Arrived) != 1 || !st.Arrived["b1"].Equal(time.UnixMicro(200)) {
+			t.Errorf("state: %+v, want online on b1, arrived at the newer socket's stamp", st)
 		}
 		if !disconnected(t, moved, time.Now()) {
 			t.Error("the newest socket left: wentOffline false")
