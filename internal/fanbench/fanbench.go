@@ -4,25 +4,31 @@
 // MongoDB), measured with real clients (internal/loadrun), and one line
 // (Result.Line):
 //
-//		fanout: members=1024 online=N p50_ms=X p99_ms=Y bytes_per_delivery=B
+//	fanout: members=1024 online=N p50_ms=X p99_ms=Y bytes_per_delivery=B
 //
-//	  - members: the group's size; Online of them are connected, spread
-//	    over the connectors, the rest have a registered device that never
-//	    connects (their deliveries wait in storage, as for a phone that is
-//	    off).
-//	  - p50_ms, p99_ms: for each message, from its intended send time (an
-//	    open loop at Rate messages per second, sent by the connected
-//	    members in turn) to its delivery to the last connected member: the
-//	    fan-out's tail, queueing included.
-//	  - bytes_per_delivery: what the listeners' sockets (connected members
-//	    that never send) read during the measured load, per message they
-//	    were shown — frames, WebSocket framing and everything else they were
-//	    sent, so nothing the wire carries per delivery is hidden.
+// Its measurements:
 //
-// Every text is TextSize bytes (100). A warm-up load goes first (keys,
-// caches, and whatever a sender does once per group); it is not measured.
-// Like make bench-pipeline it fails only when messages are lost,
-// duplicated or reordered, or the platform does not start.
+//   - members: the group's size; Online of them are connected, spread
+//     over the connectors, the rest have a registered device that never
+//     connects (their deliveries wait in storage, as for a phone that is
+//     off).
+//   - p50_ms, p99_ms: for each message, from its intended send time (an
+//     open loop at Rate messages per second, sent by the senders in turn)
+//     to its delivery to the last connected member: the fan-out's tail,
+//     queueing included.
+//   - bytes_per_delivery: what the listeners' sockets (the connected
+//     members that do not send) read during the measured load, per
+//     message they were shown — frames, WebSocket framing and everything
+//     else they were sent, so nothing the wire carries per delivery is
+//     hidden.
+//
+// Every text is TextSize bytes (100). Senders (10) of the connected
+// members send; a warm-up goes first, Warmup (2) messages from each
+// sender — its first one after its sender key's distribution to every
+// member device, which it does once per group and membership — and is
+// reported on its own line, not in the summary. Like make bench-pipeline
+// it fails only when messages are lost, duplicated or reordered, or the
+// platform does not start.
 package fanbench
 
 import (
@@ -47,13 +53,17 @@ type Config struct {
 	// time. The database is dropped at the end.
 	Database, RedisPrefix string
 
-	Members    int     // the group's size (1024)
-	Online     int     // connected members (200)
-	Listeners  int     // of those, how many only receive (20)
+	Members int // the group's size (1024)
+	Online  int // connected members (200)
+	// Senders of the connected members send (10); the others only
+	// receive, and their sockets count the bytes (listeners). A big group
+	// is many readers and a few writers; each writer hands its sender key
+	// to every member device once (a distribution), in the warm-up.
+	Senders    int
 	Connectors int     // connector processes (2)
 	Rate       float64 // messages per second (10)
 	Messages   int     // measured messages (300: 30 s at 10/s)
-	Warmup     int     // messages before, not measured (20)
+	Warmup     int     // messages each sender sends before, not measured (2)
 	TextSize   int     // bytes of each text (100)
 	// LoadTimeout bounds each load (10 min).
 	LoadTimeout time.Duration
@@ -78,10 +88,10 @@ func (c Config) Defaults() Config {
 	}
 	set(&c.Members, 1024)
 	set(&c.Online, 200)
-	set(&c.Listeners, 20)
+	set(&c.Senders, 10)
 	set(&c.Connectors, 2)
 	set(&c.Messages, 300)
-	set(&c.Warmup, 20)
+	set(&c.Warmup, 2)
 	set(&c.TextSize, 100)
 	if c.Rate == 0 {
 		c.Rate = 10
@@ -123,8 +133,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // Run measures; see the package doc.
 func Run(ctx context.Context, c Config) (res Result, err error) {
 	c = c.Defaults()
-	if c.Online > c.Members || c.Listeners >= c.Online {
-		return res, fmt.Errorf("fanbench: online (%d) must be at most members (%d) and above listeners (%d)", c.Online, c.Members, c.Listeners)
+	if c.Online > c.Members || c.Senders >= c.Online {
+		return res, fmt.Errorf("fanbench: online (%d) must be at most members (%d) and above senders (%d)", c.Online, c.Members, c.Senders)
 	}
 	res.Members, res.Online = c.Members, c.Online
 	say := func(format string, args ...any) { fmt.Fprintf(c.Out, format+"\n", args...) }
@@ -150,13 +160,13 @@ func Run(ctx context.Context, c Config) (res Result, err error) {
 	start := time.Now()
 	s, err := loadrun.Setup(ctx, loadrun.Options{AccountsURL: p.AccountsURL(), ConnectorURLs: p.ConnectorURLs(),
 		Clients: c.Online, Offline: c.Members - c.Online, GroupSize: c.Members, GroupOnly: true,
-		Listeners: c.Listeners, Logger: log})
+		Listeners: c.Online - c.Senders, Logger: log})
 	if err != nil {
 		return res, err
 	}
 	defer s.Close()
-	say("setup: members=%d online=%d listeners=%d connectors=%d (signed up, group created, connected in %s)",
-		c.Members, c.Online, c.Listeners, c.Connectors, time.Since(start).Round(time.Second))
+	say("setup: members=%d online=%d senders=%d connectors=%d (signed up, group created, connected in %s)",
+		c.Members, c.Online, c.Senders, c.Connectors, time.Since(start).Round(time.Second))
 	load := func(name string, o loadrun.Options) (loadrun.Result, error) {
 		o.Timeout, o.TextSize = c.LoadTimeout, c.TextSize
 		r, err := s.Run(ctx, o)
@@ -165,9 +175,14 @@ func Run(ctx context.Context, c Config) (res Result, err error) {
 		}
 		return r, err
 	}
-	if _, err := load("warm-up", loadrun.Options{Messages: c.Warmup, Window: 1}); err != nil {
+	// Every sender's first message goes after its distribution: the
+	// warm-up has each send Warmup messages.
+	warm, err := load("warm-up", loadrun.Options{Messages: c.Warmup * c.Senders, Window: 1})
+	if err != nil {
 		return res, err
 	}
+	say("warm-up: messages=%d (distributions first) last member p50=%.1fms p99=%.1fms; listeners read %d bytes for %d deliveries",
+		warm.Stored, ms(warm.LastPercentile(50)), ms(warm.LastPercentile(99)), warm.ListenerBytes, warm.ListenerReceived)
 	res.Load, err = load("measured", loadrun.Options{Messages: c.Messages, Rate: c.Rate})
 	if err != nil {
 		return res, err

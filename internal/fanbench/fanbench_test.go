@@ -22,11 +22,12 @@ func TestBenchFanout(t *testing.T) {
 	var out strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	const members, online, listeners, messages = 12, 6, 2, 20
+	const members, online, senders, messages = 12, 6, 4, 20
+	const listeners = online - senders
 	res, err := Run(ctx, Config{
 		RedisURL: redisURL, RedisPrefix: prefix, MongoURI: mongoURI,
 		Database: fmt.Sprintf("fanbench_%d", time.Now().UnixNano()),
-		Members:  members, Online: online, Listeners: listeners, Rate: 50, Messages: messages, Warmup: 2, TextSize: 100,
+		Members:  members, Online: online, Senders: senders, Rate: 50, Messages: messages, Warmup: 2, TextSize: 100,
 		Out: &out,
 	})
 	t.Log("\n" + out.String())
