@@ -98,7 +98,9 @@ func (c *Cached) Members(ctx context.Context, conversation string) (Membership, 
 	c.convs[conversation] = e
 	c.mu.Unlock()
 
-	m, err := c.r.Members(ctx, conversation)
+	rctx, cancel := sharedRead(ctx)
+	m, err := c.r.Members(rctx, conversation)
+	cancel()
 	c.mu.Lock()
 	e.m, e.err = m, err
 	if cur := c.convs[conversation]; cur == e && err != nil {
@@ -111,6 +113,18 @@ func (c *Cached) Members(ctx context.Context, conversation string) (Membership, 
 	c.mu.Unlock()
 	close(e.ready)
 	return cloneMembership(m), err
+}
+
+// sharedReadTimeout bounds a read that several callers wait for.
+const sharedReadTimeout = 30 * time.Second
+
+// sharedRead is the context of a read other callers may wait for: it
+// keeps the first caller's values (traces) but not its cancellation, so
+// that a caller who gives up — a client that timed out in a burst of a
+// thousand asking for the same group — does not fail the read for all
+// the others, who would then each read again.
+func sharedRead(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), sharedReadTimeout)
 }
 
 func (e *convEntry) done() bool {
@@ -183,7 +197,9 @@ func (c *Cached) loadDevices(ctx context.Context, users []string, now time.Time)
 	epoch := c.epoch
 	c.mu.Unlock()
 
-	l.devices, l.err = c.r.CurrentDevices(ctx, users)
+	rctx, cancel := sharedRead(ctx)
+	l.devices, l.err = c.r.CurrentDevices(rctx, users)
+	cancel()
 	c.mu.Lock()
 	delete(c.loading, key)
 	if l.err == nil && c.epoch == epoch { // no device changed during the read

@@ -38,6 +38,9 @@ func (r *countingReader) CurrentDevices(ctx context.Context, users []string) ([]
 	if r.blockDevices != nil {
 		r.entered <- struct{}{}
 		<-r.blockDevices
+		if ctx.Err() != nil { // as a driver fails a read whose context ended
+			return nil, ctx.Err()
+		}
 	}
 	return ds, err
 }
@@ -318,6 +321,40 @@ func TestCachedOneDeviceReadForConcurrentCallers(t *testing.T) {
 	}
 	close(r.blockDevices)
 	wg.Wait()
+	if n := r.devices.Load(); n != 1 {
+		t.Errorf("%d device reads reached the storage, want 1", n)
+	}
+}
+
+// TestCachedSharedReadOutlivesItsFirstCaller: a read that others wait for
+// does not fail when the caller that started it gives up (a client that
+// timed out, in a burst of members asking for the same group).
+func TestCachedSharedReadOutlivesItsFirstCaller(t *testing.T) {
+	c, r, _, _ := newTestCache(t)
+	// entered has room for a second read, which a failed first one
+	// would make.
+	r.blockDevices, r.entered = make(chan struct{}), make(chan struct{}, 2)
+	first, cancel := context.WithCancel(context.Background())
+	firstDone := make(chan struct{})
+	go func() {
+		defer close(firstDone)
+		c.CurrentDevices(first, []string{"u1", "u2"})
+	}()
+	<-r.entered
+	var ds []Device
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ds, err = c.CurrentDevices(context.Background(), []string{"u2", "u1"})
+	}()
+	cancel()
+	close(r.blockDevices)
+	<-done
+	<-firstDone
+	if err != nil || len(ds) != 2 {
+		t.Errorf("a caller waiting for the read: %v, %v; want both devices", ds, err)
+	}
 	if n := r.devices.Load(); n != 1 {
 		t.Errorf("%d device reads reached the storage, want 1", n)
 	}
