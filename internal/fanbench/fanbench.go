@@ -38,9 +38,6 @@ import (
 	"log/slog"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/agentchat/agentchat/internal/loadrun"
 	"github.com/agentchat/agentchat/internal/pipebench"
 	"github.com/agentchat/agentchat/internal/platform"
@@ -138,7 +135,7 @@ func Run(ctx context.Context, c Config) (res Result, err error) {
 	}
 	res.Members, res.Online = c.Members, c.Online
 	say := func(format string, args ...any) { fmt.Fprintf(c.Out, format+"\n", args...) }
-	defer dropDatabase(c.MongoURI, c.Database)
+	defer pipebench.DropDatabases(c.MongoURI, c.Database)
 
 	log := slog.New(slog.NewTextHandler(c.LogWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := platform.Start(ctx, platform.Config{
@@ -192,17 +189,4 @@ func Run(ctx context.Context, c Config) (res Result, err error) {
 		ms(res.Load.LastPercentile(100)), ms(res.Load.Percentile(50)), ms(res.Load.Percentile(99)),
 		res.Load.ListenerBytes, res.Load.ListenerReceived)
 	return res, nil
-}
-
-// dropDatabase drops this run's database, so that a run against
-// long-lived services leaves nothing behind.
-func dropDatabase(uri, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		return
-	}
-	defer client.Disconnect(ctx)
-	client.Database(name).Drop(ctx)
 }

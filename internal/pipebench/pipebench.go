@@ -166,7 +166,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func Run(ctx context.Context, c Config) (res Result, err error) {
 	c = c.Defaults()
 	say := func(format string, args ...any) { fmt.Fprintf(c.Out, format+"\n", args...) }
-	defer dropDatabases(c.MongoURI, c.Database, c.Database+"_inserts")
+	defer DropDatabases(c.MongoURI, c.Database, c.Database+"_inserts")
 
 	res.StorageInsertsPerS, err = InsertRate(ctx, c.MongoURI, c.Database+"_inserts", c.Writers, c.Inserts)
 	if err != nil {
@@ -251,10 +251,10 @@ func Run(ctx context.Context, c Config) (res Result, err error) {
 	return res, nil
 }
 
-// dropDatabases drops this run's databases (the platform's and the
-// storage measurement's), so that a run against long-lived services
-// leaves nothing behind.
-func dropDatabases(uri string, names ...string) {
+// DropDatabases drops a run's databases (the platform's, and the storage
+// measurement's), so that a run against long-lived services leaves
+// nothing behind.
+func DropDatabases(uri string, names ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
