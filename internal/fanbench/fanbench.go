@@ -188,5 +188,8 @@ func Run(ctx context.Context, c Config) (res Result, err error) {
 		c.Rate, res.Load.Stored, res.Load.Received, ms(res.Load.LastPercentile(50)), ms(res.Load.LastPercentile(99)),
 		ms(res.Load.LastPercentile(100)), ms(res.Load.Percentile(50)), ms(res.Load.Percentile(99)),
 		res.Load.ListenerBytes, res.Load.ListenerReceived)
+	for _, tr := range res.Load.Slowest {
+		say("slowest: %s", tr)
+	}
 	return res, nil
 }

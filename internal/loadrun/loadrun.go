@@ -16,6 +16,7 @@
 package loadrun
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -120,8 +121,11 @@ type Result struct {
 	// and ListenerReceived the deliveries they were shown.
 	ListenerBytes    int64
 	ListenerReceived int
-	Steps            []StepReport // one per Options.Steps, in order
-	Errors           []string
+	// Slowest are the 5 messages with the longest LastDeliveries, where
+	// their time went.
+	Slowest []Trace
+	Steps   []StepReport // one per Options.Steps, in order
+	Errors  []string
 }
 
 // Throughput is stored messages per second over the sending phase.
@@ -242,6 +246,9 @@ type runner struct {
 	sentAt      map[string]time.Time // client message id → when it was (meant to be) sent
 	sentConv    map[string]string    // client message id → its conversation
 	lastAt      map[string]time.Time // client message id → its latest delivery to another device
+	returnedAt  map[string]time.Time // client message id → when Send returned
+	storedAt    map[string]time.Time // client message id → its stored tick
+	sender      map[string]string    // client message id → its sender's name
 	delivered   map[string]int       // client message id → deliveries to other devices
 	readBefore  int64                // listeners' bytes read before this load
 	res         Result
@@ -266,6 +273,7 @@ func (r *runner) begin(l Options) {
 	r.res = Result{Conversations: len(r.convMembers), ConversationIDs: r.res.ConversationIDs}
 	r.sentAt = map[string]time.Time{}
 	r.sentConv, r.lastAt, r.delivered = map[string]string{}, map[string]time.Time{}, map[string]int{}
+	r.returnedAt, r.storedAt, r.sender = map[string]time.Time{}, map[string]time.Time{}, map[string]string{}
 	r.readBefore = r.listenerBytes()
 	r.lastStore, r.lastDeliv = time.Time{}, time.Time{}
 	r.mu.Unlock()
@@ -485,6 +493,19 @@ func (r *runner) onDistribution(u *user, d *client.KeyDistribution) {
 	r.mu.Unlock()
 }
 
+// Trace is where one message's time went, each from its intended send
+// time: Send returned (sealing, and in a group the wait for a sender key's
+// distribution), its stored tick, its last delivery to a connected member.
+type Trace struct {
+	Sender                 string
+	Returned, Stored, Last time.Duration
+}
+
+func (t Trace) String() string {
+	return fmt.Sprintf("%s: send returned %s, stored %s, last delivery %s", t.Sender,
+		t.Returned.Round(time.Millisecond), t.Stored.Round(time.Millisecond), t.Last.Round(time.Millisecond))
+}
+
 // countingConn counts the bytes a listener's socket reads.
 type countingConn struct {
 	net.Conn
@@ -532,6 +553,9 @@ func (r *runner) onStatus(u *user, s *client.Status) {
 	if s.State == client.StateStored {
 		r.mu.Lock()
 		r.lastStore = time.Now()
+		if _, ok := r.storedAt[s.ID]; !ok {
+			r.storedAt[s.ID] = r.lastStore
+		}
 		r.mu.Unlock()
 	}
 	if s.State == client.StateFailed {
@@ -708,6 +732,7 @@ func (r *runner) sendAll(ctx context.Context, u *user, n int, due <-chan time.Ti
 		}
 		r.sentAt[id] = t
 		r.sentConv[id] = conv
+		r.returnedAt[id], r.sender[id] = time.Now(), u.name
 		r.res.Sent++
 		r.mu.Unlock()
 		u.mu.Lock()
@@ -932,8 +957,12 @@ func (r *runner) tally() {
 		}
 		if last, ok := r.lastAt[id]; ok && r.delivered[id] >= others {
 			r.res.LastDeliveries = append(r.res.LastDeliveries, last.Sub(t))
+			r.res.Slowest = append(r.res.Slowest, Trace{Sender: r.sender[id], Returned: r.returnedAt[id].Sub(t),
+				Stored: r.storedAt[id].Sub(t), Last: last.Sub(t)})
 		}
 	}
+	slices.SortFunc(r.res.Slowest, func(a, b Trace) int { return cmp.Compare(b.Last, a.Last) })
+	r.res.Slowest = r.res.Slowest[:min(5, len(r.res.Slowest))]
 }
 
 // LastPercentile is a percentile of LastDeliveries (p in 0..100).
