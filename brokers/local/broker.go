@@ -225,8 +225,10 @@ func (b *Broker) newTrigger(tr *eventingv1.Trigger) (*trigger, error) {
 }
 
 // SetSubscriber sets (or replaces) the base URL of the Service name, for
-// subscribers and dead-letter sinks that start after the broker. Events
-// for a Service with no URL fail like a 404 and are retried.
+// subscribers and dead-letter sinks that start after the broker. Until a
+// Trigger's subscriber has one, the Trigger takes no events (a Knative
+// Trigger that is not Ready); a dead-letter sink with no URL fails like a
+// 404.
 func (b *Broker) SetSubscriber(name, url string) {
 	b.subMu.Lock()
 	b.subs[name] = url

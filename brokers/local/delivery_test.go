@@ -184,18 +184,28 @@ func TestTimeoutIsARetryableFailure(t *testing.T) {
 	}
 }
 
-func TestUnresolvedSubscriberIsRetriedUntilSet(t *testing.T) {
+// TestUnresolvedSubscriberTakesNoEvents: a Trigger whose subscriber has
+// no URL yet (a function this machine does not run) is not Ready, as on
+// Knative: it takes no events — none queued, none retried — until
+// SetSubscriber; then it takes the next ones.
+func TestUnresolvedSubscriberTakesNoEvents(t *testing.T) {
 	sub := newSubscriber(t, nil)
 	b, url := start(t, Config{
 		Broker:   testBroker(t, ""),
 		Triggers: []eventingv1.Trigger{trig(t, "t1", "later", typeFilter("test.a"), "    retry: 100\n    backoffPolicy: linear\n    backoffDelay: PT0.1S\n")},
 	})
 	post(t, url, newEvent("e1", "test.a", nil), false)
-	eventually(t, 5*time.Second, "a retry", func() bool { return retried(b, "t1", "test.a") >= 2 })
+	if n := b.outstanding.Load(); n != 0 {
+		t.Errorf("%d deliveries outstanding for a Trigger with no subscriber, want 0", n)
+	}
 	b.SetSubscriber("later", sub.URL())
+	post(t, url, newEvent("e2", "test.a", nil), false)
 	eventually(t, 5*time.Second, "delivery", func() bool { return delivered(b, "t1", "test.a") == 1 })
-	if got := sub.count(); got != 1 {
-		t.Errorf("subscriber got %d requests, want 1", got)
+	if got := sub.all(); len(got) != 1 || got[0].event.ID() != "e2" {
+		t.Errorf("subscriber got %d events, want e2 alone", len(got))
+	}
+	if n := retried(b, "t1", "test.a"); n != 0 {
+		t.Errorf("%v retries, want none", n)
 	}
 }
 

@@ -15,7 +15,9 @@ type destinationRef = *duckv1.Destination
 // (the name alone: every function lives in the broker's namespace); a
 // uri is used as is, or relative to the ref's URL when both are set.
 // When a ref is not in the map yet, resolve returns the URL the Service
-// would have in a cluster, for error reports, and ok=false.
+// would have in a cluster, for error reports, and ok=false; ingest then
+// admits no event to a Trigger with that subscriber (SetSubscriber makes
+// it Ready).
 func (b *Broker) resolve(d destinationRef) (u string, ok bool) {
 	if d.Ref == nil {
 		if d.URI == nil {

@@ -96,9 +96,14 @@ func (b *Broker) ingest(ctx context.Context, e event.Event, source string) (res 
 	}
 	e.SetExtension(events.ExtBrokerTTL, nil)
 
+	// A Trigger whose subscriber is not known (a function this machine
+	// does not run: a test's subset, a dev runner without media) takes no
+	// events, as a Knative Trigger whose subscriber does not resolve is not
+	// Ready and gets none — rather than retrying each one until the
+	// broker gives up or is closed.
 	var matched []*trigger
 	for _, t := range b.triggers {
-		if t.filter.Filter(ctx, e) != eventfilter.FailFilter {
+		if _, ok := b.resolve(&t.subscriber); ok && t.filter.Filter(ctx, e) != eventfilter.FailFilter {
 			matched = append(matched, t)
 		}
 	}

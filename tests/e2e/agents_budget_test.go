@@ -50,6 +50,10 @@ func TestAgentFailoverAndBudgets(t *testing.T) {
 	seq := send(t, ca, wa, conv, "first question")
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool { return ap.callState(conv, seq, "helper") == "replied" },
 		"the call replied")
+	// The ledger says replied once persist stored the reply; its delivery
+	// to alice may still be on its way.
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool { return len(wa.messages(conv, "helper")) > 0 },
+		"the reply reached alice")
 	rs := wa.messages(conv, "helper")
 	if len(rs) != 1 || rs[0].Content.Text != "answered by the second endpoint" || rs[0].Content.ReplyTo != seq {
 		t.Fatalf("replies = %d (%+v), want one from the second endpoint", len(rs), rs)
