@@ -201,7 +201,14 @@ func TestWebEditsRepliesReactions(t *testing.T) {
 			append([]chromedp.Action[chromedp.Void]{
 				chromedp.Click(chromedp.CSS("#login-submit")),
 				chromedp.WaitVisible(`//span[@id="status"][text()="online"]`),
-				chromedp.Click(conv),
+				chromedp.WaitVisible(conv),
+				// The list is redrawn as names and presence resolve: click
+				// whatever is there now, in the page (a node found by
+				// chromedp.Click can be replaced before its click lands).
+				chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+					_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(document.querySelector('li.conv[data-id=%q]').click(), true)`, d.ID))(ctx, tg)
+					return err
+				}),
 			}, checks...)...)...)
 	if b.evalBool(fmt.Sprintf(`!!document.querySelector('li.msg[data-seq="%d"]') || document.body.innerText.includes("1234") || document.body.innerText.includes("forget this one")`, helloSeq)) {
 		t.Error("after the reload a deleted message shows again")
