@@ -26,7 +26,9 @@ type config struct {
 	// backstop for a lost event. After a
 	// member is removed or a device revoked, and the change event lost,
 	// persist may go on accepting their messages and receipts for at most
-	// this long. A refusal is always checked against a fresh read.
+	// twice this long (an expired entry is answered while a read in the
+	// background refreshes it). A refusal is always checked against a
+	// fresh read.
 	CacheTTL time.Duration `env:"MEMBERSHIP_CACHE_TTL" default:"10s" min:"0" max:"1m"`
 	// CursorLinger is how long a receipt's cursor write that starts alone
 	// waits for other receipts of the same member to share it

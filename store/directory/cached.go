@@ -18,6 +18,14 @@ import (
 // device it does not know yet: the event may still be on its way) calls
 // Forget and reads again before refusing.
 //
+// Refresh ahead: an entry older than its TTL is still answered, for at
+// most one more TTL, while one read in the background replaces it; only
+// an entry older than twice the TTL (or none) makes callers wait for the
+// storage. A hot group of 1,024 members would otherwise stall every
+// message in it for the length of one read of its members' devices each
+// time its entry expired (seen as a multi-second tail in bench-fanout).
+// So a lost event is noticed within 2×TTL plus one read.
+//
 // Memberships only move forward: an entry is replaced only by a higher
 // revision, so a slow read can never undo a newer event. A device change
 // drops the user's entry, and a read that began before any device change
@@ -35,6 +43,7 @@ type Cached struct {
 	epoch   uint64                  // bumped by every device change and Forget
 	loading map[string]*devicesLoad // device reads in flight, by their users
 	shared  Broadcast               // set by Share: Apply publishes to the other replicas
+	bg      sync.WaitGroup          // refreshes running in the background (tests wait for them)
 }
 
 // devicesLoad is one read of some users' devices that callers asking for
@@ -46,10 +55,11 @@ type devicesLoad struct {
 }
 
 type convEntry struct {
-	ready   chan struct{} // closed once m and err are set (a read in flight)
-	m       Membership
-	err     error
-	expires time.Time
+	ready      chan struct{} // closed once m and err are set (a read in flight)
+	m          Membership
+	err        error
+	expires    time.Time // refreshed after this, served until one TTL later
+	refreshing bool      // a background read replaces it (guarded by Cached.mu)
 }
 
 type devicesEntry struct {
@@ -79,8 +89,19 @@ func (c *Cached) Members(ctx context.Context, conversation string) (Membership, 
 	now := c.now()
 	c.mu.Lock()
 	e := c.convs[conversation]
-	if e != nil && e.done() && (e.err != nil || now.After(e.expires)) {
-		e = nil
+	if e != nil && e.done() {
+		switch {
+		case e.err != nil || now.After(e.expires.Add(c.ttl)):
+			e = nil // too old to answer with: read it now
+		case now.After(e.expires):
+			if !e.refreshing {
+				e.refreshing = true
+				c.bg.Go(func() { c.refreshMembers(conversation, e) })
+			}
+			m := cloneMembership(e.m)
+			c.mu.Unlock()
+			return m, nil
+		}
 	}
 	if e != nil {
 		c.mu.Unlock()
@@ -115,6 +136,28 @@ func (c *Cached) Members(ctx context.Context, conversation string) (Membership, 
 	return cloneMembership(m), err
 }
 
+// refreshMembers reads conversation again for old, an expired entry that
+// callers are answered from meanwhile, and puts what it read in its place
+// unless an event or a Forget replaced old during the read (a newer
+// revision is kept). After an error old stays until it is too old, and
+// the next caller tries again.
+func (c *Cached) refreshMembers(conversation string, old *convEntry) {
+	ctx, cancel := context.WithTimeout(context.Background(), sharedReadTimeout)
+	m, err := c.r.Members(ctx, conversation)
+	cancel()
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old.refreshing = false
+	cur := c.convs[conversation]
+	if err != nil || cur == nil || (cur != old && (!cur.done() || cur.err != nil || cur.m.Rev >= m.Rev)) || m.Rev < cur.m.Rev {
+		return
+	}
+	e := &convEntry{ready: make(chan struct{}), m: m, expires: now.Add(c.ttl)}
+	close(e.ready)
+	c.convs[conversation] = e
+}
+
 // sharedReadTimeout bounds a read that several callers wait for.
 const sharedReadTimeout = 30 * time.Second
 
@@ -144,7 +187,7 @@ func (c *Cached) CurrentDevices(ctx context.Context, users []string) ([]Device, 
 	}
 	now := c.now()
 	out := []Device{}
-	var missing []string
+	var missing, stale []string
 	seen := make(map[string]bool, len(users))
 	c.mu.Lock()
 	for _, u := range users {
@@ -152,10 +195,21 @@ func (c *Cached) CurrentDevices(ctx context.Context, users []string) ([]Device, 
 			continue
 		}
 		seen[u] = true
-		if e, ok := c.devices[u]; ok && !now.After(e.expires) {
-			out = append(out, e.devices...)
-		} else {
+		switch e, ok := c.devices[u]; {
+		case !ok || now.After(e.expires.Add(c.ttl)):
 			missing = append(missing, u)
+		case now.After(e.expires):
+			stale = append(stale, u)
+			fallthrough
+		default:
+			out = append(out, e.devices...)
+		}
+	}
+	if len(stale) > 0 { // answered as they are, read again in the background
+		slices.Sort(stale)
+		if key := strings.Join(stale, "\x00"); c.loading[key] == nil {
+			l, epoch := c.startLoad(key)
+			c.bg.Go(func() { c.finishLoad(context.Background(), key, stale, l, epoch, now) })
 		}
 	}
 	c.mu.Unlock()
@@ -192,11 +246,22 @@ func (c *Cached) loadDevices(ctx context.Context, users []string, now time.Time)
 			return nil, ctx.Err()
 		}
 	}
+	l, epoch := c.startLoad(key)
+	c.mu.Unlock()
+	c.finishLoad(ctx, key, users, l, epoch, now)
+	return l.devices, l.err
+}
+
+// startLoad registers a read of the users key names. Callers hold c.mu.
+func (c *Cached) startLoad(key string) (*devicesLoad, uint64) {
 	l := &devicesLoad{done: make(chan struct{})}
 	c.loading[key] = l
-	epoch := c.epoch
-	c.mu.Unlock()
+	return l, c.epoch
+}
 
+// finishLoad reads the devices of users for l and keeps them, unless a
+// device changed since epoch.
+func (c *Cached) finishLoad(ctx context.Context, key string, users []string, l *devicesLoad, epoch uint64, now time.Time) {
 	rctx, cancel := sharedRead(ctx)
 	l.devices, l.err = c.r.CurrentDevices(rctx, users)
 	cancel()
@@ -216,7 +281,6 @@ func (c *Cached) loadDevices(ctx context.Context, users []string, now time.Time)
 	}
 	c.mu.Unlock()
 	close(l.done)
-	return l.devices, l.err
 }
 
 // MembershipsOf is not cached: it reads the storage.

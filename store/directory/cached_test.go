@@ -113,8 +113,12 @@ func TestCachedMembersFollowEvents(t *testing.T) {
 		t.Errorf("before expiry: rev %d, want the cached 2", m.Rev)
 	}
 	clk.add(time.Minute + time.Second)
-	if m, _ := c.Members(ctx, "g1"); m.Rev != 3 || m.IsMember("u2") {
-		t.Errorf("after expiry: %+v, want rev 3 read again", m)
+	if m, _ := c.Members(ctx, "g1"); m.Rev != 2 {
+		t.Errorf("just after expiry: rev %d, want the cached 2 while it is read again", m.Rev)
+	}
+	c.bg.Wait()
+	if m, _ := c.Members(ctx, "g1"); m.Rev != 3 || m.IsMember("u2") || r.members.Load() != 2 {
+		t.Errorf("after expiry: %+v (%d reads), want rev 3 read again once", m, r.members.Load())
 	}
 	// Forget: the next read goes to the storage
 	before := r.members.Load()
@@ -358,4 +362,95 @@ func TestCachedSharedReadOutlivesItsFirstCaller(t *testing.T) {
 	if n := r.devices.Load(); n != 1 {
 		t.Errorf("%d device reads reached the storage, want 1", n)
 	}
+}
+
+// TestCachedRefreshAhead: an expired entry is answered while one read in
+// the background replaces it; only one older than twice the TTL makes
+// callers wait; a refresh that ends after a newer event keeps the event.
+func TestCachedRefreshAhead(t *testing.T) {
+	c, r, mem, clk := newTestCache(t)
+	ctx := context.Background()
+	if _, err := c.Members(ctx, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CurrentDevices(ctx, []string{"u1", "u2"}); err != nil {
+		t.Fatal(err)
+	}
+	mem.InsertDevice(ctx, Device{ID: "d3", User: "u2", PublicKey: "k3", CreatedAt: time.Unix(5, 0)}) // an event lost
+
+	// Expired: callers are answered at once, from the cache, while one
+	// read (held here) refreshes each entry.
+	clk.add(time.Minute + time.Second)
+	r.block, r.blockDevices, r.entered = make(chan struct{}), make(chan struct{}), make(chan struct{}, 2)
+	for range 5 {
+		if m, err := c.Members(ctx, "g1"); err != nil || m.Rev != 1 {
+			t.Fatalf("Members during the refresh = %+v, %v", m, err)
+		}
+		if ds, err := c.CurrentDevices(ctx, []string{"u1", "u2"}); err != nil || len(ds) != 2 {
+			t.Fatalf("CurrentDevices during the refresh = %v, %v", ds, err)
+		}
+	}
+	<-r.entered
+	<-r.entered
+	// an event with a newer revision arrives while the refresh reads rev 1
+	c.ConversationChanged(Membership{Conversation: "g1", Kind: Group, Members: []string{"u1", "u2", "u4"}, Rev: 2})
+	close(r.block)
+	close(r.blockDevices)
+	c.bg.Wait()
+	r.block, r.blockDevices = nil, nil
+	if n, d := r.members.Load(), r.devices.Load(); n != 2 || d != 2 {
+		t.Errorf("%d member reads and %d device reads, want 2 each (one refresh each)", n, d)
+	}
+	if m, _ := c.Members(ctx, "g1"); m.Rev != 2 || !m.IsMember("u4") {
+		t.Errorf("after the refresh: %+v, want the event's rev 2 kept", m)
+	}
+	if ds, _ := c.CurrentDevices(ctx, []string{"u1", "u2"}); len(ds) != 3 {
+		t.Errorf("after the refresh: %d devices, want 3 (u2's new one read)", len(ds))
+	}
+
+	// Older than twice the TTL: the caller waits for the storage.
+	mem.InsertDevice(ctx, Device{ID: "d4", User: "u1", PublicKey: "k4", CreatedAt: time.Unix(6, 0)})
+	clk.add(2*time.Minute + time.Second)
+	if ds, _ := c.CurrentDevices(ctx, []string{"u1", "u2"}); len(ds) != 4 {
+		t.Errorf("long expired: %d devices, want 4 read now", len(ds))
+	}
+	if m, _ := c.Members(ctx, "g1"); m.Rev != 1 {
+		t.Errorf("long expired: rev %d, want what the storage holds now (1: the event above was made up)", m.Rev)
+	}
+}
+
+// TestCachedRefreshFailureKeepsServing: a refresh that fails leaves the
+// entry to answer with (until it is too old) and the next caller retries.
+func TestCachedRefreshFailureKeepsServing(t *testing.T) {
+	c, _, mem, clk := newTestCache(t)
+	ctx := context.Background()
+	if _, err := c.Members(ctx, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	failing := &failingReader{Reader: mem}
+	c.r = failing
+	clk.add(time.Minute + time.Second)
+	for range 2 {
+		if m, err := c.Members(ctx, "g1"); err != nil || m.Rev != 1 {
+			t.Fatalf("Members with the storage down = %+v, %v", m, err)
+		}
+		c.bg.Wait()
+	}
+	if n := failing.members.Load(); n != 2 {
+		t.Errorf("%d refreshes tried, want 2 (one per caller after a failure)", n)
+	}
+	clk.add(time.Minute)
+	if _, err := c.Members(ctx, "g1"); err == nil {
+		t.Error("an entry older than twice the TTL answered with the storage down")
+	}
+}
+
+type failingReader struct {
+	Reader
+	members atomic.Int64
+}
+
+func (r *failingReader) Members(context.Context, string) (Membership, error) {
+	r.members.Add(1)
+	return Membership{}, errors.New("storage down")
 }
