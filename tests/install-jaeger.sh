@@ -18,6 +18,6 @@ cd "$tmp"
 export GOFLAGS=-buildvcs=false GOWORK=off
 go mod init jaegerbuild >/dev/null 2>&1
 go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$version"
-go build -o "$out.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
-mv "$out.tmp" "$out"
+go build -o "$out.tmp$$" github.com/jaegertracing/jaeger/cmd/jaeger # $$: two runs building at once do not share it
+mv "$out.tmp$$" "$out"
 echo "jaeger: $out"

@@ -33,6 +33,6 @@ import _ "knative.dev/func/cmd/func"
 GO
 GOFLAGS=-mod=mod go mod tidy
 mkdir -p "$BIN"
-go build -o "$FUNC.tmp" knative.dev/func/cmd/func
-mv "$FUNC.tmp" "$FUNC"
+go build -o "$FUNC.tmp$$" knative.dev/func/cmd/func # $$: two runs building at once do not share it
+mv "$FUNC.tmp$$" "$FUNC"
 echo "func: $FUNC"
