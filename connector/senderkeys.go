@@ -8,15 +8,19 @@ import (
 // Deliveries carry one ciphertext and at most the recipient's own key
 // (docs/e2ee.md, "Sender keys"). Two kinds of envelope are wrapped for
 // every device of a group: a sender key distribution (a v1 message,
-// ~200 KB in a group of 1,024) and what an agent sends (v2 sealed once,
-// e2ee.SealOnce). Each device can use only its own wrapped key, so each
-// gets them with that key alone — live, in a sync batch, in a resume
-// answer, as an agent's partial. A v2 signature covers no key list, so
-// the message verifies as sent; a distribution's (v1) covers every
-// device's id, so a recipient cannot check it on what it gets, and needs
-// not: a distribution only hands over a key, and every message sealed
-// with that key is signed by the sender device itself. Other v1
-// messages (direct conversations) are delivered whole, as signed.
+// ~200 KB of keys in a group of 1,024) and what an agent sends (v2 sealed
+// once, e2ee.SealOnce). Each device can use only its own wrapped key, so
+// each gets them with that key alone — live, in a sync batch, in a resume
+// answer, as an agent's partial. Route reads a sync batch's and a resume
+// answer's distributions for the requesting device already
+// (store/messages), so there this finds nothing to strip but an agent's
+// messages; a live delivery is shared by a connector's devices and is cut
+// here. A v2 signature covers no key list, so the message verifies as
+// sent; a distribution's (v1) covers every device's id, so a recipient
+// cannot check it on what it gets, and needs not: a distribution only
+// hands over a key, and every message sealed with that key is signed by
+// the sender device itself. Other v1 messages (direct conversations) are
+// delivered whole, as signed.
 
 // forDevice returns f as device receives it, and true, when f carries a
 // distribution; false when it carries none (the frame is shared as is).

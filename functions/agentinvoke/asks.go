@@ -41,7 +41,7 @@ func (t *turn) skip(ctx context.Context, id agent.Self) bool {
 
 // checkEdit reads the message an edit refers to and applies the rule.
 func (t *turn) checkEdit(ctx context.Context, id agent.Self, edit e2ee.Content, ref int64) error {
-	page, err := t.d.msgs.After(ctx, t.k.Conversation, ref-1, 1)
+	page, err := t.d.msgs.After(ctx, t.k.Conversation, ref-1, 1, id.Device)
 	if err != nil {
 		t.log.Warn("agent-invoke: read the edited message", "ref", ref, "err", err)
 		return nil // unchecked rather than unanswered: clients still judge it

@@ -360,7 +360,7 @@ func (w *world) storeLocked(m events.Message) (events.Message, error) {
 	if err := w.log.Insert(ctx, m); err != nil {
 		return events.Message{}, err
 	}
-	return w.log.At(ctx, m.ConversationID, m.Seq)
+	return w.log.At(ctx, m.ConversationID, m.Seq, messages.AllDevices)
 }
 
 // invoke is route's invoke of agent for m: the stored message with the
@@ -435,7 +435,7 @@ func (w *world) persistLocked(e event.Event) event.Event {
 		return out
 	}
 	if m, err := w.log.ByKey(context.Background(), messages.Key{Conversation: w.conv, Sender: user,
-		SenderDevice: dev, ClientMessageID: sent.ClientMessageID}); err == nil {
+		SenderDevice: dev, ClientMessageID: sent.ClientMessageID}, messages.AllDevices); err == nil {
 		return answer(m) // a resend: stored once
 	}
 	want := map[string]bool{}
@@ -482,7 +482,7 @@ func (w *world) posted(typ string) []event.Event {
 func (w *world) stored(sender string) []events.Message {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	all, err := w.log.After(context.Background(), w.conv, 0, 1_000)
+	all, err := w.log.After(context.Background(), w.conv, 0, 1_000, messages.AllDevices)
 	if err != nil {
 		w.t.Error(err)
 	}

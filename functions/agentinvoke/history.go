@@ -15,7 +15,8 @@ import (
 // being answered, oldest first, as the agent can read them. Seqs are
 // gapless and the triggering one is stored, so those n are exactly the
 // page after trigger.Seq-n-1 (store/messages reads it by _id on FerretDB,
-// its one cheap lookup). It skips what was not sealed for the agent's
+// its one cheap lookup), read for the agent's device: a sender key
+// distribution comes with the agent's key alone, not every member's. It skips what was not sealed for the agent's
 // device (sent before it joined) or does not open. The agent's own
 // messages are the assistant's turns, everyone else's the user's. The
 // history is context, not a condition of the call: when it cannot be read
@@ -25,7 +26,7 @@ func (t *turn) history(ctx context.Context, id agent.Self, trigger events.Messag
 		return nil
 	}
 	from := max(1, trigger.Seq-int64(n))
-	page, err := t.d.msgs.After(ctx, trigger.ConversationID, from-1, int(trigger.Seq-from))
+	page, err := t.d.msgs.After(ctx, trigger.ConversationID, from-1, int(trigger.Seq-from), id.Device)
 	if err != nil {
 		t.log.Warn("agent-invoke: history: read", "from", from, "err", err)
 		return nil

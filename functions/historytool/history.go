@@ -65,11 +65,12 @@ func (d *deps) history(ctx context.Context, c tool.Call) (string, error) {
 
 	// Read pages backwards from before until count lines are found or
 	// maxScan messages were read: seqs are gapless, so a page is the
-	// messages after from-1.
+	// messages after from-1, read for the agent's device (a distribution
+	// comes with its key alone).
 	var lines []string
 	for end, scanned := before, 0; end > 1 && len(lines) < count && scanned < maxScan; {
 		from := max(1, end-page)
-		ms, err := d.msgs.After(ctx, c.Conversation, from-1, int(end-from))
+		ms, err := d.msgs.After(ctx, c.Conversation, from-1, int(end-from), self.Device)
 		if err != nil {
 			return "", errors.New("the conversation could not be read now; try again later")
 		}

@@ -49,8 +49,9 @@ func (f *Function) storeMessage(ctx context.Context, d *deps, e event.Event) (*e
 	}
 	key := messages.Key{Conversation: a.Conversation, Sender: a.User, SenderDevice: a.Device, ClientMessageID: sent.ClientMessageID}
 	if seq, ok := f.recent.get(key); ok {
-		// A resend of a message stored recently: answer with it.
-		m, err := d.msgs.At(ctx, a.Conversation, seq)
+		// A resend of a message stored recently: answer with it, whole
+		// (a distribution with every device's key: it is published again).
+		m, err := d.msgs.At(ctx, a.Conversation, seq, messages.AllDevices)
 		switch {
 		case err == nil && messages.KeyOf(m) == key:
 			f.stats.resends.Add(1)
@@ -74,7 +75,7 @@ func (f *Function) storeMessage(ctx context.Context, d *deps, e event.Event) (*e
 	if rej != nil {
 		// A resend of a message stored before a device was added or
 		// removed is still that message: answer with what was stored.
-		m, err := d.msgs.ByKey(ctx, key)
+		m, err := d.msgs.ByKey(ctx, key, messages.AllDevices)
 		switch {
 		case err == nil:
 			f.stats.resends.Add(1)

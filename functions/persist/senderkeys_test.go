@@ -3,6 +3,8 @@ package function
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // groupEnvelope is a sender-key (v2) envelope wrapped for the given agent
@@ -45,7 +48,7 @@ func TestSenderKeyEnvelopes(t *testing.T) {
 		t.Errorf("audience %v, want every member device %v", m.Audience.Devices, want)
 	}
 	// Read back from MongoDB (store/messages) as it came.
-	back, err := fx.msgs().After(context.Background(), "c1", 0, 10)
+	back, err := fx.msgs().After(context.Background(), "c1", 0, 10, messages.AllDevices)
 	if err != nil || len(back) != 1 || back[0].Envelope.V != 2 || back[0].Envelope.Epoch != 0xa1b2c3d4 || back[0].Envelope.Index != 7 {
 		t.Fatalf("read back %+v, %v", back, err)
 	}
@@ -75,4 +78,41 @@ func TestSenderKeyEnvelopes(t *testing.T) {
 		t.Errorf("an agent's v2 for itself alone: %s %v, want missing_keys [a1 a2 b1]", rej.Code, rej.MissingDevices)
 	}
 	decodeReply[events.Message](t, handle(t, f, sent(t, "g2", "calc", "calc-d", "r-1", groupEnvelope(9, 0, "a1", "a2", "b1", "calc-d"))), events.TypeMessageStored)
+}
+
+// TestDistributionResendIsWhole: a distribution big enough for its keys
+// to be stored out of line (store/messages) is answered whole — every
+// device's key, in the order sent — when it is stored, when it is sent
+// again to the instance that stored it, and to one that did not (found by
+// its key): the answer is published again and must reach every device.
+func TestDistributionResendIsWhole(t *testing.T) {
+	fx := newFixture(t)
+	var alice, bob []string
+	for i := range 20 {
+		alice, bob = append(alice, fmt.Sprintf("a%02d", i)), append(bob, fmt.Sprintf("b%02d", i))
+	}
+	fx.user("alice", alice...)
+	fx.user("bob", bob...)
+	fx.conversation("c1", "alice", "bob")
+	env := envelope(append(slices.Clone(bob), alice...)...)
+	dist := sent(t, "c1", "alice", "a00", e2ee.DistributionID(3), env)
+	f, cold := fx.start(), fx.start()
+	for i, inst := range []*Function{f, f, cold} {
+		m := decodeReply[events.Message](t, handle(t, inst, dist), events.TypeMessageStored)
+		if m.Seq != 1 || !reflect.DeepEqual(m.Envelope.Keys, env.Keys) {
+			t.Errorf("answer %d: seq %d with keys %v, want seq 1 with %v", i, m.Seq, m.Envelope.Devices(), env.Devices())
+		}
+	}
+	var doc struct {
+		Envelope struct {
+			Keys    []bson.Raw `bson:"keys"`
+			Buckets int        `bson:"buckets"`
+		} `bson:"envelope"`
+	}
+	if err := fx.db.Collection("messages").FindOne(context.Background(), bson.M{"_id": "c1/1"}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Envelope.Keys) != 0 || doc.Envelope.Buckets != 2 {
+		t.Errorf("stored with %d keys inline and %d buckets, want none inline and 2 buckets", len(doc.Envelope.Keys), doc.Envelope.Buckets)
+	}
 }

@@ -175,22 +175,32 @@ func (f *Function) allocateOne(ctx context.Context, msgs messages.Store, m event
 
 // resolveDuplicate finds out why inserting the message with key at seq
 // was refused, with lookups by _id where possible. ok means it is a
-// resend and m is what was stored; !ok means another message took seq.
+// resend and m is what was stored, whole: it is answered and published
+// again (message.stored), so a distribution comes with every device's
+// key (messages.AllDevices); !ok means another message took seq.
 func (f *Function) resolveDuplicate(ctx context.Context, msgs messages.Store, key messages.Key, seq int64) (m events.Message, ok bool, err error) {
-	at, err := msgs.At(ctx, key.Conversation, seq)
+	// Whose message it is needs no key: a distribution that took seq is
+	// read whole only when it is this one.
+	at, err := msgs.At(ctx, key.Conversation, seq, messages.NoDevice)
 	switch {
 	case err == nil:
 		f.hints.raise(key.Conversation, seq)
 		// Taken by this very message (a concurrent delivery of it), or by
 		// another one: a lost race, unless this message is also stored
 		// at an earlier seq, which the next attempt will find out.
-		return at, messages.KeyOf(at) == key, nil
+		if messages.KeyOf(at) != key {
+			return at, false, nil
+		}
+		if messages.IsDistribution(at) {
+			at, err = msgs.At(ctx, key.Conversation, seq, messages.AllDevices)
+		}
+		return at, err == nil, err
 	case !errors.Is(err, store.ErrNotFound):
 		return at, false, err
 	}
 	// The seq is free, so the idempotency index refused: a resend of a
 	// message stored earlier. This is the one scan on FerretDB.
-	m, err = msgs.ByKey(ctx, key)
+	m, err = msgs.ByKey(ctx, key, messages.AllDevices)
 	if errors.Is(err, store.ErrNotFound) {
 		// Neither the seq nor the key is stored, yet the insert was
 		// refused: nothing here can explain it (messages are never

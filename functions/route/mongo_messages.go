@@ -11,8 +11,8 @@ import (
 // On FerretDB, where only a lookup by _id uses an index, pages and the
 // last seq are read by _id (messages.Mongo).
 
-func (d *mongoDirectory) MessagesAfter(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
-	return d.msgs.After(ctx, conversation, after, limit)
+func (d *mongoDirectory) MessagesAfter(ctx context.Context, conversation string, after int64, limit int, device string) ([]events.Message, error) {
+	return d.msgs.After(ctx, conversation, after, limit, device)
 }
 
 func (d *mongoDirectory) LastSeq(ctx context.Context, conversation string, guess, missing int64) (int64, error) {

@@ -15,7 +15,7 @@ import (
 // After). The conversation's newest seq is not read for a page (LastSeq is
 // 0), unless Before lies past it and the range came back empty: then the
 // page is re-read below the newest message.
-func (f *Function) readPage(ctx context.Context, dir directory, conversation string, req events.SyncRequested) (events.SyncBatch, error) {
+func (f *Function) readPage(ctx context.Context, dir directory, conversation, device string, req events.SyncRequested) (events.SyncBatch, error) {
 	limit := req.Limit
 	if limit == 0 {
 		limit = defaultSyncLimit
@@ -27,7 +27,7 @@ func (f *Function) readPage(ctx context.Context, dir directory, conversation str
 		if hi <= lo {
 			return nil, lo, nil
 		}
-		msgs, err := dir.MessagesAfter(ctx, conversation, lo, int(hi-lo))
+		msgs, err := dir.MessagesAfter(ctx, conversation, lo, int(hi-lo), device)
 		return msgs, lo, err
 	}
 	msgs, lo, err := read(hi)

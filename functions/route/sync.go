@@ -66,7 +66,7 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a fn.Actor)
 	if req.Before > 0 {
 		read = f.readPage
 	}
-	batch, err := read(ctx, d.dir, a.Conversation, req)
+	batch, err := read(ctx, d.dir, a.Conversation, a.Device, req)
 	if err != nil {
 		return err
 	}
@@ -85,15 +85,15 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a fn.Actor)
 	return f.publish(ctx, d, out, where)
 }
 
-// readBatch reads one batch: limit+1 messages (the extra one tells
-// whether there are more), cut to the limit and to syncBudget.
-func (f *Function) readBatch(ctx context.Context, dir directory, conversation string, req events.SyncRequested) (events.SyncBatch, error) {
+// readBatch reads one batch for device: limit+1 messages (the extra one
+// tells whether there are more), cut to the limit and to syncBudget.
+func (f *Function) readBatch(ctx context.Context, dir directory, conversation, device string, req events.SyncRequested) (events.SyncBatch, error) {
 	limit := req.Limit
 	if limit == 0 {
 		limit = defaultSyncLimit
 	}
 	limit = min(limit, events.MaxSyncLimit)
-	msgs, err := dir.MessagesAfter(ctx, conversation, req.After, limit+1)
+	msgs, err := dir.MessagesAfter(ctx, conversation, req.After, limit+1, device)
 	if err != nil {
 		return events.SyncBatch{}, err
 	}
@@ -199,7 +199,7 @@ func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a fn.Acto
 	ids := make([]string, 0, len(page.convs))
 	for _, c := range page.convs {
 		after, named := page.after[c.ID]
-		rc, err := f.resumeOne(ctx, d.dir, c, after, req, &budget)
+		rc, err := f.resumeOne(ctx, d.dir, c, a.Device, after, req, &budget)
 		if err != nil {
 			return err
 		}
@@ -218,16 +218,16 @@ func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a fn.Acto
 }
 
 // resumeOne reads one conversation's part of a resume answer after seq,
-// spending budget (bytes of JSON) on its messages and cursors; past the
+// for device, spending budget (bytes of JSON) on its messages and cursors; past the
 // budget it holds no message and More if there is any.
-func (f *Function) resumeOne(ctx context.Context, dir directory, c conversationMembers, after int64, req events.ResumeRequested, budget *int) (events.ResumedConversation, error) {
+func (f *Function) resumeOne(ctx context.Context, dir directory, c conversationMembers, device string, after int64, req events.ResumeRequested, budget *int) (events.ResumedConversation, error) {
 	rc := events.ResumedConversation{ConversationID: c.ID}
 	if *budget <= 0 {
 		last, err := dir.LastSeq(ctx, c.ID, after, 0)
 		rc.LastSeq, rc.More = last, last > after
 		return rc, err
 	}
-	sb, err := f.readBatch(ctx, dir, c.ID, events.SyncRequested{After: after, Limit: req.Limit})
+	sb, err := f.readBatch(ctx, dir, c.ID, device, events.SyncRequested{After: after, Limit: req.Limit})
 	if err != nil {
 		return rc, err
 	}

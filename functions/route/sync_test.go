@@ -1,12 +1,17 @@
 package function
 
 import (
+	"context"
+	"fmt"
+	"reflect"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store/messages"
 )
 
 // syncOnce asks for what follows after and returns the batch delivered.
@@ -211,4 +216,59 @@ func TestSyncAnswersCarryTheRequestID(t *testing.T) {
 	if rej, err := events.Decode[events.MessageRejected](got[0].inner); err != nil || rej.Code != protocol.CodeNotMember || rej.ClientMessageID != "sync:8" {
 		t.Errorf("refused sync: got %+v (%v), want not_member with the request's id", rej, err)
 	}
+}
+
+// TestReadsCarryTheDevicesOwnDistributionKey: a sender key distribution
+// to 1,024 devices reaches a device that syncs, pages back or resumes
+// with that device's wrapped key alone, as store/messages reads it for
+// the device (no whole distribution goes through Redis), and the messages
+// around it whole.
+func TestReadsCarryTheDevicesOwnDistributionKey(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	ctx := context.Background()
+	s, err := messages.NewMongoDB(ctx, fx.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist := message("c1", 2, "alice", "a2", 64)
+	dist.ClientMessageID, dist.Audience = e2ee.DistributionID(5), nil
+	dist.Envelope.Keys = nil
+	for i := range 1022 {
+		dist.Envelope.Keys = append(dist.Envelope.Keys, e2ee.WrappedKey{Device: fmt.Sprintf("dv-%04d", i), Ephemeral: rnd(32), Nonce: rnd(12), Wrapped: rnd(48)})
+	}
+	own := map[string]e2ee.WrappedKey{}
+	for _, d := range []string{"a1", "b1"} {
+		k := e2ee.WrappedKey{Device: d, Ephemeral: rnd(32), Nonce: rnd(12), Wrapped: rnd(48)}
+		dist.Envelope.Keys, own[d] = append(dist.Envelope.Keys, k), k
+	}
+	for _, m := range []events.Message{message("c1", 1, "bob", "b1", 16), dist, message("c1", 3, "bob", "b1", 16)} {
+		m.Audience = nil
+		if err := s.Insert(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := fx.watch()
+	f := fx.start(nil)
+	check := func(how, device string, ms []events.Message) {
+		t.Helper()
+		if len(ms) != 3 {
+			t.Fatalf("%s: %d messages, want 3", how, len(ms))
+		}
+		if keys := ms[1].Envelope.Keys; len(keys) != 1 || !reflect.DeepEqual(keys[0], own[device]) {
+			t.Errorf("%s: the distribution carries keys %v, want %s's alone", how, ms[1].Envelope.Devices(), device)
+		}
+		for _, i := range []int{0, 2} {
+			if ms[i].Envelope.Devices()[0] != "b1" {
+				t.Errorf("%s: message %d carries keys %v, want as stored", how, ms[i].Seq, ms[i].Envelope.Devices())
+			}
+		}
+	}
+	check("sync", "a1", syncOnce(t, f, w, "c1", 0, 0).Messages)
+	check("a page back", "a1", syncReq(t, f, w, "c1", events.SyncRequested{Before: 4}).Messages)
+	b := resumeReq(t, f, w, "bob", "b1", events.ResumeRequested{Positions: positions("c1", 0)})
+	if len(b.Conversations) != 1 {
+		t.Fatalf("resume: %d conversations, want 1", len(b.Conversations))
+	}
+	check("resume", "b1", b.Conversations[0].Messages)
 }

@@ -19,4 +19,10 @@
 // Mongo implements Store and Cursors on MongoDB and FerretDB, Memory is
 // the in-memory twin, and one suite (suite_test.go) checks both.
 // GroupCommit coalesces cursor writes for the hot path.
+//
+// A sender key distribution holds a wrapped key for every member device
+// (~200 KB in a group of 1,024), of which a reader can use one: reads
+// name the device they read for (AllDevices) and return its key alone, and
+// Mongo keeps a big distribution's keys out of the message document, in
+// buckets it reads by _id (keys.go).
 package messages

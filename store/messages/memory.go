@@ -65,14 +65,14 @@ func (s *Memory) InsertMany(ctx context.Context, ms []events.Message) (int, erro
 	return len(ms), nil
 }
 
-func (s *Memory) At(_ context.Context, conversation string, seq int64) (events.Message, error) {
+func (s *Memory) At(_ context.Context, conversation string, seq int64, device string) (events.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.convs[conversation][seq]
 	if !ok {
 		return events.Message{}, store.ErrNotFound
 	}
-	return clone(m), nil
+	return readAs(m, device), nil
 }
 
 func (s *Memory) Has(_ context.Context, conversation string, seq int64) (bool, error) {
@@ -82,7 +82,7 @@ func (s *Memory) Has(_ context.Context, conversation string, seq int64) (bool, e
 	return ok, nil
 }
 
-func (s *Memory) After(_ context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
+func (s *Memory) After(_ context.Context, conversation string, after int64, limit int, device string) ([]events.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var seqs []int64
@@ -94,7 +94,7 @@ func (s *Memory) After(_ context.Context, conversation string, after int64, limi
 	slices.Sort(seqs)
 	var out []events.Message
 	for _, seq := range seqs[:min(len(seqs), max(limit, 0))] {
-		out = append(out, clone(s.convs[conversation][seq]))
+		out = append(out, readAs(s.convs[conversation][seq], device))
 	}
 	return out, nil
 }
@@ -109,14 +109,14 @@ func (s *Memory) LastSeq(_ context.Context, conversation string, _, _ int64) (in
 	return last, nil
 }
 
-func (s *Memory) ByKey(_ context.Context, k Key) (events.Message, error) {
+func (s *Memory) ByKey(_ context.Context, k Key, device string) (events.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seq, ok := s.keys[k]
 	if !ok {
 		return events.Message{}, store.ErrNotFound
 	}
-	return clone(s.convs[k.Conversation][seq]), nil
+	return readAs(s.convs[k.Conversation][seq], device), nil
 }
 
 func (s *Memory) Advance(_ context.Context, conversation, user string, delivered, read int64) error {
@@ -143,6 +143,16 @@ func (s *Memory) Get(_ context.Context, conversation string, users []string) ([]
 		}
 	}
 	return out, nil
+}
+
+// readAs is a copy of m as device reads it (AllDevices): the twin keeps
+// every message whole and cuts a distribution's keys on the way out.
+func readAs(m events.Message, device string) events.Message {
+	m = clone(m)
+	if IsDistribution(m) {
+		m.Envelope.Keys = keysFor(m.Envelope.Keys, device)
+	}
+	return m
 }
 
 // clone copies m deeply enough that neither side can change the other's.

@@ -22,6 +22,9 @@ import (
 const (
 	MessagesCollection = "messages"
 	CursorsCollection  = "cursors"
+	// KeysCollection holds the wrapped keys of the distributions stored
+	// out of line (keys.go), in buckets read by _id.
+	KeysCollection = "message_keys"
 )
 
 // Mongo is Store and Cursors on MongoDB, or on FerretDB, which speaks its
@@ -29,6 +32,7 @@ const (
 type Mongo struct {
 	messages *mongo.Collection
 	cursors  *mongo.Collection
+	keys     *mongo.Collection
 	// byID reads pages and the last seq with lookups by _id instead of a
 	// sorted query on the (conversation, seq) index. Set on FerretDB,
 	// where only a lookup by _id uses an index: a sorted query fetches
@@ -56,6 +60,7 @@ func NewMongoDB(ctx context.Context, db *mongo.Database) (*Mongo, error) {
 	return &Mongo{
 		messages: db.Collection(MessagesCollection),
 		cursors:  db.Collection(CursorsCollection),
+		keys:     db.Collection(KeysCollection),
 		byID:     notFerret == nil,
 	}, nil
 }
@@ -116,6 +121,12 @@ type envelopeDoc struct {
 	Index      uint32          `bson:"index,omitempty"` // v2 only
 	Keys       []wrappedKeyDoc `bson:"keys"`
 	Sig        []byte          `bson:"sig,omitempty"` // absent from unsigned envelopes, which must read back unsigned
+	// A distribution whose keys are out of line (keys.go) has no keys
+	// here but the _id prefix of its buckets in KeysCollection and how
+	// many there are. Documents stored before had every key inline,
+	// and still read right.
+	KeysAt  string `bson:"keysAt,omitempty"`
+	Buckets int    `bson:"buckets,omitempty"`
 }
 
 type wrappedKeyDoc struct {
@@ -130,9 +141,16 @@ func docID(conversation string, seq int64) string {
 	return conversation + "/" + strconv.FormatInt(seq, 10)
 }
 
-func toDoc(m events.Message) messageDoc {
+// toDoc is m's document and, for a distribution stored out of line, the
+// key buckets to write before it (keys.go).
+func toDoc(m events.Message) (messageDoc, []any) {
 	var env envelopeDoc
-	if m.Envelope != nil {
+	var buckets []any
+	if outOfLine(m) {
+		env = envelopeDoc{V: m.Envelope.V, Nonce: m.Envelope.Nonce, Ciphertext: m.Envelope.Ciphertext,
+			Keys: []wrappedKeyDoc{}, Sig: m.Envelope.Sig}
+		env.KeysAt, env.Buckets, buckets = splitKeys(m)
+	} else if m.Envelope != nil {
 		env = envelopeDoc{V: m.Envelope.V, Nonce: m.Envelope.Nonce, Ciphertext: m.Envelope.Ciphertext,
 			Epoch: m.Envelope.Epoch, Index: m.Envelope.Index,
 			Keys: make([]wrappedKeyDoc, len(m.Envelope.Keys)), Sig: m.Envelope.Sig}
@@ -148,9 +166,11 @@ func toDoc(m events.Message) messageDoc {
 	if c := m.System; c != nil {
 		d.System = &systemDoc{Op: c.Op, User: c.User, By: c.By, Rev: c.Rev, Promoted: c.Promoted}
 	}
-	return d
+	return d, buckets
 }
 
+// message is d as stored: a distribution out of line without its keys
+// (withKeys adds them).
 func (d messageDoc) message() events.Message {
 	if c := d.System; c != nil {
 		return events.Message{
@@ -175,8 +195,13 @@ func (d messageDoc) message() events.Message {
 }
 
 // Insert is one insert; a unique index's refusal is store.ErrDuplicate.
+// A distribution's key buckets are written first (insertKeys).
 func (s *Mongo) Insert(ctx context.Context, m events.Message) error {
-	_, err := s.messages.InsertOne(ctx, toDoc(m))
+	doc, buckets := toDoc(m)
+	if err := s.insertKeys(ctx, buckets); err != nil {
+		return err
+	}
+	_, err := s.messages.InsertOne(ctx, doc)
 	switch {
 	case mongo.IsDuplicateKeyError(err):
 		return fmt.Errorf("messages: insert %s: %w", docID(m.ConversationID, m.Seq), store.ErrDuplicate)
@@ -189,14 +214,21 @@ func (s *Mongo) Insert(ctx context.Context, m events.Message) error {
 // InsertMany is one ordered insert command (the driver splits one that
 // outgrows a command's size, keeping the order): the server stops at the
 // first document refused, so what is stored is a prefix, and the first
-// write error's index says how long.
+// write error's index says how long. The key buckets of every
+// distribution in ms are written first, in one more command (insertKeys):
+// those of a message the insert then refuses stay, for its next attempt.
 func (s *Mongo) InsertMany(ctx context.Context, ms []events.Message) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
 	docs := make([]any, len(ms))
+	var buckets []any
 	for i, m := range ms {
-		docs[i] = toDoc(m)
+		doc, bs := toDoc(m)
+		docs[i], buckets = doc, append(buckets, bs...)
+	}
+	if err := s.insertKeys(ctx, buckets); err != nil {
+		return 0, err
 	}
 	_, err := s.messages.InsertMany(ctx, docs)
 	if err == nil {
@@ -215,8 +247,9 @@ func (s *Mongo) InsertMany(ctx context.Context, ms []events.Message) (int, error
 	return 0, fmt.Errorf("messages: insert: %w", err)
 }
 
-// At is one lookup by _id.
-func (s *Mongo) At(ctx context.Context, conversation string, seq int64) (events.Message, error) {
+// At is one lookup by _id, and one more of the device's key bucket for a
+// distribution stored out of line (all of its buckets for AllDevices).
+func (s *Mongo) At(ctx context.Context, conversation string, seq int64, device string) (events.Message, error) {
 	var doc messageDoc
 	err := s.messages.FindOne(ctx, bson.D{{Key: "_id", Value: docID(conversation, seq)}}).Decode(&doc)
 	switch {
@@ -225,7 +258,11 @@ func (s *Mongo) At(ctx context.Context, conversation string, seq int64) (events.
 	case err != nil:
 		return events.Message{}, fmt.Errorf("messages: read message: %w", err)
 	}
-	return doc.message(), nil
+	ms, err := s.withKeys(ctx, []messageDoc{doc}, device)
+	if err != nil {
+		return events.Message{}, err
+	}
+	return ms[0], nil
 }
 
 // Has is one lookup by _id that returns only the _id.
@@ -241,8 +278,9 @@ func (s *Mongo) Has(ctx context.Context, conversation string, seq int64) (bool, 
 	return true, nil
 }
 
-// ByKey is one query on the idempotency index (a scan on FerretDB).
-func (s *Mongo) ByKey(ctx context.Context, k Key) (events.Message, error) {
+// ByKey is one query on the idempotency index (a scan on FerretDB), then
+// reads keys as At does.
+func (s *Mongo) ByKey(ctx context.Context, k Key, device string) (events.Message, error) {
 	var doc messageDoc
 	err := s.messages.FindOne(ctx, bson.D{
 		{Key: "conversation", Value: k.Conversation}, {Key: "sender", Value: k.Sender},
@@ -254,19 +292,25 @@ func (s *Mongo) ByKey(ctx context.Context, k Key) (events.Message, error) {
 	case err != nil:
 		return events.Message{}, fmt.Errorf("messages: find message by key: %w", err)
 	}
-	return doc.message(), nil
+	ms, err := s.withKeys(ctx, []messageDoc{doc}, device)
+	if err != nil {
+		return events.Message{}, err
+	}
+	return ms[0], nil
 }
 
 // After is one query on the (conversation, seq) index on MongoDB; on
 // FerretDB it reads seqs after+1, after+2, ... by _id, lookupWindow at a
 // time, up to the first that does not exist (the first window is one
-// lookup, so an up-to-date reader pays one).
-func (s *Mongo) After(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
+// lookup, so an up-to-date reader pays one). The page's distributions
+// stored out of line cost one more query on MongoDB (their buckets by
+// $in on _id), one more lookup each on FerretDB (in At, concurrent).
+func (s *Mongo) After(ctx context.Context, conversation string, after int64, limit int, device string) ([]events.Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	if s.byID {
-		return s.afterByID(ctx, conversation, after, limit)
+		return s.afterByID(ctx, conversation, after, limit, device)
 	}
 	cur, err := s.messages.Find(ctx,
 		bson.D{{Key: "conversation", Value: conversation}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: after}}}},
@@ -280,23 +324,19 @@ func (s *Mongo) After(ctx context.Context, conversation string, after int64, lim
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("messages: read page: %w", err)
 	}
-	out := make([]events.Message, len(docs))
-	for i, doc := range docs {
-		out[i] = doc.message()
-	}
-	return out, nil
+	return s.withKeys(ctx, docs, device)
 }
 
 // lookupWindow is how many lookups by _id afterByID and Get make at once.
 const lookupWindow = 16
 
-func (s *Mongo) afterByID(ctx context.Context, conversation string, after int64, limit int) ([]events.Message, error) {
+func (s *Mongo) afterByID(ctx context.Context, conversation string, after int64, limit int, device string) ([]events.Message, error) {
 	var out []events.Message
 	for window := 1; len(out) < limit; window = lookupWindow {
 		base := after + int64(len(out)) + 1
 		got := make([]*events.Message, min(window, limit-len(out)))
 		err := concurrently(len(got), func(i int) error {
-			m, err := s.At(ctx, conversation, base+int64(i))
+			m, err := s.At(ctx, conversation, base+int64(i), device)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				return nil

@@ -37,14 +37,14 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 			t.Fatal(err)
 		}
 		m.Audience = nil // not part of what is stored
-		got, err := s.At(ctx, "c1", 1)
+		got, err := s.At(ctx, "c1", 1, AllDevices)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, m) {
 			t.Fatalf("At = %+v, want %+v", got, m)
 		}
-		if got, err := s.ByKey(ctx, KeyOf(m)); err != nil || !reflect.DeepEqual(got, m) {
+		if got, err := s.ByKey(ctx, KeyOf(m), AllDevices); err != nil || !reflect.DeepEqual(got, m) {
 			t.Fatalf("ByKey = %+v, %v; want %+v", got, err, m)
 		}
 		for seq, want := range map[int64]bool{0: false, 1: true, 2: false} {
@@ -52,13 +52,13 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 				t.Errorf("Has(%d) = %v, %v; want %v", seq, got, err, want)
 			}
 		}
-		if _, err := s.At(ctx, "c1", 2); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.At(ctx, "c1", 2, AllDevices); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("At(absent) err = %v, want ErrNotFound", err)
 		}
-		if _, err := s.At(ctx, "c2", 1); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.At(ctx, "c2", 1, AllDevices); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("At(other conversation) err = %v, want ErrNotFound", err)
 		}
-		if _, err := s.ByKey(ctx, Key{"c1", "alice", "a1", "m2"}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.ByKey(ctx, Key{"c1", "alice", "a1", "m2"}, AllDevices); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("ByKey(absent) err = %v, want ErrNotFound", err)
 		}
 	})
@@ -71,7 +71,7 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 			if err := s.Insert(ctx, m); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.At(ctx, m.ConversationID, m.Seq)
+			got, err := s.At(ctx, m.ConversationID, m.Seq, AllDevices)
 			if err != nil || !reflect.DeepEqual(got, m) {
 				t.Fatalf("At(%d) = %+v, %v; want %+v", m.Seq, got, err, m)
 			}
@@ -87,10 +87,133 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 			if err := s.Insert(ctx, m); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.At(ctx, m.ConversationID, m.Seq)
+			got, err := s.At(ctx, m.ConversationID, m.Seq, AllDevices)
 			if err != nil || !reflect.DeepEqual(got, m) {
 				t.Fatalf("At(%d) = %+v, %v; want %+v", m.Seq, got.Envelope, err, m.Envelope)
 			}
+		}
+	})
+	t.Run("a distribution is read with the reader's key only", func(t *testing.T) {
+		s := fresh(t)
+		big, small := distribution("c1", 1, "alice", "a1", 7, 1024), distribution("c1", 2, "alice", "a1", 8, 3)
+		direct := message("c1", 3, "alice", "a1", "m3") // a v1 message that is no distribution: whole for anyone
+		direct.Envelope.Keys = append(direct.Envelope.Keys, distribution("c1", 0, "", "", 9, 1).Envelope.Keys...)
+		ms := []events.Message{big, small, direct}
+		for _, m := range ms {
+			if err := s.Insert(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// as device reads m: a distribution with device's key alone
+		as := func(m events.Message, device string) events.Message {
+			if !IsDistribution(m) || device == AllDevices {
+				return m
+			}
+			env := *m.Envelope
+			env.Keys = nil
+			for _, k := range m.Envelope.Keys {
+				if k.Device == device {
+					env.Keys = []e2ee.WrappedKey{k}
+				}
+			}
+			m.Envelope = &env
+			return m
+		}
+		for _, device := range []string{"dv-0513", "dv-0000", "dv-1023", "dv-0002", NoDevice, "dv-nobody", AllDevices} {
+			for _, m := range ms {
+				want := as(m, device)
+				if got, err := s.At(ctx, "c1", m.Seq, device); err != nil || !reflect.DeepEqual(got, want) {
+					t.Fatalf("At(%d, %q): keys %v, %v; want %v", m.Seq, device, got.Envelope.Devices(), err, want.Envelope.Devices())
+				}
+				if got, err := s.ByKey(ctx, KeyOf(m), device); err != nil || !reflect.DeepEqual(got, want) {
+					t.Fatalf("ByKey(%s, %q): keys %v, %v; want %v", m.ClientMessageID, device, got.Envelope.Devices(), err, want.Envelope.Devices())
+				}
+			}
+			page, err := s.After(ctx, "c1", 0, 10, device)
+			if err != nil || len(page) != len(ms) {
+				t.Fatalf("After(%q) = %d messages, %v", device, len(page), err)
+			}
+			for i, m := range ms {
+				if want := as(m, device); !reflect.DeepEqual(page[i], want) {
+					t.Fatalf("After(%q)[%d]: keys %v, want %v", device, i, page[i].Envelope.Devices(), want.Envelope.Devices())
+				}
+			}
+		}
+		if got, _ := s.At(ctx, "c1", 1, "dv-0513"); len(got.Envelope.Keys) != 1 || got.Envelope.Keys[0].Device != "dv-0513" {
+			t.Fatalf("dv-0513 reads keys %v", got.Envelope.Devices())
+		}
+	})
+	t.Run("a distribution is stored once whatever its attempts", func(t *testing.T) {
+		s := fresh(t)
+		d := distribution("c1", 1, "alice", "a1", 7, 1024)
+		if err := s.Insert(ctx, message("c1", 1, "bob", "b1", "m1")); err != nil {
+			t.Fatal(err)
+		}
+		// A lost seq race: the keys may be written, the message is not.
+		if err := s.Insert(ctx, d); !errors.Is(err, store.ErrDuplicate) {
+			t.Fatalf("at a taken seq: err = %v, want ErrDuplicate", err)
+		}
+		d.Seq = 2
+		if err := s.Insert(ctx, d); err != nil {
+			t.Fatalf("at the next seq: %v", err)
+		}
+		// A resend as sent, and one sealed anew (other keys, same id).
+		again, resealed := d, distribution("c1", 3, "alice", "a1", 7, 1024)
+		again.Seq = 3
+		for name, m := range map[string]events.Message{"resend": again, "resealed": resealed} {
+			if err := s.Insert(ctx, m); !errors.Is(err, store.ErrDuplicate) {
+				t.Errorf("%s: err = %v, want ErrDuplicate", name, err)
+			}
+			if n, err := s.InsertMany(ctx, []events.Message{m}); n != 0 || !errors.Is(err, store.ErrDuplicate) {
+				t.Errorf("%s in a batch: InsertMany = %d, %v; want 0, ErrDuplicate", name, n, err)
+			}
+		}
+		if ok, _ := s.Has(ctx, "c1", 3); ok {
+			t.Fatal("a refused distribution took a seq")
+		}
+		if got, err := s.At(ctx, "c1", 2, AllDevices); err != nil || !reflect.DeepEqual(got, d) {
+			t.Fatalf("At(2, all): %d keys, %v; want the first as sent", len(got.Envelope.Keys), err)
+		}
+		if got, err := s.ByKey(ctx, KeyOf(d), "dv-0700"); err != nil || got.Seq != 2 ||
+			!reflect.DeepEqual(got.Envelope.Keys, d.Envelope.Keys[700:701]) {
+			t.Fatalf("ByKey(dv-0700) = seq %d keys %v, %v; want the first's key", got.Seq, got.Envelope.Devices(), err)
+		}
+	})
+	t.Run("a batch with a distribution inside", func(t *testing.T) {
+		s := fresh(t)
+		batch := []events.Message{message("c1", 1, "bob", "b1", "m1"), distribution("c1", 2, "alice", "a1", 7, 1024),
+			message("c1", 3, "bob", "b1", "m3"), distribution("c1", 4, "carol", "c9", 1, 100)}
+		if n, err := s.InsertMany(ctx, batch); n != len(batch) || err != nil {
+			t.Fatalf("InsertMany = %d, %v", n, err)
+		}
+		page, err := s.After(ctx, "c1", 0, 10, "dv-0042")
+		if err != nil || len(page) != len(batch) {
+			t.Fatalf("After = %d messages, %v", len(page), err)
+		}
+		for i, m := range page {
+			switch {
+			case m.ClientMessageID != batch[i].ClientMessageID || m.Seq != int64(i+1):
+				t.Fatalf("page[%d] = %s at %d", i, m.ClientMessageID, m.Seq)
+			case IsDistribution(m) && !reflect.DeepEqual(m.Envelope.Keys, batch[i].Envelope.Keys[42:43]):
+				t.Fatalf("page[%d]: keys %v, want dv-0042's", i, m.Envelope.Devices())
+			case !IsDistribution(m) && !reflect.DeepEqual(m, batch[i]):
+				t.Fatalf("page[%d] = %+v, want %+v", i, m, batch[i])
+			}
+		}
+		if page, err = s.After(ctx, "c1", 0, 10, AllDevices); err != nil || !reflect.DeepEqual(page, batch) {
+			t.Fatalf("After(all) is not the batch as sent: %v", err)
+		}
+		// A batch refused before its distribution: stored at its next attempt.
+		d := distribution("c1", 6, "dave", "d1", 3, 1024)
+		if n, err := s.InsertMany(ctx, []events.Message{message("c1", 4, "bob", "b1", "m5"), d}); n != 0 || !errors.Is(err, store.ErrDuplicate) {
+			t.Fatalf("InsertMany at a taken seq = %d, %v; want 0, ErrDuplicate", n, err)
+		}
+		d.Seq = 5
+		if n, err := s.InsertMany(ctx, []events.Message{d}); n != 1 || err != nil {
+			t.Fatalf("InsertMany = %d, %v", n, err)
+		}
+		if got, err := s.At(ctx, "c1", 5, AllDevices); err != nil || !reflect.DeepEqual(got, d) {
+			t.Fatalf("At(5, all): %d keys, %v; want as sent", len(got.Envelope.Keys), err)
 		}
 	})
 	t.Run("a membership entry is stored without an envelope", func(t *testing.T) {
@@ -104,11 +227,11 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 		if err := s.Insert(ctx, m); !errors.Is(err, store.ErrDuplicate) {
 			t.Errorf("the same entry again: err = %v, want ErrDuplicate", err)
 		}
-		got, err := s.At(ctx, "c1", 1)
+		got, err := s.At(ctx, "c1", 1, AllDevices)
 		if err != nil || !reflect.DeepEqual(got, m) {
 			t.Fatalf("At = %+v, %v; want %+v", got, err, m)
 		}
-		if got, err := s.After(ctx, "c1", 0, 10); err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], m) {
+		if got, err := s.After(ctx, "c1", 0, 10, AllDevices); err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], m) {
 			t.Fatalf("After = %+v, %v; want [%+v]", got, err, m)
 		}
 	})
@@ -120,9 +243,9 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 		}
 		want := m.Envelope.Ciphertext[0]
 		m.Envelope.Ciphertext[0]++
-		got, _ := s.At(ctx, "c1", 1)
+		got, _ := s.At(ctx, "c1", 1, AllDevices)
 		got.Envelope.Ciphertext[0]++
-		if again, _ := s.At(ctx, "c1", 1); again.Envelope.Ciphertext[0] != want {
+		if again, _ := s.At(ctx, "c1", 1, AllDevices); again.Envelope.Ciphertext[0] != want {
 			t.Fatal("the stored envelope changed through a caller's copy")
 		}
 	})
@@ -153,7 +276,7 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 		s := fresh(t)
 		stored := func(conv string) string {
 			t.Helper()
-			page, err := s.After(ctx, conv, 0, 10)
+			page, err := s.After(ctx, conv, 0, 10, AllDevices)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +334,7 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		page, err := s.After(ctx, "c1", 0, 100)
+		page, err := s.After(ctx, "c1", 0, 100, AllDevices)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +363,7 @@ func runSuite(t *testing.T, fresh func(t *testing.T) backend) {
 			limit      int
 			first, cnt int64
 		}{{0, 10, 1, 10}, {0, 100, 1, n}, {35, 10, 36, 5}, {n, 10, 0, 0}, {n + 5, 10, 0, 0}, {3, 17, 4, 17}, {0, 0, 0, 0}} {
-			page, err := s.After(ctx, "c1", tc.after, tc.limit)
+			page, err := s.After(ctx, "c1", tc.after, tc.limit, AllDevices)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -357,4 +480,16 @@ func message(conv string, seq int64, sender, device, cmid string) events.Message
 		Envelope: &e2ee.Envelope{V: e2ee.Version, Nonce: rnd(12), Ciphertext: rnd(48),
 			Keys: []e2ee.WrappedKey{{Device: device, Ephemeral: rnd(32), Nonce: rnd(12), Wrapped: rnd(48)}}},
 		StoredAt: time.Now().UTC().Truncate(time.Millisecond)}
+}
+
+// distribution is a sender key distribution (v1, signed) of epoch for n
+// devices dv-0000, dv-0001, ...
+func distribution(conv string, seq int64, sender, device string, epoch uint32, n int) events.Message {
+	rnd := func(n int) []byte { b := make([]byte, n); _, _ = rand.Read(b); return b }
+	env := &e2ee.Envelope{V: e2ee.Version, Nonce: rnd(12), Ciphertext: rnd(120), Sig: rnd(e2ee.SignatureSize)}
+	for i := range n {
+		env.Keys = append(env.Keys, e2ee.WrappedKey{Device: fmt.Sprintf("dv-%04d", i), Ephemeral: rnd(32), Nonce: rnd(12), Wrapped: rnd(48)})
+	}
+	return events.Message{ConversationID: conv, Seq: seq, SenderID: sender, SenderDevice: device,
+		ClientMessageID: e2ee.DistributionID(epoch), Envelope: env, StoredAt: time.Now().UTC().Truncate(time.Millisecond)}
 }

@@ -369,7 +369,7 @@ func storedMessages(t *testing.T, e *env, conv string) []events.Message {
 	}
 	var out []events.Message
 	for after := int64(0); ; {
-		page, err := ms.After(context.Background(), conv, after, 500)
+		page, err := ms.After(context.Background(), conv, after, 500, messages.AllDevices)
 		if err != nil {
 			t.Fatal(err)
 		}
