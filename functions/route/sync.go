@@ -21,6 +21,25 @@ const defaultSyncLimit = protocol.DefaultSyncLimit
 // message is far below the cap on its own).
 const syncBudget = events.MaxDataSize / 2
 
+// maxCursorMembers is the largest conversation whose sync and resume
+// answers carry every member's receipt cursor. Above it they carry the
+// requesting user's own (what their devices share: unread counts, read
+// on another device): each cursor is one storage read, and a group of
+// 1,024 made every sync of every member 1,024 reads — bench-fanout's
+// storage spent its time there. Ticks in such a group come live from
+// receipt frames, as WhatsApp's message info in a big group does not
+// come with the chat either.
+const maxCursorMembers = 64
+
+// cursorsOf is whose cursors a sync or resume of a conversation with
+// members carries for user.
+func cursorsOf(members []string, user string) []string {
+	if len(members) <= maxCursorMembers {
+		return members
+	}
+	return []string{user}
+}
+
 // sync answers a device's request for what it missed: messages after its
 // seq, in seq order, at most limit of them and at most syncBudget bytes,
 // with More when it should ask again and LastSeq the newest seq. The answer
@@ -74,7 +93,7 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a fn.Actor)
 	if req.Receipts && !batch.More {
 		// Receipt events are published at most once; this is how a device
 		// that missed one (a reconnect, a Redis restart) still gets its ticks.
-		if batch.Cursors, err = d.dir.Cursors(ctx, a.Conversation, members); err != nil {
+		if batch.Cursors, err = d.dir.Cursors(ctx, a.Conversation, cursorsOf(members, a.User)); err != nil {
 			return err
 		}
 	}
@@ -199,7 +218,7 @@ func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a fn.Acto
 	ids := make([]string, 0, len(page.convs))
 	for _, c := range page.convs {
 		after, named := page.after[c.ID]
-		rc, err := f.resumeOne(ctx, d.dir, c, a.Device, after, req, &budget)
+		rc, err := f.resumeOne(ctx, d.dir, c, a.User, a.Device, after, req, &budget)
 		if err != nil {
 			return err
 		}
@@ -220,7 +239,7 @@ func (f *Function) resume(ctx context.Context, d *deps, e event.Event, a fn.Acto
 // resumeOne reads one conversation's part of a resume answer after seq,
 // for device, spending budget (bytes of JSON) on its messages and cursors; past the
 // budget it holds no message and More if there is any.
-func (f *Function) resumeOne(ctx context.Context, dir directory, c conversationMembers, device string, after int64, req events.ResumeRequested, budget *int) (events.ResumedConversation, error) {
+func (f *Function) resumeOne(ctx context.Context, dir directory, c conversationMembers, user, device string, after int64, req events.ResumeRequested, budget *int) (events.ResumedConversation, error) {
 	rc := events.ResumedConversation{ConversationID: c.ID}
 	if *budget <= 0 {
 		last, err := dir.LastSeq(ctx, c.ID, after, 0)
@@ -239,7 +258,7 @@ func (f *Function) resumeOne(ctx context.Context, dir directory, c conversationM
 		rc.Messages = nil
 	}
 	if req.Receipts && !rc.More {
-		cursors, err := dir.Cursors(ctx, c.ID, c.Members)
+		cursors, err := dir.Cursors(ctx, c.ID, cursorsOf(c.Members, user))
 		if err != nil {
 			return rc, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -271,4 +272,33 @@ func TestReadsCarryTheDevicesOwnDistributionKey(t *testing.T) {
 		t.Fatalf("resume: %d conversations, want 1", len(b.Conversations))
 	}
 	check("resume", "b1", b.Conversations[0].Messages)
+}
+
+// In a group above maxCursorMembers, a sync's and a resume's cursors are
+// the requesting user's own: every member's would be a storage read each.
+func TestBigGroupSyncCarriesOwnCursor(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	members := []string{"alice", "bob"}
+	for i := len(members); i <= maxCursorMembers; i++ {
+		members = append(members, fmt.Sprintf("m%03d", i))
+	}
+	fx.conversation("big", members...)
+	fx.messages("big", 3, 16)
+	fx.insert(collCursors, bson.M{"_id": "big/alice", "conversation": "big", "user": "alice", "delivered": int64(3), "read": int64(2)},
+		bson.M{"_id": "big/bob", "conversation": "big", "user": "bob", "delivered": int64(3), "read": int64(3)})
+	w := fx.watch()
+	f := fx.start(nil)
+	want := events.Cursor{User: "alice", Delivered: 3, Read: 2}
+	if b := syncReq(t, f, w, "big", events.SyncRequested{Receipts: true}); len(b.Cursors) != 1 || b.Cursors[0] != want {
+		t.Errorf("sync of a group of %d: cursors %+v, want alice's alone %+v", len(members), b.Cursors, want)
+	}
+	b := resumeReq(t, f, w, "alice", "a1", events.ResumeRequested{RequestID: "resume:1", Receipts: true, Positions: positions("big", 0)})
+	i := slices.IndexFunc(b.Conversations, func(c events.ResumedConversation) bool { return c.ConversationID == "big" })
+	if i < 0 {
+		t.Fatalf("resume: no batch for the big group in %v", convIDs(b))
+	}
+	if c := b.Conversations[i]; len(c.Cursors) != 1 || c.Cursors[0] != want {
+		t.Errorf("resume of a group of %d: cursors %+v, want alice's alone %+v", len(members), c.Cursors, want)
+	}
 }
