@@ -61,7 +61,7 @@ type Config struct {
 
 	ResendInterval time.Duration // outbox resend while not stored; default 3s
 	AckDelay       time.Duration // debounce of delivered/read acks; default 200ms
-	IdleSync       time.Duration // sync every conversation this often; default 15s, negative: never
+	IdleSync       time.Duration // sync every conversation this often (give or take a quarter, at random); default 15s, negative: never
 	GapRetry       time.Duration // least time between two syncs for one gap; default 1s
 	GapGrace       time.Duration // how long a gap may stay open before a sync; default 2s, negative: none
 	SyncTimeout    time.Duration // a sync without answer is sent again after; default 10s

@@ -102,7 +102,7 @@ func (c *Client) connected(ws *websocket.Conn, url string) {
 	s.gen++
 	w := &wsConn{ws: ws, url: url, gen: s.gen, since: now, out: make(chan protocol.Frame, outQueue)}
 	s.conn, s.dialing, s.switchAt, s.resumeDone = w, false, time.Time{}, false
-	s.lastWrite, s.lastIdle = now, now
+	s.lastWrite, s.nextIdle = now, c.idleAfter(now)
 	c.wg.Add(2)
 	go c.reader(w)
 	go c.writer(w)

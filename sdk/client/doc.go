@@ -132,8 +132,9 @@
 // A refused or unanswered resume (SyncTimeout) falls back to one sync per
 // conversation. It then resends the outbox in order and writes its acks
 // again. A "resync" frame resumes the same way; every IdleSync (default
-// 15 s) each conversation is synced anyway, as a safety net for a lost
-// pub/sub delivery. A ping goes out
+// 15 s, give or take a quarter at random, so that devices that connected
+// together do not sync in step) each conversation is synced anyway, as a
+// safety net for a lost pub/sub delivery. A ping goes out
 // when nothing was written for KeepAlive; nothing read for ReadTimeout ends
 // the socket. Frames are paced (FrameRate, default 40/s after a burst of 80)
 // under the connector's per-socket rate limit, so that resuming hundreds of

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/protocol"
@@ -35,7 +36,7 @@ type state struct {
 	writes    []protocol.Frame // frames the writer has not taken yet
 	pace      *pacer           // paces writes under the connector's rate limit
 	lastWrite time.Time
-	lastIdle  time.Time
+	nextIdle  time.Time // the next idle sync (idleAfter)
 
 	timer    timer     // from Config.clock: the loop's only timer
 	deadline time.Time // when timer fires; zero: stopped
@@ -165,9 +166,9 @@ func (c *Client) housekeep(now time.Time) {
 			c.sendEntry(e, now)
 		}
 	}
-	idle := c.cfg.IdleSync > 0 && !now.Before(s.lastIdle.Add(c.cfg.IdleSync))
+	idle := c.cfg.IdleSync > 0 && !now.Before(s.nextIdle)
 	if idle {
-		s.lastIdle = now
+		s.nextIdle = c.idleAfter(now)
 	}
 	for _, cv := range s.convs {
 		if cv.syncing && !now.Before(cv.syncSent.Add(c.cfg.SyncTimeout)) {
@@ -182,7 +183,7 @@ func (c *Client) housekeep(now time.Time) {
 		c.flushAcks(cv, now)
 	}
 	if c.cfg.IdleSync > 0 {
-		c.wake(s.lastIdle.Add(c.cfg.IdleSync))
+		c.wake(s.nextIdle)
 	}
 	if !now.Before(s.lastWrite.Add(c.cfg.KeepAlive)) && len(s.writes) == 0 {
 		c.write(protocol.Frame{Type: protocol.TypePing})
@@ -193,4 +194,16 @@ func (c *Client) housekeep(now time.Time) {
 		next = now.Add(c.cfg.KeepAlive)
 	}
 	c.wake(next)
+}
+
+// idleAfter is when the idle sync after one at now is due: IdleSync from
+// now, give or take a quarter at random. Devices that connected together
+// (a connector's restart, a load run) would otherwise sync every
+// conversation in step, all of them at once, for as long as they stay.
+func (c *Client) idleAfter(now time.Time) time.Time {
+	d := c.cfg.IdleSync
+	if d <= 0 {
+		return time.Time{} // never: no idle sync
+	}
+	return now.Add(d*3/4 + rand.N(d/2+1))
 }
