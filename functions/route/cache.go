@@ -16,7 +16,9 @@ import (
 // io.agentchat.device.changed, brought by triggers/route-directory.yaml).
 // Without it each of those events would read the conversation, its change
 // log and the devices again (3 round trips, and on FerretDB a scan of all
-// devices). Stored messages and sync batches never use the cache. The
+// devices). A sync's membership check uses it too (a member found there is
+// served; anyone else is looked up afresh before the refusal: syncMembers).
+// Stored messages bring their audience and never use it. The
 // TTL of an entry (MEMBERSHIP_CACHE_TTL, config.go) is only a backstop.
 
 // audience is who an event in a conversation is for.

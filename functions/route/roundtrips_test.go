@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/agentchat/agentchat/sdk/events"
+	"github.com/agentchat/agentchat/sdk/protocol"
 	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
@@ -194,5 +195,45 @@ func TestCommandsPerStoredMessage(t *testing.T) {
 	// both, and each receipt to the sender.
 	if got := len(w.drain()); got != 3*(n+1) {
 		t.Errorf("%d deliveries, want %d", got, 3*(n+1))
+	}
+}
+
+// TestSyncMembersFromTheCache: with the directory cache warm, a member's
+// sync reads no membership (in a group of 1,024 it is read whole); a user
+// the cache does not have as a member is looked up afresh before the
+// refusal.
+func TestSyncMembersFromTheCache(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	fx.messages("c1", 120, 16)
+	counter := &tripCounter{}
+	ctx := context.Background()
+	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New()
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, time.Minute),
+		closeFn: func(context.Context) error { return nil }})
+	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	w := fx.watch()
+	syncReq(t, f, w, "c1", events.SyncRequested{After: 120}) // warms the cache
+	counter.take()
+	syncReq(t, f, w, "c1", events.SyncRequested{After: 120})
+	// the device; seq 121 (absent); seq 120 (the last)
+	if m, _ := counter.take(); len(m) != 3 {
+		t.Errorf("a member's sync with the cache warm: %d MongoDB round trips %v, want 3", len(m), m)
+	}
+	// eve is not a member: the cache's answer is checked against the storage
+	handle(t, f, must(events.NewSyncRequested(events.SourceConnectorPrefix+"A", "c1", "eve", "e1", events.SyncRequested{RequestID: "sync:9"})))
+	if got := w.drain(); len(got) != 1 || !strings.Contains(string(got[0].inner.Data()), protocol.CodeNotMember) {
+		t.Errorf("eve's sync: %q, want one not_member refusal", summary(got))
+	}
+	if m, _ := counter.take(); len(m) < 2 {
+		t.Errorf("eve's refusal read %v from MongoDB, want the conversation read afresh", m)
 	}
 }

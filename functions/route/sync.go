@@ -3,6 +3,8 @@ package function
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"github.com/agentchat/agentchat/store"
 	"slices"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -20,6 +22,28 @@ const defaultSyncLimit = protocol.DefaultSyncLimit
 // envelopes weigh. A batch always holds at least one message (a stored
 // message is far below the cap on its own).
 const syncBudget = events.MaxDataSize / 2
+
+// syncMembers is a conversation's members for a sync by user: from the
+// cache (kept current by accounts' change events; a group of 1,024 is
+// otherwise read whole for every sync of every member), and read afresh
+// when the cache does not have user as a member — a refusal never rests on
+// the cache, as in persist. A removed member whose change event was lost
+// may sync for at most the cache's backstop (MEMBERSHIP_CACHE_TTL, twice
+// with refresh ahead); what is sent after a removal is sealed under a
+// sender key they never get (docs/e2ee.md).
+func (d *deps) syncMembers(ctx context.Context, conversation, user string) ([]string, bool, error) {
+	if d.audiences != nil {
+		m, err := d.audiences.Members(ctx, conversation)
+		if err == nil && slices.Contains(m.Members, user) {
+			return m.Members, true, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, false, err
+		}
+		d.audiences.Forget(conversation)
+	}
+	return d.dir.Members(ctx, conversation)
+}
 
 // maxCursorMembers is the largest conversation whose sync and resume
 // answers carry every member's receipt cursor. Above it they carry the
@@ -60,7 +84,7 @@ func (f *Function) sync(ctx context.Context, d *deps, e event.Event, a fn.Actor)
 	if err != nil || len(where) == 0 {
 		return err
 	}
-	members, found, err := d.dir.Members(ctx, a.Conversation)
+	members, found, err := d.syncMembers(ctx, a.Conversation, a.User)
 	if err != nil {
 		return err
 	}
