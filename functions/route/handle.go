@@ -55,7 +55,7 @@ func (f *Function) dispatch(ctx context.Context, e event.Event) (*event.Event, e
 	case events.TypeReceiptDelivered, events.TypeReceiptRead:
 		// Only receipts persist stored (the route Trigger takes them from
 		// persist alone): a member's, for a seq the conversation has.
-		return nil, f.toMembers(ctx, d, e, a.User, a.DeviceRef())
+		return nil, f.receipt(ctx, d, e, a)
 	case events.TypeTyping:
 		return nil, f.typing(ctx, d, e, a)
 	case events.TypeAgentPartial:
@@ -121,6 +121,25 @@ func (f *Function) membersBut(ctx context.Context, d *deps, e event.Event, actor
 		return nil, false, nil
 	}
 	return except(slices.Clone(a.devices), skip), true, nil
+}
+
+// receipt delivers a member's receipt: in a conversation of up to
+// maxCursorMembers members to every other device of the members (their
+// ticks), in a bigger group to the member's own other devices only (their
+// unread counts and read state). Every receipt of every member to every
+// member's devices is quadratic: 200 members online in a group of 1,024,
+// each acking once a second, made 40,000 receipt frames a second
+// (bench-fanout), more than the messages themselves. A big group's ticks
+// are the sender's ✓ (stored); who received and read what is not pushed.
+func (f *Function) receipt(ctx context.Context, d *deps, e event.Event, a fn.Actor) error {
+	devices, ok, err := f.membersBut(ctx, d, e, a.User, a.DeviceRef())
+	if err != nil || !ok {
+		return err
+	}
+	if m, err := d.audiences.Members(ctx, e.Subject()); err == nil && len(m.Members) > maxCursorMembers {
+		devices = slices.DeleteFunc(devices, func(r events.DeviceRef) bool { return r.User != a.User })
+	}
+	return f.deliver(ctx, d, e, devices)
 }
 
 // audienceOf is a conversation's audience through the cache.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -300,5 +301,27 @@ func TestBigGroupSyncCarriesOwnCursor(t *testing.T) {
 	}
 	if c := b.Conversations[i]; len(c.Cursors) != 1 || c.Cursors[0] != want {
 		t.Errorf("resume of a group of %d: cursors %+v, want alice's alone %+v", len(members), c.Cursors, want)
+	}
+}
+
+// In a group above maxCursorMembers a receipt goes to the acking member's
+// own other devices only; in a smaller one to every other member device.
+func TestBigGroupReceiptsStayWithTheirMember(t *testing.T) {
+	fx := newFixture(t)
+	seedGroup(fx)
+	members := []string{"alice", "bob"}
+	for i := len(members); i <= maxCursorMembers; i++ {
+		members = append(members, fmt.Sprintf("m%03d", i))
+	}
+	fx.conversation("big", members...)
+	w := fx.watch()
+	f := fx.start(nil)
+	handle(t, f, must(events.NewReceipt(events.TypeReceiptRead, events.SourceConnectorPrefix+"A", "big", "alice", "a1", 1)))
+	if got, want := summary(w.drain()), "B: alice/a2"; got != want {
+		t.Errorf("a receipt in a group of %d went to %q, want %q (alice's other device)", len(members), got, want)
+	}
+	handle(t, f, must(events.NewReceipt(events.TypeReceiptRead, events.SourceConnectorPrefix+"A", "c1", "alice", "a1", 1)))
+	if got := summary(w.drain()); !strings.Contains(got, "bob/b1") || !strings.Contains(got, "alice/a2") {
+		t.Errorf("a receipt in a group of 4 went to %q, want every other member device", got)
 	}
 }
