@@ -29,7 +29,8 @@ import (
 // Memberships only move forward: an entry is replaced only by a higher
 // revision, so a slow read can never undo a newer event. A device change
 // drops the user's entry, and a read that began before any device change
-// does not store what it read. Errors and absent conversations are not
+// does not store what it read; a read of a user that began before the
+// user's device change or Forget answers no caller who asks after it. Errors and absent conversations are not
 // cached. Safe for concurrent use.
 type Cached struct {
 	r   Reader
@@ -47,9 +48,12 @@ type Cached struct {
 }
 
 // devicesLoad is one read of some users' devices that callers asking for
-// the same users wait for.
+// the same users wait for, until one of them changes or is forgotten
+// (Forget unregisters the read): a caller that Forgets users and reads
+// them again before refusing must get a read that began after its Forget.
 type devicesLoad struct {
 	done    chan struct{}
+	users   []string
 	devices []Device
 	err     error
 }
@@ -208,7 +212,7 @@ func (c *Cached) CurrentDevices(ctx context.Context, users []string) ([]Device, 
 	if len(stale) > 0 { // answered as they are, read again in the background
 		slices.Sort(stale)
 		if key := strings.Join(stale, "\x00"); c.loading[key] == nil {
-			l, epoch := c.startLoad(key)
+			l, epoch := c.startLoad(key, stale)
 			c.bg.Go(func() { c.finishLoad(context.Background(), key, stale, l, epoch, now) })
 		}
 	}
@@ -246,15 +250,15 @@ func (c *Cached) loadDevices(ctx context.Context, users []string, now time.Time)
 			return nil, ctx.Err()
 		}
 	}
-	l, epoch := c.startLoad(key)
+	l, epoch := c.startLoad(key, users)
 	c.mu.Unlock()
 	c.finishLoad(ctx, key, users, l, epoch, now)
 	return l.devices, l.err
 }
 
-// startLoad registers a read of the users key names. Callers hold c.mu.
-func (c *Cached) startLoad(key string) (*devicesLoad, uint64) {
-	l := &devicesLoad{done: make(chan struct{})}
+// startLoad registers a read of users, whose key is key. Callers hold c.mu.
+func (c *Cached) startLoad(key string, users []string) (*devicesLoad, uint64) {
+	l := &devicesLoad{done: make(chan struct{}), users: users}
 	c.loading[key] = l
 	return l, c.epoch
 }
@@ -266,7 +270,9 @@ func (c *Cached) finishLoad(ctx context.Context, key string, users []string, l *
 	l.devices, l.err = c.r.CurrentDevices(rctx, users)
 	cancel()
 	c.mu.Lock()
-	delete(c.loading, key)
+	if c.loading[key] == l { // not unregistered by a Forget (and replaced)
+		delete(c.loading, key)
+	}
 	if l.err == nil && c.epoch == epoch { // no device changed during the read
 		byUser := make(map[string][]Device, len(users))
 		for _, d := range l.devices {
@@ -373,7 +379,7 @@ func (c *Cached) DeviceChanged(user string) { c.Forget("", user) }
 
 // Forget drops a conversation's membership (when conversation is not "")
 // and the devices of users, so that the next reads of them go to the
-// storage.
+// storage: reads of users in flight are not joined any more.
 func (c *Cached) Forget(conversation string, users ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -383,6 +389,18 @@ func (c *Cached) Forget(conversation string, users ...string) {
 	}
 	for _, u := range users {
 		delete(c.devices, u)
+	}
+	if len(users) == 0 || len(c.loading) == 0 {
+		return
+	}
+	gone := make(map[string]bool, len(users))
+	for _, u := range users {
+		gone[u] = true
+	}
+	for key, l := range c.loading {
+		if slices.ContainsFunc(l.users, func(u string) bool { return gone[u] }) {
+			delete(c.loading, key) // it ends, unkept (epoch), answering those who joined it
+		}
 	}
 }
 

@@ -454,3 +454,71 @@ func (r *failingReader) Members(context.Context, string) (Membership, error) {
 	r.members.Add(1)
 	return Membership{}, errors.New("storage down")
 }
+
+// TestCachedReadAfterForgetIsFresh: a caller that Forgets users and reads
+// them again (persist before a refusal) is answered by a read that began
+// after the Forget, not by one of the same users still in flight from
+// before it (a refresh, another caller's) — that one may miss a device
+// registered in between.
+func TestCachedReadAfterForgetIsFresh(t *testing.T) {
+	c, _, mem, _ := newTestCache(t)
+	ctx := context.Background()
+	old := &firstReadBlocks{Reader: mem, entered: make(chan struct{}), release: make(chan struct{})}
+	c.r = old
+	before := make(chan []Device)
+	go func() {
+		ds, _ := c.CurrentDevices(ctx, []string{"u1", "u2"})
+		before <- ds
+	}()
+	<-old.entered // read, held: it does not know d3
+	if err := mem.InsertDevice(ctx, Device{ID: "d3", User: "u2", PublicKey: "k3", CreatedAt: time.Unix(5, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Forget("g1", "u9") // nobody the read is for: callers still join it
+	c.mu.Lock()
+	joinable := len(c.loading)
+	c.mu.Unlock()
+	if joinable != 1 {
+		t.Errorf("after forgetting others: %d reads registered, want the one in flight", joinable)
+	}
+	c.Forget("", "u1", "u2")
+	// The deadline only ends a wait for the old read, which would fail
+	// the test anyway.
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ds, err := c.CurrentDevices(fctx, []string{"u2", "u1"})
+	if err != nil || len(ds) != 3 {
+		t.Errorf("after Forget: %v, %v; want 3 devices, read after the Forget", ds, err)
+	}
+	close(old.release)
+	if ds := <-before; len(ds) != 2 {
+		t.Errorf("the read from before the Forget answered %v, want its 2 devices", ds)
+	}
+	if ds, _ := c.CurrentDevices(ctx, []string{"u1", "u2"}); len(ds) != 3 {
+		t.Errorf("cached after both reads: %v, want the fresh read's 3 devices kept", ds)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.loading) != 0 {
+		t.Errorf("%d reads still registered after both ended", len(c.loading))
+	}
+}
+
+// firstReadBlocks holds its first CurrentDevices read, after reading,
+// until release is closed.
+type firstReadBlocks struct {
+	Reader
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (r *firstReadBlocks) CurrentDevices(ctx context.Context, users []string) ([]Device, error) {
+	ds, err := r.Reader.CurrentDevices(ctx, users)
+	first := false
+	r.once.Do(func() { first = true })
+	if first {
+		close(r.entered)
+		<-r.release
+	}
+	return ds, err
+}
