@@ -22,10 +22,14 @@ type config struct {
 	// Sink is the broker (K_SINK), for agent invokes; unset: no invokes.
 	Sink string `env:"K_SINK"`
 	// CacheTTL is how long the directory cache that routes receipts,
-	// typing and agent activity keeps an entry (cache.go): only a
-	// backstop, for a change event that was lost or whose broadcast to
-	// the other replicas of route (store/directory.Broadcast) was missed. After a member is removed or a device revoked,
-	// such an event may go on reaching them for at most this long.
+	// typing and agent activity, and answers a sync's membership check,
+	// keeps an entry before refreshing it (cache.go): only a backstop,
+	// for a change event that was lost or whose broadcast to the other
+	// replicas of route (store/directory.Broadcast) was missed. After a
+	// member is removed or a device revoked, such an event may go on
+	// reaching them, and a removed member's syncs be answered, for at most
+	// twice this long (an expired entry is answered while a read in the
+	// background refreshes it).
 	CacheTTL time.Duration `env:"MEMBERSHIP_CACHE_TTL" default:"10s" min:"0" max:"1m"`
 	LogLevel slog.Level    `env:"LOG_LEVEL" default:"INFO"`
 }

@@ -15,8 +15,9 @@ type agent struct {
 
 // directory is route's read-only view of MongoDB: accounts' users,
 // devices and conversations (through store/directory), persist's
-// messages. Every call reads fresh; receipts, typing and agent activity
-// go through the cache (deps.audiences, a store/directory.Cached).
+// messages. Every call reads fresh; receipts, typing, agent activity and
+// a sync's membership check (syncMembers) go through the cache
+// (deps.audiences, a store/directory.Cached).
 type directory interface {
 	// Members returns a conversation's member user ids; ok is false when
 	// the conversation does not exist.

@@ -10,9 +10,11 @@ import (
 )
 
 // The directory reads (accounts' users, devices and conversations) go to
-// store/directory, read afresh: stored messages and sync requests use
-// them. Receipts, typing and agent activity go through the cache
-// (deps.audiences), which accounts' change events keep current.
+// store/directory, read afresh: sync requests (the device check, and the
+// membership check before a refusal) and resumes use them. Receipts,
+// typing, agent activity and a sync's membership check go through the
+// cache first (deps.audiences), which accounts' change events keep
+// current.
 
 // Members reads the conversation and any membership change logged past
 // it (store/directory.Mongo.Members). Round trips: 2.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/agentchat/agentchat/store"
 	"slices"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -12,6 +11,7 @@ import (
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/protocol"
+	"github.com/agentchat/agentchat/store"
 )
 
 // defaultSyncLimit is the batch size when a sync request names none.
