@@ -236,4 +236,11 @@ func TestSyncMembersFromTheCache(t *testing.T) {
 	if m, _ := counter.take(); len(m) < 2 {
 		t.Errorf("eve's refusal read %v from MongoDB, want the conversation read afresh", m)
 	}
+	// ... and leaves the cache to the members: a non-member's syncs (a
+	// removed member's client, or anyone naming the conversation) must
+	// not make every member's next sync and event read the group again
+	syncReq(t, f, w, "c1", events.SyncRequested{After: 120})
+	if m, _ := counter.take(); len(m) != 3 {
+		t.Errorf("a member's sync after eve's refusal: %d MongoDB round trips %v, want 3 (the cache kept)", len(m), m)
+	}
 }

@@ -30,7 +30,9 @@ const syncBudget = events.MaxDataSize / 2
 // the cache, as in persist. A removed member whose change event was lost
 // may sync for at most the cache's backstop (MEMBERSHIP_CACHE_TTL, twice
 // with refresh ahead); what is sent after a removal is sealed under a
-// sender key they never get (docs/e2ee.md).
+// sender key they never get (docs/e2ee.md). The cache's entry is dropped
+// only when the fresh read finds user a member (the cache is behind): a
+// non-member's syncs, however many, leave it for the members.
 func (d *deps) syncMembers(ctx context.Context, conversation, user string) ([]string, bool, error) {
 	if d.audiences != nil {
 		m, err := d.audiences.Members(ctx, conversation)
@@ -40,9 +42,12 @@ func (d *deps) syncMembers(ctx context.Context, conversation, user string) ([]st
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, false, err
 		}
-		d.audiences.Forget(conversation)
 	}
-	return d.dir.Members(ctx, conversation)
+	members, found, err := d.dir.Members(ctx, conversation)
+	if err == nil && found && d.audiences != nil && slices.Contains(members, user) {
+		d.audiences.Forget(conversation) // a member the cache does not know yet
+	}
+	return members, found, err
 }
 
 // maxCursorMembers is the largest conversation whose sync and resume
