@@ -31,7 +31,7 @@ func run() int {
 	flag.StringVar(&c.RedisURL, "redis", os.Getenv("AGENTCHAT_TEST_REDIS_URL"), "Redis URL")
 	flag.StringVar(&c.MongoURI, "mongo", os.Getenv("AGENTCHAT_TEST_MONGODB_URI"), "MongoDB (FerretDB) URI")
 	flag.IntVar(&c.Members, "members", 1024, "the group's members")
-	flag.IntVar(&c.Online, "online", 200, "members connected")
+	flag.IntVar(&c.Online, "online", 50, "members connected")
 	flag.IntVar(&c.Senders, "senders", 10, "connected members that send (the others only receive, and their sockets count bytes)")
 	flag.Float64Var(&c.Rate, "rate", 10, "messages per second")
 	flag.IntVar(&c.Messages, "messages", 300, "messages measured")

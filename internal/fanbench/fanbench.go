@@ -51,7 +51,7 @@ type Config struct {
 	Database, RedisPrefix string
 
 	Members int // the group's size (1024)
-	Online  int // connected members (200)
+	Online  int // connected members (50)
 	// Senders of the connected members send (10); the others only
 	// receive, and their sockets count the bytes (listeners). A big group
 	// is many readers and a few writers; each writer hands its sender key
@@ -84,7 +84,7 @@ func (c Config) Defaults() Config {
 		}
 	}
 	set(&c.Members, 1024)
-	set(&c.Online, 200)
+	set(&c.Online, 50)
 	set(&c.Senders, 10)
 	set(&c.Connectors, 2)
 	set(&c.Messages, 300)
