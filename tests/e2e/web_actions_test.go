@@ -100,7 +100,6 @@ func TestWebEditsRepliesReactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conv := fmt.Sprintf(`//li[contains(@class,"conv")][@data-id=%q]`, d.ID)
 
 	// bob: a message, its edit, another message and its delete.
 	id, err := cb.Send(ctx, d.ID, e2ee.Content{Text: "lunch at noon?"})
@@ -112,7 +111,7 @@ func TestWebEditsRepliesReactions(t *testing.T) {
 	id, err = cb.Delete(ctx, d.ID, oops)
 	send("bob's delete is stored", id, err)
 	run("the browser shows bob's edit, labelled, and his delete",
-		chromedp.Click(conv),
+		clickConv(d.ID),
 		chromedp.WaitVisible(bubble(lunch)+`/div[@class="text"][text()="lunch at one?"]`),
 		chromedp.WaitVisible(bubble(lunch)+`//span[@class="edited"]`),
 		chromedp.WaitVisible(bubble(oops)+`/div[@class="text"][contains(text(),"This message was deleted")]`),
@@ -201,14 +200,7 @@ func TestWebEditsRepliesReactions(t *testing.T) {
 			append([]chromedp.Action[chromedp.Void]{
 				chromedp.Click(chromedp.CSS("#login-submit")),
 				chromedp.WaitVisible(`//span[@id="status"][text()="online"]`),
-				chromedp.WaitVisible(conv),
-				// The list is redrawn as names and presence resolve: click
-				// whatever is there now, in the page (a node found by
-				// chromedp.Click can be replaced before its click lands).
-				chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-					_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(document.querySelector('li.conv[data-id=%q]').click(), true)`, d.ID))(ctx, tg)
-					return err
-				}),
+				clickConv(d.ID),
 			}, checks...)...)...)
 	if b.evalBool(fmt.Sprintf(`!!document.querySelector('li.msg[data-seq="%d"]') || document.body.innerText.includes("1234") || document.body.innerText.includes("forget this one")`, helloSeq)) {
 		t.Error("after the reload a deleted message shows again")

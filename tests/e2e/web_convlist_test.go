@@ -122,7 +122,7 @@ func TestWebConversationList(t *testing.T) {
 		return err == nil && n == 1
 	}, "alice's Go device counts the same one unread")
 	run("opening the group in the browser reads it",
-		chromedp.Click(item(g.ID)),
+		clickConv(g.ID),
 		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="third"]`),
 		chromedp.WaitNotPresent(badge(g.ID)))
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() bool {

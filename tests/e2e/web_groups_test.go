@@ -214,7 +214,7 @@ func TestWebGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("the browser shows carol's changes as entries, in order",
-		chromedp.Click(item(g2.ID)),
+		clickConv(g2.ID),
 		chromedp.WaitVisible(fmt.Sprintf(`//li[contains(@class,"system")][text()=%q]`, carol.name+" added "+dave.name)),
 		chromedp.WaitVisible(`//li[contains(@class,"system")][text()="You are now an admin"]`))
 	b.eval("the group panel stays open across groups", `document.getElementById("group-panel").hidden && document.getElementById("group-info").click(), true`)

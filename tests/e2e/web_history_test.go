@@ -116,10 +116,9 @@ func TestWebLocalHistory(t *testing.T) {
 	// An empty local store: the newest page first, then back on scrolling.
 	msg := func(seq int) string { return fmt.Sprintf(`//li[contains(@class,"msg")][@data-seq="%d"]`, seq) }
 	count := `document.querySelectorAll("#messages li.msg[data-seq]").length`
-	item := fmt.Sprintf(`//li[contains(@class,"conv")][@data-id=%q]`, d.ID)
 	login("alice logs in again, on the same device", "#login-submit")
 	run("the conversation opens on its newest page",
-		chromedp.Click(item),
+		clickConv(d.ID),
 		chromedp.WaitVisible(msg(130)),
 		chromedp.WaitVisible(msg(81)))
 	if n := b.evalInt(count); n != 50 {
@@ -180,7 +179,7 @@ func TestWebLocalHistory(t *testing.T) {
 	// A reload: from IndexedDB, nothing downloaded again.
 	login("alice reloads and logs in", "#login-submit")
 	run("the conversation shows its history from IndexedDB",
-		chromedp.Click(item),
+		clickConv(d.ID),
 		chromedp.WaitVisible(msg(130)),
 		chromedp.WaitVisible(msg(31)),
 		chromedp.Poll[chromedp.Void](`window.agentchatStats.frames.resumed >= 1`))
@@ -224,7 +223,7 @@ func TestWebLocalHistory(t *testing.T) {
 	run("the browser applies bob's edit, delete and reaction", applied...)
 	checkStore(total + 4)
 	login("alice reloads once more", "#login-submit")
-	run("the newest 100 show, bob's actions among them (not bubbles of their own)", chromedp.Click(item), chromedp.WaitVisible(msg(total+1)))
+	run("the newest 100 show, bob's actions among them (not bubbles of their own)", clickConv(d.ID), chromedp.WaitVisible(msg(total+1)))
 	if n := b.evalInt(`document.querySelectorAll("#messages li.invalid-action").length`); n != 0 {
 		t.Errorf("%d actions shown as ignored: their messages are only not loaded yet", n)
 	}

@@ -392,6 +392,14 @@ func jsClick(sel string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// clickConv opens conversation id from the list, as jsClick clicks: the
+// list is redrawn as names, presence and previews resolve, so a node
+// chromedp.Click found may be replaced before its click lands ("Could not
+// find node with given id").
+func clickConv(id string) chromedp.Action[chromedp.Void] {
+	return jsClick(fmt.Sprintf(`li.conv[data-id=%q]`, id))
+}
+
 func hexSHA256(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])

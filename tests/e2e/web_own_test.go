@@ -72,7 +72,7 @@ func TestWebTrustsNoPlaintextFromTheWire(t *testing.T) {
 	}
 	bubble := func(seq int) string { return fmt.Sprintf(`//li[contains(@class,"msg")][@data-seq="%d"]`, seq) }
 	run("bob's message shows, verified",
-		chromedp.Click(fmt.Sprintf(`//li[contains(@class,"conv")][@data-id=%q]`, d.ID)),
+		clickConv(d.ID),
 		chromedp.WaitVisible(bubble(1)+`/div[@class="text"][text()="lunch at noon?"]`))
 
 	forged, _ := json.Marshal(map[string]any{

@@ -66,7 +66,7 @@ func TestWebPresence(t *testing.T) {
 	item := fmt.Sprintf(`//li[contains(@class,"conv")][@data-id=%q]`, d.ID)
 	run("alice opens her chat with bob: nothing to show yet",
 		chromedp.WaitVisible(item),
-		chromedp.Click(item),
+		clickConv(d.ID),
 		chromedp.WaitVisible(fmt.Sprintf(`//header[@id="chat-title"][text()=%q]`, bob.name)),
 		chromedp.WaitNotVisible(`#chat-presence`),
 	)

@@ -83,7 +83,6 @@ func TestWebSafetyNumbers(t *testing.T) {
 	if _, err := cb.Send(ctx, d.ID, e2ee.Content{Text: "hello alice"}); err != nil {
 		t.Fatal(err)
 	}
-	item := fmt.Sprintf(`//li[contains(@class,"conv")][@data-id=%q]`, d.ID)
 	safetyWith := func(what string) string {
 		t.Helper()
 		b.eval("forget the number shown", `document.getElementById("safety-number").removeAttribute("data-number"), true`)
@@ -93,7 +92,7 @@ func TestWebSafetyNumbers(t *testing.T) {
 		return b.evalString(`document.getElementById("safety-number").dataset.number`)
 	}
 	run("alice opens bob's conversation and answers (her client learns bob's keys)",
-		chromedp.Click(item),
+		clickConv(d.ID),
 		chromedp.WaitVisible(`//li[contains(@class,"theirs")]/div[@class="text"][text()="hello alice"]`),
 		chromedp.SendKeys(chromedp.CSS("#composer"), "hi bob"),
 		chromedp.Click(chromedp.CSS("#send")),
