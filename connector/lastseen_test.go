@@ -61,12 +61,21 @@ func TestPresenceTransitionsOnly(t *testing.T) {
 	ctx := context.Background()
 	d1 := e.dial("alice", "d1")
 	eventually(t, frameWait, "alice online", func() bool { return presenceEvents(t, e.sink) == "alice:online" })
+	// A socket is recorded after its hello, off the accept path: wait for
+	// the record (its stamp) before anything is written after it.
+	arrived := func() time.Time {
+		s, _ := st.States(ctx, []string{"alice"})
+		return s["alice"].Arrived["d2"]
+	}
 	d2 := e.dial("alice", "d2")
+	eventually(t, frameWait, "d2's socket recorded", func() bool { return !arrived().IsZero() })
+	first := arrived()
 	d1.ws.Close()
 	// A flap: d2 leaves and is back within the grace.
 	d2.ws.Close()
 	eventually(t, frameWait, "both sockets released", func() bool { return e.srv.Connections() == 0 })
 	d2 = e.dial("alice", "d2")
+	eventually(t, frameWait, "d2's new socket recorded", func() bool { return arrived().After(first) })
 	e.srv.flushDepartures()
 	if got := presenceEvents(t, e.sink); got != "alice:online" {
 		t.Errorf("after a second device and a flap: %q, want only alice:online", got)
