@@ -13,7 +13,6 @@ import (
 	"github.com/agentchat/agentchat/sdk/events"
 	"github.com/agentchat/agentchat/sdk/fn"
 	"github.com/agentchat/agentchat/sdk/fn/fntest"
-	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 func removeMember(t *testing.T, fx *fixture, conv string, members ...string) {
@@ -64,19 +63,8 @@ func TestAudienceCacheExpires(t *testing.T) {
 func TestAudienceCacheReadsOnce(t *testing.T) {
 	fx := newFixture(t)
 	seedGroup(fx)
-	counter := &tripCounter{}
+	f, counter := counted(t, fx, time.Minute)
 	ctx := context.Background()
-	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
-	f := New()
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, time.Minute)})
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {

@@ -111,16 +111,26 @@ func (f *Function) toMembers(ctx context.Context, d *deps, e event.Event, actor 
 // conversation's members but skip, and ok, if actor is a member; not ok
 // (logged) otherwise.
 func (f *Function) membersBut(ctx context.Context, d *deps, e event.Event, actor string, skip events.DeviceRef) ([]events.DeviceRef, bool, error) {
+	a, ok, err := f.memberAudience(ctx, d, e, actor)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	return except(slices.Clone(a.devices), skip), true, nil
+}
+
+// memberAudience is e's conversation's audience, and ok, if actor is a
+// member; not ok (logged) otherwise.
+func (f *Function) memberAudience(ctx context.Context, d *deps, e event.Event, actor string) (audience, bool, error) {
 	conv := e.Subject()
 	a, err := f.audienceOf(ctx, d, conv)
 	if err != nil {
-		return nil, false, err
+		return audience{}, false, err
 	}
 	if !a.found || !slices.Contains(a.members, actor) {
 		f.log.Info("route: ignoring an event from a non-member", "type", e.Type(), "conversation", conv, "user", actor)
-		return nil, false, nil
+		return audience{}, false, nil
 	}
-	return except(slices.Clone(a.devices), skip), true, nil
+	return a, true, nil
 }
 
 // receipt delivers a member's receipt: in a conversation of up to
@@ -132,11 +142,12 @@ func (f *Function) membersBut(ctx context.Context, d *deps, e event.Event, actor
 // (bench-fanout), more than the messages themselves. A big group's ticks
 // are the sender's ✓ (stored); who received and read what is not pushed.
 func (f *Function) receipt(ctx context.Context, d *deps, e event.Event, a fn.Actor) error {
-	devices, ok, err := f.membersBut(ctx, d, e, a.User, a.DeviceRef())
+	au, ok, err := f.memberAudience(ctx, d, e, a.User)
 	if err != nil || !ok {
 		return err
 	}
-	if m, err := d.audiences.Members(ctx, e.Subject()); err == nil && len(m.Members) > maxCursorMembers {
+	devices := except(slices.Clone(au.devices), a.DeviceRef())
+	if len(au.members) > maxCursorMembers {
 		devices = slices.DeleteFunc(devices, func(r events.DeviceRef) bool { return r.User != a.User })
 	}
 	return f.deliver(ctx, d, e, devices)

@@ -1,13 +1,11 @@
 package function
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/agentchat/agentchat/sdk/e2ee"
 	"github.com/agentchat/agentchat/sdk/events"
-	storedir "github.com/agentchat/agentchat/store/directory"
 )
 
 // TestLargeGroupFanOut: a message stored in a group of 1,024 members
@@ -41,21 +39,7 @@ func TestLargeGroupFanOut(t *testing.T) {
 		fx.online(c, devices...)
 	}
 
-	counter := &tripCounter{}
-	ctx := context.Background()
-	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub.client.AddHook(counter)
-	f := New()
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, time.Hour),
-		closeFn: func(context.Context) error { return nil }})
-	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	f, counter := counted(t, fx, time.Hour)
 	w := fx.watch()
 
 	// persist's reply: the envelope wrapped for every member device, the

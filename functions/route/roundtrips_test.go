@@ -83,22 +83,8 @@ func TestRoundTrips(t *testing.T) {
 	fx := newFixture(t)
 	seedGroup(fx)
 	fx.messages("c1", 120, 16)
-	counter := &tripCounter{}
-	ctx := context.Background()
-	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub.client.AddHook(counter)
-	f := New()
 	// the directory cache off (TTL 0): every event reads what it needs
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, 0),
-		closeFn: func(context.Context) error { return nil }})
-	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	f, counter := counted(t, fx, 0)
 	src := events.SourceConnectorPrefix + "A"
 	syncFrom := func(after int64) func() {
 		return func() {
@@ -125,7 +111,7 @@ func TestRoundTrips(t *testing.T) {
 		// _id; the last seq from 100: 100, 101, 102, 104, 108, 116, 132,
 		// then bisecting 124, 120, 122, 121. On MongoDB the page and the
 		// last seq are one query each (6).
-		{"sync, a page behind", syncFrom(0), pageBehind(dir), 2},
+		{"sync, a page behind", syncFrom(0), pageBehind(f.deps.Load().dir.(*mongoDirectory)), 2},
 	}
 	for _, tt := range tests {
 		tt.run()
@@ -149,23 +135,9 @@ func TestCommandsPerStoredMessage(t *testing.T) {
 	fx.user("bob", "b1")
 	fx.conversation("d1", "alice", "bob")
 	fx.online("A", dev("alice", "a1"), dev("bob", "b1"))
-	counter := &tripCounter{}
-	ctx := context.Background()
-	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub.client.AddHook(counter)
-	f := New()
 	// A cache that does not expire during the test: what is counted must
 	// not depend on the machine's speed.
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, time.Hour),
-		closeFn: func(context.Context) error { return nil }})
-	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	f, counter := counted(t, fx, time.Hour)
 	w := fx.watch()
 	both := audienceFor(dev("alice", "a1"), dev("bob", "b1"))
 	round := func(seq int64) {
@@ -206,20 +178,7 @@ func TestSyncMembersFromTheCache(t *testing.T) {
 	fx := newFixture(t)
 	seedGroup(fx)
 	fx.messages("c1", 120, 16)
-	counter := &tripCounter{}
-	ctx := context.Background()
-	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := New()
-	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, time.Minute),
-		closeFn: func(context.Context) error { return nil }})
-	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	f, counter := counted(t, fx, time.Minute)
 	w := fx.watch()
 	syncReq(t, f, w, "c1", events.SyncRequested{After: 120}) // warms the cache
 	counter.take()
@@ -243,4 +202,27 @@ func TestSyncMembersFromTheCache(t *testing.T) {
 	if m, _ := counter.take(); len(m) != 3 {
 		t.Errorf("a member's sync after eve's refusal: %d MongoDB round trips %v, want 3 (the cache kept)", len(m), m)
 	}
+}
+
+// counted is a Function on fx's storage whose MongoDB and Redis round
+// trips counter counts, its directory cache kept for ttl (0: off), and the
+// MongoDB directory it reads.
+func counted(t *testing.T, fx *fixture, ttl time.Duration) (*Function, *tripCounter) {
+	t.Helper()
+	counter := &tripCounter{}
+	ctx := context.Background()
+	dir, err := openMongo(ctx, fx.cfg["MONGODB_URI"], fx.cfg["MONGODB_DATABASE"], counter.monitor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := openRedis(ctx, fx.cfg["REDIS_URL"], fx.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.client.AddHook(counter)
+	t.Cleanup(func() { _ = dir.Close(ctx); _ = hub.Close() })
+	f := New()
+	f.deps.Store(&deps{dir: dir, presence: hub, publisher: hub.publisher, audiences: storedir.NewCached(dir.people, ttl),
+		closeFn: func(context.Context) error { return nil }})
+	return f, counter
 }

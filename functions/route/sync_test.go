@@ -280,11 +280,7 @@ func TestReadsCarryTheDevicesOwnDistributionKey(t *testing.T) {
 func TestBigGroupSyncCarriesOwnCursor(t *testing.T) {
 	fx := newFixture(t)
 	seedGroup(fx)
-	members := []string{"alice", "bob"}
-	for i := len(members); i <= maxCursorMembers; i++ {
-		members = append(members, fmt.Sprintf("m%03d", i))
-	}
-	fx.conversation("big", members...)
+	members := seedBigGroup(fx)
 	fx.messages("big", 3, 16)
 	fx.insert(collCursors, bson.M{"_id": "big/alice", "conversation": "big", "user": "alice", "delivered": int64(3), "read": int64(2)},
 		bson.M{"_id": "big/bob", "conversation": "big", "user": "bob", "delivered": int64(3), "read": int64(3)})
@@ -309,11 +305,7 @@ func TestBigGroupSyncCarriesOwnCursor(t *testing.T) {
 func TestBigGroupReceiptsStayWithTheirMember(t *testing.T) {
 	fx := newFixture(t)
 	seedGroup(fx)
-	members := []string{"alice", "bob"}
-	for i := len(members); i <= maxCursorMembers; i++ {
-		members = append(members, fmt.Sprintf("m%03d", i))
-	}
-	fx.conversation("big", members...)
+	members := seedBigGroup(fx)
 	w := fx.watch()
 	f := fx.start(nil)
 	handle(t, f, must(events.NewReceipt(events.TypeReceiptRead, events.SourceConnectorPrefix+"A", "big", "alice", "a1", 1)))
@@ -324,4 +316,15 @@ func TestBigGroupReceiptsStayWithTheirMember(t *testing.T) {
 	if got := summary(w.drain()); !strings.Contains(got, "bob/b1") || !strings.Contains(got, "alice/a2") {
 		t.Errorf("a receipt in a group of 4 went to %q, want every other member device", got)
 	}
+}
+
+// seedBigGroup adds the conversation "big": alice, bob and others, one
+// member more than maxCursorMembers. It returns the members.
+func seedBigGroup(fx *fixture) []string {
+	members := []string{"alice", "bob"}
+	for i := len(members); i <= maxCursorMembers; i++ {
+		members = append(members, fmt.Sprintf("m%03d", i))
+	}
+	fx.conversation("big", members...)
+	return members
 }
